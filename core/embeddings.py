@@ -1,0 +1,73 @@
+"""Token, position and segment embeddings, and the sinusoidal encoding.
+
+The input of layer 0 is  E_token[id] + P[position] (+ E_type[segment]),
+LayerNorm-ed in BERT (embed_norm=True), passed on as is in GPT-2.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import TransformerConfig
+
+
+def sinusoidal_encoding(n_positions: int, d_model: int) -> np.ndarray:
+    """The positional encoding of *Attention Is All You Need* (section 3.5).
+
+    PE[pos, 2i]   = sin(pos / 10000^(2i / d_model))
+    PE[pos, 2i+1] = cos(pos / 10000^(2i / d_model))
+    Each pair of dimensions is a clock turning at its own speed; returns (n_positions, d_model).
+    """
+    if d_model % 2:
+        raise ValueError("d_model must be even: dimensions come in sin/cos pairs.")
+    position = np.arange(n_positions, dtype=np.float64)[:, None]            # (P, 1)
+    rate = np.exp(-math.log(10000.0) * np.arange(0, d_model, 2) / d_model)   # (d_model/2,)
+    pe = np.zeros((n_positions, d_model), dtype=np.float64)
+    pe[:, 0::2] = np.sin(position * rate)
+    pe[:, 1::2] = np.cos(position * rate)
+    return pe.astype(np.float32)
+
+
+class EmbeddingResult(NamedTuple):
+    token_embed: torch.Tensor           # (B, T, d_model)
+    pos_embed: torch.Tensor             # (B, T, d_model) or (1, T, d_model)
+    type_embed: Optional[torch.Tensor]  # (B, T, d_model)
+    embed: torch.Tensor                 # (B, T, d_model)
+
+
+class Embeddings(nn.Module):
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.config = config
+        self.token = nn.Embedding(config.vocab_size, config.d_model)
+        if config.positional == "learned":
+            self.position = nn.Embedding(config.max_positions, config.d_model)
+        else:
+            # A fixed table, not a parameter: saved with the model but never trained.
+            table = torch.from_numpy(sinusoidal_encoding(config.max_positions, config.d_model))
+            self.register_buffer("sinusoid", table, persistent=False)
+        self.segment = nn.Embedding(config.type_vocab_size, config.d_model) if config.type_vocab_size else None
+        self.norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.embed_norm else None
+
+    def forward(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None) -> EmbeddingResult:
+        """ids: (B, T) token ids."""
+        t = ids.shape[1]
+        if t > self.config.max_positions:
+            raise ValueError(f"{t} tokens is more than the model's {self.config.max_positions} positions.")
+        token_embed = self.token(ids)                                   # (B, T, d_model)
+        if self.config.positional == "learned":
+            pos_embed = self.position.weight[:t].unsqueeze(0)           # (1, T, d_model)
+        else:
+            pos_embed = self.sinusoid[:t].unsqueeze(0)                  # (1, T, d_model)
+        x = token_embed + pos_embed
+        type_embed = None
+        if self.segment is not None:
+            type_ids = torch.zeros_like(ids) if type_ids is None else type_ids
+            type_embed = self.segment(type_ids)                         # (B, T, d_model)
+            x = x + type_embed
+        embed = self.norm(x) if self.norm is not None else x
+        return EmbeddingResult(token_embed, pos_embed, type_embed, embed)

@@ -1,0 +1,152 @@
+"""A stack of blocks over the embeddings: BERT-style encoders and GPT-style decoders.
+
+`forward` is for training (batched tensors in, logits out); `trace` runs one sequence
+and returns a fresh, frozen Trace of every intermediate. Nothing is stored on the
+module during a forward, so one instance can serve many threads at once.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .attention import causal_mask
+from .blocks import EncoderBlock
+from .config import TransformerConfig
+from .embeddings import Embeddings, sinusoidal_encoding
+from .trace import AttentionTrace, LayerTrace, Trace
+
+
+def to_numpy(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
+    """First batch element as a read-only float32 array (no copy when already contiguous)."""
+    if t is None:
+        return None
+    out = t.detach()[0].to(torch.float32).contiguous().numpy()
+    out.flags.writeable = False
+    return out
+
+
+def attention_trace(record: dict) -> AttentionTrace:
+    return AttentionTrace(**{name: to_numpy(value) for name, value in record.items()})
+
+
+def layer_trace(record: dict) -> LayerTrace:
+    fields = {name: to_numpy(value) for name, value in record.items() if name != "cross"}
+    cross = attention_trace(record["cross"]) if record.get("cross") is not None else None
+    return LayerTrace(**fields, cross=cross)
+
+
+def build_allowed(config: TransformerConfig, t: int, key_mask: Optional[torch.Tensor],
+                  device=None) -> Optional[torch.Tensor]:
+    """Bool mask broadcastable to (B, H, T, T): causal triangle and/or padded keys hidden."""
+    allowed = None
+    if config.causal:
+        allowed = causal_mask(t, t, device)[None, None]          # (1, 1, T, T)
+    if key_mask is not None:
+        keys = key_mask.bool()[:, None, None, :]                  # (B, 1, 1, T)
+        allowed = keys if allowed is None else (allowed & keys)
+    return allowed
+
+
+class Transformer(nn.Module):
+    def __init__(self, config: TransformerConfig):
+        super().__init__()
+        self.config = config
+        self.embeddings = Embeddings(config)
+        self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.n_layers))
+        self.final_norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.lm_head else None
+        untied = config.lm_head and not config.tie_embeddings
+        self.unembed = nn.Linear(config.d_model, config.vocab_size, bias=False) if untied else None
+
+    # -- the weights a learner asks about ---------------------------------------------
+    @property
+    def token_table(self) -> torch.Tensor:
+        """(vocab, d_model): the embedding matrix; tied LMs also use it as the unembedding."""
+        return self.embeddings.token.weight
+
+    def unembedding(self) -> torch.Tensor:
+        """(vocab, d_model) matrix whose rows score each next token."""
+        return self.token_table if self.unembed is None else self.unembed.weight
+
+    # -- running ----------------------------------------------------------------------
+    def run(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
+            key_mask: Optional[torch.Tensor] = None):
+        """ids: (B, T). Returns (embedding result, layer records, final, logits)."""
+        emb = self.embeddings(ids, type_ids)
+        allowed = build_allowed(self.config, ids.shape[1], key_mask, ids.device)
+        x = emb.embed
+        records = []
+        for block in self.blocks:
+            x, record = block(x, allowed)
+            records.append(record)
+        final = logits = None
+        if self.config.lm_head:
+            final = self.final_norm(x)
+            logits = final @ self.unembedding().T                  # (B, T, vocab)
+        return emb, records, final, logits
+
+    def forward(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
+                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Logits (B, T, vocab) for an LM; otherwise the last hidden states (B, T, d_model)."""
+        emb, records, final, logits = self.run(ids, type_ids, key_mask)
+        if logits is not None:
+            return logits
+        return records[-1]["resid_post"] if records else emb.embed
+
+    @torch.inference_mode()
+    def trace(self, ids: Sequence[int], tokens: Optional[Sequence[str]] = None,
+              offsets: Optional[Sequence[tuple[int, int]]] = None,
+              special_mask: Optional[Sequence[bool]] = None, *,
+              key_mask: Optional[Sequence[bool]] = None, truncated: bool = False,
+              text: str = "", n_input_tokens: Optional[int] = None) -> Trace:
+        """Run one sequence and return every intermediate."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            raise ValueError("cannot trace an empty sequence of tokens.")
+        t = len(ids)
+        id_tensor = torch.tensor([ids], dtype=torch.long)                # (1, T)
+        mask_tensor = None if key_mask is None else torch.tensor([list(key_mask)], dtype=torch.bool)
+        emb, records, final, logits = self.run(id_tensor, key_mask=mask_tensor)
+        pos_embed = emb.pos_embed.expand(1, t, -1)                       # (1, T, d_model)
+        return Trace(
+            tokens=list(tokens) if tokens is not None else [str(i) for i in ids],
+            ids=ids,
+            offsets=[tuple(o) for o in offsets] if offsets is not None else [(0, 0)] * t,
+            special_mask=list(special_mask) if special_mask is not None else [False] * t,
+            token_embed=to_numpy(emb.token_embed),
+            pos_embed=to_numpy(pos_embed),
+            type_embed=to_numpy(emb.type_embed),
+            embed=to_numpy(emb.embed),
+            layers=tuple(layer_trace(r) for r in records),
+            truncated=truncated,
+            text=text,
+            n_input_tokens=t if n_input_tokens is None else n_input_tokens,
+            causal=self.config.causal,
+            final=to_numpy(final),
+            logits=to_numpy(logits),
+        )
+
+
+def from_state_dict(config: TransformerConfig, state: dict[str, torch.Tensor]) -> Transformer:
+    """Build a Transformer whose parameters are exactly `state` (strict: no missing, no extra).
+
+    The module is created on the meta device so no time is spent on a random
+    initialisation that would be overwritten at once.
+    """
+    with torch.device("meta"):
+        net = Transformer(config)
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        raise ValueError(f"weights do not fit the config: missing {missing[:5]}, unexpected {extra[:5]}")
+    for name, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            raise ValueError(f"weight {name} has shape {tuple(tensor.shape)}, "
+                             f"the config needs {tuple(expected[name].shape)}")
+    net.load_state_dict(state, strict=True, assign=True)
+    if config.positional == "sinusoidal":  # a computed, non-persistent table
+        net.embeddings.sinusoid = torch.from_numpy(sinusoidal_encoding(config.max_positions, config.d_model))
+    return net.eval()

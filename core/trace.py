@@ -1,0 +1,110 @@
+"""The record a forward pass returns: every intermediate, for one sequence.
+
+Arrays are numpy, float32, read-only, with the batch dimension removed.
+A Trace is built fresh by each call and never stored on a module, so one cached
+model can serve many browser sessions without leaking one person's sentence
+into another's page.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AttentionTrace:
+    """One multi-head attention sublayer (self- or cross-attention)."""
+    attn_in: np.ndarray      # (T, d_model)  the X that W_Q, W_K, W_V read
+    q: np.ndarray            # (H, T_q, d_head)
+    k: np.ndarray            # (H, T_k, d_head)
+    v: np.ndarray            # (H, T_k, d_head)
+    scores: np.ndarray       # (H, T_q, T_k)  q·kᵀ/√d_head with the mask applied (-inf where hidden)
+    weights: np.ndarray      # (H, T_q, T_k)  softmax of scores; each row sums to 1
+    head_out: np.ndarray     # (H, T_q, d_head)  weights·v
+    attn_out: np.ndarray     # (T_q, d_model)  heads concatenated, then W_O
+
+    @property
+    def heads_concat(self) -> np.ndarray:
+        """The heads' outputs side by side, (T_q, H * d_head): what W_O reads."""
+        h, t, dh = self.head_out.shape
+        return self.head_out.transpose(1, 0, 2).reshape(t, h * dh)  # (T, H*d_head)
+
+
+@dataclass(frozen=True)
+class LayerTrace:
+    """One transformer block. Self-attention fields sit at the top level."""
+    resid_pre: np.ndarray    # (T, d_model)  the block's input
+    attn_in: np.ndarray      # (T, d_model)  resid_pre (post-LN) or LN1(resid_pre) (pre-LN)
+    q: np.ndarray            # (H, T, d_head)
+    k: np.ndarray            # (H, T, d_head)
+    v: np.ndarray            # (H, T, d_head)
+    scores: np.ndarray       # (H, T, T)
+    weights: np.ndarray      # (H, T, T)
+    head_out: np.ndarray     # (H, T, d_head)
+    attn_out: np.ndarray     # (T, d_model)
+    resid_mid: np.ndarray    # (T, d_model)  LN(resid_pre + attn_out) post-LN; resid_pre + attn_out pre-LN
+    mlp_in: np.ndarray       # (T, d_model)  what the feed-forward reads
+    mlp_pre: np.ndarray      # (T, d_ff)  first linear, before the activation
+    mlp_hidden: np.ndarray   # (T, d_ff)  after GELU/ReLU
+    mlp_out: np.ndarray      # (T, d_model)
+    resid_post: np.ndarray   # (T, d_model)  the block's output, the next block's resid_pre
+    cross: Optional[AttentionTrace] = None   # decoder blocks: attention to the encoder's output
+
+    @property
+    def self_attention(self) -> AttentionTrace:
+        return AttentionTrace(self.attn_in, self.q, self.k, self.v, self.scores,
+                              self.weights, self.head_out, self.attn_out)
+
+    @property
+    def heads_concat(self) -> np.ndarray:
+        return self.self_attention.heads_concat
+
+
+@dataclass(frozen=True)
+class Trace:
+    tokens: list[str]
+    ids: list[int]
+    offsets: list[tuple[int, int]]       # character span of each token in the text; (0, 0) for specials
+    special_mask: list[bool]             # True for [CLS], [SEP] and other added tokens
+    token_embed: np.ndarray              # (T, d_model)  rows of the token table
+    pos_embed: np.ndarray                # (T, d_model)  learned rows or the sinusoidal encoding
+    type_embed: Optional[np.ndarray]     # (T, d_model)  segment embedding, BERT only
+    embed: np.ndarray                    # (T, d_model)  the input of layer 0
+    layers: tuple[LayerTrace, ...]
+    truncated: bool = False              # the text was cut to the model's max positions
+    text: str = ""
+    n_input_tokens: int = 0              # tokens before truncation (== len(tokens) when not truncated)
+    causal: bool = False
+    final: Optional[np.ndarray] = None   # (T, d_model)  after the final LayerNorm (pre-LN LMs)
+    logits: Optional[np.ndarray] = None  # (T, vocab)  next-token scores (LMs)
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def n_heads(self) -> int:
+        return self.layers[0].weights.shape[0] if self.layers else 0
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    # Stacked views are built on first use: a page that shows one head never pays
+    # for copying all of them.
+    @cached_property
+    def attentions(self) -> np.ndarray:
+        """(n_layers, H, T, T): every layer's weights, as transformers returns them."""
+        out = np.stack([layer.weights for layer in self.layers])
+        out.flags.writeable = False
+        return out
+
+    @cached_property
+    def hidden_states(self) -> np.ndarray:
+        """(n_layers + 1, T, d_model): the embedding output, then each block's output."""
+        out = np.stack([self.embed] + [layer.resid_post for layer in self.layers])
+        out.flags.writeable = False
+        return out
