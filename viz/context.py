@@ -1,0 +1,198 @@
+"""Figures for "context at work": trajectories through the layers, the vocabulary lens,
+the same word in two sentences, and how much each layer moves a token."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .common import HEAD_COLOURS, WEIGHT_SCALE, base_layout, safe, safe_all, shorten
+
+EXTRA_COLOURS = ["#343a40", "#f59f00", "#20c997", "#be4bdb", "#fa5252", "#15aabf", "#94d82d", "#ff922b"]
+PALETTE = HEAD_COLOURS + EXTRA_COLOURS
+
+
+def colour(i: int) -> str:
+    return PALETTE[i % len(PALETTE)]
+
+
+def _padded_range(values: np.ndarray) -> list[float]:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    pad = 0.08 * (hi - lo or 1.0)
+    return [lo - pad, hi + pad]
+
+
+# -- trajectories ----------------------------------------------------------------------------------
+def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequence[float] = (),
+                      title: str | None = None, colours: Sequence[str] | None = None,
+                      dashes: Sequence[str] | None = None, height: int = 640) -> go.Figure:
+    """Each token's path from layer 0 (embeddings) to the last layer, in a shared PCA basis.
+
+    coords: (L+1, N, 2 or 3) projected hidden states of the N tokens to draw. Every layer
+    is a point numbered with its layer; arrows point the way the vector moved. A slider
+    (Plotly frames) replays the paths layer by layer; the axes stay fixed meanwhile, so
+    motion on screen is motion in the model's space.
+    """
+    coords = np.asarray(coords, dtype=np.float64)
+    if coords.ndim != 3 or coords.shape[1] != len(labels) or coords.shape[2] not in (2, 3):
+        raise ValueError(f"coords must be (layers + 1, {len(labels)} tokens, 2 or 3), got {coords.shape}")
+    n_states, n_tokens, dims = coords.shape
+    names = safe_all(shorten(label, 24) for label in labels)
+    colours = list(colours) if colours is not None else [colour(i) for i in range(n_tokens)]
+    dashes = list(dashes) if dashes is not None else ["solid"] * n_tokens
+
+    def paths_until(last: int) -> list[dict]:
+        """The traces showing layers 0..last; one frame per `last`."""
+        traces = []
+        for j in range(n_tokens):
+            pts = coords[: last + 1, j]                                    # (last+1, dims)
+            layer_text = [str(l) for l in range(last + 1)]
+            custom = [[names[j], l] for l in range(last + 1)]
+            common = dict(name=names[j], legendgroup=str(j), customdata=custom,
+                          text=layer_text, mode="lines+markers+text", textfont=dict(size=10, color=colours[j]))
+            if dims == 2:
+                traces.append(dict(
+                    type="scatter", x=pts[:, 0], y=pts[:, 1], textposition="top center",
+                    line=dict(color=colours[j], width=2, dash=dashes[j]),
+                    # an arrow at each layer, pointing along the step that reached it
+                    marker=dict(size=[9] + [13] * last, color=colours[j], angleref="previous",
+                                symbol=["circle"] + ["arrow"] * last, line=dict(width=0)),
+                    hovertemplate="%{customdata[0]} · layer %{customdata[1]}<br>"
+                                  "PC1 %{x:.2f}, PC2 %{y:.2f}<extra></extra>"))
+            else:
+                traces.append(dict(
+                    type="scatter3d", x=pts[:, 0], y=pts[:, 1], z=pts[:, 2],
+                    line=dict(color=colours[j], width=5, dash=dashes[j]),
+                    marker=dict(size=[5] + [3] * last, color=colours[j]),
+                    hovertemplate="%{customdata[0]} · layer %{customdata[1]}<br>"
+                                  "PC1 %{x:.2f}, PC2 %{y:.2f}, PC3 %{z:.2f}<extra></extra>"))
+        if dims == 3:
+            traces += _cones(coords, last, colours)
+        return traces
+
+    axis_names = [f"PC{i + 1}" + (f" ({100 * explained[i]:.0f}% of variance)" if len(explained) > i else "")
+                  for i in range(dims)]
+    # Up to 40 tokens × 7 frames of traces: built from plain dicts without Plotly's
+    # per-property validation (3× faster; the tests re-validate the whole figure).
+    shell = go.Figure()   # the layout, built with Plotly's checks (and its template expanded)
+    base_layout(shell, title, height=height)
+    ranges = [_padded_range(coords[..., i]) for i in range(dims)]
+    if dims == 2:
+        shell.update_layout(xaxis=dict(title=axis_names[0], range=ranges[0], zeroline=False),
+                            yaxis=dict(title=axis_names[1], range=ranges[1], zeroline=False))
+    else:
+        shell.update_layout(scene=dict(aspectmode="cube",
+                                       xaxis=dict(title=axis_names[0], range=ranges[0]),
+                                       yaxis=dict(title=axis_names[1], range=ranges[1]),
+                                       zaxis=dict(title=axis_names[2], range=ranges[2])))
+    _add_layer_slider(shell, n_states)
+    shell.update_layout(legend=dict(title="token", itemsizing="constant"), margin=dict(b=90))
+    # Up to 40 tokens × (L+1) frames of traces: the data are plain dicts passed without
+    # Plotly's per-property validation (3× faster); the tests re-validate whole figures.
+    fig = go.Figure(data=paths_until(n_states - 1), layout=shell.layout.to_plotly_json(),
+                    frames=[dict(data=paths_until(l), name=str(l)) for l in range(n_states)],
+                    _validate=False)
+    return fig
+
+
+def _cones(coords: np.ndarray, last: int, colours: Sequence[str]) -> list[dict]:
+    """3-D arrows: one cone per token at the end of every step up to `last`.
+
+    Cones are coloured by vector length, so each token gets its own trace with a
+    one-colour scale; all cones have the same length (a share of the plot's size).
+    """
+    n_tokens = coords.shape[1]
+    scale = 0.05 * max(float(np.ptp(coords[..., i])) or 1.0 for i in range(3))
+    traces = []
+    for j in range(n_tokens):
+        starts, ends = coords[:last, j], coords[1: last + 1, j]              # (last, 3) each
+        step = ends - starts
+        length = np.linalg.norm(step, axis=1, keepdims=True)
+        unit = step / np.where(length == 0, 1.0, length)                     # (last, 3)
+        traces.append(dict(type="cone", x=ends[:, 0], y=ends[:, 1], z=ends[:, 2],
+                           u=unit[:, 0] * scale, v=unit[:, 1] * scale, w=unit[:, 2] * scale,
+                           anchor="tip", sizemode="raw", sizeref=1.0, showscale=False,
+                           colorscale=[[0, colours[j]], [1, colours[j]]], hoverinfo="skip",
+                           showlegend=False, legendgroup=str(j)))
+    return traces
+
+
+def _add_layer_slider(fig: go.Figure, n_states: int) -> None:
+    frame_args = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+    steps = [dict(method="animate", label=str(l), args=[[str(l)], frame_args]) for l in range(n_states)]
+    play = dict(frame=dict(duration=700, redraw=True), transition=dict(duration=250), mode="immediate")
+    fig.update_layout(
+        sliders=[dict(active=n_states - 1, steps=steps, x=0.1, len=0.9, y=-0.02, yanchor="top",
+                      currentvalue=dict(prefix="up to layer ", font=dict(size=13)), pad=dict(t=30))],
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.02, xanchor="left", yanchor="top",
+                          pad=dict(t=38, r=10), showactive=False, buttons=[
+                              dict(label="▶ Play", method="animate",
+                                   args=[[str(l) for l in range(n_states)], play])])])
+
+
+# -- the vocabulary lens ------------------------------------------------------------------------------
+def lens_figure(rows: Sequence[Sequence[tuple[str, float]]], title: str | None = None) -> go.Figure:
+    """Layers × k: each cell a vocabulary entry, its colour the cosine to the hidden state."""
+    n_layers, k = len(rows), len(rows[0]) if rows else 0
+    sims = np.array([[s for _, s in row] for row in rows], dtype=np.float64)  # (L+1, k)
+    words = np.array([[safe(shorten(w, 14)) for w, _ in row] for row in rows], dtype=object)
+    fig = go.Figure(go.Heatmap(
+        z=sims, x=list(range(1, k + 1)), y=list(range(n_layers)), text=words, customdata=words,
+        texttemplate="%{text}<br>%{z:.2f}", textfont=dict(size=12), colorscale=WEIGHT_SCALE,
+        zmin=0.0, zmax=1.0, colorbar=dict(title="cosine"), xgap=2, ygap=2,
+        hovertemplate="layer %{y}, rank %{x}: %{customdata} (cosine %{z:.3f})<extra></extra>"))
+    base_layout(fig, title, height=120 + 62 * n_layers)
+    fig.update_xaxes(title="rank (1 = nearest)", side="top", tickmode="array", tickvals=list(range(1, k + 1)))
+    fig.update_yaxes(title="layer", autorange="reversed", tickmode="array", tickvals=list(range(n_layers)),
+                     ticktext=["0 · embeddings"] + [str(l) for l in range(1, n_layers)])
+    return fig
+
+
+# -- same word, two sentences --------------------------------------------------------------------------
+def cosine_figure(cosines: np.ndarray, title: str | None = None, baseline: np.ndarray | None = None,
+                  baseline_name: str = "") -> go.Figure:
+    """The cosine of the two sentences' vectors of the word, at every layer (0 = embeddings)."""
+    cosines = np.asarray(cosines, dtype=np.float64)
+    layers = list(range(len(cosines)))
+    fig = go.Figure(go.Scatter(
+        x=layers, y=cosines, mode="lines+markers+text", name="the word in the two sentences",
+        text=[f"{c:.2f}" for c in cosines], textposition="bottom center",
+        line=dict(color=HEAD_COLOURS[0], width=3), marker=dict(size=9),
+        hovertemplate="layer %{x}: cosine %{y:.3f}<extra></extra>"))
+    if baseline is not None:
+        fig.add_trace(go.Scatter(x=layers, y=np.asarray(baseline, dtype=np.float64), mode="lines+markers",
+                                 name=safe(baseline_name), line=dict(color="#adb5bd", dash="dot"),
+                                 hovertemplate="layer %{x}: %{y:.3f}<extra></extra>"))
+    low = min(0.0, float(np.min(cosines)) - 0.05)
+    base_layout(fig, title, height=380)
+    fig.update_xaxes(title="layer (0 = embeddings)", tickmode="array", tickvals=layers)
+    fig.update_yaxes(title="cosine similarity", range=[low, 1.05])
+    fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+# -- how much each layer moves a token ------------------------------------------------------------------
+def movement_figure(movement: dict, title: str | None = None) -> go.Figure:
+    """Bars: ‖Δ‖, ‖attn_out‖, ‖mlp_out‖ per layer; line (right axis): cosine to the previous layer."""
+    layers = [int(l) for l in movement["layer"]]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    bars = [("change_norm", "‖change‖ of the vector", "#495057"),
+            ("attn_out_norm", "‖attn_out‖ (attention added)", HEAD_COLOURS[0]),
+            ("mlp_out_norm", "‖mlp_out‖ (feed-forward added)", HEAD_COLOURS[1])]
+    for key, name, col in bars:
+        fig.add_trace(go.Bar(x=layers, y=np.asarray(movement[key], dtype=np.float64), name=name,
+                             marker_color=col, hovertemplate=f"layer %{{x}}: %{{y:.2f}}<extra>{name}</extra>"),
+                      secondary_y=False)
+    fig.add_trace(go.Scatter(x=layers, y=np.asarray(movement["cosine_to_previous"], dtype=np.float64),
+                             name="cosine to previous layer", mode="lines+markers",
+                             line=dict(color=HEAD_COLOURS[2], width=3), marker=dict(size=9),
+                             hovertemplate="layer %{x}: cosine %{y:.3f}<extra></extra>"),
+                  secondary_y=True)
+    base_layout(fig, title, height=420)
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.2))
+    fig.update_xaxes(title="layer (block)", tickmode="array", tickvals=layers)
+    fig.update_yaxes(title="size (vector norm)", secondary_y=False, rangemode="tozero")
+    fig.update_yaxes(title="cosine to previous layer", secondary_y=True, range=[0, 1.05], showgrid=False)
+    return fig
