@@ -145,7 +145,9 @@ with tab_pair:  # last: a sentence the model cannot read stops the page here, af
                            height=560), "context_pair_paths")
     plot(cosine_figure(cosine_per_layer(*vectors), title="Cosine of the word's two vectors, layer by layer"),
          "context_pair_cosine")
-    st.caption("At layer 0 the two vectors differ only by position; every later drop is context pulling them apart.")
+    st.caption("The projection is fitted on every token of both sentences at every layer, so it is dominated by "
+               "differences between words; the cosine is the exact measure. At layer 0 the two vectors differ "
+               "only by position; every later drop is context pulling them apart.")
     if preset in LOOK_FOR:
         st.markdown(LOOK_FOR[preset])
     lens = get_lens(current_model_name())

@@ -48,13 +48,13 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
         traces = []
         for j in range(n_tokens):
             pts = coords[: last + 1, j]                                    # (last+1, dims)
-            layer_text = [str(l) for l in range(last + 1)]
+            layer_text = [str(l) for l in range(last)] + [f"{last} · {names[j]}"]  # name the head of the path
             custom = [[names[j], l] for l in range(last + 1)]
             common = dict(name=names[j], legendgroup=str(j), customdata=custom,
                           text=layer_text, mode="lines+markers+text", textfont=dict(size=10, color=colours[j]))
             if dims == 2:
                 traces.append(dict(
-                    type="scatter", x=pts[:, 0], y=pts[:, 1], textposition="top center",
+                    common, type="scatter", x=pts[:, 0], y=pts[:, 1], textposition="top center",
                     line=dict(color=colours[j], width=2, dash=dashes[j]),
                     # an arrow at each layer, pointing along the step that reached it
                     marker=dict(size=[9] + [13] * last, color=colours[j], angleref="previous",
@@ -63,7 +63,7 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
                                   "PC1 %{x:.2f}, PC2 %{y:.2f}<extra></extra>"))
             else:
                 traces.append(dict(
-                    type="scatter3d", x=pts[:, 0], y=pts[:, 1], z=pts[:, 2],
+                    common, type="scatter3d", x=pts[:, 0], y=pts[:, 1], z=pts[:, 2],
                     line=dict(color=colours[j], width=5, dash=dashes[j]),
                     marker=dict(size=[5] + [3] * last, color=colours[j]),
                     hovertemplate="%{customdata[0]} · layer %{customdata[1]}<br>"
@@ -191,8 +191,9 @@ def movement_figure(movement: dict, title: str | None = None) -> go.Figure:
                              hovertemplate="layer %{x}: cosine %{y:.3f}<extra></extra>"),
                   secondary_y=True)
     base_layout(fig, title, height=420)
-    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.2))
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.3), margin=dict(b=40))
     fig.update_xaxes(title="layer (block)", tickmode="array", tickvals=layers)
     fig.update_yaxes(title="size (vector norm)", secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(title="cosine to previous layer", secondary_y=True, range=[0, 1.05], showgrid=False)
+    fig.update_yaxes(title="cosine to previous layer", secondary_y=True, range=[0, 1.05], dtick=0.2,
+                     showgrid=False)
     return fig
