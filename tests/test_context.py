@@ -1,0 +1,181 @@
+"""Context at work: the trajectory, movement, lens and comparison math, and its figures."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from sklearn.decomposition import PCA as SkPCA
+
+from core.context import (VocabularyLens, cosine_per_layer, find_word, layer_movement, lens_skip_ids,
+                          project_trajectories, word_vectors)
+from viz.context import cosine_figure, lens_figure, movement_figure, trajectory_figure
+
+
+@pytest.fixture(scope="module")
+def lens(minilm):
+    vocabulary = minilm.vocabulary()
+    return VocabularyLens(minilm.embedding_table(), vocabulary, lens_skip_ids(vocabulary))
+
+
+@pytest.fixture(scope="module")
+def fruit(minilm):
+    return minilm.trace("Fruit flies like a banana.")
+
+
+def direct_cosine(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+
+
+# -- one projection for every layer ------------------------------------------------------------------------
+def test_one_basis_for_all_layers_equals_pca_of_the_stacked_states(fruit):
+    hs = fruit.hidden_states                                       # (L+1, T, d)
+    paths = project_trajectories([hs], 2)
+    stacked = hs.reshape(-1, hs.shape[-1])                         # ((L+1)·T, d)
+    reference = SkPCA(n_components=2, svd_solver="full").fit(stacked)
+    expected = reference.transform(stacked).reshape(hs.shape[0], hs.shape[1], 2)
+    np.testing.assert_allclose(paths.coords[0], expected, atol=2e-3)
+    np.testing.assert_allclose(paths.explained, reference.explained_variance_ratio_, rtol=1e-4)
+    # the same basis projects every layer: layer 3 alone lands where the joint fit puts it
+    np.testing.assert_allclose(paths.pca.project(hs[3]), paths.coords[0][3], atol=1e-4)
+
+
+def test_two_sentences_share_one_basis(minilm, fruit):
+    other = minilm.trace("Time flies like an arrow, they say.")
+    paths = project_trajectories([fruit.hidden_states, other.hidden_states], 3)
+    assert paths.coords[0].shape == (7, len(fruit.tokens), 3)
+    assert paths.coords[1].shape == (7, len(other.tokens), 3)
+    stacked = np.concatenate([fruit.hidden_states.reshape(-1, 384), other.hidden_states.reshape(-1, 384)])
+    expected = SkPCA(n_components=3, svd_solver="full").fit(stacked).transform(other.hidden_states.reshape(-1, 384))
+    np.testing.assert_allclose(paths.coords[1].reshape(-1, 3), expected, atol=2e-3)
+
+
+# -- movement per layer ----------------------------------------------------------------------------------------
+def test_movement_equals_direct_computation(fruit):
+    position = 2                                                   # "flies"
+    movement = layer_movement(fruit, position)
+    hs = fruit.hidden_states
+    for l in range(1, fruit.n_layers + 1):
+        row = l - 1
+        assert movement["layer"][row] == l
+        assert movement["cosine_to_previous"][row] == pytest.approx(direct_cosine(hs[l, 2], hs[l - 1, 2]), abs=1e-5)
+        assert movement["change_norm"][row] == pytest.approx(np.linalg.norm(hs[l, 2] - hs[l - 1, 2]), rel=1e-5)
+        assert movement["attn_out_norm"][row] == pytest.approx(np.linalg.norm(fruit.layers[row].attn_out[2]), rel=1e-5)
+        assert movement["mlp_out_norm"][row] == pytest.approx(np.linalg.norm(fruit.layers[row].mlp_out[2]), rel=1e-5)
+    with pytest.raises(IndexError):
+        layer_movement(fruit, len(fruit.tokens))
+
+
+# -- the vocabulary lens ------------------------------------------------------------------------------------
+def test_lens_equals_brute_force_cosine_search(minilm, lens, fruit):
+    table = np.asarray(minilm.embedding_table(), np.float64)
+    vocabulary = minilm.vocabulary()
+    skip = set(lens_skip_ids(vocabulary))
+    vectors = fruit.hidden_states[:, 2]                            # "flies" at every layer
+    ids, sims = lens.nearest(vectors, k=6)
+    assert ids.shape == sims.shape == (fruit.n_layers + 1, 6)
+    for layer, vector in enumerate(vectors):
+        brute = table @ vector / (np.linalg.norm(table, axis=1) * np.linalg.norm(vector))
+        brute[list(skip)] = -np.inf
+        best = np.argsort(-brute, kind="stable")[:6]
+        assert list(ids[layer]) == list(best)
+        np.testing.assert_allclose(sims[layer], brute[best], atol=1e-5)
+    assert not skip & set(ids.ravel().tolist())                    # no [PAD] or [unused…] answers
+    # layer 0 is the embedding itself (plus position): the token is its own nearest entry
+    assert lens.table_rows(vectors[:1], 1)[0][0][0] == "flies"
+
+
+def test_the_flies_note_on_the_page_matches_the_model(minilm, lens):
+    """The page says: in 'fruit flies', insects joins the six nearest from layer 2 on; in 'time flies' never."""
+    def nearest_words(text):
+        trace = minilm.trace(text)
+        vectors = word_vectors(trace.hidden_states, find_word(trace, "flies")[0].positions)
+        return [{w for w, _ in row} for row in lens.table_rows(vectors, 6)]
+
+    fruit_rows, time_rows = nearest_words("Fruit flies like a banana."), nearest_words("Time flies like an arrow.")
+    assert [("insects" in row) for row in fruit_rows] == [False, False, True, True, True, True, True]
+    assert all("insects" not in row and "insect" not in row for row in time_rows)
+    assert all("flies" in row for row in fruit_rows + time_rows)
+    assert {"soared", "flew", "flying"} <= set().union(*time_rows)
+
+
+# -- words, pieces and the comparison ------------------------------------------------------------------------
+def test_find_word_returns_every_piece_of_a_split_word(minilm):
+    trace = minilm.trace("Unbelievably, the hyperparameters were UNBELIEVABLY good.")
+    found = find_word(trace, "unbelievably")
+    assert len(found) == 2 and all(m.split for m in found)
+    assert found[0].pieces == ("un", "##bel", "##ie", "##va", "##bly")
+    assert [trace.tokens[i] for i in found[1].positions] == list(found[1].pieces)
+    assert find_word(trace, "hyperparameters")[0].pieces == ("hyper", "##para", "##meter", "##s")
+    assert find_word(trace, "believe") == []                       # whole words only
+    assert find_word(trace, "   ") == []
+    assert find_word(trace, "the")[0].positions == (find_word(trace, "the")[0].positions[0],)
+
+
+def test_word_vectors_average_or_pick_a_piece(minilm):
+    trace = minilm.trace("Snowboarding is fun.")
+    match = find_word(trace, "snowboarding")[0]
+    assert match.pieces == ("snow", "##boarding")
+    hs = trace.hidden_states
+    np.testing.assert_allclose(word_vectors(hs, match.positions), hs[:, list(match.positions)].mean(axis=1), rtol=1e-6)
+    np.testing.assert_array_equal(word_vectors(hs, match.positions, piece=1), hs[:, match.positions[1]])
+    with pytest.raises(ValueError):
+        word_vectors(hs, [])
+
+
+def test_cosine_per_layer_equals_direct_computation(minilm):
+    river, money = minilm.trace("I sat on the bank of the river."), minilm.trace("I deposited money at the bank.")
+    a = word_vectors(river.hidden_states, find_word(river, "bank")[0].positions)
+    b = word_vectors(money.hidden_states, find_word(money, "bank")[0].positions)
+    cosines = cosine_per_layer(a, b)
+    assert cosines.shape == (river.n_layers + 1,)
+    for layer in range(river.n_layers + 1):
+        assert cosines[layer] == pytest.approx(direct_cosine(a[layer], b[layer]), abs=1e-5)
+    assert cosines[0] > 0.95 and cosines[-1] < cosines[0]          # context pulls the two banks apart
+    with pytest.raises(ValueError):
+        cosine_per_layer(a, b[:3])
+
+
+# -- figures ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dims", [2, 3])
+def test_trajectory_figure_is_valid_with_one_frame_per_layer(fruit, dims):
+    coords = project_trajectories([fruit.hidden_states], dims).coords[0][:, 1:4]   # (L+1, 3, dims)
+    labels = ["the", "<b>bold</b>", "the"]                       # a repeated token and markup
+    fig = trajectory_figure(coords, labels, explained=[0.2, 0.1, 0.05])
+    go.Figure(fig.to_dict())                                       # passes Plotly's full validation
+    n_states = fruit.n_layers + 1
+    assert [f.name for f in fig.frames] == [str(l) for l in range(n_states)]
+    paths = [t for t in fig.data if t.type in ("scatter", "scatter3d")]
+    assert len(paths) == 3                                         # the two "the" stay two paths
+    assert len(paths[0].x) == n_states
+    np.testing.assert_allclose(paths[1].x, coords[:, 1, 0])
+    names = [t.name for t in paths]
+    assert "&lt;b&gt;bold&lt;/b&gt;" in names and not any("<b>" in n for n in names)
+    assert list(paths[0].text[:-1]) == [str(l) for l in range(n_states - 1)]   # layer numbers
+    for t in paths:
+        assert "bold" not in t.hovertemplate and "the" not in t.hovertemplate
+    # frame 2 shows layers 0..2 only; the axes are fixed so nothing rescales between frames
+    frame_paths = [t for t in fig.frames[2].data if t.type in ("scatter", "scatter3d")]
+    assert len(frame_paths[0].x) == 3
+    assert fig.layout.sliders[0].steps[-1].label == str(n_states - 1)
+    if dims == 3:
+        assert sum(t.type == "cone" for t in fig.data) == 3
+        assert fig.layout.scene.xaxis.range is not None
+    else:
+        assert fig.layout.xaxis.range is not None and fig.layout.yaxis.range is not None
+    with pytest.raises(ValueError):
+        trajectory_figure(coords, labels[:2])
+
+
+def test_lens_movement_and_cosine_figures(fruit, lens):
+    rows = lens.table_rows(fruit.hidden_states[:, 2], 5)
+    fig = lens_figure(rows, title="<i>x</i>")
+    go.Figure(fig.to_dict())
+    assert fig.layout.title.text == "&lt;i&gt;x&lt;/i&gt;"
+    assert np.asarray(fig.data[0].z).shape == (fruit.n_layers + 1, 5)
+    assert fig.data[0].text[0][0] == "flies"
+    movement_fig = movement_figure(layer_movement(fruit, 2))
+    go.Figure(movement_fig.to_dict())
+    assert [t.type for t in movement_fig.data] == ["bar", "bar", "bar", "scatter"]
+    cosine_fig = cosine_figure(np.array([1.0, 0.9, 0.8]))
+    assert list(cosine_fig.data[0].y) == [1.0, 0.9, 0.8]
