@@ -1,4 +1,6 @@
 """Context at work: each token's vector moving from layer to layer."""
+import hashlib
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -43,20 +45,23 @@ st.markdown("Attention mixes each token's vector with the vectors of its context
             "from layer to layer. Follow it: where it goes, what it ends up near, and which layer moved it.")
 current_model()
 trace = current_trace()
+# Token pickers hold positions in this sentence: a new sentence gets fresh pickers (and defaults).
+sentence_key = hashlib.md5(trace.text.encode("utf-8", "replace")).hexdigest()[:10]
 words = [i for i, special in enumerate(trace.special_mask) if not special]
 if len(words) == 1:
     st.info("This sentence is a single token: there is no context to move it (only [CLS] and [SEP] "
             "around it). Add a few words to see context at work.")
 preferred = [i for i in words if trace.tokens[i] in PRESETS or trace.tokens[i] == "tower"]
 token = st.selectbox("Token to follow (nearest entries and movement)", range(len(trace.tokens)),
-                     index=(preferred or words)[0], format_func=lambda i: label(trace, i), key="context_token")
+                     index=(preferred or words)[0], format_func=lambda i: label(trace, i),
+                     key=f"context_token_{sentence_key}")
 dims = 3 if st.radio("Projection", ["2-D", "3-D"], horizontal=True, key="context_dims") == "3-D" else 2
 tab_paths, tab_lens, tab_move, tab_pair = st.tabs(
     ["Trajectories", "What it is near", "How much each layer moves it", "Same word, two sentences"])
 
 with tab_paths:
     chosen = st.multiselect("Tokens to draw", range(len(trace.tokens)), default=words[:DEFAULT_DRAWN],
-                            format_func=lambda i: label(trace, i), key="context_drawn")
+                            format_func=lambda i: label(trace, i), key=f"context_drawn_{sentence_key}")
     if len(chosen) > MAX_DRAWN:
         st.warning(f"{len(chosen)} tokens chosen; only the first {MAX_DRAWN} are drawn to keep the paths "
                    "readable. Remove some to see others.")

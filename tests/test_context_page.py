@@ -1,0 +1,144 @@
+"""The "Context at work" page under AppTest: presets, the four parts, and every kind of bad input."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "context.py")
+
+
+def run(sentence: str | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    if sentence is not None:
+        at.session_state["sentence"] = sentence
+    return at.run()
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def token_picker(at: AppTest):
+    return next(w for w in at.selectbox if w.key.startswith("context_token_"))
+
+
+def drawn_picker(at: AppTest):
+    return next(w for w in at.multiselect if w.key.startswith("context_drawn_"))
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def use_own_pair(at: AppTest, a: str, b: str, word: str) -> AppTest:
+    at.selectbox(key="context_preset").set_value("your own").run()
+    at.text_input(key="context_a_your own").input(a)
+    at.text_input(key="context_b_your own").input(b)
+    at.text_input(key="context_word_your own").input(word)
+    return at.run()
+
+
+def test_defaults_show_all_four_parts_and_the_exports():
+    at = run()
+    assert not at.exception
+    assert charts(at) == 5        # trajectories, lens, movement, pair paths, pair cosine
+    assert "approximation" in texts(at.info)
+    downloads = {b.key for b in at.get("download_button")} if at.get("download_button") else set()
+    assert len(at.get("download_button")) == 3, downloads
+    assert token_picker(at).value == 2          # "flies" in the default sentence
+
+
+@pytest.mark.parametrize("preset", ["bank", "flies", "bat"])
+def test_each_preset_compares_the_word(preset):
+    at = run()
+    at.selectbox(key="context_preset").set_value(preset).run()
+    assert not at.exception
+    assert charts(at) == 5
+    assert not at.warning
+    if preset == "flies":
+        assert "insects" in texts(at.markdown)                    # what to look for, said on the page
+
+
+def test_three_d_and_a_chosen_token():
+    at = run("He created a miniature Eiffel tower lego model.")
+    assert token_picker(at).value == 8          # "tower" (Eiffel is e ##iff ##el) is picked first
+    at.radio(key="context_dims").set_value("3-D").run()
+    token_picker(at).set_value(1).run()
+    assert not at.exception and charts(at) == 5
+
+
+def test_one_token_sentence_says_there_is_no_context():
+    at = run("Hello")
+    assert not at.exception
+    assert "single token" in texts(at.info)
+    assert charts(at) == 5
+
+
+def test_512_tokens_caps_the_paths_drawn_with_a_notice():
+    at = run("The river bank was steep. " * 200)
+    assert not at.exception
+    assert "512" in texts(at.warning)                            # the truncation notice
+    drawn_picker(at).set_value(list(range(1, 120))).run()
+    assert not at.exception
+    assert "only the first 40 are drawn" in texts(at.warning)
+
+
+def test_no_token_chosen_asks_for_one():
+    at = run()
+    drawn_picker(at).set_value([]).run()
+    assert not at.exception
+    assert "Pick at least one token" in texts(at.info)
+
+
+def test_a_split_word_can_be_averaged_or_a_piece_picked():
+    at = use_own_pair(run(), "Snowboarding is fun in winter.", "I love snowboarding with friends.",
+                      "snowboarding")
+    assert not at.exception
+    captions = texts(at.caption)
+    assert "snow + ##boarding" in captions and "their average" in captions
+    at.radio(key="context_piece").set_value(1).run()
+    assert not at.exception
+    assert "using ##boarding" in texts(at.caption)
+    assert charts(at) == 5
+
+
+def test_a_word_missing_from_one_sentence_is_named():
+    at = use_own_pair(run(), "I sat on the bank of the river.", "I deposited money there.", "bank")
+    assert not at.exception
+    assert "not in sentence B" in texts(at.warning)
+    assert charts(at) == 3        # the other three parts still show
+
+
+def test_empty_comparison_fields_ask_for_input():
+    at = use_own_pair(run(), "", "Something here.", "here")
+    assert not at.exception
+    assert "Type two sentences" in texts(at.info)
+
+
+@pytest.mark.parametrize("sentence", ["", "   ", "<script>alert(1)</script>", "**markdown** <b>bold</b>",
+                                      "Fruit 🍌 flies\x07 like\u200b a banana", "\x07\x08", "x" * 10_000,
+                                      "zxqvw blorptastic frobnicators"])
+def test_bad_sidebar_sentences_never_raise(sentence):
+    at = run(sentence)
+    assert not at.exception
+    if not sentence.strip() or sentence == "\x07\x08":
+        assert at.info, "an empty or unreadable sentence gets a message"
+
+
+def test_comparison_sentence_the_model_cannot_read():
+    at = use_own_pair(run(), "\x07\x08", "A bank.", "bank")
+    assert not at.exception
+    assert at.info
+
+
+def test_changing_to_a_shorter_sentence_keeps_the_page_working():
+    at = run("The river bank was steep. " * 20)
+    token_picker(at).set_value(90).run()
+    drawn_picker(at).set_value([80, 90, 100]).run()
+    at.session_state["sentence"] = "Hello"
+    at.run()
+    assert not at.exception
+    assert token_picker(at).value < 3
+    assert charts(at) == 5
