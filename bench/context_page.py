@@ -1,0 +1,93 @@
+"""Time every figure of the "Context at work" page for a 128-token sentence.
+
+    python bench/context_page.py [--runs 7]
+
+Does what the page does after the model and the sentence's trace are cached: one PCA
+over all layers, the trajectory figure (the page's default 12 paths, and the worst case
+of 40 paths in 3-D), the vocabulary lens (cosine against all 30,522 embedding rows at
+every layer) and its figure, the movement figure, and the two-sentence comparison
+(shared PCA, paths, cosine, both sentences' lens rows). Also times the JSON encoding
+Streamlit does before sending the figures. Target: < 1 s per page run, server-side.
+The one-off normalisation of the embedding table (cached per model) is printed apart.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from core.context import (VocabularyLens, cosine_per_layer, find_word, layer_movement,  # noqa: E402
+                          lens_skip_ids, project_trajectories, word_vectors)
+from models import load_model  # noqa: E402
+from viz.context import cosine_figure, lens_figure, movement_figure, trajectory_figure  # noqa: E402
+
+TARGET_S = 1.0
+
+
+def sentence_of(n_tokens: int, model) -> str:
+    words = ("the river bank was steep and the children played near the water while "
+             "their parents talked about money at the bank").split()
+    k = 1
+    while len(model.tokenizer.encode(" ".join(words[i % len(words)] for i in range(k))).ids) < n_tokens:
+        k += 1
+    return " ".join(words[i % len(words)] for i in range(k))
+
+
+def build_page(trace, pair, lens: VocabularyLens, n_drawn: int, dims: int) -> list:
+    """Every figure the page builds, in the page's order."""
+    words = [i for i, s in enumerate(trace.special_mask) if not s]
+    token = words[0]
+    paths = project_trajectories([trace.hidden_states], dims)
+    chosen = words[:n_drawn]
+    figures = [trajectory_figure(paths.coords[0][:, chosen], [trace.tokens[i] for i in chosen], paths.explained)]
+    figures.append(lens_figure(lens.table_rows(trace.hidden_states[:, token], 8)))
+    figures.append(movement_figure(layer_movement(trace, token)))
+    matches = [find_word(t, "bank")[0] for t in pair]
+    vectors = [word_vectors(t.hidden_states, m.positions) for t, m in zip(pair, matches)]
+    both = project_trajectories([t.hidden_states for t in pair], dims)
+    drawn = np.stack([both.pca.project(v) for v in vectors], axis=1)   # (L+1, 2, dims)
+    figures.append(trajectory_figure(drawn, ["A · bank", "B · bank"], both.explained))
+    figures.append(cosine_figure(cosine_per_layer(*vectors)))
+    for v in vectors:
+        lens.table_rows(v, 6)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    model = load_model("minilm")
+    vocabulary = model.vocabulary()
+    start = time.perf_counter()
+    lens = VocabularyLens(model.embedding_table(), vocabulary, lens_skip_ids(vocabulary))
+    lens_build = time.perf_counter() - start
+    trace = model.trace(sentence_of(128, model))
+    pair = [model.trace("I sat on the bank of the river."), model.trace("I deposited money at the bank.")]
+    print(f"sentence: {len(trace.tokens)} tokens, {trace.n_layers + 1} layers; "
+          f"lens table built once per model in {lens_build * 1000:.0f} ms (cached)")
+    for label, n_drawn, dims in [("default view: 12 paths, 2-D", 12, 2), ("worst case: 40 paths, 3-D", 40, 3)]:
+        build_page(trace, pair, lens, n_drawn, dims)                       # warm-up
+        build, encode = [], []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            figures = build_page(trace, pair, lens, n_drawn, dims)
+            t1 = time.perf_counter()
+            for fig in figures:
+                fig.to_json()
+            encode.append(time.perf_counter() - t1)
+            build.append(t1 - t0)
+        b, e = statistics.median(build), statistics.median(encode)
+        verdict = "OK" if b + e < TARGET_S else "OVER TARGET"
+        print(f"{label:30s} build {b * 1000:6.0f} ms + JSON {e * 1000:5.0f} ms = {(b + e) * 1000:6.0f} ms "
+              f"(median of {args.runs}; target < {TARGET_S * 1000:.0f} ms) {verdict}")
+
+
+if __name__ == "__main__":
+    main()
