@@ -18,10 +18,11 @@ PRESETS = {  # shared word -> (sentence A, sentence B)
     "bat": ("The bat flew out of the cave at night.", "He swung the bat and hit the ball."),
 }
 LOOK_FOR = {  # checked against the model's numbers in tests/test_context.py
-    "flies": "Look at the nearest entries below: in *fruit flies*, **insects** and **insect** join "
-             "the nearest vocabulary entries from layer 2 on; in *time flies* they never do, and the "
-             "list stays forms of the verb (fly, flew, flying, soared). *flies* itself stays nearest "
-             "in both: context tilts the vector, it does not swap the word.",
+    "flies": "Look at the nearest entries below: in *fruit flies*, **insects** joins the six nearest "
+             "vocabulary entries at layer 2 and stays to the last layer (**insect** too, at layers 3–5); in "
+             "*time flies* neither ever does, and the list stays forms of *fly* and flight words (flew, "
+             "flying, flown, airplanes, soared). *flies* itself stays nearest in both: context tilts the "
+             "vector, it does not swap the word.",
 }
 
 

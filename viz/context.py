@@ -77,13 +77,13 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
     # Up to 40 tokens × 7 frames of traces: built from plain dicts without Plotly's
     # per-property validation (3× faster; the tests re-validate the whole figure).
     shell = go.Figure()   # the layout, built with Plotly's checks (and its template expanded)
-    base_layout(shell, title, height=height)
+    base_layout(shell, title, height=height if dims == 2 else height + 140)
     ranges = [_padded_range(coords[..., i]) for i in range(dims)]
     if dims == 2:
         shell.update_layout(xaxis=dict(title=axis_names[0], range=ranges[0], zeroline=False),
                             yaxis=dict(title=axis_names[1], range=ranges[1], zeroline=False))
     else:
-        shell.update_layout(scene=dict(aspectmode="cube",
+        shell.update_layout(scene=dict(aspectmode="cube", camera=dict(eye=dict(x=1.15, y=1.15, z=0.75)),
                                        xaxis=dict(title=axis_names[0], range=ranges[0]),
                                        yaxis=dict(title=axis_names[1], range=ranges[1]),
                                        zaxis=dict(title=axis_names[2], range=ranges[2])))
@@ -104,7 +104,7 @@ def _cones(coords: np.ndarray, last: int, colours: Sequence[str]) -> list[dict]:
     one-colour scale; all cones have the same length (a share of the plot's size).
     """
     n_tokens = coords.shape[1]
-    scale = 0.05 * max(float(np.ptp(coords[..., i])) or 1.0 for i in range(3))
+    scale = 0.035 * max(float(np.ptp(coords[..., i])) or 1.0 for i in range(3))
     traces = []
     for j in range(n_tokens):
         starts, ends = coords[:last, j], coords[1: last + 1, j]              # (last, 3) each
