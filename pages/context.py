@@ -74,7 +74,8 @@ with tab_paths:
                    f"together ({100 * paths.explained.sum():.0f}% of the variance kept), so the axes are the "
                    "same for every layer. Point 0 is the embedding; arrows point the way each layer moved it. "
                    "Use the slider or ▶ Play to step through the layers; click a legend entry to hide a token.")
-        plot(trajectory_figure(coords[:, chosen], [trace.tokens[i] for i in chosen], paths.explained,
+        names = [f"{trace.tokens[i]} ({i})" for i in chosen]            # positions tell repeats apart
+        plot(trajectory_figure(coords[:, chosen], names, paths.explained,
                                title="Each token's path through the layers"), "context_trajectories")
     else:
         st.info("Pick at least one token to draw its path.")
@@ -126,6 +127,10 @@ with tab_pair:  # last: a sentence the model cannot read stops the page here, af
     if missing:
         st.warning(f"The word is not in sentence {' or '.join(missing)} (whole words only, ignoring case):")
         show_text(word)
+        for name, t in zip("AB", pair):
+            if name in missing:
+                st.caption(f"Sentence {name} as the model reads it:")
+                show_text(" ".join(tok for tok, special in zip(t.tokens, t.special_mask) if not special))
         st.stop()
     first = [f[0] for f in found]
     if any(len(f) > 1 for f in found):
