@@ -178,6 +178,23 @@ def find_word(trace: Trace, word: str) -> list[WordMatch]:
     return matches
 
 
+def word_around(trace: Trace, position: int) -> WordMatch:
+    """The whole word the token at `position` belongs to: WordPiece marks a continuation
+    piece with a leading "##", so the word runs from the last piece without it to the
+    last "##" piece after. A token that is a word on its own comes back alone."""
+    if not 0 <= position < len(trace.tokens):
+        raise IndexError(f"position {position} is outside the {len(trace.tokens)} tokens")
+    start = position
+    while start > 0 and trace.tokens[start].startswith("##") and not trace.special_mask[start - 1]:
+        start -= 1
+    end = position + 1
+    while end < len(trace.tokens) and trace.tokens[end].startswith("##"):
+        end += 1
+    positions = tuple(range(start, end))
+    return WordMatch(positions, tuple(trace.tokens[i] for i in positions),
+                     trace.offsets[start][0], trace.offsets[end - 1][1])
+
+
 def word_vectors(hidden_states: np.ndarray, positions: Sequence[int], piece: int | None = None) -> np.ndarray:
     """(L+1, d): the word's vector at every layer — one piece (`piece` = index within the
     word, e.g. 0 for the first), or the mean of all its pieces when `piece` is None."""

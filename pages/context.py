@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.context import (VocabularyLens, cosine_per_layer, find_word, layer_movement, lens_skip_ids,
-                          project_trajectories, word_vectors)
+                          project_trajectories, word_around, word_vectors)
 from pages._shared import current_model, current_model_name, current_trace, get_model, show_text
 from viz.context import colour, cosine_figure, lens_figure, movement_figure, trajectory_figure
 
@@ -92,8 +92,17 @@ with tab_lens:
             "most nearly the same way as the hidden state. Layer 0 lives in that space; every block moves "
             "the vectors further from it, so deeper rows are an approximation and the cosines shrink.")
     k = st.slider("Entries per layer", 3, 12, 8, key="context_k")
-    rows = get_lens(current_model_name()).table_rows(trace.hidden_states[:, token], k)
-    plot(lens_figure(rows, title=f"Nearest vocabulary entries to “{trace.tokens[token]}”, per layer"),
+    whole = word_around(trace, token)
+    vectors, shown = trace.hidden_states[:, token], trace.tokens[token]
+    if whole.split:
+        average = st.toggle(f"Average the word's {len(whole.pieces)} pieces ({' + '.join(whole.pieces)})",
+                            key="context_lens_average")
+        if average:
+            vectors, shown = word_vectors(trace.hidden_states, whole.positions), " ".join(whole.pieces)
+        st.caption("Using the average of the word's pieces." if average else
+                   f"Using the piece “{trace.tokens[token]}” alone; switch on the toggle to average the word.")
+    rows = get_lens(current_model_name()).table_rows(vectors, k)
+    plot(lens_figure(rows, title=f"Nearest vocabulary entries to “{shown}”, per layer"),
          "context_nearest")
     lens_table = pd.DataFrame([[w for w, _ in row] for row in rows], columns=[f"{r + 1}" for r in range(k)])
     st.download_button("Download this table (CSV)", lens_table.rename_axis("layer").to_csv(),

@@ -7,7 +7,7 @@ import pytest
 from sklearn.decomposition import PCA as SkPCA
 
 from core.context import (VocabularyLens, cosine_per_layer, find_word, layer_movement, lens_skip_ids,
-                          project_trajectories, word_vectors)
+                          project_trajectories, word_around, word_vectors)
 from viz.context import cosine_figure, lens_figure, movement_figure, trajectory_figure
 
 
@@ -180,3 +180,13 @@ def test_lens_movement_and_cosine_figures(fruit, lens):
     assert [t.type for t in movement_fig.data] == ["bar", "bar", "bar", "scatter"]
     cosine_fig = cosine_figure(np.array([1.0, 0.9, 0.8]))
     assert list(cosine_fig.data[0].y) == [1.0, 0.9, 0.8]
+
+
+def test_word_around_finds_the_pieces_of_the_word_a_token_belongs_to(minilm):
+    trace = minilm.trace("Unbelievably good hyperparameters.")
+    assert trace.tokens[1:6] == ["un", "##bel", "##ie", "##va", "##bly"]
+    for position in range(1, 6):
+        assert word_around(trace, position).positions == (1, 2, 3, 4, 5)
+    assert word_around(trace, 6).pieces == ("good",) and not word_around(trace, 6).split
+    assert word_around(trace, 0).pieces == ("[CLS]",)
+    assert word_around(trace, 7).pieces == ("hyper", "##para", "##meter", "##s")

@@ -142,3 +142,12 @@ def test_changing_to_a_shorter_sentence_keeps_the_page_working():
     assert not at.exception
     assert token_picker(at).value < 3
     assert charts(at) == 5
+
+
+def test_the_lens_says_which_piece_of_a_split_word_it_uses():
+    at = run("Unbelievably good.")
+    assert token_picker(at).value == 1                               # "un", the first piece
+    assert "Using the piece “un” alone" in texts(at.caption)
+    at.toggle(key="context_lens_average").set_value(True).run()
+    assert not at.exception
+    assert "average of the word's pieces" in texts(at.caption)
