@@ -1,0 +1,93 @@
+"""Every head at once: a layers × heads grid of thumbnails, and one statistic per head.
+
+The grid is one figure: a small heatmap per head on one shared colour axis, laid out
+row = layer, column = head, and a clickable marker at each thumbnail's centre (Plotly
+cannot select heatmap cells; Streamlit can report a clicked marker).
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .common import WEIGHT_SCALE, base_layout
+
+MAX_THUMB = 64   # thumbnails larger than this are block-averaged down to it
+
+
+def block_mean(matrix: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """(…, T, T) -> (…, side, side): the mean of each block, and the blocks' first positions.
+
+    Blocks differ by at most one token in width when T is not a multiple of side.
+    """
+    t = matrix.shape[-1]
+    if t <= side:
+        return np.asarray(matrix, dtype=np.float32), np.arange(t)
+    starts = np.linspace(0, t, side + 1).astype(int)[:-1]          # (side,)
+    widths = np.diff(np.append(starts, t)).astype(np.float32)
+    rows = np.add.reduceat(matrix, starts, axis=-2)                  # (…, side, T)
+    both = np.add.reduceat(rows, starts, axis=-1)                    # (…, side, side)
+    return (both / widths[:, None] / widths[None, :]).astype(np.float32), starts
+
+
+def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | None = None,
+               max_thumb: int = MAX_THUMB) -> go.Figure:
+    """attentions (L, H, T, T) -> one figure of L × H thumbnails, one colour scale."""
+    attentions = np.asarray(attentions, dtype=np.float32)
+    if attentions.ndim != 4:
+        raise ValueError(f"attentions must be (layers, heads, T, T), got {attentions.shape}")
+    n_layers, n_heads, t, _ = attentions.shape
+    thumbs, starts = block_mean(attentions, max_thumb)              # (L, H, s, s)
+    side = thumbs.shape[-1]
+    step = side * 1.12                                               # thumbnail + gap
+    zmax = float(thumbs.max()) if zmax is None else zmax
+    note = "" if side == t else f" (block of {t / side:.1f} tokens)"
+    # Positions in customdata (small ints, sent as binary); no user text in the grid.
+    custom = np.stack(np.broadcast_arrays(starts[:, None], starts[None, :]), axis=-1).astype(np.uint16)
+    local = np.arange(side, dtype=np.float32)
+    fig = go.Figure()
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            fig.add_trace(go.Heatmap(
+                z=thumbs[layer, head], x=head * step + local, y=layer * step + local,
+                customdata=custom, coloraxis="coloraxis",
+                hovertemplate=(f"layer {layer} · head {head}<br>query #%{{customdata[0]}} → "
+                               f"key #%{{customdata[1]}}{note}: %{{z:.3f}}<extra></extra>"),
+            ))
+    centre = (side - 1) / 2
+    heads, layers = np.meshgrid(np.arange(n_heads), np.arange(n_layers))
+    fig.add_trace(go.Scatter(
+        x=(heads * step + centre).ravel(), y=(layers * step + centre).ravel(), mode="markers",
+        marker=dict(size=18, color="rgba(0,0,0,0.02)", line=dict(width=0)),
+        customdata=np.stack([layers.ravel(), heads.ravel()], axis=-1).astype(np.uint8),
+        hovertemplate="layer %{customdata[0]} · head %{customdata[1]}: click to open<extra></extra>",
+        name="open", showlegend=False,
+    ))
+    width_units, height_units = n_heads * step, n_layers * step
+    fig.update_layout(coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=zmax,
+                                      colorbar=dict(title="weight", thickness=14)))
+    base_layout(fig, title, height=int(120 + 1150 * height_units / width_units))
+    fig.update_xaxes(tickmode="array", tickvals=[h * step + centre for h in range(n_heads)],
+                     ticktext=[f"head {h}" for h in range(n_heads)], side="top", showgrid=False,
+                     zeroline=False, range=[-1, width_units])
+    fig.update_yaxes(tickmode="array", tickvals=[layer * step + centre for layer in range(n_layers)],
+                     ticktext=[f"layer {layer}" for layer in range(n_layers)], autorange="reversed",
+                     showgrid=False, zeroline=False, scaleanchor="x", constrain="domain")
+    fig.update_layout(clickmode="event+select", dragmode=False)
+    return fig
+
+
+def statistic_heatmap(values: np.ndarray, label: str, title: str | None = None,
+                      diverging: bool = False) -> go.Figure:
+    """(L, H) numbers, one per head, written in each cell."""
+    values = np.asarray(values, dtype=np.float32)
+    n_layers, n_heads = values.shape
+    fig = go.Figure(go.Heatmap(
+        z=values, x=list(range(n_heads)), y=list(range(n_layers)), colorscale=WEIGHT_SCALE,
+        zmin=0.0 if not diverging else None, texttemplate="%{z:.2f}", textfont=dict(size=11),
+        colorbar=dict(title=label),
+        hovertemplate=f"layer %{{y}} · head %{{x}}<br>{label}: %{{z:.3f}}<extra></extra>",
+    ))
+    base_layout(fig, title, height=140 + 48 * n_layers)
+    fig.update_xaxes(title="head", tickmode="array", tickvals=list(range(n_heads)), side="top")
+    fig.update_yaxes(title="layer", tickmode="array", tickvals=list(range(n_layers)), autorange="reversed")
+    return fig
