@@ -31,15 +31,17 @@ def _segments(weights: np.ndarray, lo: float, hi: float, rows: np.ndarray) -> tu
 
 def lines_figure(weights: np.ndarray, tokens: Sequence[str], heads: Sequence[int],
                  focus: Sequence[int] | None = None, min_weight: float = MIN_WEIGHT,
-                 title: str | None = None) -> go.Figure:
+                 title: str | None = None, positions: Sequence[int] | None = None) -> go.Figure:
     """weights (H, T, T) of one layer; draw the listed heads, each in its own colour.
 
     focus: only these query rows (all when None), as hovering a token does in BertViz.
+    positions: the tokens' places in the sentence (for a window of a long one), shown on hover.
     """
     weights = np.asarray(weights, dtype=np.float32)
     t = len(tokens)
     if weights.ndim != 3 or weights.shape[1:] != (t, t):
         raise ValueError(f"weights must be (heads, {t}, {t}), got {weights.shape}")
+    positions = range(t) if positions is None else positions
     rows = np.arange(t) if focus is None or len(focus) == 0 else np.asarray(sorted(focus))
     fig = go.Figure()
     for head in heads:
@@ -61,7 +63,7 @@ def lines_figure(weights: np.ndarray, tokens: Sequence[str], heads: Sequence[int
         fig.add_trace(go.Scatter(
             x=[side] * t, y=list(range(t)), mode="markers+text", text=labels,
             textposition="middle left" if side == 0.0 else "middle right",
-            marker=dict(size=6, color="#495057"), customdata=[f"#{i} {s}" for i, s in enumerate(safe_all(tokens))],
+            marker=dict(size=6, color="#495057"), customdata=[f"#{i} {s}" for i, s in zip(positions, safe_all(tokens))],
             hovertemplate="%{customdata}<extra></extra>", showlegend=False,
             textfont=dict(size=13 if t <= 40 else 10),
         ))

@@ -1,0 +1,138 @@
+"""What the attention pages share: cached numbers per sentence, token windows, exports, opening a head."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from core import Trace
+from core.head_stats import HeadStats, head_statistics, special_masks
+from core.rollout import hide_tokens, rollout
+from pages._shared import trace_for
+
+SHOW_ALL = 80        # sentences up to this many tokens are shown whole
+WINDOW = 64          # default token window for longer ones
+MAX_WINDOW = 160     # more rows and columns than this are unreadable (and heavy to send)
+JSON_LIMIT = 128     # all-heads JSON above this many tokens gets too large; NPZ has no limit
+ONE_HEAD_PAGE = "pages/attention_head.py"
+
+
+def plot(fig, name: str, **kwargs):
+    """A figure across the page; the modebar's camera saves it as a PNG named `name`."""
+    return st.plotly_chart(fig, width="stretch", **kwargs,
+                           config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+
+
+def sentence_key(trace: Trace) -> str:
+    """Widgets that hold token positions are keyed per sentence, so a new sentence resets them."""
+    return hashlib.md5(trace.text.encode("utf-8", "replace")).hexdigest()[:10]
+
+
+@st.cache_resource(show_spinner="Measuring every head…", max_entries=16)
+def stats_for(model_name: str, text: str) -> HeadStats:
+    trace = trace_for(model_name, text)
+    cls_mask, sep_mask = special_masks(trace.tokens, trace.special_mask)
+    return head_statistics(trace.attentions, cls_mask, sep_mask)
+
+
+@st.cache_resource(show_spinner="Rolling attention through the layers…", max_entries=16)
+def rollout_for(model_name: str, text: str, residual: float) -> np.ndarray:
+    return rollout(trace_for(model_name, text).attentions, residual)
+
+
+def token_label(trace: Trace, i: int) -> str:
+    return f"{i} · {trace.tokens[i]}"
+
+
+def colour_max(page: str) -> float | None:
+    """1.0 (colours comparable between heads) or None (stretched to the largest weight shown)."""
+    choice = st.radio("Colour scale", ["0 to 1 (comparable)", "stretch to the largest weight"],
+                      horizontal=True, key=f"{page}_scale",
+                      help="0 to 1 keeps one colour per weight on every head; stretching shows the "
+                           "pattern of a head whose weights are all small.")
+    return 1.0 if choice.startswith("0 to 1") else None
+
+
+def view(matrix: np.ndarray, trace: Trace, hide_specials: bool) -> tuple[np.ndarray, list[int]]:
+    """The matrix (…, T, T) with [CLS]/[SEP] dropped and rows renormalised when asked, and the kept positions."""
+    if not hide_specials:
+        return np.asarray(matrix), list(range(len(trace.tokens)))
+    smaller, kept = hide_tokens(matrix, trace.special_mask)
+    return smaller, [int(i) for i in kept]
+
+
+def token_window(positions: list[int], trace: Trace, page: str, limit: int = MAX_WINDOW) -> slice:
+    """A slice of `positions`: everything for short sentences, a chosen window for long ones."""
+    n = len(positions)
+    if n <= SHOW_ALL:
+        return slice(0, n)
+    start, end = st.slider(
+        "Token window (positions shown)", 0, n, (0, min(WINDOW, n)), key=f"{page}_window_{sentence_key(trace)}",
+        help=f"A long sentence is shown a window at a time (at most {limit} tokens). Weights to tokens "
+             "outside the window are not drawn, so the rows shown need not sum to 1.")
+    if end - start > limit:
+        st.caption(f"Showing the first {limit} tokens of the {end - start} chosen.")
+        end = start + limit
+    return slice(start, max(end, start + 1))
+
+
+def head_csv(weights: np.ndarray, trace: Trace) -> str:
+    """One head as a table: a row per query token, a column per key token."""
+    labels = [f"{i} {t}" for i, t in enumerate(trace.tokens)]
+    frame = pd.DataFrame(np.asarray(weights), index=pd.Index(labels, name="query \\ key"), columns=labels)
+    return frame.to_csv(float_format="%.6f")
+
+
+def all_heads_npz(trace: Trace, model_name: str) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, attentions=trace.attentions, tokens=np.array(trace.tokens),
+                        ids=np.array(trace.ids), model=np.array(model_name), text=np.array(trace.text))
+    return buffer.getvalue()
+
+
+def all_heads_json(trace: Trace, model_name: str) -> str:
+    return json.dumps({
+        "model": model_name, "text": trace.text, "tokens": trace.tokens,
+        "shape": ["layers", "heads", "query", "key"],
+        "attentions": np.round(trace.attentions.astype(np.float64), 5).tolist(),
+    })
+
+
+def export_all_heads(trace: Trace, model_name: str, page: str) -> None:
+    """NPZ always (built on click); JSON for sentences small enough to open in an editor."""
+    cols = st.columns(2)
+    cols[0].download_button(
+        "All heads (NPZ)", lambda: all_heads_npz(trace, model_name), file_name="attention_all_heads.npz",
+        mime="application/octet-stream", key=f"{page}_npz", on_click="ignore", icon=":material/download:",
+        help="numpy: np.load(file)['attentions'] has shape (layers, heads, query, key).")
+    if len(trace.tokens) <= JSON_LIMIT:
+        cols[1].download_button(
+            "All heads (JSON)", lambda: all_heads_json(trace, model_name), file_name="attention_all_heads.json",
+            mime="application/json", key=f"{page}_json", on_click="ignore", icon=":material/download:")
+    else:
+        cols[1].caption(f"JSON is offered up to {JSON_LIMIT} tokens (this sentence has {len(trace.tokens)}); "
+                        "the NPZ file holds the same numbers.")
+
+
+def open_head(layer: int, head: int) -> None:
+    """Show (layer, head) on the one-head page: the shared state, then the page itself."""
+    st.session_state["layer"], st.session_state["head"] = int(layer), int(head)
+    st.query_params["layer"], st.query_params["head"] = str(layer), str(head)
+    try:
+        st.switch_page(ONE_HEAD_PAGE)
+    except StreamlitAPIException:  # this page runs alone (tests): there is no page to go to
+        st.info(f"Layer {layer}, head {head} is now chosen: open the *One head* page to see it.")
+
+
+def head_opener(trace: Trace, page: str, label: str = "Open one head", default: tuple[int, int] = (0, 0)) -> None:
+    """Layer and head pickers with a button that opens the head on the one-head page."""
+    cols = st.columns([1, 1, 1], vertical_alignment="bottom")
+    layer = cols[0].selectbox("Layer", range(trace.n_layers), index=default[0], key=f"{page}_open_layer")
+    head = cols[1].selectbox("Head", range(trace.n_heads), index=default[1], key=f"{page}_open_head")
+    if cols[2].button(label, key=f"{page}_open", icon=":material/open_in_new:"):
+        open_head(layer, head)

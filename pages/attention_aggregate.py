@@ -1,0 +1,74 @@
+"""Aggregates: the mean head of a layer, attention rollout across layers, several query tokens summed."""
+import numpy as np
+import streamlit as st
+
+from core.rollout import mean_over_heads, summed_rows
+from pages._attention import colour_max, plot, rollout_for, sentence_key, token_label, token_window, view
+from pages._shared import current_model, current_model_name, current_trace, pick_layer
+from viz.attention import attention_heatmap, key_bar
+
+PAGE = "attention_aggregate"
+
+st.title("➕ Aggregates & rollout")
+st.markdown("One head is one of many. Here attention is **added up**: over the heads of a layer, through "
+            "the layers (*rollout*), and over several query tokens at once.")
+current_model()
+trace = current_trace()
+model_name = current_model_name()
+layer = pick_layer(trace, PAGE, label="Layer (mean over heads) / rollout through layer")
+cols = st.columns([1, 2])
+hide = cols[0].toggle("Hide [CLS] and [SEP]", key=f"{PAGE}_hide", help="Rows renormalised over the rest.")
+with cols[1]:
+    zmax = colour_max(PAGE)
+residual = st.slider("Rollout: share kept by the skip connection", 0.0, 0.9, 0.5, 0.05, key=f"{PAGE}_residual",
+                     help="Abnar & Zuidema (2020) use 0.5: Â = 0.5·A + 0.5·I, rows renormalised.")
+mean = mean_over_heads(trace.layers[layer].weights)                 # (T, T)
+rolled = rollout_for(model_name, trace.text, float(residual))[layer]  # (T, T)
+tab_mean, tab_roll, tab_sum = st.tabs(["Mean over heads", "Rollout", "Several query tokens"])
+
+
+def heatmap(matrix: np.ndarray, title: str, name: str) -> None:
+    shown, kept = view(matrix, trace, hide)
+    window = token_window(kept, trace, f"{PAGE}_{name}")
+    positions = kept[window]
+    if hide:
+        st.caption("[CLS] and [SEP] hidden; each row renormalised to sum to 1 over the remaining tokens.")
+    plot(attention_heatmap(shown[window, window], [trace.tokens[i] for i in positions], title,
+                           zmax=zmax, positions=positions), f"attention_{name}_L{layer}")
+
+
+with tab_mean:
+    st.caption(f"The {trace.n_heads} heads of layer {layer} averaged: what the layer as a whole mixes, "
+               "before W_O weighs the heads differently.")
+    heatmap(mean, f"Layer {layer}, mean of {trace.n_heads} heads", "mean")
+with tab_roll:
+    st.caption(f"Rollout through layers 0–{layer}: each layer's mean head plus the skip connection "
+               f"({residual:.2f}·I), multiplied layer after layer. Row *i* estimates how much of token *i*'s "
+               "vector after this layer comes from each input token. Rows sum to 1. It is an estimate: it "
+               "ignores the values, W_O and the feed-forward.")
+    heatmap(rolled, f"Rollout through layer {layer} (skip share {residual:.2f})", "rollout")
+with tab_sum:
+    st.caption("Pick several query tokens (say the words of a phrase): their attention rows are **added**, "
+               "showing where the phrase as a whole looks. The bars sum to the number of tokens picked.")
+    words = [i for i, special in enumerate(trace.special_mask) if not special]
+    chosen = st.multiselect("Query tokens", range(len(trace.tokens)), default=words[:2],
+                            format_func=lambda i: token_label(trace, i), key=f"{PAGE}_rows_{sentence_key(trace)}")
+    source = st.radio("Attention of", ["one head", "the layer's mean head", "the rollout"], horizontal=True,
+                      key=f"{PAGE}_source")
+    head = 0
+    if source == "one head":
+        head = st.selectbox("Head", range(trace.n_heads), key=f"{PAGE}_head",
+                            index=min(int(st.session_state.get("head", 0)), trace.n_heads - 1))
+    matrix = {"one head": trace.layers[layer].weights[head], "the layer's mean head": mean,
+              "the rollout": rolled}[source]
+    if not chosen:
+        st.info("Pick at least one query token.")
+    else:
+        total = summed_rows(matrix, chosen)
+        what = f"head {head} of layer {layer}" if source == "one head" else \
+            (f"layer {layer}'s mean head" if source.startswith("the layer") else f"rollout through layer {layer}")
+        plot(key_bar(total, trace.tokens, f"Attention of {len(chosen)} query tokens, summed ({what})",
+                     highlight=chosen), "attention_summed_queries")
+        top = np.argsort(total)[::-1][:5]
+        st.caption("Most attended: " + ", ".join(f"#{i} ({total[i]:.2f})" for i in top)
+                   + ". Orange bars are the chosen query tokens themselves.")

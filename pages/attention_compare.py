@@ -1,0 +1,58 @@
+"""Heads side by side: 2–4 chosen heads on one colour scale, and the difference of two."""
+import streamlit as st
+
+from pages._attention import colour_max, plot, token_window, view
+from pages._shared import current_model, current_trace
+from viz.attention import compare_heatmaps, difference_heatmap
+
+PAGE = "attention_compare"
+# Heads that differ visibly in MiniLM on most sentences, so the page opens on a contrast.
+DEFAULT_PAIRS = [(0, 0), (2, 5), (4, 3), (5, 11)]
+
+st.title("⚖️ Compare heads")
+st.markdown("Put heads next to each other on **one** colour scale, so the same colour means the same "
+            "weight everywhere, then subtract two of them to see exactly where they disagree.")
+current_model()
+trace = current_trace()
+count = st.radio("How many heads", [2, 3, 4], horizontal=True, key=f"{PAGE}_count")
+pairs = []
+cols = st.columns(count)
+for slot, col in enumerate(cols):
+    layer0, head0 = DEFAULT_PAIRS[slot]
+    with col:
+        st.markdown(f"**Head {'ABCD'[slot]}**")
+        layer = st.selectbox("Layer", range(trace.n_layers), index=min(layer0, trace.n_layers - 1),
+                             key=f"{PAGE}_layer_{slot}")
+        head = st.selectbox("Head", range(trace.n_heads), index=min(head0, trace.n_heads - 1),
+                            key=f"{PAGE}_head_{slot}")
+    pairs.append((layer, head))
+
+cols = st.columns([1, 2])
+hide = cols[0].toggle("Hide [CLS] and [SEP]", key=f"{PAGE}_hide",
+                      help="Rows are renormalised over the remaining tokens.")
+with cols[1]:
+    zmax = colour_max(PAGE)
+kept = view(trace.layers[0].weights[0], trace, hide)[1]
+window = token_window(kept, trace, PAGE, limit=96)
+positions = kept[window]
+tokens = [trace.tokens[i] for i in positions]
+shown = [view(trace.layers[layer].weights[head], trace, hide)[0][window, window] for layer, head in pairs]
+names = [f"{'ABCD'[i]}: layer {layer}, head {head}" for i, (layer, head) in enumerate(pairs)]
+if hide:
+    st.caption("[CLS] and [SEP] hidden; each row renormalised to sum to 1 over the remaining tokens.")
+if len(set(pairs)) < len(pairs):
+    st.info("The same head is chosen twice: pick different layers or heads to compare.")
+plot(compare_heatmaps(shown, names, tokens, positions=positions, zmax=zmax), "attention_heads_side_by_side")
+
+st.subheader("Difference of two heads")
+cols = st.columns(2)
+first = cols[0].selectbox("From", range(count), format_func=lambda i: names[i], key=f"{PAGE}_diff_a")
+second = cols[1].selectbox("subtract", range(count), index=1, format_func=lambda i: names[i],
+                           key=f"{PAGE}_diff_b")
+if first == second:
+    st.info("Choose two different heads to subtract.")
+else:
+    st.caption(f"**Red**: {names[first]} puts more weight there; **blue**: {names[second]} does. White: "
+               "they agree. The scale is symmetric around 0 and stretched to the largest difference.")
+    plot(difference_heatmap(shown[first], shown[second], tokens, positions=positions,
+                            title=f"{names[first]} minus {names[second]}"), "attention_head_difference")

@@ -1,0 +1,38 @@
+"""All heads at once: every layer and head of the model as a grid of small heatmaps."""
+import streamlit as st
+
+from pages._attention import colour_max, export_all_heads, head_opener, open_head, plot
+from pages._shared import current_model, current_model_name, current_trace
+from viz.heads import MAX_THUMB, heads_grid
+
+PAGE = "attention_grid"
+
+st.title("🧩 All heads at once")
+current_model()
+trace = current_trace()
+n = len(trace.tokens)
+st.markdown(f"Every head of every layer ({trace.n_layers} × {trace.n_heads} = "
+            f"{trace.n_layers * trace.n_heads} heads), each a small version of the *One head* heatmap: "
+            "rows are query tokens, columns key tokens, top-left is `[CLS]`. Patterns jump out even "
+            "without labels: a bright diagonal just below the middle is a *previous-token* head, a "
+            "bright last column is a head parked on `[SEP]`. **Click a thumbnail** to open that head.")
+zmax = colour_max(PAGE)
+if n > MAX_THUMB:
+    st.caption(f"This sentence has {n} tokens, so each thumbnail is block-averaged down to "
+               f"{MAX_THUMB} × {MAX_THUMB} (each cell is the mean over about {n / MAX_THUMB:.1f} × "
+               f"{n / MAX_THUMB:.1f} token pairs). Open a head to see every token.")
+event = plot(heads_grid(trace.attentions, zmax=zmax), "attention_all_heads", key=f"{PAGE}_chart",
+             on_select="rerun", selection_mode="points")
+points = event.selection.points if event else []
+picked = [p for p in points if isinstance(p.get("customdata"), list) and len(p["customdata"]) == 2]
+if picked:
+    layer, head = picked[0]["customdata"]
+    open_head(layer, head)
+
+st.caption("No mouse handy? Pick a head here instead.")
+head_opener(trace, PAGE)
+
+st.subheader("Export")
+st.caption("PNG of the grid: the camera icon above it. The attention of the whole sentence, every layer "
+           "and head, at full resolution:")
+export_all_heads(trace, current_model_name(), PAGE)

@@ -1,0 +1,53 @@
+"""One head: the attention weights of a chosen layer and head, token by token."""
+import numpy as np
+import streamlit as st
+
+from pages._attention import colour_max, head_csv, plot, token_window, view
+from pages._shared import current_model, current_model_name, current_trace, pick_head, pick_layer
+from viz.attention import attention_heatmap
+
+PAGE = "attention_head"
+
+st.title("🔥 One head")
+st.markdown("Each **row** is a query token asking *where should I look?*; its colours are that token's "
+            "attention weights over the **key** tokens in the columns, and every row sums to 1. "
+            "Hover a cell for *query → key: weight*.")
+current_model()
+trace = current_trace()
+cols = st.columns(2)
+with cols[0]:
+    layer = pick_layer(trace, PAGE)
+with cols[1]:
+    head = pick_head(trace, PAGE)
+cols = st.columns([1, 2])
+hide = cols[0].toggle("Hide [CLS] and [SEP]", key=f"{PAGE}_hide",
+                      help="Many heads park most of their weight on [SEP] or [CLS]; hiding them shows "
+                           "how the rest is shared out.")
+with cols[1]:
+    zmax = colour_max(PAGE)
+
+weights = trace.layers[layer].weights[head]                        # (T, T)
+matrix, kept = view(weights, trace, hide)
+if hide:
+    st.caption("[CLS] and [SEP] are hidden and each row is **renormalised** to sum to 1 over the tokens "
+               "that remain, so the numbers are shares of the attention *not* spent on them.")
+window = token_window(kept, trace, PAGE)
+positions = kept[window]
+shown = matrix[window, window]                                      # (window, window)
+tokens = [trace.tokens[i] for i in positions]
+title = f"Layer {layer}, head {head}" + (" · [CLS]/[SEP] hidden" if hide else "")
+plot(attention_heatmap(shown, tokens, title, zmax=zmax, positions=positions), f"attention_L{layer}_H{head}")
+
+# A one-line reading of the head, from the numbers shown.
+q, k = np.unravel_index(int(np.argmax(shown)), shown.shape)
+on_diagonal = float(np.mean(np.diagonal(shown))) if len(shown) else 0.0
+st.caption(f"Strongest link shown: **#{positions[q]}** → **#{positions[k]}** ({shown[q, k]:.3f}); "
+           f"average weight a token puts on itself: {on_diagonal:.3f}.")
+
+st.subheader("Export")
+st.caption("PNG: the camera icon above the figure. The table holds the model's own numbers for this "
+           "head over the whole sentence ([CLS]/[SEP] included, nothing renormalised).")
+st.download_button("This head (CSV)", lambda: head_csv(weights, trace), file_name=f"attention_L{layer}_H{head}.csv",
+                   mime="text/csv", key=f"{PAGE}_csv", on_click="ignore", icon=":material/download:")
+st.caption(f"Model: {current_model_name()} · {len(trace.tokens)} tokens · "
+           f"{trace.n_layers} layers × {trace.n_heads} heads.")

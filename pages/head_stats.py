@@ -1,0 +1,53 @@
+"""Head statistics: what each head looks at, in numbers, to find the heads worth opening."""
+import math
+
+import pandas as pd
+import streamlit as st
+
+from core.head_stats import STATISTICS
+from pages._attention import head_opener, plot, stats_for
+from pages._shared import current_model, current_model_name, current_trace
+from viz.heads import statistic_heatmap
+
+PAGE = "head_stats"
+
+st.title("📊 Head statistics")
+st.markdown("For every head, averaged over the query tokens of your sentence: how **spread out** its "
+            "attention is, how **far** it looks, and what share lands on `[CLS]`, `[SEP]`, the "
+            "**previous** token, the **next** token and the token **itself** (after Clark et al., 2019, "
+            "*What does BERT look at?*). Sort the table by a column, or colour the grid by one statistic.")
+current_model()
+trace = current_trace()
+stats = stats_for(current_model_name(), trace.text)
+if len(trace.tokens) < 6:
+    st.info("A very short sentence: a few tokens make every head look alike. Try a longer sentence to "
+            "tell the heads apart.")
+
+name = st.selectbox("Statistic for the grid", list(STATISTICS), index=list(STATISTICS).index("previous"),
+                    format_func=lambda n: f"{STATISTICS[n][0]}: {STATISTICS[n][1]}", key=f"{PAGE}_stat")
+label = STATISTICS[name][0]
+values = stats.get(name)
+plot(statistic_heatmap(values, label, f"{label} of every head"), f"head_stats_{name}")
+best = divmod(int(values.argmax()), values.shape[1])
+st.caption(f"Highest {label}: **layer {best[0]}, head {best[1]}** ({values.max():.3f}). "
+           + ("A head with most of its weight on the previous token reads the word before — a "
+              "*previous-token head*." if name == "previous" else
+              "Heads with most weight on [SEP] are often 'resting' there: a no-op sink." if name == "sep" else
+              f"Entropy is at most log₂ {len(trace.tokens)} = {math.log2(len(trace.tokens)):.2f} bits here."
+              if name == "entropy" else ""))
+
+table = pd.DataFrame(stats.rows()).rename(columns={n: STATISTICS[n][0] for n in STATISTICS})
+share = {STATISTICS[n][0]: st.column_config.ProgressColumn(STATISTICS[n][0], help=STATISTICS[n][1],
+                                                           format="%.3f", min_value=0.0, max_value=1.0)
+         for n in ("cls", "sep", "previous", "next", "self")}
+st.dataframe(table, hide_index=True, width="stretch", height=420, key=f"{PAGE}_table", column_config={
+    "layer": st.column_config.NumberColumn("layer", width="small"),
+    "head": st.column_config.NumberColumn("head", width="small"),
+    STATISTICS["entropy"][0]: st.column_config.NumberColumn(help=STATISTICS["entropy"][1], format="%.2f"),
+    STATISTICS["distance"][0]: st.column_config.NumberColumn(help=STATISTICS["distance"][1], format="%.2f"),
+    **share,
+})
+st.download_button("This table (CSV)", table.to_csv(index=False, float_format="%.5f"), file_name="head_statistics.csv",
+                   mime="text/csv", key=f"{PAGE}_csv", icon=":material/download:", on_click="ignore")
+st.subheader("Open a head")
+head_opener(trace, PAGE, label="Show it", default=best)
