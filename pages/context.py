@@ -110,6 +110,9 @@ with tab_lens:
 
 with tab_move:
     movement = layer_movement(trace, token)
+    if whole.split:
+        st.caption(f"“{trace.tokens[token]}” is one piece of {' + '.join(whole.pieces)}: each piece is its own "
+                   "vector, and this is this piece's movement.")
     plot(movement_figure(movement, title=f"How much each layer moves “{trace.tokens[token]}”"), "context_movement")
     st.caption("Bars: how far the block moved the vector, and how big attention's and the feed-forward's "
                "additions were (MiniLM normalises after each addition, so compare the two bars with each "

@@ -146,7 +146,7 @@ def test_trajectory_figure_is_valid_with_one_frame_per_layer(fruit, dims):
     go.Figure(fig.to_dict())                                       # passes Plotly's full validation
     n_states = fruit.n_layers + 1
     assert [f.name for f in fig.frames] == [str(l) for l in range(n_states)]
-    paths = [t for t in fig.data if t.type in ("scatter", "scatter3d")]
+    paths = [t for t in fig.data if t.type in ("scatter", "scatter3d") and t.showlegend is not False]
     assert len(paths) == 3                                         # the two "the" stay two paths
     assert len(paths[0].x) == n_states
     np.testing.assert_allclose(paths[1].x, coords[:, 1, 0])
@@ -163,6 +163,8 @@ def test_trajectory_figure_is_valid_with_one_frame_per_layer(fruit, dims):
         assert sum(t.type == "cone" for t in fig.data) == 3
         assert fig.layout.scene.xaxis.range is not None
     else:
+        starts = [t for t in fig.data if t.showlegend is False]      # layer 0 dots, one trace
+        assert len(starts) == 1 and len(starts[0].x) == 3
         assert fig.layout.xaxis.range is not None and fig.layout.yaxis.range is not None
     with pytest.raises(ValueError):
         trajectory_figure(coords, labels[:2])

@@ -56,9 +56,10 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
                 traces.append(dict(
                     common, type="scatter", x=pts[:, 0], y=pts[:, 1], textposition="top center",
                     line=dict(color=colours[j], width=2, dash=dashes[j]),
-                    # an arrow at each layer, pointing along the step that reached it
-                    marker=dict(size=[9] + [13] * last, color=colours[j], angleref="previous",
-                                symbol=["circle"] + ["arrow"] * last, line=dict(width=0)),
+                    # an arrow at each layer, pointing along the step that reached it (layer 0
+                    # has no step, hence no angle: the start dots are one trace of their own)
+                    marker=dict(size=13, color=colours[j], angleref="previous", symbol="arrow",
+                                line=dict(width=0)),
                     hovertemplate="%{customdata[0]} · layer %{customdata[1]}<br>"
                                   "PC1 %{x:.2f}, PC2 %{y:.2f}<extra></extra>"))
             else:
@@ -68,7 +69,12 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
                     marker=dict(size=[5] + [3] * last, color=colours[j]),
                     hovertemplate="%{customdata[0]} · layer %{customdata[1]}<br>"
                                   "PC1 %{x:.2f}, PC2 %{y:.2f}, PC3 %{z:.2f}<extra></extra>"))
-        if dims == 3:
+        if dims == 2:
+            traces.append(dict(type="scatter", x=coords[0, :, 0], y=coords[0, :, 1], mode="markers",
+                               marker=dict(size=10, color=colours, line=dict(width=1, color="white")),
+                               customdata=names, showlegend=False,
+                               hovertemplate="%{customdata} · layer 0 (embedding)<extra></extra>"))
+        else:
             traces += _cones(coords, last, colours)
         return traces
 
