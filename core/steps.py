@@ -1,0 +1,326 @@
+"""The forward pass recomputed by hand, one arrow at a time, for the "inside the model" pages.
+
+Each function takes the model's weights and a Trace and redoes one stretch of the chain
+with plain numpy (float64, so our arithmetic adds no error of its own), starting from
+the trace's own input of that stretch:
+
+    x = attn_in                         (T, d_model)
+    q, k, v = x · W + b, split into heads   (T, d_head) each
+    dots_j = q_i · k_j;  scaled_j = dots_j / √d_head;  weights = softmax(scaled)
+    head_out_i = Σ_j weights_j · v_j
+    concat (T, d_model) · W_O + b_O = attn_out
+    residual add, LayerNorm -> resid_mid;  feed-forward up, GELU, down;  add, LayerNorm -> resid_post
+
+The tests check every result against the trace, so the numbers the pages show are the
+numbers the model computed. Weights are only read (detached copies), never changed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .attention import MultiHeadAttention
+from .config import TransformerConfig
+from .model import Transformer, from_state_dict
+from .similarity import unit_rows
+from .trace import Trace
+
+
+# -- reading weights --------------------------------------------------------------------------
+def _array(t: torch.Tensor) -> np.ndarray:
+    return t.detach().to(torch.float64).cpu().numpy()
+
+
+@dataclass(frozen=True)
+class Affine:
+    """y = x · W + b, with W stored (d_in, d_out) as a learner writes it (nn.Linear keeps Wᵀ)."""
+    w: np.ndarray   # (d_in, d_out)
+    b: np.ndarray   # (d_out,)
+
+    @classmethod
+    def of(cls, linear: nn.Linear, rows: slice = slice(None)) -> "Affine":
+        """The linear layer, or only the output features `rows` of it (one head's slice)."""
+        return cls(_array(linear.weight[rows]).T, _array(linear.bias[rows]))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64) @ self.w + self.b
+
+    @property
+    def n_params(self) -> int:
+        return int(self.w.size + self.b.size)
+
+
+def layer_norm(x: np.ndarray, norm: nn.LayerNorm) -> np.ndarray:
+    """(x - mean) / √(var + eps) · γ + β over the last axis."""
+    x = np.asarray(x, dtype=np.float64)
+    mean = x.mean(axis=-1, keepdims=True)
+    var = x.var(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + norm.eps) * _array(norm.weight) + _array(norm.bias)
+
+
+def activation(x: np.ndarray, name: str) -> np.ndarray:
+    """Exact GELU x·Φ(x) (erf, as BERT uses) or ReLU."""
+    x = np.asarray(x, dtype=np.float64)
+    if name == "relu":
+        return np.maximum(x, 0.0)
+    return F.gelu(torch.from_numpy(x)).numpy()
+
+
+def softmax(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (exp(s - max), weights); -inf scores get exactly 0. Shifting by the max
+    changes nothing mathematically and keeps exp from overflowing."""
+    scores = np.asarray(scores, dtype=np.float64)
+    finite = np.isfinite(scores)
+    top = np.max(np.where(finite, scores, -np.inf), axis=-1, keepdims=True)
+    exps = np.where(finite, np.exp(np.where(finite, scores - top, 0.0)), 0.0)
+    return exps, exps / exps.sum(axis=-1, keepdims=True)
+
+
+def allowed_keys(causal: bool, t: int) -> np.ndarray:
+    """(T, T) bool: True where query i may look at key j (everything, or j ≤ i when causal)."""
+    full = np.ones((t, t), dtype=bool)
+    return np.tril(full) if causal else full
+
+
+# -- one head, one query token -------------------------------------------------------------------
+@dataclass(frozen=True)
+class HeadSteps:
+    layer: int
+    head: int
+    query: int                 # position of the query token
+    x: np.ndarray              # (T, d_model)  the layer's attn_in
+    w_q: Affine                # d_model -> d_head, this head's slice of W_Q
+    w_k: Affine
+    w_v: Affine
+    q: np.ndarray              # (T, d_head)
+    k: np.ndarray              # (T, d_head)
+    v: np.ndarray              # (T, d_head)
+    allowed: np.ndarray        # (T,)  keys the query may see
+    dots: np.ndarray           # (T,)  q_i · k_j
+    scale: float               # √d_head
+    scaled: np.ndarray         # (T,)  dots / √d_head, -inf where hidden
+    exps: np.ndarray           # (T,)  exp(scaled - max(scaled))
+    weights: np.ndarray        # (T,)  exps / Σ exps
+    head_out: np.ndarray       # (d_head,)  Σ_j weights_j · v_j
+
+    @property
+    def d_head(self) -> int:
+        return self.q.shape[1]
+
+
+def head_steps(net: Transformer, trace: Trace, layer: int, head: int, query: int) -> HeadSteps:
+    config = net.config
+    t, dh = len(trace.tokens), config.d_head
+    rows = slice(head * dh, (head + 1) * dh)
+    attention = net.blocks[layer].attention
+    x = np.asarray(trace.layers[layer].attn_in, dtype=np.float64)       # (T, d_model)
+    w_q, w_k, w_v = (Affine.of(lin, rows) for lin in (attention.query, attention.key, attention.value))
+    q, k, v = w_q(x), w_k(x), w_v(x)                                       # (T, d_head) each
+    allowed = allowed_keys(trace.causal, t)[query]
+    dots = k @ q[query]                                                    # (T,)  q_i · k_j for every j
+    scale = math.sqrt(dh)
+    scaled = np.where(allowed, dots / scale, -np.inf)
+    exps, weights = softmax(scaled)
+    head_out = weights @ v                                                 # (d_head,)
+    return HeadSteps(layer, head, query, x, w_q, w_k, w_v, q, k, v, allowed, dots, scale,
+                     scaled, exps, weights, head_out)
+
+
+def softmax_formula(steps: HeadSteps, key: int, limit: int = 6) -> str:
+    """The softmax of one key written out with the numbers (plain text, no user text)."""
+    terms = [f"e^{s:.2f}" for s in steps.scaled[steps.allowed][:limit]]
+    more = int(steps.allowed.sum()) - len(terms)
+    denominator = " + ".join(terms) + (f" + … ({more} more)" if more > 0 else "")
+    shift = float(np.max(steps.scaled[steps.allowed]))
+    return (f"weight[{key}] = e^{steps.scaled[key]:.2f} / ({denominator})\n"
+            f"          = {math.exp(steps.scaled[key] - shift):.4f}·e^{shift:.2f} / "
+            f"({steps.exps.sum():.4f}·e^{shift:.2f}) = {steps.weights[key]:.4f}")
+
+
+# -- the whole layer, all tokens ------------------------------------------------------------------
+@dataclass(frozen=True)
+class LayerSteps:
+    layer: int
+    norm: str                  # "post" (BERT) or "pre" (GPT)
+    resid_pre: np.ndarray      # (T, d_model)  the block's input
+    attn_in: np.ndarray        # (T, d_model)
+    q: np.ndarray              # (H, T, d_head)
+    k: np.ndarray              # (H, T, d_head)
+    v: np.ndarray              # (H, T, d_head)
+    scores: np.ndarray         # (H, T, T)  q·kᵀ/√d_head, -inf where hidden
+    weights: np.ndarray        # (H, T, T)
+    head_out: np.ndarray       # (H, T, d_head)
+    heads_concat: np.ndarray   # (T, d_model)  heads side by side
+    attn_out: np.ndarray       # (T, d_model)  concat · W_O + b_O
+    attn_sum: np.ndarray       # (T, d_model)  resid_pre + attn_out (before the LayerNorm in post-LN)
+    resid_mid: np.ndarray      # (T, d_model)
+    mlp_in: np.ndarray         # (T, d_model)
+    mlp_pre: np.ndarray        # (T, d_ff)  x · W_up + b_up
+    mlp_hidden: np.ndarray     # (T, d_ff)  after GELU
+    mlp_out: np.ndarray        # (T, d_model)  hidden · W_down + b_down
+    mlp_sum: np.ndarray        # (T, d_model)  resid_mid + mlp_out
+    resid_post: np.ndarray     # (T, d_model)  the next layer's input
+
+
+def split_heads(x: np.ndarray, n_heads: int) -> np.ndarray:
+    t, d = x.shape
+    return x.reshape(t, n_heads, d // n_heads).transpose(1, 0, 2)  # (H, T, d_head)
+
+
+def layer_steps(net: Transformer, trace: Trace, layer: int) -> LayerSteps:
+    """Recompute block `layer` from its input trace.layers[layer].resid_pre."""
+    config = net.config
+    block = net.blocks[layer]
+    pre_ln = config.norm == "pre"
+    x = np.asarray(trace.layers[layer].resid_pre, dtype=np.float64)       # (T, d_model)
+    attn_in = layer_norm(x, block.attn_norm) if pre_ln else x
+    attention = block.attention
+    q, k, v = (split_heads(Affine.of(lin)(attn_in), config.n_heads)      # (H, T, d_head) each
+               for lin in (attention.query, attention.key, attention.value))
+    allowed = allowed_keys(trace.causal, x.shape[0])
+    scores = np.where(allowed, q @ k.transpose(0, 2, 1) / math.sqrt(config.d_head), -np.inf)  # (H, T, T)
+    _, weights = softmax(scores)
+    head_out = weights @ v                                                 # (H, T, d_head)
+    t = x.shape[0]
+    heads_concat = head_out.transpose(1, 0, 2).reshape(t, config.d_model)  # (T, H*d_head)
+    attn_out = Affine.of(attention.output)(heads_concat)
+    attn_sum = x + attn_out
+    resid_mid = attn_sum if pre_ln else layer_norm(attn_sum, block.attn_norm)
+    mlp_in = layer_norm(resid_mid, block.mlp_norm) if pre_ln else resid_mid
+    mlp_pre = Affine.of(block.mlp.up)(mlp_in)
+    mlp_hidden = activation(mlp_pre, config.activation)
+    mlp_out = Affine.of(block.mlp.down)(mlp_hidden)
+    mlp_sum = resid_mid + mlp_out
+    resid_post = mlp_sum if pre_ln else layer_norm(mlp_sum, block.mlp_norm)
+    return LayerSteps(layer, config.norm, x, attn_in, q, k, v, scores, weights, head_out,
+                      heads_concat, attn_out, attn_sum, resid_mid, mlp_in, mlp_pre, mlp_hidden,
+                      mlp_out, mlp_sum, resid_post)
+
+
+def top_neurons(hidden_row: np.ndarray, k: int = 10) -> list[tuple[int, float]]:
+    """The k feed-forward neurons with the largest activation for one token."""
+    hidden_row = np.asarray(hidden_row)
+    order = np.argsort(-hidden_row, kind="stable")[:k]
+    return [(int(i), float(hidden_row[i])) for i in order]
+
+
+def token_window(n_tokens: int, size: int, first: int = 0) -> range:
+    """Positions first … first+size-1, kept inside the sentence: long texts are shown a window at a time."""
+    first = max(0, min(int(first), max(n_tokens - size, 0)))
+    return range(first, min(n_tokens, first + size))
+
+
+# -- embeddings -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EmbeddingSteps:
+    token_embed: np.ndarray          # (T, d_model)  rows of the token table picked by id
+    pos_embed: np.ndarray            # (T, d_model)
+    type_embed: np.ndarray | None    # (T, d_model)  segment A for every token
+    summed: np.ndarray               # (T, d_model)  token + position (+ segment)
+    embed: np.ndarray                # (T, d_model)  after the LayerNorm (BERT) = layer 0's input
+
+
+def embedding_steps(net: Transformer, trace: Trace) -> EmbeddingSteps:
+    emb = net.embeddings
+    ids = np.asarray(trace.ids)
+    t = len(ids)
+    token = _array(emb.token.weight[torch.as_tensor(ids)])                # (T, d_model)
+    if net.config.positional == "learned":
+        pos = _array(emb.position.weight[:t])
+    else:
+        pos = _array(emb.sinusoid[:t])
+    summed = token + pos
+    segment = None
+    if emb.segment is not None:
+        segment = np.repeat(_array(emb.segment.weight[:1]), t, axis=0)    # (T, d_model) all segment 0
+        summed = summed + segment
+    embed = layer_norm(summed, emb.norm) if emb.norm is not None else summed
+    return EmbeddingSteps(token, pos, segment, summed, embed)
+
+
+def position_table(net: Transformer, n: int) -> np.ndarray:
+    """(n, d_model) the first n rows of the learned position table (or the sinusoid)."""
+    emb = net.embeddings
+    n = min(n, net.config.max_positions)
+    table = emb.position.weight[:n] if net.config.positional == "learned" else emb.sinusoid[:n]
+    return _array(table)
+
+
+def cosine_matrix(rows: np.ndarray) -> np.ndarray:
+    """(n, n) cosine similarity of every row with every other."""
+    unit = unit_rows(rows)
+    return unit @ unit.T
+
+
+# -- parameter counts -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ParamCount:
+    step: str          # what the weights do
+    shape: str         # e.g. "W 384×384 + b 384"
+    count: int
+
+
+def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]:
+    """Every weight of one block, counted from the tensors themselves."""
+    block = net.blocks[layer]
+    a = block.attention
+    parts = [("W_Q (query)", a.query), ("W_K (key)", a.key), ("W_V (value)", a.value),
+             ("W_O (output)", a.output), ("LayerNorm after attention", block.attn_norm),
+             ("feed-forward up", block.mlp.up), ("feed-forward down", block.mlp.down),
+             ("LayerNorm after feed-forward", block.mlp_norm)]
+    out = []
+    for step, module in parts:
+        w, b = module.weight, module.bias
+        shape = ("γ " if w.dim() == 1 else "W ") + "×".join(str(s) for s in reversed(w.shape))
+        shape += (" + β " if w.dim() == 1 else " + b ") + str(b.shape[0])
+        out.append(ParamCount(step, shape, int(w.numel() + b.numel())))
+    return out
+
+
+def attention_parameters(config: TransformerConfig) -> dict[str, int]:
+    """Parameters of a multi-head attention with config.n_heads heads and with one head of
+    full width, counted on real (empty, meta-device) modules: splitting into heads slices
+    W_Q, W_K, W_V into H column blocks of d_head; it adds no weights and removes none."""
+    def count(c: TransformerConfig) -> int:
+        with torch.device("meta"):
+            return sum(p.numel() for p in MultiHeadAttention(c).parameters())
+    per_head = 3 * (config.d_model * config.d_head + config.d_head)       # this head's W_Q, W_K, W_V slices
+    return {"multi_head": count(config), "one_full_head": count(replace(config, n_heads=1)),
+            "per_head_qkv": per_head, "output": config.d_model * config.d_model + config.d_model}
+
+
+# -- a causal model to show the mask --------------------------------------------------------------
+UNTRAINED_CAUSAL = TransformerConfig(vocab_size=4096, d_model=64, n_heads=4, n_layers=2, d_ff=256,
+                                     max_positions=512, norm="pre", causal=True, lm_head=True,
+                                     eps=1e-5, type_vocab_size=0, embed_norm=False)
+
+
+def untrained_causal_model(config: TransformerConfig = UNTRAINED_CAUSAL, seed: int = 0) -> Transformer:
+    """A decoder-only Transformer with seeded random weights: untrained, only to show the mask.
+
+    Its own torch.Generator, so building it never touches the global random state that
+    other threads of the app may be using.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.device("meta"):
+        shapes = {name: t.shape for name, t in Transformer(config).state_dict().items()}
+    state = {}
+    for name, shape in shapes.items():
+        if "norm" in name:
+            state[name] = torch.ones(shape) if name.endswith("weight") else torch.zeros(shape)
+        elif name.endswith("bias"):
+            state[name] = torch.zeros(shape)
+        else:  # a scale of 1/√fan-in keeps activations near 1 from layer to layer
+            fan_in = shape[-1] if len(shape) > 1 and "token" not in name and "position" not in name else 1
+            state[name] = torch.randn(shape, generator=generator) / math.sqrt(fan_in)
+    return from_state_dict(config, state)
+
+
+def fold_ids(ids, vocab_size: int) -> list[int]:
+    """Token ids of another tokenizer folded into a smaller vocabulary (id mod vocab)."""
+    return [int(i) % vocab_size for i in ids]

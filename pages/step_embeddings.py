@@ -1,0 +1,85 @@
+"""Step 2 · Embeddings and positions: from ids to the vectors layer 0 reads."""
+import numpy as np
+import streamlit as st
+
+from core import sinusoidal_encoding
+from core.steps import cosine_matrix, embedding_steps, position_table, token_window
+from pages._shared import current_model, current_trace
+from viz.steps import cosine_heatmap, matrix_heatmap, position_heatmap, sinusoid_curves, vector_strip
+
+WINDOW = 40
+
+
+def plot(fig, name: str) -> None:
+    st.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+
+
+st.title("📍 2 · Embeddings and positions")
+st.markdown("Each id picks one **row of the embedding table**. Attention by itself cannot tell *dog bites man* "
+            "from *man bites dog* — it treats the tokens as a set — so a **position** vector is added to each "
+            "row. BERT adds a **segment** vector too, then a LayerNorm: the result is layer 0's input.")
+model = current_model()
+trace = current_trace()
+net, config = model.net, model.config
+steps = embedding_steps(net, trace)
+t, d = len(trace.tokens), config.d_model
+
+token = st.selectbox("Token", range(t), index=min(1, t - 1), key=f"step_embeddings_token_{t}",
+                     format_func=lambda i: f"{i} · {trace.tokens[i]}")
+plus_segment = f" + E_segment[0] ({config.type_vocab_size} × {d} table)" if steps.type_embed is not None else ""
+norm = " → LayerNorm" if net.embeddings.norm is not None else ""
+st.markdown(f"**E_token[id = {trace.ids[token]}]** (row of the {config.vocab_size:,} × {d} table) "
+            f"+ **P[position {token}]** (row of the {config.max_positions} × {d} "
+            f"{'learned table' if config.positional == 'learned' else 'sinusoidal encoding'}){plus_segment}"
+            f"{norm} → **x** (1 × {d}); for all tokens at once, X is {t} × {d}.")
+names = ["token embedding", f"position {token} embedding"]
+rows = [steps.token_embed[token], steps.pos_embed[token]]
+if steps.type_embed is not None:
+    names.append("segment A embedding")
+    rows.append(steps.type_embed[token])
+names.append("sum")
+rows.append(steps.summed[token])
+if net.embeddings.norm is not None:
+    names.append("after LayerNorm = layer 0 input")
+    rows.append(steps.embed[token])
+plot(vector_strip(np.stack(rows), names, f"“{trace.tokens[token]}”: each vector is 1 × {d}"), "embedding_strip")
+gap = float(np.abs(steps.embed - trace.embed).max())
+st.caption(f"Recomputed here from the tables; equals the model's own layer-0 input to {gap:.1e}. The LayerNorm "
+           "subtracts the mean of the 384 numbers, divides by their spread, then scales and shifts each "
+           "dimension with learned γ and β.")
+
+shown = token_window(t, WINDOW, st.slider("First token shown", 0, t - WINDOW, 0, key="step_embeddings_first")
+                     if t > WINDOW else 0)
+plot(matrix_heatmap(trace.embed[shown.start:shown.stop], f"X, the input of layer 0: {t} × {d}"
+                    + (f" (tokens {shown.start}–{shown.stop - 1} shown)" if len(shown) < t else ""),
+                    [trace.tokens[i] for i in shown], row_start=shown.start), "layer0_input")
+
+st.subheader("Sinusoidal positions (Attention Is All You Need)")
+st.markdown("The original transformer adds a fixed pattern: dimension pairs are sine and cosine waves, each pair "
+            "turning at its own speed — fast in the first dimensions, slow in the last — so every position gets "
+            "a distinct code, and nearby positions get similar ones.  \n"
+            "PE[pos, 2i] = sin(pos / 10000^(2i/d)),  PE[pos, 2i+1] = cos(pos / 10000^(2i/d))")
+n_pos = st.slider("Positions", 16, 512, 100, step=4, key="step_embeddings_positions")
+pe = sinusoidal_encoding(n_pos, d)
+left, right = st.columns(2)
+with left:
+    plot(position_heatmap(pe, f"Sinusoidal encoding: {n_pos} positions × {d} dimensions"), "sinusoidal_heatmap")
+with right:
+    plot(sinusoid_curves(pe, [0, 1, 8, 9, 40, 41, 120], "A few dimensions along the positions"),
+         "sinusoidal_curves")
+
+st.subheader("Learned positions (MiniLM)" if config.positional == "learned" else "This model's positions")
+if config.positional != "learned":
+    st.info("This model uses the sinusoidal encoding above instead of a learned table.")
+else:
+    st.markdown(f"BERT and MiniLM **learn** their {config.max_positions} position vectors during training instead. "
+                "No formula says what they should be; the heatmap and the cosines show what training made.")
+    learned = position_table(net, n_pos)
+    left, right = st.columns(2)
+    with left:
+        plot(position_heatmap(learned, f"Learned position table: first {n_pos} of {config.max_positions} rows "
+                              f"× {d}"), "learned_positions")
+    with right:
+        plot(cosine_heatmap(cosine_matrix(learned), f"Cosine between positions 0–{n_pos - 1}"), "position_cosine")
+    st.caption("Bright diagonal band: neighbouring positions have similar vectors, as with the sinusoids — "
+               "training rediscovered 'nearby means similar'.")

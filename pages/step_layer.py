@@ -1,0 +1,98 @@
+"""Step 4 · From heads to the next layer: concat → W_O → add & norm → feed-forward → add & norm."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.steps import attention_parameters, layer_parameter_counts, layer_steps, token_window, top_neurons
+from pages._shared import current_model, current_trace, pick_layer
+from viz.steps import activation_histogram, matrix_heatmap, top_neurons_figure
+
+WINDOW = 32
+
+
+def plot(fig, name: str) -> None:
+    st.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+
+
+def head_borders(fig, n_heads: int, d_head: int):
+    for h in range(1, n_heads):
+        fig.add_vline(x=h * d_head - 0.5, line=dict(color="#212529", width=1))
+    return fig
+
+
+st.title("🧱 4 · From heads to the next layer")
+st.markdown("Every head returns a small vector per token. The block glues them together, mixes them with W_O, "
+            "adds the result to its input (the **residual**), normalises, runs a two-layer **feed-forward** "
+            "network on each token on its own, adds and normalises again — and that is the next layer's input.")
+model = current_model()
+trace = current_trace()
+config = model.config
+t, d, h, dh, dff = len(trace.tokens), config.d_model, config.n_heads, config.d_head, config.d_ff
+layer = pick_layer(trace, "step_layer")
+words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
+token = st.selectbox("Token (for the feed-forward)", range(t), index=words[0], key=f"step_layer_token_{t}",
+                     format_func=lambda i: f"{i} · {trace.tokens[i]}")
+ls = layer_steps(model.net, trace, layer)
+first = 0
+if t > WINDOW:
+    first = st.slider("First token shown", 0, t - WINDOW, max(0, min(token - WINDOW // 2, t - WINDOW)),
+                      key="step_layer_first", help=f"{t} tokens: {WINDOW} rows are drawn at a time.")
+rows = token_window(t, WINDOW, first)
+rs = slice(rows.start, rows.stop)
+labels = [trace.tokens[i] for i in rows]
+note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
+post = ls.norm == "post"
+
+st.subheader("① Concatenate the heads, then W_O")
+st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {d}) · W_O ({d} × {d}) + b → "
+            f"**attention output** ({t} × {d}). W_O lets each output dimension draw on every head.")
+plot(head_borders(matrix_heatmap(ls.heads_concat[rs], f"Heads concatenated: {t} × {d}{note} — one band per head",
+                                 labels, rows.start), h, dh), "step_layer_concat")
+plot(matrix_heatmap(ls.attn_out[rs], f"Attention output = concat · W_O + b: {t} × {d}{note}", labels, rows.start),
+     "step_layer_attn_out")
+
+st.subheader("② Residual add, LayerNorm" if post else "② Residual add")
+st.markdown(f"resid_mid = {'LayerNorm(' if post else ''}layer input + attention output{')' if post else ''}  "
+            f"({t} × {d}). The residual keeps the token's own vector; attention only adds to it.")
+plot(matrix_heatmap(ls.resid_mid[rs], f"resid_mid: {t} × {d}{note}", labels, rows.start), "step_layer_resid_mid")
+
+st.subheader(f"③ Feed-forward: {d} → {dff} → {d}")
+st.markdown(f"mlp_in ({t} × {d}) · W_up ({d} × {dff}) + b → **{config.activation.upper()}** → · W_down "
+            f"({dff} × {d}) + b → mlp_out ({t} × {d}). Each token goes through alone: no mixing between tokens "
+            "here, that was attention's job.")
+st.text(f"token: {trace.tokens[token]} (position {token})")
+left, right = st.columns([3, 2])
+with left:
+    plot(activation_histogram(ls.mlp_pre[token], ls.mlp_hidden[token],
+                              f"The {dff} feed-forward neurons for this token"), "step_layer_histogram")
+with right:
+    plot(top_neurons_figure(top_neurons(ls.mlp_hidden[token], 10), "Most active neurons"), "step_layer_top")
+active = float((ls.mlp_hidden[token] > 0.1).mean())
+st.caption(f"GELU lets positive values through and squashes negative ones to nearly zero: {100 * active:.0f}% "
+           f"of the {dff} neurons are clearly on (> 0.1) for this token.")
+
+st.subheader("④ Residual add, LayerNorm → the next layer's input" if post else "④ Residual add → next layer")
+plot(matrix_heatmap(ls.resid_post[rs], f"resid_post = {'LayerNorm(' if post else ''}resid_mid + mlp_out"
+                    f"{')' if post else ''}: {t} × {d}{note}", labels, rows.start), "step_layer_resid_post")
+lt = trace.layers[layer]
+checks = {"concat": (ls.heads_concat, lt.heads_concat), "attn_out": (ls.attn_out, lt.attn_out),
+          "resid_mid": (ls.resid_mid, lt.resid_mid), "mlp_out": (ls.mlp_out, lt.mlp_out),
+          "resid_post": (ls.resid_post, lt.resid_post)}
+rel = {k: float(np.abs(a - b).max() / max(1.0, np.abs(b).max())) for k, (a, b) in checks.items()}
+st.caption("Recomputed on this page from the layer's input and the weights; the model's own forward pass agrees "
+           "to " + ", ".join(f"{v:.0e} ({k})" for k, v in rel.items()) + " (relative to the largest value).")
+
+st.subheader("Parameters of one block")
+counts = layer_parameter_counts(model.net, layer)
+table = pd.DataFrame([(c.step, c.shape, c.count) for c in counts], columns=["step", "weights", "parameters"])
+st.dataframe(table, hide_index=True, column_config={"parameters": st.column_config.NumberColumn(format="localized")})
+total = sum(c.count for c in counts)
+st.markdown(f"**{total:,}** parameters per block × {config.n_layers} blocks = {total * config.n_layers:,}. "
+            f"The feed-forward holds {100 * (counts[5].count + counts[6].count) / total:.0f}% of them.")
+ap = attention_parameters(config)
+st.markdown(f"**Many heads cost nothing extra.** Head by head, W_Q, W_K and W_V are {d} × {dh} slices: "
+            f"{h} heads × 3 × ({d}·{dh} + {dh}) = {h * ap['per_head_qkv']:,}, plus W_O {ap['output']:,} = "
+            f"**{ap['multi_head']:,}**. One head of full width ({d} × {d} projections) has "
+            f"**{ap['one_full_head']:,}** — counted on two real modules built with {h} heads and with 1. "
+            "Splitting into heads changes what the weights can express (several attention patterns at once), "
+            "not how many there are.")

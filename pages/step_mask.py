@@ -1,0 +1,109 @@
+"""Step 5 · Masks: MiniLM sees both ways; a decoder hides the future with −∞ before the softmax."""
+import numpy as np
+import streamlit as st
+
+from core.steps import fold_ids, head_steps, token_window, untrained_causal_model
+from pages._shared import current_model, current_trace, get_model, pick_head, pick_layer
+from viz.attention import attention_heatmap
+from viz.steps import scores_with_mask, step_bars
+
+WINDOW = 24
+
+
+def plot(fig, name: str) -> None:
+    st.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+
+
+@st.cache_resource(show_spinner="Building a small random decoder…")
+def untrained_decoder():
+    return untrained_causal_model()
+
+
+def trained_decoder():
+    """The first causal model this session trained or loaded, as (key, label, model), or None."""
+    for key, label in st.session_state.get("extra_models", {}).items():
+        try:
+            model = get_model(key)
+        except (OSError, ValueError):
+            continue
+        if model.config.causal:
+            return key, label, model
+    return None
+
+
+def window(t: int, key: str) -> range:
+    first = st.slider("First token shown", 0, t - WINDOW, 0, key=key) if t > WINDOW else 0
+    return token_window(t, WINDOW, first)
+
+
+st.title("🎭 5 · Masks")
+st.markdown("A **mask** decides which keys a query may look at. An encoder like MiniLM reads the whole sentence "
+            "at once, so every token sees every other — no mask. A decoder that writes text one token at a time "
+            "must not peek at the words it has not written yet: it sets those scores to **−∞** before the "
+            "softmax, and e^−∞ = 0.")
+model = current_model()
+trace = current_trace()
+t = len(trace.tokens)
+
+st.subheader("MiniLM: bidirectional, no mask" if not trace.causal else "This model: causal")
+c1, c2 = st.columns(2)
+with c1:
+    layer = pick_layer(trace, "step_mask")
+with c2:
+    head = pick_head(trace, "step_mask")
+future = np.triu(trace.attentions, k=1).sum(axis=-1)                 # (L, H, T): weight each query gives later keys
+if t > 1:
+    st.metric("Attention weight on later tokens (mean over every layer, head and query)",
+              f"{100 * future[..., :-1].mean():.1f}%")
+rows = window(t, "step_mask_first")
+ws = slice(rows.start, rows.stop)
+note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
+plot(attention_heatmap(trace.layers[layer].weights[head][ws, ws], [trace.tokens[i] for i in rows],
+                       f"Layer {layer}, head {head}: weights above the diagonal are not zero{note}"), "mask_minilm")
+if not trace.causal:
+    st.caption("Above the diagonal: a query looking at a token that comes *after* it. MiniLM does it all the time, "
+               "which is why it understands a word from both sides but cannot generate text left to right.")
+
+st.subheader("A decoder: the causal mask")
+found = trained_decoder()
+if found:
+    key, label, decoder = found
+    st.text(f"Trained causal model: {label}")
+    ctrace = current_trace(trace.text, key, notice=False)
+    net = decoder.net
+else:
+    net = untrained_decoder()
+    st.info("No causal model trained in this session yet (see the **Train** page), so this is a small decoder "
+            "with **random, untrained weights — only to show the mask**. It reads MiniLM's token ids folded into its "
+            f"{net.config.vocab_size:,}-entry vocabulary; its attention patterns mean nothing, its mask is real.")
+    ctrace = net.trace(fold_ids(trace.ids, net.config.vocab_size), trace.tokens, trace.offsets, trace.special_mask,
+                       text=trace.text)
+ct = len(ctrace.tokens)
+c1, c2, c3 = st.columns(3)
+clayer = c1.slider("Decoder layer", 0, ctrace.n_layers - 1, 0, key="step_mask_dlayer") if ctrace.n_layers > 1 else 0
+chead = c2.slider("Decoder head", 0, ctrace.n_heads - 1, 0, key="step_mask_dhead") if ctrace.n_heads > 1 else 0
+query = c3.selectbox("Query token", range(ct), index=min(ct - 1, 3), key=f"step_mask_query_{ct}",
+                     format_func=lambda i: f"{i} · {ctrace.tokens[i]}")
+crows = token_window(ct, WINDOW, rows.start)
+cs = slice(crows.start, crows.stop)
+ctokens = [ctrace.tokens[i] for i in crows]
+cnote = f" (tokens {crows.start}–{crows.stop - 1})" if len(crows) < ct else ""
+left, right = st.columns(2)
+with left:
+    plot(scores_with_mask(ctrace.layers[clayer].scores[chead][cs, cs], ctokens,
+                          f"Scores q·kᵀ/√d_head, the future set to −∞{cnote}", crows.start), "mask_scores")
+with right:
+    plot(attention_heatmap(ctrace.layers[clayer].weights[chead][cs, cs], ctokens,
+                           f"After the softmax: the upper triangle is exactly 0{cnote}"), "mask_weights")
+hs = head_steps(net, ctrace, clayer, chead, query)
+keys = token_window(ct, WINDOW, max(0, query - WINDOW + 4))
+ks = slice(keys.start, keys.stop)
+st.text(f"query: {ctrace.tokens[query]} (position {query})")
+ktokens = [ctrace.tokens[i] for i in keys]
+plot(step_bars(hs.scaled[ks], ktokens, "One row: scaled scores, −∞ for every later token", keys.start, query,
+               colour="#7048e8"), "mask_row_scores")
+plot(step_bars(hs.weights[ks], ktokens, "The same row after the softmax: later tokens get exactly 0", keys.start,
+               query, fmt="{:.3f}", colour="#2b8a3e"), "mask_row_weights")
+upper = float(np.triu(ctrace.attentions, k=1).max()) if ct > 1 else 0.0
+st.caption(f"Largest weight on a later token, over every layer, head and query of the decoder: {upper:.1e}. "
+           "The first token can only look at itself, so its row is a single 1.")

@@ -1,0 +1,117 @@
+"""Step 1 · Tokenization: the tokenizer's own stages, on the person's sentence."""
+import pandas as pd
+import streamlit as st
+
+from core.steps import token_window
+from models.stages import SPECIAL_MEANINGS, tokenizer_stages
+from pages._shared import current_model, current_model_name, current_trace, get_model, show_text
+from viz.steps import token_chips, visible
+
+WINDOW = 90          # tokens drawn over the text at a time
+
+
+def plot(fig, name: str) -> None:
+    st.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+
+
+def chips(stages, title: str | None, first: int = 0, size: int = WINDOW, width: int = 72):
+    pieces = [p for p in stages.pieces if not p.special][first:first + size]
+    return token_chips(stages.text, [(p.start, p.end) for p in pieces], [p.token for p in pieces],
+                       [p.id for p in pieces], title=title, width=width)
+
+
+st.title("✂️ 1 · Tokenization")
+st.markdown("Before any attention, the text becomes a list of **token ids**. The `tokenizers` library does it "
+            "in stages — normalise, pre-tokenise, split into vocabulary pieces, look up ids — and each stage "
+            "below is the library's own output on your sentence.")
+model = current_model()
+trace = current_trace()
+stages = tokenizer_stages(model.tokenizer, trace.text)
+
+st.subheader("Your text")
+show_text(trace.text)
+
+st.subheader("① Normalise")
+st.caption("The normaliser, as the library describes itself:")
+st.code(stages.normalizer, language=None)
+show_text(stages.normalized)
+dropped = len(stages.text) - len(stages.normalized)
+notes = []
+if stages.normalized != stages.text:
+    notes.append("Lower-cased and cleaned: *Héllo* and *hello* are the same to this model." if "lowercase=True"
+                 in stages.normalizer else "The normaliser changed the text.")
+if dropped > 0:
+    notes.append(f"{dropped} character(s) removed (control or zero-width characters).")
+st.markdown(" ".join(notes) or "Nothing to change: the text was already normal.")
+
+st.subheader(f"② Pre-tokenise: {len(stages.pre_tokens):,} pre-tokens")
+st.caption(f"`{stages.pre_tokenizer}` splits on spaces and punctuation; each piece is then spelled with the "
+           "vocabulary on its own.")
+st.dataframe(pd.DataFrame({"pre-token": [visible(s) for s, _ in stages.pre_tokens[:500]],
+                           "characters (normalised text)": [f"{a}–{b}" for _, (a, b) in stages.pre_tokens[:500]]}),
+             hide_index=True, height=min(300, 38 + 35 * len(stages.pre_tokens)))
+
+words = [p for p in stages.pieces if not p.special]
+st.subheader(f"③ {stages.model_kind}: {len(words):,} pieces over your text")
+st.caption("Each box holds the characters of your text that made one token (the tokenizer's offsets); the "
+           "token is written underneath. `##` marks a piece that continues the word before it. Grey boxes are "
+           "characters no token kept. Hover for the id.")
+first = 0
+if len(words) > WINDOW:
+    first = st.slider("First piece shown", 0, len(words) - WINDOW, 0, key="step_tokens_first",
+                      help=f"{len(words):,} pieces: {WINDOW} are drawn at a time.")
+plot(chips(stages, f"Pieces {first}–{first + min(WINDOW, len(words)) - 1} over the original characters", first),
+     "tokens_over_text")
+split = [(w, ps) for w, ps in stages.pieces_by_word() if len(ps) > 1]
+if split:
+    st.markdown("**Words spelled with several pieces:** the vocabulary has no entry for the whole word, so "
+                "WordPiece takes the longest piece it knows from the left, then continues with `##` pieces.")
+    st.dataframe(pd.DataFrame({"word": [visible(stages.text[ps[0].start:ps[-1].end]) for _, ps in split[:200]],
+                               "pieces": [" + ".join(p.token for p in ps) for _, ps in split[:200]]}),
+                 hide_index=True, height=min(260, 38 + 35 * len(split)))
+
+st.subheader("④ Ids, and the special tokens")
+shown = token_window(len(trace.tokens), 512)
+table = pd.DataFrame({"position": list(shown), "token": [trace.tokens[i] for i in shown],
+                      "id": [trace.ids[i] for i in shown],
+                      "characters": [visible(trace.text[a:b]) for a, b in (trace.offsets[i] for i in shown)],
+                      "offsets": [f"{a}–{b}" for a, b in (trace.offsets[i] for i in shown)],
+                      "special": [trace.special_mask[i] for i in shown]})
+st.dataframe(table, hide_index=True, height=min(400, 38 + 35 * len(table)))
+st.download_button("Download the tokens (CSV)", table.to_csv(index=False), "tokens.csv", "text/csv",
+                   key="step_tokens_csv")
+c1, c2, c3 = st.columns(3)
+c1.metric("Vocabulary size", f"{stages.vocab_size:,}")
+c2.metric("Tokens the model reads", f"{len(trace.tokens):,}")
+c3.metric(f"Unknown ({stages.unk_token})", stages.n_unknown)
+vocab = model.tokenizer
+specials = [(tok, vocab.token_to_id(tok), meaning) for tok, meaning in SPECIAL_MEANINGS.items()
+            if vocab.token_to_id(tok) is not None]
+if specials:
+    st.dataframe(pd.DataFrame(specials, columns=["special token", "id", "what it is for"]), hide_index=True)
+if stages.n_unknown:
+    st.warning(f"{stages.n_unknown} piece(s) became {stages.unk_token}: the model sees the same id for all of "
+               "them and cannot tell them apart (often emoji or rare symbols).")
+
+st.subheader("Two tokenizers, one sentence")
+others = {k: v for k, v in st.session_state.get("extra_models", {}).items() if k != current_model_name()}
+if not others:
+    st.info("Train a small model on the **Train** page: its byte-pair (BPE) tokenizer will appear here "
+            "beside this one, splitting the same sentence differently.")
+for key, label in others.items():
+    try:
+        other = get_model(key)
+    except (OSError, ValueError) as exc:
+        st.warning("A trained model could not be loaded:")
+        st.text(f"{label}: {exc}")
+        continue
+    other_stages = tokenizer_stages(other.tokenizer, trace.text)
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**{stages.model_kind}** · {stages.vocab_size:,} entries · {len(words):,} pieces")
+        plot(chips(stages, None, 0, 60, width=34), "tokens_this_model")
+    with right:
+        st.markdown(f"**{other_stages.model_kind}** · {other_stages.vocab_size:,} entries · "
+                    f"{sum(not p.special for p in other_stages.pieces):,} pieces")
+        st.text(label)
+        plot(chips(other_stages, None, 0, 60, width=34), "tokens_other_model")

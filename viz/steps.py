@@ -1,0 +1,247 @@
+"""Figures for "inside the model, step by step": matrices with their shapes, bars with
+their values, the tokens over the original text, positions, activations and the mask.
+
+Every figure takes plain arrays and labels; token text goes through safe() and into
+tick labels, text or customdata, never into a hovertemplate.
+"""
+from __future__ import annotations
+
+import unicodedata
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .common import DIVERGING_SCALE, HEAD_COLOURS, WEIGHT_SCALE, base_layout, safe, shorten, token_ticks
+
+CHIP_COLOURS = ["#d0ebff", "#ffe8cc", "#d3f9d8", "#ffe3e3", "#e5dbff", "#c5f6fa", "#fff3bf", "#f3d9fa"]
+MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
+
+
+def visible(text: str) -> str:
+    """Control and zero-width characters written as \\x07 / \\u200b so they can be seen."""
+    out = []
+    for ch in str(text):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") or (ch.isspace() and ch != " "):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def shape_text(shape: Sequence[int]) -> str:
+    return " × ".join(str(s) for s in shape)
+
+
+# -- tokens over the original text -------------------------------------------------------------
+def token_chips(text: str, spans: Sequence[tuple[int, int]], tokens: Sequence[str], ids: Sequence[int],
+                title: str | None = None, width: int = 72) -> go.Figure:
+    """The original text laid out left to right, each token's characters in a coloured box
+    (its offsets), the token itself written underneath. Characters no token covers and that
+    are not spaces (removed by the normaliser) are shown as grey boxes."""
+    boxes: list[dict] = []   # one per drawn segment: x, len, line, label, kind, token index
+    col, line, prev_end = 0, 0, 0
+
+    def place(length: int) -> tuple[int, int]:
+        nonlocal col, line
+        length = max(length, 1)
+        if col and col + length > width:
+            col, line = 0, line + 1
+        at = (col, line)
+        col += length
+        return at
+
+    for n, ((start, end), tok) in enumerate(zip(spans, tokens)):
+        gap = text[prev_end:start]
+        if gap.strip():  # characters that made no token
+            shown = visible(gap)
+            x, y = place(len(shown))
+            boxes.append(dict(x=x, n=len(shown), line=y, chars=shown, token="(removed)", kind="gap", i=n))
+        elif gap:
+            col += 1 if col else 0
+        chars = visible(text[start:end]) if end > start else tok
+        x, y = place(len(chars))
+        boxes.append(dict(x=x, n=max(len(chars), 1), line=y, chars=chars, token=tok, kind="token", i=n))
+        prev_end = max(prev_end, end)
+    n_lines = line + 1
+    fig = go.Figure()
+    for b in boxes:  # boxes are shapes, not bars: Plotly would shrink or rotate text inside bars
+        fig.add_shape(type="rect", x0=b["x"] + 0.08, x1=b["x"] + b["n"] - 0.08, y0=-2 * b["line"] - 0.42,
+                      y1=-2 * b["line"] + 0.42, line=dict(width=0), layer="below",
+                      fillcolor=CHIP_COLOURS[b["i"] % len(CHIP_COLOURS)] if b["kind"] == "token" else "#dee2e6")
+    custom = [[safe(b["chars"]), safe(b["token"]), str(ids[b["i"]]) if b["kind"] == "token" else "–",
+               f"{spans[b['i']][0]}–{spans[b['i']][1]}" if b["kind"] == "token" else "not in any token"]
+              for b in boxes]
+    fig.add_trace(go.Scatter(
+        x=[b["x"] + b["n"] / 2 for b in boxes], y=[-2 * b["line"] for b in boxes], mode="text",
+        text=[safe(b["chars"]) for b in boxes], customdata=custom, showlegend=False,
+        textfont=dict(family=MONO, size=16, color="#212529"),
+        hovertemplate="characters: %{customdata[0]}<br>token: %{customdata[1]}<br>id: %{customdata[2]}"
+                      "<br>offsets: %{customdata[3]}<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=[b["x"] + b["n"] / 2 for b in boxes], y=[-2 * b["line"] - 0.8 for b in boxes], mode="text",
+        text=[safe(shorten(b["token"], max(b["n"] + 3, 7))) for b in boxes], hoverinfo="skip", showlegend=False,
+        textfont=dict(family=MONO, size=11, color=["#1c7ed6" if b["token"].startswith("##") else "#495057"
+                                                   for b in boxes])))
+    base_layout(fig, title, height=(50 if title else 20) + 20 + 62 * n_lines)
+    fig.update_xaxes(visible=False, range=[-0.5, width + 0.5])
+    fig.update_yaxes(visible=False, range=[-2 * n_lines + 0.7, 0.6])
+    return fig
+
+
+# -- matrices and vectors -------------------------------------------------------------------------
+def matrix_heatmap(matrix: np.ndarray, title: str, row_labels: Sequence[str] | None = None,
+                   row_start: int = 0, x_title: str = "dimension", y_title: str = "token",
+                   height: int | None = None, zmid: float | None = 0.0) -> go.Figure:
+    """A (rows, columns) matrix; rows labelled by tokens (positions row_start…) or numbered."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2:
+        raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
+    n_rows, n_cols = matrix.shape
+    rows = list(range(row_start, row_start + n_rows))
+    custom = None
+    hover = "row %{y}, dim %{x}: %{z:.4f}<extra></extra>"
+    if row_labels is not None:
+        custom = np.repeat(np.array([safe(t) for t in row_labels], dtype=object)[:, None], n_cols, axis=1)
+        hover = "%{customdata} (position %{y}), dim %{x}: %{z:.4f}<extra></extra>"
+    lim = float(np.nanmax(np.abs(matrix))) if matrix.size and np.isfinite(matrix).any() else 1.0
+    fig = go.Figure(go.Heatmap(
+        z=matrix, x=list(range(n_cols)), y=rows, customdata=custom, hovertemplate=hover,
+        colorscale=DIVERGING_SCALE if zmid is not None else WEIGHT_SCALE,
+        zmid=zmid, zmin=-lim if zmid is not None else None, zmax=lim if zmid is not None else None,
+        colorbar=dict(thickness=12)))
+    base_layout(fig, title, height=height or max(220, min(620, 90 + 20 * n_rows)))
+    fig.update_xaxes(title=x_title)
+    ticks = token_ticks(row_labels, start=row_start) if row_labels is not None else {}
+    fig.update_yaxes(title=y_title, autorange="reversed", **ticks)
+    return fig
+
+
+def vector_strip(rows: np.ndarray, names: Sequence[str], title: str, height: int | None = None) -> go.Figure:
+    """Several vectors of the same width, one strip each (e.g. token, position, sum, LayerNorm)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    lim = float(np.max(np.abs(rows))) or 1.0
+    names = [safe(n) for n in names]
+    custom = np.repeat(np.array(names, dtype=object)[:, None], rows.shape[1], axis=1)
+    fig = go.Figure(go.Heatmap(z=rows, y=list(range(len(names))), customdata=custom, colorscale=DIVERGING_SCALE,
+                               zmid=0, zmin=-lim, zmax=lim, colorbar=dict(thickness=12),
+                               hovertemplate="%{customdata}, dim %{x}: %{z:.4f}<extra></extra>"))
+    base_layout(fig, title, height=height or 90 + 46 * len(names))
+    fig.update_yaxes(tickmode="array", tickvals=list(range(len(names))), ticktext=names, autorange="reversed")
+    fig.update_xaxes(title="dimension")
+    return fig
+
+
+# -- one query's scores, step by step ----------------------------------------------------------
+def step_bars(values: np.ndarray, tokens: Sequence[str], title: str, start: int = 0,
+              highlight: int | None = None, fmt: str = "{:.2f}", colour: str = HEAD_COLOURS[0],
+              y_title: str = "") -> go.Figure:
+    """One value per key token, written on its bar; -inf (masked) keys show '−∞' and no bar."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    heights = np.where(finite, values, 0.0)
+    labels = [fmt.format(v) if ok else "−∞" for v, ok in zip(values, finite)]
+    colours = [colour if ok else "#ced4da" for ok in finite]
+    if highlight is not None and start <= highlight < start + len(values):
+        colours[highlight - start] = "#f76707"
+    positions = list(range(start, start + len(values)))
+    fig = go.Figure(go.Bar(x=positions, y=heights, text=labels, textposition="outside", cliponaxis=False,
+                           marker_color=colours, customdata=[safe(t) for t in tokens],
+                           hovertemplate="%{customdata} (position %{x}): %{text}<extra></extra>"))
+    base_layout(fig, title, height=340)
+    fig.update_layout(uniformtext=dict(minsize=8, mode="hide"))
+    fig.update_xaxes(tickangle=-50, **token_ticks(tokens, start=start))
+    fig.update_yaxes(title=y_title, zeroline=True, zerolinecolor="#adb5bd")
+    if finite.any():
+        lo, hi = float(heights.min()), float(heights.max())
+        pad = 0.18 * (hi - lo or 1.0)
+        fig.update_yaxes(range=[min(lo, 0) - (pad if lo < 0 else 0), max(hi, 0) + pad])
+    return fig
+
+
+def weighted_sum_figure(weights: np.ndarray, v: np.ndarray, head_out: np.ndarray, tokens: Sequence[str],
+                        start: int, title: str) -> go.Figure:
+    """Rows weight_j · v_j for the keys shown, then their sum over all keys: the head's output."""
+    contrib = np.asarray(weights)[:, None] * np.asarray(v)              # (keys, d_head)
+    z = np.vstack([contrib, np.asarray(head_out)[None, :]])               # (keys + 1, d_head)
+    names = [f"{start + j} · {shorten(t)}" for j, t in enumerate(tokens)] + ["Σ over all keys = head output"]
+    return vector_strip(z, names, title, height=110 + 24 * len(names))
+
+
+# -- positions -----------------------------------------------------------------------------------
+def position_heatmap(table: np.ndarray, title: str, zmid: float | None = 0.0) -> go.Figure:
+    """(positions, d_model): one row per position."""
+    return matrix_heatmap(table, title, x_title="dimension", y_title="position", height=420, zmid=zmid)
+
+
+def sinusoid_curves(table: np.ndarray, dims: Sequence[int], title: str) -> go.Figure:
+    fig = go.Figure()
+    for n, d in enumerate(dims):
+        fig.add_trace(go.Scatter(x=list(range(table.shape[0])), y=table[:, d], mode="lines",
+                                 name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'})",
+                                 line=dict(color=HEAD_COLOURS[n % len(HEAD_COLOURS)], width=2)))
+    base_layout(fig, title, height=340)
+    fig.update_xaxes(title="position")
+    fig.update_yaxes(title="value", range=[-1.1, 1.1])
+    return fig
+
+
+def cosine_heatmap(cos: np.ndarray, title: str) -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=cos, colorscale=DIVERGING_SCALE, zmid=0, zmin=-1, zmax=1,
+                               colorbar=dict(title="cosine", thickness=12),
+                               hovertemplate="position %{y} · position %{x}: %{z:.3f}<extra></extra>"))
+    base_layout(fig, title, height=460)
+    fig.update_xaxes(title="position")
+    fig.update_yaxes(title="position", autorange="reversed", scaleanchor="x")
+    return fig
+
+
+# -- feed-forward ----------------------------------------------------------------------------------
+def activation_histogram(pre: np.ndarray, hidden: np.ndarray, title: str) -> go.Figure:
+    """The d_ff values before and after GELU, for one token."""
+    fig = go.Figure()
+    fig.add_trace(go.Histogram(x=pre, name="before GELU (x·W_up + b)", nbinsx=80, opacity=0.55,
+                               marker_color="#adb5bd"))
+    fig.add_trace(go.Histogram(x=hidden, name="after GELU", nbinsx=80, opacity=0.75, marker_color=HEAD_COLOURS[0]))
+    base_layout(fig, title, height=330)
+    fig.update_layout(barmode="overlay", legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"))
+    fig.update_xaxes(title="activation")
+    fig.update_yaxes(title="neurons")
+    return fig
+
+
+def top_neurons_figure(neurons: Sequence[tuple[int, float]], title: str) -> go.Figure:
+    ids = [f"#{i}" for i, _ in neurons]
+    vals = [v for _, v in neurons]
+    fig = go.Figure(go.Bar(x=vals, y=ids, orientation="h", text=[f"{v:.2f}" for v in vals],
+                           textposition="outside", cliponaxis=False, marker_color=HEAD_COLOURS[2],
+                           hovertemplate="neuron %{y}: %{x:.4f}<extra></extra>"))
+    base_layout(fig, title, height=100 + 26 * len(ids))
+    fig.update_yaxes(autorange="reversed", title="neuron")
+    fig.update_xaxes(title="activation after GELU")
+    return fig
+
+
+# -- the mask -------------------------------------------------------------------------------------
+def scores_with_mask(scores: np.ndarray, tokens: Sequence[str], title: str, start: int = 0) -> go.Figure:
+    """(T_q, T_k) scores before the softmax; hidden cells grey with '−∞' written in them."""
+    scores = np.asarray(scores, dtype=np.float64)
+    finite = np.isfinite(scores)
+    z = np.where(finite, scores, np.nan)
+    t = len(tokens)
+    text = np.where(finite, "", "−∞")
+    lim = float(np.nanmax(np.abs(z))) if finite.any() else 1.0
+    fig = go.Figure()
+    fig.add_trace(go.Heatmap(z=np.where(finite, np.nan, 0.0), x=list(range(start, start + t)),
+                             y=list(range(start, start + t)), colorscale=[[0, "#dee2e6"], [1, "#dee2e6"]],
+                             showscale=False, hoverinfo="skip", text=text, texttemplate="%{text}",
+                             textfont=dict(color="#495057", size=11 if t <= 24 else 8)))
+    fig.add_trace(go.Heatmap(z=z, x=list(range(start, start + t)), y=list(range(start, start + t)),
+                             colorscale=DIVERGING_SCALE, zmid=0, zmin=-lim, zmax=lim,
+                             colorbar=dict(title="score", thickness=12),
+                             hovertemplate="query %{y}, key %{x}: %{z:.3f}<extra></extra>"))
+    side = max(340, min(760, 90 + 24 * t))
+    base_layout(fig, title, height=side)
+    fig.update_xaxes(title="key (attended to)", side="top", tickangle=-60, **token_ticks(tokens, start=start))
+    fig.update_yaxes(title="query (attending)", autorange="reversed", **token_ticks(tokens, start=start))
+    return fig
