@@ -1,0 +1,115 @@
+"""Models trained in the app, saved as a folder and loaded back by path.
+
+    <folder>/config.json         {"model_type": "attention-explorer-lm", "config": {...}, "info": {...}}
+    <folder>/model.safetensors   the weights (safetensors: no pickle, nothing runs on load)
+    <folder>/tokenizer.json      the BPE tokenizer it was trained with
+
+A folder is written under a temporary name and renamed when complete, so a crash
+mid-save never leaves a half-written model that looks whole. Loading is strict and
+every error names the file that is wrong.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from core import Transformer, TransformerConfig, from_state_dict
+
+from .registry import LoadedModel
+from .text import TextTokenizer
+
+MODEL_TYPE = "attention-explorer-lm"
+FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+def models_dir() -> Path:
+    """Where the app saves trained models: $ATTENTION_EXPLORER_MODELS_DIR or trained_models/."""
+    default = Path(__file__).resolve().parents[1] / "trained_models"
+    return Path(os.environ.get("ATTENTION_EXPLORER_MODELS_DIR") or default)
+
+
+def unique_name(label: str) -> str:
+    """A folder name that no other run (or session) will pick: label, time, random suffix."""
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:40] or "model"
+    return f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
+
+
+def save_model(net: Transformer, tokenizer_json: str, root: Path | str, name: str,
+               info: dict | None = None) -> Path:
+    """Write config.json, model.safetensors and tokenizer.json to root/name, atomically."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / name
+    if final.exists():
+        raise FileExistsError(f"{final} already exists; choose another name.")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
+    try:
+        meta = {"model_type": MODEL_TYPE, "config": net.config.to_dict(), "info": info or {}}
+        (tmp / "config.json").write_text(json.dumps(meta, indent=2))
+        # contiguous copies: safetensors refuses views; a tied model has one token table only
+        state = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
+        save_file(state, str(tmp / "model.safetensors"))
+        (tmp / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def read_config(path: Path) -> tuple[TransformerConfig, dict]:
+    if not path.is_file():
+        raise FileNotFoundError(f"config.json is missing from {path.parent}")
+    try:
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: config.json is not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict) or raw.get("model_type") != MODEL_TYPE:
+        kind = raw.get("model_type") if isinstance(raw, dict) else None
+        raise ValueError(f"{path}: config.json describes model_type={kind!r}, not a model trained "
+                         f"in this app ({MODEL_TYPE!r})")
+    try:
+        config = TransformerConfig.from_dict(raw["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: config.json has an unusable model config ({exc})") from exc
+    return config, raw.get("info") or {}
+
+
+def read_weights(path: Path, config: TransformerConfig) -> Transformer:
+    if not path.is_file():
+        raise FileNotFoundError(f"model.safetensors is missing from {path.parent}")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path}: model.safetensors is damaged or truncated ({exc})") from exc
+    try:
+        return from_state_dict(config, {k: v.to(torch.float32) for k, v in state.items()})
+    except ValueError as exc:
+        raise ValueError(f"{path}: model.safetensors does not match config.json ({exc})") from exc
+
+
+def load_saved(folder: Path | str) -> LoadedModel:
+    """A folder written by save_model -> LoadedModel; errors name the problem file."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no model folder at {folder}")
+    config, info = read_config(folder / "config.json")
+    net = read_weights(folder / "model.safetensors", config)
+    tokenizer = TextTokenizer(folder / "tokenizer.json", max_tokens=config.max_positions)
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ValueError(f"{folder / 'tokenizer.json'}: tokenizer.json has {tokenizer.vocab_size} tokens "
+                         f"but config.json says the model has {config.vocab_size}: they are from different runs")
+    label = info.get("label") or folder.name
+    shape = f"{config.n_layers} layers × {config.n_heads} heads, d_model {config.d_model}, context {config.max_positions}"
+    description = f"{label}: a decoder-only model trained in this app ({shape}, BPE vocabulary of {config.vocab_size})."
+    return LoadedModel(name=str(folder), config=config, net=net, tokenizer=tokenizer,
+                       description=description, folder=folder, info=info)

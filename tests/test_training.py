@@ -1,0 +1,186 @@
+"""The training loop, the corpus and the BPE tokenizer on tiny configurations (seconds each)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.corpus import CorpusConfig, generate_corpus, split_lines
+from core.training import (LossNotFinite, TrainConfig, analogy, count_parameters, evaluate, generate,
+                           lm_config, make_stream, new_model, next_token_probs, step_breakdown, train_lm)
+from models.bpe import alphabet, train_bpe, vocab_problem
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return generate_corpus(CorpusConfig(seed=0, n_sentences=1200))
+
+
+@pytest.fixture(scope="module")
+def bpe(corpus):
+    return train_bpe(corpus, 160)
+
+
+@pytest.fixture(scope="module")
+def stream(corpus, bpe):
+    return make_stream(bpe.encode_lines(corpus), context=16)
+
+
+def tiny(bpe, **kw):
+    return lm_config(bpe.vocab_size, context=16, d_model=32, n_heads=2, n_layers=1, **kw)
+
+
+def test_corpus_is_deterministic_and_covers_the_four_topics():
+    a = generate_corpus(CorpusConfig(seed=3, n_sentences=400))
+    assert a == generate_corpus(CorpusConfig(seed=3, n_sentences=400))
+    assert a != generate_corpus(CorpusConfig(seed=4, n_sentences=400))
+    text = " ".join(a)
+    for phrase in ("rules", "eats", "capital of", "queen", "her", "his"):
+        assert phrase in text
+    # agreement: a plural subject takes a plural verb across the noun in between
+    agree = [s.split() for s in a if s.split()[2] in ("near", "behind", "with", "beside")]
+    assert agree and all((w[1].endswith("s") or w[1] == "mice") != w[-2].endswith("s") for w in agree)
+
+
+def test_split_lines_drops_blank_lines():
+    assert split_lines("  a  b \n\n c\r\n") == ["a b", "c"]
+
+
+def test_bpe_merges_in_order_and_whole_words(bpe):
+    merges = bpe.merges()
+    assert len(merges) == bpe.vocab_size - len(set("".join(bpe.vocabulary()[3:]))) or len(merges) > 50
+    # each merge makes a token that is in the vocabulary, and the first is the most frequent pair
+    vocab = set(bpe.vocabulary())
+    assert all(a + b in vocab for a, b in merges)
+    assert merges[0] == ("h", "e")
+    assert bpe.split("the king") == ["▁the", "▁king"]
+    assert bpe.decode(bpe.encode("the queen rules her kingdom .")) == "the queen rules her kingdom ."
+
+
+def test_vocabulary_smaller_than_alphabet_is_refused(corpus):
+    assert vocab_problem(corpus, 64) is None
+    many_characters = corpus[:50] + ["ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 éèà"]
+    problem = vocab_problem(many_characters, 64)
+    need = len(alphabet(many_characters)) + 3              # every character, the word marker, 3 specials
+    assert need > 64 and "smaller than the alphabet" in problem and f"at least {need}" in problem
+    assert vocab_problem(["   "], 100).startswith("The text is empty")
+    with pytest.raises(ValueError, match="alphabet"):
+        train_bpe(many_characters, 64)
+
+
+def test_impossible_hyperparameters_have_messages(stream, bpe):
+    with pytest.raises(ValueError, match="divisible"):
+        lm_config(bpe.vocab_size, d_model=30, n_heads=4)
+    with pytest.raises(ValueError, match="at least 1 token"):
+        make_stream(np.arange(1000), context=0)
+    with pytest.raises(ValueError, match="too small"):
+        make_stream(np.arange(100), context=64)
+
+
+def test_loss_falls(stream, bpe):
+    net = new_model(tiny(bpe), seed=0)
+    before = evaluate(net, stream, batches=2)
+    assert abs(before - math.log(bpe.vocab_size)) < 0.5   # random start: about uniform
+    reports = list(train_lm(net, stream, TrainConfig(steps=60, batch_size=16, lr=5e-3, warmup=5,
+                                                     report_every=20, eval_batches=2)))
+    assert [r.step for r in reports] == [20, 40, 60]
+    assert reports[-1].val_loss < before - 1.0
+    assert all(r.tokens_per_s > 0 for r in reports)
+
+
+def test_same_seed_same_model(stream, bpe):
+    def run():
+        net = new_model(tiny(bpe), seed=7)
+        list(train_lm(net, stream, TrainConfig(steps=5, batch_size=4, seed=7, report_every=5, eval_batches=1)))
+        return net.token_table.detach().clone()
+    assert torch.equal(run(), run())
+
+
+def test_causal_mask_future_token_changes_no_earlier_logit(bpe):
+    net = new_model(tiny(bpe), seed=1).eval()
+    ids = torch.randint(3, bpe.vocab_size, (1, 12), generator=torch.Generator().manual_seed(0))
+    changed = ids.clone()
+    changed[0, 8] = (ids[0, 8] + 1) % bpe.vocab_size
+    with torch.no_grad():
+        a, b = net(ids), net(changed)
+    assert torch.equal(a[0, :8], b[0, :8])
+    assert not torch.allclose(a[0, 8:], b[0, 8:])
+
+
+def test_tied_weights_are_one_tensor(bpe):
+    tied = new_model(tiny(bpe), seed=0)
+    assert tied.unembedding() is tied.token_table
+    assert tied.unembedding().data_ptr() == tied.token_table.data_ptr()
+    untied = new_model(tiny(bpe, tie_embeddings=False), seed=0)
+    assert untied.unembedding().data_ptr() != untied.token_table.data_ptr()
+    extra = count_parameters(tiny(bpe, tie_embeddings=False)) - count_parameters(tiny(bpe))
+    assert extra == bpe.vocab_size * 32
+
+
+def test_nan_loss_stops_and_keeps_last_good_weights(stream, bpe):
+    net = new_model(tiny(bpe), seed=0)
+    cfg = TrainConfig(steps=50, batch_size=4, report_every=10, eval_batches=1)
+    run = train_lm(net, stream, cfg)
+    next(run)                                              # 10 good steps
+    good = net.token_table.detach().clone()
+    with torch.no_grad():
+        net.blocks[0].mlp.up.weight.fill_(float("nan"))   # a blow-up
+    with pytest.raises(LossNotFinite, match="last good weights"):
+        next(run)
+    assert torch.equal(net.token_table, good)
+    assert torch.isfinite(net.blocks[0].mlp.up.weight).all()
+
+
+def test_stop_keeps_last_good_weights(stream, bpe):
+    net = new_model(tiny(bpe), seed=0)
+    kept = []
+    run = train_lm(net, stream, TrainConfig(steps=100, batch_size=4, report_every=10, eval_batches=1),
+                   on_good_weights=kept.append)
+    next(run)
+    next(run)
+    run.close()  # what a stop does: nothing more is asked of the generator
+    assert len(kept) == 2
+    assert torch.equal(kept[-1]["embeddings.token.weight"], net.token_table)
+
+
+def test_next_token_probs_and_generation(bpe):
+    net = new_model(tiny(bpe), seed=0).eval()
+    ids = bpe.encode("the king")
+    p = next_token_probs(net, ids, temperature=1.0)
+    assert p.shape == (bpe.vocab_size,) and abs(p.sum() - 1) < 1e-9
+    cold, hot = next_token_probs(net, ids, 0.2), next_token_probs(net, ids, 5.0)
+    assert cold.max() > p.max() > hot.max()   # temperature sharpens or flattens
+    assert generate(net, ids, 10, seed=3) == generate(net, ids, 10, seed=3)
+    long_prefix = list(range(3, 3 + 40))      # longer than the context: only the last 16 are read
+    assert np.allclose(next_token_probs(net, long_prefix), next_token_probs(net, long_prefix[-16:]))
+
+
+def test_step_breakdown_numbers_add_up(stream, bpe):
+    net = new_model(tiny(bpe), seed=0)
+    x, y = stream.batch("train", 4, torch.Generator().manual_seed(0))
+    token = int(x[0, 3])
+    before = net.token_table.detach().clone()
+    step = step_breakdown(net, x, y, position=3, token_id=token, lr=0.5)
+    assert torch.equal(net.token_table, before)          # the shown step does not touch the model
+    assert abs(step.probs.sum() - 1) < 1e-9
+    assert step.position_loss == pytest.approx(-math.log(step.probs[step.target_id]))
+    assert step.target_id == int(y[0, 3]) and step.context_ids == x[0, :4].tolist()
+    assert set(step.grad_norms) == {"token embeddings", "position embeddings", "block 0", "final LayerNorm"}
+    # the embedding moved by exactly lr x its gradient
+    work = new_model(tiny(bpe), seed=0)
+    work.load_state_dict(net.state_dict())
+    logits = work(x)
+    torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)).backward()
+    assert step.embed_moved == pytest.approx(0.5 * float(work.token_table.grad[token].norm()), rel=1e-4)
+
+
+def test_analogy_excludes_inputs_and_finds_a_planted_answer():
+    vocab = ["man", "king", "woman", "queen", "cat"]
+    table = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 1], [1, -1, 0.2]], dtype=np.float32)
+    result = analogy(table, vocab, "man", "king", "woman", k=2)
+    assert result[0][0] == "queen"
+    assert all(tok not in ("man", "king", "woman") for tok, _ in result)
+    with pytest.raises(KeyError):
+        analogy(table, vocab, "man", "emperor", "woman")
