@@ -43,45 +43,49 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
     colours = list(colours) if colours is not None else [colour(i) for i in range(n_tokens)]
     dashes = list(dashes) if dashes is not None else ["solid"] * n_tokens
 
-    def paths_until(last: int) -> list[dict]:
-        """The traces showing layers 0..last; one frame per `last`."""
-        traces = []
-        for j in range(n_tokens):
-            pts = coords[: last + 1, j]                                    # (last+1, dims)
-            layer_text = [str(l) for l in range(last)] + [f"{last} · {names[j]}"]  # name the head of the path
-            custom = [[names[j], l] for l in range(last + 1)]
-            common = dict(name=names[j], legendgroup=str(j), customdata=custom,
-                          text=layer_text, mode="lines+markers+text", textfont=dict(size=10, color=colours[j]))
-            if dims == 2:
-                traces.append(dict(
-                    common, type="scatter", x=pts[:, 0], y=pts[:, 1], textposition="top center",
-                    line=dict(color=colours[j], width=2, dash=dashes[j]),
-                    # an arrow at each layer, pointing along the step that reached it (layer 0
-                    # has no step, hence no angle: the start dots are one trace of their own)
-                    marker=dict(size=13, color=colours[j], angleref="previous", symbol="arrow",
-                                line=dict(width=0)),
-                    hovertemplate="%{customdata[0]} · layer %{customdata[1]}<br>"
-                                  "PC1 %{x:.2f}, PC2 %{y:.2f}<extra></extra>"))
-            else:
-                traces.append(dict(
-                    common, type="scatter3d", x=pts[:, 0], y=pts[:, 1], z=pts[:, 2],
-                    line=dict(color=colours[j], width=5, dash=dashes[j]),
-                    marker=dict(size=[5] + [3] * last, color=colours[j]),
-                    hovertemplate="%{customdata[0]} · layer %{customdata[1]}<br>"
-                                  "PC1 %{x:.2f}, PC2 %{y:.2f}, PC3 %{z:.2f}<extra></extra>"))
+    def path(j: int, last: int) -> dict:
+        """What changes from frame to frame: token j's points 0..last and their labels."""
+        pts = coords[: last + 1, j]                                            # (last+1, dims)
+        text = [str(l) for l in range(last)] + [f"{last} · {names[j]}"]       # name the head of the path
+        trace = dict(type="scatter" if dims == 2 else "scatter3d", x=pts[:, 0], y=pts[:, 1], text=text)
+        if dims == 3:
+            trace["z"] = pts[:, 2]
+        return trace
+
+    def full_path(j: int) -> dict:
+        trace = path(j, n_states - 1)
+        hover = "%{customdata[0]} · layer %{customdata[1]}<br>PC1 %{x:.2f}, PC2 %{y:.2f}"
+        trace.update(name=names[j], legendgroup=str(j), mode="lines+markers+text",
+                     customdata=[[names[j], l] for l in range(n_states)],   # a prefix serves every frame
+                     textfont=dict(size=10, color=colours[j]))
         if dims == 2:
-            traces.append(dict(type="scatter", x=coords[0, :, 0], y=coords[0, :, 1], mode="markers",
-                               marker=dict(size=10, color=colours, line=dict(width=1, color="white")),
-                               customdata=names, showlegend=False,
-                               hovertemplate="%{customdata} · layer 0 (embedding)<extra></extra>"))
+            # an arrow at each layer, pointing along the step that reached it (layer 0
+            # has no step, hence no angle: the start dots are one trace of their own)
+            trace.update(textposition="top center", line=dict(color=colours[j], width=2, dash=dashes[j]),
+                         marker=dict(size=13, color=colours[j], angleref="previous", symbol="arrow",
+                                     line=dict(width=0)),
+                         hovertemplate=hover + "<extra></extra>")
         else:
-            traces += _cones(coords, last, colours)
-        return traces
+            trace.update(line=dict(color=colours[j], width=5, dash=dashes[j]),
+                         marker=dict(size=3, color=colours[j]),
+                         hovertemplate=hover + ", PC3 %{z:.2f}<extra></extra>")
+        return trace
+
+    data = [full_path(j) for j in range(n_tokens)]
+    if dims == 2:
+        data.append(dict(type="scatter", x=coords[0, :, 0], y=coords[0, :, 1], mode="markers",
+                          marker=dict(size=10, color=colours, line=dict(width=1, color="white")),
+                          customdata=names, showlegend=False,
+                          hovertemplate="%{customdata} · layer 0 (embedding)<extra></extra>"))
+        frames = [dict(name=str(l), data=[path(j, l) for j in range(n_tokens)], traces=list(range(n_tokens)))
+                  for l in range(n_states)]
+    else:
+        data += _cones(coords, n_states - 1, colours)
+        frames = [dict(name=str(l), data=[path(j, l) for j in range(n_tokens)] + _cones(coords, l, colours))
+                  for l in range(n_states)]
 
     axis_names = [f"PC{i + 1}" + (f" ({100 * explained[i]:.0f}% of variance)" if len(explained) > i else "")
                   for i in range(dims)]
-    # Up to 40 tokens × 7 frames of traces: built from plain dicts without Plotly's
-    # per-property validation (3× faster; the tests re-validate the whole figure).
     shell = go.Figure()   # the layout, built with Plotly's checks (and its template expanded)
     base_layout(shell, title, height=height if dims == 2 else height + 140)
     ranges = [_padded_range(coords[..., i]) for i in range(dims)]
@@ -95,11 +99,10 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
                                        zaxis=dict(title=axis_names[2], range=ranges[2])))
     _add_layer_slider(shell, n_states)
     shell.update_layout(legend=dict(title="token", itemsizing="constant"), margin=dict(b=90))
-    # Up to 40 tokens × (L+1) frames of traces: the data are plain dicts passed without
-    # Plotly's per-property validation (3× faster); the tests re-validate whole figures.
-    fig = go.Figure(data=paths_until(n_states - 1), layout=shell.layout.to_plotly_json(),
-                    frames=[dict(data=paths_until(l), name=str(l)) for l in range(n_states)],
-                    _validate=False)
+    # Up to 40 paths × (L+1) frames: the traces are plain dicts passed without Plotly's
+    # per-property checks, and frames carry only what changes (points and labels);
+    # the tests re-validate whole figures.
+    fig = go.Figure(data=data, layout=shell.layout.to_plotly_json(), frames=frames, _validate=False)
     return fig
 
 
