@@ -15,6 +15,25 @@ from models.runtime import configure
 
 configure()
 
+
+def _leave_pages_folder_mode() -> None:
+    """Make a shared link open its page inside the frame, even as a fresh server's first request.
+
+    Streamlit treats a `pages/` folder beside the main script as the old multipage layout
+    until the first `st.navigation` call. A link such as /attention_head?layer=2 that is the
+    server's first request would then run the page file alone: no sidebar, and the link's
+    sentence, layer and head ignored. Turning that mode off and rerunning sends the run
+    through app.py, whose `st.navigation` opens the same page. Happens once per server.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_pages_folder_mode()
+
 DEFAULT_MODEL = "minilm"
 DEFAULT_SENTENCE = "Time flies like an arrow."
 EXAMPLES = [

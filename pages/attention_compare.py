@@ -15,17 +15,12 @@ st.markdown("Put heads next to each other on **one** colour scale, so the same c
 current_model()
 trace = current_trace()
 count = st.radio("How many heads", [2, 3, 4], horizontal=True, key=f"{PAGE}_count")
+every_head = [(layer, head) for layer in range(trace.n_layers) for head in range(trace.n_heads)]
 pairs = []
-cols = st.columns(count)
-for slot, col in enumerate(cols):
-    layer0, head0 = DEFAULT_PAIRS[slot]
-    with col:
-        st.markdown(f"**Head {'ABCD'[slot]}**")
-        layer = st.selectbox("Layer", range(trace.n_layers), index=min(layer0, trace.n_layers - 1),
-                             key=f"{PAGE}_layer_{slot}")
-        head = st.selectbox("Head", range(trace.n_heads), index=min(head0, trace.n_heads - 1),
-                            key=f"{PAGE}_head_{slot}")
-    pairs.append((layer, head))
+for slot, col in enumerate(st.columns(count)):
+    default = every_head.index(DEFAULT_PAIRS[slot]) if DEFAULT_PAIRS[slot] in every_head else slot
+    pairs.append(col.selectbox(f"Head {'ABCD'[slot]}", every_head, index=default, key=f"{PAGE}_pick_{slot}",
+                               format_func=lambda p: f"layer {p[0]} · head {p[1]}"))
 
 cols = st.columns([1, 2])
 hide = cols[0].toggle("Hide [CLS] and [SEP]", key=f"{PAGE}_hide",

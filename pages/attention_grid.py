@@ -14,7 +14,7 @@ n = len(trace.tokens)
 st.markdown(f"Every head of every layer ({trace.n_layers} × {trace.n_heads} = "
             f"{trace.n_layers * trace.n_heads} heads), each a small version of the *One head* heatmap: "
             "rows are query tokens, columns key tokens, top-left is `[CLS]`. Patterns jump out even "
-            "without labels: a bright diagonal just below the middle is a *previous-token* head, a "
+            "without labels: a bright line just below the diagonal is a *previous-token* head, a "
             "bright last column is a head parked on `[SEP]`. **Click a thumbnail** to open that head.")
 zmax = colour_max(PAGE)
 if n > MAX_THUMB:

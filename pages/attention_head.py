@@ -1,5 +1,6 @@
 """One head: the attention weights of a chosen layer and head, token by token."""
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from pages._attention import colour_max, head_csv, plot, token_window, view
@@ -7,6 +8,15 @@ from pages._shared import current_model, current_model_name, current_trace, pick
 from viz.attention import attention_heatmap
 
 PAGE = "attention_head"
+
+
+def strongest_links(matrix: np.ndarray, positions: list[int], tokens: list[str], top: int = 5) -> pd.DataFrame:
+    order = np.argsort(matrix, axis=None)[::-1][:top]
+    q, k = np.unravel_index(order, matrix.shape)
+    return pd.DataFrame({"query": [f"#{positions[i]} {tokens[positions[i]]}" for i in q],
+                         "key": [f"#{positions[j]} {tokens[positions[j]]}" for j in k],
+                         "weight": np.round(matrix[q, k], 3)})
+
 
 st.title("🔥 One head")
 st.markdown("Each **row** is a query token asking *where should I look?*; its colours are that token's "
@@ -38,11 +48,11 @@ tokens = [trace.tokens[i] for i in positions]
 title = f"Layer {layer}, head {head}" + (" · [CLS]/[SEP] hidden" if hide else "")
 plot(attention_heatmap(shown, tokens, title, zmax=zmax, positions=positions), f"attention_L{layer}_H{head}")
 
-# A one-line reading of the head, from the numbers shown.
-q, k = np.unravel_index(int(np.argmax(shown)), shown.shape)
-on_diagonal = float(np.mean(np.diagonal(shown))) if len(shown) else 0.0
-st.caption(f"Strongest link shown: **#{positions[q]}** → **#{positions[k]}** ({shown[q, k]:.3f}); "
-           f"average weight a token puts on itself: {on_diagonal:.3f}.")
+# The strongest links between words (specials left out: they soak up weight in most heads).
+words = [i for i, p in enumerate(positions) if not trace.special_mask[p]] or list(range(len(positions)))
+links = strongest_links(shown[np.ix_(words, words)], [positions[i] for i in words], trace.tokens)
+st.caption("Strongest links between words in this view (tokens shown as plain text):")
+st.dataframe(links, hide_index=True, width="content", key=f"{PAGE}_links")
 
 st.subheader("Export")
 st.caption("PNG: the camera icon above the figure. The table holds the model's own numbers for this "

@@ -38,7 +38,8 @@ st.caption(f"Highest {label}: **layer {best[0]}, head {best[1]}** ({values.max()
 
 table = pd.DataFrame(stats.rows()).rename(columns={n: STATISTICS[n][0] for n in STATISTICS})
 share = {STATISTICS[n][0]: st.column_config.ProgressColumn(STATISTICS[n][0], help=STATISTICS[n][1],
-                                                           format="%.3f", min_value=0.0, max_value=1.0)
+                                                           format="%.3f", min_value=0.0, max_value=1.0,
+                                                           width="small")
          for n in ("cls", "sep", "previous", "next", "self")}
 st.dataframe(table, hide_index=True, width="stretch", height=420, key=f"{PAGE}_table", column_config={
     "layer": st.column_config.NumberColumn("layer", width="small"),

@@ -66,6 +66,8 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
         hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra></extra>",
     ))
     base_layout(fig, title, height=height or _side(max(len(tokens), len(key_tokens))))
+    if title:  # above the top axis's labels, not on them
+        fig.update_layout(title=dict(yref="container", y=0.99, yanchor="top"), margin=dict(t=70))
     fig.update_xaxes(title="key (attended to)", side="top", tickangle=-60, **_ticks(key_tokens))
     fig.update_yaxes(title="query (attending)", autorange="reversed", **_ticks(tokens))
     return fig
@@ -97,8 +99,7 @@ def compare_heatmaps(matrices: Sequence[np.ndarray], names: Sequence[str], token
             hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra>%{fullData.name}</extra>",
         ), row=1, col=col)
         fig.update_xaxes(tickangle=-60, side="top", **_ticks(tokens), row=1, col=col)
-        fig.update_yaxes(autorange="reversed", **_ticks(tokens), row=1, col=col,
-                         showticklabels=col == 1 or n <= 12)
+        fig.update_yaxes(autorange="reversed", **_ticks(tokens), row=1, col=col, showticklabels=col == 1)
     fig.update_layout(coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=zmax,
                                       colorbar=dict(title="weight")))
     base_layout(fig, None, height=min(900, max(380, 200 + (22 if n <= 30 else 12) * n)))

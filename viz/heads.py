@@ -65,7 +65,7 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
     width_units, height_units = n_heads * step, n_layers * step
     fig.update_layout(coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=zmax,
                                       colorbar=dict(title="weight", thickness=14)))
-    base_layout(fig, title, height=int(120 + 1150 * height_units / width_units))
+    base_layout(fig, title, height=int(150 + 820 * height_units / width_units))
     fig.update_xaxes(tickmode="array", tickvals=[h * step + centre for h in range(n_heads)],
                      ticktext=[f"head {h}" for h in range(n_heads)], side="top", showgrid=False,
                      zeroline=False, range=[-1, width_units])
@@ -84,10 +84,12 @@ def statistic_heatmap(values: np.ndarray, label: str, title: str | None = None,
     fig = go.Figure(go.Heatmap(
         z=values, x=list(range(n_heads)), y=list(range(n_layers)), colorscale=WEIGHT_SCALE,
         zmin=0.0 if not diverging else None, texttemplate="%{z:.2f}", textfont=dict(size=11),
-        colorbar=dict(title=label),
+        colorbar=dict(title=dict(text=label, side="right")),
         hovertemplate=f"layer %{{y}} · head %{{x}}<br>{label}: %{{z:.3f}}<extra></extra>",
     ))
-    base_layout(fig, title, height=140 + 48 * n_layers)
+    base_layout(fig, title, height=160 + 48 * n_layers)
+    if title:  # above the top axis, not on it
+        fig.update_layout(title=dict(yref="container", y=0.98, yanchor="top"), margin=dict(t=80))
     fig.update_xaxes(title="head", tickmode="array", tickvals=list(range(n_heads)), side="top")
     fig.update_yaxes(title="layer", tickmode="array", tickvals=list(range(n_layers)), autorange="reversed")
     return fig

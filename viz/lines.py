@@ -65,9 +65,9 @@ def lines_figure(weights: np.ndarray, tokens: Sequence[str], heads: Sequence[int
             textposition="middle left" if side == 0.0 else "middle right",
             marker=dict(size=6, color="#495057"), customdata=[f"#{i} {s}" for i, s in zip(positions, safe_all(tokens))],
             hovertemplate="%{customdata}<extra></extra>", showlegend=False,
-            textfont=dict(size=13 if t <= 40 else 10),
+            textfont=dict(size=14 if t <= 40 else 11),
         ))
-    base_layout(fig, title, height=int(max(360, min(2400, 120 + (24 if t <= 40 else 15) * t))))
+    base_layout(fig, title, height=int(max(420, min(2400, 130 + (34 if t <= 24 else 24 if t <= 40 else 15) * t))))
     fig.update_xaxes(range=[-0.6, 1.6], visible=False, fixedrange=True)
     fig.update_yaxes(range=[t - 0.5, -0.5], visible=False)
     fig.update_layout(legend=dict(orientation="h", y=-0.02, yanchor="top"),
