@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import HEAD_COLOURS, base_layout, safe_all, shorten
+from .common import HEAD_COLOURS, base_layout, safe, safe_all, shorten
 
 MIN_WEIGHT = 0.02          # lines below this weight are skipped (invisible anyway, and slow)
 BANDS = (0.02, 0.1, 0.25, 0.5, 0.75, 1.01)   # weight band edges
@@ -58,7 +58,7 @@ def lines_figure(weights: np.ndarray, tokens: Sequence[str], heads: Sequence[int
             ))
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=colour, width=4),
                                  name=f"head {head}", legendgroup=f"h{head}"))
-    labels = [shorten(s, 16) for s in safe_all(tokens)]
+    labels = [safe(shorten(s, 16)) for s in tokens]   # cut first: never split an &entity;
     for side in (0.0, 1.0):
         fig.add_trace(go.Scatter(
             x=[side] * t, y=list(range(t)), mode="markers+text", text=labels,
