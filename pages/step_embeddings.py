@@ -37,12 +37,12 @@ rows = [steps.token_embed[token], steps.pos_embed[token]]
 if steps.type_embed is not None:
     names.append("segment A embedding")
     rows.append(steps.type_embed[token])
-names.append("sum")
-rows.append(steps.summed[token])
+plot(vector_strip(np.stack(rows + [steps.summed[token]]), names + ["sum"],
+                  f"“{trace.tokens[token]}”: the vectors added, each 1 × {d}"), "embedding_sum")
 if net.embeddings.norm is not None:
-    names.append("after LayerNorm = layer 0 input")
-    rows.append(steps.embed[token])
-plot(vector_strip(np.stack(rows), names, f"“{trace.tokens[token]}”: each vector is 1 × {d}"), "embedding_strip")
+    plot(vector_strip(np.stack([steps.summed[token], steps.embed[token]]), ["sum", "after LayerNorm"],
+                      f"LayerNorm rescales the sum: this is layer 0's input for “{trace.tokens[token]}” (1 × {d})"),
+         "embedding_layernorm")
 gap = float(np.abs(steps.embed - trace.embed).max())
 st.caption(f"Recomputed here from the tables; equals the model's own layer-0 input to {gap:.1e}. The LayerNorm "
            "subtracts the mean of the 384 numbers, divides by their spread, then scales and shifts each "
@@ -65,7 +65,7 @@ left, right = st.columns(2)
 with left:
     plot(position_heatmap(pe, f"Sinusoidal encoding: {n_pos} positions × {d} dimensions"), "sinusoidal_heatmap")
 with right:
-    plot(sinusoid_curves(pe, [0, 1, 8, 9, 40, 41, 120], "A few dimensions along the positions"),
+    plot(sinusoid_curves(pe, [0, 48, 49, 96, 160], "A few dimensions along the positions"),
          "sinusoidal_curves")
 
 st.subheader("Learned positions (MiniLM)" if config.positional == "learned" else "This model's positions")

@@ -58,7 +58,7 @@ for col, name, m in zip(cols, "QKV", (hs.q, hs.k, hs.v)):
 
 st.subheader("② Scores of the query against every key")
 st.text(f"query: {trace.tokens[query]} (position {query})")
-plot(step_bars(hs.dots[ks], key_tokens, f"Dot products q_{query} · k_j{window_note}", keys.start, query),
+plot(step_bars(hs.dots[ks], key_tokens, f"Dot products q_{query} · k_j{window_note} — orange: the query token itself", keys.start, query),
      "step_head_dots")
 plot(step_bars(hs.scaled[ks], key_tokens, f"Divided by √d_head = √{dh} = {hs.scale:.3f}{window_note}", keys.start,
                query, colour="#7048e8"), "step_head_scaled")

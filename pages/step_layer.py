@@ -15,8 +15,11 @@ def plot(fig, name: str) -> None:
 
 
 def head_borders(fig, n_heads: int, d_head: int):
-    for h in range(1, n_heads):
-        fig.add_vline(x=h * d_head - 0.5, line=dict(color="#212529", width=1))
+    for h in range(n_heads):
+        if h:
+            fig.add_vline(x=h * d_head - 0.5, line=dict(color="#212529", width=1))
+        fig.add_annotation(x=(h + 0.5) * d_head - 0.5, y=1.0, yref="paper", yanchor="bottom", showarrow=False,
+                           text=f"h{h}", font=dict(size=10, color="#495057"))
     return fig
 
 

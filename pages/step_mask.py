@@ -31,6 +31,14 @@ def trained_decoder():
     return None
 
 
+def with_diagonal(fig, n: int):
+    """A dashed diagonal: cells above it are a query looking at a later token. Room for the key labels on top."""
+    fig.add_shape(type="line", x0=-0.5, y0=-0.5, x1=n - 0.5, y1=n - 0.5, line=dict(color="#e8590c", dash="dash"))
+    fig.update_layout(margin=dict(t=110))
+    fig.update_xaxes(title_text="")   # the top labels are the keys; an axis title there would hit the figure title
+    return fig
+
+
 def window(t: int, key: str) -> range:
     first = st.slider("First token shown", 0, t - WINDOW, 0, key=key) if t > WINDOW else 0
     return token_window(t, WINDOW, first)
@@ -55,11 +63,14 @@ future = np.triu(trace.attentions, k=1).sum(axis=-1)                 # (L, H, T)
 if t > 1:
     st.metric("Attention weight on later tokens (mean over every layer, head and query)",
               f"{100 * future[..., :-1].mean():.1f}%")
+st.caption("In the grids below each row is a query token and each column (labels along the top) a key; the "
+           "dashed line is the diagonal, where a token looks at itself.")
 rows = window(t, "step_mask_first")
 ws = slice(rows.start, rows.stop)
 note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
-plot(attention_heatmap(trace.layers[layer].weights[head][ws, ws], [trace.tokens[i] for i in rows],
-                       f"Layer {layer}, head {head}: weights above the diagonal are not zero{note}"), "mask_minilm")
+plot(with_diagonal(attention_heatmap(trace.layers[layer].weights[head][ws, ws], [trace.tokens[i] for i in rows],
+                                     f"Layer {layer}, head {head}: weights above the diagonal are not zero{note}"),
+                   len(rows)), "mask_minilm")
 if not trace.causal:
     st.caption("Above the diagonal: a query looking at a token that comes *after* it. MiniLM does it all the time, "
                "which is why it understands a word from both sides but cannot generate text left to right.")
@@ -93,8 +104,9 @@ with left:
     plot(scores_with_mask(ctrace.layers[clayer].scores[chead][cs, cs], ctokens,
                           f"Scores q·kᵀ/√d_head, the future set to −∞{cnote}", crows.start), "mask_scores")
 with right:
-    plot(attention_heatmap(ctrace.layers[clayer].weights[chead][cs, cs], ctokens,
-                           f"After the softmax: the upper triangle is exactly 0{cnote}"), "mask_weights")
+    plot(with_diagonal(attention_heatmap(ctrace.layers[clayer].weights[chead][cs, cs], ctokens,
+                                         f"After the softmax: the upper triangle is exactly 0{cnote}"), len(crows)),
+         "mask_weights")
 hs = head_steps(net, ctrace, clayer, chead, query)
 keys = token_window(ct, WINDOW, max(0, query - WINDOW + 4))
 ks = slice(keys.start, keys.stop)

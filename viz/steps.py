@@ -29,6 +29,16 @@ def visible(text: str) -> str:
     return "".join(out)
 
 
+def colour_limit(values: np.ndarray, q: float = 99.0) -> float:
+    """A colour range that a few outlier dimensions cannot wash out: the q-th percentile of |value|.
+    Larger values saturate the colour; hover shows every exact number."""
+    finite = np.abs(np.asarray(values, dtype=np.float64))
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return 1.0
+    return float(np.percentile(finite, q)) or 1.0
+
+
 def shape_text(shape: Sequence[int]) -> str:
     return " × ".join(str(s) for s in shape)
 
@@ -56,7 +66,7 @@ def token_chips(text: str, spans: Sequence[tuple[int, int]], tokens: Sequence[st
         if gap.strip():  # characters that made no token
             shown = visible(gap)
             x, y = place(len(shown))
-            boxes.append(dict(x=x, n=len(shown), line=y, chars=shown, token="(removed)", kind="gap", i=n))
+            boxes.append(dict(x=x, n=len(shown), line=y, chars=shown, token="removed", kind="gap", i=n))
         elif gap:
             col += 1 if col else 0
         chars = visible(text[start:end]) if end > start else tok
@@ -104,7 +114,7 @@ def matrix_heatmap(matrix: np.ndarray, title: str, row_labels: Sequence[str] | N
     if row_labels is not None:
         custom = np.repeat(np.array([safe(t) for t in row_labels], dtype=object)[:, None], n_cols, axis=1)
         hover = "%{customdata} (position %{y}), dim %{x}: %{z:.4f}<extra></extra>"
-    lim = float(np.nanmax(np.abs(matrix))) if matrix.size and np.isfinite(matrix).any() else 1.0
+    lim = colour_limit(matrix)
     fig = go.Figure(go.Heatmap(
         z=matrix, x=list(range(n_cols)), y=rows, customdata=custom, hovertemplate=hover,
         colorscale=DIVERGING_SCALE if zmid is not None else WEIGHT_SCALE,
@@ -120,7 +130,7 @@ def matrix_heatmap(matrix: np.ndarray, title: str, row_labels: Sequence[str] | N
 def vector_strip(rows: np.ndarray, names: Sequence[str], title: str, height: int | None = None) -> go.Figure:
     """Several vectors of the same width, one strip each (e.g. token, position, sum, LayerNorm)."""
     rows = np.asarray(rows, dtype=np.float64)
-    lim = float(np.max(np.abs(rows))) or 1.0
+    lim = colour_limit(rows)
     names = [safe(n) for n in names]
     custom = np.repeat(np.array(names, dtype=object)[:, None], rows.shape[1], axis=1)
     fig = go.Figure(go.Heatmap(z=rows, y=list(range(len(names))), customdata=custom, colorscale=DIVERGING_SCALE,
@@ -179,7 +189,7 @@ def sinusoid_curves(table: np.ndarray, dims: Sequence[int], title: str) -> go.Fi
     for n, d in enumerate(dims):
         fig.add_trace(go.Scatter(x=list(range(table.shape[0])), y=table[:, d], mode="lines",
                                  name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'})",
-                                 line=dict(color=HEAD_COLOURS[n % len(HEAD_COLOURS)], width=2)))
+                                 line=dict(color=HEAD_COLOURS[n % len(HEAD_COLOURS)], width=1.5 if n == 0 else 2.5)))
     base_layout(fig, title, height=340)
     fig.update_xaxes(title="position")
     fig.update_yaxes(title="value", range=[-1.1, 1.1])
@@ -218,7 +228,8 @@ def top_neurons_figure(neurons: Sequence[tuple[int, float]], title: str) -> go.F
                            hovertemplate="neuron %{y}: %{x:.4f}<extra></extra>"))
     base_layout(fig, title, height=100 + 26 * len(ids))
     fig.update_yaxes(autorange="reversed", title="neuron")
-    fig.update_xaxes(title="activation after GELU")
+    fig.update_xaxes(title="activation after GELU", range=[min(0.0, min(vals, default=0.0)) * 1.1,
+                                                           max(vals, default=1.0) * 1.18 or 1.0])
     return fig
 
 
@@ -242,6 +253,7 @@ def scores_with_mask(scores: np.ndarray, tokens: Sequence[str], title: str, star
                              hovertemplate="query %{y}, key %{x}: %{z:.3f}<extra></extra>"))
     side = max(340, min(760, 90 + 24 * t))
     base_layout(fig, title, height=side)
-    fig.update_xaxes(title="key (attended to)", side="top", tickangle=-60, **token_ticks(tokens, start=start))
+    fig.update_layout(margin=dict(t=110))   # room for the title above the key labels
+    fig.update_xaxes(side="top", tickangle=-60, **token_ticks(tokens, start=start))
     fig.update_yaxes(title="query (attending)", autorange="reversed", **token_ticks(tokens, start=start))
     return fig

@@ -1,0 +1,198 @@
+"""The step-by-step pages recompute the forward pass by hand; every number must be the model's number.
+
+Tolerance: the trace is float32, our recomputation float64, so values agree to 1e-5 absolute or,
+for the large feed-forward values (|x| up to ~200), to 1e-5 relative (float32's own rounding).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from core.steps import (attention_parameters, cosine_matrix, embedding_steps, fold_ids, head_steps,
+                        layer_parameter_counts, layer_steps, position_table, softmax_formula, token_window,
+                        top_neurons, untrained_causal_model)
+from models.stages import tokenizer_stages
+from viz.steps import matrix_heatmap, scores_with_mask, step_bars, token_chips, vector_strip
+
+SENTENCE = "He created a miniature Eiffel tower lego model. The bank of the river was steep."
+TOL = dict(rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def trace(minilm):
+    return minilm.trace(SENTENCE)
+
+
+@pytest.fixture(scope="module")
+def decoder():
+    return untrained_causal_model()
+
+
+@pytest.fixture(scope="module")
+def decoder_trace(decoder, trace):
+    return decoder.trace(fold_ids(trace.ids, decoder.config.vocab_size), trace.tokens)
+
+
+@pytest.mark.parametrize("layer,head,query", [(0, 0, 1), (2, 5, 7), (5, 11, 0), (3, 3, 12)])
+def test_one_head_chain_equals_the_trace(minilm, trace, layer, head, query):
+    hs = head_steps(minilm.net, trace, layer, head, query)
+    lt = trace.layers[layer]
+    np.testing.assert_allclose(hs.q, lt.q[head], **TOL)
+    np.testing.assert_allclose(hs.k, lt.k[head], **TOL)
+    np.testing.assert_allclose(hs.v, lt.v[head], **TOL)
+    np.testing.assert_allclose(hs.scaled, lt.scores[head, query], **TOL)            # scaled scores
+    np.testing.assert_allclose(hs.dots, lt.scores[head, query] * math.sqrt(hs.d_head), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(hs.weights, lt.weights[head, query], **TOL)          # softmax
+    np.testing.assert_allclose(hs.head_out, lt.head_out[head, query], **TOL)        # Σ weights · v
+    assert hs.weights.sum() == pytest.approx(1.0, abs=1e-9)
+    assert hs.scale == pytest.approx(math.sqrt(minilm.config.d_head))
+
+
+@pytest.mark.parametrize("layer", range(6))
+def test_whole_layer_chain_equals_the_trace(minilm, trace, layer):
+    ls = layer_steps(minilm.net, trace, layer)
+    lt = trace.layers[layer]
+    for name in ("q", "k", "v", "scores", "weights", "head_out", "attn_out", "resid_mid", "mlp_in",
+                 "mlp_pre", "mlp_hidden", "mlp_out", "resid_post"):
+        np.testing.assert_allclose(getattr(ls, name), getattr(lt, name), err_msg=name, **TOL)
+    np.testing.assert_allclose(ls.heads_concat, lt.heads_concat, **TOL)
+    # post-LN (BERT): the two sums the page shows are what the LayerNorms normalise
+    np.testing.assert_allclose(ls.attn_sum, lt.resid_pre + lt.attn_out, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(ls.mlp_sum, lt.resid_mid + lt.mlp_out, rtol=1e-5, atol=1e-4)
+    if layer < 5:
+        np.testing.assert_allclose(ls.resid_post, trace.layers[layer + 1].resid_pre, **TOL)
+
+
+def test_embedding_chain_equals_the_trace(minilm, trace):
+    es = embedding_steps(minilm.net, trace)
+    np.testing.assert_allclose(es.token_embed, trace.token_embed, **TOL)
+    np.testing.assert_allclose(es.pos_embed, trace.pos_embed, **TOL)
+    np.testing.assert_allclose(es.type_embed, trace.type_embed, **TOL)
+    np.testing.assert_allclose(es.summed, trace.token_embed + trace.pos_embed + trace.type_embed, **TOL)
+    np.testing.assert_allclose(es.embed, trace.embed, **TOL)
+    table = position_table(minilm.net, 64)
+    np.testing.assert_array_equal(table, minilm.net.embeddings.position.weight[:64].detach().double().numpy())
+    cos = cosine_matrix(table)
+    np.testing.assert_allclose(np.diag(cos), 1.0, atol=1e-5)
+    assert cos[10, 11] > cos[10, 60]     # neighbouring positions are more alike than distant ones
+
+
+def test_causal_decoder_chain_equals_its_trace_and_hides_the_future(decoder, decoder_trace):
+    t = len(decoder_trace.tokens)
+    for layer in range(decoder.config.n_layers):
+        ls = layer_steps(decoder, decoder_trace, layer)
+        lt = decoder_trace.layers[layer]
+        hidden = ~np.tril(np.ones((t, t), dtype=bool))
+        assert np.isneginf(lt.scores[:, hidden]).all() and np.isneginf(ls.scores[:, hidden]).all()
+        assert (lt.weights[:, hidden] == 0).all()
+        for name in ("attn_in", "weights", "head_out", "attn_out", "resid_mid", "mlp_in", "mlp_out", "resid_post"):
+            np.testing.assert_allclose(getattr(ls, name), getattr(lt, name), err_msg=name, **TOL)
+    hs = head_steps(decoder, decoder_trace, 1, 2, 3)
+    assert hs.allowed.tolist() == [True] * 4 + [False] * (t - 4)
+    assert (hs.weights[4:] == 0).all() and hs.weights[:4].sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(hs.head_out, decoder_trace.layers[1].head_out[2, 3], **TOL)
+
+
+def test_untrained_decoder_is_seeded_and_leaves_the_global_random_state_alone():
+    before = torch.random.get_rng_state()
+    a, b = untrained_causal_model(), untrained_causal_model()
+    assert torch.equal(torch.random.get_rng_state(), before)
+    for (name, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(pa, pb), name
+    assert a.config.causal and a.config.norm == "pre"
+    assert fold_ids([5, 4096, 30000], 4096) == [5, 0, 30000 % 4096]
+
+
+def test_softmax_formula_uses_the_real_numbers(minilm, trace):
+    hs = head_steps(minilm.net, trace, 1, 4, 2)
+    key = int(np.argmax(hs.weights))
+    text = softmax_formula(hs, key)
+    assert text.strip().endswith(f"{hs.weights[key]:.4f}")
+    assert f"e^{hs.scaled[key]:.2f}" in text
+    assert "more" in text                  # a long sentence: the denominator is summarised, not 20 terms
+
+
+def test_parameter_counts_are_counted_from_the_weights(minilm):
+    counts = layer_parameter_counts(minilm.net, 0)
+    block = minilm.net.blocks[0]
+    assert sum(c.count for c in counts) == sum(p.numel() for p in block.parameters())
+    d, dff = minilm.config.d_model, minilm.config.d_ff
+    assert [c.count for c in counts][:4] == [d * d + d] * 4
+    assert counts[5].count == d * dff + dff and counts[6].count == dff * d + d
+    ap = attention_parameters(minilm.config)
+    assert ap["multi_head"] == ap["one_full_head"] == 4 * (d * d + d)
+    assert minilm.config.n_heads * ap["per_head_qkv"] + ap["output"] == ap["multi_head"]
+
+
+def test_top_neurons_and_windows():
+    row = np.array([0.1, 3.0, -0.2, 2.0, 3.0])
+    assert top_neurons(row, 3) == [(1, 3.0), (4, 3.0), (3, 2.0)]
+    assert list(token_window(10, 4, 8)) == [6, 7, 8, 9]        # kept inside the sentence
+    assert list(token_window(3, 40, 5)) == [0, 1, 2]
+
+
+# -- tokenizer stages ----------------------------------------------------------------------------
+def test_stages_come_from_the_tokenizer_and_point_into_the_original_text(minilm):
+    text = "Héllo unaffable <b>bold</b> 🍌 flies\x07 like\u200b a banana."
+    stages = tokenizer_stages(minilm.tokenizer, text)
+    assert stages.normalized == minilm.tokenizer.backend.normalizer.normalize_str(text)
+    assert stages.normalized.startswith("hello unaffable <b>bold</b>")   # lower-cased, accent stripped
+    assert "\x07" not in stages.normalized and "\u200b" not in stages.normalized
+    assert ("unaffable", (6, 15)) in stages.pre_tokens
+    assert stages.model_kind == "WordPiece" and stages.vocab_size == 30522
+    split = {text[ps[0].start:ps[-1].end]: [p.token for p in ps] for _, ps in stages.pieces_by_word() if len(ps) > 1}
+    assert split["unaffable"][0] == "una" and all(p.startswith("##") for p in split["unaffable"][1:])
+    assert stages.n_unknown == 1                                          # the banana emoji
+    enc = minilm.tokenizer.encode(text)
+    assert [p.id for p in stages.pieces] == enc.ids
+    for p in stages.pieces:
+        if not p.special and p.token != "[UNK]":
+            assert text[p.start:p.end].lower().replace("é", "e") == p.token.removeprefix("##")
+    # the shared tokenizer's settings are untouched: still no padding, no truncation
+    assert minilm.tokenizer.backend.padding is None and minilm.tokenizer.backend.truncation is None
+
+
+# -- figures -------------------------------------------------------------------------------------
+def _all_text(fig) -> str:
+    parts = []
+    for tr in fig.data:
+        for attr in ("text", "customdata", "hovertemplate"):
+            value = getattr(tr, attr, None)
+            if value is not None:
+                parts.append(str(np.asarray(value, dtype=object).tolist()))
+    layout = fig.layout
+    parts.append(str(layout.title.text))
+    for axis in (layout.xaxis, layout.yaxis):
+        if axis.ticktext is not None:
+            parts.append(str(list(axis.ticktext)))
+    return " ".join(parts)
+
+
+def test_figures_escape_user_text_and_never_template_it():
+    tokens = ["<b>", "bold", "</b>", "<a href='x'>", "bold"]
+    figs = [
+        token_chips("<b>bold</b> <a href='x'>", [(0, 3), (3, 7), (7, 11), (12, 24), (3, 7)], tokens, [1, 2, 3, 4, 5]),
+        matrix_heatmap(np.ones((5, 3)), "X: 5 × 3", tokens),
+        step_bars(np.array([1.0, -np.inf, 2.0, 0.5, 0.1]), tokens, "scores"),
+        scores_with_mask(np.where(np.tril(np.ones((5, 5))) > 0, 1.0, -np.inf), tokens, "masked"),
+        vector_strip(np.ones((2, 4)), ["<b>x</b>", "sum"], "strip"),
+    ]
+    for fig in figs:
+        text = _all_text(fig)
+        assert "<b>" not in text.replace("<br>", "") and "<a " not in text, text[:300]
+        for tr in fig.data:
+            template = getattr(tr, "hovertemplate", None) or ""
+            assert "bold" not in template and "href" not in template
+    # repeated tokens keep their own positions (no merged categories)
+    assert list(figs[1].layout.yaxis.tickvals) == [0, 1, 2, 3, 4]
+
+
+def test_masked_keys_read_minus_infinity():
+    fig = step_bars(np.array([0.5, -np.inf]), ["a", "b"], "row")
+    assert list(fig.data[0].text) == ["0.50", "−∞"]
+    assert list(fig.data[0].y) == [0.5, 0.0]
+    fig = scores_with_mask(np.array([[0.2, -np.inf], [0.1, 0.3]]), ["a", "b"], "mask")
+    assert fig.data[0].text.tolist() == [["", "−∞"], ["", ""]]

@@ -1,0 +1,136 @@
+"""The five "inside the model" pages under AppTest: sentences, interactions, bad input, 512 tokens."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["step_tokens", "step_embeddings", "step_head", "step_layer", "step_mask"]
+SENTENCES = ["Time flies like an arrow.", "He created a miniature Eiffel tower lego model.", "Hello"]
+BAD = {
+    "empty": "",
+    "whitespace": "   \n\t ",
+    "only_control": "\x07\x08\u200b",
+    "html": "<script>alert(1)</script> <b>bold</b> **markdown** [link](http://x)",
+    "emoji_control": "Fruit 🍌 flies\x07 like\u200b a banana 🪰",
+    "unknown_words": "Zxqvbnm flibbertigibbet qwrtpsdfg.",
+    "long": "The river bank was steep. " * 400,          # ~10,000 characters, > 512 tokens
+}
+
+
+def run(page: str, sentence: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=120)
+    if sentence is not None:
+        at.session_state["sentence"] = sentence
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs_alone_with_defaults(page):
+    at = run(page)
+    assert not at.exception
+    assert charts(at) >= 1
+    assert not at.error
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("sentence", SENTENCES)
+def test_page_on_sentences(page, sentence):
+    at = run(page, sentence)
+    assert not at.exception
+    assert charts(at) >= 1
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("case", list(BAD))
+def test_page_on_bad_input(page, case):
+    at = run(page, BAD[case])
+    assert not at.exception, f"{page} raised on {case}: {at.exception}"
+    if case in ("empty", "whitespace", "only_control"):
+        assert at.info and "type" in texts(at.info).lower()
+        assert charts(at) == 0
+    else:
+        assert charts(at) >= 1
+    if case == "long":
+        assert "512" in texts(at.warning)          # truncation notice
+        if page != "step_tokens":
+            assert any(s.key.endswith("_first") for s in at.slider), "long text needs a token window"
+    # user text never reaches markdown: no markdown element holds the raw HTML
+    assert "<script>" not in texts(at.markdown)
+
+
+def test_tokens_page_shows_each_stage_and_the_special_tokens():
+    at = run("step_tokens", "Héllo unaffable 🍌 flies.")
+    shown = texts(at.markdown) + texts(at.code) + texts(at.text)
+    assert "BertNormalizer" in shown and "hello unaffable" in shown        # normalised text from the library
+    assert "una + ##ffa + ##ble" in str(at.dataframe[1].value.to_dict())    # words spelled with pieces
+    assert "[UNK]" in texts(at.warning)
+    assert "30,522" in texts(at.metric)
+    specials = at.dataframe[-1].value
+    assert {"[CLS]", "[SEP]", "[UNK]"} <= set(specials["special token"])
+    assert "Train" in texts(at.info)                                       # no BPE model yet: says where to get one
+
+
+def test_tokens_page_compares_with_another_models_tokenizer():
+    from models.registry import minilm_folder
+
+    folder = str(minilm_folder())
+    at = run("step_tokens", "Time flies like an arrow.", extra_models={folder: "MiniLM copy", "/no/such/model": "gone"})
+    assert not at.exception
+    assert charts(at) == 3                       # the pieces, then both tokenizers side by side
+    assert "could not be loaded" in texts(at.warning)
+
+
+def test_tokens_page_windows_long_text():
+    at = run("step_tokens", BAD["long"])
+    slider = at.slider(key="step_tokens_first")
+    slider.set_value(300).run()
+    assert not at.exception and charts(at) == 1
+
+
+def test_head_page_follows_layer_head_query_and_key():
+    at = run("step_head", "The early bird eats the worm.", layer=3, head=7)
+    assert at.slider(key="step_head_layer").value == 3 and at.slider(key="step_head_head").value == 7
+    query = next(s for s in at.selectbox if s.key.startswith("step_head_query_"))
+    query.set_value(4).run()
+    key = next(s for s in at.selectbox if s.key.startswith("step_head_key_"))
+    key.set_value(2).run()
+    assert not at.exception
+    assert "weight[2] = e^" in texts(at.code)
+    assert "agrees to" in texts(at.caption)
+    assert charts(at) == 11       # X, W_Q/K/V, Q/K/V, dots, scaled, softmax, weighted sum
+    assert at.get("download_button")
+
+
+def test_layer_page_counts_parameters_and_shows_the_ffn():
+    at = run("step_layer", "Time flies like an arrow.", layer=5)
+    assert not at.exception
+    shown = texts(at.markdown)
+    assert shown.count("591,360") >= 2           # multi-head = one full-width head
+    assert "1,774,464" in shown                  # one block's parameters
+    assert charts(at) == 6
+    token = next(s for s in at.selectbox if s.key.startswith("step_layer_token_"))
+    token.set_value(0).run()
+    assert not at.exception
+
+
+def test_mask_page_explains_both_directions():
+    at = run("step_mask", "The early bird eats the worm.", extra_models={"/no/such/model": "gone"})
+    assert not at.exception
+    assert "untrained" in texts(at.info)
+    assert any("%" in str(m.value) for m in at.metric)
+    assert "0.0e+00" in texts(at.caption)        # no weight at all on a later token in the decoder
+    at.slider(key="step_mask_dhead").set_value(3).run()
+    assert not at.exception and charts(at) == 5
