@@ -196,3 +196,17 @@ def test_masked_keys_read_minus_infinity():
     assert list(fig.data[0].y) == [0.5, 0.0]
     fig = scores_with_mask(np.array([[0.2, -np.inf], [0.1, 0.3]]), ["a", "b"], "mask")
     assert fig.data[0].text.tolist() == [["", "−∞"], ["", ""]]
+
+
+def test_embedding_chain_of_a_sinusoidal_pre_ln_model():
+    from dataclasses import replace
+
+    from core.steps import UNTRAINED_CAUSAL
+
+    net = untrained_causal_model(replace(UNTRAINED_CAUSAL, positional="sinusoidal"), seed=3)
+    trace = net.trace([5, 17, 99, 5])
+    es = embedding_steps(net, trace)
+    assert es.type_embed is None
+    np.testing.assert_allclose(es.embed, trace.embed, **TOL)           # no LayerNorm: the sum itself
+    np.testing.assert_allclose(position_table(net, 4), trace.pos_embed, **TOL)
+    np.testing.assert_allclose(layer_steps(net, trace, 1).resid_post, trace.layers[1].resid_post, **TOL)
