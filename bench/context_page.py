@@ -9,6 +9,12 @@ every layer) and its figure, the movement figure, and the two-sentence compariso
 (shared PCA, paths, cosine, both sentences' lens rows). Also times the JSON encoding
 Streamlit does before sending the figures. Target: < 1 s per page run, server-side.
 The one-off normalisation of the embedding table (cached per model) is printed apart.
+
+    python bench/context_page.py --blas-threads 1
+
+caps numpy's BLAS threads (threadpoolctl, installed with scikit-learn). On a machine
+whose cores are busy with other work, a multi-threaded OpenBLAS SVD can wait on its
+own threads for seconds; one thread avoids that. Both runs print the BLAS in use.
 """
 from __future__ import annotations
 
@@ -62,7 +68,18 @@ def build_page(trace, pair, lens: VocabularyLens, n_drawn: int, dims: int) -> li
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--blas-threads", type=int, default=0, help="cap BLAS threads (0: leave as is)")
     args = parser.parse_args()
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(args.blas_threads, user_api="blas")
+    try:
+        from threadpoolctl import threadpool_info
+        blas = ", ".join(f"{i['internal_api']} × {i['num_threads']} threads" for i in threadpool_info()
+                         if i.get("user_api") == "blas")
+    except ImportError:
+        blas = "unknown"
+    print(f"BLAS: {blas}")
     model = load_model("minilm")
     vocabulary = model.vocabulary()
     start = time.perf_counter()
