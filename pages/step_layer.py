@@ -5,7 +5,7 @@ import streamlit as st
 
 from core.steps import attention_parameters, layer_parameter_counts, layer_steps, token_window, top_neurons
 from pages._shared import current_model, current_trace, pick_layer
-from viz.steps import activation_histogram, matrix_heatmap, top_neurons_figure
+from viz.steps import activation_histogram, matrix_heatmap, top_neurons_figure, vector_strip
 
 WINDOW = 32
 
@@ -58,12 +58,15 @@ st.subheader("② Residual add, LayerNorm" if post else "② Residual add")
 st.markdown(f"resid_mid = {'LayerNorm(' if post else ''}layer input + attention output{')' if post else ''}  "
             f"({t} × {d}). The residual keeps the token's own vector; attention only adds to it.")
 plot(matrix_heatmap(ls.resid_mid[rs], f"resid_mid: {t} × {d}{note}", labels, rows.start), "step_layer_resid_mid")
+st.text(f"token: {trace.tokens[token]} (position {token})")
+plot(vector_strip(np.stack([ls.resid_pre[token], ls.attn_out[token], ls.attn_sum[token], ls.resid_mid[token]]),
+                  ["layer input", "+ attention output", "= sum", "LayerNorm → resid_mid" if post else "resid_mid"],
+                  f"The add and the norm for one token, each 1 × {d}"), "step_layer_add_norm_1")
 
 st.subheader(f"③ Feed-forward: {d} → {dff} → {d}")
 st.markdown(f"mlp_in ({t} × {d}) · W_up ({d} × {dff}) + b → **{config.activation.upper()}** → · W_down "
             f"({dff} × {d}) + b → mlp_out ({t} × {d}). Each token goes through alone: no mixing between tokens "
             "here, that was attention's job.")
-st.text(f"token: {trace.tokens[token]} (position {token})")
 left, right = st.columns([3, 2])
 with left:
     plot(activation_histogram(ls.mlp_pre[token], ls.mlp_hidden[token],
@@ -77,6 +80,9 @@ st.caption(f"GELU lets positive values through and squashes negative ones to nea
 st.subheader("④ Residual add, LayerNorm → the next layer's input" if post else "④ Residual add → next layer")
 plot(matrix_heatmap(ls.resid_post[rs], f"resid_post = {'LayerNorm(' if post else ''}resid_mid + mlp_out"
                     f"{')' if post else ''}: {t} × {d}{note}", labels, rows.start), "step_layer_resid_post")
+plot(vector_strip(np.stack([ls.resid_mid[token], ls.mlp_out[token], ls.mlp_sum[token], ls.resid_post[token]]),
+                  ["resid_mid", "+ feed-forward output", "= sum", "LayerNorm → resid_post" if post else "resid_post"],
+                  f"The add and the norm for the same token, each 1 × {d}"), "step_layer_add_norm_2")
 lt = trace.layers[layer]
 checks = {"concat": (ls.heads_concat, lt.heads_concat), "attn_out": (ls.attn_out, lt.attn_out),
           "resid_mid": (ls.resid_mid, lt.resid_mid), "mlp_out": (ls.mlp_out, lt.mlp_out),

@@ -120,7 +120,7 @@ def test_layer_page_counts_parameters_and_shows_the_ffn():
     shown = texts(at.markdown)
     assert shown.count("591,360") >= 2           # multi-head = one full-width head
     assert "1,774,464" in shown                  # one block's parameters
-    assert charts(at) == 6
+    assert charts(at) == 8
     token = next(s for s in at.selectbox if s.key.startswith("step_layer_token_"))
     token.set_value(0).run()
     assert not at.exception
