@@ -36,6 +36,9 @@ SECTIONS = {
     ],
     "Train": [
         ("pages/train.py", "Train a tiny transformer", "🏋️", False),
+        ("pages/train_results.py", "Try your model", "💬", False),
+        ("pages/train_step.py", "One training step", "🔬", False),
+        ("pages/seq2seq.py", "Encoder–decoder", "🔁", False),
     ],
 }
 

@@ -165,6 +165,14 @@ def batch_of(task: ReversalTask, strings: list[str]):
     return source, target_in, target_out
 
 
+def predictions(model: EncoderDecoder, task: ReversalTask, strings: list[str]) -> list[str]:
+    """What the model writes (greedy, up to <eos>) for each string."""
+    model.eval()
+    source, _, target_out = batch_of(task, strings)
+    guess = model.greedy(source, target_out.shape[1]).tolist()
+    return [task.decode(row[: row.index(EOS)] if EOS in row else row) for row in guess]
+
+
 def accuracy(model: EncoderDecoder, task: ReversalTask, strings: list[str]) -> float:
     """Exact match: the whole reversed string right, then <eos>."""
     model.eval()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.seq2seq import (BOS, EOS, ReversalTask, accuracy, anti_diagonal_share, batch_of, new_seq2seq,
+from core.seq2seq import (BOS, EOS, ReversalTask, accuracy, anti_diagonal_share, batch_of, new_seq2seq, predictions,
                           seq2seq_config, trace_reversal, train_seq2seq)
 
 TASK = ReversalTask(n_letters=6, min_len=3, max_len=5)
@@ -84,3 +84,11 @@ def test_trace_refuses_bad_input(trained):
 def test_accuracy_of_an_untrained_model_is_low():
     model = new_seq2seq(seq2seq_config(TASK, d_model=16, n_heads=2, n_layers=1), seed=0)
     assert accuracy(model, TASK, TASK.split(n_test=50)[1]) < 0.2
+
+
+def test_predictions_match_accuracy(trained):
+    model, _ = trained
+    strings = TASK.split(n_test=40)[1]
+    written = predictions(model, TASK, strings)
+    share = sum(w == s[::-1] for w, s in zip(written, strings)) / len(strings)
+    assert share == pytest.approx(accuracy(model, TASK, strings), abs=0.05)

@@ -1,0 +1,133 @@
+"""Train a tiny transformer: corpus → BPE tokenizer → decoder-only model, with a live loss curve."""
+import math
+
+import pandas as pd
+import streamlit as st
+
+from core.training import (LossNotFinite, TrainConfig, count_parameters, data_problem, lm_config, make_stream,
+                           new_model, train_lm)
+from models.bpe import vocab_problem
+from pages._shared import current_sentence, show_text
+from pages._training import Run, bpe_json, corpus_picker, current_run, finish, start_weights, tokenizer_from_json
+from viz.training import loss_curve
+
+
+def plot(fig, name: str, where=st) -> None:
+    where.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+
+
+st.title("🏋️ Train a tiny transformer")
+st.markdown("Train a small GPT-style model **here, on this computer, in about a minute**: it starts as random "
+            "numbers and learns to predict the next token. Then open it in every other page with the sidebar's "
+            "model picker — next to the same model *before* training.")
+
+run = current_run()
+if run is not None and run.status == "running":   # a Stop (or any click) interrupted the loop
+    finish(run, "stopped", f"Stopped at step {run.history[-1].step if run.history else 0}: "
+                           "the model keeps the last good weights from that step.")
+
+st.header("1 · Text to learn from")
+lines, builtin = corpus_picker()
+st.caption(f"{len(lines):,} lines, {sum(len(s.split()) for s in lines):,} words. A few of them:")
+st.code("\n".join(lines[:6]), language=None)
+
+st.header("2 · Tokenizer: byte-pair encoding")
+vocab_size = st.slider("Vocabulary size", 32, 2048, 384, step=16, key="train_vocab",
+                       help="BPE starts from single characters and merges the most frequent pair until it has this many tokens.")
+problem = vocab_problem(lines, vocab_size)
+if problem:
+    st.error(problem)
+    st.stop()
+tokenizer = tokenizer_from_json(bpe_json(tuple(lines), vocab_size))
+merges = tokenizer.merges()
+left, right = st.columns([2, 3])
+left.markdown(f"**{len(merges):,} merges learned, in order** (the first is the most frequent pair):")
+left.dataframe(pd.DataFrame({"merge": [f"{a} + {b}" for a, b in merges], "new token": [a + b for a, b in merges]},
+                            index=range(1, len(merges) + 1)), height=300)
+right.markdown("**How the sidebar's sentence splits** (▁ marks the start of a word):")
+sentence = current_sentence()
+if not sentence.strip():
+    right.info("The sentence is empty: type one in the sidebar to see how this tokenizer splits it.")
+else:
+    show_text(sentence)
+    pieces = tokenizer.split(sentence)
+    right.code(" | ".join(pieces[:200]) + (" | …" if len(pieces) > 200 else ""), language=None)
+    unknown = pieces.count("<unk>")
+    right.caption(f"{len(pieces):,} tokens" + (f"; {unknown} are <unk>: characters never seen in the training "
+                                              "text." if unknown else "."))
+ids = tokenizer.encode_lines(lines)
+
+st.header("3 · The model")
+c1, c2, c3, c4 = st.columns(4)
+context = c1.number_input("Context (tokens)", 0, 256, 32, key="train_context")
+d_model = c2.selectbox("d_model", [16, 32, 48, 64, 96, 128, 192, 256], index=3, key="train_d_model")
+n_heads = c3.number_input("Heads", 1, 16, 4, key="train_heads")
+n_layers = c4.number_input("Layers", 1, 8, 2, key="train_layers")
+c1, c2, c3, c4 = st.columns(4)
+positional = c1.radio("Positions", ["learned", "sinusoidal"], key="train_positional")
+tied = c2.checkbox("Tie the unembedding to the embedding", True, key="train_tied",
+                   help="Tied: the logits use the embedding matrix transposed, no extra matrix.")
+steps = c3.number_input("Steps", 10, 20_000, 800, step=100, key="train_steps")
+batch = c4.number_input("Batch (sequences)", 1, 256, 32, key="train_batch")
+c1, c2 = st.columns(2)
+lr = c1.select_slider("Peak learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0], 3e-3, key="train_lr")
+seed = c2.number_input("Seed (initial weights and batches)", 0, 10_000, 0, key="train_seed")
+
+problems, config = [], None
+try:
+    config = lm_config(tokenizer.vocab_size, max(int(context), 1), int(d_model), int(n_heads), int(n_layers),
+                       positional, tied)
+except ValueError as exc:
+    problems.append(str(exc))
+problems += [p for p in [data_problem(len(ids), int(context))] if p]
+for p in problems:
+    st.error(p)
+if config is not None:
+    counts = {t: count_parameters(lm_config(tokenizer.vocab_size, max(int(context), 1), int(d_model), int(n_heads),
+                                            int(n_layers), positional, t)) for t in (True, False)}
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Parameters, tied", f"{counts[True]:,}", help="The token table is also the unembedding.")
+    m2.metric("Parameters, untied", f"{counts[False]:,}", f"+{counts[False] - counts[True]:,} (vocab × d_model)",
+              delta_color="off")
+    m3.metric("Training tokens", f"{len(ids):,}", f"{int(len(ids) * 0.1):,} held out", delta_color="off")
+
+st.header("4 · Train")
+go_col, stop_col = st.columns(2)
+start = go_col.button("Train", type="primary", key="train_start", disabled=bool(problems), width="stretch")
+if start:
+    cfg = TrainConfig(steps=int(steps), batch_size=int(batch), lr=float(lr), seed=int(seed),
+                      warmup=min(30, int(steps) // 5 + 1))
+    net = new_model(config, seed=int(seed))
+    label = f"{'grammar' if builtin else 'my text'} {n_layers}L{n_heads}H d{d_model} ctx{context}"
+    run = Run(label, config, cfg, tokenizer.to_json(), builtin, ids, start_weights(net), start_weights(net))
+    st.session_state["train_run"] = run
+    stop_col.button("Stop", key="train_stop", width="stretch", help="Stops and keeps the last good weights.")
+    bar, status, chart = st.progress(0.0), st.empty(), st.empty()
+    try:
+        for p in train_lm(net, make_stream(ids, int(context)), cfg, on_good_weights=run.keep):
+            run.history.append(p)
+            bar.progress(p.step / p.total, text=f"step {p.step:,} / {p.total:,}")
+            status.markdown(f"loss **{p.loss:.3f}** · validation **{p.val_loss:.3f}** · "
+                            f"**{p.tokens_per_s:,.0f}** tokens/s · {p.elapsed:.0f} s")
+            h = run.history
+            chart.plotly_chart(loss_curve([x.step for x in h], [x.loss for x in h], [x.val_loss for x in h],
+                                          uniform=math.log(config.vocab_size)), width="stretch")
+        finish(run, "done", f"Finished {cfg.steps:,} steps in {run.history[-1].elapsed:.0f} s.")
+    except LossNotFinite as exc:
+        finish(run, "failed", str(exc))
+    st.rerun()
+
+if run is None:
+    st.info("Choose the settings above and press **Train**. The defaults train in about a minute.")
+    st.stop()
+h = run.history
+(st.success if run.status == "done" else st.warning)(run.message or run.status)
+if h:
+    last = h[-1]
+    st.caption(f"{run.label}: validation loss {last.val_loss:.3f} after {last.step:,} steps "
+               f"({last.tokens_per_s:,.0f} tokens/s).")
+    plot(loss_curve([x.step for x in h], [x.loss for x in h], [x.val_loss for x in h],
+                    uniform=math.log(run.config.vocab_size)), "loss_curve")
+st.markdown(f"Saved to `{run.folder}` (and its random start to `{run.untrained_folder}`). Both are now in the "
+            "sidebar's **Model** picker on every page; **Try your model** shows next-token predictions, "
+            "generated text, before/after views and the *man : king :: woman : ?* check.")

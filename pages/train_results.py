@@ -1,0 +1,134 @@
+"""Try your model: next-token probabilities, generated text, before vs after training, the analogy."""
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.corpus import CAPITALS, PAIRS
+from core.pca import fit_pca
+from core.training import analogy, generate, next_token_probs
+from models import EmptyTextError, load_model
+from pages._shared import get_model, pick_head, pick_layer, show_text
+from viz.attention import attention_heatmap
+from viz.training import embedding_map, token_probabilities
+
+MAP_WORDS = {"royalty & people": [w for pair in PAIRS for w in pair],
+             "animals & food": ["cat", "cow", "dog", "bird", "fish", "grass", "meat", "seeds"],
+             "places": list(CAPITALS)[:5] + list(CAPITALS.values())[:5]}
+
+
+def plot(fig, name: str, where=st) -> None:
+    where.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+
+
+def load_by_path() -> None:
+    path = st.text_input("Folder of a saved model (config.json, model.safetensors, tokenizer.json)",
+                         key="try_load_path", placeholder="trained_models/…")
+    if st.button("Load", key="try_load") and path.strip():
+        try:
+            model = load_model(path.strip())
+        except (OSError, ValueError) as exc:
+            st.error(f"Could not load {path.strip()!r}: {exc}")
+            return
+        if not model.config.lm_head:
+            st.warning("That folder holds an encoder without a next-token head: pick it in the sidebar's model "
+                       "picker for the attention pages; there is nothing to predict here.")
+        st.session_state.setdefault("extra_models", {})[str(model.folder)] = f"📂 {model.folder.name}"
+        st.success(f"Loaded {model.folder}: it is now in the sidebar's model picker on every page.")
+
+
+st.title("💬 Try your model")
+with st.expander("Load a saved model by path"):
+    load_by_path()
+choices = {k: v for k, v in st.session_state.get("extra_models", {}).items() if not k.endswith("-untrained")}
+if not choices:
+    st.info("No trained model in this session yet: train one on **Train a tiny transformer** "
+            "(about a minute), or load a saved folder above.")
+    st.stop()
+key = st.selectbox("Model", list(choices), format_func=choices.get, key="try_model", index=len(choices) - 1)
+try:
+    model = get_model(key)
+except (OSError, ValueError) as exc:
+    st.error(f"The model could not be loaded: {exc}")
+    st.stop()
+if not model.config.lm_head:
+    st.info("This model has no next-token head (it is an encoder): pick a model trained in this app.")
+    st.stop()
+before_path = Path(key + "-untrained")
+before = get_model(str(before_path)) if (before_path / "config.json").is_file() else None
+st.caption(model.description)
+
+prefix = st.text_input("Prefix", "the queen rules", key="try_prefix", max_chars=2000)
+temperature = st.slider("Temperature", 0.1, 3.0, 1.0, 0.1, key="try_temperature",
+                        help="Logits are divided by it before softmax: below 1 sharper, above 1 flatter.")
+try:
+    trace = model.trace(prefix)
+except EmptyTextError:
+    st.info("The prefix is empty: type a few words for the model to continue.")
+    st.stop()
+ids, vocab = list(trace.ids), model.vocabulary()
+show_text(prefix)
+st.caption("Tokens: " + " | ".join(trace.tokens))
+if trace.truncated:
+    st.warning(f"The prefix makes {trace.n_input_tokens} tokens; the model's context is "
+               f"{model.config.max_positions} tokens, so only the first {model.config.max_positions} are shown "
+               "below and predictions read the last ones.")
+if "<unk>" in trace.tokens:
+    st.warning("Some characters were never seen in training and became <unk>; predictions after them are guesses.")
+full_ids = model.tokenizer.backend.encode(prefix).ids
+
+st.header("Next token")
+cols = st.columns(2 if before else 1)
+for col, (name, m) in zip(cols, [("after training", model), ("before training (random)", before)]):
+    probs = next_token_probs(m.net, full_ids, temperature)
+    plot(token_probabilities(probs, vocab, 15, title=f"P(next token), {name}, T = {temperature}"),
+         f"next_token_{name.split()[0]}", col)
+
+st.header("Generated text")
+c1, c2 = st.columns(2)
+n_new = c1.slider("Tokens to generate", 5, 200, 40, key="try_n")
+seed = c2.number_input("Sampling seed", 0, 10_000, 0, key="try_seed")
+out = generate(model.net, full_ids, int(n_new), temperature, int(seed))
+st.code(model.tokenizer.backend.decode(full_ids + out, skip_special_tokens=False).replace("<eos>", "⏎\n"),
+        language=None)
+st.caption("Sampled one token at a time from the probabilities above (same seed, same text); "
+           "⏎ marks the end-of-sentence token <eos>.")
+
+if before:
+    st.header("Before and after: attention")
+    layer, head = pick_layer(trace, "try"), pick_head(trace, "try")
+    b_trace = before.trace(prefix)
+    c1, c2 = st.columns(2)
+    plot(attention_heatmap(b_trace.layers[layer].weights[head], b_trace.tokens, "before (random weights)"),
+         "attention_before", c1)
+    plot(attention_heatmap(trace.layers[layer].weights[head], trace.tokens, "after training"), "attention_after", c2)
+    st.caption("The causal mask hides the future in both (upper triangle empty). Untrained, each row is close to "
+               "uniform over the past; trained heads pick particular earlier tokens.")
+
+    st.header("Before and after: the embedding table")
+    index = {t: i for i, t in enumerate(vocab)}
+    words = [(w, g) for g, ws in MAP_WORDS.items() for w in ws if "▁" + w in index]
+    if len(words) < 3:
+        st.info("Too few of the built-in corpus's words are single tokens in this vocabulary to draw a map.")
+    else:
+        rows = [index["▁" + w] for w, _ in words]
+        c1, c2 = st.columns(2)
+        for col, (name, m) in zip((c1, c2), [("before (random)", before), ("after training", model)]):
+            table = m.embedding_table()[rows]
+            pca = fit_pca(table, 2)
+            plot(embedding_map(pca.project(table), [w for w, _ in words], [g for _, g in words],
+                               f"Embeddings {name}", pca.explained_variance_ratio), f"embeddings_{name.split()[0]}", col)
+
+    st.header("man : king :: woman : ?")
+    st.caption("3CosAdd on the model's own embedding table: the rows nearest (cosine) to king − man + woman, "
+               "excluding the three input words.")
+    c1, c2 = st.columns(2)
+    for col, (name, m) in zip((c1, c2), [("before (random)", before), ("after training", model)]):
+        try:
+            best = analogy(np.asarray(m.embedding_table()), vocab, "▁man", "▁king", "▁woman", k=5)
+        except KeyError as exc:
+            col.info(f"{exc.args[0].lstrip('▁')!r} is not one token in this vocabulary: no analogy to check.")
+            continue
+        col.markdown(f"**{name}**: the nearest is **{best[0][0].lstrip('▁')}**")
+        col.dataframe({"token": [t.lstrip("▁") for t, _ in best], "cosine": [round(c, 3) for _, c in best]},
+                      hide_index=True)

@@ -1,0 +1,152 @@
+"""The training pages under AppTest: a seconds-long run, stop-proof results, bad input, loading by path."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def page(name: str, sentence: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=120)
+    if sentence is not None:
+        at.session_state["sentence"] = sentence
+    return at
+
+
+def messages(at) -> list[str]:
+    return [str(m.value) for m in list(at.info) + list(at.warning) + list(at.error) + list(at.success)]
+
+
+def tiny_settings(at) -> None:
+    at.number_input(key="train_steps").set_value(20)
+    at.number_input(key="train_context").set_value(16)
+    at.selectbox(key="train_d_model").set_value(32)
+    at.number_input(key="train_layers").set_value(1)
+
+
+@pytest.fixture(scope="module")
+def trained_session(tmp_path_factory):
+    """One short training run through the page; the session state is reused by the other pages."""
+    import os
+    os.environ["ATTENTION_EXPLORER_MODELS_DIR"] = str(tmp_path_factory.mktemp("models"))
+    at = page("train.py", "the king rules his kingdom .").run()
+    assert not at.exception
+    tiny_settings(at)
+    at.button(key="train_start").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_training_run_saves_and_registers_both_models(trained_session):
+    at = trained_session
+    assert any("Finished 20 steps" in m for m in messages(at))
+    extra = at.session_state["extra_models"]
+    trained = [k for k in extra if not k.endswith("-untrained")]
+    assert len(trained) == 1 and trained[0] + "-untrained" in extra
+    folder = Path(trained[0])
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    run = at.session_state["train_run"]
+    assert run.status == "done" and [p.step for p in run.history][-1] == 20
+
+
+def test_try_page_predicts_generates_and_compares(trained_session):
+    at = page("train_results.py")
+    at.session_state["extra_models"] = trained_session.session_state["extra_models"]
+    at.run()
+    assert not at.exception, at.exception
+    headers = [h.value for h in at.header]
+    assert "Next token" in headers and "Before and after: attention" in headers
+    assert "man : king :: woman : ?" in headers
+    assert at.code and "the queen rules" in at.code[0].value
+    at.text_input(key="try_prefix").set_value("").run()
+    assert not at.exception and any("empty" in m for m in messages(at))
+    at.text_input(key="try_prefix").set_value("<b>bold</b> 🍌 " * 30).run()
+    assert not at.exception and any("<unk>" in m for m in messages(at))
+
+
+def test_try_page_without_model_says_what_to_do():
+    at = page("train_results.py").run()
+    assert not at.exception and any("No trained model" in m for m in messages(at))
+
+
+def test_load_by_path_gives_clear_messages(trained_session, tmp_path):
+    at = page("train_results.py").run()
+    at.text_input(key="try_load_path").set_value(str(tmp_path / "nothing"))
+    at.button(key="try_load").click().run()
+    assert not at.exception and any("Could not load" in m for m in at.error.values)
+    folder = next(k for k in trained_session.session_state["extra_models"] if not k.endswith("-untrained"))
+    at.text_input(key="try_load_path").set_value(folder)
+    at.button(key="try_load").click().run()
+    assert not at.exception and folder in at.session_state["extra_models"]
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("train_heads", 5, "not divisible"),
+    ("train_context", 0, "at least 1 token"),
+    ("train_context", 64, "too small"),
+])
+def test_impossible_settings_are_refused_before_training(field, value, expected):
+    at = page("train.py").run()
+    if expected == "too small":
+        at.radio(key="train_source").set_value("Paste text").run()
+        at.text_area(key="train_paste").set_value("the king rules his kingdom .\n" * 20).run()
+        at.slider(key="train_vocab").set_value(48)
+    at.number_input(key=field).set_value(value).run()
+    assert not at.exception
+    assert any(expected in e for e in at.error.values)
+    assert at.button(key="train_start").disabled
+
+
+def test_vocabulary_smaller_than_alphabet_and_bad_text():
+    at = page("train.py").run()
+    at.radio(key="train_source").set_value("Paste text").run()
+    assert any("empty" in m for m in messages(at))
+    at.text_area(key="train_paste").set_value("ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝÞßàáâãäåæçèéêëìíîïðñòóôõöøùú\n" * 3).run()
+    at.slider(key="train_vocab").set_value(48).run()
+    assert not at.exception and any("smaller than the alphabet" in e for e in at.error.values)
+
+
+def test_upload_checks():
+    from pages._training import MAX_UPLOAD_BYTES, read_upload
+    assert read_upload(b"")[1].startswith("The file is empty")
+    assert "binary" in read_upload(b"\x89PNG\x00\x00\x01")[1]
+    assert "not UTF-8" in read_upload("caf\xe9".encode("latin-1"))[1]
+    assert "limit" in read_upload(b"a" * (MAX_UPLOAD_BYTES + 1))[1]
+    assert read_upload("the king\n".encode()) == ("the king\n", None)
+
+
+@pytest.mark.parametrize("sentence", ["", "the", "<script>alert(1)</script> **markdown**", "the king " * 300])
+def test_one_step_page_survives_any_sentence(sentence):
+    at = page("train_step.py", sentence).run()
+    assert not at.exception, at.exception
+    if len(sentence.split()) < 2:
+        assert at.info
+    if len(sentence) > 1000:
+        assert any("tokens" in w for w in at.warning.values)
+
+
+def test_one_step_page_shows_loss_and_gradients(trained_session):
+    at = page("train_step.py", "the queen rules her kingdom .")
+    at.session_state["train_run"] = trained_session.session_state["train_run"]
+    at.run()
+    assert not at.exception
+    assert any("loss = −ln p(target)" in c.value for c in at.code)
+    assert len(at.metric) == 3
+
+
+def test_seq2seq_page_trains_briefly_and_shows_attention():
+    at = page("seq2seq.py").run()
+    assert not at.exception and at.info
+    at.slider(key="seq2seq_max_len").set_value(4)
+    at.selectbox(key="seq2seq_d_model").set_value(16)
+    at.number_input(key="seq2seq_layers").set_value(1)
+    at.number_input(key="seq2seq_steps").set_value(20)
+    at.button(key="seq2seq_start").click().run()
+    assert not at.exception, at.exception
+    assert any(s.startswith("Done") for s in at.success.values)
+    assert "Cross-attention: which input letter each output step reads" in [h.value for h in at.subheader]
+    at.text_input[0].set_value("xyz!").run()
+    assert not at.exception and any("only the letters" in m for m in at.info.values)
