@@ -160,7 +160,9 @@ def test_trajectory_figure_is_valid_with_one_frame_per_layer(fruit, dims):
     assert len(frame_paths[0].x) == 3
     assert fig.layout.sliders[0].steps[-1].label == str(n_states - 1)
     if dims == 3:
-        assert sum(t.type == "cone" for t in fig.data) == 3
+        cones = [t for t in fig.data if t.type == "cone"]
+        assert len(cones) == 1 and len(cones[0].x) == 3 * (n_states - 1)   # a cone per step
+        np.testing.assert_allclose(cones[0].x[:3], coords[1, :, 0])           # tips at layer 1
         assert fig.layout.scene.xaxis.range is not None
     else:
         starts = [t for t in fig.data if t.showlegend is False]      # layer 0 dots, one trace

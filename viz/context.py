@@ -107,25 +107,21 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
 
 
 def _cones(coords: np.ndarray, last: int, colours: Sequence[str]) -> list[dict]:
-    """3-D arrows: one cone per token at the end of every step up to `last`.
+    """3-D arrows: a dark cone at the end of every step up to `last`, all in ONE trace.
 
-    Cones are coloured by vector length, so each token gets its own trace with a
-    one-colour scale; all cones have the same length (a share of the plot's size).
+    Plotly colours cones by their length, not per trace point, so token colours would
+    need a trace per token and frame (40 × 7 traces, slower than everything else on the
+    page); the path's own colour already says which token an arrow belongs to.
     """
-    n_tokens = coords.shape[1]
-    scale = 0.035 * max(float(np.ptp(coords[..., i])) or 1.0 for i in range(3))
-    traces = []
-    for j in range(n_tokens):
-        starts, ends = coords[:last, j], coords[1: last + 1, j]              # (last, 3) each
-        step = ends - starts
-        length = np.linalg.norm(step, axis=1, keepdims=True)
-        unit = step / np.where(length == 0, 1.0, length)                     # (last, 3)
-        traces.append(dict(type="cone", x=ends[:, 0], y=ends[:, 1], z=ends[:, 2],
-                           u=unit[:, 0] * scale, v=unit[:, 1] * scale, w=unit[:, 2] * scale,
-                           anchor="tip", sizemode="raw", sizeref=1.0, showscale=False,
-                           colorscale=[[0, colours[j]], [1, colours[j]]], hoverinfo="skip",
-                           showlegend=False, legendgroup=str(j)))
-    return traces
+    size = 0.035 * max(float(np.ptp(coords[..., i])) or 1.0 for i in range(3))
+    starts, ends = coords[:last], coords[1: last + 1]                       # (last, N, 3) each
+    step = (ends - starts).reshape(-1, 3)                                   # (last·N, 3)
+    length = np.linalg.norm(step, axis=1, keepdims=True)
+    vec = step / np.where(length == 0, 1.0, length) * size                  # same-sized arrows
+    tips = ends.reshape(-1, 3)                                              # (last·N, 3)
+    return [dict(type="cone", x=tips[:, 0], y=tips[:, 1], z=tips[:, 2], u=vec[:, 0], v=vec[:, 1], w=vec[:, 2],
+                 anchor="tip", sizemode="raw", sizeref=1.0, showscale=False, hoverinfo="skip",
+                 showlegend=False, colorscale=[[0, "#343a40"], [1, "#343a40"]], opacity=0.85)]
 
 
 def _add_layer_slider(fig: go.Figure, n_states: int) -> None:
