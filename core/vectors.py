@@ -1,0 +1,270 @@
+"""Word vectors: a (n, d) table with a word per row, neighbours and analogies by cosine.
+
+`analogy(a, b, c)` answers "a is to b as c is to ?" with 3CosAdd (Mikolov et al. 2013):
+the words whose unit vectors are closest in cosine to  unit(b) + unit(c) - unit(a),
+leaving out the three input words. The answers and their cosines are gensim's
+`most_similar(positive=[b, c], negative=[a])`: gensim averages the weighted unit vectors
+and normalises that mean before the dot product, which changes no ranking but does
+change the numbers, so we report cosines against the normalised mean too.
+
+Every row is compared (brute force, exact); the unit-length copy of the table is made
+on first use, so opening 400,000 GloVe vectors memory-mapped costs nothing until asked.
+"""
+from __future__ import annotations
+
+import difflib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+SUGGEST_POOL = 100_000   # suggestions come from the most frequent words (tables are frequency-ordered)
+NORMALISE_CHUNK = 65_536  # rows normalised at a time: no second full-size temporary
+
+
+class UnknownWordError(KeyError):
+    """A word that is not in the vocabulary; the message names it and suggests close spellings."""
+
+    def __init__(self, word: str, suggestions: Sequence[str] = (), space: str = ""):
+        super().__init__(word)
+        self.word = word
+        self.suggestions = list(suggestions)
+        self.space = space
+
+    def __str__(self) -> str:   # KeyError would print repr(message) with extra quotes
+        where = f" of {self.space}" if self.space else ""
+        text = f"{self.word!r} is not in the vocabulary{where}."
+        if self.suggestions:
+            text += " Did you mean: " + ", ".join(self.suggestions) + "?"
+        return text
+
+
+@dataclass(frozen=True)
+class AnalogyQuestion:
+    section: str
+    a: str
+    b: str
+    c: str
+    expected: str
+
+
+@dataclass(frozen=True)
+class AnalogyEvaluation:
+    """Accuracy on an analogy set, counted as gensim's `evaluate_word_analogies` counts it."""
+    correct: int
+    total: int                        # questions with all four words in the (restricted) vocabulary
+    skipped: int                      # questions with a word outside it
+    sections: dict = field(default_factory=dict)   # section -> (correct, total)
+    predictions: tuple = ()           # predicted word per evaluated question, in file order
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+
+def read_analogy_questions(path: str | Path) -> list[AnalogyQuestion]:
+    """The word2vec `questions-words.txt` format: ': section' lines, then 'a b c expected' lines."""
+    questions, section = [], ""
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.startswith(": "):
+            section = line[2:].strip()
+            continue
+        parts = line.split()
+        if len(parts) == 4:
+            questions.append(AnalogyQuestion(section, *parts))
+    return questions
+
+
+class WordVectors:
+    """A table of word vectors (rows in frequency order, as GloVe and gensim keep them).
+
+    matrix: (n, d) array, may be a read-only memory map; words: the word of each row.
+    hidden: rows never offered as answers or neighbours (e.g. BERT's [unused] slots).
+    fold_case: look up "Paris" as "paris" when only the lower-case form exists.
+    """
+
+    def __init__(self, matrix: np.ndarray, words: Sequence[str], name: str = "",
+                 hidden: Iterable[int] = (), fold_case: bool = True):
+        if matrix.ndim != 2 or matrix.shape[0] != len(words):
+            raise ValueError(f"need one row per word: matrix {matrix.shape}, {len(words)} words")
+        self.matrix = matrix
+        self.words = list(words)
+        self.name = name
+        self.fold_case = fold_case
+        # Built back to front so a repeated word keeps its first (most frequent) row, as in gensim.
+        self.index = dict(zip(reversed(self.words), range(len(self.words) - 1, -1, -1)))
+        self._hidden = np.asarray(sorted(set(int(i) for i in hidden)), dtype=np.int64)
+        self._unit: torch.Tensor | None = None
+        self._by_initial: dict[str, list[str]] | None = None
+        self._lock = threading.Lock()     # one cached table serves every session and thread
+
+    # -- looking words up -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: str) -> bool:
+        return self._find(word) is not None
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+    def _find(self, word: str) -> int | None:
+        i = self.index.get(word)
+        if i is None and self.fold_case:
+            i = self.index.get(word.lower())
+        return i
+
+    def row(self, word: str) -> int:
+        """The row of `word`; UnknownWordError (a KeyError) with suggestions if it has none."""
+        if not isinstance(word, str) or not word.strip():
+            raise UnknownWordError(str(word), space=self.name)
+        i = self._find(word)
+        if i is None:
+            raise UnknownWordError(word, self.suggest(word), space=self.name)
+        return i
+
+    def suggest(self, word: str, n: int = 5) -> list[str]:
+        """Close spellings among the frequent words with the same first letter and a similar length."""
+        if self._by_initial is None:
+            groups: dict[str, list[str]] = {}
+            for w in self.words[:SUGGEST_POOL]:
+                groups.setdefault(w[:1].lower(), []).append(w)
+            self._by_initial = groups
+        query = word.lower()
+        pool = [w for w in self._by_initial.get(query[:1], []) if abs(len(w) - len(query)) <= 2]
+        return difflib.get_close_matches(query, pool, n=n, cutoff=0.7)
+
+    def vector(self, word: str) -> np.ndarray:
+        """The word's vector as stored (a copy, float32)."""
+        return np.array(self.matrix[self.row(word)], dtype=np.float32)
+
+    @property
+    def unit_table(self) -> torch.Tensor:
+        """(n, d) float32 rows of length 1 (zero rows stay zero); made once, on first use."""
+        if self._unit is None:
+            with self._lock:
+                if self._unit is None:
+                    self._unit = torch.from_numpy(_unit_rows_chunked(self.matrix))
+        return self._unit
+
+    @property
+    def unit(self) -> np.ndarray:
+        """The unit rows as a read-only numpy view (no copy)."""
+        view = self.unit_table.numpy().view()
+        view.flags.writeable = False
+        return view
+
+    def unit_vectors(self, words: Sequence[str]) -> np.ndarray:
+        return self.unit[[self.row(w) for w in words]]
+
+    # -- neighbours and analogies ---------------------------------------------------------------
+    def cosines(self, query: np.ndarray, restrict_vocab: int | None = None) -> torch.Tensor:
+        """Cosine of `query` with every row (or the first `restrict_vocab` rows)."""
+        q = np.array(query, dtype=np.float32)    # a copy: torch needs a writable array
+        norm = float(np.linalg.norm(q))
+        q = q / norm if norm > 0 else q
+        return self.unit_table[:restrict_vocab] @ torch.from_numpy(q)   # (rows,)
+
+    def _top(self, scores: torch.Tensor, k: int, exclude: Iterable[int]) -> list[tuple[str, float]]:
+        drop = [i for i in set(exclude) if i < scores.shape[0]]
+        if drop:
+            scores[drop] = -torch.inf
+        if self._hidden.size:
+            scores[torch.from_numpy(self._hidden[self._hidden < scores.shape[0]])] = -torch.inf
+        k = max(0, min(int(k), scores.shape[0]))
+        values, rows = torch.topk(scores, k)
+        return [(self.words[int(i)], float(v)) for v, i in zip(values, rows) if v > -torch.inf]
+
+    def neighbors(self, word_or_vector, k: int = 10,
+                  restrict_vocab: int | None = None) -> list[tuple[str, float]]:
+        """The k nearest words by cosine; a word given by name is left out of its own list."""
+        if isinstance(word_or_vector, str):
+            row = self.row(word_or_vector)
+            return self._top(self.cosines(self.unit[row], restrict_vocab), k, [row])
+        return self._top(self.cosines(word_or_vector, restrict_vocab), k, [])
+
+    def analogy_query(self, a: str, b: str, c: str) -> np.ndarray:
+        """unit(b) + unit(c) - unit(a), averaged and normalised as gensim does (float32)."""
+        ua, ub, uc = self.unit_vectors([a, b, c])
+        mean = (ub + uc - ua) / np.float32(3.0)
+        return mean / np.float32(np.linalg.norm(mean) or 1.0)
+
+    def analogy(self, a: str, b: str, c: str, k: int = 10,
+                restrict_vocab: int | None = None) -> list[tuple[str, float]]:
+        """a : b :: c : ?  ->  [(word, cosine), ...] best first, without a, b and c."""
+        rows = [self.row(w) for w in (a, b, c)]
+        return self._top(self.cosines(self.analogy_query(a, b, c), restrict_vocab), k, rows)
+
+    def analogy_rank(self, a: str, b: str, c: str, expected: str) -> tuple[int, float]:
+        """Where `expected` lands among the answers of a : b :: c : ? (1 = the top answer)."""
+        rows = {self.row(w) for w in (a, b, c)}
+        target = self.row(expected)
+        if target in rows:
+            raise ValueError(f"{expected!r} is one of the three input words, which are never answers.")
+        scores = self.cosines(self.analogy_query(a, b, c)).numpy()
+        mine = scores[target]
+        better = scores > mine
+        better[list(rows)] = False
+        if self._hidden.size:
+            better[self._hidden] = False
+        return int(better.sum()) + 1, float(mine)
+
+    # -- a whole analogy set at once ------------------------------------------------------------
+    def evaluate_analogies(self, questions: Sequence[AnalogyQuestion], restrict_vocab: int = 300_000,
+                           case_insensitive: bool = True, chunk_cells: int = 1 << 21) -> AnalogyEvaluation:
+        """Every question at once, as matrix products: same counting as gensim's evaluate_word_analogies.
+
+        A question counts only when its four words are among the first `restrict_vocab`
+        words; the answer is the best of those rows other than a, b and c.
+        """
+        rows_allowed = min(restrict_vocab, len(self))
+        fold = (lambda w: w.upper()) if case_insensitive else (lambda w: w)
+        ok: dict[str, int] = {}
+        for i in range(rows_allowed):
+            ok.setdefault(fold(self.words[i]), i)            # first (most frequent) case variant
+        kept, skipped = [], 0
+        for q in questions:
+            ids = [ok.get(fold(w)) for w in (q.a, q.b, q.c, q.expected)]
+            if None in ids:
+                skipped += 1
+            else:
+                kept.append((q, ids))
+        unit = self.unit[:rows_allowed]
+        table_t = self.unit_table[:rows_allowed].T                      # (d, rows), a view
+        ids = np.array([ids for _, ids in kept], dtype=np.int64).reshape(-1, 4)   # (questions, 4)
+        predicted = np.empty(len(kept), dtype=np.int64)
+        step = max(1, chunk_cells // rows_allowed)     # (step, rows) score blocks stay in cache for argmax
+        for start in range(0, len(kept), step):
+            block = ids[start:start + step]
+            mean = (unit[block[:, 1]] + unit[block[:, 2]] - unit[block[:, 0]]) / np.float32(3.0)
+            mean /= np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-30)
+            scores = torch.from_numpy(mean) @ table_t                  # (step, rows)
+            lines = torch.arange(len(block))[:, None]
+            scores[lines, torch.from_numpy(block[:, :3])] = -torch.inf   # never the inputs
+            predicted[start:start + step] = torch.argmax(scores, dim=1).numpy()
+        sections: dict[str, list[int]] = {}
+        guesses = []
+        for (q, qids), guess in zip(kept, predicted):
+            word = self.words[int(guess)]
+            right = fold(word) == fold(q.expected)
+            counts = sections.setdefault(q.section, [0, 0])
+            counts[0] += right
+            counts[1] += 1
+            guesses.append(word)
+        correct = sum(c for c, _ in sections.values())
+        return AnalogyEvaluation(correct=correct, total=len(kept), skipped=skipped,
+                                 sections={s: tuple(c) for s, c in sections.items()},
+                                 predictions=tuple(guesses))
+
+
+def _unit_rows_chunked(matrix: np.ndarray) -> np.ndarray:
+    out = np.empty(matrix.shape, dtype=np.float32)
+    for start in range(0, matrix.shape[0], NORMALISE_CHUNK):
+        block = np.asarray(matrix[start:start + NORMALISE_CHUNK], dtype=np.float32)   # (chunk, d)
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        out[start:start + NORMALISE_CHUNK] = block / np.where(norms == 0, 1.0, norms)
+    return out

@@ -1,0 +1,205 @@
+"""Word vectors: our analogies and neighbours are gensim's, unknown words get helpful errors, GloVe loads lazily."""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.vectors import AnalogyQuestion, UnknownWordError, WordVectors, read_analogy_questions
+
+ROOT = Path(__file__).resolve().parents[1]
+RESTRICT = 30_000      # as gensim's evaluate_word_analogies is usually run: the most frequent words
+TIE = 1e-6             # two cosines this close are a tie; float rounding may order them either way
+
+
+@pytest.fixture(scope="module")
+def glove():
+    from models import load_vectors
+
+    return load_vectors("glove-6b-50d")
+
+
+@pytest.fixture(scope="module")
+def gensim_glove(glove):
+    """The same 400,000 x 50 matrix inside gensim (test-only reference), built from the arrays."""
+    gensim_models = pytest.importorskip("gensim.models")
+    kv = gensim_models.KeyedVectors(glove.dim)
+    kv.add_vectors(glove.words, np.asarray(glove.matrix))
+    kv.fill_norms()
+    return kv
+
+
+@pytest.fixture(scope="module")
+def questions():
+    """Google's 19,544 questions, lower-cased like GloVe's vocabulary (the file capitalises names)."""
+    utils = pytest.importorskip("gensim.test.utils")
+    return [AnalogyQuestion(q.section, q.a.lower(), q.b.lower(), q.c.lower(), q.expected.lower())
+            for q in read_analogy_questions(utils.datapath("questions-words.txt"))]
+
+
+def same_ranking(ours, theirs, reference_scores):
+    """Same words in the same order, except where gensim's own cosines tie."""
+    assert len(ours) == len(theirs)
+    for (w1, c1), (w2, c2) in zip(ours, theirs):
+        assert c1 == pytest.approx(c2, abs=1e-5)
+        if w1 != w2:
+            assert abs(reference_scores(w1) - reference_scores(w2)) < TIE, (w1, w2)
+
+
+# -- the Python API the README shows ---------------------------------------------------------------
+def test_king_minus_man_plus_woman_is_queen(glove):
+    answers = glove.analogy("man", "king", "woman", k=10)
+    assert answers[0][0] == "queen"
+    assert answers[0][1] == pytest.approx(0.852, abs=1e-3)
+    assert len(answers) == 10 and not {"man", "king", "woman"} & {w for w, _ in answers}
+    assert [c for _, c in answers] == sorted((c for _, c in answers), reverse=True)
+
+
+def test_vector_and_neighbours(glove):
+    queen = glove.vector("queen")
+    assert queen.shape == (50,) and queen.dtype == np.float32
+    np.testing.assert_array_equal(queen, np.asarray(glove.matrix[glove.words.index("queen")]))
+    near = [w for w, _ in glove.neighbors("paris", k=10)]
+    assert "paris" not in near and {"france", "london"} <= set(near)
+    # a vector as query: its own word comes first, cosine 1
+    word, cos = glove.neighbors(queen, k=1)[0]
+    assert word == "queen" and cos == pytest.approx(1.0, abs=1e-6)
+
+
+def test_capitalised_words_find_the_lower_case_entry(glove):
+    assert glove.analogy("Man", "King", "Woman", k=1)[0][0] == "queen"
+    assert "Paris" in glove and "paris" in glove
+
+
+def test_unknown_word_names_it_and_suggests_spellings_quickly(glove):
+    start = time.perf_counter()
+    with pytest.raises(KeyError) as info:
+        glove.analogy("man", "king", "wommann")
+    assert time.perf_counter() - start < 2.0
+    assert isinstance(info.value, UnknownWordError)
+    message = str(info.value)
+    assert "'wommann'" in message and "woman" in info.value.suggestions
+    assert "Did you mean" in message
+    with pytest.raises(UnknownWordError) as info:
+        glove.vector("elephnt")
+    assert info.value.suggestions[0] == "elephant"
+    with pytest.raises(UnknownWordError, match="not in the vocabulary"):
+        glove.vector("   ")
+
+
+def test_expected_answer_rank_is_honest(glove):
+    rank, cos = glove.analogy_rank("man", "king", "woman", "queen")
+    assert rank == 1 and cos == pytest.approx(glove.analogy("man", "king", "woman", k=1)[0][1], abs=1e-6)
+    top = [w for w, _ in glove.analogy("man", "king", "woman", k=20)]
+    rank, _ = glove.analogy_rank("man", "king", "woman", "princess")
+    assert rank == top.index("princess") + 1 > 1
+    with pytest.raises(ValueError):
+        glove.analogy_rank("man", "king", "woman", "king")
+
+
+def test_small_table_hidden_rows_and_zero_rows():
+    matrix = np.array([[1, 0], [0, 1], [1, 1], [0, 0], [-1, 0]], dtype=np.float32)
+    vecs = WordVectors(matrix, ["a", "b", "c", "zero", "[unused]"], hidden=[4])
+    assert [w for w, _ in vecs.neighbors("a", k=4)] == ["c", "b", "zero"]   # [unused] never offered
+    assert vecs.neighbors("zero", k=1)[0][1] == 0.0                          # no NaN from a zero row
+    with pytest.raises(ValueError):
+        WordVectors(matrix, ["too", "few"])
+
+
+# -- parity with gensim ----------------------------------------------------------------------------
+def test_neighbours_equal_gensim(glove, gensim_glove):
+    for word in ("paris", "frog", "computer", "walked"):
+        scores = gensim_glove.most_similar(positive=[word], topn=None)
+        same_ranking(glove.neighbors(word, k=10), gensim_glove.most_similar(positive=[word], topn=10),
+                     lambda w: scores[gensim_glove.key_to_index[w]])
+
+
+def test_full_vocabulary_top_ten_equal_gensim_on_a_sample(glove, gensim_glove, questions):
+    known = [q for q in questions if all(w in glove.index for w in (q.a, q.b, q.c))]
+    sample = random.Random(4).sample(known, 150)
+    for q in sample:
+        theirs = gensim_glove.most_similar(positive=[q.b, q.c], negative=[q.a], topn=10)
+        scores = gensim_glove.most_similar(positive=[q.b, q.c], negative=[q.a], topn=None)
+        same_ranking(glove.analogy(q.a, q.b, q.c, k=10), theirs,
+                     lambda w: scores[gensim_glove.key_to_index[w]])
+
+
+@pytest.mark.parametrize("shard", range(4))
+def test_every_google_question_top_answer_equals_gensim(glove, gensim_glove, questions, shard):
+    """Every question whose words are among the 30,000 most frequent: gensim's top answer is ours.
+
+    Split into four shards so pytest -n spreads gensim's 15,000 calls over the workers.
+    """
+    mine = questions[shard::4]
+    result = glove.evaluate_analogies(mine, restrict_vocab=RESTRICT)
+    ok = set(glove.words[:RESTRICT])
+    kept = [q for q in mine if {q.a, q.b, q.c, q.expected} <= ok]
+    assert result.total == len(kept) > 3_000 and result.skipped == len(mine) - len(kept)
+    correct = 0
+    for q, ours in zip(kept, result.predictions):
+        theirs = gensim_glove.most_similar(positive=[q.b, q.c], negative=[q.a], topn=1,
+                                           restrict_vocab=RESTRICT)[0][0]
+        if ours != theirs:   # only a float-rounding tie may differ
+            scores = gensim_glove.most_similar(positive=[q.b, q.c], negative=[q.a], topn=None,
+                                               restrict_vocab=RESTRICT)
+            assert abs(scores[glove.index[ours]] - scores[glove.index[theirs]]) < TIE, (q, ours, theirs)
+        correct += theirs == q.expected
+    assert result.correct == correct
+
+
+def test_evaluation_counts_like_gensim_on_a_small_file(glove, gensim_glove, tmp_path):
+    lines = [": capitals", "athens greece paris france", "athens greece berlin germany",
+             "athens greece qqzzxx nowhere", ": tenses", "walk walked swim swam", "go went see saw"]
+    path = tmp_path / "q.txt"
+    path.write_text("\n".join(lines) + "\n")
+    score, sections = gensim_glove.evaluate_word_analogies(str(path), restrict_vocab=RESTRICT)
+    ours = glove.evaluate_analogies(read_analogy_questions(path), restrict_vocab=RESTRICT)
+    assert ours.accuracy == pytest.approx(score)
+    assert ours.skipped == 1 and ours.total == 4
+    assert ours.sections == {s["section"]: (len(s["correct"]), len(s["correct"]) + len(s["incorrect"]))
+                             for s in sections[:-1]}
+    assert read_analogy_questions(path)[0] == AnalogyQuestion("capitals", "athens", "greece", "paris", "france")
+
+
+# -- the model's own table ------------------------------------------------------------------------
+def test_minilm_input_table_is_the_model_embedding(minilm):
+    from models import load_vectors
+
+    vecs = load_vectors("minilm-input", model=minilm)
+    assert len(vecs) == 30_522 and vecs.dim == 384
+    np.testing.assert_array_equal(vecs.vector("king"), minilm.embedding_table()[vecs.index["king"]])
+    answers = vecs.analogy("man", "king", "woman", k=5)
+    assert answers[0][0] == "queen"
+    assert not any(w.startswith("[unused") for w, _ in vecs.neighbors("[unused5]", k=20))
+    assert any(w.startswith("##") for w, _ in vecs.neighbors("##ing", k=5))
+
+
+def test_unknown_space_name():
+    from models import load_vectors
+
+    with pytest.raises(ValueError, match="glove-6b-50d"):
+        load_vectors("word2vec")
+
+
+def test_glove_loads_fast_lazily_and_not_at_app_start():
+    code = (
+        "import time, models\n"
+        "import pyarrow.parquet\n"
+        "def rss():\n"
+        "    return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20\n"
+        "before, t = rss(), time.perf_counter()\n"
+        "v = models.load_vectors('glove-6b-50d')\n"
+        "print(time.perf_counter() - t, rss() - before, v._unit is None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    seconds, extra_mb, lazy = out.stdout.split()
+    assert float(extra_mb) < 200 and lazy == "True"
+    assert float(seconds) < 3.0      # target < 1 s (bench/analogy_vs_gensim.py); slack for a busy CI machine
+    # pages/_shared.py and app.py never touch GloVe; only the embedding page does
+    for path in (ROOT / "app.py", ROOT / "pages" / "_shared.py"):
+        assert "load_vectors" not in path.read_text()
