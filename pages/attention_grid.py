@@ -23,11 +23,11 @@ if n > MAX_THUMB:
                f"{n / MAX_THUMB:.1f} token pairs). Open a head to see every token.")
 event = plot(heads_grid(trace.attentions, zmax=zmax), "attention_all_heads", key=f"{PAGE}_chart",
              on_select="rerun", selection_mode="points")
-points = event.selection.points if event else []
-picked = [p for p in points if isinstance(p.get("customdata"), list) and len(p["customdata"]) == 2]
+# The clickable markers are the figure's last trace, one per head in layer-major order.
+markers = trace.n_layers * trace.n_heads
+picked = [p["point_index"] for p in (event.selection.points if event else []) if p.get("curve_number") == markers]
 if picked:
-    layer, head = picked[0]["customdata"]
-    open_head(layer, head)
+    open_head(*divmod(int(picked[0]), trace.n_heads))
 
 st.caption("No mouse handy? Pick a head here instead.")
 head_opener(trace, PAGE)

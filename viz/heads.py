@@ -72,7 +72,7 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
     fig.update_yaxes(tickmode="array", tickvals=[layer * step + centre for layer in range(n_layers)],
                      ticktext=[f"layer {layer}" for layer in range(n_layers)], autorange="reversed",
                      showgrid=False, zeroline=False, scaleanchor="x", constrain="domain")
-    fig.update_layout(clickmode="event+select", dragmode=False)
+    fig.update_layout(clickmode="event+select")
     return fig
 
 

@@ -1,0 +1,166 @@
+"""End to end in a real browser: `streamlit run app.py` and Debian's Chromium driven by Playwright.
+
+A person opens a shared link, types a sentence with an HTML probe in the sidebar, sees
+the new tokens on the heatmap's axis as plain text, copies the link and gets the same
+view back, and clicks a thumbnail of the all-heads grid to open that head.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+pytestmark = pytest.mark.browser
+
+
+def require_browser():
+    """Skip on a laptop without Chromium; in CI (.ci/run installs it) a missing browser is a failure."""
+    problem = None
+    if not Path(CHROMIUM).exists():
+        problem = f"{CHROMIUM} not found (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            problem = "the playwright package is not installed (requirements-dev.txt)"
+    if problem:
+        if IN_CI:
+            pytest.fail(f"browser test cannot run in CI: {problem}")
+        pytest.skip(problem)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    require_browser()
+    port = free_port()
+    env = dict(os.environ, ATTENTION_EXPLORER_THREADS="2")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+                    pytest.fail(f"streamlit did not start:\n{output[-2000:]}")
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def heatmap_ticks(page, axis: str = "xtick") -> list[str]:
+    return page.locator(f".js-plotly-plot .{axis} text").all_text_contents()
+
+
+def wait_for_ticks(page, wanted: str, timeout: float = 90) -> list[str]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ticks = heatmap_ticks(page)
+        if wanted in ticks:
+            return ticks
+        time.sleep(0.3)
+    raise AssertionError(f"{wanted!r} never appeared on the heatmap's axis; last ticks: {heatmap_ticks(page)}")
+
+
+def slider_values(page) -> list[int]:
+    return [int(v) for v in page.locator("[data-testid=stSlider] input[type=range]").evaluate_all(
+        "els => els.map(e => e.value)")]
+
+
+def wait_idle(page) -> None:
+    """Until Streamlit has finished running the script (its status widget disappears)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
+
+
+def test_type_a_sentence_share_the_link_and_open_a_head(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    # 1. A shared link is the fresh server's very first request: it must open inside the frame.
+    page.goto(f"{server}/attention_head?sentence=Time+flies+like+an+arrow.&layer=2&head=5")
+    wait_for_ticks(page, "arrow")
+    wait_idle(page)
+    assert slider_values(page)[:2] == [2, 5]
+    sentence_box = page.get_by_role("textbox", name="Sentence", exact=True)
+    assert sentence_box.input_value() == "Time flies like an arrow."
+
+    # 2. Type a new sentence with an HTML probe; the heatmap gets the new tokens, as text.
+    sentence_box.fill("The cat sat on the <b>mat</b> today")
+    sentence_box.press("Control+Enter")
+    ticks = wait_for_ticks(page, "mat")
+    wait_idle(page)
+    assert {"cat", "sat", "today", "<", ">", "/"} <= set(ticks), ticks
+    assert ticks.count("the") == 2                      # repeated tokens keep their own columns
+    plot = page.locator(".js-plotly-plot").first
+    assert plot.locator("b").count() == 0               # no user <b> became markup in the figure
+    assert "font-weight: bold" not in (plot.inner_html())
+    assert page.locator("script:has-text('alert')").count() == 0
+
+    # 3. The URL now holds page, sentence, layer and head: a copied link reopens the same view.
+    query = parse_qs(urlparse(page.url).query)
+    assert urlparse(page.url).path == "/attention_head"
+    assert query["sentence"] == ["The cat sat on the <b>mat</b> today"]
+    assert query["layer"] == ["2"] and query["head"] == ["5"]
+    copy = browser.new_page(viewport={"width": 1400, "height": 1100})
+    copy.goto(page.url)
+    wait_for_ticks(copy, "today")
+    wait_idle(copy)
+    assert slider_values(copy)[:2] == [2, 5]
+    assert copy.get_by_role("textbox", name="Sentence", exact=True).input_value() == "The cat sat on the <b>mat</b> today"
+    copy.close()
+
+    # 4. All heads: clicking the thumbnail of layer 3, head 7 opens that head.
+    page.get_by_role("link", name="All heads").click()
+    page.wait_for_selector(".js-plotly-plot .scatterlayer .point", timeout=90_000)
+    wait_idle(page)
+    points = page.locator(".js-plotly-plot .scatterlayer .point")
+    assert points.count() == 72
+    box = points.nth(3 * 12 + 7).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("() => location.pathname.endsWith('/attention_head')", timeout=60_000)
+    wait_for_ticks(page, "mat")
+    wait_idle(page)
+    assert slider_values(page)[:2] == [3, 7]
+    query = parse_qs(urlparse(page.url).query)
+    assert query["layer"] == ["3"] and query["head"] == ["7"]
+    page.close()
