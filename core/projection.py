@@ -80,11 +80,13 @@ class AnalogyPicture:
 def analogy_picture(vecs: WordVectors, a: str, b: str, c: str, answers=(), expected: str | None = None,
                     neighbours=(), dims: int = 2) -> AnalogyPicture:
     """PCA fitted on the unit vectors of the words shown (the arithmetic works on unit vectors)."""
-    words, roles = [], []
-    for group, role in (([a], "a"), ([b], "b"), ([c], "c"), (answers, "answer"),
-                        ([expected] if expected else [], "expected"), (neighbours, "neighbour")):
+    words, roles = [a, b, c], ["a", "b", "c"]       # always three points, even if a word repeats
+    rows = {vecs.row(w) for w in words}
+    for group, role in (([expected] if expected else [], "expected"), (answers, "answer"),
+                        (neighbours, "neighbour")):
         for w in group:
-            if w not in words:
+            if vecs.row(w) not in rows:
+                rows.add(vecs.row(w))
                 words.append(w)
                 roles.append(role)
     unit = vecs.unit_vectors(words)                                    # (n, d)
