@@ -74,6 +74,7 @@ def analogy_figure(pic: AnalogyPicture, title: str | None = None, height: int = 
     target = pic.target[None, :]
     fig.add_trace(_scatter(target, ["c + (b − a)"], "c + (b − a)", OFFSET_COLOUR, 12))
     fig.data[-1].marker.symbol = "x"
+    fig.data[-1].textposition = "middle left"     # the answer usually sits just above or below it
     titles = [f"PC{i + 1} · {100 * r:.1f}% of variance" for i, r in enumerate(pic.explained)]
     _axes(fig, titles, dims)
     if dims == 2:   # arrowheads; the arrows' numbers also sit in the line traces above
