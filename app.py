@@ -1,46 +1,15 @@
 """Attention Explorer: the frame. Sidebar (model, sentence) and navigation; pages do the rest."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
+from pages._sections import SECTIONS
 from pages._shared import (DEFAULT_SENTENCE, EXAMPLES, MAX_CHARS, current_model_name,
                            model_choices)
 
 st.set_page_config(page_title="Attention Explorer", page_icon="🔎", layout="wide")
 
 URL_SENTENCE_LIMIT = 2_000  # longer sentences stay in the session but not in the link
-
-# Pages by section. Each file runs on its own too (tests use AppTest on them).
-SECTIONS = {
-    "Start": [("pages/home.py", "Home", "🏠", True)],
-    "Attention": [
-        ("pages/attention_head.py", "One head", "🔥", False),
-        ("pages/attention_grid.py", "All heads", "🧩", False),
-        ("pages/attention_compare.py", "Compare heads", "⚖️", False),
-        ("pages/attention_lines.py", "Lines view", "〰️", False),
-        ("pages/attention_aggregate.py", "Aggregates & rollout", "➕", False),
-        ("pages/head_stats.py", "Head statistics", "📊", False),
-    ],
-    "Inside the model": [
-        ("pages/step_tokens.py", "1 · Tokenization", "✂️", False),
-        ("pages/step_embeddings.py", "2 · Embeddings & positions", "📍", False),
-        ("pages/step_head.py", "3 · One head, with numbers", "🧮", False),
-        ("pages/step_layer.py", "4 · Heads to next layer", "🧱", False),
-        ("pages/step_mask.py", "5 · Masks", "🎭", False),
-    ],
-    "Meaning": [
-        ("pages/embeddings.py", "Embedding space", "🗺️", False),
-        ("pages/context.py", "Context at work", "🧭", False),
-    ],
-    "Train": [
-        ("pages/train.py", "Train a tiny transformer", "🏋️", False),
-        ("pages/train_results.py", "Try your model", "💬", False),
-        ("pages/train_step.py", "One training step", "🔬", False),
-        ("pages/seq2seq.py", "Encoder–decoder", "🔁", False),
-    ],
-}
 
 
 def init_from_url() -> None:
@@ -94,13 +63,9 @@ def write_url() -> None:
 
 
 def navigation():
-    here = Path(__file__).parent
-    pages = {}
-    for section, entries in SECTIONS.items():
-        built = [st.Page(path, title=title, icon=icon, default=default)
-                 for path, title, icon, default in entries if (here / path).is_file()]
-        if built:
-            pages[section] = built
+    pages = {section: [st.Page(path, title=title, icon=icon, default=(section, i) == ("Start", 0))
+                       for i, (path, title, icon, _) in enumerate(entries)]
+             for section, entries in SECTIONS.items()}
     return st.navigation(pages)
 
 

@@ -1,6 +1,8 @@
 """Home: what the app shows, the sentence's tokens and one real attention head."""
 import streamlit as st
+from streamlit.errors import StreamlitPageNotFoundError
 
+from pages._sections import SECTIONS
 from pages._shared import current_model, current_trace, show_text
 from viz.attention import attention_heatmap
 
@@ -10,6 +12,24 @@ st.markdown(
     "makes, the attention of every layer and head, the vectors inside, and how context "
     "moves each word's vector from layer to layer. Every number is the real model's number."
 )
+
+
+def page_guide() -> None:
+    """Every page with one line on what it shows; links when the app frame is running."""
+    sections = [(name, entries) for name, entries in SECTIONS.items() if name != "Start"]
+    columns = st.columns(2)
+    for i, (section, entries) in enumerate(sections):
+        where = columns[i % 2]
+        where.markdown(f"**{section}**")
+        for path, title, icon, blurb in entries:
+            try:
+                where.page_link(path, label=f"{title} — {blurb}", icon=icon)
+            except StreamlitPageNotFoundError:  # this file run alone (tests): no frame to link into
+                where.markdown(f"{icon} {title} — {blurb}")
+
+
+with st.expander("What each page shows", expanded=True):
+    page_guide()
 model = current_model()
 st.caption(model.description)
 trace = current_trace()

@@ -1,0 +1,54 @@
+"""The app's pages by section: one list that the frame (app.py) and the home page both read.
+
+Each entry: (file, title, icon, what it shows). The first page is the default.
+"""
+from __future__ import annotations
+
+SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
+    "Start": [
+        ("pages/home.py", "Home", "🏠", "What the app shows, your sentence's tokens and one real head."),
+    ],
+    "Attention": [
+        ("pages/attention_head.py", "One head", "🔥",
+         "The attention weights of one layer and head as a heatmap, query rows × key columns."),
+        ("pages/attention_grid.py", "All heads", "🧩",
+         "All 72 heads of MiniLM at once on one colour scale; click a cell to open that head."),
+        ("pages/attention_compare.py", "Compare heads", "⚖️",
+         "Two to four heads side by side, and the difference map of two heads."),
+        ("pages/attention_lines.py", "Lines view", "〰️",
+         "Tokens in two columns joined by lines as strong as the weights (one head or a whole layer)."),
+        ("pages/attention_aggregate.py", "Aggregates & rollout", "➕",
+         "The mean over a layer's heads, attention rollout across layers, attention summed over chosen tokens."),
+        ("pages/head_stats.py", "Head statistics", "📊",
+         "Entropy, distance and where each head looks ([CLS], [SEP], previous, next, itself): find the "
+         "previous-token heads and the [SEP] sinks."),
+    ],
+    "Inside the model": [
+        ("pages/step_tokens.py", "1 · Tokenization", "✂️",
+         "Normalised text, pre-tokens, WordPiece pieces and ids, each piece highlighted in your text."),
+        ("pages/step_embeddings.py", "2 · Embeddings & positions", "📍",
+         "Token rows of the embedding table, sinusoidal and learned positions, and the LayerNorm that follows."),
+        ("pages/step_head.py", "3 · One head, with numbers", "🧮",
+         "X → Q, K, V → scores → ÷√d_head → softmax → weighted sum of V, with the real numbers."),
+        ("pages/step_layer.py", "4 · Heads to next layer", "🧱",
+         "Concatenated heads, W_O, residual and LayerNorm, the feed-forward 384 → 1536 → 384."),
+        ("pages/step_mask.py", "5 · Masks", "🎭",
+         "Why MiniLM sees both ways, and the causal triangle of a decoder."),
+    ],
+    "Meaning": [
+        ("pages/embeddings.py", "Embedding space", "🗺️",
+         "king − man + woman ≈ queen on GloVe and MiniLM vectors, and a PCA/t-SNE projector."),
+        ("pages/context.py", "Context at work", "🧭",
+         "Each token's vector moving layer by layer; the same word in two sentences drifting apart."),
+    ],
+    "Train": [
+        ("pages/train.py", "Train a tiny transformer", "🏋️",
+         "A BPE tokenizer and a small GPT-style model trained here in about a minute, live loss curve."),
+        ("pages/train_results.py", "Try your model", "💬",
+         "Next-token probabilities, generated text, and the model before vs after training."),
+        ("pages/train_step.py", "One training step", "🔬",
+         "Logits → softmax → cross-entropy with numbers, gradient norms, how far one update moves."),
+        ("pages/seq2seq.py", "Encoder–decoder", "🔁",
+         "A model that learns to reverse strings; its cross-attention draws the anti-diagonal."),
+    ],
+}
