@@ -66,7 +66,8 @@ def navigation():
     pages = {section: [st.Page(path, title=title, icon=icon, default=(section, i) == ("Start", 0))
                        for i, (path, title, icon, _) in enumerate(entries)]
              for section, entries in SECTIONS.items()}
-    return st.navigation(pages)
+    # Sections as menus in the top bar: the sidebar stays short, with the model and sentence in view.
+    return st.navigation(pages, position="top")
 
 
 init_from_url()

@@ -45,9 +45,10 @@ def vocab_problem(lines: Sequence[str], vocab_size: int) -> str | None:
     return None
 
 
-def _empty_tokenizer() -> Tokenizer:
+def _empty_tokenizer(lowercase: bool = False) -> Tokenizer:
     tok = Tokenizer(models.BPE(unk_token=UNK))
-    tok.normalizer = normalizers.NFC()
+    tok.normalizer = normalizers.Sequence([normalizers.NFC(), normalizers.Lowercase()]) if lowercase \
+        else normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=WORD_START, prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement=WORD_START, prepend_scheme="always")
     return tok
@@ -105,7 +106,10 @@ def train_bpe(lines: Sequence[str], vocab_size: int) -> BPETokenizer:
     problem = vocab_problem(lines, vocab_size)
     if problem:
         raise ValueError(problem)
-    tok = _empty_tokenizer()
+    # Text with no capital letters (the built-in corpus) cannot teach capitals: lower-case what the
+    # person types too, so "Time flies" reads as "time flies" instead of "<unk>ime flies".
+    lowercase = not any(ch != ch.lower() for line in lines for ch in line)
+    tok = _empty_tokenizer(lowercase)
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS,
                                   min_frequency=2, show_progress=False,
                                   initial_alphabet=sorted(alphabet(lines)))

@@ -23,9 +23,10 @@ def page_guide() -> None:
         where.markdown(f"**{section}**")
         for path, title, icon, blurb in entries:
             try:
-                where.page_link(path, label=f"{title} — {blurb}", icon=icon)
+                where.page_link(path, label=title, icon=icon)
             except StreamlitPageNotFoundError:  # this file run alone (tests): no frame to link into
-                where.markdown(f"{icon} {title} — {blurb}")
+                where.markdown(f"{icon} {title}")
+            where.caption(blurb)
 
 
 with st.expander("What each page shows", expanded=True):

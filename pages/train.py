@@ -49,7 +49,8 @@ sentence = current_sentence()
 if not sentence.strip():
     right.info("The sentence is empty: type one in the sidebar to see how this tokenizer splits it.")
 else:
-    show_text(sentence)
+    with right:
+        show_text(sentence)
     pieces = tokenizer.split(sentence)
     right.code(" | ".join(pieces[:200]) + (" | …" if len(pieces) > 200 else ""), language=None)
     unknown = pieces.count("<unk>")

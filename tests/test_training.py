@@ -59,6 +59,13 @@ def test_bpe_merges_in_order_and_whole_words(bpe):
     assert bpe.decode(bpe.encode("the queen rules her kingdom .")) == "the queen rules her kingdom ."
 
 
+def test_lowercase_corpus_reads_capitals_as_lowercase(bpe):
+    # the built-in corpus has no capitals, so "The King" must not become <unk>s
+    assert bpe.split("The King") == bpe.split("the king") == ["▁the", "▁king"]
+    cased = train_bpe(["Hello World"] * 30 + ["hello world"] * 30, 40)
+    assert cased.split("Hello") != cased.split("hello")        # text with capitals keeps them
+
+
 def test_vocabulary_smaller_than_alphabet_is_refused(corpus):
     assert vocab_problem(corpus, 64) is None
     many_characters = corpus[:50] + ["ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 éèà"]

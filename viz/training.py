@@ -60,7 +60,7 @@ def token_probabilities(probs: np.ndarray, vocabulary: Sequence[str], k: int = 1
     fig = go.Figure(go.Bar(
         x=probs[top], y=list(range(len(top))), orientation="h", marker_color=colours,
         customdata=np.array(labels, dtype=object), text=[f"{p:.1%}" for p in probs[top]],
-        textposition="outside", cliponaxis=False,
+        textposition="auto", cliponaxis=False,   # inside a long bar (a 99 % bar reaches the edge), outside a short one
         hovertemplate="%{customdata}: %{x:.4f}<extra></extra>"))
     base_layout(fig, title, height=max(260, 60 + 24 * len(top)))
     fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=list(range(len(top))), ticktext=labels)
@@ -137,8 +137,11 @@ def cross_attention_heatmap(weights: np.ndarray, query_tokens: Sequence[str], ke
         text=np.where(weights >= 0.005, np.round(weights, 2).astype(str), ""), texttemplate="%{text}",
         hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra></extra>"))
     base_layout(fig, title, height=max(280, 90 + 34 * len(query_tokens)))
-    fig.update_xaxes(title=key_title, side="top", **token_ticks(key_tokens))
-    fig.update_yaxes(title=query_title, autorange="reversed", scaleanchor="x", **token_ticks(query_tokens))
+    # Square cells: shrink the plot area to the cells (constrain="domain") rather than widen the
+    # axis range, which would leave a wide empty band crossed by gridlines beside a short sequence.
+    fig.update_xaxes(title=key_title, side="top", constrain="domain", showgrid=False, **token_ticks(key_tokens))
+    fig.update_yaxes(title=query_title, autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False,
+                     **token_ticks(query_tokens))
     return fig
 
 
