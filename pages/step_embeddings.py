@@ -64,8 +64,12 @@ pe = sinusoidal_encoding(n_pos, d)
 left, right = st.columns(2)
 with left:
     plot(position_heatmap(pe, f"Sinusoidal encoding: {n_pos} positions × {d} dimensions"), "sinusoidal_heatmap")
+# Dimensions spread across the table: a fast pair (sin, cos) near the start, slower ones further
+# on (for d = 384: 0, 48, 49, 96, 160); scaled to the model's width, so trained models work too.
+even = lambda x: 2 * (x // 2)  # noqa: E731
+curve_dims = sorted({0, even(d // 8), even(d // 8) + 1, even(d // 4), even(5 * d // 12)} & set(range(d)))
 with right:
-    plot(sinusoid_curves(pe, [0, 48, 49, 96, 160], "A few dimensions along the positions"),
+    plot(sinusoid_curves(pe, curve_dims, "A few dimensions along the positions"),
          "sinusoidal_curves")
 
 st.subheader("Learned positions (MiniLM)" if config.positional == "learned" else "This model's positions")

@@ -80,7 +80,9 @@ st.markdown(f"output = Σ_j weight_j · v_j  →  1 × {dh} for this query;  for
 plot(weighted_sum_figure(hs.weights[ks], hs.v[ks], hs.head_out, key_tokens, keys.start,
                          f"weight_j · v_j for each key{window_note}, and their sum"), "step_head_output")
 layer_trace = trace.layers[layer]
-gaps = {"scores": np.nanmax(np.abs(np.where(hs.allowed, hs.scaled - layer_trace.scores[head, query], 0))),
+# Compare only the scores the mask allows: masked ones are −∞ on both sides (∞ − ∞ is NaN).
+allowed_gap = np.where(hs.allowed, hs.scaled, 0) - np.where(hs.allowed, layer_trace.scores[head, query], 0)
+gaps = {"scores": np.abs(allowed_gap).max(),
         "weights": np.abs(hs.weights - layer_trace.weights[head, query]).max(),
         "output": np.abs(hs.head_out - layer_trace.head_out[head, query]).max()}
 st.caption("Recomputed on this page from X and the weights; the model's own forward pass agrees to "

@@ -55,3 +55,28 @@ def test_page_survives_bad_input(page, case):
     if case == "long":
         assert any("512" in str(w.value) or "token" in str(w.value) for w in at.warning), \
             f"{page} gives no truncation notice"
+
+
+@pytest.fixture(scope="module")
+def causal_model(tmp_path_factory):
+    """A small decoder saved as the train page saves it (sinusoidal positions, d_model 48, 3 heads)."""
+    from core.corpus import CorpusConfig, generate_corpus
+    from core.training import lm_config, new_model
+    from models.bpe import train_bpe
+    from models.saved import save_model
+
+    bpe = train_bpe(generate_corpus(CorpusConfig(n_sentences=300)), 120)
+    net = new_model(lm_config(bpe.vocab_size, context=24, d_model=48, n_heads=3, n_layers=2,
+                              positional="sinusoidal"), seed=1)
+    return str(save_model(net, bpe.to_json(), tmp_path_factory.mktemp("models"), "tiny", info={"label": "tiny"}))
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p not in OWN_INPUT])
+def test_page_runs_with_a_model_trained_in_the_app(page, causal_model):
+    """Picking a trained decoder in the sidebar: every page adapts to its sizes (no MiniLM numbers assumed)."""
+    at = AppTest.from_file(str(ROOT / page), default_timeout=120)
+    at.session_state["extra_models"] = {causal_model: "tiny"}
+    at.session_state["model"] = causal_model
+    at.session_state["sentence"] = "The queen rules her kingdom, and the king rules his. " * 3
+    at.run()
+    assert not at.exception, f"{page} raised with a trained model: {at.exception}"
