@@ -150,7 +150,8 @@ def test_type_a_sentence_share_the_link_and_open_a_head(server, browser):
     copy.close()
 
     # 4. All heads: clicking the thumbnail of layer 3, head 7 opens that head.
-    page.get_by_role("link", name="All heads").click()
+    page.get_by_role("button", name="Attention", exact=True).click()     # the top bar's menu
+    page.locator("a[href$='/attention_grid']").first.click()
     page.wait_for_selector(".js-plotly-plot .scatterlayer .point", timeout=90_000)
     wait_idle(page)
     points = page.locator(".js-plotly-plot .scatterlayer .point")
