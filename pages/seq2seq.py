@@ -4,6 +4,7 @@ import streamlit as st
 from core.seq2seq import (EncoderDecoder, ReversalTask, anti_diagonal_share, new_seq2seq, predictions, seq2seq_config,
                           trace_reversal, train_seq2seq)
 from core.training import snapshot
+from pages import _shared  # noqa: F401  (torch threads set once; a shared link opens inside the app frame)
 from viz.training import accuracy_curve, cross_attention_heatmap
 
 
@@ -108,8 +109,10 @@ enc, dec = tr.encoder, tr.decoder
 st.subheader("Cross-attention: which input letter each output step reads")
 st.caption(f"Weight on the mirror position (anti-diagonal), mean of heads: {anti_diagonal_share(tr, layer):.0%}. "
            "Row i predicts output letter i, so it should look at input letter n−1−i.")
+cross_col, _ = st.columns([3, 2])   # a dozen letters at most: full width would only stretch the margins
 plot(cross_attention_heatmap(pick(dec.layers[layer].cross.weights), dec.tokens, enc.tokens,
-                             query_title="decoder input (query)", key_title="encoder letter (key)"), "cross_attention")
+                             query_title="decoder input (query)", key_title="encoder letter (key)"), "cross_attention",
+     cross_col)
 c1, c2 = st.columns(2)
 c1.subheader("Encoder self-attention")
 plot(cross_attention_heatmap(pick(enc.layers[layer].weights), enc.tokens, enc.tokens, query_title="letter (query)",

@@ -37,3 +37,26 @@ def test_no_user_text_as_html():
     offenders = [str(p.relative_to(ROOT)) for p in list(ROOT.glob("pages/*.py")) + [ROOT / "app.py"]
                  if "unsafe_allow_html=True" in p.read_text()]
     assert not offenders
+
+
+def _pages_imports(path: Path) -> set[str]:
+    """The pages._x helper modules a file imports (from pages._x import …, from pages import _x)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module == "pages":
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pages._"):
+            found.add(node.module.split(".")[1])
+    return found
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "pages").glob("[a-z]*.py")))
+def test_every_page_loads_the_shared_frame_module(page):
+    """pages/_shared.py sets torch's threads once and sends a fresh server's first request for a
+    page (a shared link) through app.py's navigation; a page that skips it opens without the frame."""
+    seen, todo = set(), {page.removesuffix(".py")}
+    while todo:
+        name = todo.pop()
+        seen.add(name)
+        todo |= _pages_imports(ROOT / "pages" / f"{name}.py") - seen
+    assert "_shared" in seen, f"pages/{page} does not import pages._shared (directly or through a helper)"
