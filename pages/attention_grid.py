@@ -18,9 +18,10 @@ st.markdown(f"Every head of every layer ({trace.n_layers} × {trace.n_heads} = "
             "bright last column is a head parked on `[SEP]`. **Click a thumbnail** to open that head.")
 zmax = colour_max(PAGE)
 if n > MAX_THUMB:
-    st.caption(f"This sentence has {n} tokens, so each thumbnail is block-averaged down to "
-               f"{MAX_THUMB} × {MAX_THUMB} (each cell is the mean over about {n / MAX_THUMB:.1f} × "
-               f"{n / MAX_THUMB:.1f} token pairs). Open a head to see every token.")
+    st.caption(f"This sentence has {n} tokens, so each thumbnail is pooled down to {MAX_THUMB} × {MAX_THUMB}: "
+               f"a cell is the attention that a block of about {n / MAX_THUMB:.1f} query tokens gives, on "
+               f"average, to a block of about {n / MAX_THUMB:.1f} key tokens (summed), so rows still sum "
+               "to 1. Open a head to see every token.")
 event = plot(heads_grid(trace.attentions, zmax=zmax), "attention_all_heads", key=f"{PAGE}_chart",
              on_select="rerun", selection_mode="points")
 # The clickable markers are the figure's last trace, one per head in layer-major order.

@@ -8,7 +8,7 @@ import pytest
 from core.head_stats import head_statistics, special_masks
 from viz.attention import attention_heatmap, compare_heatmaps, difference_heatmap, key_bar
 from viz.common import safe
-from viz.heads import MAX_THUMB, block_mean, heads_grid, statistic_heatmap
+from viz.heads import MAX_THUMB, block_pool, heads_grid, statistic_heatmap
 from viz.lines import MIN_WEIGHT, lines_figure
 
 PROBE = "The <b>bold</b> cat saw the cat."   # repeated "the"/"cat" and an HTML probe
@@ -112,23 +112,30 @@ def test_grid_has_every_head_on_one_scale(trace):
     assert list(fig.layout.yaxis.ticktext)[:2] == ["layer 0", "layer 1"]
 
 
-def test_grid_thumbnails_of_a_long_sentence_are_block_means_and_small(long_trace):
+def test_grid_thumbnails_of_a_long_sentence_are_pooled_and_small(long_trace):
     assert len(long_trace) == 512
     fig = heads_grid(long_trace.attentions)
     heats = [d for d in fig.data if isinstance(d, go.Heatmap)]
-    assert np.asarray(heats[0].z).shape == (MAX_THUMB, MAX_THUMB)
-    assert np.asarray(heats[0].z)[0, 0] == pytest.approx(long_trace.layers[0].weights[0][:8, :8].mean(), rel=1e-5)
+    thumb = np.asarray(heats[0].z, dtype=np.float64)
+    assert thumb.shape == (MAX_THUMB, MAX_THUMB)
+    # 8 queries averaged, 8 keys summed: each thumbnail row is still a distribution
+    assert thumb[0, 0] == pytest.approx(long_trace.layers[0].weights[0][:8, :8].sum(axis=1).mean(), rel=1e-5)
+    np.testing.assert_allclose(thumb.sum(axis=1), 1.0, atol=1e-4)
     assert len(fig.to_json()) < 5_000_000
 
 
-def test_block_mean_keeps_the_mean_and_uneven_blocks():
+def test_block_pool_keeps_sharp_patterns_and_uneven_blocks():
     m = np.arange(49, dtype=np.float32).reshape(7, 7)
-    small, starts = block_mean(m, 3)
+    small, starts = block_pool(m, 3)
     assert starts.tolist() == [0, 2, 4]
-    assert small[0, 0] == pytest.approx(m[:2, :2].mean())
-    assert small[2, 2] == pytest.approx(m[4:, 4:].mean())
-    same, _ = block_mean(m, 10)
+    assert small[0, 0] == pytest.approx(m[:2, :2].sum() / 2)         # 2 query rows averaged, keys summed
+    assert small[2, 2] == pytest.approx(m[4:, 4:].sum() / 3)
+    same, _ = block_pool(m, 10)
     np.testing.assert_array_equal(same, m)
+    on_first = np.zeros((64, 64), dtype=np.float32)
+    on_first[:, 0] = 1.0                                                # every query on [CLS]
+    pooled, _ = block_pool(on_first, 8)
+    assert pooled[:, 0].tolist() == [1.0] * 8 and pooled.sum() == pytest.approx(8.0)
 
 
 def test_lines_draw_every_weight_above_the_threshold_once(trace):

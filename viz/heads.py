@@ -11,22 +11,26 @@ import plotly.graph_objects as go
 
 from .common import WEIGHT_SCALE, base_layout
 
-MAX_THUMB = 64   # thumbnails larger than this are block-averaged down to it
+MAX_THUMB = 64   # thumbnails larger than this are pooled down to it (block_pool)
 
 
-def block_mean(matrix: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
-    """(…, T, T) -> (…, side, side): the mean of each block, and the blocks' first positions.
+def block_pool(matrix: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """(…, T, T) -> (…, side, side) attention at a coarser grain, and the blocks' first positions.
 
+    Query rows are averaged over each block, key columns are summed: a cell is the share of
+    attention that the block's queries give, on average, to a block of keys. Rows still sum
+    to 1, and a sharp pattern (all weight on [CLS], or on the previous token) keeps its
+    strength instead of being diluted as a plain mean over the block would dilute it.
     Blocks differ by at most one token in width when T is not a multiple of side.
     """
     t = matrix.shape[-1]
     if t <= side:
         return np.asarray(matrix, dtype=np.float32), np.arange(t)
     starts = np.linspace(0, t, side + 1).astype(int)[:-1]          # (side,)
-    widths = np.diff(np.append(starts, t)).astype(np.float32)
-    rows = np.add.reduceat(matrix, starts, axis=-2)                  # (…, side, T)
-    both = np.add.reduceat(rows, starts, axis=-1)                    # (…, side, side)
-    return (both / widths[:, None] / widths[None, :]).astype(np.float32), starts
+    heights = np.diff(np.append(starts, t)).astype(np.float32)
+    rows = np.add.reduceat(matrix, starts, axis=-2)                  # (…, side, T)   queries summed
+    both = np.add.reduceat(rows, starts, axis=-1)                    # (…, side, side) keys summed
+    return (both / heights[:, None]).astype(np.float32), starts     # queries averaged
 
 
 def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | None = None,
@@ -36,11 +40,11 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
     if attentions.ndim != 4:
         raise ValueError(f"attentions must be (layers, heads, T, T), got {attentions.shape}")
     n_layers, n_heads, t, _ = attentions.shape
-    thumbs, starts = block_mean(attentions, max_thumb)              # (L, H, s, s)
+    thumbs, starts = block_pool(attentions, max_thumb)              # (L, H, s, s)
     side = thumbs.shape[-1]
     step = side * 1.12                                               # thumbnail + gap
     zmax = float(thumbs.max()) if zmax is None else zmax
-    note = "" if side == t else f" (block of {t / side:.1f} tokens)"
+    note = "" if side == t else f"<br>blocks of ~{t / side:.0f} tokens from there: queries averaged, keys summed"
     # Positions in customdata (small ints, sent as binary); no user text in the grid.
     custom = np.stack(np.broadcast_arrays(starts[:, None], starts[None, :]), axis=-1).astype(np.uint16)
     local = np.arange(side, dtype=np.float32)
@@ -51,13 +55,13 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
                 z=thumbs[layer, head], x=head * step + local, y=layer * step + local,
                 customdata=custom, coloraxis="coloraxis",
                 hovertemplate=(f"layer {layer} · head {head}<br>query #%{{customdata[0]}} → "
-                               f"key #%{{customdata[1]}}{note}: %{{z:.3f}}<extra></extra>"),
+                               f"key #%{{customdata[1]}}: %{{z:.3f}}{note}<extra></extra>"),
             ))
     centre = (side - 1) / 2
     heads, layers = np.meshgrid(np.arange(n_heads), np.arange(n_layers))
     fig.add_trace(go.Scatter(
         x=(heads * step + centre).ravel(), y=(layers * step + centre).ravel(), mode="markers",
-        marker=dict(size=18, color="rgba(0,0,0,0.02)", line=dict(width=0)),
+        marker=dict(size=18, color="rgba(0,0,0,0.004)", line=dict(width=0)),   # invisible, still clickable
         customdata=np.stack([layers.ravel(), heads.ravel()], axis=-1).astype(np.uint8),
         hovertemplate="layer %{customdata[0]} · head %{customdata[1]}: click to open<extra></extra>",
         name="open", showlegend=False,
