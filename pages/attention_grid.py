@@ -11,11 +11,15 @@ st.title("🧩 All heads at once")
 current_model()
 trace = current_trace()
 n = len(trace.tokens)
+# BERT-style models frame the text with [CLS] … [SEP]; a decoder trained here has neither.
+framed = trace.tokens[0] == "[CLS]" and trace.tokens[-1] == "[SEP]"
+patterns = ("top-left is `[CLS]`. Patterns jump out even without labels: a bright line just below the diagonal "
+            "is a *previous-token* head, a bright last column is a head parked on `[SEP]`." if framed else
+            "top-left is the first token. Patterns jump out even without labels: a bright line just below the "
+            "diagonal is a *previous-token* head, a bright first column a head parked on the first token.")
 st.markdown(f"Every head of every layer ({trace.n_layers} × {trace.n_heads} = "
             f"{trace.n_layers * trace.n_heads} heads), each a small version of the *One head* heatmap: "
-            "rows are query tokens, columns key tokens, top-left is `[CLS]`. Patterns jump out even "
-            "without labels: a bright line just below the diagonal is a *previous-token* head, a "
-            "bright last column is a head parked on `[SEP]`. **Click a thumbnail** to open that head.")
+            f"rows are query tokens, columns key tokens, {patterns} **Click a thumbnail** to open that head.")
 zmax = colour_max(PAGE)
 if n > MAX_THUMB:
     st.caption(f"This sentence has {n} tokens, so each thumbnail is pooled down to {MAX_THUMB} × {MAX_THUMB}: "

@@ -4,14 +4,14 @@ import streamlit as st
 
 from core.steps import token_window
 from models.stages import SPECIAL_MEANINGS, tokenizer_stages
-from pages._shared import current_model, current_model_name, current_trace, get_model, show_text
+from pages._shared import current_model, current_model_name, current_trace, get_model, model_choices, show_text
 from viz.steps import token_chips, visible
 
 WINDOW = 90          # tokens drawn over the text at a time
 
 
-def plot(fig, name: str) -> None:
-    st.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+def plot(fig, name: str, key: str | None = None) -> None:
+    st.plotly_chart(fig, width="stretch", key=key, config={"toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
 def chips(stages, title: str | None, first: int = 0, size: int = WINDOW, width: int = 72):
@@ -94,24 +94,38 @@ if stages.n_unknown:
                "them and cannot tell them apart (often emoji or rare symbols).")
 
 st.subheader("Two tokenizers, one sentence")
-others = {k: v for k, v in st.session_state.get("extra_models", {}).items() if k != current_model_name()}
+
+
+def other_tokenizers() -> list[tuple[str, object]]:
+    """(label, model) for each other tokenizer in the picker: one per distinct tokenizer (a trained
+    model and its untrained twin share theirs), none identical to this model's."""
+    seen, found = {model.tokenizer.backend.to_str()}, []
+    for key, label in model_choices().items():
+        if key == current_model_name():
+            continue
+        try:
+            other = get_model(key)
+        except (OSError, ValueError) as exc:
+            st.warning("A model in the picker could not be loaded:")
+            st.text(f"{label}: {exc}")
+            continue
+        fingerprint = other.tokenizer.backend.to_str()
+        if fingerprint not in seen:
+            seen.add(fingerprint)
+            found.append((label, other))
+    return found
+
+
+others = other_tokenizers()
 if not others:
     st.info("Train a small model on the **Train** page: its byte-pair (BPE) tokenizer will appear here "
             "beside this one, splitting the same sentence differently.")
-for key, label in others.items():
-    try:
-        other = get_model(key)
-    except (OSError, ValueError) as exc:
-        st.warning("A trained model could not be loaded:")
-        st.text(f"{label}: {exc}")
-        continue
+else:
+    st.markdown(f"**{stages.model_kind}** (this model) · {stages.vocab_size:,} entries · {len(words):,} pieces")
+    plot(chips(stages, None, 0, 60, width=34), "tokens_this_model", key="step_tokens_chips_this")
+for n, (label, other) in enumerate(others):
     other_stages = tokenizer_stages(other.tokenizer, trace.text)
-    left, right = st.columns(2)
-    with left:
-        st.markdown(f"**{stages.model_kind}** · {stages.vocab_size:,} entries · {len(words):,} pieces")
-        plot(chips(stages, None, 0, 60, width=34), "tokens_this_model")
-    with right:
-        st.markdown(f"**{other_stages.model_kind}** · {other_stages.vocab_size:,} entries · "
-                    f"{sum(not p.special for p in other_stages.pieces):,} pieces")
-        st.text(label)
-        plot(chips(other_stages, None, 0, 60, width=34), "tokens_other_model")
+    st.markdown(f"**{other_stages.model_kind}** · {other_stages.vocab_size:,} entries · "
+                f"{sum(not p.special for p in other_stages.pieces):,} pieces")
+    st.text(label)
+    plot(chips(other_stages, None, 0, 60, width=34), f"tokens_other_model_{n}", key=f"step_tokens_chips_{n}")

@@ -83,14 +83,25 @@ def test_tokens_page_shows_each_stage_and_the_special_tokens():
     assert "Train" in texts(at.info)                                       # no BPE model yet: says where to get one
 
 
-def test_tokens_page_compares_with_another_models_tokenizer():
+def test_tokens_page_compares_with_another_models_tokenizer(tmp_path):
+    """A trained model and its untrained twin share one BPE tokenizer: one comparison row, not two."""
+    from core.corpus import CorpusConfig, generate_corpus
+    from core.training import lm_config, new_model
+    from models.bpe import train_bpe
     from models.registry import minilm_folder
+    from models.saved import save_model
 
-    folder = str(minilm_folder())
-    at = run("step_tokens", "Time flies like an arrow.", extra_models={folder: "MiniLM copy", "/no/such/model": "gone"})
+    bpe = train_bpe(generate_corpus(CorpusConfig(n_sentences=300)), 120)
+    config = lm_config(bpe.vocab_size, context=16, d_model=32, n_heads=2, n_layers=1)
+    trained = save_model(new_model(config, seed=1), bpe.to_json(), tmp_path, "tiny")
+    twin = save_model(new_model(config, seed=1), bpe.to_json(), tmp_path, "tiny-untrained")
+    extra = {str(trained): "tiny", str(twin): "tiny (untrained)", str(minilm_folder()): "MiniLM copy",
+             "/no/such/model": "gone"}
+    at = run("step_tokens", "Time flies like an arrow.", extra_models=extra)
     assert not at.exception
-    assert charts(at) == 3                       # the pieces, then both tokenizers side by side
+    assert charts(at) == 3                       # the pieces; this model's and the one BPE tokenizer's rows
     assert "could not be loaded" in texts(at.warning)
+    assert "BPE" in " ".join(m.value for m in at.markdown)
 
 
 def test_tokens_page_windows_long_text():
