@@ -49,6 +49,10 @@ post = ls.norm == "post"
 st.subheader("① Concatenate the heads, then W_O")
 st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {d}) · W_O ({d} × {d}) + b → "
             f"**attention output** ({t} × {d}). W_O lets each output dimension draw on every head.")
+if not post:
+    st.caption("This model is pre-LN (as GPT-2): the LayerNorm comes *before* each sublayer — attention reads "
+               "LayerNorm(layer input), the feed-forward reads LayerNorm(resid_mid) — and the residual stream "
+               "itself is never normalised, so the adds below have no norm after them.")
 plot(head_borders(matrix_heatmap(ls.heads_concat[rs], f"Heads concatenated: {t} × {d}{note} — one band per head",
                                  labels, rows.start), h, dh), "step_layer_concat")
 plot(matrix_heatmap(ls.attn_out[rs], f"Attention output = concat · W_O + b: {t} × {d}{note}", labels, rows.start),
@@ -61,7 +65,7 @@ plot(matrix_heatmap(ls.resid_mid[rs], f"resid_mid: {t} × {d}{note}", labels, ro
 st.text(f"token: {trace.tokens[token]} (position {token})")
 plot(vector_strip(np.stack([ls.resid_pre[token], ls.attn_out[token], ls.attn_sum[token], ls.resid_mid[token]]),
                   ["layer input", "+ attention output", "= sum", "LayerNorm → resid_mid" if post else "resid_mid"],
-                  f"The add and the norm for one token, each 1 × {d}"), "step_layer_add_norm_1")
+                  f"The add{' and the norm' if post else ''} for one token, each 1 × {d}"), "step_layer_add_norm_1")
 
 st.subheader(f"③ Feed-forward: {d} → {dff} → {d}")
 st.markdown(f"mlp_in ({t} × {d}) · W_up ({d} × {dff}) + b → **{config.activation.upper()}** → · W_down "
@@ -82,7 +86,8 @@ plot(matrix_heatmap(ls.resid_post[rs], f"resid_post = {'LayerNorm(' if post else
                     f"{')' if post else ''}: {t} × {d}{note}", labels, rows.start), "step_layer_resid_post")
 plot(vector_strip(np.stack([ls.resid_mid[token], ls.mlp_out[token], ls.mlp_sum[token], ls.resid_post[token]]),
                   ["resid_mid", "+ feed-forward output", "= sum", "LayerNorm → resid_post" if post else "resid_post"],
-                  f"The add and the norm for the same token, each 1 × {d}"), "step_layer_add_norm_2")
+                  f"The add{' and the norm' if post else ''} for the same token, each 1 × {d}"),
+     "step_layer_add_norm_2")
 lt = trace.layers[layer]
 checks = {"concat": (ls.heads_concat, lt.heads_concat), "attn_out": (ls.attn_out, lt.attn_out),
           "resid_mid": (ls.resid_mid, lt.resid_mid), "mlp_out": (ls.mlp_out, lt.mlp_out),
