@@ -122,10 +122,10 @@ if not others:
             "beside this one, splitting the same sentence differently.")
 else:
     st.markdown(f"**{stages.model_kind}** (this model) · {stages.vocab_size:,} entries · {len(words):,} pieces")
-    plot(chips(stages, None, 0, 60, width=34), "tokens_this_model", key="step_tokens_chips_this")
+    plot(chips(stages, None, 0, 60), "tokens_this_model", key="step_tokens_chips_this")
 for n, (label, other) in enumerate(others):
     other_stages = tokenizer_stages(other.tokenizer, trace.text)
     st.markdown(f"**{other_stages.model_kind}** · {other_stages.vocab_size:,} entries · "
                 f"{sum(not p.special for p in other_stages.pieces):,} pieces")
     st.text(label)
-    plot(chips(other_stages, None, 0, 60, width=34), f"tokens_other_model_{n}", key=f"step_tokens_chips_{n}")
+    plot(chips(other_stages, None, 0, 60), f"tokens_other_model_{n}", key=f"step_tokens_chips_{n}")
