@@ -66,8 +66,8 @@ with left:
     plot(position_heatmap(pe, f"Sinusoidal encoding: {n_pos} positions × {d} dimensions"), "sinusoidal_heatmap")
 # Dimensions spread across the table: a fast pair (sin, cos) near the start, slower ones further
 # on (for d = 384: 0, 48, 49, 96, 160); scaled to the model's width, so trained models work too.
-even = lambda x: 2 * (x // 2)  # noqa: E731
-curve_dims = sorted({0, even(d // 8), even(d // 8) + 1, even(d // 4), even(5 * d // 12)} & set(range(d)))
+eighth = 2 * (d // 16)                                   # an even (sine) dimension d/8 in
+curve_dims = sorted({0, eighth, eighth + 1, 2 * eighth, 2 * (5 * d // 24)} & set(range(d)))
 with right:
     plot(sinusoid_curves(pe, curve_dims, "A few dimensions along the positions"),
          "sinusoidal_curves")

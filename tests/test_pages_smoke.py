@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[1]
+from pages._sections import SECTIONS  # plain data, no Streamlit calls
 
-from pages._sections import SECTIONS  # noqa: E402  (plain data, no Streamlit calls)
+ROOT = Path(__file__).resolve().parents[1]
 
 PAGES = [path for entries in SECTIONS.values() for path, *_ in entries]
 # Pages whose input is not the sidebar's sentence (word fields, a training corpus, letter
