@@ -1,28 +1,14 @@
-"""Attention Explorer: the frame. Sidebar (model, sentence) and navigation; pages do the rest."""
+"""Attention Explorer: the frame. Start-up, sidebar (model, sentence) and navigation; pages do the rest."""
 from __future__ import annotations
 
 import streamlit as st
 
-from pages._sections import SECTIONS
-from pages._shared import (DEFAULT_SENTENCE, EXAMPLES, MAX_CHARS, current_model_name,
-                           model_choices)
+from ui.frame import start
+from ui.sections import SECTIONS
+from ui.state import EXAMPLES, MAX_CHARS, current_model_name, init_from_url, model_choices, write_url
 
 st.set_page_config(page_title="Attention Explorer", page_icon="🔎", layout="wide")
-
-URL_SENTENCE_LIMIT = 2_000  # longer sentences stay in the session but not in the link
-
-
-def init_from_url() -> None:
-    """On a fresh session, take model and sentence from the link that opened it."""
-    if st.session_state.get("_url_read"):
-        return
-    params = st.query_params
-    st.session_state["sentence"] = params.get("sentence", DEFAULT_SENTENCE)[:MAX_CHARS]
-    st.session_state["model"] = params.get("model", "minilm")
-    for name in ("layer", "head"):
-        if name in params:
-            st.session_state[name] = params[name]
-    st.session_state["_url_read"] = True
+start()
 
 
 def use_example() -> None:
@@ -47,19 +33,6 @@ def sidebar() -> None:
                          on_change=use_box,
                          help="Press Ctrl+Enter (or click outside) to run it. Up to 512 tokens are used.")
     st.sidebar.caption("The sentence and model are shared by every page.")
-
-
-def write_url() -> None:
-    """Mirror the view into the URL so a copied link reopens it."""
-    st.query_params["model"] = st.session_state["model"]
-    sentence = st.session_state["sentence"]
-    if len(sentence) <= URL_SENTENCE_LIMIT:
-        st.query_params["sentence"] = sentence
-    elif "sentence" in st.query_params:
-        del st.query_params["sentence"]
-    for name in ("layer", "head"):
-        if name in st.session_state:
-            st.query_params[name] = str(st.session_state[name])
 
 
 def navigation():

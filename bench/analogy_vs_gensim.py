@@ -96,9 +96,9 @@ def main() -> None:
     from gensim.test.utils import datapath
 
     from models import load_vectors
-    from models.runtime import configure
+    from ui.frame import configure_threads
 
-    configure()
+    configure_threads()
     ours = load_vectors("glove-6b-50d")
     kv = KeyedVectors(ours.dim)
     kv.add_vectors(ours.words, np.asarray(ours.matrix))

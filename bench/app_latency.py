@@ -24,7 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import plotly.io as pio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from core.head_stats import head_statistics, special_masks  # noqa: E402
 from core.rollout import hide_tokens, mean_over_heads, rollout, summed_rows  # noqa: E402
 from models import load_model  # noqa: E402
-from models.runtime import configure  # noqa: E402
+from ui.frame import configure_threads  # noqa: E402
 from viz.attention import attention_heatmap, compare_heatmaps, difference_heatmap, key_bar  # noqa: E402
 from viz.heads import heads_grid, statistic_heatmap  # noqa: E402
 from viz.lines import lines_figure  # noqa: E402
@@ -141,7 +140,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-apptest", action="store_true", help="skip the whole-page AppTest runs")
     args = parser.parse_args()
-    configure()
+    configure_threads()
     model = load_model("minilm")
     model.trace("warm up the kernels")
     texts = {n: sentence_of(model, n) for n in SIZES}

@@ -27,10 +27,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.corpus import CorpusConfig, generate_corpus  # noqa: E402
-from core.seq2seq import ReversalTask, new_seq2seq, seq2seq_config, train_seq2seq  # noqa: E402
-from core.training import TrainConfig, lm_config, make_stream, new_model, train_lm  # noqa: E402
-from models.bpe import train_bpe  # noqa: E402
+from training.corpus import CorpusConfig, generate_corpus  # noqa: E402
+from training.reversal import ReversalTask, new_seq2seq, seq2seq_config, train_seq2seq  # noqa: E402
+from training.lm import TrainConfig, lm_config, make_stream, new_model, train_lm  # noqa: E402
+from training.bpe import train_bpe  # noqa: E402
 
 # The stated validation loss, in nats per token: perplexity e^0.9 = 2.5, i.e. the model has
 # narrowed the next token to about 2.5 equally likely choices. For scale, the bench prints

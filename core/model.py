@@ -38,6 +38,42 @@ def layer_trace(record: dict) -> LayerTrace:
     return LayerTrace(**fields, cross=cross)
 
 
+def run_blocks(blocks: nn.ModuleList, x: torch.Tensor, *args) -> tuple[torch.Tensor, list[dict]]:
+    """x through every block in turn; returns the last output and each block's record."""
+    records = []
+    for block in blocks:
+        x, record = block(x, *args)
+        records.append(record)
+    return x, records
+
+
+def build_trace(ids: Sequence[int], emb, records: list[dict], *, causal: bool,
+                tokens: Optional[Sequence[str]] = None, offsets: Optional[Sequence[tuple[int, int]]] = None,
+                special_mask: Optional[Sequence[bool]] = None, truncated: bool = False, text: str = "",
+                n_input_tokens: Optional[int] = None, final: Optional[torch.Tensor] = None,
+                logits: Optional[torch.Tensor] = None) -> Trace:
+    """The frozen record of one sequence's run (batch of 1): the one place a Trace is made."""
+    t = len(ids)
+    pos_embed = emb.pos_embed.expand(1, t, -1)                       # (1, T, d_model)
+    return Trace(
+        tokens=list(tokens) if tokens is not None else [str(i) for i in ids],
+        ids=[int(i) for i in ids],
+        offsets=[tuple(o) for o in offsets] if offsets is not None else [(0, 0)] * t,
+        special_mask=list(special_mask) if special_mask is not None else [False] * t,
+        token_embed=to_numpy(emb.token_embed),
+        pos_embed=to_numpy(pos_embed),
+        type_embed=to_numpy(emb.type_embed),
+        embed=to_numpy(emb.embed),
+        layers=tuple(layer_trace(r) for r in records),
+        truncated=truncated,
+        text=text,
+        n_input_tokens=t if n_input_tokens is None else n_input_tokens,
+        causal=causal,
+        final=to_numpy(final),
+        logits=to_numpy(logits),
+    )
+
+
 def build_allowed(config: TransformerConfig, t: int, key_mask: Optional[torch.Tensor],
                   device=None) -> Optional[torch.Tensor]:
     """Bool mask broadcastable to (B, H, T, T): causal triangle and/or padded keys hidden."""
@@ -76,11 +112,7 @@ class Transformer(nn.Module):
         """ids: (B, T). Returns (embedding result, layer records, final, logits)."""
         emb = self.embeddings(ids, type_ids)
         allowed = build_allowed(self.config, ids.shape[1], key_mask, ids.device)
-        x = emb.embed
-        records = []
-        for block in self.blocks:
-            x, record = block(x, allowed)
-            records.append(record)
+        x, records = run_blocks(self.blocks, emb.embed, allowed)
         final = logits = None
         if self.config.lm_head:
             final = self.final_norm(x)
@@ -105,28 +137,12 @@ class Transformer(nn.Module):
         ids = [int(i) for i in ids]
         if not ids:
             raise ValueError("cannot trace an empty sequence of tokens.")
-        t = len(ids)
         id_tensor = torch.tensor([ids], dtype=torch.long)                # (1, T)
         mask_tensor = None if key_mask is None else torch.tensor([list(key_mask)], dtype=torch.bool)
         emb, records, final, logits = self.run(id_tensor, key_mask=mask_tensor)
-        pos_embed = emb.pos_embed.expand(1, t, -1)                       # (1, T, d_model)
-        return Trace(
-            tokens=list(tokens) if tokens is not None else [str(i) for i in ids],
-            ids=ids,
-            offsets=[tuple(o) for o in offsets] if offsets is not None else [(0, 0)] * t,
-            special_mask=list(special_mask) if special_mask is not None else [False] * t,
-            token_embed=to_numpy(emb.token_embed),
-            pos_embed=to_numpy(pos_embed),
-            type_embed=to_numpy(emb.type_embed),
-            embed=to_numpy(emb.embed),
-            layers=tuple(layer_trace(r) for r in records),
-            truncated=truncated,
-            text=text,
-            n_input_tokens=t if n_input_tokens is None else n_input_tokens,
-            causal=self.config.causal,
-            final=to_numpy(final),
-            logits=to_numpy(logits),
-        )
+        return build_trace(ids, emb, records, causal=self.config.causal, tokens=tokens, offsets=offsets,
+                           special_mask=special_mask, truncated=truncated, text=text,
+                           n_input_tokens=n_input_tokens, final=final, logits=logits)
 
 
 def from_state_dict(config: TransformerConfig, state: dict[str, torch.Tensor]) -> Transformer:

@@ -1,10 +1,16 @@
-"""Loaders: files on disk -> core objects. Never imports Streamlit."""
-import os
+"""Loaders: files on disk -> core objects. Never imports Streamlit.
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-from .registry import LoadedModel, load_model  # noqa: E402
-from .text import EmptyTextError  # noqa: E402
-from .vectors import VECTOR_SPACES, load_vectors  # noqa: E402
+registry.py     load_model(name): "minilm" or a folder, dispatched on config.json's model_type
+loaded.py       LoadedModel: a core Transformer and its tokenizer, read-only after loading
+bert.py         the strict Hugging Face BERT name map (MiniLM is a BERT)
+saved.py        models trained in the app: save_model / load_saved
+config_file.py  config.json read once, bounded, validated as an object
+text.py         text -> tokens with the `tokenizers` library; stages.py: each tokenizer stage shown
+vectors.py      word-vector tables (GloVe, a model's input embeddings)
+"""
+from .loaded import LoadedModel
+from .registry import load_model
+from .text import EmptyTextError
+from .vectors import VECTOR_SPACES, load_vectors
 
 __all__ = ["EmptyTextError", "LoadedModel", "VECTOR_SPACES", "load_model", "load_vectors"]

@@ -6,7 +6,6 @@ need and do not find, is an error. Weights are read with safetensors, never pick
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -73,15 +72,13 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         raise ValueError(f"{path}: the weights file is damaged or not safetensors ({exc})") from exc
 
 
-def load_bert(folder: Path) -> tuple[TransformerConfig, Transformer]:
+def load_bert(folder: Path, raw: dict) -> tuple[TransformerConfig, Transformer]:
+    """A BERT folder's weights into our core; `raw` is its parsed config.json."""
     folder = Path(folder)
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"config file not found: {config_path}")
     try:
-        config = bert_config(json.loads(config_path.read_text()))
-    except (json.JSONDecodeError, KeyError) as exc:
-        raise ValueError(f"{config_path}: not a usable BERT config ({exc})") from exc
+        config = bert_config(raw)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{folder / 'config.json'}: not a usable BERT config ({type(exc).__name__}: {exc})") from exc
     weights_path = folder / "model.safetensors"
     theirs = read_weights(weights_path)
     mapping = name_map(config.n_layers)

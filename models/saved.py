@@ -24,7 +24,8 @@ from safetensors.torch import load_file, save_file
 
 from core import Transformer, TransformerConfig, from_state_dict
 
-from .registry import LoadedModel
+from .config_file import read_config
+from .loaded import LoadedModel
 from .text import TextTokenizer
 
 MODEL_TYPE = "attention-explorer-lm"
@@ -66,22 +67,19 @@ def save_model(net: Transformer, tokenizer_json: str, root: Path | str, name: st
     return final
 
 
-def read_config(path: Path) -> tuple[TransformerConfig, dict]:
-    if not path.is_file():
-        raise FileNotFoundError(f"config.json is missing from {path.parent}")
-    try:
-        raw = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: config.json is not valid JSON ({exc})") from exc
-    if not isinstance(raw, dict) or raw.get("model_type") != MODEL_TYPE:
-        kind = raw.get("model_type") if isinstance(raw, dict) else None
-        raise ValueError(f"{path}: config.json describes model_type={kind!r}, not a model trained "
-                         f"in this app ({MODEL_TYPE!r})")
+def saved_config(raw: dict, path: Path) -> tuple[TransformerConfig, dict]:
+    """The core config and the run's info from a parsed config.json written by save_model."""
+    if raw.get("model_type") != MODEL_TYPE:
+        raise ValueError(f"{path}: config.json describes model_type={raw.get('model_type')!r}, not a model "
+                         f"trained in this app ({MODEL_TYPE!r})")
     try:
         config = TransformerConfig.from_dict(raw["config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: config.json has an unusable model config ({exc})") from exc
-    return config, raw.get("info") or {}
+    info = raw.get("info") or {}
+    if not isinstance(info, dict):
+        raise ValueError(f"{path}: config.json's info must be an object, not a {type(info).__name__}")
+    return config, info
 
 
 def read_weights(path: Path, config: TransformerConfig) -> Transformer:
@@ -97,12 +95,13 @@ def read_weights(path: Path, config: TransformerConfig) -> Transformer:
         raise ValueError(f"{path}: model.safetensors does not match config.json ({exc})") from exc
 
 
-def load_saved(folder: Path | str) -> LoadedModel:
-    """A folder written by save_model -> LoadedModel; errors name the problem file."""
+def load_saved(folder: Path | str, raw: dict | None = None) -> LoadedModel:
+    """A folder written by save_model -> LoadedModel; errors name the problem file.
+    `raw` is its config.json when the caller has parsed it already."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no model folder at {folder}")
-    config, info = read_config(folder / "config.json")
+    config, info = saved_config(read_config(folder) if raw is None else raw, folder / "config.json")
     net = read_weights(folder / "model.safetensors", config)
     tokenizer = TextTokenizer(folder / "tokenizer.json", max_tokens=config.max_positions)
     if tokenizer.vocab_size != config.vocab_size:

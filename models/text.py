@@ -6,10 +6,15 @@ fixed in __init__ and truncation is done here, on the encoded result, per call.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tokenizers import Tokenizer
+# The app encodes from many threads and may fork (tests): the library's own thread pool would
+# warn and risk a deadlock after a fork. Set before `tokenizers` is imported.
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from tokenizers import Tokenizer  # noqa: E402
 
 
 class EmptyTextError(ValueError):

@@ -3,12 +3,15 @@ import numpy as np
 import streamlit as st
 
 from core.rollout import mean_over_heads, summed_rows
-from pages._attention import colour_max, plot, rollout_for, sentence_key, token_label, token_window, view
-from pages._shared import current_model, current_model_name, current_trace, pick_layer
+from ui.attention import attention_window, colour_max, rollout_for, view
+from ui.frame import require_frame
+from ui.state import chosen, current_model, current_model_name, current_trace, pick_layer
+from ui.widgets import plot, sentence_key, token_label
 from viz.attention import attention_heatmap, key_bar
 
 PAGE = "attention_aggregate"
 
+require_frame()
 st.title("➕ Aggregates & rollout")
 st.markdown("One head is one of many. Here attention is **added up**: over the heads of a layer, through "
             "the layers (*rollout*), and over several query tokens at once.")
@@ -29,7 +32,7 @@ tab_mean, tab_roll, tab_sum = st.tabs(["Mean over heads", "Rollout", "Several qu
 
 def heatmap(matrix: np.ndarray, title: str, name: str) -> None:
     shown, kept = view(matrix, trace, hide)
-    window = token_window(kept, trace, f"{PAGE}_{name}")
+    window = attention_window(kept, trace, f"{PAGE}_{name}")
     positions = kept[window]
     if hide:
         st.caption("[CLS] and [SEP] hidden; each row renormalised to sum to 1 over the remaining tokens.")
@@ -51,24 +54,24 @@ with tab_sum:
     st.caption("Pick several query tokens (say the words of a phrase): their attention rows are **added**, "
                "showing where the phrase as a whole looks. The bars sum to the number of tokens picked.")
     words = [i for i, special in enumerate(trace.special_mask) if not special]
-    chosen = st.multiselect("Query tokens", range(len(trace.tokens)), default=words[:2],
-                            format_func=lambda i: token_label(trace, i), key=f"{PAGE}_rows_{sentence_key(trace)}")
+    queries = st.multiselect("Query tokens", range(len(trace.tokens)), default=words[:2],
+                            format_func=lambda i: token_label(trace, i), key=f"{PAGE}_rows_{sentence_key(trace.text)}")
     source = st.radio("Attention of", ["one head", "the layer's mean head", "the rollout"], horizontal=True,
                       key=f"{PAGE}_source")
     head = 0
     if source == "one head":
         head = st.selectbox("Head", range(trace.n_heads), key=f"{PAGE}_head",
-                            index=min(int(st.session_state.get("head", 0)), trace.n_heads - 1))
+                            index=chosen("head", trace.n_heads))
     matrix = {"one head": trace.layers[layer].weights[head], "the layer's mean head": mean,
               "the rollout": rolled}[source]
-    if not chosen:
+    if not queries:
         st.info("Pick at least one query token.")
     else:
-        total = summed_rows(matrix, chosen)
+        total = summed_rows(matrix, queries)
         what = f"head {head} of layer {layer}" if source == "one head" else \
             (f"layer {layer}'s mean head" if source.startswith("the layer") else f"rollout through layer {layer}")
-        plot(key_bar(total, trace.tokens, f"Attention of {len(chosen)} query tokens, summed ({what})",
-                     highlight=chosen), "attention_summed_queries")
+        plot(key_bar(total, trace.tokens, f"Attention of {len(queries)} query tokens, summed ({what})",
+                     highlight=queries), "attention_summed_queries")
         top = np.argsort(total)[::-1][:5]
         st.caption("Most attended: " + ", ".join(f"#{i} ({total[i]:.2f})" for i in top)
                    + ". Orange bars are the chosen query tokens themselves.")

@@ -1,14 +1,17 @@
 """Heads side by side: 2–4 chosen heads on one colour scale, and the difference of two."""
 import streamlit as st
 
-from pages._attention import colour_max, plot, token_window, view
-from pages._shared import current_model, current_trace
+from ui.attention import attention_window, colour_max, view
+from ui.frame import require_frame
+from ui.state import current_model, current_trace
+from ui.widgets import plot
 from viz.attention import compare_heatmaps, difference_heatmap
 
 PAGE = "attention_compare"
 # Heads that differ visibly in MiniLM on most sentences, so the page opens on a contrast.
 DEFAULT_PAIRS = [(0, 0), (2, 5), (4, 3), (5, 11)]
 
+require_frame()
 st.title("⚖️ Compare heads")
 st.markdown("Put heads next to each other on **one** colour scale, so the same colour means the same "
             "weight everywhere, then subtract two of them to see exactly where they disagree.")
@@ -28,7 +31,7 @@ hide = cols[0].toggle("Hide [CLS] and [SEP]", key=f"{PAGE}_hide",
 with cols[1]:
     zmax = colour_max(PAGE)
 kept = view(trace.layers[0].weights[0], trace, hide)[1]
-window = token_window(kept, trace, PAGE, limit=96)
+window = attention_window(kept, trace, PAGE, limit=96)
 positions = kept[window]
 tokens = [trace.tokens[i] for i in positions]
 shown = [view(trace.layers[layer].weights[head], trace, hide)[0][window, window] for layer, head in pairs]

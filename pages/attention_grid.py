@@ -1,12 +1,15 @@
 """All heads at once: every layer and head of the model as a grid of small heatmaps."""
 import streamlit as st
 
-from pages._attention import colour_max, export_all_heads, head_opener, open_head, plot
-from pages._shared import current_model, current_model_name, current_trace
+from ui.attention import colour_max, export_all_heads, head_opener, open_head
+from ui.frame import require_frame
+from ui.state import current_model, current_model_name, current_trace
+from ui.widgets import plot
 from viz.heads import MAX_THUMB, heads_grid
 
 PAGE = "attention_grid"
 
+require_frame()
 st.title("🧩 All heads at once")
 current_model()
 trace = current_trace()

@@ -3,8 +3,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages._attention import colour_max, head_csv, plot, token_window, view
-from pages._shared import current_model, current_model_name, current_trace, pick_head, pick_layer
+from ui.attention import attention_window, colour_max, head_csv, view
+from ui.frame import require_frame
+from ui.state import current_model, current_model_name, current_trace, pick_head, pick_layer
+from ui.widgets import plot
 from viz.attention import attention_heatmap
 
 PAGE = "attention_head"
@@ -18,6 +20,7 @@ def strongest_links(matrix: np.ndarray, positions: list[int], tokens: list[str],
                          "weight": np.round(matrix[q, k], 3)})
 
 
+require_frame()
 st.title("🔥 One head")
 st.markdown("Each **row** is a query token asking *where should I look?*; its colours are that token's "
             "attention weights over the **key** tokens in the columns, and every row sums to 1. "
@@ -41,7 +44,7 @@ matrix, kept = view(weights, trace, hide)
 if hide:
     st.caption("[CLS] and [SEP] are hidden and each row is **renormalised** to sum to 1 over the tokens "
                "that remain, so the numbers are shares of the attention *not* spent on them.")
-window = token_window(kept, trace, PAGE)
+window = attention_window(kept, trace, PAGE)
 positions = kept[window]
 shown = matrix[window, window]                                      # (window, window)
 tokens = [trace.tokens[i] for i in positions]

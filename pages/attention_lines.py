@@ -1,13 +1,16 @@
 """Lines view: each query token joined to each key token, thicker where it attends more."""
 import streamlit as st
 
-from pages._attention import plot, sentence_key, token_label, token_window
-from pages._shared import current_model, current_trace, pick_layer
+from ui.attention import attention_window
+from ui.frame import require_frame
+from ui.state import chosen, current_model, current_trace, pick_layer
+from ui.widgets import plot, sentence_key, token_label
 from viz.lines import MIN_WEIGHT, lines_figure
 
 PAGE = "attention_lines"
 LINES_WINDOW = 64   # more tokens than this make the two columns too tall to read
 
+require_frame()
 st.title("〰️ Lines view")
 st.markdown("The sentence twice: **queries** on the left, **keys** on the right. Each line joins a query "
             "to a key it attends to; thicker and darker means more weight. Pick one head, or lay all the "
@@ -19,16 +22,16 @@ mode = st.radio("Heads", ["One head", "All heads of the layer", "Some heads"], h
                 key=f"{PAGE}_mode")
 if mode == "One head":
     heads = [st.selectbox("Head", range(trace.n_heads), key=f"{PAGE}_one",
-                          index=min(int(st.session_state.get("head", 0)), trace.n_heads - 1))]
+                          index=chosen("head", trace.n_heads))]
 elif mode == "Some heads":
     heads = st.multiselect("Heads", range(trace.n_heads), default=[0, 1, 2], key=f"{PAGE}_some")
 else:
     heads = list(range(trace.n_heads))
 
-window = token_window(list(range(len(trace.tokens))), trace, PAGE, limit=LINES_WINDOW)
+window = attention_window(list(range(len(trace.tokens))), trace, PAGE, limit=LINES_WINDOW)
 positions = list(range(len(trace.tokens)))[window]
 focus = st.multiselect("Only the lines from these query tokens (empty: all)", positions,
-                       format_func=lambda i: token_label(trace, i), key=f"{PAGE}_focus_{sentence_key(trace)}",
+                       format_func=lambda i: token_label(trace, i), key=f"{PAGE}_focus_{sentence_key(trace.text)}",
                        help="As hovering a token does in BertViz: follow one word's attention.")
 if not heads:
     st.info("Pick at least one head to draw.")

@@ -1,13 +1,13 @@
 """Context at work: each token's vector moving from layer to layer."""
-import hashlib
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core.context import (VocabularyLens, cosine_per_layer, find_word, layer_movement, lens_skip_ids,
                           project_trajectories, word_around, word_vectors)
-from pages._shared import current_model, current_model_name, current_trace, get_model, show_text
+from ui.frame import require_frame
+from ui.state import current_model, current_model_name, current_trace, get_model
+from ui.widgets import plot, sentence_key, show_text, token_label
 from viz.context import colour, cosine_figure, lens_figure, movement_figure, trajectory_figure
 
 MAX_DRAWN = 40      # more paths than this are an unreadable tangle (and slow to draw)
@@ -33,36 +33,31 @@ def get_lens(model_name: str) -> VocabularyLens:
     return VocabularyLens(model.embedding_table(), vocabulary, lens_skip_ids(vocabulary))
 
 
-def plot(fig, name: str) -> None:
-    st.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
-def label(trace, i: int) -> str:
-    return f"{i} · {trace.tokens[i]}"
-
-
+require_frame()
 st.title("🧭 Context at work")
 st.markdown("Attention mixes each token's vector with the vectors of its context, so the vector **moves** "
             "from layer to layer. Follow it: where it goes, what it ends up near, and which layer moved it.")
 current_model()
 trace = current_trace()
 # Token pickers hold positions in this sentence: a new sentence gets fresh pickers (and defaults).
-sentence_key = hashlib.md5(trace.text.encode("utf-8", "replace")).hexdigest()[:10]
+text_key = sentence_key(trace.text)
 words = [i for i, special in enumerate(trace.special_mask) if not special]
 if len(words) == 1:
     st.info("This sentence is a single token: there is no context to move it (only [CLS] and [SEP] "
             "around it). Add a few words to see context at work.")
 preferred = [i for i in words if trace.tokens[i] in PRESETS or trace.tokens[i] == "tower"]
 token = st.selectbox("Token to follow (nearest entries and movement)", range(len(trace.tokens)),
-                     index=(preferred or words)[0], format_func=lambda i: label(trace, i),
-                     key=f"context_token_{sentence_key}")
+                     index=(preferred or words)[0], format_func=lambda i: token_label(trace, i),
+                     key=f"context_token_{text_key}")
 dims = 3 if st.radio("Projection", ["2-D", "3-D"], horizontal=True, key="context_dims") == "3-D" else 2
 tab_paths, tab_lens, tab_move, tab_pair = st.tabs(
     ["Trajectories", "What it is near", "How much each layer moves it", "Same word, two sentences"])
 
 with tab_paths:
     chosen = st.multiselect("Tokens to draw", range(len(trace.tokens)), default=words[:DEFAULT_DRAWN],
-                            format_func=lambda i: label(trace, i), key=f"context_drawn_{sentence_key}")
+                            format_func=lambda i: token_label(trace, i), key=f"context_drawn_{text_key}")
     if len(chosen) > MAX_DRAWN:
         st.warning(f"{len(chosen)} tokens chosen; only the first {MAX_DRAWN} are drawn to keep the paths "
                    "readable. Remove some to see others.")

@@ -5,8 +5,10 @@ import streamlit as st
 from core.projection import MIN_TSNE_POINTS, analogy_picture, max_perplexity, project
 from core.vectors import UnknownWordError
 from models import VECTOR_SPACES
-from pages._embedding_tools import (ANALOGIES, GROUPS, MAX_WORDS, SPACE_LABELS, coordinates_csv, get_vectors,
-                               plot, sentence_words, split_words, unique)
+from ui.embedding import (ANALOGIES, GROUPS, MAX_WORDS, SPACE_LABELS, coordinates_csv, get_vectors, sentence_words,
+                          split_words, unique)
+from ui.frame import require_frame
+from ui.widgets import plot
 from viz.embedding_space import analogy_figure, projection_figure
 
 
@@ -15,6 +17,7 @@ def use_preset() -> None:
     st.session_state.update(embeddings_a=a, embeddings_b=b, embeddings_c=c, embeddings_expected=expected)
 
 
+require_frame()
 st.title("🗺️ Embedding space")
 st.markdown("Every word is a point in space, and **directions mean something**: the step from *man* to "
             "*king* is close to the step from *woman* to *queen*. Try it on real vectors.")

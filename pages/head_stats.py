@@ -5,12 +5,15 @@ import pandas as pd
 import streamlit as st
 
 from core.head_stats import STATISTICS
-from pages._attention import head_opener, plot, stats_for
-from pages._shared import current_model, current_model_name, current_trace
+from ui.attention import head_opener, stats_for
+from ui.frame import require_frame
+from ui.state import current_model, current_model_name, current_trace
+from ui.widgets import plot
 from viz.heads import statistic_heatmap
 
 PAGE = "head_stats"
 
+require_frame()
 st.title("📊 Head statistics")
 st.markdown("For every head, averaged over the query tokens of your sentence: how **spread out** its "
             "attention is, how **far** it looks, and what share lands on `[CLS]`, `[SEP]`, the "

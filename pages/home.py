@@ -2,10 +2,13 @@
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from pages._sections import SECTIONS
-from pages._shared import current_model, current_trace, show_text
+from ui.frame import require_frame
+from ui.sections import SECTIONS
+from ui.state import current_model, current_trace
+from ui.widgets import plot, show_text
 from viz.attention import attention_heatmap
 
+require_frame()
 st.title("🔎 Attention Explorer")
 st.markdown(
     "Type a sentence in the sidebar and watch a real transformer read it: the tokens it "
@@ -42,4 +45,4 @@ st.dataframe({"position": list(range(len(trace.tokens))), "token": trace.tokens,
 st.subheader("One attention head: layer 0, head 0")
 st.caption("Each row is a token asking *where should I look?*; the row's colours are its "
            "attention weights over all tokens, and they sum to 1.")
-st.plotly_chart(attention_heatmap(trace.layers[0].weights[0], trace.tokens), width="stretch")
+plot(attention_heatmap(trace.layers[0].weights[0], trace.tokens), "home_attention")

@@ -1,15 +1,13 @@
 """Encoder–decoder: train a model to reverse letters, then watch its cross-attention align output with input."""
 import streamlit as st
 
-from core.seq2seq import (EncoderDecoder, ReversalTask, anti_diagonal_share, new_seq2seq, predictions, seq2seq_config,
-                          trace_reversal, train_seq2seq)
-from core.training import snapshot
-from pages import _shared  # noqa: F401  (torch threads set once; a shared link opens inside the app frame)
-from viz.training import accuracy_curve, cross_attention_heatmap
-
-
-def plot(fig, name: str, where=st) -> None:
-    where.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+from core.seq2seq import EncoderDecoder
+from training.reversal import ReversalTask, new_seq2seq, predictions, seq2seq_config, trace_reversal, train_seq2seq
+from training.weights import snapshot
+from ui.frame import require_frame
+from ui.widgets import plot
+from viz.attention import attention_heatmap
+from viz.training import accuracy_curve
 
 
 def model_of(run: dict, trained: bool = True) -> EncoderDecoder:
@@ -18,6 +16,7 @@ def model_of(run: dict, trained: bool = True) -> EncoderDecoder:
     return net.eval()
 
 
+require_frame()
 st.title("🔁 Encoder–decoder: reversing letters")
 st.markdown("A translation model in miniature. The **encoder** reads the input letters with self-attention "
             "(everyone sees everyone); the **decoder** writes the output one letter at a time with *masked* "
@@ -105,18 +104,23 @@ def pick(weights):
     return weights.mean(axis=0) if head < 0 else weights[head]
 
 
+def letters_heatmap(weights, query_tokens, key_tokens, query_title: str, key_title: str):
+    """A dozen letters at most: numbers in square cells."""
+    return attention_heatmap(weights, query_tokens, key_tokens=key_tokens, query_title=query_title,
+                             key_title=key_title, numbers=True, height=max(280, 90 + 34 * len(query_tokens)))
+
+
 enc, dec = tr.encoder, tr.decoder
 st.subheader("Cross-attention: which input letter each output step reads")
-st.caption(f"Weight on the mirror position (anti-diagonal), mean of heads: {anti_diagonal_share(tr, layer):.0%}. "
+st.caption(f"Weight on the mirror position (anti-diagonal), mean of heads: {tr.anti_diagonal_share(layer):.0%}. "
            "Row i predicts output letter i, so it should look at input letter n−1−i.")
 cross_col, _ = st.columns([3, 2])   # a dozen letters at most: full width would only stretch the margins
-plot(cross_attention_heatmap(pick(dec.layers[layer].cross.weights), dec.tokens, enc.tokens,
-                             query_title="decoder input (query)", key_title="encoder letter (key)"), "cross_attention",
-     cross_col)
+plot(letters_heatmap(pick(dec.layers[layer].cross.weights), dec.tokens, enc.tokens,
+                     query_title="decoder input (query)", key_title="encoder letter (key)"), "cross_attention", cross_col)
 c1, c2 = st.columns(2)
 c1.subheader("Encoder self-attention")
-plot(cross_attention_heatmap(pick(enc.layers[layer].weights), enc.tokens, enc.tokens, query_title="letter (query)",
-                             key_title="letter (key)"), "encoder_self_attention", c1)
+plot(letters_heatmap(pick(enc.layers[layer].weights), enc.tokens, enc.tokens, query_title="letter (query)",
+                     key_title="letter (key)"), "encoder_self_attention", c1)
 c2.subheader("Decoder masked self-attention")
-plot(cross_attention_heatmap(pick(dec.layers[layer].weights), dec.tokens, dec.tokens, query_title="query",
-                             key_title="key (only the past)"), "decoder_self_attention", c2)
+plot(letters_heatmap(pick(dec.layers[layer].weights), dec.tokens, dec.tokens, query_title="query",
+                     key_title="key (only the past)"), "decoder_self_attention", c2)

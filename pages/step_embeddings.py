@@ -3,17 +3,18 @@ import numpy as np
 import streamlit as st
 
 from core import sinusoidal_encoding
-from core.steps import cosine_matrix, embedding_steps, position_table, token_window
-from pages._shared import current_model, current_trace
+from core.recompute import cosine_matrix, embedding_steps, position_table
+from ui.frame import require_frame
+from ui.state import current_model, current_trace
+from ui.widgets import pick_window, plot
 from viz.steps import cosine_heatmap, matrix_heatmap, position_heatmap, sinusoid_curves, vector_strip
 
 WINDOW = 40
 
 
-def plot(fig, name: str) -> None:
-    st.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
+require_frame()
 st.title("📍 2 · Embeddings and positions")
 st.markdown("Each id picks one **row of the embedding table**. Attention by itself cannot tell *dog bites man* "
             "from *man bites dog* — it treats the tokens as a set — so a **position** vector is added to each "
@@ -48,8 +49,7 @@ st.caption(f"Recomputed here from the tables; equals the model's own layer-0 inp
            "subtracts the mean of the 384 numbers, divides by their spread, then scales and shifts each "
            "dimension with learned γ and β.")
 
-shown = token_window(t, WINDOW, st.slider("First token shown", 0, t - WINDOW, 0, key="step_embeddings_first")
-                     if t > WINDOW else 0)
+shown = pick_window(t, "step_embeddings_window", size=WINDOW, limit=WINDOW)
 plot(matrix_heatmap(trace.embed[shown.start:shown.stop], f"X, the input of layer 0: {t} × {d}"
                     + (f" (tokens {shown.start}–{shown.stop - 1} shown)" if len(shown) < t else ""),
                     [trace.tokens[i] for i in shown], row_start=shown.start), "layer0_input")

@@ -3,17 +3,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.steps import head_steps, softmax_formula, token_window
-from pages._shared import current_model, current_trace, pick_head, pick_layer
+from core.recompute import head_steps, softmax_formula
+from ui.frame import require_frame
+from ui.state import current_model, current_trace, pick_head, pick_layer
+from ui.widgets import pick_window, plot
 from viz.steps import matrix_heatmap, step_bars, weighted_sum_figure
 
 WINDOW = 32
 
 
-def plot(fig, name: str) -> None:
-    st.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
+require_frame()
 st.title("🧮 3 · One attention head, with numbers")
 st.markdown("A head asks, for each token (the **query**), *which other tokens matter to me?* It projects every "
             "token's vector three ways — **Q**uery, **K**ey, **V**alue — scores each key against the query, "
@@ -30,11 +31,7 @@ words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
 query = st.selectbox("Query token", range(t), index=words[0], key=f"step_head_query_{t}",
                      format_func=lambda i: f"{i} · {trace.tokens[i]}")
 hs = head_steps(model.net, trace, layer, head, query)
-first = 0
-if t > WINDOW:
-    first = st.slider("First key token shown", 0, t - WINDOW, max(0, min(query - WINDOW // 2, t - WINDOW)),
-                      key="step_head_first", help=f"{t} tokens: {WINDOW} are drawn at a time.")
-keys = token_window(t, WINDOW, first)
+keys = pick_window(t, "step_head_window", size=WINDOW, limit=WINDOW, around=query)
 ks = slice(keys.start, keys.stop)
 key_tokens = [trace.tokens[i] for i in keys]
 window_note = f" (tokens {keys.start}–{keys.stop - 1})" if len(keys) < t else ""

@@ -3,15 +3,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.steps import attention_parameters, layer_parameter_counts, layer_steps, token_window, top_neurons
-from pages._shared import current_model, current_trace, pick_layer
+from core.recompute import attention_parameters, layer_parameter_counts, layer_steps, top_neurons
+from ui.frame import require_frame
+from ui.state import current_model, current_trace, pick_layer
+from ui.widgets import pick_window, plot
 from viz.steps import activation_histogram, matrix_heatmap, top_neurons_figure, vector_strip
 
 WINDOW = 32
 
 
-def plot(fig, name: str) -> None:
-    st.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
 def head_borders(fig, n_heads: int, d_head: int):
@@ -23,6 +23,7 @@ def head_borders(fig, n_heads: int, d_head: int):
     return fig
 
 
+require_frame()
 st.title("🧱 4 · From heads to the next layer")
 st.markdown("Every head returns a small vector per token. The block glues them together, mixes them with W_O, "
             "adds the result to its input (the **residual**), normalises, runs a two-layer **feed-forward** "
@@ -36,11 +37,7 @@ words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
 token = st.selectbox("Token (for the feed-forward)", range(t), index=words[0], key=f"step_layer_token_{t}",
                      format_func=lambda i: f"{i} · {trace.tokens[i]}")
 ls = layer_steps(model.net, trace, layer)
-first = 0
-if t > WINDOW:
-    first = st.slider("First token shown", 0, t - WINDOW, max(0, min(token - WINDOW // 2, t - WINDOW)),
-                      key="step_layer_first", help=f"{t} tokens: {WINDOW} rows are drawn at a time.")
-rows = token_window(t, WINDOW, first)
+rows = pick_window(t, "step_layer_window", size=WINDOW, limit=WINDOW, around=token)
 rs = slice(rows.start, rows.stop)
 labels = [trace.tokens[i] for i in rows]
 note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""

@@ -2,16 +2,17 @@
 import numpy as np
 import streamlit as st
 
-from core.steps import fold_ids, head_steps, token_window, untrained_causal_model
-from pages._shared import current_model, current_trace, get_model, pick_head, pick_layer
+from core.recompute import head_steps
+from training.demo import fold_ids, untrained_causal_model
+from ui.frame import require_frame
+from ui.state import current_model, current_trace, get_model, pick_head, pick_layer
+from ui.widgets import pick_window, plot, window_at
 from viz.attention import attention_heatmap
 from viz.steps import scores_with_mask, step_bars
 
 WINDOW = 24
 
 
-def plot(fig, name: str) -> None:
-    st.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
 @st.cache_resource(show_spinner="Building a small random decoder…")
@@ -39,11 +40,7 @@ def with_diagonal(fig, n: int):
     return fig
 
 
-def window(t: int, key: str) -> range:
-    first = st.slider("First token shown", 0, t - WINDOW, 0, key=key) if t > WINDOW else 0
-    return token_window(t, WINDOW, first)
-
-
+require_frame()
 st.title("🎭 5 · Masks")
 st.markdown("A **mask** decides which keys a query may look at. An encoder like MiniLM reads the whole sentence "
             "at once, so every token sees every other — no mask. A decoder that writes text one token at a time "
@@ -65,7 +62,7 @@ if t > 1:
               f"{100 * future[..., :-1].mean():.1f}%")
 st.caption("In the grids below each row is a query token and each column (labels along the top) a key; the "
            "dashed line is the diagonal, where a token looks at itself.")
-rows = window(t, "step_mask_first")
+rows = pick_window(t, "step_mask_window", size=WINDOW, limit=WINDOW)
 ws = slice(rows.start, rows.stop)
 note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
 plot(with_diagonal(attention_heatmap(trace.layers[layer].weights[head][ws, ws], [trace.tokens[i] for i in rows],
@@ -95,7 +92,7 @@ clayer = c1.slider("Decoder layer", 0, ctrace.n_layers - 1, 0, key="step_mask_dl
 chead = c2.slider("Decoder head", 0, ctrace.n_heads - 1, 0, key="step_mask_dhead") if ctrace.n_heads > 1 else 0
 query = c3.selectbox("Query token", range(ct), index=min(ct - 1, 3), key=f"step_mask_query_{ct}",
                      format_func=lambda i: f"{i} · {ctrace.tokens[i]}")
-crows = token_window(ct, WINDOW, rows.start)
+crows = window_at(ct, WINDOW, rows.start)
 cs = slice(crows.start, crows.stop)
 ctokens = [ctrace.tokens[i] for i in crows]
 cnote = f" (tokens {crows.start}–{crows.stop - 1})" if len(crows) < ct else ""
@@ -108,7 +105,7 @@ with right:
                                          f"After the softmax: the upper triangle is exactly 0{cnote}"), len(crows)),
          "mask_weights")
 hs = head_steps(net, ctrace, clayer, chead, query)
-keys = token_window(ct, WINDOW, max(0, query - WINDOW + 4))
+keys = window_at(ct, WINDOW, max(0, query - WINDOW + 4))
 ks = slice(keys.start, keys.stop)
 st.text(f"query: {ctrace.tokens[query]} (position {query})")
 ktokens = [ctrace.tokens[i] for i in keys]

@@ -2,16 +2,15 @@
 import pandas as pd
 import streamlit as st
 
-from core.steps import token_window
 from models.stages import SPECIAL_MEANINGS, tokenizer_stages
-from pages._shared import current_model, current_model_name, current_trace, get_model, model_choices, show_text
+from ui.frame import require_frame
+from ui.state import current_model, current_model_name, current_trace, get_model, model_choices
+from ui.widgets import pick_window, plot, show_text
 from viz.steps import token_chips, visible
 
 WINDOW = 90          # tokens drawn over the text at a time
 
 
-def plot(fig, name: str, key: str | None = None) -> None:
-    st.plotly_chart(fig, width="stretch", key=key, config={"toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
 def chips(stages, title: str | None, first: int = 0, size: int = WINDOW, width: int = 72):
@@ -20,6 +19,7 @@ def chips(stages, title: str | None, first: int = 0, size: int = WINDOW, width: 
                        [p.id for p in pieces], title=title, width=width)
 
 
+require_frame()
 st.title("✂️ 1 · Tokenization")
 st.markdown("Before any attention, the text becomes a list of **token ids**. The `tokenizers` library does it "
             "in stages — normalise, pre-tokenise, split into vocabulary pieces, look up ids — and each stage "
@@ -56,10 +56,7 @@ st.subheader(f"③ {stages.model_kind}: {len(words):,} pieces over your text")
 st.caption("Each box holds the characters of your text that made one token (the tokenizer's offsets); the "
            "token is written underneath. `##` marks a piece that continues the word before it. Grey boxes are "
            "characters no token kept. Hover for the id.")
-first = 0
-if len(words) > WINDOW:
-    first = st.slider("First piece shown", 0, len(words) - WINDOW, 0, key="step_tokens_first",
-                      help=f"{len(words):,} pieces: {WINDOW} are drawn at a time.")
+first = pick_window(len(words), "step_tokens_window", size=WINDOW, limit=WINDOW).start
 plot(chips(stages, f"Pieces {first}–{first + min(WINDOW, len(words)) - 1} over the original characters", first),
      "tokens_over_text")
 split = [(w, ps) for w, ps in stages.pieces_by_word() if len(ps) > 1]
@@ -71,7 +68,7 @@ if split:
                  hide_index=True, height=min(260, 38 + 35 * len(split)))
 
 st.subheader("④ Ids, and the special tokens")
-shown = token_window(len(trace.tokens), 512)
+shown = range(len(trace.tokens))
 table = pd.DataFrame({"position": list(shown), "token": [trace.tokens[i] for i in shown],
                       "id": [trace.ids[i] for i in shown],
                       "characters": [visible(trace.text[a:b]) for a, b in (trace.offsets[i] for i in shown)],

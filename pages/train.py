@@ -4,18 +4,16 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core.training import (LossNotFinite, TrainConfig, count_parameters, data_problem, lm_config, make_stream,
+from training.lm import (LossNotFinite, TrainConfig, count_parameters, data_problem, lm_config, make_stream,
                            new_model, train_lm)
-from models.bpe import vocab_problem
-from pages._shared import current_sentence, show_text
-from pages._training import Run, bpe_json, corpus_picker, current_run, finish, start_weights, tokenizer_from_json
+from training.bpe import vocab_problem
+from ui.frame import require_frame
+from ui.state import current_sentence
+from ui.training import Run, bpe_json, corpus_picker, current_run, finish, start_weights, tokenizer_from_json
+from ui.widgets import plot, show_text
 from viz.training import loss_curve
 
-
-def plot(fig, name: str, where=st) -> None:
-    where.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
-
-
+require_frame()
 st.title("🏋️ Train a tiny transformer")
 st.markdown("Train a small GPT-style model **here, on this computer, in about a minute**: it starts as random "
             "numbers and learns to predict the next token. Then open it in every other page with the sidebar's "

@@ -1,14 +1,16 @@
 """Try your model: next-token probabilities, generated text, before vs after training, the analogy."""
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
-from core.corpus import CAPITALS, PAIRS
+from training.corpus import CAPITALS, PAIRS
 from core.pca import fit_pca
-from core.training import analogy, generate, next_token_probs
+from models.vectors import vectors_from_model
+from training.lm import generate, next_token_probs
 from models import EmptyTextError, load_model
-from pages._shared import get_model, pick_head, pick_layer, show_text
+from ui.frame import require_frame
+from ui.state import get_model, pick_head, pick_layer
+from ui.widgets import plot, show_text
 from viz.attention import attention_heatmap
 from viz.training import embedding_map, token_probabilities
 
@@ -17,8 +19,6 @@ MAP_WORDS = {"royalty & people": [w for pair in PAIRS for w in pair],
              "places": list(CAPITALS)[:5] + list(CAPITALS.values())[:5]}
 
 
-def plot(fig, name: str, where=st) -> None:
-    where.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
 def load_by_path() -> None:
@@ -37,6 +37,7 @@ def load_by_path() -> None:
         st.success(f"Loaded {model.folder}: it is now in the sidebar's model picker on every page.")
 
 
+require_frame()
 st.title("💬 Try your model")
 with st.expander("Load a saved model by path"):
     load_by_path()
@@ -125,9 +126,9 @@ if before:
     c1, c2 = st.columns(2)
     for col, (name, m) in zip((c1, c2), [("before (random)", before), ("after training", model)]):
         try:
-            best = analogy(np.asarray(m.embedding_table()), vocab, "▁man", "▁king", "▁woman", k=5)
+            best = vectors_from_model(m, name).analogy("▁man", "▁king", "▁woman", k=5)
         except KeyError as exc:
-            col.info(f"{exc.args[0].lstrip('▁')!r} is not one token in this vocabulary: no analogy to check.")
+            col.info(f"{exc.word.lstrip('▁')!r} is not one token in this vocabulary: no analogy to check.")
             continue
         col.markdown(f"**{name}**: the nearest is **{best[0][0].lstrip('▁')}**")
         col.dataframe({"token": [t.lstrip("▁") for t, _ in best], "cosine": [round(c, 3) for _, c in best]},

@@ -1,23 +1,23 @@
 """One training step, step by step: logits → softmax → loss, gradients, and how far an embedding moved."""
-import hashlib
 import math
 
 import numpy as np
 import streamlit as st
 import torch
 
-from core.training import lm_config, make_stream, new_model, step_breakdown
-from pages._shared import current_sentence, show_text
-from pages._training import bpe_json, builtin_corpus, current_run, tokenizer_from_json
+from training.lm import lm_config, make_stream, new_model, step_breakdown
+from ui.frame import require_frame
+from ui.state import current_sentence
+from ui.training import bpe_json, builtin_corpus, current_run, tokenizer_from_json
+from ui.widgets import plot, sentence_key, show_text
 from viz.training import embedding_move, gradient_norms, logits_to_loss
 
 BATCH = 8   # your sentence + 7 windows of the training text
 
 
-def plot(fig, name: str, where=st) -> None:
-    where.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
+require_frame()
 st.title("🔬 One training step")
 st.markdown("Training is this, repeated: run a batch, compare each position's predicted next token with the true "
             "one (the **loss**), compute how every weight should change to lower it (the **gradient**), and move "
@@ -65,8 +65,7 @@ c1, c2, c3 = st.columns(3)
 position = 0
 if len(x0) > 1:
     position = c1.slider("Position in your sentence", 0, len(x0) - 1, min(2, len(x0) - 1), key="train_step_pos")
-sentence_key = hashlib.md5(sentence.encode("utf-8", "replace")).hexdigest()[:10]   # fresh picker per sentence
-follow = c2.selectbox("Token whose embedding to follow", sorted(set(ids)), key=f"train_step_token_{sentence_key}",
+follow = c2.selectbox("Token whose embedding to follow", sorted(set(ids)), key=f"train_step_token_{sentence_key(sentence)}",
                       format_func=lambda i: vocab[i])
 lr = c3.select_slider("Learning rate of this step", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, key="train_step_lr")
 step = step_breakdown(net, x, y, position, int(follow), float(lr))

@@ -1,11 +1,7 @@
 """Shared fixtures: one MiniLM per test process (loading takes about a second)."""
 from __future__ import annotations
 
-import os
-
 import pytest
-
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 @pytest.fixture(scope="session")

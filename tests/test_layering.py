@@ -1,4 +1,10 @@
-"""The dependency arrows point one way: pages -> viz -> core, pages -> models -> core."""
+"""The dependency arrows point one way: pages -> ui -> {viz, models, training} -> core.
+
+core imports none of the others and no Streamlit, Plotly or tokenizers; models and
+training never import Streamlit; no page script imports another page script (or
+anything from pages/); and no import cycle among the project's modules, checked
+on the real import graph, not by eye.
+"""
 from __future__ import annotations
 
 import ast
@@ -7,56 +13,128 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("core", "models", "training", "viz", "ui", "pages")
+# What each layer may not import (project layers above it, and libraries it must not need).
 FORBIDDEN = {
-    "core": {"streamlit", "plotly", "tokenizers", "models", "viz", "pages", "app"},
-    "models": {"streamlit", "plotly", "viz", "pages", "app"},
-    "viz": {"streamlit", "models", "pages", "app"},
+    "core": {"streamlit", "plotly", "tokenizers", "models", "training", "viz", "ui", "pages", "app"},
+    "models": {"streamlit", "plotly", "training", "viz", "ui", "pages", "app"},
+    "training": {"streamlit", "plotly", "models", "viz", "ui", "pages", "app"},
+    "viz": {"streamlit", "models", "training", "ui", "pages", "app"},
+    "ui": {"pages", "app"},
+    "pages": {"pages", "app"},
 }
 
 
-def imported_roots(path: Path) -> set[str]:
+def project_files() -> list[Path]:
+    files = [ROOT / "app.py"]
+    for package in PACKAGES:
+        files += sorted((ROOT / package).rglob("*.py"))
+    return files
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, absolute names, relative imports resolved; imports inside
+    functions count too (a hidden import is still an arrow)."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    roots = set()
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)   # `from pkg import submodule`
+    return found
+
+
+def test_every_layer_has_files():
+    for package in PACKAGES:
+        assert list((ROOT / package).glob("*.py")), f"{package}/ has no Python files"
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
 def test_package_imports_only_downward(package):
-    files = sorted((ROOT / package).rglob("*.py"))
-    assert files, f"{package}/ has no Python files"
-    bad = {str(f.relative_to(ROOT)): sorted(imported_roots(f) & FORBIDDEN[package]) for f in files}
-    assert not {f: b for f, b in bad.items() if b}
+    bad = {}
+    for f in sorted((ROOT / package).rglob("*.py")):
+        roots = {m.split(".")[0] for m in imported_modules(f)}
+        if roots & FORBIDDEN[package]:
+            bad[str(f.relative_to(ROOT))] = sorted(roots & FORBIDDEN[package])
+    assert not bad
+
+
+def test_pages_hold_only_page_scripts():
+    """No helper modules hide in pages/: Streamlit's old pages-folder mode would list them as pages."""
+    helpers = [p.name for p in (ROOT / "pages").glob("*.py") if p.name.startswith("_")]
+    assert not helpers
+
+
+def test_no_import_cycles():
+    modules = {module_name(f): f for f in project_files()}
+    graph = {name: sorted(m for m in imported_modules(path) if m in modules and m != name)
+             for name, path in modules.items()}
+    # A package's __init__ importing its own submodules is not a cycle of concepts; edges
+    # from a submodule up into its own package's __init__ would make one, so they count.
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt.startswith(node + "."):
+                continue
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt):] + [nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
 
 
 def test_no_user_text_as_html():
-    offenders = [str(p.relative_to(ROOT)) for p in list(ROOT.glob("pages/*.py")) + [ROOT / "app.py"]
+    offenders = [str(p.relative_to(ROOT)) for p in project_files()
+                 if p.parts[-2] in ("pages", "ui") or p.name == "app.py"
                  if "unsafe_allow_html=True" in p.read_text()]
     assert not offenders
 
 
-def _pages_imports(path: Path) -> set[str]:
-    """The pages._x helper modules a file imports (from pages._x import …, from pages import _x)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.ImportFrom) and node.module == "pages":
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pages._"):
-            found.add(node.module.split(".")[1])
-    return found
+def test_importing_ui_does_no_work():
+    """ui modules define things; start-up is ui.frame.start(), called by app.py (no st.* at import)."""
+    for f in sorted((ROOT / "ui").glob("*.py")):
+        tree = ast.parse(f.read_text(), filename=str(f))
+        calls = [node for node in tree.body if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
+        assert not calls, f"{f.name} runs code at import time (line {calls[0].lineno})"
 
 
-@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "pages").glob("[a-z]*.py")))
-def test_every_page_loads_the_shared_frame_module(page):
-    """pages/_shared.py sets torch's threads once and sends a fresh server's first request for a
-    page (a shared link) through app.py's navigation; a page that skips it opens without the frame."""
-    seen, todo = set(), {page.removesuffix(".py")}
-    while todo:
-        name = todo.pop()
-        seen.add(name)
-        todo |= _pages_imports(ROOT / "pages" / f"{name}.py") - seen
-    assert "_shared" in seen, f"pages/{page} does not import pages._shared (directly or through a helper)"
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "pages").glob("*.py")))
+def test_every_page_starts_inside_the_frame(page):
+    """A page's first Streamlit step is ui.frame.require_frame(): a fresh server's first request
+    for a page (a shared link) is sent through app.py instead of running the page alone."""
+    tree = ast.parse((ROOT / "pages" / page).read_text())
+    calls = [node.value for node in tree.body if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
+    assert calls, f"pages/{page} makes no calls"
+    first = calls[0].func
+    assert isinstance(first, ast.Name) and first.id == "require_frame", \
+        f"pages/{page} does not call require_frame() before anything else"
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "pages").glob("*.py")))
+def test_pages_are_short(page):
+    lines = len((ROOT / "pages" / page).read_text().splitlines())
+    assert lines <= 150, f"pages/{page} has {lines} lines; move what it computes into ui/ or the objects it shows"

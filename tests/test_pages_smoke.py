@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages._sections import SECTIONS  # plain data, no Streamlit calls
+from ui.sections import SECTIONS  # plain data, no Streamlit calls
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ HOSTILE = {
 
 def test_every_listed_page_exists():
     missing = [p for p in PAGES if not (ROOT / p).is_file()]
-    assert not missing, f"pages/_sections.py lists pages that do not exist: {missing}"
+    assert not missing, f"ui/sections.py lists pages that do not exist: {missing}"
 
 
 def test_app_frame_runs():
@@ -60,9 +60,9 @@ def test_page_survives_bad_input(page, case):
 @pytest.fixture(scope="module")
 def causal_model(tmp_path_factory):
     """A small decoder saved as the train page saves it (sinusoidal positions, d_model 48, 3 heads)."""
-    from core.corpus import CorpusConfig, generate_corpus
-    from core.training import lm_config, new_model
-    from models.bpe import train_bpe
+    from training.corpus import CorpusConfig, generate_corpus
+    from training.lm import lm_config, new_model
+    from training.bpe import train_bpe
     from models.saved import save_model
 
     bpe = train_bpe(generate_corpus(CorpusConfig(n_sentences=300)), 120)

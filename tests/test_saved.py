@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.corpus import CorpusConfig, generate_corpus
-from core.training import lm_config, new_model
+from training.corpus import CorpusConfig, generate_corpus
+from training.lm import lm_config, new_model
 from models import load_model
-from models.bpe import train_bpe
+from training.bpe import train_bpe
 from models.saved import load_saved, save_model, unique_name
 
 
@@ -88,7 +88,9 @@ def test_mismatched_weights_are_refused(trained, tmp_path):
     (lambda f: (f / "config.json").unlink(), "config.json"),
     (lambda f: (f / "model.safetensors").unlink(), "model.safetensors is missing"),
     (lambda f: (f / "tokenizer.json").write_text("garbage"), "tokenizer.json"),
-    (lambda f: (f / "config.json").write_text('{"model_type": "gpt2"}'), "not a model trained"),
+    (lambda f: (f / "config.json").write_text('{"model_type": "t5"}'), "model_type 't5' is not supported"),
+    (lambda f: (f / "config.json").write_text('[1, 2]'), "must hold a JSON object"),
+    (lambda f: (f / "config.json").write_text("[" * 200_000), "config.json is not valid JSON"),
 ])
 def test_broken_folder_names_the_problem_file(trained, tmp_path, damage, message):
     folder = copy_folder(trained[2], tmp_path)

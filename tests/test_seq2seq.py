@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.seq2seq import (BOS, EOS, ReversalTask, accuracy, anti_diagonal_share, batch_of, new_seq2seq, predictions,
-                          seq2seq_config, trace_reversal, train_seq2seq)
+from training.reversal import (BOS, EOS, ReversalTask, accuracy, batch_of, new_seq2seq, predictions, seq2seq_config,
+                               trace_reversal, train_seq2seq)
 
 TASK = ReversalTask(n_letters=6, min_len=3, max_len=5)
 
@@ -71,7 +71,7 @@ def test_trace_shows_three_attentions_and_an_anti_diagonal(trained):
     assert np.allclose(np.triu(dec.layers[0].weights, 1), 0)    # masked self-attention
     cross = dec.layers[0].cross.weights
     assert cross.shape == (h, 6, 5) and np.allclose(cross.sum(-1), 1, atol=1e-5)
-    assert anti_diagonal_share(tr) > 0.5                          # output i looks at source n-1-i
+    assert tr.anti_diagonal_share() > 0.5                          # output i looks at source n-1-i
 
 
 def test_trace_refuses_bad_input(trained):

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.steps import (attention_parameters, cosine_matrix, embedding_steps, fold_ids, head_steps,
-                        layer_parameter_counts, layer_steps, position_table, softmax_formula, token_window,
-                        top_neurons, untrained_causal_model)
+from core.recompute import (attention_parameters, cosine_matrix, embedding_steps, head_steps, layer_parameter_counts,
+                            layer_steps, position_table, softmax_formula, top_neurons)
+from training.demo import UNTRAINED_CAUSAL, fold_ids, untrained_causal_model
+from ui.widgets import window_at
 from models.stages import tokenizer_stages
 from viz.steps import matrix_heatmap, scores_with_mask, step_bars, token_chips, vector_strip
 
@@ -130,8 +131,8 @@ def test_parameter_counts_are_counted_from_the_weights(minilm):
 def test_top_neurons_and_windows():
     row = np.array([0.1, 3.0, -0.2, 2.0, 3.0])
     assert top_neurons(row, 3) == [(1, 3.0), (4, 3.0), (3, 2.0)]
-    assert list(token_window(10, 4, 8)) == [6, 7, 8, 9]        # kept inside the sentence
-    assert list(token_window(3, 40, 5)) == [0, 1, 2]
+    assert list(window_at(10, 4, 8)) == [6, 7, 8, 9]           # kept inside the sentence
+    assert list(window_at(3, 40, 5)) == [0, 1, 2]
 
 
 # -- tokenizer stages ----------------------------------------------------------------------------
@@ -200,8 +201,6 @@ def test_masked_keys_read_minus_infinity():
 
 def test_embedding_chain_of_a_sinusoidal_pre_ln_model():
     from dataclasses import replace
-
-    from core.steps import UNTRAINED_CAUSAL
 
     net = untrained_causal_model(replace(UNTRAINED_CAUSAL, positional="sinusoidal"), seed=3)
     trace = net.trace([5, 17, 99, 5])

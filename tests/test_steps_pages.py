@@ -66,7 +66,7 @@ def test_page_on_bad_input(page, case):
     if case == "long":
         assert "512" in texts(at.warning)          # truncation notice
         if page != "step_tokens":
-            assert any(s.key.endswith("_first") for s in at.slider), "long text needs a token window"
+            assert any(s.key.endswith("_window") for s in at.slider), "long text needs a token window"
     # user text never reaches markdown: no markdown element holds the raw HTML
     assert "<script>" not in texts(at.markdown)
 
@@ -85,9 +85,9 @@ def test_tokens_page_shows_each_stage_and_the_special_tokens():
 
 def test_tokens_page_compares_with_another_models_tokenizer(tmp_path):
     """A trained model and its untrained twin share one BPE tokenizer: one comparison row, not two."""
-    from core.corpus import CorpusConfig, generate_corpus
-    from core.training import lm_config, new_model
-    from models.bpe import train_bpe
+    from training.corpus import CorpusConfig, generate_corpus
+    from training.lm import lm_config, new_model
+    from training.bpe import train_bpe
     from models.registry import minilm_folder
     from models.saved import save_model
 
@@ -106,8 +106,8 @@ def test_tokens_page_compares_with_another_models_tokenizer(tmp_path):
 
 def test_tokens_page_windows_long_text():
     at = run("step_tokens", BAD["long"])
-    slider = at.slider(key="step_tokens_first")
-    slider.set_value(300).run()
+    slider = at.slider(key="step_tokens_window")
+    slider.set_value((300, 390)).run()
     assert not at.exception and charts(at) == 1
 
 

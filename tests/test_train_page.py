@@ -110,7 +110,7 @@ def test_vocabulary_smaller_than_alphabet_and_bad_text():
 
 
 def test_upload_checks():
-    from pages._training import MAX_UPLOAD_BYTES, read_upload
+    from ui.training import MAX_UPLOAD_BYTES, read_upload
     assert read_upload(b"")[1].startswith("The file is empty")
     assert "binary" in read_upload(b"\x89PNG\x00\x00\x01")[1]
     assert "not UTF-8" in read_upload("caf\xe9".encode("latin-1"))[1]

@@ -200,6 +200,6 @@ def test_glove_loads_fast_lazily_and_not_at_app_start():
     seconds, extra_mb, lazy = out.stdout.split()
     assert float(extra_mb) < 200 and lazy == "True"
     assert float(seconds) < 3.0      # target < 1 s (bench/analogy_vs_gensim.py); slack for a busy CI machine
-    # pages/_shared.py and app.py never touch GloVe; only the embedding page does
-    for path in (ROOT / "app.py", ROOT / "pages" / "_shared.py"):
+    # ui/state.py and app.py never touch GloVe; only the embedding page does
+    for path in (ROOT / "app.py", ROOT / "ui" / "state.py"):
         assert "load_vectors" not in path.read_text()

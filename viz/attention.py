@@ -44,12 +44,16 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
                       zmax: float | None = 1.0, *, key_tokens: Sequence[str] | None = None,
                       positions: Sequence[int] | None = None, key_positions: Sequence[int] | None = None,
                       zmin: float | None = 0.0, colorscale=WEIGHT_SCALE, value_name: str = "weight",
-                      height: int | None = None) -> go.Figure:
+                      height: int | None = None, query_title: str = "query (attending)",
+                      key_title: str = "key (attended to)", numbers: bool = False) -> go.Figure:
     """One head's weights (T_q, T_k): query tokens down the rows, key tokens along the columns.
+    Square self-attention and rectangular cross-attention alike.
 
-    key_tokens: other key labels (a token window, hidden specials); positions /
-    key_positions: the tokens' places in the sentence, shown in the hover text.
+    key_tokens: other key labels (a token window, hidden specials, an encoder's tokens);
+    positions / key_positions: the tokens' places in the sentence, shown in the hover text.
     zmax=None lets the colour scale stretch to this head's largest weight.
+    numbers: write each weight in its cell and keep cells square (short sequences, such as
+    the reversal task's dozen letters).
     """
     weights = np.asarray(weights, dtype=np.float32)
     key_tokens = tokens if key_tokens is None else key_tokens
@@ -59,17 +63,25 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
     positions = list(range(len(tokens))) if positions is None else list(positions)
     key_positions = positions if key_positions is None and key_tokens is tokens else key_positions
     key_positions = list(range(len(key_tokens))) if key_positions is None else list(key_positions)
+    cells = {}
+    if numbers:
+        cells = dict(text=np.where(weights >= 0.005, np.round(weights, 2).astype(str), ""), texttemplate="%{text}")
     fig = go.Figure(go.Heatmap(
         z=weights, x=list(range(len(key_tokens))), y=list(range(len(tokens))),
         customdata=_hover_pairs(labelled(tokens, positions), labelled(key_tokens, key_positions)),
         colorscale=colorscale, zmin=zmin, zmax=zmax, colorbar=dict(title=value_name),
-        hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra></extra>",
+        hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra></extra>", **cells,
     ))
     base_layout(fig, title, height=height or _side(max(len(tokens), len(key_tokens))))
     if title:  # above the top axis's labels, not on them
         fig.update_layout(title=dict(yref="container", y=0.99, yanchor="top"), margin=dict(t=70))
-    fig.update_xaxes(title="key (attended to)", side="top", tickangle=-60, **_ticks(key_tokens))
-    fig.update_yaxes(title="query (attending)", autorange="reversed", **_ticks(tokens))
+    fig.update_xaxes(title=key_title, side="top", tickangle=-60, **_ticks(key_tokens))
+    fig.update_yaxes(title=query_title, autorange="reversed", **_ticks(tokens))
+    if numbers:
+        # Square cells: shrink the plot area to the cells (constrain="domain") rather than widen the
+        # axis range, which would leave a wide empty band crossed by gridlines beside a short sequence.
+        fig.update_xaxes(constrain="domain", showgrid=False, tickangle=0)
+        fig.update_yaxes(scaleanchor="x", constrain="domain", showgrid=False)
     return fig
 
 

@@ -19,6 +19,13 @@ HEAD_COLOURS = [
     "#4c6ef5", "#f76707", "#2b8a3e", "#e03131", "#7048e8", "#0c8599",
     "#d6336c", "#5c940d", "#e8590c", "#1971c2", "#862e9c", "#495057",
 ]
+EXTRA_COLOURS = ["#343a40", "#f59f00", "#20c997", "#be4bdb", "#fa5252", "#15aabf", "#94d82d", "#ff922b"]
+PALETTE = HEAD_COLOURS + EXTRA_COLOURS   # categories: heads, tokens, word groups
+
+
+def colour(i: int) -> str:
+    """The i-th category colour, cycling through the palette (heads first: head h is always colour h)."""
+    return PALETTE[i % len(PALETTE)]
 
 
 def safe(text: str) -> str:

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import HEAD_COLOURS, base_layout, safe, safe_all, shorten
+from .common import base_layout, colour, safe, safe_all, shorten
 
 MIN_WEIGHT = 0.02          # lines below this weight are skipped (invisible anyway, and slow)
 BANDS = (0.02, 0.1, 0.25, 0.5, 0.75, 1.01)   # weight band edges
@@ -45,7 +45,7 @@ def lines_figure(weights: np.ndarray, tokens: Sequence[str], heads: Sequence[int
     rows = np.arange(t) if focus is None or len(focus) == 0 else np.asarray(sorted(focus))
     fig = go.Figure()
     for head in heads:
-        colour = HEAD_COLOURS[head % len(HEAD_COLOURS)]
+        line_colour = colour(head)
         chosen = weights[head][rows]                                  # (rows, T)
         for band, (lo, hi) in enumerate(zip(BANDS[:-1], BANDS[1:])):
             x, y = _segments(chosen, max(lo, min_weight), hi, rows)
@@ -53,10 +53,10 @@ def lines_figure(weights: np.ndarray, tokens: Sequence[str], heads: Sequence[int
                 continue
             fig.add_trace(go.Scatter(
                 x=x, y=y, mode="lines", hoverinfo="skip", legendgroup=f"h{head}",
-                line=dict(color=colour, width=WIDTHS[band]), opacity=OPACITIES[band],
+                line=dict(color=line_colour, width=WIDTHS[band]), opacity=OPACITIES[band],
                 name=f"head {head}", showlegend=False,
             ))
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=colour, width=4),
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=line_colour, width=4),
                                  name=f"head {head}", legendgroup=f"h{head}"))
     labels = [safe(shorten(s, 16)) for s in tokens]   # cut first: never split an &entity;
     for side in (0.0, 1.0):

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import DIVERGING_SCALE, HEAD_COLOURS, WEIGHT_SCALE, base_layout, safe, shorten, token_ticks
+from .common import DIVERGING_SCALE, HEAD_COLOURS, WEIGHT_SCALE, base_layout, colour, safe, shorten, token_ticks
 
 CHIP_COLOURS = ["#d0ebff", "#ffe8cc", "#d3f9d8", "#ffe3e3", "#e5dbff", "#c5f6fa", "#fff3bf", "#f3d9fa"]
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -189,7 +189,7 @@ def sinusoid_curves(table: np.ndarray, dims: Sequence[int], title: str) -> go.Fi
     for n, d in enumerate(dims):
         fig.add_trace(go.Scatter(x=list(range(table.shape[0])), y=table[:, d], mode="lines",
                                  name=f"dim {d} ({'sin' if d % 2 == 0 else 'cos'})",
-                                 line=dict(color=HEAD_COLOURS[n % len(HEAD_COLOURS)], width=1.5 if n == 0 else 2.5)))
+                                 line=dict(color=colour(n), width=1.5 if n == 0 else 2.5)))
     base_layout(fig, title, height=340)
     fig.update_xaxes(title="position")
     fig.update_yaxes(title="value", range=[-1.1, 1.1])

@@ -7,7 +7,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import HEAD_COLOURS, WEIGHT_SCALE, base_layout, safe, safe_all, shorten, token_ticks
+from .common import HEAD_COLOURS, base_layout, colour, safe, shorten
 
 
 def loss_curve(steps: Sequence[int], train: Sequence[float], val: Sequence[float],
@@ -120,31 +120,6 @@ def embedding_move(before: np.ndarray, after: np.ndarray, token: str, max_dims: 
     return fig
 
 
-def cross_attention_heatmap(weights: np.ndarray, query_tokens: Sequence[str], key_tokens: Sequence[str],
-                            title: Optional[str] = None, query_title: str = "output position (query)",
-                            key_title: str = "source letter (key)") -> go.Figure:
-    """(T_q, T_k) weights, rows = queries; works for rectangular cross-attention and square self-attention."""
-    weights = np.asarray(weights)
-    if weights.shape != (len(query_tokens), len(key_tokens)):
-        raise ValueError(f"weights must be ({len(query_tokens)}, {len(key_tokens)}), got {weights.shape}")
-    q_labels, k_labels = safe_all(query_tokens), safe_all(key_tokens)
-    custom = np.empty(weights.shape + (2,), dtype=object)
-    custom[:, :, 0] = np.array(q_labels, dtype=object)[:, None]
-    custom[:, :, 1] = np.array(k_labels, dtype=object)[None, :]
-    fig = go.Figure(go.Heatmap(
-        z=weights, x=list(range(len(key_tokens))), y=list(range(len(query_tokens))), customdata=custom,
-        colorscale=WEIGHT_SCALE, zmin=0, zmax=1, colorbar=dict(title="weight", thickness=12),
-        text=np.where(weights >= 0.005, np.round(weights, 2).astype(str), ""), texttemplate="%{text}",
-        hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra></extra>"))
-    base_layout(fig, title, height=max(280, 90 + 34 * len(query_tokens)))
-    # Square cells: shrink the plot area to the cells (constrain="domain") rather than widen the
-    # axis range, which would leave a wide empty band crossed by gridlines beside a short sequence.
-    fig.update_xaxes(title=key_title, side="top", constrain="domain", showgrid=False, **token_ticks(key_tokens))
-    fig.update_yaxes(title=query_title, autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False,
-                     **token_ticks(query_tokens))
-    return fig
-
-
 def embedding_map(points: np.ndarray, words: Sequence[str], groups: Sequence[str],
                   title: Optional[str] = None, explained: Optional[Sequence[float]] = None) -> go.Figure:
     """Words as points in a 2-D PCA of an embedding table, coloured by group."""
@@ -154,7 +129,7 @@ def embedding_map(points: np.ndarray, words: Sequence[str], groups: Sequence[str
         labels = [safe(words[i]) for i in idx]
         fig.add_scatter(x=points[idx, 0], y=points[idx, 1], mode="markers+text", name=safe(group),
                         text=labels, textposition="top center", customdata=np.array(labels, dtype=object),
-                        marker=dict(size=9, color=HEAD_COLOURS[g_index % len(HEAD_COLOURS)]),
+                        marker=dict(size=9, color=colour(g_index)),
                         hovertemplate="%{customdata}<extra></extra>")
     base_layout(fig, title, height=440)
     ex = explained if explained is not None else (None, None)

@@ -1,9 +1,10 @@
-"""What every page shares: the cached model, the cached trace, the chosen layer/head.
+"""Session and URL state: the chosen model, sentence, layer and head, and the cached model and trace.
 
 Pages call `current_trace()` and get a Trace, or the page shows a clear message and
-stops (empty text, a model that failed to load). The state lives in
-st.session_state and is mirrored into the URL's query parameters so a copied link
-reopens the same view. Each page runs alone too (AppTest), with these defaults.
+stops (empty text, a model that failed to load). The state lives in st.session_state
+and is mirrored into the URL's query parameters so a copied link reopens the same view;
+every value read from a link goes through `url_index` before a widget sees it.
+Each page runs alone too (AppTest), with these defaults.
 """
 from __future__ import annotations
 
@@ -11,28 +12,6 @@ import streamlit as st
 
 from core import Trace
 from models import EmptyTextError, LoadedModel, load_model
-from models.runtime import configure
-
-configure()
-
-
-def _leave_pages_folder_mode() -> None:
-    """Make a shared link open its page inside the frame, even as a fresh server's first request.
-
-    Streamlit treats a `pages/` folder beside the main script as the old multipage layout
-    until the first `st.navigation` call. A link such as /attention_head?layer=2 that is the
-    server's first request would then run the page file alone: no sidebar, and the link's
-    sentence, layer and head ignored. Turning that mode off and rerunning sends the run
-    through app.py, whose `st.navigation` opens the same page. Happens once per server.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_leave_pages_folder_mode()
 
 DEFAULT_MODEL = "minilm"
 DEFAULT_SENTENCE = "Time flies like an arrow."
@@ -44,6 +23,45 @@ EXAMPLES = [
     "I sat on the bank of the river.",
 ]
 MAX_CHARS = 20_000   # more than 512 tokens' worth; the text box refuses beyond this
+
+
+URL_SENTENCE_LIMIT = 2_000  # longer sentences stay in the session but not in the link
+URL_INDEX_LIMIT = 4_096     # no model has more layers or heads than this
+
+
+def url_index(value, upper: int = URL_INDEX_LIMIT) -> int:
+    """A layer or head number from a link, clamped to 0..upper-1; anything else ("abc", "-1",
+    "2e3", "", 5,000 digits) becomes 0. The one gate for numbers that reach widgets from a URL."""
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 6:
+        return 0
+    return max(0, min(int(text), upper - 1))
+
+
+def init_from_url() -> None:
+    """On a fresh session, take model, sentence, layer and head from the link that opened it."""
+    if st.session_state.get("_url_read"):
+        return
+    params = st.query_params
+    st.session_state["sentence"] = params.get("sentence", DEFAULT_SENTENCE)[:MAX_CHARS]
+    st.session_state["model"] = params.get("model", DEFAULT_MODEL)
+    for name in ("layer", "head"):
+        if name in params:
+            st.session_state[name] = url_index(params[name])
+    st.session_state["_url_read"] = True
+
+
+def write_url() -> None:
+    """Mirror the view into the URL so a copied link reopens it."""
+    st.query_params["model"] = st.session_state["model"]
+    sentence = st.session_state["sentence"]
+    if len(sentence) <= URL_SENTENCE_LIMIT:
+        st.query_params["sentence"] = sentence
+    elif "sentence" in st.query_params:
+        del st.query_params["sentence"]
+    for name in ("layer", "head"):
+        if name in st.session_state:
+            st.query_params[name] = str(st.session_state[name])
 
 
 # -- models and traces -------------------------------------------------------------------
@@ -107,11 +125,9 @@ def current_trace(text: str | None = None, model_name: str | None = None,
 
 
 # -- layer and head, shared by pages and kept in the URL ---------------------------------------
-def _clamp(value, upper: int) -> int:
-    try:
-        return max(0, min(int(value), upper - 1))
-    except (TypeError, ValueError):
-        return 0
+def chosen(name: str, count: int) -> int:
+    """The shared "layer" or "head", clamped to this model's `count` (a link may name any number)."""
+    return url_index(st.session_state.get(name, 0), count)
 
 
 def _remember(name: str, widget_key: str) -> None:
@@ -129,7 +145,7 @@ def pick_head(trace: Trace, page: str, label: str = "Head") -> int:
 
 
 def _pick(name: str, count: int, page: str, label: str) -> int:
-    value = _clamp(st.session_state.get(name, 0), count)
+    value = chosen(name, count)
     widget_key = f"{page}_{name}"
     st.session_state[widget_key] = value
     if count <= 1:
@@ -139,8 +155,3 @@ def _pick(name: str, count: int, page: str, label: str) -> int:
               help=f"{count} {name}s, numbered from 0 as in the code.")
     st.session_state[name] = st.session_state[widget_key]
     return int(st.session_state[widget_key])
-
-
-def show_text(text: str, limit: int = 300) -> None:
-    """The person's raw sentence, shown literally (never as markdown or HTML)."""
-    st.text(text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)")

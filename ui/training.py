@@ -14,9 +14,10 @@ import numpy as np
 import streamlit as st
 
 from core import Transformer, TransformerConfig, from_state_dict
-from core.corpus import CorpusConfig, generate_corpus, split_lines
-from core.training import Progress, TrainConfig, snapshot
-from models.bpe import BPETokenizer, train_bpe
+from training.corpus import CorpusConfig, generate_corpus, split_lines
+from training.lm import Progress, TrainConfig
+from training.weights import snapshot
+from training.bpe import BPETokenizer, train_bpe
 from models.saved import models_dir, save_model, unique_name
 
 MAX_UPLOAD_BYTES = 1_000_000     # 1 MB of text: trains in minutes at most, and a BPE pass is instant

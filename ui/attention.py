@@ -1,7 +1,6 @@
 """What the attention pages share: cached numbers per sentence, token windows, exports, opening a head."""
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 
@@ -13,24 +12,12 @@ from streamlit.errors import StreamlitAPIException
 from core import Trace
 from core.head_stats import HeadStats, head_statistics, special_masks
 from core.rollout import hide_tokens, rollout
-from pages._shared import trace_for
+from ui.state import trace_for
+from ui.widgets import MAX_WINDOW, pick_window, sentence_key
 
 SHOW_ALL = 80        # sentences up to this many tokens are shown whole
-WINDOW = 64          # default token window for longer ones
-MAX_WINDOW = 160     # more rows and columns than this are unreadable (and heavy to send)
 JSON_LIMIT = 128     # all-heads JSON above this many tokens gets too large; NPZ has no limit
 ONE_HEAD_PAGE = "pages/attention_head.py"
-
-
-def plot(fig, name: str, **kwargs):
-    """A figure across the page; the modebar's camera saves it as a PNG named `name`."""
-    return st.plotly_chart(fig, width="stretch", **kwargs,
-                           config={"toImageButtonOptions": {"filename": name, "scale": 2}})
-
-
-def sentence_key(trace: Trace) -> str:
-    """Widgets that hold token positions are keyed per sentence, so a new sentence resets them."""
-    return hashlib.md5(trace.text.encode("utf-8", "replace")).hexdigest()[:10]
 
 
 @st.cache_resource(show_spinner="Measuring every head…", max_entries=16)
@@ -43,10 +30,6 @@ def stats_for(model_name: str, text: str) -> HeadStats:
 @st.cache_resource(show_spinner="Rolling attention through the layers…", max_entries=16)
 def rollout_for(model_name: str, text: str, residual: float) -> np.ndarray:
     return rollout(trace_for(model_name, text).attentions, residual)
-
-
-def token_label(trace: Trace, i: int) -> str:
-    return f"{i} · {trace.tokens[i]}"
 
 
 def colour_max(page: str) -> float | None:
@@ -66,19 +49,10 @@ def view(matrix: np.ndarray, trace: Trace, hide_specials: bool) -> tuple[np.ndar
     return smaller, [int(i) for i in kept]
 
 
-def token_window(positions: list[int], trace: Trace, page: str, limit: int = MAX_WINDOW) -> slice:
-    """A slice of `positions`: everything for short sentences, a chosen window for long ones."""
-    n = len(positions)
-    if n <= SHOW_ALL:
-        return slice(0, n)
-    start, end = st.slider(
-        "Token window (positions shown)", 0, n, (0, min(WINDOW, n)), key=f"{page}_window_{sentence_key(trace)}",
-        help=f"A long sentence is shown a window at a time (at most {limit} tokens). Weights to tokens "
-             "outside the window are not drawn, so the rows shown need not sum to 1.")
-    if end - start > limit:
-        st.caption(f"Showing the first {limit} tokens of the {end - start} chosen.")
-        end = start + limit
-    return slice(start, max(end, start + 1))
+def attention_window(positions: list[int], trace: Trace, page: str, limit: int = MAX_WINDOW) -> slice:
+    """The part of `positions` a heatmap shows: all of a short sentence, a chosen window of a long one."""
+    shown = pick_window(len(positions), f"{page}_window_{sentence_key(trace.text)}", limit=limit, show_all=SHOW_ALL)
+    return slice(shown.start, shown.stop)
 
 
 def head_csv(weights: np.ndarray, trace: Trace) -> str:

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from .attention import MultiHeadAttention
 from .config import TransformerConfig
-from .model import Transformer, from_state_dict
+from .model import Transformer
 from .similarity import unit_rows
 from .trace import Trace
 
@@ -167,7 +167,8 @@ class LayerSteps:
     resid_post: np.ndarray     # (T, d_model)  the next layer's input
 
 
-def split_heads(x: np.ndarray, n_heads: int) -> np.ndarray:
+def per_head(x: np.ndarray, n_heads: int) -> np.ndarray:
+    """(T, d_model) -> (H, T, d_head): each head's slice of the dimensions."""
     t, d = x.shape
     return x.reshape(t, n_heads, d // n_heads).transpose(1, 0, 2)  # (H, T, d_head)
 
@@ -180,7 +181,7 @@ def layer_steps(net: Transformer, trace: Trace, layer: int) -> LayerSteps:
     x = np.asarray(trace.layers[layer].resid_pre, dtype=np.float64)       # (T, d_model)
     attn_in = layer_norm(x, block.attn_norm) if pre_ln else x
     attention = block.attention
-    q, k, v = (split_heads(Affine.of(lin)(attn_in), config.n_heads)      # (H, T, d_head) each
+    q, k, v = (per_head(Affine.of(lin)(attn_in), config.n_heads)      # (H, T, d_head) each
                for lin in (attention.query, attention.key, attention.value))
     allowed = allowed_keys(trace.causal, x.shape[0])
     scores = np.where(allowed, q @ k.transpose(0, 2, 1) / math.sqrt(config.d_head), -np.inf)  # (H, T, T)
@@ -207,12 +208,6 @@ def top_neurons(hidden_row: np.ndarray, k: int = 10) -> list[tuple[int, float]]:
     hidden_row = np.asarray(hidden_row)
     order = np.argsort(-hidden_row, kind="stable")[:k]
     return [(int(i), float(hidden_row[i])) for i in order]
-
-
-def token_window(n_tokens: int, size: int, first: int = 0) -> range:
-    """Positions first … first+size-1, kept inside the sentence: long texts are shown a window at a time."""
-    first = max(0, min(int(first), max(n_tokens - size, 0)))
-    return range(first, min(n_tokens, first + size))
 
 
 # -- embeddings -----------------------------------------------------------------------------------
@@ -289,38 +284,6 @@ def attention_parameters(config: TransformerConfig) -> dict[str, int]:
     def count(c: TransformerConfig) -> int:
         with torch.device("meta"):
             return sum(p.numel() for p in MultiHeadAttention(c).parameters())
-    per_head = 3 * (config.d_model * config.d_head + config.d_head)       # this head's W_Q, W_K, W_V slices
+    qkv_per_head = 3 * (config.d_model * config.d_head + config.d_head)       # this head's W_Q, W_K, W_V slices
     return {"multi_head": count(config), "one_full_head": count(replace(config, n_heads=1)),
-            "per_head_qkv": per_head, "output": config.d_model * config.d_model + config.d_model}
-
-
-# -- a causal model to show the mask --------------------------------------------------------------
-UNTRAINED_CAUSAL = TransformerConfig(vocab_size=4096, d_model=64, n_heads=4, n_layers=2, d_ff=256,
-                                     max_positions=512, norm="pre", causal=True, lm_head=True,
-                                     eps=1e-5, type_vocab_size=0, embed_norm=False)
-
-
-def untrained_causal_model(config: TransformerConfig = UNTRAINED_CAUSAL, seed: int = 0) -> Transformer:
-    """A decoder-only Transformer with seeded random weights: untrained, only to show the mask.
-
-    Its own torch.Generator, so building it never touches the global random state that
-    other threads of the app may be using.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    with torch.device("meta"):
-        shapes = {name: t.shape for name, t in Transformer(config).state_dict().items()}
-    state = {}
-    for name, shape in shapes.items():
-        if "norm" in name:
-            state[name] = torch.ones(shape) if name.endswith("weight") else torch.zeros(shape)
-        elif name.endswith("bias"):
-            state[name] = torch.zeros(shape)
-        else:  # a scale of 1/√fan-in keeps activations near 1 from layer to layer
-            fan_in = shape[-1] if len(shape) > 1 and "token" not in name and "position" not in name else 1
-            state[name] = torch.randn(shape, generator=generator) / math.sqrt(fan_in)
-    return from_state_dict(config, state)
-
-
-def fold_ids(ids, vocab_size: int) -> list[int]:
-    """Token ids of another tokenizer folded into a smaller vocabulary (id mod vocab)."""
-    return [int(i) % vocab_size for i in ids]
+            "per_head_qkv": qkv_per_head, "output": config.d_model * config.d_model + config.d_model}

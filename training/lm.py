@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
@@ -17,8 +16,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .config import TransformerConfig
-from .model import Transformer
+from core import Transformer, TransformerConfig
+
+from .loop import LossNotFinite, train_steps
+from .weights import seeded, snapshot
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,6 @@ class Progress:
     val_loss: float               # loss on held-out text (never trained on)
     tokens_per_s: float           # training tokens processed per second of wall time
     elapsed: float                # seconds since the start
-
-
-class LossNotFinite(RuntimeError):
-    """The loss became NaN or infinite; the model was put back to its last good weights."""
 
 
 # -- data -----------------------------------------------------------------------------------
@@ -108,26 +105,13 @@ def lm_config(vocab_size: int, context: int = 32, d_model: int = 64, n_heads: in
 
 
 def new_model(config: TransformerConfig, seed: int = 0) -> Transformer:
-    """Random initial weights, the same for the same seed (GPT-2's small normal init)."""
-    gen = torch.Generator().manual_seed(seed)
-    net = Transformer(config)
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if name.endswith("bias"):
-                p.zero_()
-            elif p.dim() >= 2:
-                p.normal_(0.0, 0.02, generator=gen)
-    return net
+    """A decoder with random starting weights, the same for the same seed."""
+    return seeded(lambda: Transformer(config), seed)
 
 
 def count_parameters(config: TransformerConfig) -> int:
     with torch.device("meta"):
         return sum(p.numel() for p in Transformer(config).parameters())
-
-
-def snapshot(net: Transformer) -> dict[str, torch.Tensor]:
-    """A detached copy of the weights, safe to keep while training goes on."""
-    return {name: t.detach().clone() for name, t in net.state_dict().items()}
 
 
 def lm_loss(net: Transformer, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -156,7 +140,7 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 
 def train_lm(net: Transformer, data: TokenStream, cfg: TrainConfig,
              on_good_weights: Optional[Callable[[dict], None]] = None) -> Iterator[Progress]:
-    """Train `net` in place, yielding Progress every `cfg.report_every` steps.
+    """Train `net` in place through the one loop, yielding Progress every `cfg.report_every` steps.
 
     on_good_weights(snapshot) is called at each report with weights whose loss was finite,
     so a caller that is interrupted keeps the last good model. A NaN/inf loss puts the
@@ -165,38 +149,28 @@ def train_lm(net: Transformer, data: TokenStream, cfg: TrainConfig,
     gen = torch.Generator().manual_seed(cfg.seed)
     optimizer = torch.optim.AdamW(net.parameters(), lr=cfg.lr, betas=(0.9, 0.95),
                                   weight_decay=cfg.weight_decay)
-    last_good = snapshot(net)
-    net.train()
-    start = time.perf_counter()
-    tokens, running = 0, []
-    for step in range(cfg.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, cfg)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate(step, cfg) / cfg.lr)
+
+    def batch_loss(step: int) -> tuple[torch.Tensor, int]:
         x, y = data.batch("train", cfg.batch_size, gen)
-        loss = lm_loss(net, x, y)
-        if not torch.isfinite(loss):
-            net.load_state_dict(last_good)
-            net.eval()
-            raise LossNotFinite(
-                f"The loss became {loss.item()} at step {step + 1}: the updates grew too large "
-                "(try a smaller learning rate). The model keeps its last good weights "
-                f"(from step {step - step % cfg.report_every}).")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-        optimizer.step()
-        tokens += x.numel()
-        running.append(loss.item())
-        if (step + 1) % cfg.report_every == 0 or step + 1 == cfg.steps:
+        return lm_loss(net, x, y), x.numel()
+
+    last_good, last_good_step = snapshot(net), 0
+    try:
+        for tick in train_steps(net, batch_loss, optimizer, cfg.steps, cfg.report_every, schedule, cfg.grad_clip):
             val = evaluate(net, data, cfg.eval_batches)
-            elapsed = time.perf_counter() - start
             if math.isfinite(val):
-                last_good = snapshot(net)
+                last_good, last_good_step = snapshot(net), tick.step
                 if on_good_weights:
                     on_good_weights(last_good)
-            yield Progress(step + 1, cfg.steps, float(np.mean(running)), val,
-                           tokens / max(elapsed, 1e-9), elapsed)
-            running = []
+            yield Progress(tick.step, tick.total, tick.loss, val, tick.tokens_per_s, tick.elapsed)
+    except LossNotFinite as exc:
+        net.load_state_dict(last_good)
+        net.eval()
+        raise LossNotFinite(exc.step, exc.loss,
+                            f"The loss became {exc.loss} at step {exc.step}: the updates grew too large "
+                            "(try a smaller learning rate). The model keeps its last good weights "
+                            f"(from step {last_good_step}).") from None
     net.eval()
 
 
@@ -291,23 +265,3 @@ def step_breakdown(net: Transformer, x: torch.Tensor, y: torch.Tensor, position:
         batch_loss=float(loss.detach()), grad_norms={k: math.sqrt(v) for k, v in squares.items()},
         token_id=token_id, embed_before=before.numpy(),
         embed_after=work.token_table[token_id].detach().numpy().copy(), lr=lr)
-
-
-# -- the analogy check -----------------------------------------------------------------------------
-def analogy(table: np.ndarray, vocabulary: list[str], a: str, b: str, c: str, k: int = 5):
-    """a : b :: c : ?  by 3CosAdd on the rows of `table`, inputs excluded; [(token, cosine)].
-
-    Raises KeyError naming the word if one of a, b, c is not a single token.
-    """
-    index = {tok: i for i, tok in enumerate(vocabulary)}
-    ids = []
-    for word in (a, b, c):
-        if word not in index:
-            raise KeyError(word)
-        ids.append(index[word])
-    unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
-    query = unit[ids[1]] - unit[ids[0]] + unit[ids[2]]
-    scores = unit @ (query / max(np.linalg.norm(query), 1e-12))
-    scores[ids] = -np.inf
-    best = np.argsort(-scores)[:k]
-    return [(vocabulary[i], float(scores[i])) for i in best]

@@ -10,7 +10,7 @@ import streamlit as st
 from core.vectors import WordVectors
 from models import EmptyTextError, load_vectors
 from models.vectors import vectors_from_model
-from pages._shared import current_sentence, get_model
+from ui.state import current_sentence, get_model
 
 SPACE_LABELS = {"glove-6b-50d": "GloVe 6B · 50-d words", "minilm-input": "MiniLM input embeddings · 384-d tokens"}
 MAX_WORDS = 200          # more labels than this are an unreadable blot (and t-SNE gets slow)
@@ -74,8 +74,3 @@ def coordinates_csv(words, groups, coords: np.ndarray) -> bytes:
     for i in range(coords.shape[1]):
         frame[f"axis_{i + 1}"] = coords[:, i]
     return frame.to_csv(index=False).encode("utf-8")
-
-
-def plot(fig, name: str, **kwargs):
-    return st.plotly_chart(fig, width="stretch", config={"toImageButtonOptions": {"filename": name, "scale": 2}},
-                           **kwargs)

@@ -1,0 +1,69 @@
+"""Start-up and the app frame: work done once per process, and pages kept inside app.py's frame.
+
+`start()` is the first thing app.py does on every run (cheap after the first). A page
+script calls `require_frame()` first: a shared link that is a fresh server's very first
+request can run a page file on its own (see below), and this sends it through app.py.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+FRAMED = "_framed"          # session-state mark: this session's runs go through app.py
+_threads_lock = threading.Lock()
+_threads_set = False
+
+
+def configure_threads(threads: int | None = None) -> None:
+    """Fix torch's thread count once per process, before the first model runs.
+
+    Changing it while other sessions compute is unsafe; with a fixed count, concurrent
+    sessions share the cores instead of each starting a full set of threads.
+    """
+    global _threads_set
+    with _threads_lock:
+        if _threads_set:
+            return
+        import torch
+
+        n = threads or int(os.environ.get("ATTENTION_EXPLORER_THREADS", "0")) or min(4, os.cpu_count() or 1)
+        torch.set_num_threads(n)
+        _threads_set = True
+
+
+def _leave_pages_folder_mode() -> bool:
+    """Streamlit treats a `pages/` folder beside the main script as its old multipage layout
+    until the first `st.navigation` call: a fresh server's first request would then run a
+    page file alone, with the old sidebar listing file names. Turn that mode off for the
+    whole process; True when it was on (this run is in that mode)."""
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        return True
+    return False
+
+
+def start() -> None:
+    """app.py's start-up: threads once, the old pages-folder mode off, this session marked."""
+    configure_threads()
+    was_on = _leave_pages_folder_mode()
+    st.session_state[FRAMED] = True
+    if was_on:   # this very run started in the old mode: run app.py again, now as the frame
+        st.rerun()
+
+
+def require_frame() -> None:
+    """First call of every page: a page that the old pages-folder mode ran on its own (no
+    app.py, so no sidebar and the link's sentence ignored) reruns through app.py, which
+    opens the same page. A page run alone on purpose (AppTest) is left alone."""
+    if st.session_state.get(FRAMED):
+        return
+    ctx = get_script_run_ctx()
+    if ctx is None or Path(ctx.main_script_path).name != "app.py":
+        return
+    _leave_pages_folder_mode()
+    st.rerun()

@@ -1,0 +1,54 @@
+"""Widgets every page uses: a figure across the page, a token window, sentence-keyed pickers, raw text."""
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from core import Trace
+
+WINDOW = 64          # tokens drawn at once in a long sentence's figures
+MAX_WINDOW = 160     # more rows and columns than this are unreadable (and heavy to send)
+
+
+def plot(fig, name: str, where=st, **kwargs):
+    """A figure across its column; the modebar's camera saves it as a PNG named `name`."""
+    return where.plotly_chart(fig, width="stretch", **kwargs,
+                              config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+
+
+def sentence_key(text: str) -> str:
+    """Widgets that hold token positions are keyed per sentence, so a new sentence resets them."""
+    return hashlib.md5(text.encode("utf-8", "replace")).hexdigest()[:10]
+
+
+def window_at(n_tokens: int, size: int, first: int = 0) -> range:
+    """Positions first … first+size-1, kept inside the sentence."""
+    first = max(0, min(int(first), max(n_tokens - size, 0)))
+    return range(first, min(n_tokens, first + size))
+
+
+def pick_window(n_tokens: int, key: str, size: int = WINDOW, limit: int = MAX_WINDOW,
+                around: int = 0, show_all: int | None = None) -> range:
+    """The positions a long sentence's figure shows: all of them up to `show_all` tokens (default
+    `size`), else a range slider (default `size` tokens starting near `around`, at most `limit`)."""
+    if n_tokens <= (size if show_all is None else show_all):
+        return range(n_tokens)
+    default = window_at(n_tokens, size, around - size // 2 if around else 0)
+    start, end = st.slider(
+        "Token window (positions shown)", 0, n_tokens, (default.start, default.stop), key=key,
+        help=f"A long sentence is drawn a window at a time (at most {limit} tokens). Weights to tokens "
+             "outside the window are not drawn, so the rows shown need not sum to 1.")
+    if end - start > limit:
+        st.caption(f"Showing the first {limit} tokens of the {end - start} chosen.")
+        end = start + limit
+    return range(start, max(end, start + 1))
+
+
+def token_label(trace: Trace, i: int) -> str:
+    return f"{i} · {trace.tokens[i]}"
+
+
+def show_text(text: str, limit: int = 300) -> None:
+    """The person's raw text, shown literally (never as markdown or HTML)."""
+    st.text(text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)")
