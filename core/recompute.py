@@ -112,6 +112,15 @@ class HeadSteps:
     def d_head(self) -> int:
         return self.q.shape[1]
 
+    def agreement(self, trace: Trace) -> dict[str, float]:
+        """Largest difference from the model's own forward pass: scores, weights, output.
+        Only the scores the mask allows are compared (hidden ones are −∞ on both sides)."""
+        own = trace.layers[self.layer]
+        scores = np.where(self.allowed, self.scaled, 0) - np.where(self.allowed, own.scores[self.head, self.query], 0)
+        return {"scores": float(np.abs(scores).max()),
+                "weights": float(np.abs(self.weights - own.weights[self.head, self.query]).max()),
+                "output": float(np.abs(self.head_out - own.head_out[self.head, self.query]).max())}
+
 
 def head_steps(net: Transformer, trace: Trace, layer: int, head: int, query: int) -> HeadSteps:
     config = net.config
@@ -166,6 +175,15 @@ class LayerSteps:
     mlp_sum: np.ndarray        # (T, d_model)  resid_mid + mlp_out
     resid_post: np.ndarray     # (T, d_model)  the next layer's input
 
+    def agreement(self, trace: Trace) -> dict[str, float]:
+        """Largest difference from the model's own forward pass, relative to the largest value."""
+        own = trace.layers[self.layer]
+        pairs = {"concat": (self.heads_concat, own.heads_concat), "attn_out": (self.attn_out, own.attn_out),
+                 "resid_mid": (self.resid_mid, own.resid_mid), "mlp_out": (self.mlp_out, own.mlp_out),
+                 "resid_post": (self.resid_post, own.resid_post)}
+        return {name: float(np.abs(ours - theirs).max() / max(1.0, np.abs(theirs).max()))
+                for name, (ours, theirs) in pairs.items()}
+
 
 def per_head(x: np.ndarray, n_heads: int) -> np.ndarray:
     """(T, d_model) -> (H, T, d_head): each head's slice of the dimensions."""
@@ -218,6 +236,10 @@ class EmbeddingSteps:
     type_embed: np.ndarray | None    # (T, d_model)  segment A for every token
     summed: np.ndarray               # (T, d_model)  token + position (+ segment)
     embed: np.ndarray                # (T, d_model)  after the LayerNorm (BERT) = layer 0's input
+
+    def agreement(self, trace: Trace) -> float:
+        """Largest difference from the model's own layer-0 input."""
+        return float(np.abs(self.embed - trace.embed).max())
 
 
 def embedding_steps(net: Transformer, trace: Trace) -> EmbeddingSteps:

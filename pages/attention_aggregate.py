@@ -5,7 +5,7 @@ import streamlit as st
 from core.rollout import mean_over_heads, summed_rows
 from ui.attention import attention_window, colour_max, rollout_for, view
 from ui.frame import require_frame
-from ui.state import chosen, current_model, current_model_name, current_trace, pick_layer
+from ui.state import chosen, current_model_name, current_trace, pick_layer
 from ui.widgets import plot, sentence_key, token_label
 from viz.attention import attention_heatmap, key_bar
 
@@ -15,7 +15,6 @@ require_frame()
 st.title("➕ Aggregates & rollout")
 st.markdown("One head is one of many. Here attention is **added up**: over the heads of a layer, through "
             "the layers (*rollout*), and over several query tokens at once.")
-current_model()
 trace = current_trace()
 model_name = current_model_name()
 layer = pick_layer(trace, PAGE, label="Layer (mean over heads) / rollout through layer")

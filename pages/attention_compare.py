@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui.attention import attention_window, colour_max, view
 from ui.frame import require_frame
-from ui.state import current_model, current_trace
+from ui.state import current_trace
 from ui.widgets import plot
 from viz.attention import compare_heatmaps, difference_heatmap
 
@@ -15,7 +15,6 @@ require_frame()
 st.title("⚖️ Compare heads")
 st.markdown("Put heads next to each other on **one** colour scale, so the same colour means the same "
             "weight everywhere, then subtract two of them to see exactly where they disagree.")
-current_model()
 trace = current_trace()
 count = st.radio("How many heads", [2, 3, 4], horizontal=True, key=f"{PAGE}_count")
 every_head = [(layer, head) for layer in range(trace.n_layers) for head in range(trace.n_heads)]

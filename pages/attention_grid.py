@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui.attention import colour_max, export_all_heads, head_opener, open_head
 from ui.frame import require_frame
-from ui.state import current_model, current_model_name, current_trace
+from ui.state import current_model_name, current_trace
 from ui.widgets import plot
 from viz.heads import MAX_THUMB, heads_grid
 
@@ -11,7 +11,6 @@ PAGE = "attention_grid"
 
 require_frame()
 st.title("🧩 All heads at once")
-current_model()
 trace = current_trace()
 n = len(trace.tokens)
 # BERT-style models frame the text with [CLS] … [SEP]; a decoder trained here has neither.

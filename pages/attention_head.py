@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.attention import attention_window, colour_max, head_csv, view
 from ui.frame import require_frame
-from ui.state import current_model, current_model_name, current_trace, pick_head, pick_layer
+from ui.state import current_model_name, current_trace, pick_head, pick_layer
 from ui.widgets import plot
 from viz.attention import attention_heatmap
 
@@ -25,7 +25,6 @@ st.title("🔥 One head")
 st.markdown("Each **row** is a query token asking *where should I look?*; its colours are that token's "
             "attention weights over the **key** tokens in the columns, and every row sums to 1. "
             "Hover a cell for *query → key: weight*.")
-current_model()
 trace = current_trace()
 cols = st.columns(2)
 with cols[0]:

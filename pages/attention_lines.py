@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui.attention import attention_window
 from ui.frame import require_frame
-from ui.state import chosen, current_model, current_trace, pick_layer
+from ui.state import chosen, current_trace, pick_layer
 from ui.widgets import plot, sentence_key, token_label
 from viz.lines import MIN_WEIGHT, lines_figure
 
@@ -15,7 +15,6 @@ st.title("〰️ Lines view")
 st.markdown("The sentence twice: **queries** on the left, **keys** on the right. Each line joins a query "
             "to a key it attends to; thicker and darker means more weight. Pick one head, or lay all the "
             "heads of a layer on top of each other, one colour per head.")
-current_model()
 trace = current_trace()
 layer = pick_layer(trace, PAGE)
 mode = st.radio("Heads", ["One head", "All heads of the layer", "Some heads"], horizontal=True,

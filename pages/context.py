@@ -6,7 +6,7 @@ import streamlit as st
 from core.context import (VocabularyLens, cosine_per_layer, find_word, layer_movement, lens_skip_ids,
                           project_trajectories, word_around, word_vectors)
 from ui.frame import require_frame
-from ui.state import current_model, current_model_name, current_trace, get_model
+from ui.state import current_model_name, current_trace, get_model
 from ui.widgets import plot, sentence_key, show_text, token_label
 from viz.context import colour, cosine_figure, lens_figure, movement_figure, trajectory_figure
 
@@ -33,13 +33,10 @@ def get_lens(model_name: str) -> VocabularyLens:
     return VocabularyLens(model.embedding_table(), vocabulary, lens_skip_ids(vocabulary))
 
 
-
-
 require_frame()
 st.title("🧭 Context at work")
 st.markdown("Attention mixes each token's vector with the vectors of its context, so the vector **moves** "
             "from layer to layer. Follow it: where it goes, what it ends up near, and which layer moved it.")
-current_model()
 trace = current_trace()
 # Token pickers hold positions in this sentence: a new sentence gets fresh pickers (and defaults).
 text_key = sentence_key(trace.text)

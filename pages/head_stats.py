@@ -7,7 +7,7 @@ import streamlit as st
 from core.head_stats import STATISTICS
 from ui.attention import head_opener, stats_for
 from ui.frame import require_frame
-from ui.state import current_model, current_model_name, current_trace
+from ui.state import current_model_name, current_trace
 from ui.widgets import plot
 from viz.heads import statistic_heatmap
 
@@ -19,7 +19,6 @@ st.markdown("For every head, averaged over the query tokens of your sentence: ho
             "attention is, how **far** it looks, and what share lands on `[CLS]`, `[SEP]`, the "
             "**previous** token, the **next** token and the token **itself** (after Clark et al., 2019, "
             "*What does BERT look at?*). Sort the table by a column, or colour the grid by one statistic.")
-current_model()
 trace = current_trace()
 stats = stats_for(current_model_name(), trace.text)
 if len(trace.tokens) < 6:

@@ -5,13 +5,11 @@ import streamlit as st
 from core import sinusoidal_encoding
 from core.recompute import cosine_matrix, embedding_steps, position_table
 from ui.frame import require_frame
-from ui.state import current_model, current_trace
+from ui.state import current_model_and_trace
 from ui.widgets import pick_window, plot
 from viz.steps import cosine_heatmap, matrix_heatmap, position_heatmap, sinusoid_curves, vector_strip
 
 WINDOW = 40
-
-
 
 
 require_frame()
@@ -19,8 +17,7 @@ st.title("📍 2 · Embeddings and positions")
 st.markdown("Each id picks one **row of the embedding table**. Attention by itself cannot tell *dog bites man* "
             "from *man bites dog* — it treats the tokens as a set — so a **position** vector is added to each "
             "row. BERT adds a **segment** vector too, then a LayerNorm: the result is layer 0's input.")
-model = current_model()
-trace = current_trace()
+model, trace = current_model_and_trace()
 net, config = model.net, model.config
 steps = embedding_steps(net, trace)
 t, d = len(trace.tokens), config.d_model
@@ -44,7 +41,7 @@ if net.embeddings.norm is not None:
     plot(vector_strip(np.stack([steps.summed[token], steps.embed[token]]), ["sum", "after LayerNorm"],
                       f"LayerNorm rescales the sum: this is layer 0's input for “{trace.tokens[token]}” (1 × {d})"),
          "embedding_layernorm")
-gap = float(np.abs(steps.embed - trace.embed).max())
+gap = steps.agreement(trace)
 st.caption(f"Recomputed here from the tables; equals the model's own layer-0 input to {gap:.1e}. The LayerNorm "
            "subtracts the mean of the 384 numbers, divides by their spread, then scales and shifts each "
            "dimension with learned γ and β.")

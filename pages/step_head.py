@@ -5,13 +5,11 @@ import streamlit as st
 
 from core.recompute import head_steps, softmax_formula
 from ui.frame import require_frame
-from ui.state import current_model, current_trace, pick_head, pick_layer
+from ui.state import current_model_and_trace, pick_head, pick_layer
 from ui.widgets import pick_window, plot
 from viz.steps import matrix_heatmap, step_bars, weighted_sum_figure
 
 WINDOW = 32
-
-
 
 
 require_frame()
@@ -19,8 +17,7 @@ st.title("🧮 3 · One attention head, with numbers")
 st.markdown("A head asks, for each token (the **query**), *which other tokens matter to me?* It projects every "
             "token's vector three ways — **Q**uery, **K**ey, **V**alue — scores each key against the query, "
             "turns the scores into weights with a softmax, and returns the weighted sum of the values.")
-model = current_model()
-trace = current_trace()
+model, trace = current_model_and_trace()
 t, d, dh = len(trace.tokens), model.config.d_model, model.config.d_head
 c1, c2 = st.columns(2)
 with c1:
@@ -30,9 +27,9 @@ with c2:
 words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
 query = st.selectbox("Query token", range(t), index=words[0], key=f"step_head_query_{t}",
                      format_func=lambda i: f"{i} · {trace.tokens[i]}")
-hs = head_steps(model.net, trace, layer, head, query)
+chain = head_steps(model.net, trace, layer, head, query)
 keys = pick_window(t, "step_head_window", size=WINDOW, limit=WINDOW, around=query)
-ks = slice(keys.start, keys.stop)
+span = slice(keys.start, keys.stop)
 key_tokens = [trace.tokens[i] for i in keys]
 window_note = f" (tokens {keys.start}–{keys.stop - 1})" if len(keys) < t else ""
 
@@ -40,51 +37,46 @@ st.subheader("① X → Q, K, V")
 st.markdown(f"X ({t} × {d}) · W_Q ({d} × {dh}) + b → **Q** ({t} × {dh});  the same with W_K → **K** and W_V → "
             f"**V**. Head {head} owns dimensions {head * dh}–{(head + 1) * dh - 1} of each projection: "
             f"{model.config.n_heads} heads × {dh} = {d}.")
-plot(matrix_heatmap(hs.x[ks], f"X = layer {layer} input: {t} × {d}{window_note}", key_tokens, keys.start),
+plot(matrix_heatmap(chain.x[span], f"X = layer {layer} input: {t} × {d}{window_note}", key_tokens, keys.start),
      "step_head_x")
 cols = st.columns(3)
-for col, name, affine in zip(cols, "QKV", (hs.w_q, hs.w_k, hs.w_v)):
+for col, name, affine in zip(cols, "QKV", (chain.w_q, chain.w_k, chain.w_v)):
     with col:
         plot(matrix_heatmap(affine.w, f"W_{name}: {d} × {dh}", x_title=f"{name} dimension", y_title="X dimension",
                             height=360), f"step_head_w{name.lower()}")
 cols = st.columns(3)
-for col, name, m in zip(cols, "QKV", (hs.q, hs.k, hs.v)):
+for col, name, m in zip(cols, "QKV", (chain.q, chain.k, chain.v)):
     with col:
-        plot(matrix_heatmap(m[ks], f"{name}: {t} × {dh}", key_tokens, keys.start, x_title=f"{name} dimension"),
+        plot(matrix_heatmap(m[span], f"{name}: {t} × {dh}", key_tokens, keys.start, x_title=f"{name} dimension"),
              f"step_head_{name.lower()}")
 
 st.subheader("② Scores of the query against every key")
 st.text(f"query: {trace.tokens[query]} (position {query})")
-plot(step_bars(hs.dots[ks], key_tokens, f"Dot products q_{query} · k_j{window_note} — orange: the query token itself", keys.start, query),
-     "step_head_dots")
-plot(step_bars(hs.scaled[ks], key_tokens, f"Divided by √d_head = √{dh} = {hs.scale:.3f}{window_note}", keys.start,
-               query, colour="#7048e8"), "step_head_scaled")
+plot(step_bars(chain.dots[span], key_tokens, f"Dot products q_{query} · k_j{window_note} — orange: the query token "
+               "itself", keys.start, query), "step_head_dots")
+plot(step_bars(chain.scaled[span], key_tokens, f"Divided by √d_head = √{dh} = {chain.scale:.3f}{window_note}",
+               keys.start, query, colour="#7048e8"), "step_head_scaled")
 st.caption("Why divide: a dot product of two random d-dimensional vectors grows like √d; without the scaling the "
            "softmax would put nearly all weight on one key and its gradients would vanish.")
-plot(step_bars(hs.weights[ks], key_tokens, f"Softmax: the attention weights (they sum to {hs.weights.sum():.4f})"
+plot(step_bars(chain.weights[span], key_tokens, f"Softmax: the attention weights (they sum to {chain.weights.sum():.4f})"
                f"{window_note}", keys.start, query, fmt="{:.3f}", colour="#2b8a3e"), "step_head_softmax")
-top = int(np.argmax(hs.weights))
+top = int(np.argmax(chain.weights))
 key = st.selectbox("Write out the softmax for key", range(t), index=top, key=f"step_head_key_{t}",
-                   format_func=lambda i: f"{i} · {trace.tokens[i]}" + (" (hidden by the mask)" if not hs.allowed[i]
+                   format_func=lambda i: f"{i} · {trace.tokens[i]}" + (" (hidden by the mask)" if not chain.allowed[i]
                                                                        else ""))
-st.code(softmax_formula(hs, key), language=None)
+st.code(softmax_formula(chain, key), language=None)
 st.caption("e^x / Σ e^x: every weight is positive and they add up to 1. The code subtracts the largest score "
            "before exponentiating (the factor cancels), which keeps e^x from overflowing.")
 
 st.subheader("③ The weighted sum of V's rows = the head's output")
 st.markdown(f"output = Σ_j weight_j · v_j  →  1 × {dh} for this query;  for all queries, weights ({t} × {t}) · V "
             f"({t} × {dh}) = {t} × {dh}.")
-plot(weighted_sum_figure(hs.weights[ks], hs.v[ks], hs.head_out, key_tokens, keys.start,
+plot(weighted_sum_figure(chain.weights[span], chain.v[span], chain.head_out, key_tokens, keys.start,
                          f"weight_j · v_j for each key{window_note}, and their sum"), "step_head_output")
-layer_trace = trace.layers[layer]
-# Compare only the scores the mask allows: masked ones are −∞ on both sides (∞ − ∞ is NaN).
-allowed_gap = np.where(hs.allowed, hs.scaled, 0) - np.where(hs.allowed, layer_trace.scores[head, query], 0)
-gaps = {"scores": np.abs(allowed_gap).max(),
-        "weights": np.abs(hs.weights - layer_trace.weights[head, query]).max(),
-        "output": np.abs(hs.head_out - layer_trace.head_out[head, query]).max()}
+gaps = chain.agreement(trace)
 st.caption("Recomputed on this page from X and the weights; the model's own forward pass agrees to "
            + ", ".join(f"{v:.1e} ({k})" for k, v in gaps.items()) + ".")
-table = pd.DataFrame({"position": range(t), "key": trace.tokens, "q·k": hs.dots, "scaled": hs.scaled,
-                      "e^(scaled - max)": hs.exps, "weight": hs.weights})
+table = pd.DataFrame({"position": range(t), "key": trace.tokens, "q·k": chain.dots, "scaled": chain.scaled,
+                      "e^(scaled - max)": chain.exps, "weight": chain.weights})
 st.download_button("Download this query's numbers (CSV)", table.to_csv(index=False),
                    f"layer{layer}_head{head}_query{query}.csv", "text/csv", key="step_head_csv")

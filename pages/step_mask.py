@@ -5,7 +5,7 @@ import streamlit as st
 from core.recompute import head_steps
 from training.demo import fold_ids, untrained_causal_model
 from ui.frame import require_frame
-from ui.state import current_model, current_trace, get_model, pick_head, pick_layer
+from ui.state import current_model_and_trace, current_trace, get_model, pick_head, pick_layer
 from ui.widgets import pick_window, plot, window_at
 from viz.attention import attention_heatmap
 from viz.steps import scores_with_mask, step_bars
@@ -46,8 +46,7 @@ st.markdown("A **mask** decides which keys a query may look at. An encoder like 
             "at once, so every token sees every other — no mask. A decoder that writes text one token at a time "
             "must not peek at the words it has not written yet: it sets those scores to **−∞** before the "
             "softmax, and e^−∞ = 0.")
-model = current_model()
-trace = current_trace()
+model, trace = current_model_and_trace()
 t = len(trace.tokens)
 
 st.subheader("MiniLM: bidirectional, no mask" if not trace.causal else "This model: causal")
@@ -86,33 +85,33 @@ else:
             f"{net.config.vocab_size:,}-entry vocabulary; its attention patterns mean nothing, its mask is real.")
     ctrace = net.trace(fold_ids(trace.ids, net.config.vocab_size), trace.tokens, trace.offsets, trace.special_mask,
                        text=trace.text)
-ct = len(ctrace.tokens)
+n_causal = len(ctrace.tokens)
 c1, c2, c3 = st.columns(3)
 clayer = c1.slider("Decoder layer", 0, ctrace.n_layers - 1, 0, key="step_mask_dlayer") if ctrace.n_layers > 1 else 0
 chead = c2.slider("Decoder head", 0, ctrace.n_heads - 1, 0, key="step_mask_dhead") if ctrace.n_heads > 1 else 0
-query = c3.selectbox("Query token", range(ct), index=min(ct - 1, 3), key=f"step_mask_query_{ct}",
+query = c3.selectbox("Query token", range(n_causal), index=min(n_causal - 1, 3), key=f"step_mask_query_{n_causal}",
                      format_func=lambda i: f"{i} · {ctrace.tokens[i]}")
-crows = window_at(ct, WINDOW, rows.start)
-cs = slice(crows.start, crows.stop)
+crows = window_at(n_causal, WINDOW, rows.start)
+causal_span = slice(crows.start, crows.stop)
 ctokens = [ctrace.tokens[i] for i in crows]
-cnote = f" (tokens {crows.start}–{crows.stop - 1})" if len(crows) < ct else ""
+cnote = f" (tokens {crows.start}–{crows.stop - 1})" if len(crows) < n_causal else ""
 left, right = st.columns(2)
 with left:
-    plot(scores_with_mask(ctrace.layers[clayer].scores[chead][cs, cs], ctokens,
+    plot(scores_with_mask(ctrace.layers[clayer].scores[chead][causal_span, causal_span], ctokens,
                           f"Scores q·kᵀ/√d_head, the future set to −∞{cnote}", crows.start), "mask_scores")
 with right:
-    plot(with_diagonal(attention_heatmap(ctrace.layers[clayer].weights[chead][cs, cs], ctokens,
+    plot(with_diagonal(attention_heatmap(ctrace.layers[clayer].weights[chead][causal_span, causal_span], ctokens,
                                          f"After the softmax: the upper triangle is exactly 0{cnote}"), len(crows)),
          "mask_weights")
-hs = head_steps(net, ctrace, clayer, chead, query)
-keys = window_at(ct, WINDOW, max(0, query - WINDOW + 4))
-ks = slice(keys.start, keys.stop)
+chain = head_steps(net, ctrace, clayer, chead, query)
+keys = window_at(n_causal, WINDOW, max(0, query - WINDOW + 4))
+span = slice(keys.start, keys.stop)
 st.text(f"query: {ctrace.tokens[query]} (position {query})")
 ktokens = [ctrace.tokens[i] for i in keys]
-plot(step_bars(hs.scaled[ks], ktokens, "One row: scaled scores, −∞ for every later token", keys.start, query,
+plot(step_bars(chain.scaled[span], ktokens, "One row: scaled scores, −∞ for every later token", keys.start, query,
                colour="#7048e8"), "mask_row_scores")
-plot(step_bars(hs.weights[ks], ktokens, "The same row after the softmax: later tokens get exactly 0", keys.start,
+plot(step_bars(chain.weights[span], ktokens, "The same row after the softmax: later tokens get exactly 0", keys.start,
                query, fmt="{:.3f}", colour="#2b8a3e"), "mask_row_weights")
-upper = float(np.triu(ctrace.attentions, k=1).max()) if ct > 1 else 0.0
+upper = float(np.triu(ctrace.attentions, k=1).max()) if n_causal > 1 else 0.0
 st.caption(f"Largest weight on a later token, over every layer, head and query of the decoder: {upper:.1e}. "
            "The first token can only look at itself, so its row is a single 1.")

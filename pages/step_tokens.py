@@ -4,7 +4,7 @@ import streamlit as st
 
 from models.stages import SPECIAL_MEANINGS, tokenizer_stages
 from ui.frame import require_frame
-from ui.state import current_model, current_model_name, current_trace, get_model, model_choices
+from ui.state import current_model_and_trace, current_model_name, get_model, model_choices
 from ui.widgets import pick_window, plot, show_text
 from viz.steps import token_chips, visible
 
@@ -24,8 +24,7 @@ st.title("✂️ 1 · Tokenization")
 st.markdown("Before any attention, the text becomes a list of **token ids**. The `tokenizers` library does it "
             "in stages — normalise, pre-tokenise, split into vocabulary pieces, look up ids — and each stage "
             "below is the library's own output on your sentence.")
-model = current_model()
-trace = current_trace()
+model, trace = current_model_and_trace()
 stages = tokenizer_stages(model.tokenizer, trace.text)
 
 st.subheader("Your text")

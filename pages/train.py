@@ -4,9 +4,9 @@ import math
 import pandas as pd
 import streamlit as st
 
-from training.lm import (LossNotFinite, TrainConfig, count_parameters, data_problem, lm_config, make_stream,
-                           new_model, train_lm)
 from training.bpe import vocab_problem
+from training.lm import (LossNotFinite, TrainConfig, count_parameters, data_problem, lm_config, make_stream,
+                         new_model, train_lm)
 from ui.frame import require_frame
 from ui.state import current_sentence
 from ui.training import Run, bpe_json, corpus_picker, current_run, finish, start_weights, tokenizer_from_json

@@ -3,11 +3,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from training.corpus import CAPITALS, PAIRS
 from core.pca import fit_pca
-from models.vectors import vectors_from_model
-from training.lm import generate, next_token_probs
 from models import EmptyTextError, load_model
+from models.vectors import vectors_from_model
+from training.corpus import CAPITALS, PAIRS
+from training.lm import generate, next_token_probs
 from ui.frame import require_frame
 from ui.state import get_model, pick_head, pick_layer
 from ui.widgets import plot, show_text

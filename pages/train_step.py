@@ -1,7 +1,6 @@
 """One training step, step by step: logits → softmax → loss, gradients, and how far an embedding moved."""
 import math
 
-import numpy as np
 import streamlit as st
 import torch
 
@@ -13,8 +12,6 @@ from ui.widgets import plot, sentence_key, show_text
 from viz.training import embedding_move, gradient_norms, logits_to_loss
 
 BATCH = 8   # your sentence + 7 windows of the training text
-
-
 
 
 require_frame()
@@ -76,10 +73,8 @@ st.markdown(f"The model has read **{position + 1}** tokens; the true next token 
             f"**`{vocab[step.target_id]}`**. Each of the {len(vocab)} vocabulary entries gets a score (logit); "
             "softmax turns the scores into probabilities; the loss is −ln of the true token's probability.")
 st.code(f"read:   {seen}\ntarget: {vocab[step.target_id]}", language=None)
-z = step.logits
-lse = float(np.log(np.exp(z - z.max()).sum()) + z.max())
-st.code(f"logit of the target   z = {z[step.target_id]:.4f}\n"
-        f"log Σ exp(logits)       = {lse:.4f}\n"
+st.code(f"logit of the target   z = {step.logits[step.target_id]:.4f}\n"
+        f"log Σ exp(logits)       = {step.log_sum_exp:.4f}\n"
         f"p(target) = exp(z − log Σ exp) = {step.probs[step.target_id]:.5f}\n"
         f"loss = −ln p(target)    = {step.position_loss:.4f}   (guessing uniformly: ln {len(vocab)} = "
         f"{math.log(len(vocab)):.4f})\n"
@@ -91,12 +86,10 @@ st.caption("‖∇‖ of all the weights in each part: how strongly the loss pul
 plot(gradient_norms(step.grad_norms), "gradient_norms")
 
 st.header("3 · How far the update moved one embedding")
-norm = float(np.linalg.norm(step.embed_before))
-cos = float(step.embed_before @ step.embed_after / max(norm * np.linalg.norm(step.embed_after), 1e-12))
 m1, m2, m3 = st.columns(3)
 m1.metric("‖Δ embedding‖ = lr · ‖∇‖", f"{step.embed_moved:.4g}")
-m2.metric("relative to ‖embedding‖", f"{step.embed_moved / max(norm, 1e-12):.2%}")
-m3.metric("cosine(before, after)", f"{cos:.5f}")
+m2.metric("relative to ‖embedding‖", f"{step.embed_moved / max(step.embed_norm, 1e-12):.2%}")
+m3.metric("cosine(before, after)", f"{step.embed_cosine:.5f}")
 tied = "tied" if config.tie_embeddings else "untied"
 st.caption(f"This model's unembedding is **{tied}**. " + (
     "Tied: the embedding table is also the output layer, so every row moves in every step (softmax pushes "

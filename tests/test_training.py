@@ -175,6 +175,11 @@ def test_step_breakdown_numbers_add_up(stream, bpe):
     assert abs(step.probs.sum() - 1) < 1e-9
     assert step.position_loss == pytest.approx(-math.log(step.probs[step.target_id]))
     assert step.target_id == int(y[0, 3]) and step.context_ids == x[0, :4].tolist()
+    # the page's formula: p(target) = exp(z - log Σ exp z), and the cosine of the row before/after
+    assert step.log_sum_exp == pytest.approx(float(torch.logsumexp(torch.tensor(step.logits), 0)), rel=1e-9)
+    assert math.exp(step.logits[step.target_id] - step.log_sum_exp) == pytest.approx(step.probs[step.target_id])
+    cosine = torch.nn.functional.cosine_similarity(torch.tensor(step.embed_before), torch.tensor(step.embed_after), 0)
+    assert step.embed_cosine == pytest.approx(float(cosine), abs=1e-6)
     assert set(step.grad_norms) == {"token embeddings", "position embeddings", "block 0", "final LayerNorm"}
     # the embedding moved by exactly lr x its gradient
     work = new_model(tiny(bpe), seed=0)

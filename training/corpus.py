@@ -65,14 +65,13 @@ def animals(rng: random.Random) -> str:
     return f"the {many} like {food} but the {rng.choice([a for a, _ in ANIMALS if a != one])} does not ."
 
 
+CAPITAL_TEMPLATES = ["{city} is the capital of {country} .", "the capital of {country} is {city} .",
+                     "{city} is a city in {country} ."]
+
+
 def capitals(rng: random.Random) -> str:
     country, city = rng.choice(list(CAPITALS.items()))
-    kind = rng.randrange(3)
-    if kind == 0:
-        return f"{city} is the capital of {country} ."
-    if kind == 1:
-        return f"the capital of {country} is {city} ."
-    return f"{city} is a city in {country} ."
+    return rng.choice(CAPITAL_TEMPLATES).format(city=city, country=country)
 
 
 def agreement(rng: random.Random) -> str:

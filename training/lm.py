@@ -221,6 +221,22 @@ class StepBreakdown:
     def embed_moved(self) -> float:
         return float(np.linalg.norm(self.embed_after - self.embed_before))
 
+    @property
+    def embed_norm(self) -> float:
+        return float(np.linalg.norm(self.embed_before))
+
+    @property
+    def embed_cosine(self) -> float:
+        """cos(before, after): how much the update turned the row, not only stretched it."""
+        return float(self.embed_before @ self.embed_after
+                     / max(self.embed_norm * np.linalg.norm(self.embed_after), 1e-12))
+
+    @property
+    def log_sum_exp(self) -> float:
+        """log Σ exp(logits), computed stably (shifted by the largest logit)."""
+        top = float(self.logits.max())
+        return float(np.log(np.exp(self.logits - top).sum()) + top)
+
 
 def part_of(name: str) -> str:
     """Group parameter names into the parts a learner sees: embeddings, block i, final norm, unembedding."""

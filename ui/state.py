@@ -102,6 +102,11 @@ def current_model(model_name: str | None = None) -> LoadedModel:
         st.stop()
 
 
+def current_model_and_trace() -> tuple[LoadedModel, Trace]:
+    """The sidebar's model and the trace of its sentence (or the page stops with a message)."""
+    return current_model(), current_trace()
+
+
 def current_trace(text: str | None = None, model_name: str | None = None,
                   notice: bool = True) -> Trace:
     """The trace of the sidebar's sentence (or of `text`); stops the page with a message if none."""
