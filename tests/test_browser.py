@@ -6,6 +6,7 @@ view back, and clicks a thumbnail of the all-heads grid to open that head.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -48,8 +49,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def running_server():
+    """`streamlit run app.py` on a free local port, until the block ends."""
     require_browser()
     port = free_port()
     env = dict(os.environ, ATTENTION_EXPLORER_THREADS="2")
@@ -77,6 +79,12 @@ def server():
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +173,25 @@ def test_type_a_sentence_share_the_link_and_open_a_head(server, browser):
     query = parse_qs(urlparse(page.url).query)
     assert query["layer"] == ["3"] and query["head"] == ["7"]
     page.close()
+
+
+FIRST_REQUESTS = ["/", "/attention_head?layer=2&head=5", "/attention_lines?head=abc", "/embeddings",
+                  "/step_tokens?sentence=Fruit+flies+like+a+banana.", "/attention_aggregate?head=-1"]
+
+
+def test_a_fresh_server_opens_six_pages_at_once_inside_the_frame(browser):
+    """The first requests to a new server (a restart with tabs open) run inside app.py's frame:
+    the sidebar with the sentence box, the top-bar menus, no old pages-folder list of file
+    names, no ImportError from a half-imported module, no traceback."""
+    with running_server() as url:
+        pages = [browser.new_page(viewport={"width": 1200, "height": 900}) for _ in FIRST_REQUESTS]
+        for page, path in zip(pages, FIRST_REQUESTS):      # each goto returns at load; the runs overlap
+            page.goto(url + path, wait_until="commit")
+        for page, path in zip(pages, FIRST_REQUESTS):
+            page.get_by_role("textbox", name="Sentence", exact=True).wait_for(timeout=90_000)
+            wait_idle(page)
+            assert page.locator("[data-testid=stSidebarNav]").count() == 0, f"{path}: old pages-folder sidebar"
+            assert page.locator("[data-testid=stException]").count() == 0, f"{path}: {page.inner_text('body')[:500]}"
+            assert "cannot import" not in page.inner_text("body"), path
+            assert page.get_by_role("button", name="Attention", exact=True).count() == 1, f"{path}: no top-bar menus"
+            page.close()
