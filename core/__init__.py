@@ -1,6 +1,19 @@
 """Attention Explorer's transformer, written out by hand, and the analysis math.
 
-No Streamlit, Plotly or tokenizers here: core takes ids and returns numbers.
+The model, in dependency order:
+  config.py      TransformerConfig, the frozen shape of a model
+  embeddings.py  token, position (learned or sinusoidal) and segment embeddings
+  attention.py   attend(): scores = q·kᵀ/√d_head, weights = softmax, head_out = weights·v; multi-head W_Q/K/V/O
+  blocks.py      encoder and decoder blocks: attention and feed-forward, residual adds, LayerNorm
+  model.py       Transformer (BERT-style encoder or GPT-style decoder); run_blocks and build_trace
+  seq2seq.py     EncoderDecoder, the original paper's shape, on the same blocks and the same Trace
+  trace.py       Trace, the frozen record of every intermediate of one forward pass
+The analysis of a Trace:
+  recompute.py   the forward pass redone by hand in numpy, one arrow at a time (the "inside" pages)
+  rollout.py, head_stats.py, context.py, vectors.py, pca.py, projection.py, similarity.py
+
+No Streamlit, Plotly or tokenizers here: core takes ids and returns numbers. Training lives
+in training/, loading files in models/.
 """
 from .attention import MultiHeadAttention, attend, causal_mask, merge_heads, split_heads
 from .blocks import DecoderBlock, EncoderBlock, FeedForward

@@ -50,10 +50,6 @@ class Affine:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float64) @ self.w + self.b
 
-    @property
-    def n_params(self) -> int:
-        return int(self.w.size + self.b.size)
-
 
 def layer_norm(x: np.ndarray, norm: nn.LayerNorm) -> np.ndarray:
     """(x - mean) / √(var + eps) · γ + β over the last axis."""

@@ -29,7 +29,6 @@ from .loaded import LoadedModel
 from .text import TextTokenizer
 
 MODEL_TYPE = "attention-explorer-lm"
-FILES = ("config.json", "model.safetensors", "tokenizer.json")
 
 
 def models_dir() -> Path:

@@ -32,11 +32,6 @@ class Piece:
     word: int | None         # index of the pre-token it came from; None for specials
     special: bool
 
-    @property
-    def continuation(self) -> bool:
-        """A WordPiece piece that continues the previous one (written with ##)."""
-        return self.token.startswith("##")
-
 
 @dataclass(frozen=True)
 class TokenizerStages:

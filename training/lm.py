@@ -188,7 +188,7 @@ def next_token_probs(net: Transformer, ids: list[int], temperature: float = 1.0)
 
 
 def generate(net: Transformer, ids: list[int], n_tokens: int, temperature: float = 1.0,
-             seed: int = 0, stop_id: Optional[int] = None) -> list[int]:
+             seed: int = 0) -> list[int]:
     """Sample `n_tokens` more tokens one at a time (the same seed gives the same text)."""
     rng = np.random.default_rng(seed)
     out = list(ids)
@@ -196,8 +196,6 @@ def generate(net: Transformer, ids: list[int], n_tokens: int, temperature: float
         probs = next_token_probs(net, out, temperature)
         nxt = int(rng.choice(len(probs), p=probs / probs.sum()))
         out.append(nxt)
-        if stop_id is not None and nxt == stop_id:
-            break
     return out[len(ids):]
 
 

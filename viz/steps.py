@@ -39,10 +39,6 @@ def colour_limit(values: np.ndarray, q: float = 99.0) -> float:
     return float(np.percentile(finite, q)) or 1.0
 
 
-def shape_text(shape: Sequence[int]) -> str:
-    return " × ".join(str(s) for s in shape)
-
-
 # -- tokens over the original text -------------------------------------------------------------
 def token_chips(text: str, spans: Sequence[tuple[int, int]], tokens: Sequence[str], ids: Sequence[int],
                 title: str | None = None, width: int = 72) -> go.Figure:
