@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.frame import start
+from ui.frame import FAILED_MODEL, run_page, start
 from ui.sections import SECTIONS
 from ui.state import EXAMPLES, MAX_CHARS, current_model_name, init_from_url, model_choices, write_url
 
@@ -24,8 +24,12 @@ def use_box() -> None:
 
 def sidebar() -> None:
     choices = model_choices()
+    missing = st.session_state.get("model") not in choices
     st.session_state["model"] = current_model_name()
     st.sidebar.selectbox("Model", list(choices), format_func=choices.get, key="model")
+    if missing and FAILED_MODEL not in st.session_state:   # a link naming a model this session has not opened (trained models are per session)
+        st.sidebar.warning("The link names a model that is not open in this session, so MiniLM is shown. "
+                           "Models trained in the app belong to the browser session that trained them.")
     st.sidebar.selectbox("Example sentences", EXAMPLES, index=None, key="example_choice",
                          placeholder="Pick an example…", on_change=use_example)
     st.session_state.setdefault("sentence_box", st.session_state["sentence"])
@@ -47,4 +51,4 @@ init_from_url()
 page = navigation()
 sidebar()
 write_url()
-page.run()
+run_page(page)

@@ -9,6 +9,11 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 
+# Far above any model this app can hold in memory; a config beyond them is damaged or hostile.
+SIZE_LIMITS = {"vocab_size": 10_000_000, "d_model": 65_536, "n_heads": 1_024, "n_layers": 1_024,
+               "d_ff": 1_048_576, "max_positions": 1_048_576}
+
+
 @dataclass(frozen=True)
 class TransformerConfig:
     vocab_size: int                 # rows of the token embedding table
@@ -29,10 +34,19 @@ class TransformerConfig:
     pad_id: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "n_heads", "n_layers", "d_ff", "max_positions"):
+        for name, upper in SIZE_LIMITS.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {value!r}.")
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= upper:
+                raise ValueError(f"{name} must be a whole number from 1 to {upper:,}, got {value!r}.")
+        for name in ("type_vocab_size", "pad_id"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number from 0, got {value!r}.")
+        for name in ("embed_norm", "causal", "lm_head", "tie_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}.")
+        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not 0 < self.eps < 1:
+            raise ValueError(f"eps (the LayerNorm epsilon) must be a small positive number, got {self.eps!r}.")
         if self.d_model % self.n_heads != 0:
             raise ValueError(
                 f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}: "

@@ -4,7 +4,7 @@ registry.py     load_model(name): "minilm" or a folder, dispatched on config.jso
 loaded.py       LoadedModel: a core Transformer and its tokenizer, read-only after loading
 bert.py         the strict Hugging Face BERT name map (MiniLM is a BERT)
 saved.py        models trained in the app: save_model / load_saved
-config_file.py  config.json read once, bounded, validated as an object
+files.py        config.json read once (bounded, an object) and weights checked finite
 text.py         text -> tokens with the `tokenizers` library; stages.py: each tokenizer stage shown
 vectors.py      word-vector tables (GloVe, a model's input embeddings)
 """

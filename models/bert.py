@@ -14,6 +14,8 @@ from safetensors.torch import load_file
 
 from core import Transformer, TransformerConfig, from_state_dict
 
+from .files import require_finite
+
 # Tensors in the file that the encoder does not use: the position-id buffer and the
 # sentence-classification pooler (not part of the per-token hidden states).
 IGNORED = ("embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias")
@@ -88,6 +90,7 @@ def load_bert(folder: Path, raw: dict) -> tuple[TransformerConfig, Transformer]:
         raise ValueError(f"{weights_path}: weights do not match a {config.n_layers}-layer BERT "
                          f"(missing {missing[:4]}, unexpected {unknown[:4]})")
     state = {mapping[name]: theirs[name].to(torch.float32) for name in mapping}
+    require_finite(state, weights_path)
     try:
         net = from_state_dict(config, state)
     except ValueError as exc:

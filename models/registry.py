@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .bert import load_bert
-from .config_file import read_config
+from .files import read_config
 from .loaded import LoadedModel
 from .saved import MODEL_TYPE as SAVED_MODEL_TYPE
 from .saved import load_saved

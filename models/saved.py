@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from core import Transformer, TransformerConfig, from_state_dict
 
-from .config_file import read_config
+from .files import read_config, require_finite
 from .loaded import LoadedModel
 from .text import TextTokenizer
 
@@ -43,21 +43,50 @@ def unique_name(label: str) -> str:
     return f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(3).hex()}"
 
 
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+TEMP_SUFFIX = ".tmp"
+STALE_AFTER_S = 3600      # a temporary folder this old belongs to no save still running
+
+
+def check_name(name: str) -> str:
+    """A folder name that stays inside the models folder: letters, digits, . _ - and no leading dot."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
+        raise ValueError(f"{name!r} is not a usable model name: use letters, digits, '.', '_' and '-' "
+                         "(at most 100, not starting with a dot), no slashes")
+    return name
+
+
+def remove_stale_temporaries(root: Path | str, older_than_s: float = STALE_AFTER_S) -> list[str]:
+    """Delete half-written folders left by a save that was killed (older than `older_than_s`)."""
+    root = Path(root)
+    removed = []
+    if not root.is_dir():
+        return removed
+    for entry in root.iterdir():
+        if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX) and entry.is_dir():
+            if time.time() - entry.stat().st_mtime > older_than_s:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry.name)
+    return removed
+
+
 def save_model(net: Transformer, tokenizer_json: str, root: Path | str, name: str,
                info: dict | None = None) -> Path:
-    """Write config.json, model.safetensors and tokenizer.json to root/name, atomically."""
+    """Write model.safetensors, then config.json and tokenizer.json, to root/name, atomically:
+    the folder appears under its name only when all three are complete."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    final = root / name
+    final = root / check_name(name)
     if final.exists():
         raise FileExistsError(f"{final} already exists; choose another name.")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=TEMP_SUFFIX, dir=root))
     try:
-        meta = {"model_type": MODEL_TYPE, "config": net.config.to_dict(), "info": info or {}}
-        (tmp / "config.json").write_text(json.dumps(meta, indent=2))
-        # contiguous copies: safetensors refuses views; a tied model has one token table only
+        # The weights first: they are the slow, valuable part; the small files take no time.
+        # Contiguous copies: safetensors refuses views; a tied model has one token table only.
         state = {k: v.detach().contiguous().clone() for k, v in net.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"))
+        meta = {"model_type": MODEL_TYPE, "config": net.config.to_dict(), "info": info or {}}
+        (tmp / "config.json").write_text(json.dumps(meta, indent=2))
         (tmp / "tokenizer.json").write_text(tokenizer_json, encoding="utf-8")
         os.rename(tmp, final)
     except BaseException:
@@ -88,8 +117,10 @@ def read_weights(path: Path, config: TransformerConfig) -> Transformer:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ValueError(f"{path}: model.safetensors is damaged or truncated ({exc})") from exc
+    state = {k: v.to(torch.float32) for k, v in state.items()}
+    require_finite(state, path)
     try:
-        return from_state_dict(config, {k: v.to(torch.float32) for k, v in state.items()})
+        return from_state_dict(config, state)
     except ValueError as exc:
         raise ValueError(f"{path}: model.safetensors does not match config.json ({exc})") from exc
 

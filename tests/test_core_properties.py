@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from core import (DecoderBlock, Transformer, TransformerConfig, attend, causal_mask,
-                  merge_heads, sinusoidal_encoding, split_heads)
+from core import (DecoderBlock, Transformer, TransformerConfig, attend, causal_mask, merge_heads, sinusoidal_encoding,
+                  split_heads)
 
 
 def tiny(**overrides) -> TransformerConfig:

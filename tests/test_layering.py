@@ -138,3 +138,14 @@ def test_every_page_starts_inside_the_frame(page):
 def test_pages_are_short(page):
     lines = len((ROOT / "pages" / page).read_text().splitlines())
     assert lines <= 150, f"pages/{page} has {lines} lines; move what it computes into ui/ or the objects it shows"
+
+
+def test_server_settings_keep_visitors_away_from_internals():
+    """Tracebacks stay in the server log; a personal run listens on localhost; uploads are capped
+    by Streamlit itself at the app's own limit (1 MB), not at its 200 MB default."""
+    import tomllib
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert settings["client"]["showErrorDetails"] == "none"
+    assert settings["server"]["address"] == "localhost"
+    assert settings["server"]["maxUploadSize"] == 1

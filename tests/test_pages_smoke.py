@@ -6,9 +6,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui.frame import UNEXPECTED
+
 from ui.sections import SECTIONS  # plain data, no Streamlit calls
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def frame_errors(at) -> list[str]:
+    """Errors that app.py's frame caught from a page (shown as a short message, not a traceback)."""
+    return [e.value for e in at.error if e.value.startswith(UNEXPECTED)]
 
 PAGES = [path for entries in SECTIONS.values() for path, *_ in entries]
 # Pages whose input is not the sidebar's sentence (word fields, a training corpus, letter
@@ -29,13 +36,13 @@ def test_every_listed_page_exists():
 
 def test_app_frame_runs():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    assert not at.exception
+    assert not at.exception and not frame_errors(at)
     assert at.sidebar.text_area(key="sentence_box").value
 
 
 def test_home_links_every_page():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    assert not at.exception
+    assert not at.exception and not frame_errors(at)
     linked = {link.proto.page for link in at.main.get("page_link")}   # each page's URL path
     assert linked == {Path(p).stem for p in PAGES if p != "pages/home.py"}
 
@@ -60,10 +67,10 @@ def test_page_survives_bad_input(page, case):
 @pytest.fixture(scope="module")
 def causal_model(tmp_path_factory):
     """A small decoder saved as the train page saves it (sinusoidal positions, d_model 48, 3 heads)."""
+    from models.saved import save_model
+    from training.bpe import train_bpe
     from training.corpus import CorpusConfig, generate_corpus
     from training.lm import lm_config, new_model
-    from training.bpe import train_bpe
-    from models.saved import save_model
 
     bpe = train_bpe(generate_corpus(CorpusConfig(n_sentences=300)), 120)
     net = new_model(lm_config(bpe.vocab_size, context=24, d_model=48, n_heads=3, n_layers=2,
@@ -80,3 +87,35 @@ def test_page_runs_with_a_model_trained_in_the_app(page, causal_model):
     at.session_state["sentence"] = "The queen rules her kingdom, and the king rules his. " * 3
     at.run()
     assert not at.exception, f"{page} raised with a trained model: {at.exception}"
+
+
+def _broken_page_script():
+    import streamlit as st
+
+    from ui.frame import run_page
+
+    class BrokenPage:
+        title = "broken"
+
+        def run(self):
+            raise RuntimeError("boom in /srv/secret/path.py")
+
+    run_page(BrokenPage())
+
+
+@pytest.mark.parametrize("picked", ["minilm", "/models/crafted"])
+def test_a_failing_page_shows_a_short_message_and_drops_the_model(picked):
+    """No traceback with server paths reaches a visitor; a picked model that breaks a page
+    leaves the picker (MiniLM's own failures are reported, MiniLM stays)."""
+    at = AppTest.from_function(_broken_page_script)
+    at.session_state["extra_models"] = {"/models/crafted": "crafted"}
+    at.session_state["model"] = picked
+    at.run()
+    assert not at.exception
+    shown = " ".join(e.value for e in list(at.error) + list(at.warning))
+    assert "/srv/secret" not in shown and "boom" not in shown
+    if picked == "minilm":
+        assert frame_errors(at) and "RuntimeError" in frame_errors(at)[0]
+    else:
+        assert "removed from the model picker" in shown
+        assert "/models/crafted" not in at.session_state["extra_models"]

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from models import load_model
+from models.saved import load_saved, save_model, unique_name
+from training.bpe import train_bpe
 from training.corpus import CorpusConfig, generate_corpus
 from training.lm import lm_config, new_model
-from models import load_model
-from training.bpe import train_bpe
-from models.saved import load_saved, save_model, unique_name
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +120,43 @@ def test_models_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("ATTENTION_EXPLORER_MODELS_DIR")
     assert models_dir().name == "trained_models"
     assert unique_name("My run!") != unique_name("My run!") and os.sep not in unique_name("a/b")
+
+
+def edit_config(folder, change) -> None:
+    meta = json.loads((folder / "config.json").read_text())
+    change(meta)
+    (folder / "config.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda m: m.__setitem__("info", "a string"), "info must be an object"),
+    (lambda m: m["config"].__setitem__("eps", "x"), "eps"),
+    (lambda m: m["config"].__setitem__("d_model", True), "d_model must be a whole number"),
+    (lambda m: m["config"].__setitem__("n_layers", 10**9), "n_layers must be a whole number from 1 to"),
+    (lambda m: m["config"].__setitem__("causal", "yes"), "causal must be true or false"),
+])
+def test_crafted_config_fields_are_named(trained, tmp_path, change, message):
+    """A hostile config.json is refused at load with the field named, not left to fail on a page."""
+    folder = copy_folder(trained[2], tmp_path)
+    edit_config(folder, change)
+    with pytest.raises(ValueError, match=message):
+        load_model(str(folder))
+
+
+def test_a_huge_config_is_refused_before_it_is_read(trained, tmp_path):
+    folder = copy_folder(trained[2], tmp_path)
+    (folder / "config.json").write_text('{"model_type": "' + "x" * 2_000_000 + '"}')
+    with pytest.raises(ValueError, match="config.json is 2,000,.* bytes"):
+        load_model(str(folder))
+
+
+def test_weights_with_nan_are_refused(trained, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder = copy_folder(trained[2], tmp_path)
+    state = load_file(str(folder / "model.safetensors"))
+    name = sorted(state)[0]
+    state[name] = torch.full_like(state[name], float("nan"))
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(ValueError, match=f"{name} holds NaN"):
+        load_model(str(folder))

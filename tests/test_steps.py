@@ -13,9 +13,9 @@ import torch
 
 from core.recompute import (attention_parameters, cosine_matrix, embedding_steps, head_steps, layer_parameter_counts,
                             layer_steps, position_table, softmax_formula, top_neurons)
+from models.stages import tokenizer_stages
 from training.demo import UNTRAINED_CAUSAL, fold_ids, untrained_causal_model
 from ui.widgets import window_at
-from models.stages import tokenizer_stages
 from viz.steps import matrix_heatmap, scores_with_mask, step_bars, token_chips, vector_strip
 
 SENTENCE = "He created a miniature Eiffel tower lego model. The bank of the river was steep."

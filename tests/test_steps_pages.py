@@ -85,11 +85,11 @@ def test_tokens_page_shows_each_stage_and_the_special_tokens():
 
 def test_tokens_page_compares_with_another_models_tokenizer(tmp_path):
     """A trained model and its untrained twin share one BPE tokenizer: one comparison row, not two."""
-    from training.corpus import CorpusConfig, generate_corpus
-    from training.lm import lm_config, new_model
-    from training.bpe import train_bpe
     from models.registry import minilm_folder
     from models.saved import save_model
+    from training.bpe import train_bpe
+    from training.corpus import CorpusConfig, generate_corpus
+    from training.lm import lm_config, new_model
 
     bpe = train_bpe(generate_corpus(CorpusConfig(n_sentences=300)), 120)
     config = lm_config(bpe.vocab_size, context=16, d_model=32, n_heads=2, n_layers=1)

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from core.vectors import WordVectors
-from training.corpus import CorpusConfig, generate_corpus, split_lines
-from training.lm import (LossNotFinite, TrainConfig, count_parameters, evaluate, generate,
-                           lm_config, make_stream, new_model, next_token_probs, step_breakdown, train_lm)
 from training.bpe import alphabet, train_bpe, vocab_problem
+from training.corpus import CorpusConfig, generate_corpus, split_lines
+from training.lm import (LossNotFinite, TrainConfig, count_parameters, evaluate, generate, lm_config, make_stream,
+                         new_model, next_token_probs, step_breakdown, train_lm)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ request can run a page file on its own (see below), and this sends it through ap
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -14,9 +15,16 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from models.saved import models_dir, remove_stale_temporaries
+from ui.state import DEFAULT_MODEL, current_model_name
+
 FRAMED = "_framed"          # session-state mark: this session's runs go through app.py
+FAILED_MODEL = "_failed_model"   # set when a picked model broke a page (shown once, on the rerun)
+UNEXPECTED = "This page hit an unexpected error"
 _threads_lock = threading.Lock()
 _threads_set = False
+_models_cleaned = False
+log = logging.getLogger("attention_explorer")
 
 
 def configure_threads(threads: int | None = None) -> None:
@@ -47,9 +55,24 @@ def _leave_pages_folder_mode() -> bool:
     return False
 
 
+def clean_models_folder() -> None:
+    """Half-written folders of a save that was killed are removed once, when the server starts."""
+    global _models_cleaned
+    with _threads_lock:
+        if _models_cleaned:
+            return
+        _models_cleaned = True
+    removed = remove_stale_temporaries(models_dir())
+    if removed:
+        log.warning("removed %d half-written model folder(s) left by an interrupted save: %s",
+                    len(removed), ", ".join(removed))
+
+
 def start() -> None:
-    """app.py's start-up: threads once, the old pages-folder mode off, this session marked."""
+    """app.py's start-up: threads and the models folder once, the old pages-folder mode off,
+    this session marked."""
     configure_threads()
+    clean_models_folder()
     was_on = _leave_pages_folder_mode()
     st.session_state[FRAMED] = True
     if was_on:   # this very run started in the old mode: run app.py again, now as the frame
@@ -67,3 +90,24 @@ def require_frame() -> None:
         return
     _leave_pages_folder_mode()
     st.rerun()
+
+
+def run_page(page) -> None:
+    """Run the chosen page; an unexpected error becomes a short message, with the details in the
+    server's log (never a traceback with server paths for a visitor). A model other than MiniLM
+    that makes a page fail is taken out of this session's picker, so it cannot break every page."""
+    failed_model = st.session_state.pop(FAILED_MODEL, None)
+    if failed_model:
+        st.warning(f"The model you had picked failed on that page ({failed_model}); it was removed from "
+                   "the model picker and MiniLM is shown instead.")
+    try:
+        page.run()
+    except Exception as exc:   # Streamlit's own stop and rerun are BaseExceptions and pass through
+        log.exception("page %r failed", getattr(page, "title", page))
+        name = current_model_name()
+        if name != DEFAULT_MODEL:
+            st.session_state.get("extra_models", {}).pop(name, None)
+            st.session_state[FAILED_MODEL] = type(exc).__name__
+            st.rerun()
+        st.error(f"{UNEXPECTED} ({type(exc).__name__}). The details are in the server's log; "
+                 "try another sentence or another page.")

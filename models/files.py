@@ -1,12 +1,15 @@
-"""Reading a model folder's config.json: bounded in size, a JSON object, or a clear error.
+"""Reading a model folder safely: config.json bounded in size and a JSON object; weights finite.
 
-Every loader reads the file through here once; the registry dispatches on its
-`model_type`, then hands the parsed dict to the family's loader.
+Every loader reads config.json through here once; the registry dispatches on its
+`model_type`, then hands the parsed dict to the family's loader. A crafted folder gets a
+message that names the file and the field, never a crash on some later page.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import torch
 
 MAX_CONFIG_BYTES = 1_000_000    # real configs are a few KB; a huge file is refused before it is read
 
@@ -27,3 +30,10 @@ def read_config(folder: Path) -> dict:
         raise ValueError(f"{path}: config.json must hold a JSON object (a {{...}} of settings), "
                          f"not a {type(raw).__name__}")
     return raw
+
+
+def require_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    """Refuse weights with NaN or infinite values: every probability they produced would be NaN."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"{path}: the weight {name} holds NaN or infinite values; the model cannot be used")
