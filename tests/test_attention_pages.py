@@ -137,6 +137,20 @@ def test_a_shared_link_sets_sentence_layer_and_head():
     assert at.query_params["layer"] == "3" and at.query_params["sentence"] == "Time flies like an arrow."
 
 
+@pytest.mark.parametrize("value", ["abc", "-1", "2e3", "", "9" * 5000, "3.5", " 7 "])
+@pytest.mark.parametrize("page", ["pages/attention_lines.py", "pages/attention_aggregate.py",
+                                  "pages/attention_head.py", "pages/step_head.py"])
+def test_a_crafted_layer_or_head_in_the_link_is_clamped(page, value):
+    """Every value a link hands to a widget goes through one gate: no int() on raw text."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.query_params["layer"] = value
+    at.query_params["head"] = value
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception and not frame_errors(at)
+    assert 0 <= int(at.session_state["head"]) < 12 and 0 <= int(at.session_state["layer"]) < 6
+
+
 def test_compare_warns_about_the_same_head_twice():
     at = page_test("attention_compare")
     at.selectbox(key="attention_compare_pick_1").set_value((0, 0)).run()

@@ -160,3 +160,48 @@ def test_weights_with_nan_are_refused(trained, tmp_path):
     save_file(state, str(folder / "model.safetensors"))
     with pytest.raises(ValueError, match=f"{name} holds NaN"):
         load_model(str(folder))
+
+
+@pytest.mark.parametrize("name", ["/../../x", "../x", "a/b", ".hidden", "", "x" * 101, "..", "a\x00b"])
+def test_a_name_cannot_climb_out_of_the_models_folder(trained, tmp_path, name):
+    net, bpe, _ = trained
+    with pytest.raises(ValueError, match="not a usable model name"):
+        save_model(net, bpe.to_json(), tmp_path / "models", name)
+    assert not any(p.exists() for p in (tmp_path / "x", tmp_path.parent / "x"))
+
+
+def test_the_weights_are_written_before_the_small_files(trained, tmp_path, monkeypatch):
+    """A kill during a save costs nothing already on disk: the slow weights go first, and the
+    folder gets its name only when all three files are there."""
+    import models.saved as saved
+
+    net, bpe, _ = trained
+    order = []
+    real_save_file = saved.save_file
+    monkeypatch.setattr(saved, "save_file", lambda state, path: (order.append("weights"), real_save_file(state, path)))
+
+    class Boom(Exception):
+        pass
+
+    def fail_on_config(self, *args, **kwargs):
+        order.append(self.name)
+        raise Boom()
+
+    monkeypatch.setattr(saved.Path, "write_text", fail_on_config)
+    with pytest.raises(Boom):
+        save_model(net, bpe.to_json(), tmp_path, "tiny")
+    assert order == ["weights", "config.json"]
+    assert not (tmp_path / "tiny").exists() and list(tmp_path.iterdir()) == []   # the temporary was removed
+
+
+def test_stale_temporaries_of_a_killed_save_are_removed(tmp_path):
+    from models.saved import remove_stale_temporaries
+
+    stale = tmp_path / ".run-1.abc.tmp"
+    fresh = tmp_path / ".run-2.def.tmp"
+    kept = tmp_path / "a-model"
+    for folder in (stale, fresh, kept):
+        folder.mkdir()
+    os.utime(stale, (0, 0))
+    assert remove_stale_temporaries(tmp_path) == [stale.name]
+    assert not stale.exists() and fresh.exists() and kept.exists()   # a save still running keeps its folder
