@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from training.bpe import vocab_problem
+from training.cost import cost_problem, training_cost
 from training.lm import (LossNotFinite, TrainConfig, count_parameters, data_problem, lm_config, make_stream,
                          new_model, train_lm)
 from ui.frame import require_frame
@@ -20,9 +21,6 @@ st.markdown("Train a small GPT-style model **here, on this computer, in about a 
             "model picker — next to the same model *before* training.")
 
 run = current_run()
-if run is not None and run.status == "running":   # a Stop (or any click) interrupted the loop
-    finish(run, "stopped", f"Stopped at step {run.history[-1].step if run.history else 0}: "
-                           "the model keeps the last good weights from that step.")
 
 st.header("1 · Text to learn from")
 lines, builtin = corpus_picker()
@@ -73,39 +71,47 @@ lr = c1.select_slider("Peak learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2,
 seed = c2.number_input("Seed (initial weights and batches)", 0, 10_000, 0, key="train_seed")
 
 problems, config = [], None
+cfg = TrainConfig(steps=int(steps), batch_size=int(batch), lr=float(lr), seed=int(seed),
+                  warmup=min(30, int(steps) // 5 + 1))
 try:
     config = lm_config(tokenizer.vocab_size, max(int(context), 1), int(d_model), int(n_heads), int(n_layers),
                        positional, tied)
 except ValueError as exc:
     problems.append(str(exc))
-problems += [p for p in [data_problem(len(ids), int(context))] if p]
+cost = training_cost(config, cfg) if config is not None else None
+problems += [p for p in [data_problem(len(ids), int(context)), cost and cost_problem(cost)] if p]
 for p in problems:
     st.error(p)
 if config is not None:
     counts = {t: count_parameters(lm_config(tokenizer.vocab_size, max(int(context), 1), int(d_model), int(n_heads),
                                             int(n_layers), positional, t)) for t in (True, False)}
-    m1, m2, m3 = st.columns(3)
+    m1, m2, m3, m4 = st.columns(4)
     m1.metric("Parameters, tied", f"{counts[True]:,}", help="The token table is also the unembedding.")
     m2.metric("Parameters, untied", f"{counts[False]:,}", f"+{counts[False] - counts[True]:,} (vocab × d_model)",
               delta_color="off")
     m3.metric("Training tokens", f"{len(ids):,}", f"{int(len(ids) * 0.1):,} held out", delta_color="off")
+    m4.metric("Estimated time", f"{cost.seconds / 60:.1f} min" if cost.seconds >= 90 else f"{cost.seconds:.0f} s",
+              f"{cost.bytes / 1e6:,.0f} MB of memory", delta_color="off",
+              help="From the settings, before training: about right within a factor of two on 2 cores.")
 
 st.header("4 · Train")
 go_col, stop_col = st.columns(2)
 start = go_col.button("Train", type="primary", key="train_start", disabled=bool(problems), width="stretch")
 if start:
-    cfg = TrainConfig(steps=int(steps), batch_size=int(batch), lr=float(lr), seed=int(seed),
-                      warmup=min(30, int(steps) // 5 + 1))
     net = new_model(config, seed=int(seed))
     label = f"{'grammar' if builtin else 'my text'} {n_layers}L{n_heads}H d{d_model} ctx{context}"
     run = Run(label, config, cfg, tokenizer.to_json(), builtin, ids, start_weights(net), start_weights(net))
     st.session_state["train_run"] = run
     stop_col.button("Stop", key="train_stop", width="stretch", help="Stops and keeps the last good weights.")
     bar, status, chart = st.progress(0.0), st.empty(), st.empty()
+
+
+    def show_step(step: int) -> None:   # every step: Stop, or a closed tab, is noticed within one step
+        bar.progress(step / cfg.steps, text=f"step {step:,} / {cfg.steps:,}")
+
     try:
-        for p in train_lm(net, make_stream(ids, int(context)), cfg, on_good_weights=run.keep):
+        for p in train_lm(net, make_stream(ids, int(context)), cfg, on_good_weights=run.keep, on_step=show_step):
             run.history.append(p)
-            bar.progress(p.step / p.total, text=f"step {p.step:,} / {p.total:,}")
             status.markdown(f"loss **{p.loss:.3f}** · validation **{p.val_loss:.3f}** · "
                             f"**{p.tokens_per_s:,.0f}** tokens/s · {p.elapsed:.0f} s")
             h = run.history
@@ -114,6 +120,10 @@ if start:
         finish(run, "done", f"Finished {cfg.steps:,} steps in {run.history[-1].elapsed:.0f} s.")
     except LossNotFinite as exc:
         finish(run, "failed", str(exc))
+    except BaseException:   # Stop, a closed tab or a new click: keep and save the best weights so far
+        finish(run, "stopped", f"Stopped at step {run.history[-1].step if run.history else 0}: the model keeps "
+                               "the last good weights from that step.")
+        raise
     st.rerun()
 
 if run is None:

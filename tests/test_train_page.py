@@ -100,6 +100,24 @@ def test_impossible_settings_are_refused_before_training(field, value, expected)
     assert at.button(key="train_start").disabled
 
 
+@pytest.mark.parametrize("settings,expected", [
+    ({"train_batch": 256, "train_context": 256, "train_layers": 8}, "GB of memory"),
+    ({"train_steps": 20_000, "train_layers": 8, "train_batch": 128}, "minutes; this server allows"),
+])
+def test_runaway_settings_are_refused_with_their_cost(settings, expected):
+    """The attack: maximum settings once meant ~200 s a step and 18 GB; the page estimates the
+    run before it starts and refuses what will not fit, with the figures."""
+    at = page("train.py").run()
+    at.selectbox(key="train_d_model").set_value(256)
+    for key, value in settings.items():
+        at.number_input(key=key).set_value(value)
+    at.run()
+    assert not at.exception
+    assert any(expected in e for e in at.error.values), at.error.values
+    assert at.button(key="train_start").disabled
+    assert any(m.label == "Estimated time" for m in at.metric)
+
+
 def test_vocabulary_smaller_than_alphabet_and_bad_text():
     at = page("train.py").run()
     at.radio(key="train_source").set_value("Paste text").run()

@@ -198,3 +198,38 @@ def test_analogy_excludes_inputs_and_finds_a_planted_answer():
     assert all(tok not in ("man", "king", "woman") for tok, _ in result)
     with pytest.raises(KeyError):
         vectors.analogy("man", "emperor", "woman")
+
+
+def test_a_text_without_spaces_trains_in_bounded_time():
+    """The attack: a 900 KB upload with no spaces once kept a core busy for minutes (BPE is
+    quadratic in a word's length). Runs of non-space characters are cut for training."""
+    import random
+    import time
+
+    from training.bpe import MAX_WORD_CHARS, bounded_words
+
+    rng = random.Random(0)
+    text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(900_000))
+    assert max(len(w) for w in bounded_words([text])[0].split()) == MAX_WORD_CHARS
+    start = time.perf_counter()
+    bpe = train_bpe([text], 512)
+    assert time.perf_counter() - start < 30            # was 2–6 minutes before the cut
+    assert bpe.vocab_size == 512
+    assert bpe.decode(bpe.encode(text[:500])).strip() == text[:500]   # encoding itself is unchanged
+
+
+def test_advice_for_a_huge_alphabet_is_possible_to_follow():
+    from training.bpe import MAX_VOCAB
+
+    lines = ["".join(chr(0x4E00 + i) for i in range(3000))]      # 3,000 different CJK characters
+    problem = vocab_problem(lines, MAX_VOCAB)
+    assert problem and "3,000 different characters" in problem and "Choose at least" not in problem
+
+
+def test_the_loop_reports_every_step_so_stop_is_noticed_within_one(stream, bpe):
+    """A page shows progress (and Streamlit notices Stop or a closed tab) through on_step."""
+    seen = []
+    net = new_model(tiny(bpe), seed=0)
+    reports = list(train_lm(net, stream, TrainConfig(steps=7, batch_size=4, report_every=5, eval_batches=1),
+                            on_step=seen.append))
+    assert seen == list(range(1, 8)) and [r.step for r in reports] == [5, 7]

@@ -8,6 +8,7 @@ Words are split on spaces first; "▁" marks the start of a word (as in Sentence
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
@@ -18,7 +19,8 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 PAD, UNK, EOS = "<pad>", "<unk>", "<eos>"
 SPECIALS = [PAD, UNK, EOS]          # ids 0, 1, 2
 WORD_START = "▁"
-MIN_VOCAB, MAX_VOCAB = 32, 4096
+MIN_VOCAB, MAX_VOCAB = 32, 2048       # the train page's slider covers exactly this range
+MAX_WORD_CHARS = 40     # BPE's work grows with the square of a word's length: longer runs are cut for training
 
 
 def alphabet(lines: Sequence[str]) -> set[str]:
@@ -37,6 +39,10 @@ def vocab_problem(lines: Sequence[str], vocab_size: int) -> str | None:
     if not MIN_VOCAB <= vocab_size <= MAX_VOCAB:
         return f"Choose a vocabulary between {MIN_VOCAB} and {MAX_VOCAB} tokens."
     need = len(alphabet(lines)) + len(SPECIALS)
+    if need > MAX_VOCAB:
+        return (f"The text uses {need - len(SPECIALS) - 1:,} different characters, more than a vocabulary of at most "
+                f"{MAX_VOCAB:,} tokens can hold one by one (BPE needs a token per character before it merges "
+                "any). Train on text in fewer scripts, or remove rare symbols.")
     if vocab_size < need:
         return (f"A vocabulary of {vocab_size} is smaller than the alphabet: the text uses "
                 f"{need - len(SPECIALS)} different characters (+ {len(SPECIALS)} special tokens), "
@@ -113,5 +119,17 @@ def train_bpe(lines: Sequence[str], vocab_size: int) -> BPETokenizer:
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS,
                                   min_frequency=2, show_progress=False,
                                   initial_alphabet=sorted(alphabet(lines)))
-    tok.train_from_iterator(list(lines), trainer=trainer)
+    tok.train_from_iterator(bounded_words(lines), trainer=trainer)
     return BPETokenizer(tok)
+
+
+def bounded_words(lines: Sequence[str], limit: int = MAX_WORD_CHARS) -> list[str]:
+    """The training lines with every run of more than `limit` non-space characters cut into pieces.
+
+    BPE counts pairs inside each word and rewrites the word after every merge, so one
+    900 KB "word" (a text with no spaces) takes minutes of CPU; pieces of 40 characters
+    keep the work linear in the text's length. Encoding later is unchanged: a long word is
+    simply spelled with more tokens.
+    """
+    pattern = re.compile(r"\S{%d}" % limit)
+    return [pattern.sub(lambda m: m.group(0) + " ", line) if len(line) > limit else line for line in lines]

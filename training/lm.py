@@ -139,7 +139,8 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 
 
 def train_lm(net: Transformer, data: TokenStream, cfg: TrainConfig,
-             on_good_weights: Optional[Callable[[dict], None]] = None) -> Iterator[Progress]:
+             on_good_weights: Optional[Callable[[dict], None]] = None,
+             on_step: Optional[Callable[[int], None]] = None) -> Iterator[Progress]:
     """Train `net` in place through the one loop, yielding Progress every `cfg.report_every` steps.
 
     on_good_weights(snapshot) is called at each report with weights whose loss was finite,
@@ -157,7 +158,8 @@ def train_lm(net: Transformer, data: TokenStream, cfg: TrainConfig,
 
     last_good, last_good_step = snapshot(net), 0
     try:
-        for tick in train_steps(net, batch_loss, optimizer, cfg.steps, cfg.report_every, schedule, cfg.grad_clip):
+        for tick in train_steps(net, batch_loss, optimizer, cfg.steps, cfg.report_every, schedule, cfg.grad_clip,
+                                on_step):
             val = evaluate(net, data, cfg.eval_batches)
             if math.isfinite(val):
                 last_good, last_good_step = snapshot(net), tick.step

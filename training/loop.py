@@ -42,8 +42,10 @@ class LossNotFinite(RuntimeError):
 def train_steps(net: nn.Module, batch_loss: Callable[[int], tuple[torch.Tensor, int]],
                 optimizer: torch.optim.Optimizer, steps: int, report_every: int,
                 schedule: Optional[torch.optim.lr_scheduler.LRScheduler] = None,
-                grad_clip: float = 1.0) -> Iterator[Tick]:
-    """`steps` updates of `net`; raises LossNotFinite (before updating) on a NaN/inf loss."""
+                grad_clip: float = 1.0, on_step: Optional[Callable[[int], None]] = None) -> Iterator[Tick]:
+    """`steps` updates of `net`; raises LossNotFinite (before updating) on a NaN/inf loss.
+    on_step(step) is called after every update: a page uses it to show progress and to
+    notice Stop (or a closed tab) within one step."""
     net.train()
     start = time.perf_counter()
     tokens, running = 0, []
@@ -60,6 +62,8 @@ def train_steps(net: nn.Module, batch_loss: Callable[[int], tuple[torch.Tensor, 
             schedule.step()
         tokens += n_tokens
         running.append(loss.item())
+        if on_step is not None:
+            on_step(step + 1)
         if (step + 1) % report_every == 0 or step + 1 == steps:
             yield Tick(step + 1, steps, math.fsum(running) / len(running), tokens, time.perf_counter() - start)
             running = []
