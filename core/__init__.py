@@ -10,7 +10,7 @@ The model, in dependency order:
   trace.py       Trace, the frozen record of every intermediate of one forward pass
 The analysis of a Trace:
   recompute.py   the forward pass redone by hand in numpy, one arrow at a time (the "inside" pages)
-  rollout.py, head_stats.py, context.py, vectors.py, pca.py, projection.py, similarity.py
+  rollout.py, head_stats.py, context.py, vectors.py (word tables, cosines), pca.py, projection.py
 
 No Streamlit, Plotly or tokenizers here: core takes ids and returns numbers. Training lives
 in training/, loading files in models/.

@@ -8,9 +8,16 @@ embedding output, row l the output of block l. Four questions, four small tools:
                                    move in the model, not a change of axes;
 - how far does each layer push it? `layer_movement`: ‖Δ‖, cosine to the previous layer,
                                    and the sizes of the attention and feed-forward outputs;
-- what is it near?                 `VocabularyLens`: nearest rows of the input embedding
-                                   table, per layer (an approximation, see its docstring);
+- what is it near?                 the model's input embedding table as a `WordVectors`
+                                   (core/vectors.py, built by models.vectors.vectors_from_model):
+                                   its `nearest_words` for the token at every layer at once;
 - same word, other sentence?       `find_word`, `word_vectors`, `cosine_per_layer`.
+
+The vocabulary lens is a lens, not a readout: the table lives where layer 0 lives. Each
+block moves the vectors away from that space (MiniLM has no output head tied to it), so
+at deep layers the similarities shrink and the neighbours are a hint, not what the model
+"means". The pages: pages/context.py (paths, lens, movement) and pages/context_pair.py
+(the same word in two sentences), with their shared pieces in ui/context.py.
 """
 from __future__ import annotations
 
@@ -21,8 +28,8 @@ from typing import Sequence
 import numpy as np
 
 from .pca import PCA, fit_pca
-from .similarity import unit_rows
 from .trace import Trace
+from .vectors import unit_rows
 
 
 # -- trajectories ------------------------------------------------------------------------------
@@ -36,6 +43,11 @@ class Trajectories:
     def explained(self) -> np.ndarray:
         """Share of the variance of all stacked states that each component keeps."""
         return self.pca.explained_variance_ratio
+
+    def project_paths(self, paths: Sequence[np.ndarray]) -> np.ndarray:
+        """Other paths in this basis: one (L+1, d) array per path (a word's vector at every
+        layer, say) -> (L+1, n_paths, k), shaped like `coords` for the trajectory figure."""
+        return np.stack([self.pca.project(path) for path in paths], axis=1)
 
 
 def project_trajectories(hidden_states: Sequence[np.ndarray], n_components: int = 2) -> Trajectories:
@@ -92,55 +104,6 @@ def layer_movement(trace: Trace, position: int) -> dict[str, np.ndarray]:
         "mlp_out_norm": np.array([np.linalg.norm(l.mlp_out[position]) for l in trace.layers]),
         "vector_norm": np.linalg.norm(after, axis=-1),
     }
-
-
-# -- the vocabulary lens ---------------------------------------------------------------------------------
-class VocabularyLens:
-    """Nearest rows of the input embedding table to any vector, by cosine.
-
-    A lens, not a readout: the table lives where layer 0 lives. Each block moves the
-    vectors away from that space (MiniLM has no output head tied to it), so at deep
-    layers the similarities shrink and the neighbours are a hint, not what the model "means".
-    Build it once per model (normalising 30k rows takes ~0.2 s) and share it; it is read-only.
-    """
-
-    def __init__(self, table: np.ndarray, vocabulary: Sequence[str], skip: Sequence[int] = ()):
-        table = np.asarray(table)
-        if table.ndim != 2 or table.shape[0] != len(vocabulary):
-            raise ValueError(f"table {table.shape} and vocabulary ({len(vocabulary)}) disagree")
-        unit = unit_rows(table)                                  # (vocab, d)
-        unit.flags.writeable = False
-        self.unit_table = unit
-        self.vocabulary = list(vocabulary)
-        # Rows that are never an answer ([PAD], [unused17], ...) are pushed below every cosine.
-        penalty = np.zeros(len(vocabulary), dtype=np.float32)
-        penalty[list(skip)] = -np.inf
-        self._penalty = penalty
-
-    def scores(self, vectors: np.ndarray) -> np.ndarray:
-        """(n, d) vectors -> (n, vocab) cosines, all at once (one matrix product)."""
-        return unit_rows(np.atleast_2d(vectors)) @ self.unit_table.T + self._penalty
-
-    def nearest(self, vectors: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
-        """For each of n vectors: the ids (n, k) and cosines (n, k) of its k nearest entries."""
-        scores = self.scores(vectors)                            # (n, vocab)
-        k = max(1, min(k, scores.shape[1]))
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]    # (n, k) unordered
-        part_scores = np.take_along_axis(scores, part, axis=1)
-        order = np.argsort(-part_scores, axis=1, kind="stable")
-        ids = np.take_along_axis(part, order, axis=1)            # (n, k) best first
-        return ids, np.take_along_axis(part_scores, order, axis=1)
-
-    def table_rows(self, vectors: np.ndarray, k: int = 8) -> list[list[tuple[str, float]]]:
-        """The nearest entries as (token, cosine) pairs, one list per vector."""
-        ids, sims = self.nearest(vectors, k)
-        return [[(self.vocabulary[i], float(s)) for i, s in zip(row_ids, row_sims)]
-                for row_ids, row_sims in zip(ids, sims)]
-
-
-def lens_skip_ids(vocabulary: Sequence[str]) -> list[int]:
-    """Placeholder entries of a BERT vocabulary: [PAD], [unused…] and other [BRACKETED] rows."""
-    return [i for i, tok in enumerate(vocabulary) if re.fullmatch(r"\[[A-Za-z0-9_]+\]", tok)]
 
 
 # -- words and their pieces -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from .attention import MultiHeadAttention
 from .config import TransformerConfig
 from .model import Transformer
-from .similarity import unit_rows
+from .vectors import unit_rows
 from .trace import Trace
 
 

@@ -1,5 +1,12 @@
 """Word vectors: a (n, d) table with a word per row, neighbours and analogies by cosine.
 
+The one vector table of the app. GloVe (models/vectors.py `load_glove`) and a loaded
+transformer's input embedding table (`vectors_from_model`) are both a `WordVectors`:
+the embedding page asks it for analogies and a word's neighbours, the context pages for
+the rows nearest to every layer's hidden state at once (`nearest_rows`, `nearest_words`:
+one matrix product for all the vectors). Rows listed as `hidden` (a BERT vocabulary's
+[PAD] and [unused…] slots, `placeholder_rows`) are never an answer.
+
 `analogy(a, b, c)` answers "a is to b as c is to ?" with 3CosAdd (Mikolov et al. 2013):
 the words whose unit vectors are closest in cosine to  unit(b) + unit(c) - unit(a),
 leaving out the three input words. The answers and their cosines are gensim's
@@ -13,6 +20,7 @@ on first use, so opening 400,000 GloVe vectors memory-mapped costs nothing until
 from __future__ import annotations
 
 import difflib
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +31,18 @@ import torch
 
 SUGGEST_POOL = 100_000   # suggestions come from the most frequent words (tables are frequency-ordered)
 NORMALISE_CHUNK = 65_536  # rows normalised at a time: no second full-size temporary
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (zero rows stay zero), float32."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(norms == 0, 1.0, norms)
+
+
+def placeholder_rows(vocabulary: Sequence[str]) -> list[int]:
+    """Placeholder entries of a BERT vocabulary: [PAD], [unused…] and other [BRACKETED] rows."""
+    return [i for i, token in enumerate(vocabulary) if re.fullmatch(r"\[[A-Za-z0-9_]+\]", token)]
 
 
 class UnknownWordError(KeyError):
@@ -169,12 +189,18 @@ class WordVectors:
         q = q / norm if norm > 0 else q
         return self.unit_table[:restrict_vocab] @ torch.from_numpy(q)   # (rows,)
 
+    def _hide(self, scores: torch.Tensor) -> torch.Tensor:
+        """Push the hidden rows below every cosine, in place; the last axis of `scores` runs over rows."""
+        hidden = self._hidden[self._hidden < scores.shape[-1]]
+        if hidden.size:
+            scores[..., torch.from_numpy(hidden)] = -torch.inf
+        return scores
+
     def _top(self, scores: torch.Tensor, k: int, exclude: Iterable[int]) -> list[tuple[str, float]]:
         drop = [i for i in set(exclude) if i < scores.shape[0]]
         if drop:
             scores[drop] = -torch.inf
-        if self._hidden.size:
-            scores[torch.from_numpy(self._hidden[self._hidden < scores.shape[0]])] = -torch.inf
+        self._hide(scores)
         k = max(0, min(int(k), scores.shape[0]))
         values, rows = torch.topk(scores, k)
         return [(self.words[int(i)], float(v)) for v, i in zip(values, rows) if v > -torch.inf]
@@ -186,6 +212,22 @@ class WordVectors:
             row = self.row(word_or_vector)
             return self._top(self.cosines(self.unit[row], restrict_vocab), k, [row])
         return self._top(self.cosines(word_or_vector, restrict_vocab), k, [])
+
+    def nearest_rows(self, vectors: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        """For each of n vectors (n, d): the rows (n, k) and cosines (n, k) of its k nearest
+        entries, best first, never a hidden row. One matrix product for all n vectors (a
+        token's hidden state at every layer costs what one vector costs)."""
+        queries = torch.from_numpy(unit_rows(np.atleast_2d(vectors)))      # (n, d)
+        scores = self._hide(queries @ self.unit_table.T)                     # (n, rows)
+        k = max(1, min(int(k), len(self) - self._hidden.size))
+        cosines, rows = torch.topk(scores, k, dim=1)                         # (n, k) each, best first
+        return rows.numpy(), cosines.numpy()
+
+    def nearest_words(self, vectors: np.ndarray, k: int = 8) -> list[list[tuple[str, float]]]:
+        """`nearest_rows` as (word, cosine) pairs, one list per vector."""
+        rows, cosines = self.nearest_rows(vectors, k)
+        return [[(self.words[row], float(cosine)) for row, cosine in zip(vector_rows, vector_cosines)]
+                for vector_rows, vector_cosines in zip(rows.tolist(), cosines.tolist())]
 
     def analogy_query(self, a: str, b: str, c: str) -> np.ndarray:
         """unit(b) + unit(c) - unit(a), averaged and normalised as gensim does (float32)."""
@@ -209,8 +251,7 @@ class WordVectors:
         mine = scores[target]
         better = scores > mine
         better[list(rows)] = False
-        if self._hidden.size:
-            better[self._hidden] = False
+        better[self._hidden] = False
         return int(better.sum()) + 1, float(mine)
 
     # -- a whole analogy set at once ------------------------------------------------------------
@@ -262,9 +303,8 @@ class WordVectors:
 
 
 def _unit_rows_chunked(matrix: np.ndarray) -> np.ndarray:
+    """`unit_rows` of a large (possibly memory-mapped) table, a chunk at a time."""
     out = np.empty(matrix.shape, dtype=np.float32)
     for start in range(0, matrix.shape[0], NORMALISE_CHUNK):
-        block = np.asarray(matrix[start:start + NORMALISE_CHUNK], dtype=np.float32)   # (chunk, d)
-        norms = np.linalg.norm(block, axis=1, keepdims=True)
-        out[start:start + NORMALISE_CHUNK] = block / np.where(norms == 0, 1.0, norms)
+        out[start:start + NORMALISE_CHUNK] = unit_rows(matrix[start:start + NORMALISE_CHUNK])   # (chunk, d)
     return out

@@ -6,7 +6,7 @@ bert.py         the strict Hugging Face BERT name map (MiniLM is a BERT)
 saved.py        models trained in the app: save_model / load_saved
 files.py        config.json read once (bounded, an object) and weights checked finite
 text.py         text -> tokens with the `tokenizers` library; stages.py: each tokenizer stage shown
-vectors.py      word-vector tables (GloVe, a model's input embeddings)
+vectors.py      word-vector tables: GloVe, and any loaded model's input embeddings (vectors_from_model)
 """
 from .loaded import LoadedModel
 from .registry import load_model

@@ -1,5 +1,10 @@
 """Named word-vector tables: `load_vectors("glove-6b-50d")` or `load_vectors("minilm-input")`.
 
+Every table is a core.vectors.WordVectors. `vectors_from_model(model)` is the one way to
+wrap a loaded transformer's input embedding table (placeholder rows hidden): the
+embedding page's "minilm-input", the context pages' vocabulary lens and the trained
+model's analogy check all go through it.
+
 GloVe is opened memory-mapped: the 400,000 x 50 matrix stays on disk until rows are
 read, so loading costs the word list only (well under a second). Nothing here runs
 at import time; the app loads a table when the embedding page first asks for it.
@@ -10,7 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.vectors import WordVectors
+from core.vectors import WordVectors, placeholder_rows
+
+from .loaded import LoadedModel
+from .registry import load_model
 
 VECTOR_SPACES = {
     "glove-6b-50d": (
@@ -45,21 +53,16 @@ def load_glove(folder: Path | None = None, name: str = "glove-6b-50d") -> WordVe
     return WordVectors(matrix, words.column("index").to_pylist(), name=name)
 
 
-def vectors_from_model(model, name: str = "minilm-input") -> WordVectors:
+def vectors_from_model(model: LoadedModel, name: str = "minilm-input") -> WordVectors:
     """A loaded transformer's input embedding table as word vectors; placeholder rows are never answers."""
-    from core.context import lens_skip_ids
-
     vocabulary = model.vocabulary()
-    return WordVectors(model.embedding_table(), vocabulary, name=name, hidden=lens_skip_ids(vocabulary))
+    return WordVectors(model.embedding_table(), vocabulary, name=name, hidden=placeholder_rows(vocabulary))
 
 
-def load_vectors(name: str, model=None) -> WordVectors:
+def load_vectors(name: str, model: LoadedModel | None = None) -> WordVectors:
     """"glove-6b-50d" or "minilm-input" (pass an already loaded MiniLM as `model` to reuse it)."""
     if name == "glove-6b-50d":
         return load_glove()
     if name == "minilm-input":
-        if model is None:
-            from .registry import load_model
-            model = load_model("minilm")
-        return vectors_from_model(model, name)
+        return vectors_from_model(model or load_model("minilm"), name)
     raise ValueError(f"unknown vectors {name!r}: use one of {', '.join(VECTOR_SPACES)}")

@@ -5,6 +5,7 @@ from core.seq2seq import EncoderDecoder
 from training.reversal import ReversalTask, new_seq2seq, predictions, seq2seq_config, trace_reversal, train_seq2seq
 from training.weights import snapshot
 from ui.frame import require_frame
+from ui.training import training_slot
 from ui.widgets import plot
 from viz.attention import attention_heatmap
 from viz.training import accuracy_curve
@@ -41,8 +42,6 @@ except ValueError as exc:
     st.stop()
 
 run = st.session_state.get("seq2seq_run")
-if run is not None and run["status"] == "running":       # Stop (or any click) interrupted the loop
-    run["status"] = f"Stopped at step {run['history'][-1].step if run['history'] else 0}; the model keeps the last good weights."
 go_col, stop_col = st.columns(2)
 if go_col.button("Train", type="primary", key="seq2seq_start", width="stretch"):
     net = new_seq2seq(config, int(seed))
@@ -50,16 +49,22 @@ if go_col.button("Train", type="primary", key="seq2seq_start", width="stretch"):
                seed=int(seed))
     st.session_state["seq2seq_run"] = run
     stop_col.button("Stop", key="seq2seq_stop", width="stretch")
-    bar, chart = st.progress(0.0), st.empty()
-    for p in train_seq2seq(net, task, steps=int(steps), lr=float(lr), seed=int(seed),
-                           report_every=max(10, int(steps) // 20)):
-        run["history"].append(p)
-        run["weights"] = snapshot(net)
-        bar.progress(p.step / p.total, text=f"step {p.step:,} / {p.total:,} · held-out exact match "
-                                            f"{p.accuracy:.0%} · {p.elapsed:.0f} s")
-        h = run["history"]
-        chart.plotly_chart(accuracy_curve([x.step for x in h], [x.loss for x in h], [x.accuracy for x in h]),
-                           width="stretch")
+    bar, status, chart = st.progress(0.0), st.empty(), st.empty()
+    try:
+        with training_slot(status):
+            for p in train_seq2seq(net, task, steps=int(steps), lr=float(lr), seed=int(seed),
+                                   report_every=max(10, int(steps) // 20),   # Stop is noticed at every step
+                                   on_step=lambda step: bar.progress(step / int(steps), text=f"step {step:,}")):
+                run["history"].append(p)
+                run["weights"] = snapshot(net)
+                status.markdown(f"held-out exact match **{p.accuracy:.0%}** · {p.elapsed:.0f} s")
+                h = run["history"]
+                chart.plotly_chart(accuracy_curve([x.step for x in h], [x.loss for x in h], [x.accuracy for x in h]),
+                                   width="stretch")
+    except BaseException:   # Stop, a closed tab or another click: the weights of the last report stay
+        run["status"] = (f"Stopped at step {run['history'][-1].step if run['history'] else 0}; the model keeps "
+                         "the weights of that step.")
+        raise
     last = run["history"][-1]
     run["status"] = f"Done: {last.accuracy:.1%} of 200 held-out strings reversed exactly, in {last.elapsed:.0f} s."
     st.rerun()

@@ -10,7 +10,8 @@ from training.lm import (LossNotFinite, TrainConfig, count_parameters, data_prob
                          new_model, train_lm)
 from ui.frame import require_frame
 from ui.state import current_sentence
-from ui.training import Run, bpe_json, corpus_picker, current_run, finish, start_weights, tokenizer_from_json
+from ui.training import (Run, bpe_json, corpus_picker, current_run, finish, start_weights, tokenizer_from_json,
+                         training_slot)
 from ui.widgets import plot, show_text
 from viz.training import loss_curve
 
@@ -105,18 +106,18 @@ if start:
     stop_col.button("Stop", key="train_stop", width="stretch", help="Stops and keeps the last good weights.")
     bar, status, chart = st.progress(0.0), st.empty(), st.empty()
 
-
     def show_step(step: int) -> None:   # every step: Stop, or a closed tab, is noticed within one step
         bar.progress(step / cfg.steps, text=f"step {step:,} / {cfg.steps:,}")
 
     try:
-        for p in train_lm(net, make_stream(ids, int(context)), cfg, on_good_weights=run.keep, on_step=show_step):
-            run.history.append(p)
-            status.markdown(f"loss **{p.loss:.3f}** · validation **{p.val_loss:.3f}** · "
-                            f"**{p.tokens_per_s:,.0f}** tokens/s · {p.elapsed:.0f} s")
-            h = run.history
-            chart.plotly_chart(loss_curve([x.step for x in h], [x.loss for x in h], [x.val_loss for x in h],
-                                          uniform=math.log(config.vocab_size)), width="stretch")
+        with training_slot(status):
+            for p in train_lm(net, make_stream(ids, int(context)), cfg, on_good_weights=run.keep, on_step=show_step):
+                run.history.append(p)
+                status.markdown(f"loss **{p.loss:.3f}** · validation **{p.val_loss:.3f}** · "
+                                f"**{p.tokens_per_s:,.0f}** tokens/s · {p.elapsed:.0f} s")
+                h = run.history
+                chart.plotly_chart(loss_curve([x.step for x in h], [x.loss for x in h], [x.val_loss for x in h],
+                                              uniform=math.log(config.vocab_size)), width="stretch")
         finish(run, "done", f"Finished {cfg.steps:,} steps in {run.history[-1].elapsed:.0f} s.")
     except LossNotFinite as exc:
         finish(run, "failed", str(exc))

@@ -1,4 +1,7 @@
-"""Context at work: the trajectory, movement, lens and comparison math, and its figures."""
+"""Context at work: the trajectory, movement, lens and comparison math, and its figures.
+
+The lens is the model's input table as a WordVectors (models.vectors.vectors_from_model),
+asked for the rows nearest to a token's vector at every layer at once."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,15 +9,16 @@ import plotly.graph_objects as go
 import pytest
 from sklearn.decomposition import PCA as SkPCA
 
-from core.context import (VocabularyLens, cosine_per_layer, find_word, layer_movement, lens_skip_ids,
-                          project_trajectories, word_around, word_vectors)
+from core.context import (cosine_per_layer, find_word, layer_movement, project_trajectories, word_around,
+                          word_vectors)
+from core.vectors import placeholder_rows
+from models.vectors import vectors_from_model
 from viz.context import cosine_figure, lens_figure, movement_figure, trajectory_figure
 
 
 @pytest.fixture(scope="module")
 def lens(minilm):
-    vocabulary = minilm.vocabulary()
-    return VocabularyLens(minilm.embedding_table(), vocabulary, lens_skip_ids(vocabulary))
+    return vectors_from_model(minilm)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +52,11 @@ def test_two_sentences_share_one_basis(minilm, fruit):
     stacked = np.concatenate([fruit.hidden_states.reshape(-1, 384), other.hidden_states.reshape(-1, 384)])
     expected = SkPCA(n_components=3, svd_solver="full").fit(stacked).transform(other.hidden_states.reshape(-1, 384))
     np.testing.assert_allclose(paths.coords[1].reshape(-1, 3), expected, atol=2e-3)
+    # a word's path placed afterwards lands where the joint fit put its token, shaped like coords
+    placed = paths.project_paths([fruit.hidden_states[:, 2], other.hidden_states[:, 2]])
+    assert placed.shape == (7, 2, 3)
+    np.testing.assert_allclose(placed[:, 0], paths.coords[0][:, 2], atol=1e-4)
+    np.testing.assert_allclose(placed[:, 1], paths.coords[1][:, 2], atol=1e-4)
 
 
 # -- movement per layer ----------------------------------------------------------------------------------------
@@ -70,9 +79,9 @@ def test_movement_equals_direct_computation(fruit):
 def test_lens_equals_brute_force_cosine_search(minilm, lens, fruit):
     table = np.asarray(minilm.embedding_table(), np.float64)
     vocabulary = minilm.vocabulary()
-    skip = set(lens_skip_ids(vocabulary))
+    skip = set(placeholder_rows(vocabulary))
     vectors = fruit.hidden_states[:, 2]                            # "flies" at every layer
-    ids, sims = lens.nearest(vectors, k=6)
+    ids, sims = lens.nearest_rows(vectors, k=6)
     assert ids.shape == sims.shape == (fruit.n_layers + 1, 6)
     for layer, vector in enumerate(vectors):
         brute = table @ vector / (np.linalg.norm(table, axis=1) * np.linalg.norm(vector))
@@ -82,7 +91,7 @@ def test_lens_equals_brute_force_cosine_search(minilm, lens, fruit):
         np.testing.assert_allclose(sims[layer], brute[best], atol=1e-5)
     assert not skip & set(ids.ravel().tolist())                    # no [PAD] or [unused…] answers
     # layer 0 is the embedding itself (plus position): the token is its own nearest entry
-    assert lens.table_rows(vectors[:1], 1)[0][0][0] == "flies"
+    assert lens.nearest_words(vectors[:1], 1)[0][0][0] == "flies"
 
 
 def test_the_flies_note_on_the_page_matches_the_model(minilm, lens):
@@ -90,7 +99,7 @@ def test_the_flies_note_on_the_page_matches_the_model(minilm, lens):
     def nearest_words(text):
         trace = minilm.trace(text)
         vectors = word_vectors(trace.hidden_states, find_word(trace, "flies")[0].positions)
-        return [{w for w, _ in row} for row in lens.table_rows(vectors, 6)]
+        return [{w for w, _ in row} for row in lens.nearest_words(vectors, 6)]
 
     fruit_rows, time_rows = nearest_words("Fruit flies like a banana."), nearest_words("Time flies like an arrow.")
     assert [("insects" in row) for row in fruit_rows] == [False, False, True, True, True, True, True]
@@ -173,7 +182,7 @@ def test_trajectory_figure_is_valid_with_one_frame_per_layer(fruit, dims):
 
 
 def test_lens_movement_and_cosine_figures(fruit, lens):
-    rows = lens.table_rows(fruit.hidden_states[:, 2], 5)
+    rows = lens.nearest_words(fruit.hidden_states[:, 2], 5)
     fig = lens_figure(rows, title="<i>x</i>")
     go.Figure(fig.to_dict())
     assert fig.layout.title.text == "&lt;i&gt;x&lt;/i&gt;"

@@ -1,16 +1,22 @@
-"""The "Context at work" page under AppTest: presets, the four parts, and every kind of bad input."""
+"""The two context pages under AppTest: "Context at work" (paths, lens, movement; pages/context.py)
+and "Same word, two sentences" (pages/context_pair.py): presets, every part, every kind of bad
+input; and the CSV tables of ui/context.py."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "context.py")
+PAIR = str(Path(__file__).resolve().parents[1] / "pages" / "context_pair.py")
 
 
-def run(sentence: str | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=90)
+def run(sentence: str | None = None, page: str = PAGE) -> AppTest:
+    at = AppTest.from_file(page, default_timeout=90)
     if sentence is not None:
         at.session_state["sentence"] = sentence
     return at.run()
@@ -43,19 +49,23 @@ def use_own_pair(at: AppTest, a: str, b: str, word: str) -> AppTest:
 def test_defaults_show_all_four_parts_and_the_exports():
     at = run()
     assert not at.exception
-    assert charts(at) == 5        # trajectories, lens, movement, pair paths, pair cosine
+    assert charts(at) == 3        # trajectories, lens, movement
     assert "approximation" in texts(at.info)
     downloads = {b.key for b in at.get("download_button")} if at.get("download_button") else set()
     assert len(at.get("download_button")) == 3, downloads
     assert token_picker(at).value == 2          # "flies" in the default sentence
+    pair = run(page=PAIR)
+    assert not pair.exception
+    assert charts(pair) == 2      # pair paths, pair cosine
+    assert len(pair.dataframe) == 1 and len(pair.dataframe[0].value) == 7   # nearest entries, a row per layer
 
 
 @pytest.mark.parametrize("preset", ["bank", "flies", "bat"])
 def test_each_preset_compares_the_word(preset):
-    at = run()
+    at = run(page=PAIR)
     at.selectbox(key="context_preset").set_value(preset).run()
     assert not at.exception
-    assert charts(at) == 5
+    assert charts(at) == 2
     assert not at.warning
     if preset == "flies":
         assert "insects" in texts(at.markdown)                    # what to look for, said on the page
@@ -66,14 +76,18 @@ def test_three_d_and_a_chosen_token():
     assert token_picker(at).value == 8          # "tower" (Eiffel is e ##iff ##el) is picked first
     at.radio(key="context_dims").set_value("3-D").run()
     token_picker(at).set_value(1).run()
-    assert not at.exception and charts(at) == 5
+    assert not at.exception and charts(at) == 3
+    pair = run(page=PAIR)
+    pair.radio(key="context_pair_dims").set_value("3-D").run()
+    assert not pair.exception and charts(pair) == 2
 
 
 def test_one_token_sentence_says_there_is_no_context():
     at = run("Hello")
     assert not at.exception
     assert "single token" in texts(at.info)
-    assert charts(at) == 5
+    assert charts(at) == 3
+    assert charts(run("Hello", page=PAIR)) == 2       # the pair page reads its own two sentences
 
 
 def test_512_tokens_caps_the_paths_drawn_with_a_notice():
@@ -93,7 +107,7 @@ def test_no_token_chosen_asks_for_one():
 
 
 def test_a_split_word_can_be_averaged_or_a_piece_picked():
-    at = use_own_pair(run(), "Snowboarding is fun in winter.", "I love snowboarding with friends.",
+    at = use_own_pair(run(page=PAIR), "Snowboarding is fun in winter.", "I love snowboarding with friends.",
                       "snowboarding")
     assert not at.exception
     captions = texts(at.caption)
@@ -101,18 +115,19 @@ def test_a_split_word_can_be_averaged_or_a_piece_picked():
     at.radio(key="context_piece").set_value(1).run()
     assert not at.exception
     assert "using ##boarding" in texts(at.caption)
-    assert charts(at) == 5
+    assert charts(at) == 2
 
 
 def test_a_word_missing_from_one_sentence_is_named():
-    at = use_own_pair(run(), "I sat on the bank of the river.", "I deposited money there.", "bank")
+    at = use_own_pair(run(page=PAIR), "I sat on the bank of the river.", "I deposited money there.", "bank")
     assert not at.exception
     assert "not in sentence B" in texts(at.warning)
-    assert charts(at) == 3        # the other three parts still show
+    assert charts(at) == 0        # the page stops at the message
+    assert "i deposited money there ." in texts(at.text)              # sentence B as the model reads it
 
 
 def test_empty_comparison_fields_ask_for_input():
-    at = use_own_pair(run(), "", "Something here.", "here")
+    at = use_own_pair(run(page=PAIR), "", "Something here.", "here")
     assert not at.exception
     assert "Type two sentences" in texts(at.info)
 
@@ -125,10 +140,19 @@ def test_bad_sidebar_sentences_never_raise(sentence):
     assert not at.exception
     if not sentence.strip() or sentence == "\x07\x08":
         assert at.info, "an empty or unreadable sentence gets a message"
+    pair = run(sentence, page=PAIR)
+    assert not pair.exception and charts(pair) == 2
+
+
+def test_only_the_pair_page_compares():
+    """The paths page ends at the movement tab; the pair widgets live on their own page."""
+    at = run()
+    assert not [w for w in at.selectbox if w.key == "context_preset"]
+    assert [w.key for w in run(page=PAIR).selectbox] == ["context_preset"]
 
 
 def test_comparison_sentence_the_model_cannot_read():
-    at = use_own_pair(run(), "\x07\x08", "A bank.", "bank")
+    at = use_own_pair(run(page=PAIR), "\x07\x08", "A bank.", "bank")
     assert not at.exception
     assert at.info
 
@@ -141,7 +165,7 @@ def test_changing_to_a_shorter_sentence_keeps_the_page_working():
     at.run()
     assert not at.exception
     assert token_picker(at).value < 3
-    assert charts(at) == 5
+    assert charts(at) == 3
 
 
 def test_the_lens_says_which_piece_of_a_split_word_it_uses():
@@ -151,3 +175,17 @@ def test_the_lens_says_which_piece_of_a_split_word_it_uses():
     at.toggle(key="context_lens_average").set_value(True).run()
     assert not at.exception
     assert "average of the word's pieces" in texts(at.caption)
+
+
+# -- the CSV tables --------------------------------------------------------------------------------------
+def test_coordinate_csv_has_a_row_per_layer_and_position():
+    from ui.context import nearest_csv, trajectory_csv
+
+    coords = np.arange(3 * 4 * 2, dtype=np.float32).reshape(3, 4, 2)          # (L+1, T, dims)
+    table = pd.read_csv(io.StringIO(trajectory_csv(["[CLS]", "a", "a", "[SEP]"], coords)))
+    assert list(table.columns) == ["layer", "position", "token", "pc1", "pc2"]
+    assert len(table) == 12
+    row = table[(table.layer == 2) & (table.position == 1)].iloc[0]
+    assert row.token == "a" and (row.pc1, row.pc2) == tuple(coords[2, 1])
+    lens = pd.read_csv(io.StringIO(nearest_csv([[("flies", 0.9), ("fly", 0.5)], [("insects", 0.4), ("x", 0.1)]])))
+    assert list(lens.columns) == ["layer", "1", "2"] and list(lens["1"]) == ["flies", "insects"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.vectors import AnalogyQuestion, UnknownWordError, WordVectors, read_analogy_questions
+from core.vectors import AnalogyQuestion, UnknownWordError, WordVectors, placeholder_rows, read_analogy_questions
 
 ROOT = Path(__file__).resolve().parents[1]
 RESTRICT = 30_000      # as gensim's evaluate_word_analogies is usually run: the most frequent words
@@ -109,6 +109,23 @@ def test_small_table_hidden_rows_and_zero_rows():
     assert vecs.neighbors("zero", k=1)[0][1] == 0.0                          # no NaN from a zero row
     with pytest.raises(ValueError):
         WordVectors(matrix, ["too", "few"])
+
+
+def test_nearest_for_many_vectors_at_once(glove):
+    """The batched search (one product for n vectors) answers as `neighbors` does one vector at a time."""
+    queries = np.stack([glove.vector(w) for w in ("king", "paris", "walked")])       # (3, 50)
+    rows, cosines = glove.nearest_rows(queries, k=5)
+    assert rows.shape == cosines.shape == (3, 5)
+    for query, answers in zip(queries, glove.nearest_words(queries, k=5)):
+        one_at_a_time = glove.neighbors(query, k=5)
+        assert [w for w, _ in answers] == [w for w, _ in one_at_a_time]
+        assert [c for _, c in answers] == pytest.approx([c for _, c in one_at_a_time], abs=1e-6)
+    # hidden rows are never answers, and k never reaches past the rows that may answer
+    matrix = np.array([[1, 0], [0, 1], [1, 1], [-1, 0]], dtype=np.float32)
+    vecs = WordVectors(matrix, ["a", "b", "c", "[PAD]"], hidden=placeholder_rows(["a", "b", "c", "[PAD]"]))
+    assert [[w for w, _ in row] for row in vecs.nearest_words(np.array([[-1.0, 0.0], [1.0, 0.1]]), k=9)] == \
+        [["b", "c", "a"], ["a", "c", "b"]]
+    assert placeholder_rows(["[PAD]", "play", "##ing", "[unused17]", "[", "[a b]"]) == [0, 3]
 
 
 # -- parity with gensim ----------------------------------------------------------------------------

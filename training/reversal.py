@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import torch
 from torch.nn import functional as F
@@ -130,8 +130,8 @@ class Seq2SeqProgress:
 
 
 def train_seq2seq(model: EncoderDecoder, task: ReversalTask, steps: int = 1500, batch_size: int = 64,
-                  lr: float = 2e-3, seed: int = 0, report_every: int = 100,
-                  test: Optional[list[str]] = None) -> Iterator[Seq2SeqProgress]:
+                  lr: float = 2e-3, seed: int = 0, report_every: int = 100, test: Optional[list[str]] = None,
+                  on_step: Optional[Callable[[int], None]] = None) -> Iterator[Seq2SeqProgress]:
     """Train on fresh random strings (never the held-out ones) through the one loop; yields progress."""
     held_out, test_list = task.split(seed=seed)
     test = test if test is not None else test_list
@@ -150,7 +150,7 @@ def train_seq2seq(model: EncoderDecoder, task: ReversalTask, steps: int = 1500, 
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target_out.reshape(-1), ignore_index=PAD)
         return loss, int((target_out != PAD).sum())
 
-    for tick in train_steps(model, batch_loss, optimizer, steps, report_every, schedule):
+    for tick in train_steps(model, batch_loss, optimizer, steps, report_every, schedule, on_step=on_step):
         yield Seq2SeqProgress(tick.step, tick.total, tick.loss, accuracy(model, task, test), tick.elapsed)
         model.train()
     model.eval()

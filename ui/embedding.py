@@ -1,4 +1,10 @@
-"""What the embedding page needs besides widgets: cached tables, presets, word lists, CSV."""
+"""What the embedding page needs besides widgets: cached tables, presets, word lists, CSV.
+
+`input_vectors(model_name)` is a model's input embedding table as a WordVectors, cached once
+per model for every session: the embedding page's "minilm-input" space and the vocabulary lens
+of the context pages (pages/context.py, pages/context_pair.py) share it, so MiniLM's table is
+wrapped and normalised once.
+"""
 from __future__ import annotations
 
 import re
@@ -41,10 +47,16 @@ GROUPS = {               # preset -> {legend group: words}
 }
 
 
+@st.cache_resource(show_spinner="Reading the embedding table…", max_entries=4)
+def input_vectors(model_name: str) -> WordVectors:
+    """The model's input embedding table (its unit rows are made on the first query, ~0.2 s for 30k rows)."""
+    return vectors_from_model(get_model(model_name))
+
+
 @st.cache_resource(show_spinner="Opening the word vectors…", max_entries=2)
 def get_vectors(space: str) -> WordVectors:
     if space == "minilm-input":
-        return vectors_from_model(get_model("minilm"))
+        return input_vectors("minilm")
     return load_vectors(space)
 
 

@@ -39,7 +39,9 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
         ("pages/embeddings.py", "Embedding space", "🗺️",
          "king − man + woman ≈ queen on GloVe and MiniLM vectors, and a PCA/t-SNE projector."),
         ("pages/context.py", "Context at work", "🧭",
-         "Each token's vector moving layer by layer; the same word in two sentences drifting apart."),
+         "Each token's vector moving layer by layer: its path, what it is near, which layer moved it."),
+        ("pages/context_pair.py", "Same word, two sentences", "🔀",
+         "One word (bank, flies, bat) in two sentences: its two vectors drifting apart layer by layer."),
     ],
     "Train": [
         ("pages/train.py", "Train a tiny transformer", "🏋️",

@@ -7,8 +7,11 @@ interrupts the loop) keeps them.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 import streamlit as st
@@ -16,6 +19,7 @@ import streamlit as st
 from core import Transformer, TransformerConfig, from_state_dict
 from training.corpus import CorpusConfig, generate_corpus, split_lines
 from training.lm import Progress, TrainConfig
+from training.queue import TrainingQueue
 from training.weights import snapshot
 from training.bpe import BPETokenizer, train_bpe
 from models.saved import models_dir, save_model, unique_name
@@ -50,6 +54,32 @@ class Run:
     @property
     def tokenizer(self) -> BPETokenizer:
         return tokenizer_from_json(self.tokenizer_json)
+
+
+@st.cache_resource
+def training_queue() -> TrainingQueue:
+    """One queue for the whole server: $ATTENTION_EXPLORER_TRAINING_SLOTS runs at once (default:
+    one per two cores), every other run waits its turn."""
+    slots = os.environ.get("ATTENTION_EXPLORER_TRAINING_SLOTS", "")
+    return TrainingQueue(int(slots) if slots.isdigit() and int(slots) > 0 else max(1, (os.cpu_count() or 2) // 2))
+
+
+@contextlib.contextmanager
+def training_slot(where) -> Iterator[None]:
+    """Wait in line (showing the place in `where`) until this session may train; always leave.
+    Each wait step is a Streamlit call, so Stop or a closed tab also ends the wait."""
+    queue = training_queue()
+    ticket = queue.enter()
+    try:
+        while not queue.try_start(ticket):
+            ahead = queue.ahead_of(ticket)
+            where.info(f"⏳ Other people are training on this server: {ahead + queue.running} run(s) before "
+                       f"yours ({queue.slots} at a time). Yours starts by itself; Stop leaves the line.")
+            time.sleep(0.5)
+        where.empty()
+        yield
+    finally:
+        queue.leave(ticket)
 
 
 def current_run() -> Optional[Run]:

@@ -8,14 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import HEAD_COLOURS, WEIGHT_SCALE, base_layout, safe, safe_all, shorten
-
-EXTRA_COLOURS = ["#343a40", "#f59f00", "#20c997", "#be4bdb", "#fa5252", "#15aabf", "#94d82d", "#ff922b"]
-PALETTE = HEAD_COLOURS + EXTRA_COLOURS
-
-
-def colour(i: int) -> str:
-    return PALETTE[i % len(PALETTE)]
+from .common import HEAD_COLOURS, WEIGHT_SCALE, base_layout, colour, safe, safe_all, shorten
 
 
 def _padded_range(values: np.ndarray) -> list[float]:

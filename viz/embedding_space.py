@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from core.projection import AnalogyPicture, Projection
 
-from .common import HEAD_COLOURS, base_layout, safe, shorten
+from .common import base_layout, colour, safe, shorten
 
 ROLE_STYLE = {   # role -> (legend name, colour, marker size)
     "a": ("a", "#1971c2", 13), "b": ("b", "#1971c2", 13), "c": ("c", "#e8590c", 13),
@@ -66,10 +66,10 @@ def analogy_figure(pic: AnalogyPicture, title: str | None = None, height: int = 
     fig.add_trace(_segment(b, pic.target, "parallelogram sides", "#ced4da", "dot", False))
     for i, (start, end) in enumerate(pic.arrows):
         fig.add_trace(_segment(start, end, "offset b − a", OFFSET_COLOUR, None, i == 0))
-    for role, (name, colour, size) in ROLE_STYLE.items():
+    for role, (name, role_colour, size) in ROLE_STYLE.items():
         keep = np.flatnonzero(roles == role)
         if keep.size:
-            fig.add_trace(_scatter(pic.coords[keep], [pic.words[i] for i in keep], name, colour, size,
+            fig.add_trace(_scatter(pic.coords[keep], [pic.words[i] for i in keep], name, role_colour, size,
                                    bold=role in ("a", "b", "c")))
     target = pic.target[None, :]
     fig.add_trace(_scatter(target, ["c + (b − a)"], "c + (b − a)", OFFSET_COLOUR, 12))
@@ -102,7 +102,7 @@ def projection_figure(proj: Projection, labels: Sequence[str], groups: Sequence[
     for g, group in enumerate(dict.fromkeys(groups)):
         keep = np.flatnonzero(groups == group)
         fig.add_trace(_scatter(proj.coords[keep], [labels[i] for i in keep], str(group),
-                               HEAD_COLOURS[g % len(HEAD_COLOURS)], 10))
+                               colour(g), 10))
         fig.data[-1].name = safe(group)
     if highlight is not None and highlight in labels:
         i = list(labels).index(highlight)

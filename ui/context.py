@@ -1,0 +1,63 @@
+"""What the two context pages share: example pairs, the token to follow first, and the CSV tables.
+
+pages/context.py        one sentence: each token's path, what it is near, how far each layer moves it;
+pages/context_pair.py   the same word in two sentences.
+The vocabulary lens itself is the model's input table as a core.vectors.WordVectors, cached
+once per model by ui.embedding.input_vectors (the embedding page uses the same object).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from core import Trace
+from core.vectors import WordVectors
+
+PRESETS = {  # shared word -> (sentence A, sentence B)
+    "bank": ("I sat on the bank of the river.", "I deposited money at the bank."),
+    "flies": ("Time flies like an arrow.", "Fruit flies like a banana."),
+    "bat": ("The bat flew out of the cave at night.", "He swung the bat and hit the ball."),
+}
+LOOK_FOR = {  # checked against the model's numbers in tests/test_context.py
+    "flies": "Look at the nearest entries below: in *fruit flies*, **insects** joins the six nearest "
+             "vocabulary entries at layer 2 and stays to the last layer (**insect** too, at layers 3–5); in "
+             "*time flies* neither ever does, and the list stays forms of *fly* and flight words (flew, "
+             "flying, flown, airplanes, soared). *flies* itself stays nearest in both: context tilts the "
+             "vector, it does not swap the word.",
+}
+FOLLOW_FIRST = set(PRESETS) | {"tower"}   # words worth following first when the sentence has them
+
+
+def token_to_follow(trace: Trace, words: Sequence[int]) -> int:
+    """The first preset word (bank, flies, bat) or "tower" among the word positions, else the first word."""
+    return next((i for i in words if trace.tokens[i] in FOLLOW_FIRST), words[0] if words else 0)
+
+
+def trajectory_csv(tokens: Sequence[str], coords: np.ndarray) -> str:
+    """One row per layer and position: the token and its coordinates (pc1, pc2[, pc3]) in the shared PCA.
+
+    `coords` is (layers + 1, T, dims), layer-major, as Trajectories holds it."""
+    n_states, n_tokens, dims = coords.shape
+    table = pd.DataFrame({"layer": np.repeat(np.arange(n_states), n_tokens),
+                          "position": np.tile(np.arange(n_tokens), n_states),
+                          "token": list(tokens) * n_states})
+    for axis in range(dims):
+        table[f"pc{axis + 1}"] = coords[..., axis].ravel()
+    return table.to_csv(index=False)
+
+
+def nearest_csv(rows: Sequence[Sequence[tuple[str, float]]]) -> str:
+    """The lens table as the page draws it: a row per layer, the nearest entries in rank columns 1..k."""
+    n_entries = len(rows[0]) if rows else 0
+    table = pd.DataFrame([[word for word, _ in row] for row in rows],
+                         columns=[str(rank + 1) for rank in range(n_entries)])
+    return table.rename_axis("layer").to_csv()
+
+
+def nearest_by_sentence(table: WordVectors, vectors: Sequence[np.ndarray], n_entries: int = 6) -> pd.DataFrame:
+    """A row per layer, a column per sentence (A, B): the entries nearest the word's vector there."""
+    return pd.DataFrame({f"{name}: nearest entries": [", ".join(word for word, _ in row)
+                                                      for row in table.nearest_words(path, n_entries)]
+                         for name, path in zip("AB", vectors)}).rename_axis("layer")
