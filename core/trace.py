@@ -98,13 +98,23 @@ class Trace:
     @cached_property
     def attentions(self) -> np.ndarray:
         """(n_layers, H, T, T): every layer's weights, as transformers returns them."""
-        out = np.stack([layer.weights for layer in self.layers])
-        out.flags.writeable = False
-        return out
+        return _stack([layer.weights for layer in self.layers])
 
     @cached_property
     def hidden_states(self) -> np.ndarray:
         """(n_layers + 1, T, d_model): the embedding output, then each block's output."""
-        out = np.stack([self.embed] + [layer.resid_post for layer in self.layers])
-        out.flags.writeable = False
-        return out
+        return _stack([self.embed] + [layer.resid_post for layer in self.layers])
+
+
+def _stack(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts as one read-only array: the array they are views of when the model built them
+    that way (no copy), else a new stack."""
+    base = parts[0].base
+    if (isinstance(base, np.ndarray) and base.shape == (len(parts), *parts[0].shape)
+            and all(p.base is base for p in parts)
+            and all(p.__array_interface__["data"][0] == base[i].__array_interface__["data"][0]
+                    for i, p in enumerate(parts))):
+        return base
+    out = np.stack(parts)
+    out.flags.writeable = False
+    return out

@@ -12,7 +12,7 @@ from streamlit.errors import StreamlitAPIException
 from core import Trace
 from core.head_stats import HeadStats, head_statistics, special_masks
 from core.rollout import hide_tokens, rollout
-from ui.state import trace_for
+from ui.state import cached, trace_for
 from ui.widgets import MAX_WINDOW, pick_window, sentence_key
 
 SHOW_ALL = 80        # sentences up to this many tokens are shown whole
@@ -20,16 +20,18 @@ JSON_LIMIT = 128     # all-heads JSON above this many tokens gets too large; NPZ
 ONE_HEAD_PAGE = "pages/attention_head.py"
 
 
-@st.cache_resource(show_spinner="Measuring every head…", max_entries=16)
 def stats_for(model_name: str, text: str) -> HeadStats:
-    trace = trace_for(model_name, text)
-    cls_mask, sep_mask = special_masks(trace.tokens, trace.special_mask)
-    return head_statistics(trace.attentions, cls_mask, sep_mask)
+    def measure() -> HeadStats:
+        trace = trace_for(model_name, text)
+        cls_mask, sep_mask = special_masks(trace.tokens, trace.special_mask)
+        return head_statistics(trace.attentions, cls_mask, sep_mask)
+    return cached(("head stats", model_name, text), measure, "Measuring every head…")
 
 
-@st.cache_resource(show_spinner="Rolling attention through the layers…", max_entries=16)
 def rollout_for(model_name: str, text: str, residual: float) -> np.ndarray:
-    return rollout(trace_for(model_name, text).attentions, residual)
+    return cached(("rollout", model_name, text, residual),
+                  lambda: rollout(trace_for(model_name, text).attentions, residual),
+                  "Rolling attention through the layers…")
 
 
 def colour_max(page: str) -> float | None:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from core import Trace
 from models import EmptyTextError, LoadedModel, load_model
+from ui.cache import ByteCache, budget_from_env
 
 DEFAULT_MODEL = "minilm"
 DEFAULT_SENTENCE = "Time flies like an arrow."
@@ -77,11 +78,25 @@ def get_model(name: str) -> LoadedModel:
     return load_model(name)
 
 
-# A Trace is frozen with read-only arrays, so sharing one object between sessions is
-# safe; cache_resource avoids cache_data's pickle round trip (150 MB at 512 tokens).
-@st.cache_resource(show_spinner="Running the model…", max_entries=32)
+@st.cache_resource
+def shared_cache() -> ByteCache:
+    """One byte budget for every trace and result derived from one, across all sessions
+    ($ATTENTION_EXPLORER_CACHE_MB). A Trace is frozen with read-only arrays, so sessions
+    share one object; no pickle round trip, no copy."""
+    return ByteCache(budget_from_env())
+
+
+def cached(key: tuple, compute, busy: str):
+    """compute() once per key for the whole server, with a spinner while it runs."""
+    cache = shared_cache()
+    if key in cache:
+        return cache.get_or_compute(key, compute)
+    with st.spinner(busy, show_time=True):
+        return cache.get_or_compute(key, compute)
+
+
 def trace_for(model_name: str, text: str) -> Trace:
-    return get_model(model_name).trace(text)
+    return cached(("trace", model_name, text), lambda: get_model(model_name).trace(text), "Running the model…")
 
 
 def current_model_name() -> str:
