@@ -48,6 +48,18 @@ TEMP_SUFFIX = ".tmp"
 STALE_AFTER_S = 3600      # a temporary folder this old belongs to no save still running
 
 
+def folder_bytes(root: Path | str) -> int:
+    """Bytes of every file under `root` (0 when it does not exist)."""
+    total = 0
+    for dirpath, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(dirpath, name))
+            except OSError:
+                pass
+    return total
+
+
 def check_name(name: str) -> str:
     """A folder name that stays inside the models folder: letters, digits, . _ - and no leading dot."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:

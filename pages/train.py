@@ -9,6 +9,7 @@ from training.cost import cost_problem, training_cost
 from training.lm import (LossNotFinite, TrainConfig, count_parameters, data_problem, lm_config, make_stream,
                          new_model, train_lm)
 from ui.frame import require_frame
+from ui.library import own_models_manager
 from ui.state import current_sentence
 from ui.training import (Run, bpe_json, corpus_picker, current_run, finish, start_weights, tokenizer_from_json,
                          training_slot)
@@ -138,6 +139,8 @@ if h:
                f"({last.tokens_per_s:,.0f} tokens/s).")
     plot(loss_curve([x.step for x in h], [x.loss for x in h], [x.val_loss for x in h],
                     uniform=math.log(run.config.vocab_size)), "loss_curve")
-st.markdown(f"Saved to `{run.folder}` (and its random start to `{run.untrained_folder}`). Both are now in the "
-            "sidebar's **Model** picker on every page; **Try your model** shows next-token predictions, "
-            "generated text, before/after views and the *man : king :: woman : ?* check.")
+if run.folder:
+    st.markdown(f"Saved to `{run.folder}` (and its random start to `{run.untrained_folder}`). Both are now in the "
+                "sidebar's **Model** picker on every page; **Try your model** shows next-token predictions, "
+                "generated text, before/after views and the *man : king :: woman : ?* check.")
+own_models_manager()

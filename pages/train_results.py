@@ -4,11 +4,12 @@ from pathlib import Path
 import streamlit as st
 
 from core.pca import fit_pca
-from models import EmptyTextError, load_model
+from models import EmptyTextError
 from models.vectors import vectors_from_model
 from training.corpus import CAPITALS, PAIRS
 from training.lm import generate, next_token_probs
 from ui.frame import require_frame
+from ui.library import model_opener
 from ui.state import get_model, pick_head, pick_layer
 from ui.widgets import plot, show_text
 from viz.attention import attention_heatmap
@@ -21,30 +22,14 @@ MAP_WORDS = {"royalty & people": [w for pair in PAIRS for w in pair],
 
 
 
-def load_by_path() -> None:
-    path = st.text_input("Folder of a saved model (config.json, model.safetensors, tokenizer.json)",
-                         key="try_load_path", placeholder="trained_models/…")
-    if st.button("Load", key="try_load") and path.strip():
-        try:
-            model = load_model(path.strip())
-        except (OSError, ValueError) as exc:
-            st.error(f"Could not load {path.strip()!r}: {exc}")
-            return
-        if not model.config.lm_head:
-            st.warning("That folder holds an encoder without a next-token head: pick it in the sidebar's model "
-                       "picker for the attention pages; there is nothing to predict here.")
-        st.session_state.setdefault("extra_models", {})[str(model.folder)] = f"📂 {model.folder.name}"
-        st.success(f"Loaded {model.folder}: it is now in the sidebar's model picker on every page.")
-
-
 require_frame()
 st.title("💬 Try your model")
-with st.expander("Load a saved model by path"):
-    load_by_path()
+with st.expander("Open a saved model"):
+    model_opener()
 choices = {k: v for k, v in st.session_state.get("extra_models", {}).items() if not k.endswith("-untrained")}
 if not choices:
     st.info("No trained model in this session yet: train one on **Train a tiny transformer** "
-            "(about a minute), or load a saved folder above.")
+            "(about a minute), or open a saved model above.")
     st.stop()
 key = st.selectbox("Model", list(choices), format_func=choices.get, key="try_model", index=len(choices) - 1)
 try:

@@ -1,4 +1,4 @@
-"""The training pages under AppTest: a seconds-long run, stop-proof results, bad input, loading by path."""
+"""The training pages under AppTest: a seconds-long run, stop-proof results, bad input, opening saved models."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -72,15 +72,25 @@ def test_try_page_without_model_says_what_to_do():
     assert not at.exception and any("No trained model" in m for m in messages(at))
 
 
-def test_load_by_path_gives_clear_messages(trained_session, tmp_path):
+def test_visitors_open_models_from_a_list_never_a_typed_path(trained_session, monkeypatch):
+    """No text box reaches the file system on a served app: the saved models are offered as a list."""
     at = page("train_results.py").run()
-    at.text_input(key="try_load_path").set_value(str(tmp_path / "nothing"))
-    at.button(key="try_load").click().run()
-    assert not at.exception and any("Could not load" in m for m in at.error.values)
+    assert not at.exception
+    assert not [t for t in at.text_input if t.key == "open_model_path"]       # no free path for visitors
     folder = next(k for k in trained_session.session_state["extra_models"] if not k.endswith("-untrained"))
-    at.text_input(key="try_load_path").set_value(folder)
-    at.button(key="try_load").click().run()
+    listed = at.selectbox(key="open_model_choice")
+    assert any(Path(folder).name in label for label in listed.options)
+    listed.set_value(folder).run()
+    at.button(key="open_model").click().run()
     assert not at.exception and folder in at.session_state["extra_models"]
+
+
+def test_a_personal_run_may_open_a_typed_folder_with_clear_messages(trained_session, tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTENTION_EXPLORER_ALLOW_PATHS", "1")
+    at = page("train_results.py").run()
+    at.text_input(key="open_model_path").set_value(str(tmp_path / "nothing"))
+    at.button(key="open_model_path_go").click().run()
+    assert not at.exception and any("Could not load" in m for m in at.error.values)
 
 
 @pytest.mark.parametrize("field,value,expected", [
@@ -168,3 +178,31 @@ def test_seq2seq_page_trains_briefly_and_shows_attention():
     assert "Cross-attention: which input letter each output step reads" in [h.value for h in at.subheader]
     at.text_input[0].set_value("xyz!").run()
     assert not at.exception and any("only the letters" in m for m in at.info.values)
+
+
+def test_a_session_deletes_its_own_saved_models_only(trained_session):
+    from models.saved import models_dir
+
+    own = dict(trained_session.session_state["own_models"])
+    assert len(own) == 2 and all(Path(f).is_dir() for f in own)
+    assert [b for b in trained_session.button if b.key and b.key.startswith("delete_")]
+    at = page("train.py").run()                            # another session: owns nothing
+    at.session_state["own_models"] = {}
+    at.run()
+    assert not [b for b in at.button if b.key and b.key.startswith("delete_")]
+    folder = next(iter(own))
+    trained_session.button(key=f"delete_{folder}").click().run()
+    assert not trained_session.exception and not Path(folder).exists()
+    assert folder not in trained_session.session_state["own_models"]
+    assert models_dir().is_dir()
+
+
+def test_a_full_models_folder_is_said_before_anything_is_written(monkeypatch, tmp_path):
+    monkeypatch.setenv("ATTENTION_EXPLORER_MODELS_DIR", str(tmp_path))
+    monkeypatch.setenv("ATTENTION_EXPLORER_MODELS_MAX_MB", "0")
+    at = page("train.py", "the king rules his kingdom .").run()
+    tiny_settings(at)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    assert any("Not saved: the models folder holds" in m for m in messages(at))
+    assert list(tmp_path.iterdir()) == []

@@ -22,7 +22,7 @@ from training.lm import Progress, TrainConfig
 from training.queue import TrainingQueue
 from training.weights import snapshot
 from training.bpe import BPETokenizer, train_bpe
-from models.saved import models_dir, save_model, unique_name
+from models.saved import folder_bytes, models_dir, save_model, unique_name
 
 MAX_UPLOAD_BYTES = 1_000_000     # 1 MB of text: trains in minutes at most, and a BPE pass is instant
 MAX_PASTE_CHARS = 200_000
@@ -146,10 +146,22 @@ def corpus_picker() -> tuple[list[str], bool]:
     return lines, False
 
 
+def models_limit_bytes() -> int:
+    """$ATTENTION_EXPLORER_MODELS_MAX_MB: what the models folder may hold (default 500 MB)."""
+    raw = os.environ.get("ATTENTION_EXPLORER_MODELS_MAX_MB", "")
+    return (int(raw) if raw.isdigit() else 500) * 1_000_000
+
+
 def finish(run: Run, status: str, message: str = "") -> None:
     """Save the run's last good weights (and its random start) and offer both in the model picker."""
     run.status, run.message = status, message or run.message
     root = models_dir()
+    need = 2 * 4 * sum(t.numel() for t in run.weights.values()) + 2 * len(run.tokenizer_json)
+    used, limit = folder_bytes(root), models_limit_bytes()
+    if used + need > limit:
+        run.message += (f" Not saved: the models folder holds {used / 1e6:,.0f} MB of its {limit / 1e6:,.0f} MB "
+                        "limit. Delete saved models below and train again.")
+        return
     name = unique_name(run.label)
     trained = run.model(True)
     info = {"label": run.label, "steps": run.history[-1].step if run.history else 0,
@@ -161,6 +173,8 @@ def finish(run: Run, status: str, message: str = "") -> None:
     extra = st.session_state.setdefault("extra_models", {})
     extra[run.folder] = f"🏋️ {run.label} (trained, {info['steps']} steps)"
     extra[run.untrained_folder] = f"🎲 {run.label} (untrained)"
+    own = st.session_state.setdefault("own_models", {})
+    own[run.folder], own[run.untrained_folder] = extra[run.folder], extra[run.untrained_folder]
 
 
 def start_weights(net: Transformer) -> dict:

@@ -1,0 +1,108 @@
+"""The models a visitor may open, and nothing else.
+
+A web visitor chooses from a list: MiniLM, the models in the models folder, and the
+folders the person running the server listed ($ATTENTION_EXPLORER_MODEL_DIRS, separated
+by the system's path separator). A typed path is accepted only when the server was started
+with ATTENTION_EXPLORER_ALLOW_PATHS=1 (a personal run); otherwise nothing a visitor types
+ever reaches the file system, so no answer can tell them which folders exist.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import streamlit as st
+
+from models import load_model
+from models.saved import models_dir
+
+MAX_LISTED = 200        # folders shown in the list (a huge folder cannot flood the page)
+
+
+def allowed_roots() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("ATTENTION_EXPLORER_MODEL_DIRS", "").split(os.pathsep) if p.strip()]
+    return [models_dir()] + extra
+
+
+def free_paths_allowed() -> bool:
+    return os.environ.get("ATTENTION_EXPLORER_ALLOW_PATHS", "") == "1"
+
+
+def openable_models() -> dict[str, str]:
+    """Folder -> label of every model folder (one holding config.json) directly inside an allowed root."""
+    found: dict[str, str] = {}
+    for root in allowed_roots():
+        try:
+            entries = sorted(os.scandir(root), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if len(found) >= MAX_LISTED:
+                return found
+            if not entry.name.startswith(".") and entry.is_dir() and (Path(entry.path) / "config.json").is_file():
+                found[entry.path] = f"📂 {entry.name}"
+    return found
+
+
+def open_model(path: str, label: str) -> None:
+    """Load a listed (or, on a personal run, typed) folder and add it to this session's picker."""
+    try:
+        model = load_model(path)
+    except (OSError, ValueError) as exc:
+        st.error(f"Could not load this model: {exc}")
+        return
+    if not model.config.lm_head:
+        st.warning("That folder holds an encoder without a next-token head: pick it in the sidebar's model "
+                   "picker for the attention pages; there is nothing to predict here.")
+    st.session_state.setdefault("extra_models", {})[str(model.folder)] = label
+    st.success("Loaded: it is now in the sidebar's model picker on every page.")
+
+
+def model_opener() -> None:
+    """A list of the models this server offers; a free path box only on a personal run."""
+    extras = st.session_state.get("extra_models", {})
+    offered = {k: v for k, v in openable_models().items() if k not in extras}
+    if offered:
+        choice = st.selectbox("Saved models on this server", list(offered), format_func=offered.get,
+                              key="open_model_choice", index=None, placeholder="Pick a model…")
+        if st.button("Open", key="open_model", disabled=choice is None):
+            open_model(choice, offered[choice])
+    else:
+        st.caption("No other saved models on this server yet.")
+    if free_paths_allowed():
+        path = st.text_input("Or a folder on this computer (config.json, model.safetensors, tokenizer.json)",
+                             key="open_model_path", placeholder="/path/to/model")
+        if st.button("Open folder", key="open_model_path_go") and path.strip():
+            open_model(path.strip(), f"📂 {Path(path.strip()).name}")
+
+
+def own_models() -> dict[str, str]:
+    """Folders this session saved (the only ones it may delete)."""
+    return st.session_state.setdefault("own_models", {})
+
+
+def delete_own_model(folder: str) -> bool:
+    """Delete a folder this session saved, inside the models folder only."""
+    path = Path(folder).resolve()
+    if folder not in own_models() or models_dir().resolve() not in path.parents:
+        return False
+    shutil.rmtree(path, ignore_errors=True)
+    own_models().pop(folder, None)
+    st.session_state.get("extra_models", {}).pop(folder, None)
+    return True
+
+
+def own_models_manager() -> None:
+    """This session's saved models, each with a Delete button."""
+    own = own_models()
+    if not own:
+        return
+    st.markdown("**Models this session saved** (delete the ones you no longer need: the server's models "
+                "folder has a size limit):")
+    for folder, label in list(own.items()):
+        name, button = st.columns([4, 1], vertical_alignment="center")
+        name.text(label)
+        if button.button("Delete", key=f"delete_{folder}", icon=":material/delete:"):
+            delete_own_model(folder)
+            st.rerun()
