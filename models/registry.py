@@ -73,6 +73,9 @@ def load_model(name: str) -> LoadedModel:
     if name == "minilm":
         return load_bert_folder(minilm_folder(), "minilm", MINILM_DESCRIPTION)
     folder = Path(name)
+    if not folder.is_dir():  # "org/name": a snapshot in the local Hugging Face cache, never downloaded
+        from .hub_cache import snapshot_folder
+        folder = snapshot_folder(name) or folder
     if folder.is_dir():
         config_path = folder / "config.json"
         if not config_path.is_file():
@@ -84,5 +87,9 @@ def load_model(name: str) -> LoadedModel:
         if raw.get("model_type") == "bert":
             return load_bert_folder(folder, str(folder), f"BERT model from {folder}")
         from . import saved  # models trained in the app (written by the training issue)
+        if raw.get("model_type") != saved.MODEL_TYPE:  # other Hugging Face families, or a refusal by name
+            from .families import load_family
+            return load_family(folder, name, raw)
         return saved.load_saved(folder)
-    raise ValueError(f"unknown model {name!r}: use 'minilm' or the path of a saved model folder")
+    raise ValueError(f"unknown model {name!r}: use 'minilm', the path of a model folder, or the id "
+                     "of a model in the local Hugging Face cache ('org/name')")
