@@ -40,7 +40,7 @@ def logit_lens(net, trace: Trace, k: int = 5, chunk: int = 64) -> LogitLens:
     probs = np.empty((n_rows, t, k), dtype=np.float32)
     for layer in range(n_rows):
         for start in range(0, t, chunk):
-            h = torch.from_numpy(np.ascontiguousarray(hidden[layer, start:start + chunk]))  # (c, d_model)
+            h = torch.from_numpy(hidden[layer, start:start + chunk].copy())   # (c, d_model), a writable copy
             logits = net.final_norm(h) @ unembedding.T                # (c, vocab)
             top = torch.softmax(logits, dim=-1).topk(k, dim=-1)       # (c, k) each
             ids[layer, start:start + chunk] = top.indices.numpy()
