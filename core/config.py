@@ -32,7 +32,7 @@ class TransformerConfig:
     type_vocab_size: int = 0        # segment (sentence A/B) embeddings; 0 = none
     embed_norm: bool = True         # BERT normalises token+position+type before layer 0
     causal: bool = False            # decoder-only models hide the future from each token
-    lm_head: bool = False           # add a final LayerNorm and logits over the vocabulary
+    lm_head: bool = False           # add a final norm and logits over the vocabulary
     tie_embeddings: bool = True     # logits use the token table transposed (no extra matrix)
     pad_id: int = 0
     # -- switches for the Hugging Face families (defaults keep BERT and our trained models) --

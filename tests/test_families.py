@@ -306,3 +306,35 @@ def test_logit_lens_refuses_an_encoder(checkpoints):
     _, _, loaded = checkpoints("roberta", True)
     with pytest.raises(ValueError, match="language model"):
         logit_lens(loaded.net, loaded.trace("the cat"))
+
+
+# -- real configs (fields as in their config.json; no weights needed) --------------------
+
+REAL = {
+    "gpt2": (dict(model_type="gpt2", n_embd=768, n_layer=12, n_head=12, n_positions=1024, vocab_size=50257),
+             124_439_808),
+    "Qwen2-0.5B": (dict(model_type="qwen2", vocab_size=151936, hidden_size=896, intermediate_size=4864,
+                        num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+                        max_position_embeddings=32768, rope_theta=1000000.0, tie_word_embeddings=True,
+                        use_sliding_window=False, sliding_window=32768), 494_032_768),
+    "Mistral-7B-v0.1": (dict(model_type="mistral", vocab_size=32000, hidden_size=4096, intermediate_size=14336,
+                             num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+                             max_position_embeddings=32768, rope_theta=10000.0, sliding_window=4096),
+                        7_241_732_096),
+}
+
+
+@pytest.mark.parametrize("name", list(REAL))
+def test_real_configs_count_their_published_parameters(name):
+    hf, published = REAL[name]
+    assert count_parameters(config_for(hf)) == published
+
+
+def test_a_7b_model_is_refused_with_its_size(tmp_path):
+    from models.families import check_size, max_tokens
+
+    hf, _ = REAL["Mistral-7B-v0.1"]
+    config = config_for(hf)
+    assert max_tokens(config, hf) == 512          # 32k positions, cut at the trace limit
+    with pytest.raises(ValueError, match=r"7,242M parameters are 28\.97 GB in float32.*512 tokens about 8\.23 GB"):
+        check_size(config, 512, "Mistral-7B-v0.1")
