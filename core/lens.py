@@ -12,6 +12,7 @@ each row is kept: a full (layers, T, vocab) table would be 13 × 512 × 50,257 f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,20 +22,28 @@ from .trace import Trace
 
 @dataclass(frozen=True)
 class LogitLens:
-    ids: np.ndarray      # (n_layers + 1, T, k) int64  top-k token ids, most likely first
+    ids: np.ndarray      # (n_layers + 1, T, k) int64  top-k token ids, most likely first (T: the positions asked)
     probs: np.ndarray    # (n_layers + 1, T, k) float32  their probabilities (a full softmax's values)
     # Row 0 reads the embedding; row ℓ reads block ℓ's output; the last row is the model's logits.
 
 
 @torch.inference_mode()
-def logit_lens(net, trace: Trace, k: int = 5, chunk: int = 64) -> LogitLens:
-    """Top-k next tokens at every layer and position of `trace`, through net's final norm and unembedding."""
+def logit_lens(net, trace: Trace, k: int = 5, chunk: int = 64,
+               positions: Optional[Sequence[int]] = None) -> LogitLens:
+    """Top-k next tokens at every layer and position of `trace`, through net's final norm and unembedding.
+
+    positions: only these token positions (a page's token window), in this order; all by default.
+    Each (layer, position) costs one d_model × vocab product, as the model's own last layer does:
+    GPT-2 small at 512 tokens is 13 of them, about 13 times the cost of its logits.
+    """
     if net.final_norm is None:
         raise ValueError("the logit lens needs a language model (a final norm and an unembedding); "
                          "this model is an encoder without one.")
     k = max(1, min(int(k), net.config.vocab_size))
     unembedding = net.unembedding()                                   # (vocab, d_model)
     hidden = trace.hidden_states                                      # (L + 1, T, d_model)
+    if positions is not None:
+        hidden = hidden[:, np.asarray(list(positions), dtype=np.int64)]  # (L + 1, P, d_model)
     n_rows, t, _ = hidden.shape
     ids = np.empty((n_rows, t, k), dtype=np.int64)
     probs = np.empty((n_rows, t, k), dtype=np.float32)

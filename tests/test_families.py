@@ -338,3 +338,12 @@ def test_a_7b_model_is_refused_with_its_size(tmp_path):
     assert max_tokens(config, hf) == 512          # 32k positions, cut at the trace limit
     with pytest.raises(ValueError, match=r"7,242M parameters are 28\.97 GB in float32.*512 tokens about 8\.23 GB"):
         check_size(config, 512, "Mistral-7B-v0.1")
+
+
+def test_logit_lens_at_chosen_positions(checkpoints):
+    _, _, loaded = checkpoints("gpt2", True)
+    trace = loaded.trace(SENTENCES["plain"])
+    whole = logit_lens(loaded.net, trace, k=3)
+    some = logit_lens(loaded.net, trace, k=3, positions=[5, 2])
+    np.testing.assert_array_equal(some.ids, whole.ids[:, [5, 2]])
+    np.testing.assert_allclose(some.probs, whole.probs[:, [5, 2]], atol=1e-6)
