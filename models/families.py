@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core import TransformerConfig
+from core import TransformerConfig, from_state_dict
 from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
 
 from . import distilbert, gpt2, llama, roberta
@@ -90,8 +90,6 @@ def describe(model_type: str, config: TransformerConfig, where: str) -> str:
 
 def load_family(folder: Path, name: str, hf: dict | None = None):
     """A LoadedModel from a Hugging Face folder of a family in FAMILIES (BERT has its own loader)."""
-    from core import from_state_dict
-
     from .registry import LoadedModel  # models/loaded.py once the registry is split
 
     folder = Path(folder)
