@@ -93,9 +93,9 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.n_heads = config.n_heads
-        self.n_kv_heads = config.n_kv_heads
+        self.n_kv_heads = config.kv_heads
         self.rope_theta = config.rope_theta if config.positional == "rotary" else None
-        d, d_kv = config.d_model, config.n_kv_heads * config.d_head
+        d, d_kv = config.d_model, config.kv_heads * config.d_head
         self.query = nn.Linear(d, d, bias=config.qkv_bias)
         self.key = nn.Linear(d, d_kv, bias=config.qkv_bias)
         self.value = nn.Linear(d, d_kv, bias=config.qkv_bias)

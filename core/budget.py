@@ -11,7 +11,7 @@ FLOAT32 = 4  # bytes
 
 def count_parameters(config: TransformerConfig) -> int:
     """Weights the config implies (tied unembedding counted once)."""
-    d, d_ff, d_kv = config.d_model, config.d_ff, config.n_kv_heads * config.d_head
+    d, d_ff, d_kv = config.d_model, config.d_ff, config.kv_heads * config.d_head
     attention = d * d + 2 * d * d_kv + d * d                        # W_Q, W_K, W_V, W_O
     attention += (d + 2 * d_kv) * config.qkv_bias + d * config.bias
     n_linears = 3 if config.mlp == "gated" else 2
@@ -39,7 +39,7 @@ def estimate_trace_bytes(config: TransformerConfig, t: int) -> int:
     (T, d_model) residual-sized arrays, and two or three (T, d_ff) feed-forward arrays.
     Plus the embeddings and, for an LM, the final norm and the (T, vocab) logits.
     """
-    h, h_kv, dh, d = config.n_heads, config.n_kv_heads, config.d_head, config.d_model
+    h, h_kv, dh, d = config.n_heads, config.kv_heads, config.d_head, config.d_model
     qkv = (2 * h + 2 * h_kv) * t * dh
     if config.positional == "rotary":
         qkv += (h + h_kv) * t * dh

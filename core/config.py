@@ -37,7 +37,7 @@ class TransformerConfig:
     pad_id: int = 0
     # -- switches for the Hugging Face families (defaults keep BERT and our trained models) --
     norm_kind: Literal["layernorm", "rmsnorm"] = "layernorm"  # RMSNorm only rescales (no centring, no β)
-    n_kv_heads: Optional[int] = None  # key/value heads; fewer than n_heads = grouped-query attention
+    n_kv_heads: Optional[int] = None  # key/value heads, fewer than n_heads: grouped-query; None: n_heads
     rope_theta: float = 10000.0     # RoPE base: pair i of a head turns by position * theta^(-2i/d_head)
     mlp: Literal["standard", "gated"] = "standard"  # gated = SwiGLU: down(act(gate(x)) * up(x))
     bias: bool = True               # biases on W_O and the feed-forward's linears (Llama has none)
@@ -62,9 +62,9 @@ class TransformerConfig:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}.")
         if self.positional == "sinusoidal" and self.d_model % 2 != 0:
             raise ValueError("the sinusoidal encoding pairs sin and cos dimensions, so d_model must be even.")
-        if self.n_kv_heads is None:  # plain multi-head attention: one key/value head per query head
-            object.__setattr__(self, "n_kv_heads", self.n_heads)
-        if not isinstance(self.n_kv_heads, int) or self.n_kv_heads < 1 or self.n_heads % self.n_kv_heads:
+        # None stays None (not n_heads) so that dataclasses.replace(config, n_heads=...) stays valid.
+        kv = self.kv_heads
+        if not isinstance(kv, int) or kv < 1 or self.n_heads % kv:
             raise ValueError(
                 f"n_kv_heads={self.n_kv_heads!r} must be a positive divisor of n_heads={self.n_heads}: "
                 "in grouped-query attention each key/value head serves the same number of query heads.")
@@ -82,6 +82,11 @@ class TransformerConfig:
         return self.d_model // self.n_heads
 
     @property
+    def kv_heads(self) -> int:
+        """Key/value heads per layer: n_kv_heads, or n_heads for plain multi-head attention."""
+        return self.n_heads if self.n_kv_heads is None else self.n_kv_heads
+
+    @property
     def n_positions(self) -> int:
         """Longest sequence the positions allow (the table's rows after RoBERTa's offset)."""
         return self.max_positions - self.position_offset
@@ -90,7 +95,7 @@ class TransformerConfig:
         """The key/value head that query head `head` reads (itself, without grouped-query attention)."""
         if not 0 <= head < self.n_heads:
             raise ValueError(f"head must be in [0, {self.n_heads}), got {head}.")
-        return head // (self.n_heads // self.n_kv_heads)
+        return head // (self.n_heads // self.kv_heads)
 
     def to_dict(self) -> dict:
         return asdict(self)

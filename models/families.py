@@ -82,7 +82,7 @@ def check_size(config: TransformerConfig, n_tokens: int, where: str) -> None:
 
 
 def describe(model_type: str, config: TransformerConfig, where: str) -> str:
-    kv = f" ({config.n_kv_heads} key/value heads)" if config.n_kv_heads != config.n_heads else ""
+    kv = f" ({config.kv_heads} key/value heads)" if config.kv_heads != config.n_heads else ""
     kind = "decoder: each token sees only the past" if config.causal else "encoder: every token sees every other"
     return (f"{model_type} from {where}: {config.n_layers} layers × {config.n_heads} heads{kv}, "
             f"{config.d_model} dimensions, {count_parameters(config) / 1e6:,.1f}M parameters; {kind}.")

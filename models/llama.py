@@ -58,6 +58,7 @@ def config_from_hf(hf: dict) -> TransformerConfig:
         raise ValueError(f"{family} hidden_act {act!r} is not supported (supported: {sorted(ACTIVATIONS)})")
     if hf.get("pretraining_tp", 1) not in (1, None):
         raise ValueError(f"pretraining_tp={hf['pretraining_tp']} is not supported")
+    kv_heads = hf.get("num_key_value_heads") or n_heads
     attention_bias = bool(hf.get("attention_bias", False))
     if family == "qwen2":          # Qwen2: biases on W_Q, W_K, W_V only
         qkv_bias, other_bias = True, False
@@ -72,7 +73,7 @@ def config_from_hf(hf: dict) -> TransformerConfig:
         positional="rotary", norm="pre", activation=ACTIVATIONS[act], eps=hf.get("rms_norm_eps", 1e-6),
         type_vocab_size=0, embed_norm=False, causal=True, lm_head=True,
         tie_embeddings=bool(hf.get("tie_word_embeddings", False)), pad_id=hf.get("pad_token_id") or 0,
-        norm_kind="rmsnorm", n_kv_heads=hf.get("num_key_value_heads") or n_heads, rope_theta=rope_theta(hf),
+        norm_kind="rmsnorm", n_kv_heads=kv_heads if kv_heads != n_heads else None, rope_theta=rope_theta(hf),
         mlp="gated", bias=other_bias, qkv_bias=qkv_bias,
     )
 

@@ -19,7 +19,7 @@ def test_old_saved_config_dicts_still_load():
     old = dict(BASE, positional="learned", norm="pre", activation="gelu", eps=1e-5, type_vocab_size=0,
                embed_norm=False, causal=True, lm_head=True, tie_embeddings=True, pad_id=0)
     config = TransformerConfig.from_dict(old)
-    assert config.n_kv_heads == 4 and config.norm_kind == "layernorm" and config.mlp == "standard"
+    assert config.n_kv_heads is None and config.kv_heads == 4 and config.norm_kind == "layernorm" and config.mlp == "standard"
     assert TransformerConfig.from_dict(config.to_dict()) == config
 
 
@@ -35,6 +35,13 @@ def test_old_saved_config_dicts_still_load():
 def test_bad_switches_are_named(change, message):
     with pytest.raises(ValueError, match=message):
         TransformerConfig(**dict(BASE, **change))
+
+
+def test_replace_keeps_a_plain_config_valid():
+    from dataclasses import replace
+
+    one_head = replace(TransformerConfig(**BASE), n_heads=1)    # as core/steps.py counts parameters
+    assert one_head.kv_heads == 1
 
 
 def test_grouped_attention_equals_repeated_keys():

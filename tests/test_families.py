@@ -112,7 +112,7 @@ def test_grouped_query_attention_in_the_trace(checkpoints):
     layer = trace.layers[1]
     t, d_head = len(trace), 64 // 4
     assert layer.q.shape == (4, t, d_head) and layer.k.shape == layer.v.shape == (KV_HEADS, t, d_head)
-    assert trace.n_kv_heads == KV_HEADS and loaded.config.n_kv_heads == KV_HEADS
+    assert trace.n_kv_heads == KV_HEADS and loaded.config.kv_heads == KV_HEADS
     assert [trace.kv_head_of(h) for h in range(4)] == [0, 0, 1, 1]
     assert [loaded.config.kv_head_of(h) for h in range(4)] == [0, 0, 1, 1]
     for h in range(4):  # each query head scores against the k of its key/value head

@@ -88,7 +88,7 @@ def test_load_model_opens_the_cached_snapshot(cache, models_built):
     with torch.no_grad():
         logits = models_built["gpt2"][0](torch.tensor([trace.ids])).logits[0].numpy()
     np.testing.assert_allclose(trace.logits, logits, atol=1e-4, rtol=0)
-    assert load_model("tiny-org/tiny-llama").config.n_kv_heads == 2   # newest snapshot without refs/main
+    assert load_model("tiny-org/tiny-llama").config.kv_heads == 2   # newest snapshot without refs/main
 
 
 def test_missing_repo_is_not_fetched(cache):
