@@ -96,3 +96,29 @@ def load_bert(folder: Path) -> tuple[TransformerConfig, Transformer]:
     except ValueError as exc:
         raise ValueError(f"{weights_path}: {exc}") from exc
     return config, net
+
+
+# -- Hugging Face checkpoints in general (models/families.py) ------------------------------
+# BERT checkpoints on the Hub are often saved from a task model: names under "bert.", a
+# masked-LM / next-sentence head ("cls."), a classifier; older ones keep TensorFlow's
+# LayerNorm names gamma/beta. The map is the same one as above, with those spellings.
+MODEL_TYPES = ("bert",)
+config_from_hf = bert_config
+
+
+def hf_name_map(config: TransformerConfig, theirs: dict, where: str):
+    """(our name -> (their name, None)), and the regexes of tensors we may ignore."""
+    from .checkpoint import common_prefix
+
+    p = common_prefix(theirs, ("bert.",), "embeddings.word_embeddings.weight")
+    tf_names = f"{p}embeddings.LayerNorm.gamma" in theirs   # TensorFlow-era weight/bias names
+
+    def spelled(name: str) -> str:
+        if tf_names and ".LayerNorm." in name:
+            name = name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+        return p + name
+
+    mapping = {ours: (spelled(name), None) for name, ours in name_map(config.n_layers).items()}
+    ignored = [rf"{p}embeddings\.(position_ids|token_type_ids)", rf"{p}pooler\.dense\.(weight|bias)",
+               r"cls\..*", r"classifier\..*", r"qa_outputs\..*"]
+    return mapping, ignored

@@ -27,7 +27,7 @@ def config_from_hf(hf: dict) -> TransformerConfig:
     )
 
 
-def name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
+def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
     """(our name -> (their name, conversion)), and the regexes of tensors we may ignore."""
     p = common_prefix(theirs, ("distilbert.",), "embeddings.word_embeddings.weight")
     names = {

@@ -1,13 +1,13 @@
 """Hugging Face checkpoint folders by family: config.json's model_type picks the name map.
 
-    bert                         models/bert.py (MiniLM's loader, kept as it is)
+    bert                         models/bert.py (also MiniLM's own loader)
     roberta                      models/roberta.py
     distilbert                   models/distilbert.py
     gpt2                         models/gpt2.py
     llama, mistral, qwen2        models/llama.py
 
-Each family file turns config.json into a TransformerConfig (refusing what our core does
-not implement, by name) and lists which of its tensors becomes which of ours. Before any
+Each family file has `config_from_hf` (config.json -> TransformerConfig, refusing what our
+core does not implement, by name) and `hf_name_map` (which of its tensors becomes which of ours). Before any
 weight is read, the model's float32 size plus one traced sentence is checked against a
 limit, so a model too large for the server is refused with its size instead of swapping.
 """
@@ -19,13 +19,13 @@ from pathlib import Path
 from core import TransformerConfig, from_state_dict
 from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
 
-from . import distilbert, gpt2, llama, roberta
+from . import bert, distilbert, gpt2, llama, roberta
 from .checkpoint import convert, read_hf_config, read_weights
 from .text import TextTokenizer
 
-FAMILIES = {model_type: module for module in (roberta, distilbert, gpt2, llama)
+FAMILIES = {model_type: module for module in (bert, roberta, distilbert, gpt2, llama)
             for model_type in module.MODEL_TYPES}
-SUPPORTED = ("bert", *FAMILIES)
+SUPPORTED = tuple(FAMILIES)
 
 # One trace holds H·T² scores per layer and rotary models allow 32k+ positions, so every
 # family is cut at this many tokens (the text is flagged `truncated`).
@@ -48,11 +48,8 @@ def unsupported(model_type) -> ValueError:
 
 
 def config_for(hf: dict) -> TransformerConfig:
-    """Our config for a Hugging Face config.json (any supported family, BERT included)."""
+    """Our config for a Hugging Face config.json of a supported family."""
     model_type = hf.get("model_type")
-    if model_type == "bert":
-        from .bert import bert_config
-        return bert_config(hf)
     if model_type not in FAMILIES:
         raise unsupported(model_type)
     try:
@@ -89,7 +86,7 @@ def describe(model_type: str, config: TransformerConfig, where: str) -> str:
 
 
 def load_family(folder: Path, name: str, hf: dict | None = None):
-    """A LoadedModel from a Hugging Face folder of a family in FAMILIES (BERT has its own loader)."""
+    """A LoadedModel from a Hugging Face checkpoint folder of a family in FAMILIES."""
     from .registry import LoadedModel  # models/loaded.py once the registry is split
 
     folder = Path(folder)
@@ -105,7 +102,7 @@ def load_family(folder: Path, name: str, hf: dict | None = None):
         raise ValueError(f"{folder / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but the model's "
                          f"vocabulary has {config.vocab_size} rows: they do not belong together")
     theirs = read_weights(folder)
-    mapping, ignored = FAMILIES[model_type].name_map(config, theirs, str(folder))
+    mapping, ignored = FAMILIES[model_type].hf_name_map(config, theirs, str(folder))
     state = convert(theirs, mapping, ignored, config, str(folder))
     del theirs
     net = from_state_dict(config, state)

@@ -50,7 +50,7 @@ def _transpose(w: torch.Tensor) -> torch.Tensor:
     return w.T
 
 
-def name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
+def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
     """(our name -> (their name, conversion)), and the regexes of tensors we may ignore."""
     p = common_prefix(theirs, ("transformer.",), "wte.weight")
     d = config.d_model

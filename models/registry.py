@@ -84,10 +84,8 @@ def load_model(name: str) -> LoadedModel:
             raw = json.loads(config_path.read_text())
         except json.JSONDecodeError as exc:
             raise ValueError(f"{config_path}: not valid JSON ({exc})") from exc
-        if raw.get("model_type") == "bert":
-            return load_bert_folder(folder, str(folder), f"BERT model from {folder}")
         from . import saved  # models trained in the app (written by the training issue)
-        if raw.get("model_type") != saved.MODEL_TYPE:  # other Hugging Face families, or a refusal by name
+        if raw.get("model_type") != saved.MODEL_TYPE:  # Hugging Face families (BERT too), or a refusal by name
             from .families import load_family
             return load_family(folder, name, raw)
         return saved.load_saved(folder)

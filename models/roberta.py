@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from core import TransformerConfig
 
-from .bert import name_map as bert_names
+from .bert import name_map as bert_names  # the same layer names
 from .checkpoint import NameMap, common_prefix
 
 MODEL_TYPES = ("roberta",)
@@ -37,7 +37,7 @@ def config_from_hf(hf: dict) -> TransformerConfig:
     )
 
 
-def name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
+def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
     """(our name -> (their name, conversion)), and the regexes of tensors we may ignore."""
     p = common_prefix(theirs, ("roberta.",), "embeddings.word_embeddings.weight")
     m: NameMap = {ours: (p + name, None) for name, ours in bert_names(config.n_layers).items()}

@@ -58,7 +58,7 @@ def tokenizer_for(family: str) -> Tokenizer:
         tok = byte_level_bpe(["<s>", "<pad>", "</s>", "<unk>"], None)
         tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=True)
         return tok
-    if family == "distilbert":  # WordPiece with [CLS] ... [SEP]
+    if family in ("distilbert", "bert"):  # WordPiece with [CLS] ... [SEP]
         tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
         tok.normalizer = normalizers.BertNormalizer(lowercase=True)
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -77,7 +77,11 @@ def hf_model(family: str, *, tied: bool = True, seed: int = 0):
 
     common = dict(vocab_size=VOCAB, attn_implementation="eager")
     rope = {"rope_type": "default", "rope_theta": 5000.0}
-    if family == "roberta":
+    if family == "bert":  # saved from the masked-LM model: names under "bert.", a "cls." head
+        config = tf.BertConfig(hidden_size=D, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
+                               intermediate_size=D_FF, max_position_embeddings=POSITIONS, **common)
+        cls = tf.BertForMaskedLM
+    elif family == "roberta":
         config = tf.RobertaConfig(hidden_size=D, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
                                   intermediate_size=D_FF, max_position_embeddings=POSITIONS + 2,
                                   type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, **common)

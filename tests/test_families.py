@@ -28,7 +28,7 @@ from models import load_model  # noqa: E402
 from models.families import SUPPORTED, config_for  # noqa: E402
 
 # (family, tied unembedding): Llama with GQA both tied and untied, Qwen2 with its q/k/v biases.
-CASES = [("roberta", True), ("distilbert", True), ("gpt2", True), ("gpt2", False),
+CASES = [("bert", True), ("roberta", True), ("distilbert", True), ("gpt2", True), ("gpt2", False),
          ("llama", True), ("llama", False), ("mistral", True), ("qwen2", False)]
 DECODERS = {"gpt2", "llama", "mistral", "qwen2"}
 ATOL = 1e-4
@@ -95,15 +95,16 @@ def test_tokens_follow_the_tokenizers_own_specials(checkpoints, case):
         assert loaded.trace(text).ids == expected
     first = loaded.trace("the cat").tokens
     specials = {"gpt2": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"],
-                "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"]}[case[0]]
+                "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"]}[case[0]]
     assert [t for t, s in zip(first, loaded.trace("the cat").special_mask) if s] == specials
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 def test_parameter_count_matches_transformers(checkpoints, case):
     model, _, loaded = checkpoints(*case)
-    pooler = sum(p.numel() for n, p in model.named_parameters() if n.startswith("pooler."))
-    assert count_parameters(loaded.config) == model.num_parameters() - pooler
+    heads = ("pooler.", "bert.pooler.", "cls.")  # on top of the per-token hidden states
+    on_top = sum(p.numel() for n, p in model.named_parameters() if n.startswith(heads))
+    assert count_parameters(loaded.config) == model.num_parameters() - on_top
 
 
 def test_grouped_query_attention_in_the_trace(checkpoints):
@@ -188,6 +189,19 @@ def rewrite_config(folder, change):
     raw = json.loads((folder / "config.json").read_text())
     change(raw)
     (folder / "config.json").write_text(json.dumps(raw))
+
+
+def test_bert_with_tensorflow_layernorm_names(checkpoints, tmp_path):
+    """Older BERT checkpoints spell LayerNorm's weight and bias gamma and beta."""
+    model, _, _ = checkpoints("bert", True)
+    folder = copy_of(checkpoints, tmp_path, "bert", True)
+
+    def rename(tensors):
+        for name in [n for n in tensors if ".LayerNorm." in n]:
+            tensors[name.replace(".weight", ".gamma").replace(".bias", ".beta")] = tensors.pop(name)
+    rewrite_weights(folder, rename)
+    assert "bert.embeddings.LayerNorm.gamma" in load_file(str(folder / "model.safetensors"))
+    assert_matches(model, load_model(str(folder)).trace(SENTENCES["plain"]), "bert")
 
 
 def test_missing_tensor_is_named(checkpoints, tmp_path):
