@@ -7,9 +7,10 @@
     llama, mistral, qwen2        models/llama.py
 
 Each family file has `config_from_hf` (config.json -> TransformerConfig, refusing what our
-core does not implement, by name) and `hf_name_map` (which of its tensors becomes which of ours). Before any
-weight is read, the model's float32 size plus one traced sentence is checked against a
-limit, so a model too large for the server is refused with its size instead of swapping.
+core does not implement, by name) and `hf_name_map` (which of its tensors becomes which of
+ours). Before any weight is read, the model's float32 size plus one traced sentence is
+checked against a limit, so a model too large for the server is refused with its size
+instead of swapping.
 """
 from __future__ import annotations
 
