@@ -91,7 +91,8 @@ def hf_model(family: str, *, tied: bool = True, seed: int = 0):
                                      max_position_embeddings=POSITIONS, pad_token_id=0, **common)
         cls = tf.DistilBertModel
     elif family == "gpt2":
-        config = tf.GPT2Config(n_embd=D, n_layer=LAYERS, n_head=HEADS, n_positions=POSITIONS, bos_token_id=0, eos_token_id=0,
+        config = tf.GPT2Config(n_embd=D, n_layer=LAYERS, n_head=HEADS, n_positions=POSITIONS,
+                               bos_token_id=0, eos_token_id=0,
                                tie_word_embeddings=tied, **common)
         cls = tf.GPT2LMHeadModel
     elif family in ("llama", "mistral", "qwen2"):

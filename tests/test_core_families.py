@@ -19,7 +19,8 @@ def test_old_saved_config_dicts_still_load():
     old = dict(BASE, positional="learned", norm="pre", activation="gelu", eps=1e-5, type_vocab_size=0,
                embed_norm=False, causal=True, lm_head=True, tie_embeddings=True, pad_id=0)
     config = TransformerConfig.from_dict(old)
-    assert config.n_kv_heads is None and config.kv_heads == 4 and config.norm_kind == "layernorm" and config.mlp == "standard"
+    assert config.n_kv_heads is None and config.kv_heads == 4
+    assert config.norm_kind == "layernorm" and config.mlp == "standard"
     assert TransformerConfig.from_dict(config.to_dict()) == config
 
 

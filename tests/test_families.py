@@ -20,7 +20,8 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from hf_tiny import KV_HEADS, LAYERS, POSITIONS, SENTENCES, VOCAB, hf_model, save_checkpoint, tokenizer_for  # noqa: E402
+from hf_tiny import (KV_HEADS, LAYERS, POSITIONS, SENTENCES, VOCAB, hf_model, save_checkpoint,  # noqa: E402
+                     tokenizer_for)
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 from core import apply_rotary, count_parameters, estimate_trace_bytes, logit_lens  # noqa: E402
