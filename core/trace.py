@@ -129,7 +129,11 @@ class Trace:
 
     @cached_property
     def hidden_states(self) -> np.ndarray:
-        """(n_layers + 1, T, d_model): the embedding output, then each block's output."""
+        """(n_layers + 1, T, d_model): the embedding output, then each block's output.
+
+        As transformers' hidden_states for encoders. For pre-LN LMs (GPT-2, Llama) transformers'
+        last entry has the final norm applied: that one is `final` here; ours is the raw output.
+        """
         out = np.stack([self.embed] + [layer.resid_post for layer in self.layers])
         out.flags.writeable = False
         return out
