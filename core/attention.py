@@ -6,6 +6,11 @@
 
 Never a fused kernel: the weights are the thing this app exists to show.
 Tensors carry a leading batch dimension B; a trace uses B = 1.
+
+Grouped-query attention (Llama 2 70B, Mistral, Qwen2): there are fewer key/value heads
+than query heads, and each key/value head is shared by a group of consecutive query
+heads (query head h reads key/value head h // group). Scores and weights still have one
+row per query head; only k and v are smaller.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import torch
 from torch import nn
 
 from .config import TransformerConfig
+from .rotary import apply_rotary
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -36,55 +42,83 @@ def causal_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
 
 
 class AttentionResult(NamedTuple):
-    q: torch.Tensor          # (B, H, T_q, d_head)
-    k: torch.Tensor          # (B, H, T_k, d_head)
-    v: torch.Tensor          # (B, H, T_k, d_head)
+    q: torch.Tensor          # (B, H, T_q, d_head)  rotated by position with RoPE
+    k: torch.Tensor          # (B, H_kv, T_k, d_head)  H_kv = H unless grouped-query; rotated with RoPE
+    v: torch.Tensor          # (B, H_kv, T_k, d_head)
     scores: torch.Tensor     # (B, H, T_q, T_k)
     weights: torch.Tensor    # (B, H, T_q, T_k)
     head_out: torch.Tensor   # (B, H, T_q, d_head)
     attn_out: torch.Tensor   # (B, T_q, d_model)
+    q_raw: Optional[torch.Tensor] = None   # (B, H, T_q, d_head)  before the rotation (RoPE only)
+    k_raw: Optional[torch.Tensor] = None   # (B, H_kv, T_k, d_head)  before the rotation (RoPE only)
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
            allowed: Optional[torch.Tensor] = None):
-    """Scaled dot-product attention on (B, H, T, d_head) tensors.
+    """Scaled dot-product attention: q (B, H, T_q, d_head); k, v (B, H_kv, T_k, d_head).
 
+    H_kv may divide H (grouped-query attention): query head h then reads k/v head h // (H / H_kv).
     allowed: bool, broadcastable to (B, H, T_q, T_k); False hides a key from a query.
-    Returns (scores, weights, head_out).
+    Returns (scores, weights, head_out), each with all H query heads.
     """
-    d_head = q.shape[-1]
+    b, h, t_q, d_head = q.shape
+    h_kv = k.shape[1]
+    if h_kv != h:
+        # Group the query heads by the key/value head they share; broadcasting in matmul then
+        # reuses each k and v for its whole group without copying them H / H_kv times.
+        group = h // h_kv
+        k = k[:, :, None]                                   # (B, H_kv, 1, T_k, d_head)
+        v = v[:, :, None]                                   # (B, H_kv, 1, T_k, d_head)
+        q = q.view(b, h_kv, group, t_q, d_head)             # (B, H_kv, group, T_q, d_head)
     # In place on the fresh product: at 512 tokens the scores are 12 × 512 × 512 floats per
     # layer, and a second copy for the division costs more than the softmax.
-    scores = torch.matmul(q, k.transpose(-2, -1)).div_(math.sqrt(d_head))  # (B, H, T_q, T_k)
+    scores = torch.matmul(q, k.transpose(-2, -1)).div_(math.sqrt(d_head))  # (B, H_kv, [group,] T_q, T_k)
+    scores = scores.view(b, h, t_q, -1)                                     # (B, H, T_q, T_k)
     if allowed is not None:
         scores = scores.masked_fill_(~allowed, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     if allowed is not None:
         # A query that may see nothing (all keys padding) would give NaN; give it zeros.
         weights = torch.nan_to_num(weights, nan=0.0)
+    if h_kv != h:
+        head_out = torch.matmul(weights.view(b, h_kv, h // h_kv, t_q, -1), v)  # (B, H_kv, group, T_q, d_head)
+        return scores, weights, head_out.view(b, h, t_q, d_head)              # (B, H, T_q, d_head)
     head_out = torch.matmul(weights, v)  # (B, H, T_q, d_head)
     return scores, weights, head_out
 
 
 class MultiHeadAttention(nn.Module):
-    """W_Q, W_K, W_V, the explicit attention above, W_O."""
+    """W_Q, W_K, W_V, (RoPE on q and k), the explicit attention above, W_O."""
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.n_heads = config.n_heads
-        d = config.d_model
-        self.query = nn.Linear(d, d)
-        self.key = nn.Linear(d, d)
-        self.value = nn.Linear(d, d)
-        self.output = nn.Linear(d, d)
+        self.n_kv_heads = config.kv_heads
+        self.rope_theta = config.rope_theta if config.positional == "rotary" else None
+        d, d_kv = config.d_model, config.kv_heads * config.d_head
+        self.query = nn.Linear(d, d, bias=config.qkv_bias)
+        self.key = nn.Linear(d, d_kv, bias=config.qkv_bias)
+        self.value = nn.Linear(d, d_kv, bias=config.qkv_bias)
+        self.output = nn.Linear(d, d, bias=config.bias)
 
     def forward(self, x: torch.Tensor, source: Optional[torch.Tensor] = None,
-                allowed: Optional[torch.Tensor] = None) -> AttentionResult:
-        """x: (B, T_q, d_model) queries; source: (B, T_k, d_model) keys/values (x itself if None)."""
+                allowed: Optional[torch.Tensor] = None,
+                positions: Optional[torch.Tensor] = None) -> AttentionResult:
+        """x: (B, T_q, d_model) queries; source: (B, T_k, d_model) keys/values (x itself if None).
+
+        positions: (T,) token positions, used only by rotary models (self-attention).
+        """
         source = x if source is None else source
-        q = split_heads(self.query(x), self.n_heads)       # (B, H, T_q, d_head)
-        k = split_heads(self.key(source), self.n_heads)    # (B, H, T_k, d_head)
-        v = split_heads(self.value(source), self.n_heads)  # (B, H, T_k, d_head)
+        q = split_heads(self.query(x), self.n_heads)          # (B, H, T_q, d_head)
+        k = split_heads(self.key(source), self.n_kv_heads)    # (B, H_kv, T_k, d_head)
+        v = split_heads(self.value(source), self.n_kv_heads)  # (B, H_kv, T_k, d_head)
+        q_raw = k_raw = None
+        if self.rope_theta is not None:
+            if positions is None:
+                positions = torch.arange(x.shape[1], device=x.device)
+            q_raw, k_raw = q, k
+            q = apply_rotary(q_raw, positions, self.rope_theta)  # (B, H, T, d_head)
+            k = apply_rotary(k_raw, positions, self.rope_theta)  # (B, H_kv, T, d_head)
         scores, weights, head_out = attend(q, k, v, allowed)
-        attn_out = self.output(merge_heads(head_out))      # (B, T_q, d_model)
-        return AttentionResult(q, k, v, scores, weights, head_out, attn_out)
+        attn_out = self.output(merge_heads(head_out))         # (B, T_q, d_model)
+        return AttentionResult(q, k, v, scores, weights, head_out, attn_out, q_raw, k_raw)

@@ -4,6 +4,8 @@ Post-LN (BERT, the original paper):   mid = LN(x + Attn(x));      out = LN(mid +
 Pre-LN  (GPT-2):                      mid = x + Attn(LN(x));      out = mid + FFN(LN(mid))
 Decoder (encoder-decoder, pre-LN):    masked self-attention, then cross-attention to the
                                       encoder's output, then the feed-forward.
+Llama, Mistral and Qwen2 are pre-LN blocks whose "LN" is RMSNorm (config.norm_kind) and
+whose feed-forward is gated (config.mlp): the same block, other switches.
 Each block returns its output and a dict of its intermediates (tensors, batch kept).
 """
 from __future__ import annotations
@@ -18,21 +20,57 @@ from .attention import MultiHeadAttention
 from .config import TransformerConfig
 
 
+class RMSNorm(nn.Module):
+    """x / sqrt(mean(x²) + eps) * weight: LayerNorm without subtracting the mean and without β."""
+
+    def __init__(self, d_model: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d_model))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def make_norm(config: TransformerConfig) -> nn.Module:
+    """The normalisation every block (and the final norm) uses: LayerNorm or RMSNorm."""
+    if config.norm_kind == "rmsnorm":
+        return RMSNorm(config.d_model, config.eps)
+    return nn.LayerNorm(config.d_model, eps=config.eps)
+
+
+ACTIVATIONS = {
+    "gelu": F.gelu,                                          # exact (erf), as BERT
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),    # GPT-2's "gelu_new"
+    "relu": F.relu,                                          # the original paper
+    "silu": F.silu,                                          # x·sigmoid(x), Llama's SwiGLU gate
+}
+
+
 class FeedForward(nn.Module):
-    """d_model -> d_ff -> d_model, applied to each position on its own."""
+    """d_model -> d_ff -> d_model, applied to each position on its own.
+
+    standard: down(act(up(x)))
+    gated:    down(act(gate(x)) * up(x))   the gate decides, per hidden unit, how much of up(x) passes
+    """
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
-        self.up = nn.Linear(config.d_model, config.d_ff)
-        self.down = nn.Linear(config.d_ff, config.d_model)
-        # Exact (erf) GELU, as BERT uses; ReLU as in the original paper.
-        self.activation = F.gelu if config.activation == "gelu" else F.relu
+        self.gate = nn.Linear(config.d_model, config.d_ff, bias=config.bias) if config.mlp == "gated" else None
+        self.up = nn.Linear(config.d_model, config.d_ff, bias=config.bias)
+        self.down = nn.Linear(config.d_ff, config.d_model, bias=config.bias)
+        self.activation = ACTIVATIONS[config.activation]
 
     def forward(self, x: torch.Tensor):
-        mlp_pre = self.up(x)                  # (B, T, d_ff)
-        mlp_hidden = self.activation(mlp_pre)
-        mlp_out = self.down(mlp_hidden)       # (B, T, d_model)
-        return mlp_pre, mlp_hidden, mlp_out
+        """Returns (mlp_pre, mlp_hidden, mlp_out, mlp_up); mlp_up is None unless gated."""
+        if self.gate is None:
+            mlp_pre = self.up(x)                                 # (B, T, d_ff)
+            mlp_hidden = self.activation(mlp_pre)
+            return mlp_pre, mlp_hidden, self.down(mlp_hidden), None
+        mlp_pre = self.gate(x)                                   # (B, T, d_ff)  the gate, before act
+        mlp_up = self.up(x)                                      # (B, T, d_ff)
+        mlp_hidden = self.activation(mlp_pre) * mlp_up           # (B, T, d_ff)  what W_down reads
+        return mlp_pre, mlp_hidden, self.down(mlp_hidden), mlp_up
 
 
 def _self_attention_record(a) -> dict:
@@ -47,25 +85,30 @@ class EncoderBlock(nn.Module):
         super().__init__()
         self.pre_ln = config.norm == "pre"
         self.attention = MultiHeadAttention(config)
-        self.attn_norm = nn.LayerNorm(config.d_model, eps=config.eps)
+        self.attn_norm = make_norm(config)
         self.mlp = FeedForward(config)
-        self.mlp_norm = nn.LayerNorm(config.d_model, eps=config.eps)
+        self.mlp_norm = make_norm(config)
 
-    def forward(self, x: torch.Tensor, allowed: Optional[torch.Tensor] = None):
-        """x: (B, T, d_model); allowed: bool mask broadcastable to (B, H, T, T)."""
+    def forward(self, x: torch.Tensor, allowed: Optional[torch.Tensor] = None,
+                positions: Optional[torch.Tensor] = None):
+        """x: (B, T, d_model); allowed: bool mask broadcastable to (B, H, T, T);
+        positions: (T,) for rotary models."""
         attn_in = self.attn_norm(x) if self.pre_ln else x
-        a = self.attention(attn_in, allowed=allowed)
+        a = self.attention(attn_in, allowed=allowed, positions=positions)
         if self.pre_ln:
             resid_mid = x + a.attn_out
             mlp_in = self.mlp_norm(resid_mid)
         else:
             resid_mid = self.attn_norm(x + a.attn_out)
             mlp_in = resid_mid
-        mlp_pre, mlp_hidden, mlp_out = self.mlp(mlp_in)
+        mlp_pre, mlp_hidden, mlp_out, mlp_up = self.mlp(mlp_in)
         resid_post = resid_mid + mlp_out if self.pre_ln else self.mlp_norm(resid_mid + mlp_out)
         record = dict(resid_pre=x, attn_in=attn_in, **_self_attention_record(a),
                       resid_mid=resid_mid, mlp_in=mlp_in, mlp_pre=mlp_pre,
                       mlp_hidden=mlp_hidden, mlp_out=mlp_out, resid_post=resid_post)
+        # Only the families that have them: a BERT trace keeps exactly its old fields.
+        extras = dict(q_raw=a.q_raw, k_raw=a.k_raw, mlp_up=mlp_up)
+        record.update({name: value for name, value in extras.items() if value is not None})
         return resid_post, record
 
 
@@ -95,7 +138,7 @@ class DecoderBlock(nn.Module):
         c = self.cross_attention(cross_in, source=memory, allowed=cross_allowed)
         resid_mid = after_self + c.attn_out
         mlp_in = self.mlp_norm(resid_mid)
-        mlp_pre, mlp_hidden, mlp_out = self.mlp(mlp_in)
+        mlp_pre, mlp_hidden, mlp_out, _ = self.mlp(mlp_in)
         resid_post = resid_mid + mlp_out
         cross = dict(attn_in=cross_in, **_self_attention_record(c))
         record = dict(resid_pre=x, attn_in=attn_in, **_self_attention_record(a),

@@ -6,7 +6,12 @@ decides a dimension. Frozen, so a cached model's config can be shared safely.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Literal, Optional
+
+POSITIONAL = ("learned", "sinusoidal", "rotary", "none")
+NORMS = ("layernorm", "rmsnorm")
+ACTIVATIONS = ("gelu", "relu", "gelu_tanh", "silu")
+MLPS = ("standard", "gated")
 
 
 # Far above any model this app can hold in memory; a config beyond them is damaged or hostile.
@@ -22,16 +27,27 @@ class TransformerConfig:
     n_layers: int                   # number of blocks stacked
     d_ff: int                       # hidden width of the feed-forward (usually 4 * d_model)
     max_positions: int              # longest sequence the position table covers
-    positional: Literal["learned", "sinusoidal"] = "learned"
-    norm: Literal["post", "pre"] = "post"     # post-LN is BERT; pre-LN is GPT-2
-    activation: Literal["gelu", "relu"] = "gelu"
-    eps: float = 1e-12              # LayerNorm epsilon (BERT: 1e-12; GPT-2: 1e-5)
+    # How a token learns where it is: a learned table (BERT, GPT-2), the fixed sinusoids of the
+    # original paper, rotary (RoPE: q and k are rotated by position inside attention; Llama), or none.
+    positional: Literal["learned", "sinusoidal", "rotary", "none"] = "learned"
+    norm: Literal["post", "pre"] = "post"     # post-LN is BERT; pre-LN is GPT-2 and Llama
+    # gelu is exact (erf, BERT); gelu_tanh is GPT-2's tanh approximation ("gelu_new"); silu is Llama's.
+    activation: Literal["gelu", "relu", "gelu_tanh", "silu"] = "gelu"
+    eps: float = 1e-12              # norm epsilon (BERT: 1e-12; GPT-2: 1e-5; Llama: 1e-5 or 1e-6)
     type_vocab_size: int = 0        # segment (sentence A/B) embeddings; 0 = none
     embed_norm: bool = True         # BERT normalises token+position+type before layer 0
     causal: bool = False            # decoder-only models hide the future from each token
-    lm_head: bool = False           # add a final LayerNorm and logits over the vocabulary
+    lm_head: bool = False           # add a final norm and logits over the vocabulary
     tie_embeddings: bool = True     # logits use the token table transposed (no extra matrix)
     pad_id: int = 0
+    # -- switches for the Hugging Face families (defaults keep BERT and our trained models) --
+    norm_kind: Literal["layernorm", "rmsnorm"] = "layernorm"  # RMSNorm only rescales (no centring, no β)
+    n_kv_heads: Optional[int] = None  # key/value heads, fewer than n_heads: grouped-query; None: n_heads
+    rope_theta: float = 10000.0     # RoPE base: pair i of a head turns by position * theta^(-2i/d_head)
+    mlp: Literal["standard", "gated"] = "standard"  # gated = SwiGLU: down(act(gate(x)) * up(x))
+    bias: bool = True               # biases on W_O and the feed-forward's linears (Llama has none)
+    qkv_bias: bool = True           # biases on W_Q, W_K, W_V (Llama: no; Qwen2: yes)
+    position_offset: int = 0        # RoBERTa: the first token reads position row pad_id + 1
 
     def __post_init__(self) -> None:
         for name, upper in SIZE_LIMITS.items():
@@ -42,7 +58,7 @@ class TransformerConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a whole number from 0, got {value!r}.")
-        for name in ("embed_norm", "causal", "lm_head", "tie_embeddings"):
+        for name in ("embed_norm", "causal", "lm_head", "tie_embeddings", "bias", "qkv_bias"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}.")
         if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not 0 < self.eps < 1:
@@ -54,18 +70,47 @@ class TransformerConfig:
                 f"so each head would get {self.d_model / self.n_heads:.2f} dimensions. "
                 "Choose a number of heads that divides d_model."
             )
-        if self.positional not in ("learned", "sinusoidal"):
-            raise ValueError(f"positional must be 'learned' or 'sinusoidal', got {self.positional!r}.")
-        if self.norm not in ("post", "pre"):
-            raise ValueError(f"norm must be 'post' or 'pre', got {self.norm!r}.")
-        if self.activation not in ("gelu", "relu"):
-            raise ValueError(f"activation must be 'gelu' or 'relu', got {self.activation!r}.")
+        for name, allowed in (("positional", POSITIONAL), ("norm", ("post", "pre")),
+                              ("activation", ACTIVATIONS), ("norm_kind", NORMS), ("mlp", MLPS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}.")
         if self.positional == "sinusoidal" and self.d_model % 2 != 0:
             raise ValueError("the sinusoidal encoding pairs sin and cos dimensions, so d_model must be even.")
+        # None stays None (not n_heads) so that dataclasses.replace(config, n_heads=...) stays valid.
+        kv = self.kv_heads
+        if not isinstance(kv, int) or kv < 1 or self.n_heads % kv:
+            raise ValueError(
+                f"n_kv_heads={self.n_kv_heads!r} must be a positive divisor of n_heads={self.n_heads}: "
+                "in grouped-query attention each key/value head serves the same number of query heads.")
+        if self.positional == "rotary":
+            if self.d_head % 2:
+                raise ValueError(f"rotary positions turn pairs of dimensions, so d_head ({self.d_head}) must be even.")
+            if isinstance(self.rope_theta, bool) or not isinstance(self.rope_theta, (int, float)) \
+                    or not self.rope_theta > 0:
+                raise ValueError(f"rope_theta must be positive, got {self.rope_theta!r}.")
+        if not isinstance(self.position_offset, int) or not 0 <= self.position_offset < self.max_positions:
+            raise ValueError(f"position_offset must be a whole number in [0, {self.max_positions}), "
+                             f"got {self.position_offset!r}.")
 
     @property
     def d_head(self) -> int:
         return self.d_model // self.n_heads
+
+    @property
+    def kv_heads(self) -> int:
+        """Key/value heads per layer: n_kv_heads, or n_heads for plain multi-head attention."""
+        return self.n_heads if self.n_kv_heads is None else self.n_kv_heads
+
+    @property
+    def n_positions(self) -> int:
+        """Longest sequence the positions allow (the table's rows after RoBERTa's offset)."""
+        return self.max_positions - self.position_offset
+
+    def kv_head_of(self, head: int) -> int:
+        """The key/value head that query head `head` reads (itself, without grouped-query attention)."""
+        if not 0 <= head < self.n_heads:
+            raise ValueError(f"head must be in [0, {self.n_heads}), got {head}.")
+        return head // (self.n_heads // self.kv_heads)
 
     def to_dict(self) -> dict:
         return asdict(self)

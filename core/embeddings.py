@@ -2,6 +2,7 @@
 
 The input of layer 0 is  E_token[id] + P[position] (+ E_type[segment]),
 LayerNorm-ed in BERT (embed_norm=True), passed on as is in GPT-2.
+Rotary models (Llama) add no position here: P is zero and RoPE acts inside attention.
 """
 from __future__ import annotations
 
@@ -46,23 +47,39 @@ class Embeddings(nn.Module):
         self.token = nn.Embedding(config.vocab_size, config.d_model)
         if config.positional == "learned":
             self.position = nn.Embedding(config.max_positions, config.d_model)
-        else:
+        elif config.positional == "sinusoidal":
             # A fixed table, not a parameter: saved with the model but never trained.
             table = torch.from_numpy(sinusoidal_encoding(config.max_positions, config.d_model))
             self.register_buffer("sinusoid", table, persistent=False)
         self.segment = nn.Embedding(config.type_vocab_size, config.d_model) if config.type_vocab_size else None
         self.norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.embed_norm else None
 
+    def position_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) row of the position table each token reads.
+
+        Usually 0, 1, 2, ... RoBERTa (position_offset > 0) counts from pad_id + 1 and skips
+        padding: a pad token reads row pad_id, the n-th other token row pad_id + n.
+        """
+        t = ids.shape[1]
+        if self.config.position_offset == 0:
+            return torch.arange(t, device=ids.device).expand(ids.shape[0], t)   # (B, T)
+        not_pad = (ids != self.config.pad_id).long()                              # (B, T)
+        return torch.cumsum(not_pad, dim=1) * not_pad + self.config.pad_id        # (B, T)
+
     def forward(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None) -> EmbeddingResult:
         """ids: (B, T) token ids."""
         t = ids.shape[1]
-        if t > self.config.max_positions:
-            raise ValueError(f"{t} tokens is more than the model's {self.config.max_positions} positions.")
+        if t > self.config.n_positions:
+            raise ValueError(f"{t} tokens is more than the model's {self.config.n_positions} positions.")
         token_embed = self.token(ids)                                   # (B, T, d_model)
-        if self.config.positional == "learned":
+        if self.config.positional == "learned" and self.config.position_offset:
+            pos_embed = self.position(self.position_ids(ids))           # (B, T, d_model)
+        elif self.config.positional == "learned":
             pos_embed = self.position.weight[:t].unsqueeze(0)           # (1, T, d_model)
-        else:
+        elif self.config.positional == "sinusoidal":
             pos_embed = self.sinusoid[:t].unsqueeze(0)                  # (1, T, d_model)
+        else:  # rotary or none: nothing is added to the tokens
+            pos_embed = token_embed.new_zeros(1, t, self.config.d_model)  # (1, T, d_model)
         x = token_embed + pos_embed
         type_embed = None
         if self.segment is not None:

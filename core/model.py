@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .attention import causal_mask
-from .blocks import EncoderBlock
+from .blocks import EncoderBlock, make_norm
 from .config import TransformerConfig
 from .embeddings import Embeddings, sinusoidal_encoding
 from .trace import AttentionTrace, LayerTrace, Trace
@@ -112,7 +112,7 @@ class Transformer(nn.Module):
         self.config = config
         self.embeddings = Embeddings(config)
         self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.n_layers))
-        self.final_norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.lm_head else None
+        self.final_norm = make_norm(config) if config.lm_head else None
         untied = config.lm_head and not config.tie_embeddings
         self.unembed = nn.Linear(config.d_model, config.vocab_size, bias=False) if untied else None
 
@@ -132,7 +132,9 @@ class Transformer(nn.Module):
         """ids: (B, T). Returns (embedding result, layer records, final, logits)."""
         emb = self.embeddings(ids, type_ids)
         allowed = build_allowed(self.config, ids.shape[1], key_mask, ids.device)
-        x, records = run_blocks(self.blocks, emb.embed, allowed)
+        # Rotary models turn q and k by these positions inside every attention layer.
+        positions = torch.arange(ids.shape[1], device=ids.device) if self.config.positional == "rotary" else None
+        x, records = run_blocks(self.blocks, emb.embed, allowed, positions)
         final = logits = None
         if self.config.lm_head:
             final = self.final_norm(x)

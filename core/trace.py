@@ -35,23 +35,38 @@ class AttentionTrace:
 
 @dataclass(frozen=True)
 class LayerTrace:
-    """One transformer block. Self-attention fields sit at the top level."""
+    """One transformer block. Self-attention fields sit at the top level.
+
+    Grouped-query attention (Llama-style, n_kv_heads < n_heads): q, scores, weights and
+    head_out have all H query heads, but k and v have only H_kv heads; query head h reads
+    key/value head `kv_head_of(h)`. Without it H_kv == H and kv_head_of(h) == h.
+    """
     resid_pre: np.ndarray    # (T, d_model)  the block's input
     attn_in: np.ndarray      # (T, d_model)  resid_pre (post-LN) or LN1(resid_pre) (pre-LN)
-    q: np.ndarray            # (H, T, d_head)
-    k: np.ndarray            # (H, T, d_head)
-    v: np.ndarray            # (H, T, d_head)
+    q: np.ndarray            # (H, T, d_head)  rotated by position in RoPE models (what the scores use)
+    k: np.ndarray            # (H_kv, T, d_head)  one per key/value head; rotated in RoPE models
+    v: np.ndarray            # (H_kv, T, d_head)
     scores: np.ndarray       # (H, T, T)
     weights: np.ndarray      # (H, T, T)
     head_out: np.ndarray     # (H, T, d_head)
     attn_out: np.ndarray     # (T, d_model)
     resid_mid: np.ndarray    # (T, d_model)  LN(resid_pre + attn_out) post-LN; resid_pre + attn_out pre-LN
     mlp_in: np.ndarray       # (T, d_model)  what the feed-forward reads
-    mlp_pre: np.ndarray      # (T, d_ff)  first linear, before the activation
-    mlp_hidden: np.ndarray   # (T, d_ff)  after GELU/ReLU
+    mlp_pre: np.ndarray      # (T, d_ff)  first linear, before the activation (the gate, if gated)
+    mlp_hidden: np.ndarray   # (T, d_ff)  after the activation (gated: act(gate) * up), what W_down reads
     mlp_out: np.ndarray      # (T, d_model)
     resid_post: np.ndarray   # (T, d_model)  the block's output, the next block's resid_pre
     cross: Optional[AttentionTrace] = None   # decoder blocks: attention to the encoder's output
+    q_raw: Optional[np.ndarray] = None       # (H, T, d_head)  RoPE models: q before the rotation
+    k_raw: Optional[np.ndarray] = None       # (H_kv, T, d_head)  RoPE models: k before the rotation
+    mlp_up: Optional[np.ndarray] = None      # (T, d_ff)  gated feed-forward: up(x), multiplied by the gate
+
+    def kv_head_of(self, head: int) -> int:
+        """The key/value head (index into k and v) that query head `head` reads."""
+        n_heads, n_kv = self.q.shape[0], self.k.shape[0]
+        if not 0 <= head < n_heads:
+            raise ValueError(f"head must be in [0, {n_heads}), got {head}.")
+        return head // (n_heads // n_kv)
 
     @property
     def self_attention(self) -> AttentionTrace:
@@ -70,7 +85,8 @@ class Trace:
     offsets: list[tuple[int, int]]       # character span of each token in the text; (0, 0) for specials
     special_mask: list[bool]             # True for [CLS], [SEP] and other added tokens
     token_embed: np.ndarray              # (T, d_model)  rows of the token table
-    pos_embed: np.ndarray                # (T, d_model)  learned rows or the sinusoidal encoding
+    pos_embed: np.ndarray                # (T, d_model)  learned rows, the sinusoids, or zeros (RoPE / none:
+                                         # nothing is added; rotary positions act inside attention)
     type_embed: Optional[np.ndarray]     # (T, d_model)  segment embedding, BERT only
     embed: np.ndarray                    # (T, d_model)  the input of layer 0
     layers: tuple[LayerTrace, ...]
@@ -78,7 +94,7 @@ class Trace:
     text: str = ""
     n_input_tokens: int = 0              # tokens before truncation (== len(tokens) when not truncated)
     causal: bool = False
-    final: Optional[np.ndarray] = None   # (T, d_model)  after the final LayerNorm (pre-LN LMs)
+    final: Optional[np.ndarray] = None   # (T, d_model)  after the final norm (pre-LN LMs)
     logits: Optional[np.ndarray] = None  # (T, vocab)  next-token scores (LMs)
     meta: dict = field(default_factory=dict)
 
@@ -89,6 +105,15 @@ class Trace:
     @property
     def n_heads(self) -> int:
         return self.layers[0].weights.shape[0] if self.layers else 0
+
+    @property
+    def n_kv_heads(self) -> int:
+        """Key/value heads per layer: fewer than n_heads with grouped-query attention."""
+        return self.layers[0].k.shape[0] if self.layers else 0
+
+    def kv_head_of(self, head: int) -> int:
+        """The key/value head that query head `head` reads (the same in every layer)."""
+        return self.layers[0].kv_head_of(head)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -102,7 +127,11 @@ class Trace:
 
     @cached_property
     def hidden_states(self) -> np.ndarray:
-        """(n_layers + 1, T, d_model): the embedding output, then each block's output."""
+        """(n_layers + 1, T, d_model): the embedding output, then each block's output.
+
+        As transformers' hidden_states for encoders. For pre-LN LMs (GPT-2, Llama) transformers'
+        last entry has the final norm applied: that one is `final` here; ours is the raw output.
+        """
         return _stack([self.embed] + [layer.resid_post for layer in self.layers])
 
 

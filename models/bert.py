@@ -1,24 +1,12 @@
-"""A BERT checkpoint folder (config.json, model.safetensors, tokenizer.json) -> our core.
+"""BERT (MiniLM is one): its config.json -> our TransformerConfig, and its strict weight-name map.
 
-The weight names of Hugging Face's BertModel are mapped to ours one by one, with
-the shapes checked, and the load is strict: a tensor we do not expect, or one we
-need and do not find, is an error. Weights are read with safetensors, never pickle.
+The weight names of Hugging Face's BertModel are mapped to ours one by one; models/families.py
+reads the safetensors file, checks every shape and refuses a tensor we do not expect, or
+one we need and do not find, by name.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
-
-from core import Transformer, TransformerConfig, from_state_dict
-
-from .files import require_finite
-
-# Tensors in the file that the encoder does not use: the position-id buffer and the
-# sentence-classification pooler (not part of the per-token hidden states).
-IGNORED = ("embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias")
+from core import TransformerConfig
 
 
 def bert_config(hf: dict) -> TransformerConfig:
@@ -65,34 +53,27 @@ def name_map(n_layers: int) -> dict[str, str]:
     return names
 
 
-def read_weights(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{path}: the weights file is damaged or not safetensors ({exc})") from exc
+# -- Hugging Face checkpoints in general (models/families.py) ------------------------------
+# BERT checkpoints on the Hub are often saved from a task model: names under "bert.", a
+# masked-LM / next-sentence head ("cls."), a classifier; older ones keep TensorFlow's
+# LayerNorm names gamma/beta. The map is the same one as above, with those spellings.
+MODEL_TYPES = ("bert",)
+config_from_hf = bert_config
 
 
-def load_bert(folder: Path, raw: dict) -> tuple[TransformerConfig, Transformer]:
-    """A BERT folder's weights into our core; `raw` is its parsed config.json."""
-    folder = Path(folder)
-    try:
-        config = bert_config(raw)
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"{folder / 'config.json'}: not a usable BERT config ({type(exc).__name__}: {exc})") from exc
-    weights_path = folder / "model.safetensors"
-    theirs = read_weights(weights_path)
-    mapping = name_map(config.n_layers)
-    unknown = sorted(set(theirs) - set(mapping) - set(IGNORED))
-    missing = sorted(set(mapping) - set(theirs))
-    if unknown or missing:
-        raise ValueError(f"{weights_path}: weights do not match a {config.n_layers}-layer BERT "
-                         f"(missing {missing[:4]}, unexpected {unknown[:4]})")
-    state = {mapping[name]: theirs[name].to(torch.float32) for name in mapping}
-    require_finite(state, weights_path)
-    try:
-        net = from_state_dict(config, state)
-    except ValueError as exc:
-        raise ValueError(f"{weights_path}: {exc}") from exc
-    return config, net
+def hf_name_map(config: TransformerConfig, theirs: dict, where: str):
+    """(our name -> (their name, None)), and the regexes of tensors we may ignore."""
+    from .checkpoint import common_prefix
+
+    p = common_prefix(theirs, ("bert.",), "embeddings.word_embeddings.weight")
+    tf_names = f"{p}embeddings.LayerNorm.gamma" in theirs   # TensorFlow-era weight/bias names
+
+    def spelled(name: str) -> str:
+        if tf_names and ".LayerNorm." in name:
+            name = name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+        return p + name
+
+    mapping = {ours: (spelled(name), None) for name, ours in name_map(config.n_layers).items()}
+    ignored = [rf"{p}embeddings\.(position_ids|token_type_ids)", rf"{p}pooler\.dense\.(weight|bias)",
+               r"cls\..*", r"classifier\..*", r"qa_outputs\..*"]
+    return mapping, ignored

@@ -1,0 +1,123 @@
+"""Reading a Hugging Face checkpoint folder strictly: config.json, safetensors weights, a name map.
+
+Shared by the family files (roberta.py, distilbert.py, gpt2.py, llama.py). Weights are
+read with safetensors only (one model.safetensors, or shards listed in
+model.safetensors.index.json), never with pickle, and are converted to float32 whatever
+the file stores (bf16, fp16). Every tensor of the file must be used by the name map or be
+listed as ignored by the family; every tensor the map needs must be there, with the shape
+our module expects. Each error names the tensor.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import torch
+from safetensors import SafetensorError, safe_open
+
+from core import Transformer, TransformerConfig
+
+# Our parameter name -> (their tensor name, optional conversion of that tensor).
+NameMap = dict[str, tuple[str, Optional[Callable[[torch.Tensor], torch.Tensor]]]]
+
+SINGLE = "model.safetensors"
+INDEX = "model.safetensors.index.json"
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The safetensors file(s) of a checkpoint: one file, or the shards its index lists."""
+    folder = Path(folder)
+    if (folder / SINGLE).is_file():
+        return [folder / SINGLE]
+    index = folder / INDEX
+    if index.is_file():
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{index}: not a usable shard index ({exc})") from exc
+        shards = [folder / name for name in sorted(set(weight_map.values()))]
+        for shard in shards:
+            if not shard.is_file():
+                raise FileNotFoundError(f"{index} lists {shard.name}, which is not in {folder}")
+        return shards
+    pickled = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt")]
+    hint = f" ({', '.join(sorted(pickled))} are pickle files, which are never opened)" if pickled else ""
+    raise FileNotFoundError(f"no {SINGLE} or {INDEX} in {folder}{hint}")
+
+
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of the checkpoint by its Hugging Face name, as stored (dtype unchanged)."""
+    tensors: dict[str, torch.Tensor] = {}
+    for path in weight_files(folder):
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                for name in f.keys():
+                    if name in tensors:
+                        raise ValueError(f"{path}: tensor {name} appears in two shards")
+                    tensors[name] = f.get_tensor(name)
+        except (SafetensorError, OSError) as exc:
+            raise ValueError(f"{path}: the weights file is damaged or not safetensors ({exc})") from exc
+    return tensors
+
+
+def common_prefix(names: Iterable[str], candidates: tuple[str, ...], probe: str) -> str:
+    """The wrapper prefix of a checkpoint saved from a task model ("model.", "transformer.", ...),
+    found from a tensor every checkpoint of the family has (`probe`); "" when saved bare."""
+    names = set(names)
+    for prefix in candidates:
+        if prefix + probe in names:
+            return prefix
+    return ""
+
+
+def expected_shapes(config: TransformerConfig) -> dict[str, tuple[int, ...]]:
+    """Our parameter names and shapes for `config`, without allocating any weights."""
+    with torch.device("meta"):
+        net = Transformer(config)
+    return {name: tuple(t.shape) for name, t in net.state_dict().items()}
+
+
+def convert(theirs: dict[str, torch.Tensor], mapping: NameMap, ignored: Iterable[str],
+            config: TransformerConfig, where: str) -> dict[str, torch.Tensor]:
+    """Apply a family's name map strictly; return our state dict in float32.
+
+    ignored: regular expressions (full match) for tensors the file may hold that we do not
+    use (buffers such as causal-mask tables, task heads on top of the model).
+    """
+    patterns = [re.compile(p) for p in ignored]
+    used = {source for source, _ in mapping.values()}
+    missing = sorted(used - set(theirs))
+    if missing:
+        raise ValueError(f"{where}: missing tensor {missing[0]!r}"
+                         + (f" (and {len(missing) - 1} more: {missing[1:4]})" if len(missing) > 1 else ""))
+    unexpected = sorted(n for n in theirs if n not in used and not any(p.fullmatch(n) for p in patterns))
+    if unexpected:
+        raise ValueError(f"{where}: unexpected tensor {unexpected[0]!r}"
+                         + (f" (and {len(unexpected) - 1} more: {unexpected[1:4]})" if len(unexpected) > 1 else "")
+                         + ": the checkpoint does not match its config.json, or has parts we do not support")
+    shapes = expected_shapes(config)
+    ours_missing = sorted(set(shapes) - set(mapping))
+    if ours_missing:  # a bug in a name map, not in the file
+        raise ValueError(f"{where}: the name map leaves {ours_missing[:4]} unset")
+    state = {}
+    for ours, (source, change) in mapping.items():
+        tensor = theirs[source]
+        tensor = change(tensor) if change is not None else tensor
+        if tuple(tensor.shape) != shapes[ours]:
+            raise ValueError(f"{where}: tensor {source!r} has shape {tuple(theirs[source].shape)}, "
+                             f"which does not give {ours} the shape {shapes[ours]} the config needs")
+        # float32 whatever the file holds: bf16 would round every intermediate we show.
+        state[ours] = tensor.to(torch.float32).contiguous()
+    return state
+
+
+def check_tied(theirs: dict[str, torch.Tensor], head: str, table: str, where: str) -> list[str]:
+    """A tied checkpoint may still store the unembedding; accept it only if it is the table."""
+    if head not in theirs:
+        return []
+    if theirs[head].shape != theirs[table].shape or not torch.equal(theirs[head], theirs[table]):
+        raise ValueError(f"{where}: tensor {head!r} differs from {table!r}, but config.json says "
+                         "tie_word_embeddings is true (the two must be the same matrix)")
+    return [re.escape(head)]

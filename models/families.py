@@ -1,0 +1,113 @@
+"""Hugging Face checkpoint folders by family: config.json's model_type picks the name map.
+
+    bert                         models/bert.py (also MiniLM's own loader)
+    roberta                      models/roberta.py
+    distilbert                   models/distilbert.py
+    gpt2                         models/gpt2.py
+    llama, mistral, qwen2        models/llama.py
+
+Each family file has `config_from_hf` (config.json -> TransformerConfig, refusing what our
+core does not implement, by name) and `hf_name_map` (which of its tensors becomes which of
+ours). Before any weight is read, the model's float32 size plus one traced sentence is
+checked against a limit, so a model too large for the server is refused with its size
+instead of swapping.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from core import TransformerConfig, from_state_dict
+from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
+
+from . import bert, distilbert, gpt2, llama, roberta
+from .checkpoint import convert, read_weights
+from .files import read_config, require_finite
+from .loaded import LoadedModel
+from .text import TextTokenizer
+
+FAMILIES = {model_type: module for module in (bert, roberta, distilbert, gpt2, llama)
+            for model_type in module.MODEL_TYPES}
+SUPPORTED = tuple(FAMILIES)
+
+# One trace holds H·T² scores per layer and rotary models allow 32k+ positions, so every
+# family is cut at this many tokens (the text is flagged `truncated`).
+DEFAULT_MAX_TOKENS = 512
+# The weights in float32 plus one trace at the token limit must fit in this many bytes.
+DEFAULT_MAX_MODEL_BYTES = 4 * 2**30
+
+
+def token_limit() -> int:
+    return int(os.environ.get("ATTENTION_EXPLORER_MAX_TOKENS", DEFAULT_MAX_TOKENS))
+
+
+def max_model_bytes() -> int:
+    return int(float(os.environ.get("ATTENTION_EXPLORER_MAX_MODEL_BYTES", DEFAULT_MAX_MODEL_BYTES)))
+
+
+def unsupported(model_type) -> ValueError:
+    return ValueError(f"model_type {model_type!r} is not supported; supported model types: "
+                      f"{', '.join(SUPPORTED)} (and models trained in this app)")
+
+
+def config_for(hf: dict) -> TransformerConfig:
+    """Our config for a Hugging Face config.json of a supported family."""
+    model_type = hf.get("model_type")
+    if model_type not in FAMILIES:
+        raise unsupported(model_type)
+    try:
+        return FAMILIES[model_type].config_from_hf(hf)
+    except KeyError as exc:
+        raise ValueError(f"config.json of a {model_type} model lacks the field {exc}") from exc
+
+
+def max_tokens(config: TransformerConfig, hf: dict) -> int:
+    """Longest input one trace takes: the positions, a sliding window, and token_limit()."""
+    limit = min(config.n_positions, token_limit())
+    window = llama.sliding_window(hf) if hf.get("model_type") in llama.MODEL_TYPES else None
+    # Within the window every token sees the whole past, so plain causal attention is exact.
+    return min(limit, window) if window else limit
+
+
+def check_size(config: TransformerConfig, n_tokens: int, where: str) -> None:
+    """Refuse, before reading weights, a model whose float32 weights and one trace exceed the limit."""
+    model, trace = estimate_model_bytes(config), estimate_trace_bytes(config, n_tokens)
+    limit = max_model_bytes()
+    if model + trace > limit:
+        raise ValueError(
+            f"{where} is too large for this server: {count_parameters(config) / 1e6:,.0f}M parameters are "
+            f"{model / 1e9:.2f} GB in float32, and one traced sentence of {n_tokens} tokens about "
+            f"{trace / 1e9:.2f} GB more; the limit is {limit / 1e9:.2f} GB "
+            "(ATTENTION_EXPLORER_MAX_MODEL_BYTES, ATTENTION_EXPLORER_MAX_TOKENS).")
+
+
+def describe(model_type: str, config: TransformerConfig, where: str) -> str:
+    kv = f" ({config.kv_heads} key/value heads)" if config.kv_heads != config.n_heads else ""
+    kind = "decoder: each token sees only the past" if config.causal else "encoder: every token sees every other"
+    return (f"{model_type} from {where}: {config.n_layers} layers × {config.n_heads} heads{kv}, "
+            f"{config.d_model} dimensions, {count_parameters(config) / 1e6:,.1f}M parameters; {kind}.")
+
+
+def load_family(folder: Path, name: str, hf: dict | None = None):
+    """A LoadedModel from a Hugging Face checkpoint folder of a family in FAMILIES."""
+    folder = Path(folder)
+    hf = read_config(folder) if hf is None else hf
+    model_type = hf.get("model_type")
+    if model_type not in FAMILIES:
+        raise unsupported(model_type)
+    config = config_for(hf)
+    n_tokens = max_tokens(config, hf)
+    check_size(config, n_tokens, name)
+    tokenizer = TextTokenizer(folder / "tokenizer.json", max_tokens=n_tokens)
+    if tokenizer.vocab_size > config.vocab_size:
+        raise ValueError(f"{folder / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but the model's "
+                         f"vocabulary has {config.vocab_size} rows: they do not belong together")
+    theirs = read_weights(folder)
+    mapping, ignored = FAMILIES[model_type].hf_name_map(config, theirs, str(folder))
+    state = convert(theirs, mapping, ignored, config, str(folder))
+    del theirs
+    require_finite(state, folder / "model.safetensors")
+    net = from_state_dict(config, state)
+    info = {"family": model_type, "n_parameters": count_parameters(config), "max_tokens": n_tokens}
+    return LoadedModel(name=name, config=config, net=net, tokenizer=tokenizer,
+                       description=describe(model_type, config, name), folder=folder, info=info)

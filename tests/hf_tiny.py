@@ -1,0 +1,124 @@
+"""Tiny, randomly initialised Hugging Face checkpoints of every supported family, for parity tests.
+
+Each is built with `transformers` (a test-only dependency), given non-trivial random
+weights with a fixed seed, saved with save_pretrained (safetensors) next to a small
+tokenizer.json trained here with `tokenizers`, with the special tokens that family's
+real tokenizer adds. Nothing is downloaded.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch  # noqa: E402
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers  # noqa: E402
+
+VOCAB = 320          # model rows; every tokenizer below has fewer tokens
+D, LAYERS, HEADS, KV_HEADS, D_FF = 64, 3, 4, 2, 160
+POSITIONS = 64       # small, so truncation is cheap to reach
+
+LONG = " ".join(["the cat sat on the mat and looked at the dog"] * 12)  # > 64 tokens for every tokenizer
+SENTENCES = {
+    "plain": "Time flies like an arrow; fruit flies like a banana.",
+    "emoji_cjk": "I love 🍕 and 東京 in the spring 🌸!",
+    "accents": "Naïve café, crème brûlée — isn't it?",
+    "long": LONG,
+}
+CORPUS = list(SENTENCES.values()) + [
+    "the quick brown fox jumps over the lazy dog",
+    "attention is all you need, said the transformer to the recurrent network",
+    "a small model with a small vocabulary reads small sentences",
+]
+
+
+def byte_level_bpe(specials: list[str], post: processors.PostProcessor | None) -> Tokenizer:
+    """GPT-2 style: bytes first, then merges; vocabulary well below VOCAB."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=specials, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS, trainer)
+    tok.post_processor = post if post is not None else processors.ByteLevel(trim_offsets=False)
+    return tok
+
+
+def tokenizer_for(family: str) -> Tokenizer:
+    if family == "gpt2":  # no specials added to a sentence
+        return byte_level_bpe(["<|endoftext|>"], None)
+    if family in ("llama", "mistral", "qwen2"):  # Llama-style: <s> (bos) before every sentence
+        tok = byte_level_bpe(["<unk>", "<s>", "</s>"], None)
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))])
+        return tok
+    if family == "roberta":  # <s> ... </s>, pad is id 1
+        tok = byte_level_bpe(["<s>", "<pad>", "</s>", "<unk>"], None)
+        tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=True)
+        return tok
+    if family in ("distilbert", "bert"):  # WordPiece with [CLS] ... [SEP]
+        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+        tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+        tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tok.decoder = decoders.WordPiece()
+        trainer = trainers.WordPieceTrainer(vocab_size=250, show_progress=False,
+                                            special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+        tok.train_from_iterator(CORPUS, trainer)
+        tok.post_processor = processors.BertProcessing(("[SEP]", 3), ("[CLS]", 2))
+        return tok
+    raise ValueError(family)
+
+
+def hf_model(family: str, *, tied: bool = True, seed: int = 0):
+    """A transformers model of the family with random weights large enough to make attention uneven."""
+    import transformers as tf
+
+    common = dict(vocab_size=VOCAB, attn_implementation="eager")
+    rope = {"rope_type": "default", "rope_theta": 5000.0}
+    if family == "bert":  # saved from the masked-LM model: names under "bert.", a "cls." head
+        config = tf.BertConfig(hidden_size=D, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
+                               intermediate_size=D_FF, max_position_embeddings=POSITIONS, **common)
+        cls = tf.BertForMaskedLM
+    elif family == "roberta":
+        config = tf.RobertaConfig(hidden_size=D, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
+                                  intermediate_size=D_FF, max_position_embeddings=POSITIONS + 2,
+                                  type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, **common)
+        cls = tf.RobertaModel
+    elif family == "distilbert":
+        config = tf.DistilBertConfig(dim=D, n_layers=LAYERS, n_heads=HEADS, hidden_dim=D_FF,
+                                     max_position_embeddings=POSITIONS, pad_token_id=0, **common)
+        cls = tf.DistilBertModel
+    elif family == "gpt2":
+        config = tf.GPT2Config(n_embd=D, n_layer=LAYERS, n_head=HEADS, n_positions=POSITIONS,
+                               bos_token_id=0, eos_token_id=0,
+                               tie_word_embeddings=tied, **common)
+        cls = tf.GPT2LMHeadModel
+    elif family in ("llama", "mistral", "qwen2"):
+        config_cls = {"llama": tf.LlamaConfig, "mistral": tf.MistralConfig, "qwen2": tf.Qwen2Config}[family]
+        config = config_cls(hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS,
+                            num_attention_heads=HEADS, num_key_value_heads=KV_HEADS,
+                            max_position_embeddings=POSITIONS, rope_parameters=rope,
+                            tie_word_embeddings=tied, bos_token_id=1, eos_token_id=2, **common)
+        cls = {"llama": tf.LlamaForCausalLM, "mistral": tf.MistralForCausalLM,
+               "qwen2": tf.Qwen2ForCausalLM}[family]
+    else:
+        raise ValueError(family)
+    torch.manual_seed(seed)
+    model = cls(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():  # tied tables appear once
+            is_norm = "norm" in name.lower() or ".ln_" in name or name.startswith("ln_f")
+            if is_norm and name.endswith("weight"):
+                p.copy_(1 + 0.1 * torch.randn_like(p))
+            else:
+                p.copy_(0.1 * torch.randn_like(p))
+    return model
+
+
+def save_checkpoint(model, tokenizer: Tokenizer, folder: Path, **save_kwargs) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder, **save_kwargs)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    return folder

@@ -1,0 +1,104 @@
+"""The family switches of core on their own: config validation, grouped-query attention, RoPE, RMSNorm."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from core import RMSNorm, Transformer, TransformerConfig, apply_rotary, attend, rotary_angles
+from core.budget import count_parameters
+
+BASE = dict(vocab_size=50, d_model=32, n_heads=4, n_layers=2, d_ff=64, max_positions=16)
+LLAMA = dict(BASE, positional="rotary", norm="pre", norm_kind="rmsnorm", n_kv_heads=2, mlp="gated",
+             activation="silu", bias=False, qkv_bias=False, embed_norm=False, causal=True, lm_head=True,
+             tie_embeddings=False)
+
+
+def test_old_saved_config_dicts_still_load():
+    old = dict(BASE, positional="learned", norm="pre", activation="gelu", eps=1e-5, type_vocab_size=0,
+               embed_norm=False, causal=True, lm_head=True, tie_embeddings=True, pad_id=0)
+    config = TransformerConfig.from_dict(old)
+    assert config.n_kv_heads is None and config.kv_heads == 4
+    assert config.norm_kind == "layernorm" and config.mlp == "standard"
+    assert TransformerConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(n_kv_heads=3), "n_kv_heads=3 must be a positive divisor"),
+    (dict(norm_kind="batchnorm"), "norm_kind must be one of"),
+    (dict(positional="alibi"), "positional must be one of"),
+    (dict(activation="gelu_fast"), "activation must be one of"),
+    (dict(mlp="moe"), "mlp must be one of"),
+    (dict(positional="rotary", d_model=12, n_heads=4), "d_head \\(3\\) must be even"),
+    (dict(position_offset=16), "position_offset"),
+])
+def test_bad_switches_are_named(change, message):
+    with pytest.raises(ValueError, match=message):
+        TransformerConfig(**dict(BASE, **change))
+
+
+def test_replace_keeps_a_plain_config_valid():
+    from dataclasses import replace
+
+    one_head = replace(TransformerConfig(**BASE), n_heads=1)    # as core/steps.py counts parameters
+    assert one_head.kv_heads == 1
+
+
+def test_grouped_attention_equals_repeated_keys():
+    torch.manual_seed(0)
+    q = torch.randn(1, 6, 5, 8)
+    k, v = torch.randn(1, 2, 5, 8), torch.randn(1, 2, 5, 8)
+    allowed = torch.ones(5, 5, dtype=torch.bool).tril()[None, None]
+    scores, weights, head_out = attend(q, k, v, allowed)
+    # The reference way: copy each key/value head to the 3 query heads of its group.
+    s2, w2, o2 = attend(q, k.repeat_interleave(3, dim=1), v.repeat_interleave(3, dim=1), allowed)
+    torch.testing.assert_close(scores, s2)
+    torch.testing.assert_close(weights, w2)
+    torch.testing.assert_close(head_out, o2)
+
+
+def test_rotary_scores_depend_only_on_distance():
+    torch.manual_seed(0)
+    q, k = torch.randn(16), torch.randn(16)
+
+    def score(m, n):
+        qm = apply_rotary(q[None], torch.tensor([m]), 10000.0)[0]
+        kn = apply_rotary(k[None], torch.tensor([n]), 10000.0)[0]
+        return float(qm @ kn)
+
+    assert score(3, 1) == pytest.approx(score(10, 8), abs=1e-4)
+    assert score(5, 5) == pytest.approx(float(q @ k), abs=1e-4)
+    assert rotary_angles(torch.arange(4), 16, 10000.0).shape == (4, 8)
+    angles = rotary_angles(torch.tensor([1]), 16, 10000.0)[0]
+    assert float(angles[0]) == 1.0 and float(angles[1]) == pytest.approx(10000 ** (-2 / 16))
+
+
+def test_rmsnorm_scales_to_unit_root_mean_square():
+    norm = RMSNorm(8, eps=0.0)
+    x = torch.randn(3, 8) * 5 + 2
+    y = norm(x)
+    torch.testing.assert_close(y.pow(2).mean(-1), torch.ones(3))
+
+
+def test_llama_shaped_transformer_traces():
+    torch.manual_seed(0)
+    config = TransformerConfig(**LLAMA)
+    net = Transformer(config).eval()
+    assert count_parameters(config) == sum(p.numel() for p in net.parameters())
+    trace = net.trace([1, 2, 3, 4, 5])
+    layer = trace.layers[0]
+    assert layer.q.shape == (4, 5, 8) and layer.k.shape == (2, 5, 8) and layer.q_raw.shape == (4, 5, 8)
+    assert trace.logits.shape == (5, 50) and trace.final.shape == (5, 32)
+    assert math.isclose(float(trace.attentions[1, 3, 2].sum()), 1.0, abs_tol=1e-5)
+    assert [trace.kv_head_of(h) for h in range(4)] == [0, 0, 1, 1]
+    assert net.blocks[0].attention.query.bias is None and net.blocks[0].mlp.gate is not None
+
+
+def test_gpt_shaped_transformer_unchanged_without_switches():
+    """A config without the new switches builds exactly the modules it built before."""
+    config = TransformerConfig(**dict(BASE, norm="pre", causal=True, lm_head=True, embed_norm=False))
+    net = Transformer(config)
+    assert isinstance(net.final_norm, torch.nn.LayerNorm) and net.blocks[0].mlp.gate is None
+    assert count_parameters(config) == sum(p.numel() for p in net.parameters())
+    assert net.trace([1, 2, 3]).layers[0].q_raw is None

@@ -1,0 +1,364 @@
+"""Every supported Hugging Face family, loaded into our one core, equals transformers (eager) at 1e-4.
+
+How transformers' hidden_states line up with our Trace (n = number of layers):
+- encoders (RoBERTa, DistilBERT): hidden_states[0..n] == trace.hidden_states[0..n]
+  (the embedding output, then each block's output; post-LN blocks end in their own norm);
+- decoders (GPT-2, Llama, Mistral, Qwen2): hidden_states[0..n-1] == trace.hidden_states[0..n-1],
+  but transformers' last entry has the final norm applied: hidden_states[n] == trace.final.
+  Our trace.hidden_states[n] (the last block's output, before that norm) is checked through the
+  logits, which are computed from it: logits == trace.logits.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from hf_tiny import (KV_HEADS, LAYERS, POSITIONS, SENTENCES, VOCAB, hf_model, save_checkpoint,  # noqa: E402
+                     tokenizer_for)
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+from core import apply_rotary, count_parameters, estimate_trace_bytes, logit_lens  # noqa: E402
+from models import load_model  # noqa: E402
+from models.families import SUPPORTED, config_for  # noqa: E402
+
+# (family, tied unembedding): Llama with GQA both tied and untied, Qwen2 with its q/k/v biases.
+CASES = [("bert", True), ("roberta", True), ("distilbert", True), ("gpt2", True), ("gpt2", False),
+         ("llama", True), ("llama", False), ("mistral", True), ("qwen2", False)]
+DECODERS = {"gpt2", "llama", "mistral", "qwen2"}
+ATOL = 1e-4
+
+
+def case_id(case) -> str:
+    return f"{case[0]}-{'tied' if case[1] else 'untied'}"
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory):
+    """(family, tied) -> (transformers model, folder, our LoadedModel), built once per session."""
+    built = {}
+
+    def get(family: str, tied: bool = True):
+        if (family, tied) not in built:
+            model = hf_model(family, tied=tied)
+            folder = save_checkpoint(model, tokenizer_for(family),
+                                     tmp_path_factory.mktemp(f"{family}-{int(tied)}"))
+            built[family, tied] = (model, folder, load_model(str(folder)))
+        return built[family, tied]
+
+    return get
+
+
+def reference(model, ids: list[int]):
+    with torch.no_grad():
+        return model(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
+
+
+def assert_matches(model, trace, family: str):
+    out = reference(model, trace.ids)
+    attentions = np.stack([a[0].numpy() for a in out.attentions])
+    hidden = np.stack([h[0].numpy() for h in out.hidden_states])
+    assert trace.attentions.shape == attentions.shape == (LAYERS, 4, len(trace), len(trace))
+    np.testing.assert_allclose(trace.attentions, attentions, atol=ATOL, rtol=0)
+    if family in DECODERS:
+        np.testing.assert_allclose(trace.hidden_states[:-1], hidden[:-1], atol=ATOL, rtol=0)
+        np.testing.assert_allclose(trace.final, hidden[-1], atol=ATOL, rtol=0)
+        np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), atol=ATOL, rtol=0)
+    else:
+        np.testing.assert_allclose(trace.hidden_states, hidden, atol=ATOL, rtol=0)
+        assert trace.logits is None
+
+
+@pytest.mark.parametrize("sentence", list(SENTENCES))
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_trace_matches_transformers(checkpoints, case, sentence):
+    model, _, loaded = checkpoints(*case)
+    trace = loaded.trace(SENTENCES[sentence])
+    assert trace.truncated == (sentence == "long")
+    if trace.truncated:
+        assert len(trace) == POSITIONS and trace.n_input_tokens > POSITIONS
+    assert_matches(model, trace, case[0])
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_tokens_follow_the_tokenizers_own_specials(checkpoints, case):
+    """Our ids equal transformers' tokenizer on the same tokenizer.json, truncation included."""
+    _, folder, loaded = checkpoints(*case)
+    hf_tok = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
+    for text in SENTENCES.values():
+        expected = hf_tok(text, truncation=True, max_length=POSITIONS)["input_ids"]
+        assert loaded.trace(text).ids == expected
+    first = loaded.trace("the cat").tokens
+    specials = {"gpt2": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"],
+                "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"]}[case[0]]
+    assert [t for t, s in zip(first, loaded.trace("the cat").special_mask) if s] == specials
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_parameter_count_matches_transformers(checkpoints, case):
+    model, _, loaded = checkpoints(*case)
+    heads = ("pooler.", "bert.pooler.", "cls.")  # on top of the per-token hidden states
+    on_top = sum(p.numel() for n, p in model.named_parameters() if n.startswith(heads))
+    assert count_parameters(loaded.config) == model.num_parameters() - on_top
+
+
+def test_grouped_query_attention_in_the_trace(checkpoints):
+    _, _, loaded = checkpoints("llama", True)
+    trace = loaded.trace(SENTENCES["plain"])
+    layer = trace.layers[1]
+    t, d_head = len(trace), 64 // 4
+    assert layer.q.shape == (4, t, d_head) and layer.k.shape == layer.v.shape == (KV_HEADS, t, d_head)
+    assert trace.n_kv_heads == KV_HEADS and loaded.config.kv_heads == KV_HEADS
+    assert [trace.kv_head_of(h) for h in range(4)] == [0, 0, 1, 1]
+    assert [loaded.config.kv_head_of(h) for h in range(4)] == [0, 0, 1, 1]
+    for h in range(4):  # each query head scores against the k of its key/value head
+        kv = trace.kv_head_of(h)
+        scores = layer.q[h] @ layer.k[kv].T / np.sqrt(d_head)
+        allowed = np.tril(np.ones((t, t), dtype=bool))
+        np.testing.assert_allclose(layer.scores[h][allowed], scores[allowed], atol=1e-5)
+        np.testing.assert_allclose(layer.head_out[h], layer.weights[h] @ layer.v[kv], atol=1e-5)
+
+
+def test_rotary_trace_keeps_raw_and_rotated(checkpoints):
+    _, _, loaded = checkpoints("llama", True)
+    trace = loaded.trace(SENTENCES["plain"])
+    layer = trace.layers[0]
+    positions = torch.arange(len(trace))
+    theta = loaded.config.rope_theta
+    assert theta == 5000.0
+    rotated = apply_rotary(torch.from_numpy(np.array(layer.q_raw)), positions, theta).numpy()
+    np.testing.assert_allclose(layer.q, rotated, atol=1e-6)
+    np.testing.assert_array_equal(layer.q[:, 0], layer.q_raw[:, 0])      # position 0 is not turned
+    np.testing.assert_allclose(np.linalg.norm(layer.k, axis=-1), np.linalg.norm(layer.k_raw, axis=-1), rtol=1e-5)
+    assert not trace.pos_embed.any()                                      # nothing added to the tokens
+    assert layer.mlp_up is not None and layer.mlp_up.shape == layer.mlp_hidden.shape
+
+
+def test_roberta_positions_start_after_padding_idx(checkpoints):
+    model, _, loaded = checkpoints("roberta", True)
+    trace = loaded.trace("the cat")
+    table = model.embeddings.position_embeddings.weight.detach().numpy()
+    np.testing.assert_array_equal(trace.pos_embed, table[2:2 + len(trace)])  # pad_token_id 1 -> rows 2, 3, ...
+    assert loaded.config.position_offset == 2 and loaded.tokenizer.max_tokens == POSITIONS
+
+
+def test_bf16_checkpoint_is_computed_in_float32(tmp_path):
+    reference_model = hf_model("llama", tied=False)
+    with torch.no_grad():  # round the weights to bf16 values, kept in float32 (exactly representable)
+        for p in reference_model.parameters():
+            p.copy_(p.to(torch.bfloat16).float())
+    # A bf16 copy to save; the reference stays float32 (casting the model itself would also round
+    # RoPE's frequency buffer, which no checkpoint stores).
+    folder = save_checkpoint(copy.deepcopy(reference_model).to(torch.bfloat16), tokenizer_for("llama"),
+                             tmp_path / "bf16")
+    assert {t.dtype for t in load_file(str(folder / "model.safetensors")).values()} == {torch.bfloat16}
+    loaded = load_model(str(folder))
+    assert all(p.dtype == torch.float32 for p in loaded.net.parameters())
+    for text in SENTENCES.values():
+        assert_matches(reference_model, loaded.trace(text), "llama")
+
+
+def test_sharded_checkpoint_loads(tmp_path):
+    model = hf_model("gpt2", tied=True)
+    folder = save_checkpoint(model, tokenizer_for("gpt2"), tmp_path / "sharded", max_shard_size="60KB")
+    assert (folder / "model.safetensors.index.json").is_file() and not (folder / "model.safetensors").exists()
+    assert len(list(folder.glob("model-*.safetensors"))) > 2
+    loaded = load_model(str(folder))
+    assert_matches(model, loaded.trace(SENTENCES["emoji_cjk"]), "gpt2")
+
+
+# -- strictness: each error names what is wrong ------------------------------------------
+
+def copy_of(checkpoints, tmp_path, family="gpt2", tied=True):
+    _, folder, _ = checkpoints(family, tied)
+    return shutil.copytree(folder, tmp_path / f"copy-{family}")
+
+
+def rewrite_weights(folder, change):
+    tensors = load_file(str(folder / "model.safetensors"))
+    change(tensors)
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+
+
+def rewrite_config(folder, change):
+    raw = json.loads((folder / "config.json").read_text())
+    change(raw)
+    (folder / "config.json").write_text(json.dumps(raw))
+
+
+def test_bert_with_tensorflow_layernorm_names(checkpoints, tmp_path):
+    """Older BERT checkpoints spell LayerNorm's weight and bias gamma and beta."""
+    model, _, _ = checkpoints("bert", True)
+    folder = copy_of(checkpoints, tmp_path, "bert", True)
+
+    def rename(tensors):
+        for name in [n for n in tensors if ".LayerNorm." in n]:
+            tensors[name.replace(".weight", ".gamma").replace(".bias", ".beta")] = tensors.pop(name)
+    rewrite_weights(folder, rename)
+    assert "bert.embeddings.LayerNorm.gamma" in load_file(str(folder / "model.safetensors"))
+    assert_matches(model, load_model(str(folder)).trace(SENTENCES["plain"]), "bert")
+
+
+def test_missing_tensor_is_named(checkpoints, tmp_path):
+    folder = copy_of(checkpoints, tmp_path)
+    rewrite_weights(folder, lambda t: t.pop("transformer.h.1.ln_2.bias"))
+    with pytest.raises(ValueError, match=r"missing tensor 'transformer\.h\.1\.ln_2\.bias'"):
+        load_model(str(folder))
+
+
+def test_unexpected_tensor_is_named(checkpoints, tmp_path):
+    folder = copy_of(checkpoints, tmp_path, "qwen2", False)
+    rewrite_weights(folder, lambda t: t.update({"model.layers.0.self_attn.surprise": torch.zeros(3)}))
+    with pytest.raises(ValueError, match=r"unexpected tensor 'model\.layers\.0\.self_attn\.surprise'"):
+        load_model(str(folder))
+
+
+def test_wrong_shape_is_named(checkpoints, tmp_path):
+    folder = copy_of(checkpoints, tmp_path, "llama", False)
+    rewrite_weights(folder, lambda t: t.update({"model.layers.2.mlp.up_proj.weight": torch.zeros(7, 64)}))
+    with pytest.raises(ValueError, match=r"'model\.layers\.2\.mlp\.up_proj\.weight' has shape \(7, 64\)"):
+        load_model(str(folder))
+
+
+def test_stored_tied_head_must_equal_the_table(checkpoints, tmp_path):
+    folder = copy_of(checkpoints, tmp_path, "llama", True)
+    rewrite_weights(folder, lambda t: t.update({"lm_head.weight": torch.ones(VOCAB, 64)}))
+    with pytest.raises(ValueError, match=r"'lm_head\.weight' differs from 'model\.embed_tokens\.weight'"):
+        load_model(str(folder))
+
+
+def test_unsupported_model_type_lists_the_supported(checkpoints, tmp_path):
+    folder = copy_of(checkpoints, tmp_path)
+    rewrite_config(folder, lambda c: c.update(model_type="t5"))
+    with pytest.raises(ValueError, match="model_type 't5' is not supported") as info:
+        load_model(str(folder))
+    assert all(name in str(info.value) for name in SUPPORTED)
+    assert set(SUPPORTED) == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2"}
+
+
+@pytest.mark.parametrize("field,value,name", [
+    ("rope_scaling", {"rope_type": "llama3", "factor": 8.0}, "llama3"),                 # older config.json
+    ("rope_scaling", {"type": "linear", "factor": 2.0}, "linear"),
+    ("rope_parameters", {"rope_type": "yarn", "rope_theta": 1e4, "factor": 4.0}, "yarn"),  # transformers 5
+])
+def test_rope_scaling_is_refused_by_name(checkpoints, tmp_path, field, value, name):
+    folder = copy_of(checkpoints, tmp_path, "llama", True)
+    rewrite_config(folder, lambda c: c.update({field: value}))
+    with pytest.raises(ValueError, match=f"rope scaling '{name}' is not supported"):
+        load_model(str(folder))
+
+
+def test_plain_rope_in_either_config_style():
+    base = dict(model_type="llama", vocab_size=10, hidden_size=8, num_attention_heads=2,
+                num_hidden_layers=1, intermediate_size=16)
+    assert config_for({**base, "rope_theta": 500000.0, "rope_scaling": None}).rope_theta == 500000.0
+    assert config_for({**base, "rope_parameters": {"rope_type": "default", "rope_theta": 7.0}}).rope_theta == 7.0
+
+
+def test_too_large_model_is_refused_before_reading_weights(checkpoints, tmp_path, monkeypatch):
+    folder = copy_of(checkpoints, tmp_path)
+    (folder / "model.safetensors").unlink()       # never reached: the size is judged from config.json
+    monkeypatch.setenv("ATTENTION_EXPLORER_MAX_MODEL_BYTES", "100000")
+    with pytest.raises(ValueError, match=r"too large.*parameters are 0\.00 GB in float32.*64 tokens") as info:
+        load_model(str(folder))
+    assert "ATTENTION_EXPLORER_MAX_MODEL_BYTES" in str(info.value)
+
+
+def test_token_limit_and_sliding_window_cap_the_trace(checkpoints, tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTENTION_EXPLORER_MAX_TOKENS", "16")
+    _, folder, _ = checkpoints("qwen2", False)
+    trace = load_model(str(folder)).trace(SENTENCES["long"])
+    assert trace.truncated and len(trace) == 16
+    monkeypatch.delenv("ATTENTION_EXPLORER_MAX_TOKENS")
+    folder = copy_of(checkpoints, tmp_path, "mistral", True)
+    rewrite_config(folder, lambda c: c.update(sliding_window=24))
+    assert load_model(str(folder)).tokenizer.max_tokens == 24
+
+
+def test_trace_size_estimate_is_close(checkpoints):
+    for case in CASES:
+        _, _, loaded = checkpoints(*case)
+        trace = loaded.trace(SENTENCES["long"])
+        arrays = [trace.token_embed, trace.pos_embed, trace.embed, trace.final, trace.logits, trace.type_embed]
+        for layer in trace.layers:
+            arrays += [getattr(layer, f) for f in layer.__dataclass_fields__ if f != "cross"]
+        actual = sum(a.nbytes for a in arrays if a is not None)
+        estimate = estimate_trace_bytes(loaded.config, len(trace))
+        assert 0.8 < estimate / actual < 1.25, case
+
+
+# -- logit lens ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", [("gpt2", True), ("llama", False), ("qwen2", False)], ids=case_id)
+def test_logit_lens_last_layer_is_the_models_logits(checkpoints, case):
+    _, _, loaded = checkpoints(*case)
+    trace = loaded.trace(SENTENCES["emoji_cjk"])
+    lens = logit_lens(loaded.net, trace, k=5, chunk=7)   # chunks that do not divide T
+    assert lens.ids.shape == lens.probs.shape == (LAYERS + 1, len(trace), 5)
+    probs = torch.softmax(torch.from_numpy(np.array(trace.logits)), dim=-1)
+    top = probs.topk(5, dim=-1)
+    np.testing.assert_array_equal(lens.ids[-1], top.indices.numpy())
+    np.testing.assert_allclose(lens.probs[-1], top.values.numpy(), atol=1e-6)
+    assert (np.diff(lens.probs, axis=-1) <= 0).all()      # most likely first
+
+
+def test_logit_lens_rows_are_probabilities(checkpoints):
+    _, _, loaded = checkpoints("llama", True)
+    trace = loaded.trace(SENTENCES["plain"])
+    lens = logit_lens(loaded.net, trace, k=VOCAB)
+    np.testing.assert_allclose(lens.probs.sum(-1), 1.0, atol=1e-4)
+    assert (lens.probs >= 0).all()
+    assert all(sorted(row) == list(range(VOCAB)) for row in lens.ids[:, 3])
+
+
+def test_logit_lens_refuses_an_encoder(checkpoints):
+    _, _, loaded = checkpoints("roberta", True)
+    with pytest.raises(ValueError, match="language model"):
+        logit_lens(loaded.net, loaded.trace("the cat"))
+
+
+# -- real configs (fields as in their config.json; no weights needed) --------------------
+
+REAL = {
+    "gpt2": (dict(model_type="gpt2", n_embd=768, n_layer=12, n_head=12, n_positions=1024, vocab_size=50257),
+             124_439_808),
+    "Qwen2-0.5B": (dict(model_type="qwen2", vocab_size=151936, hidden_size=896, intermediate_size=4864,
+                        num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+                        max_position_embeddings=32768, rope_theta=1000000.0, tie_word_embeddings=True,
+                        use_sliding_window=False, sliding_window=32768), 494_032_768),
+    "Mistral-7B-v0.1": (dict(model_type="mistral", vocab_size=32000, hidden_size=4096, intermediate_size=14336,
+                             num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
+                             max_position_embeddings=32768, rope_theta=10000.0, sliding_window=4096),
+                        7_241_732_096),
+}
+
+
+@pytest.mark.parametrize("name", list(REAL))
+def test_real_configs_count_their_published_parameters(name):
+    hf, published = REAL[name]
+    assert count_parameters(config_for(hf)) == published
+
+
+def test_a_7b_model_is_refused_with_its_size(tmp_path):
+    from models.families import check_size, max_tokens
+
+    hf, _ = REAL["Mistral-7B-v0.1"]
+    config = config_for(hf)
+    assert max_tokens(config, hf) == 512          # 32k positions, cut at the trace limit
+    with pytest.raises(ValueError, match=r"7,242M parameters are 28\.97 GB in float32.*512 tokens about 8\.23 GB"):
+        check_size(config, 512, "Mistral-7B-v0.1")
+
+
+def test_logit_lens_at_chosen_positions(checkpoints):
+    _, _, loaded = checkpoints("gpt2", True)
+    trace = loaded.trace(SENTENCES["plain"])
+    whole = logit_lens(loaded.net, trace, k=3)
+    some = logit_lens(loaded.net, trace, k=3, positions=[5, 2])
+    np.testing.assert_array_equal(some.ids, whole.ids[:, [5, 2]])
+    np.testing.assert_allclose(some.probs, whole.probs[:, [5, 2]], atol=1e-6)
