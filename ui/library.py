@@ -14,11 +14,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from models import load_model
+from models import available_models, load_model
 from models.saved import models_dir
-
-MAX_LISTED = 200        # folders shown in the list (a huge folder cannot flood the page)
-
 
 def allowed_roots() -> list[Path]:
     extra = [Path(p) for p in os.environ.get("ATTENTION_EXPLORER_MODEL_DIRS", "").split(os.pathsep) if p.strip()]
@@ -29,20 +26,10 @@ def free_paths_allowed() -> bool:
     return os.environ.get("ATTENTION_EXPLORER_ALLOW_PATHS", "") == "1"
 
 
-def openable_models() -> dict[str, str]:
-    """Folder -> label of every model folder (one holding config.json) directly inside an allowed root."""
-    found: dict[str, str] = {}
-    for root in allowed_roots():
-        try:
-            entries = sorted(os.scandir(root), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in entries:
-            if len(found) >= MAX_LISTED:
-                return found
-            if not entry.name.startswith(".") and entry.is_dir() and (Path(entry.path) / "config.json").is_file():
-                found[entry.path] = f"📂 {entry.name}"
-    return found
+@st.cache_data(ttl=15, show_spinner=False)
+def listed_models() -> dict[str, str]:
+    """Name -> label of every model this server offers (looked up again after 15 s: new saves appear)."""
+    return available_models([str(root) for root in allowed_roots()])
 
 
 def open_model(path: str, label: str) -> None:
@@ -60,18 +47,11 @@ def open_model(path: str, label: str) -> None:
 
 
 def model_opener() -> None:
-    """A list of the models this server offers; a free path box only on a personal run."""
-    extras = st.session_state.get("extra_models", {})
-    offered = {k: v for k, v in openable_models().items() if k not in extras}
-    if offered:
-        choice = st.selectbox("Saved models on this server", list(offered), format_func=offered.get,
-                              key="open_model_choice", index=None, placeholder="Pick a model…")
-        if st.button("Open", key="open_model", disabled=choice is None):
-            open_model(choice, offered[choice])
-    else:
-        st.caption("No other saved models on this server yet.")
+    """Where saved models are; a free path box only on a personal run."""
+    st.caption("Every model saved on this server (and those in the server's Hugging Face cache) is in the "
+               "sidebar's model picker.")
     if free_paths_allowed():
-        path = st.text_input("Or a folder on this computer (config.json, model.safetensors, tokenizer.json)",
+        path = st.text_input("Open a folder on this computer (config.json, model.safetensors, tokenizer.json)",
                              key="open_model_path", placeholder="/path/to/model")
         if st.button("Open folder", key="open_model_path_go") and path.strip():
             open_model(path.strip(), f"📂 {Path(path.strip()).name}")

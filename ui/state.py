@@ -13,6 +13,7 @@ import streamlit as st
 from core import Trace
 from models import EmptyTextError, LoadedModel, load_model
 from ui.cache import ByteCache, budget_from_env
+from ui.library import listed_models
 
 DEFAULT_MODEL = "minilm"
 DEFAULT_SENTENCE = "Time flies like an arrow."
@@ -67,8 +68,9 @@ def write_url() -> None:
 
 # -- models and traces -------------------------------------------------------------------
 def model_choices() -> dict[str, str]:
-    """Model key -> label for the picker: MiniLM plus what this session trained or loaded."""
-    choices = {DEFAULT_MODEL: "MiniLM (pretrained BERT, 6 layers × 12 heads)"}
+    """Model key -> label for the picker: what this server offers (MiniLM, its models folder, its
+    Hugging Face cache) plus what this session trained or opened."""
+    choices = dict(listed_models())
     choices.update(st.session_state.get("extra_models", {}))
     return choices
 
