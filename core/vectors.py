@@ -14,12 +14,18 @@ leaving out the three input words. The answers and their cosines are gensim's
 and normalises that mean before the dot product, which changes no ranking but does
 change the numbers, so we report cosines against the normalised mean too.
 
-Every row is compared (brute force, exact); the unit-length copy of the table is made
-on first use, so opening 400,000 GloVe vectors memory-mapped costs nothing until asked.
+One query (`neighbors`, `analogy`, `analogy_rank`) reads every row, so its cost is the
+bytes read: it scores a float16 copy of the unit rows (half the bytes of float32), keeps
+every row that could still be in the top k given a proven bound on the float16 error,
+and re-ranks those few rows in float32 from the original table, normalised on the fly.
+The answers and cosines are those of the exact float32 scan (ties: the lower row first);
+see `_Scoring` for the bound. The float16 copy is made on first use, so opening 400,000
+GloVe vectors memory-mapped costs nothing until asked.
 """
 from __future__ import annotations
 
 import difflib
+import mmap
 import re
 import threading
 from dataclasses import dataclass, field
@@ -30,14 +36,41 @@ import numpy as np
 import torch
 
 SUGGEST_POOL = 100_000   # suggestions come from the most frequent words (tables are frequency-ordered)
-NORMALISE_CHUNK = 65_536  # rows normalised at a time: no second full-size temporary
+NORMALISE_CHUNK = 8_192   # rows normalised at a time: temporaries stay in cache, no full-size one
+FAST_MIN_ROWS = 20_000    # smaller tables are scanned in float32 directly
+BLOCK = 64                # rows per block when looking for the k-th best float16 score
+MAX_CANDIDATES = 20_000   # more rows within the error margin than this: exact float32 scan instead
+FLOAT16_UNIT = 2.0 ** -11  # float16 unit roundoff: round-to-nearest changes a value by <= this, relatively
+FLOAT32_UNIT = 2.0 ** -24
+
+
+def _row_sums(terms: np.ndarray) -> np.ndarray:
+    """Sum along the last axis in one fixed order (left to right), in the dtype of `terms`.
+
+    numpy's own reductions pick their order by array size and layout, so the same row could
+    get a different last bit in a batch of 100 than in one of 65,536; a fixed order makes
+    every row's result its own, whichever rows it is computed with."""
+    columns = np.ascontiguousarray(np.moveaxis(terms, -1, 0))          # (d, ...)
+    total = np.zeros(columns.shape[1:], dtype=terms.dtype)
+    for column in columns:
+        total += column
+    return total
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1 (zero rows stay zero), float32."""
+    """Rows scaled to length 1 (zero rows stay zero), float32; each row's result depends on it alone.
+
+    float32 throughout, squares summed left to right: the same bits as numpy's float32 norm of
+    a large table gave before (checked on all of GloVe), whatever the batch."""
     x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.where(norms == 0, 1.0, norms)
+    norms = np.sqrt(_row_sums(x * x))[..., None]
+    return x / np.where(norms == 0, np.float32(1.0), norms)
+
+
+def exact_cosines(unit: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """unit (m, d) float32 rows . query (d,) float32, summed in float64 in a fixed order, then
+    rounded to float32: the same number for a row whichever rows it is scored with."""
+    return _row_sums(unit.astype(np.float64) * np.asarray(query, dtype=np.float64)).astype(np.float32)
 
 
 def placeholder_rows(vocabulary: Sequence[str]) -> list[int]:
@@ -118,6 +151,7 @@ class WordVectors:
         self.index = dict(zip(reversed(self.words), range(len(self.words) - 1, -1, -1)))
         self._hidden = np.asarray(sorted(set(int(i) for i in hidden)), dtype=np.int64)
         self._unit: torch.Tensor | None = None
+        self._scoring: _Scoring | None = None
         self._by_initial: dict[str, list[str]] | None = None
         self._lock = threading.Lock()     # one cached table serves every session and thread
 
@@ -164,7 +198,9 @@ class WordVectors:
 
     @property
     def unit_table(self) -> torch.Tensor:
-        """(n, d) float32 rows of length 1 (zero rows stay zero); made once, on first use."""
+        """(n, d) float32 rows of length 1 (zero rows stay zero); made once, on first use.
+
+        Only the batched `nearest_rows` keeps it; single queries score the float16 copy."""
         if self._unit is None:
             with self._lock:
                 if self._unit is None:
@@ -178,16 +214,85 @@ class WordVectors:
         view.flags.writeable = False
         return view
 
+    def unit_rows_of(self, rows) -> np.ndarray:
+        """Unit rows of the given row numbers, normalised on the fly (the same float32 numbers as `unit`)."""
+        return unit_rows(np.asarray(self.matrix[np.asarray(rows, dtype=np.int64)]))
+
     def unit_vectors(self, words: Sequence[str]) -> np.ndarray:
-        return self.unit[[self.row(w) for w in words]]
+        return self.unit_rows_of([self.row(w) for w in words])
+
+    def _scorer(self) -> "_Scoring":
+        if self._scoring is None:
+            with self._lock:
+                if self._scoring is None:
+                    self._scoring = _Scoring.build(self.matrix)
+        return self._scoring
+
+    # -- exact float32 scores, and the float16 shortcut to them -----------------------------------
+    def _exact(self, rows: np.ndarray, query: torch.Tensor) -> torch.Tensor:
+        """float32 cosines of `query` (unit, float32) with the given rows, normalised on the fly."""
+        return torch.from_numpy(exact_cosines(self.unit_rows_of(rows), query.numpy()))
+
+    def _exact_all(self, n: int, query: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(n, dtype=torch.float32)
+        for start in range(0, n, NORMALISE_CHUNK):
+            stop = min(n, start + NORMALISE_CHUNK)
+            out[start:stop] = torch.from_numpy(exact_cosines(unit_rows(self.matrix[start:stop]), query.numpy()))
+        return out
+
+    def _blocked(self, n: int, exclude: Iterable[int]) -> np.ndarray:
+        """Rows below n that may not answer: the excluded ones and the hidden ones."""
+        drop = np.fromiter((int(i) for i in set(exclude)), dtype=np.int64)
+        return np.union1d(drop[(drop >= 0) & (drop < n)], self._hidden[self._hidden < n])
+
+    def _search(self, query: np.ndarray, k: int, exclude: Iterable[int] = (),
+                restrict_vocab: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and float32 cosines of the k best rows for a unit float32 query, best first,
+        ties in row order: exactly the full float32 scan's answer."""
+        n = len(self) if restrict_vocab is None else max(0, min(int(restrict_vocab), len(self)))
+        blocked = self._blocked(n, exclude)
+        k = max(0, min(int(k), n - blocked.size))
+        q = torch.from_numpy(np.ascontiguousarray(query, dtype=np.float32))
+        if k == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        if n >= FAST_MIN_ROWS and k * BLOCK * 8 <= n:
+            rows = self._candidates(q, n, k, blocked)
+            if rows is not None:
+                return _best(rows, self._exact(rows, q), k)
+        scores = self._exact_all(n, q)
+        scores[torch.from_numpy(blocked)] = -torch.inf
+        return _best(np.arange(n), scores, k)
+
+    def _candidates(self, q: torch.Tensor, n: int, k: int, blocked: np.ndarray) -> np.ndarray | None:
+        """Every row whose float32 cosine could be among the k best (None: too many to re-rank).
+
+        With |approx - exact| <= eps on every row: k allowed rows have approx >= t (the k-th
+        best approx), so exact >= t - eps for k rows, so each of the k best rows has
+        exact >= t - eps and approx >= t - 2 eps. t is bounded from below by the k-th best of the
+        block maxima (k blocks each hold a row at least that high)."""
+        scoring = self._scorer()
+        approx, eps = scoring.scores(q, n)                          # (n,) float16 (or float32), bound
+        approx[torch.from_numpy(blocked)] = -torch.inf
+        full = n // BLOCK * BLOCK
+        maxima = torch.cat([approx[:full].view(-1, BLOCK).amax(dim=1), approx[full:]])
+        kth = float(torch.topk(maxima, k).values[-1])
+        if not np.isfinite(kth):
+            return None
+        threshold = _round_down(kth - 2 * eps, approx.dtype)   # exact in approx's dtype: no rounding up
+        blocks = torch.nonzero(maxima[:full // BLOCK] >= threshold)[:, 0]     # blocks holding a candidate
+        if blocks.numel() * BLOCK > 4 * MAX_CANDIDATES:
+            return None
+        rows = (blocks[:, None] * BLOCK + torch.arange(BLOCK)).reshape(-1)   # (blocks * BLOCK,)
+        rows = rows[approx[rows] >= threshold]
+        tail = torch.nonzero(approx[full:] >= threshold)[:, 0] + full
+        rows = torch.cat([rows, tail]).numpy()
+        return rows if rows.size <= MAX_CANDIDATES else None
 
     # -- neighbours and analogies ---------------------------------------------------------------
     def cosines(self, query: np.ndarray, restrict_vocab: int | None = None) -> torch.Tensor:
-        """Cosine of `query` with every row (or the first `restrict_vocab` rows)."""
-        q = np.array(query, dtype=np.float32)    # a copy: torch needs a writable array
-        norm = float(np.linalg.norm(q))
-        q = q / norm if norm > 0 else q
-        return self.unit_table[:restrict_vocab] @ torch.from_numpy(q)   # (rows,)
+        """Cosine of `query` with every row (or the first `restrict_vocab` rows), exact float32."""
+        n = len(self) if restrict_vocab is None else min(int(restrict_vocab), len(self))
+        return self._exact_all(n, torch.from_numpy(_unit_query(query)))
 
     def _hide(self, scores: torch.Tensor) -> torch.Tensor:
         """Push the hidden rows below every cosine, in place; the last axis of `scores` runs over rows."""
@@ -196,22 +301,16 @@ class WordVectors:
             scores[..., torch.from_numpy(hidden)] = -torch.inf
         return scores
 
-    def _top(self, scores: torch.Tensor, k: int, exclude: Iterable[int]) -> list[tuple[str, float]]:
-        drop = [i for i in set(exclude) if i < scores.shape[0]]
-        if drop:
-            scores[drop] = -torch.inf
-        self._hide(scores)
-        k = max(0, min(int(k), scores.shape[0]))
-        values, rows = torch.topk(scores, k)
-        return [(self.words[int(i)], float(v)) for v, i in zip(values, rows) if v > -torch.inf]
+    def _answers(self, rows: np.ndarray, cosines: np.ndarray) -> list[tuple[str, float]]:
+        return [(self.words[int(i)], float(c)) for i, c in zip(rows, cosines)]
 
     def neighbors(self, word_or_vector, k: int = 10,
                   restrict_vocab: int | None = None) -> list[tuple[str, float]]:
         """The k nearest words by cosine; a word given by name is left out of its own list."""
         if isinstance(word_or_vector, str):
             row = self.row(word_or_vector)
-            return self._top(self.cosines(self.unit[row], restrict_vocab), k, [row])
-        return self._top(self.cosines(word_or_vector, restrict_vocab), k, [])
+            return self._answers(*self._search(self.unit_rows_of([row])[0], k, [row], restrict_vocab))
+        return self._answers(*self._search(_unit_query(word_or_vector), k, (), restrict_vocab))
 
     def nearest_rows(self, vectors: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """For each of n vectors (n, d): the rows (n, k) and cosines (n, k) of its k nearest
@@ -239,7 +338,7 @@ class WordVectors:
                 restrict_vocab: int | None = None) -> list[tuple[str, float]]:
         """a : b :: c : ?  ->  [(word, cosine), ...] best first, without a, b and c."""
         rows = [self.row(w) for w in (a, b, c)]
-        return self._top(self.cosines(self.analogy_query(a, b, c), restrict_vocab), k, rows)
+        return self._answers(*self._search(self.analogy_query(a, b, c), k, rows, restrict_vocab))
 
     def analogy_rank(self, a: str, b: str, c: str, expected: str) -> tuple[int, float]:
         """Where `expected` lands among the answers of a : b :: c : ? (1 = the top answer)."""
@@ -247,12 +346,19 @@ class WordVectors:
         target = self.row(expected)
         if target in rows:
             raise ValueError(f"{expected!r} is one of the three input words, which are never answers.")
-        scores = self.cosines(self.analogy_query(a, b, c)).numpy()
-        mine = scores[target]
-        better = scores > mine
-        better[list(rows)] = False
-        better[self._hidden] = False
-        return int(better.sum()) + 1, float(mine)
+        q = torch.from_numpy(self.analogy_query(a, b, c))
+        n = len(self)
+        blocked = torch.from_numpy(self._blocked(n, rows))
+        mine = float(self._exact(np.array([target]), q)[0])
+        if n >= FAST_MIN_ROWS:      # a row with exact > mine has approx > mine - eps
+            approx, eps = self._scorer().scores(q, n)
+            approx[blocked] = -torch.inf
+            candidates = torch.nonzero(approx >= _round_down(mine - 2 * eps, approx.dtype))[:, 0].numpy()
+            if candidates.size <= MAX_CANDIDATES:
+                return int((self._exact(candidates, q) > mine).sum()) + 1, mine
+        scores = self._exact_all(n, q)
+        scores[blocked] = -torch.inf
+        return int((scores > mine).sum()) + 1, mine
 
     # -- a whole analogy set at once ------------------------------------------------------------
     def evaluate_analogies(self, questions: Sequence[AnalogyQuestion], restrict_vocab: int = 300_000,
@@ -274,8 +380,8 @@ class WordVectors:
                 skipped += 1
             else:
                 kept.append((q, ids))
-        unit = self.unit[:rows_allowed]
-        table_t = self.unit_table[:rows_allowed].T                      # (d, rows), a view
+        unit = _unit_rows_chunked(self.matrix[:rows_allowed])          # (rows, d) float32
+        table_t = torch.from_numpy(unit).T                              # (d, rows), a view
         ids = np.array([ids for _, ids in kept], dtype=np.int64).reshape(-1, 4)   # (questions, 4)
         predicted = np.empty(len(kept), dtype=np.int64)
         step = max(1, chunk_cells // rows_allowed)     # (step, rows) score blocks stay in cache for argmax
@@ -308,3 +414,109 @@ def _unit_rows_chunked(matrix: np.ndarray) -> np.ndarray:
     for start in range(0, matrix.shape[0], NORMALISE_CHUNK):
         out[start:start + NORMALISE_CHUNK] = unit_rows(matrix[start:start + NORMALISE_CHUNK])   # (chunk, d)
     return out
+
+
+def _unit_query(query: np.ndarray) -> np.ndarray:
+    """A query vector scaled to length 1 (a zero vector stays zero), float32."""
+    q = np.array(query, dtype=np.float32)
+    norm = float(np.linalg.norm(q))
+    return q / norm if norm > 0 else q
+
+
+def _round_down(value: float, dtype: torch.dtype) -> float:
+    """The largest number of `dtype` that is <= value (so `scores >= it` keeps every score >= value)."""
+    if dtype == torch.float16:
+        down = np.float16(value)
+        if float(down) > value:
+            down = np.nextafter(down, np.float16(-np.inf))
+        return float(down)
+    down = np.float32(value)
+    return float(np.nextafter(down, np.float32(-np.inf)) if float(down) > value else down)
+
+
+def _best(rows: np.ndarray, scores: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (row, score) pairs, best first; equal scores in row order. -inf rows never count."""
+    k = min(k, int(torch.isfinite(scores).sum()))
+    if k == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    cut = torch.topk(scores, k).values[-1]
+    keep = torch.nonzero(scores >= cut)[:, 0].numpy()      # k rows, more if the k-th ties
+    values = scores.numpy()[keep]
+    order = np.lexsort((rows[keep], -values))[:k]
+    return rows[keep][order], values[order]
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    """A float16 copy of the unit rows and a bound on how far its cosines are from float32's.
+
+    For a unit float32 row u, its float16 copy h, the float32 query q and its float16 copy p:
+        h.p - u.q = (h - u).p + u.(p - q),  so  |h.p - u.q| <= |h - u| |p| + |u| |p - q|
+    |h - u| is measured for every row at build time (`row_error`, the largest, in float64);
+    |p| and |p - q| per query. On top: the float32 summation in both products
+    (d * 2^-24 * |terms|, with |u| <= 1 + 1e-6) and the rounding of the float16 result
+    (2^-11 relative; every cosine is at most ~1). The bound assumes the float16 product sums
+    in float32, as torch's CPU kernels do; `build` checks that on random queries and drops back
+    to float32 scoring if a kernel misses the bound.
+    """
+    table: torch.Tensor        # (n, d) float16 unit rows, or float32 when float16 is unsafe here
+    row_error: float
+
+    @staticmethod
+    def build(matrix: np.ndarray) -> "_Scoring":
+        table = np.empty(matrix.shape, dtype=np.float16)
+        error = 0.0
+        for start in range(0, matrix.shape[0], NORMALISE_CHUNK):
+            unit = unit_rows(matrix[start:start + NORMALISE_CHUNK])                # (chunk, d) float32
+            half = table[start:start + NORMALISE_CHUNK] = unit.astype(np.float16)
+            if len(unit):
+                error = max(error, float(np.linalg.norm(half.astype(np.float64) - unit, axis=1).max()))
+        scoring = _Scoring(torch.from_numpy(table), error)
+        if not scoring._check(matrix):
+            scoring = _Scoring(torch.from_numpy(_unit_rows_chunked(matrix)), 0.0)
+        _drop_mapped_pages(matrix)
+        return scoring
+
+    def scores(self, query: torch.Tensor, n: int) -> tuple[torch.Tensor, float]:
+        """Approximate cosines of a unit float32 query with the first n rows, and their bound.
+
+        float16 numbers (no float32 copy of 400,000 scores); compare them with `_round_down` thresholds."""
+        if self.table.dtype == torch.float32:
+            return self.table[:n] @ query, 0.0
+        p = query.to(torch.float16)
+        return (self.table[:n] @ p[:, None])[:, 0], self.bound(query, p)     # (n,) float16
+
+    def bound(self, query: torch.Tensor, p: torch.Tensor) -> float:
+        q64, p64 = query.double(), p.double()
+        p_norm = float(p64.norm())
+        d = self.table.shape[1]
+        unit_max = 1.0 + 1e-6
+        terms = unit_max * max(p_norm, 1.0) * (1.0 + self.row_error)
+        eps = (self.row_error * p_norm + unit_max * float((p64 - q64).norm())
+               + 2 * d * FLOAT32_UNIT * terms / (1 - d * FLOAT32_UNIT)
+               + FLOAT16_UNIT * terms)
+        return eps * 1.01 + 1e-7
+
+    def _check(self, matrix: np.ndarray, queries: int = 8) -> bool:
+        """The bound holds for this machine's float16 product on a few random queries and rows."""
+        rng = np.random.default_rng(0)
+        n = self.table.shape[0]
+        rows = np.unique(rng.integers(0, n, size=min(n, 4096)))
+        unit = unit_rows(np.asarray(matrix[rows]))
+        for _ in range(queries):
+            q = torch.from_numpy(_unit_query(rng.standard_normal(self.table.shape[1])))
+            approx, eps = self.scores(q, n)
+            exact = torch.from_numpy(exact_cosines(unit, q.numpy()))
+            if float((approx[torch.from_numpy(rows)].float() - exact).abs().max()) > eps:
+                return False
+        return True
+
+
+def _drop_mapped_pages(matrix: np.ndarray) -> None:
+    """Let go of a memory-mapped table's pages after a full read (the OS keeps them cached)."""
+    handle = getattr(matrix, "_mmap", None)
+    if isinstance(handle, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        try:
+            handle.madvise(mmap.MADV_DONTNEED)
+        except (OSError, ValueError):
+            pass

@@ -4,12 +4,15 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+import core.vectors as vectors_module
 from core.vectors import AnalogyQuestion, UnknownWordError, WordVectors, placeholder_rows, read_analogy_questions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,7 +214,7 @@ def test_glove_loads_fast_lazily_and_not_at_app_start():
         "    return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20\n"
         "before, t = rss(), time.perf_counter()\n"
         "v = models.load_vectors('glove-6b-50d')\n"
-        "print(time.perf_counter() - t, rss() - before, v._unit is None)\n"
+        "print(time.perf_counter() - t, rss() - before, v._unit is None and v._scoring is None)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     seconds, extra_mb, lazy = out.stdout.split()
@@ -220,3 +223,156 @@ def test_glove_loads_fast_lazily_and_not_at_app_start():
     # ui/state.py and app.py never touch GloVe; only the embedding page does
     for path in (ROOT / "app.py", ROOT / "ui" / "state.py"):
         assert "load_vectors" not in path.read_text()
+
+
+# -- the float16 shortcut answers exactly what the full float32 scan answers ---------------------------
+def full_scan(vecs, query, k, exclude=(), restrict_vocab=None):
+    """The reference: every row's exact float32 cosine, blocked rows out, best first, ties by row."""
+    n = len(vecs) if restrict_vocab is None else min(restrict_vocab, len(vecs))
+    q = torch.from_numpy(vectors_module._unit_query(query))
+    scores = vecs._exact_all(n, q).numpy().copy()
+    scores[[i for i in exclude if i < n]] = -np.inf
+    scores[vecs._hidden[vecs._hidden < n]] = -np.inf
+    order = np.lexsort((np.arange(n), -scores))
+    order = order[np.isfinite(scores[order])][:k]
+    return order, scores[order]
+
+
+def assert_same_as_full_scan(vecs, query, k, exclude=(), restrict_vocab=None):
+    rows, cosines = vecs._search(vectors_module._unit_query(query), k, exclude, restrict_vocab)
+    ref_rows, ref_cosines = full_scan(vecs, query, k, exclude, restrict_vocab)
+    np.testing.assert_array_equal(rows, ref_rows)
+    np.testing.assert_array_equal(cosines, ref_cosines)      # bit for bit
+
+
+def test_exact_scores_do_not_depend_on_the_batch(glove):
+    """A row's unit vector and cosine are the same bits alone, in a few rows or in the whole table."""
+    rows = np.array([0, 7, 1000, 123_456, 399_999])
+    q = torch.from_numpy(glove.analogy_query("man", "king", "woman"))
+    full = glove._exact_all(len(glove), q)
+    np.testing.assert_array_equal(glove._exact(rows, q).numpy(), full.numpy()[rows])
+    np.testing.assert_array_equal(glove._exact(rows[2:3], q).numpy(), full.numpy()[rows[2:3]])
+    np.testing.assert_array_equal(glove.unit_rows_of(rows), glove.unit[rows])
+    # and they are float32 cosines: within a float32 rounding of the plain float32 product
+    np.testing.assert_allclose(full.numpy(), (glove.unit_table @ q).numpy(), rtol=0, atol=3e-7)
+
+
+def test_float16_error_bound_holds_for_every_row(glove):
+    scoring = glove._scorer()
+    assert scoring.table.dtype == torch.float16 and scoring.table.shape == (400_000, 50)
+    assert 0 < scoring.row_error < 2 ** -11 * 1.01       # |fl16(u) - u| <= 2^-11 |u| for unit rows
+    rng = np.random.default_rng(1)
+    queries = [glove.analogy_query("man", "king", "woman"), glove.unit_rows_of([5])[0],
+               np.eye(50, dtype=np.float32)[3]] + [rng.standard_normal(50) for _ in range(12)]
+    worst = 0.0
+    for query in queries:
+        q = torch.from_numpy(vectors_module._unit_query(query))
+        approx, eps = scoring.scores(q, len(glove))
+        error = float((approx.float() - glove._exact_all(len(glove), q)).abs().max())
+        assert error <= eps, (error, eps)
+        assert eps < 2.5e-3                                 # small enough to leave few candidates
+        worst = max(worst, error / eps)
+    assert worst > 0.05                                     # the bound is not absurdly loose either
+
+
+def test_rerank_equals_full_float32_scan_on_glove(glove):
+    rng = np.random.default_rng(2)
+    for i in range(24):
+        if i % 2:
+            a, b, c = (int(x) for x in rng.integers(0, 50_000, size=3))
+            query = glove.analogy_query(glove.words[a], glove.words[b], glove.words[c])
+            exclude = [a, b, c]
+        else:
+            query = rng.standard_normal(50).astype(np.float32)
+            exclude = [int(x) for x in rng.integers(0, 400_000, size=5)]
+        k = int(rng.choice([1, 3, 10, 25, 100]))
+        assert_same_as_full_scan(glove, query, k, exclude)
+        assert_same_as_full_scan(glove, query, k, exclude, restrict_vocab=int(rng.integers(30_000, 400_000)))
+    # the nearest row itself excluded, and everything the analogy API builds on
+    assert_same_as_full_scan(glove, glove.vector("queen"), 10, [glove.index["queen"]])
+
+
+def tie_table(seed=3, n=60_000, d=16):
+    """Rows with exact duplicates, float16-identical near-duplicates, zero rows and hidden winners."""
+    rng = np.random.default_rng(seed)
+    matrix = rng.standard_normal((n, d)).astype(np.float32)
+    base = matrix[:20].copy()
+    for j in range(20):                                   # 20 families of 40 near-copies each
+        rows = rng.choice(n, size=40, replace=False)
+        matrix[rows] = base[j] * rng.uniform(0.5, 2.0, size=(40, 1)).astype(np.float32)   # same direction
+        matrix[rows[::2]] += rng.standard_normal((20, d)).astype(np.float32) * 1e-6        # near ties
+        matrix[rows[1::4]] = matrix[rows[0]]                                             # exact ties
+    matrix[rng.choice(n, size=50, replace=False)] = 0.0
+    hidden = [int(i) for i in rng.choice(n, size=300, replace=False)]
+    return WordVectors(matrix, [f"w{i}" for i in range(n)], hidden=hidden, fold_case=False), base
+
+
+def test_rerank_equals_full_scan_with_ties_hidden_and_excluded_rows():
+    vecs, base = tie_table()
+    rng = np.random.default_rng(4)
+    for j in range(20):
+        family = base[j] + rng.standard_normal(16).astype(np.float32) * float(rng.choice([0, 1e-7, 1e-3]))
+        exclude = [int(x) for x in rng.integers(0, len(vecs), size=int(rng.integers(0, 30)))]
+        for k in (1, 5, 17, 60):
+            assert_same_as_full_scan(vecs, family, k, exclude)
+    # a hidden row's own direction: its copies may answer, it may not
+    hidden_row = int(vecs._hidden[0])
+    assert_same_as_full_scan(vecs, vecs.matrix[hidden_row], 10)
+    assert hidden_row not in vecs._search(vectors_module._unit_query(vecs.matrix[hidden_row]), 10)[0]
+
+
+def test_too_many_candidates_falls_back_to_the_full_scan(monkeypatch):
+    """Every row the same direction: all are candidates, the exact scan decides (row order)."""
+    matrix = np.tile(np.arange(1, 9, dtype=np.float32), (30_000, 1))
+    matrix *= np.linspace(1, 2, 30_000, dtype=np.float32)[:, None]
+    vecs = WordVectors(matrix, [f"w{i}" for i in range(30_000)], hidden=[0, 5])
+    calls = []
+    monkeypatch.setattr(vecs, "_exact_all", lambda n, q, f=vecs._exact_all: calls.append(n) or f(n, q))
+    assert_same_as_full_scan(vecs, matrix[3], 10, [1])
+    assert calls       # the fallback ran
+
+
+def test_analogy_rank_counts_like_the_full_scan(glove):
+    q = torch.from_numpy(glove.analogy_query("man", "king", "woman"))
+    scores = glove._exact_all(len(glove), q).numpy().copy()
+    scores[[glove.index[w] for w in ("man", "king", "woman")]] = -np.inf
+    for word in ("queen", "princess", "monarch", "banana"):
+        rank, cos = glove.analogy_rank("man", "king", "woman", word)
+        assert cos == scores[glove.index[word]]
+        assert rank == int((scores > cos).sum()) + 1
+
+
+def test_first_queries_from_many_threads_build_the_float16_table_once(monkeypatch):
+    vecs, _ = tie_table(seed=5, n=30_000)
+    builds = []
+    real_build = vectors_module._Scoring.build
+    monkeypatch.setattr(vectors_module._Scoring, "build",
+                        staticmethod(lambda m: builds.append(1) or time.sleep(0.05) or real_build(m)))
+    answers, barrier = [None] * 6, threading.Barrier(6)
+
+    def ask(i):
+        barrier.wait()
+        answers[i] = vecs.neighbors("w7", k=5)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(builds) == 1 and all(a == answers[0] for a in answers) and len(answers[0]) == 5
+
+
+def test_first_query_memory_stays_small():
+    """After load and one analogy: the float16 copy (40 MB) and no float32 copy of the table."""
+    code = (
+        "import models\n"
+        "def rss():\n"
+        "    return int(open('/proc/self/statm').read().split()[1]) * 4096 / 2**20\n"
+        "v = models.load_vectors('glove-6b-50d')\n"
+        "before = rss()\n"
+        "v.analogy('man', 'king', 'woman')\n"
+        "print(rss() - before, v._unit is None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    extra_mb, no_float32 = out.stdout.split()
+    assert float(extra_mb) < 90 and no_float32 == "True"
