@@ -15,6 +15,7 @@ row per query head; only k and v are smaller.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
 import torch
@@ -39,6 +40,32 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 def causal_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
     """(T_q, T_k) bool, True where a query may look: itself and the past."""
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
+
+
+@dataclass(frozen=True)
+class KnockOut:
+    """Heads knocked out in one layer: their outputs replaced before W_O reads them.
+
+    heads: (B, H) bool, True for a head knocked out in that batch row (one sentence may be run
+    many times at once, each row with other heads out). mode "zero" replaces the head's output
+    with zeros; "mean" with its mean over the sentence's positions (the head still adds its
+    average, but no longer says anything about which token is which).
+    """
+    heads: torch.Tensor
+    mode: str = "zero"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("zero", "mean"):
+            raise ValueError(f"mode must be 'zero' or 'mean', got {self.mode!r}.")
+
+    def apply(self, head_out: torch.Tensor) -> torch.Tensor:
+        """head_out (B, H, T, d_head) -> the same with the knocked-out heads replaced (a new tensor)."""
+        off = self.heads[:, :, None, None].to(head_out.device)           # (B, H, 1, 1)
+        if self.mode == "zero":
+            replacement = torch.zeros_like(head_out)
+        else:
+            replacement = head_out.mean(dim=2, keepdim=True).expand_as(head_out)   # (B, H, T, d_head)
+        return torch.where(off, replacement, head_out)
 
 
 class AttentionResult(NamedTuple):
@@ -103,10 +130,12 @@ class MultiHeadAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, source: Optional[torch.Tensor] = None,
                 allowed: Optional[torch.Tensor] = None,
-                positions: Optional[torch.Tensor] = None) -> AttentionResult:
+                positions: Optional[torch.Tensor] = None,
+                knock_out: Optional["KnockOut"] = None) -> AttentionResult:
         """x: (B, T_q, d_model) queries; source: (B, T_k, d_model) keys/values (x itself if None).
 
         positions: (T,) token positions, used only by rotary models (self-attention).
+        knock_out: heads whose output is replaced (zero or its mean) before W_O reads it.
         """
         source = x if source is None else source
         q = split_heads(self.query(x), self.n_heads)          # (B, H, T_q, d_head)
@@ -120,5 +149,7 @@ class MultiHeadAttention(nn.Module):
             q = apply_rotary(q_raw, positions, self.rope_theta)  # (B, H, T, d_head)
             k = apply_rotary(k_raw, positions, self.rope_theta)  # (B, H_kv, T, d_head)
         scores, weights, head_out = attend(q, k, v, allowed)
+        if knock_out is not None:
+            head_out = knock_out.apply(head_out)
         attn_out = self.output(merge_heads(head_out))         # (B, T_q, d_model)
         return AttentionResult(q, k, v, scores, weights, head_out, attn_out, q_raw, k_raw)

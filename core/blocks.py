@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .attention import MultiHeadAttention
+from .attention import KnockOut, MultiHeadAttention
 from .config import TransformerConfig
 
 
@@ -90,11 +90,11 @@ class EncoderBlock(nn.Module):
         self.mlp_norm = make_norm(config)
 
     def forward(self, x: torch.Tensor, allowed: Optional[torch.Tensor] = None,
-                positions: Optional[torch.Tensor] = None):
+                positions: Optional[torch.Tensor] = None, knock_out: Optional[KnockOut] = None):
         """x: (B, T, d_model); allowed: bool mask broadcastable to (B, H, T, T);
-        positions: (T,) for rotary models."""
+        positions: (T,) for rotary models; knock_out: heads of this block to knock out."""
         attn_in = self.attn_norm(x) if self.pre_ln else x
-        a = self.attention(attn_in, allowed=allowed, positions=positions)
+        a = self.attention(attn_in, allowed=allowed, positions=positions, knock_out=knock_out)
         if self.pre_ln:
             resid_mid = x + a.attn_out
             mlp_in = self.mlp_norm(resid_mid)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attention import causal_mask
+from .attention import KnockOut, causal_mask
 from .blocks import EncoderBlock, make_norm
 from .config import TransformerConfig
 from .embeddings import Embeddings, sinusoidal_encoding
@@ -57,11 +57,16 @@ def stacked_views(emb, records: list[dict]) -> dict[int, np.ndarray]:
     return shared
 
 
-def run_blocks(blocks: nn.ModuleList, x: torch.Tensor, *args) -> tuple[torch.Tensor, list[dict]]:
-    """x through every block in turn; returns the last output and each block's record."""
+def run_blocks(blocks, x: torch.Tensor, *args,
+               knock_outs: Optional[dict[int, KnockOut]] = None) -> tuple[torch.Tensor, list[dict]]:
+    """x through every block in turn; returns the last output and each block's record.
+    knock_outs: block index -> the heads knocked out in that block (for this call only)."""
     records = []
-    for block in blocks:
-        x, record = block(x, *args)
+    for i, block in enumerate(blocks):
+        if knock_outs and i in knock_outs:
+            x, record = block(x, *args, knock_out=knock_outs[i])
+        else:
+            x, record = block(x, *args)
         records.append(record)
     return x, records
 
@@ -92,6 +97,20 @@ def build_trace(ids: Sequence[int], emb, records: list[dict], *, causal: bool,
         final=to_numpy(final),
         logits=to_numpy(logits),
     )
+
+
+def knock_outs_for(config: TransformerConfig, ablate: Sequence[tuple[int, int]],
+                   mode: str = "zero") -> Optional[dict[int, KnockOut]]:
+    """(layer, head) pairs -> one KnockOut per layer (batch of 1); names a pair out of range."""
+    if not ablate:
+        return None
+    heads = torch.zeros(config.n_layers, 1, config.n_heads, dtype=torch.bool)   # (L, B=1, H)
+    for layer, head in ablate:
+        if not (0 <= int(layer) < config.n_layers and 0 <= int(head) < config.n_heads):
+            raise ValueError(f"no head ({layer}, {head}): this model has {config.n_layers} layers × "
+                             f"{config.n_heads} heads, numbered from 0.")
+        heads[int(layer), 0, int(head)] = True
+    return {layer: KnockOut(heads[layer], mode) for layer in range(config.n_layers) if heads[layer].any()}
 
 
 def build_allowed(config: TransformerConfig, t: int, key_mask: Optional[torch.Tensor],
@@ -128,13 +147,14 @@ class Transformer(nn.Module):
 
     # -- running ----------------------------------------------------------------------
     def run(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
-            key_mask: Optional[torch.Tensor] = None):
-        """ids: (B, T). Returns (embedding result, layer records, final, logits)."""
+            key_mask: Optional[torch.Tensor] = None, knock_outs: Optional[dict[int, KnockOut]] = None):
+        """ids: (B, T). Returns (embedding result, layer records, final, logits).
+        knock_outs: layer -> heads knocked out there (see core/ablation.py)."""
         emb = self.embeddings(ids, type_ids)
         allowed = build_allowed(self.config, ids.shape[1], key_mask, ids.device)
         # Rotary models turn q and k by these positions inside every attention layer.
         positions = torch.arange(ids.shape[1], device=ids.device) if self.config.positional == "rotary" else None
-        x, records = run_blocks(self.blocks, emb.embed, allowed, positions)
+        x, records = run_blocks(self.blocks, emb.embed, allowed, positions, knock_outs=knock_outs)
         final = logits = None
         if self.config.lm_head:
             final = self.final_norm(x)
@@ -154,14 +174,17 @@ class Transformer(nn.Module):
               offsets: Optional[Sequence[tuple[int, int]]] = None,
               special_mask: Optional[Sequence[bool]] = None, *,
               key_mask: Optional[Sequence[bool]] = None, truncated: bool = False,
-              text: str = "", n_input_tokens: Optional[int] = None) -> Trace:
-        """Run one sequence and return every intermediate."""
+              text: str = "", n_input_tokens: Optional[int] = None,
+              ablate: Sequence[tuple[int, int]] = (), mode: str = "zero") -> Trace:
+        """Run one sequence and return every intermediate.
+        ablate: (layer, head) pairs whose outputs are replaced ("zero" or their "mean") before W_O."""
         ids = [int(i) for i in ids]
         if not ids:
             raise ValueError("cannot trace an empty sequence of tokens.")
         id_tensor = torch.tensor([ids], dtype=torch.long)                # (1, T)
         mask_tensor = None if key_mask is None else torch.tensor([list(key_mask)], dtype=torch.bool)
-        emb, records, final, logits = self.run(id_tensor, key_mask=mask_tensor)
+        knock_outs = knock_outs_for(self.config, ablate, mode)
+        emb, records, final, logits = self.run(id_tensor, key_mask=mask_tensor, knock_outs=knock_outs)
         return build_trace(ids, emb, records, causal=self.config.causal, tokens=tokens, offsets=offsets,
                            special_mask=special_mask, truncated=truncated, text=text,
                            n_input_tokens=n_input_tokens, final=final, logits=logits)

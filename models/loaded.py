@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -25,11 +26,13 @@ class LoadedModel:
     folder: Path | None = None
     info: dict = field(default_factory=dict)
 
-    def trace(self, text: str) -> Trace:
-        """Tokenize `text` and run it; raises EmptyTextError (a ValueError) on empty text."""
+    def trace(self, text: str, ablate: Sequence[tuple[int, int]] = (), mode: str = "zero") -> Trace:
+        """Tokenize `text` and run it; raises EmptyTextError (a ValueError) on empty text.
+        ablate: (layer, head) pairs knocked out ("zero" or "mean", see core.attention.KnockOut)."""
         enc = self.tokenizer.encode(text)
         return self.net.trace(enc.ids, enc.tokens, enc.offsets, enc.special_mask,
-                              truncated=enc.truncated, text=text, n_input_tokens=enc.n_input_tokens)
+                              truncated=enc.truncated, text=text, n_input_tokens=enc.n_input_tokens,
+                              ablate=ablate, mode=mode)
 
     def embedding_table(self) -> np.ndarray:
         """(vocab, d_model) input embedding matrix, read-only (shares memory with the model)."""

@@ -63,7 +63,9 @@ class TextTokenizer:
     def token_to_id(self, token: str):
         return self._tok.token_to_id(token)
 
-    def encode(self, text: str) -> Encoded:
+    def encode(self, text: str, max_tokens: int | None = None) -> Encoded:
+        """Tokens of `text`, cut at `max_tokens` (default: the model's limit) keeping the closing specials."""
+        max_tokens = self.max_tokens if max_tokens is None else min(max_tokens, self.max_tokens)
         if not isinstance(text, str):
             raise TypeError(f"text must be a string, got {type(text).__name__}")
         if not text.strip():
@@ -76,13 +78,13 @@ class TextTokenizer:
                 "Nothing is left of the text after the tokenizer's cleaning "
                 "(control and zero-width characters are removed): type some words.")
         n_input = len(ids)
-        truncated = n_input > self.max_tokens
+        truncated = n_input > max_tokens
         if truncated:
             # Keep the leading tokens and the closing specials ([SEP]), as truncation does.
             tail = 0
             while tail < len(special) and special[-1 - tail]:
                 tail += 1
-            keep = self.max_tokens - tail
+            keep = max_tokens - tail
             pick = list(range(keep)) + list(range(n_input - tail, n_input))
             tokens = [tokens[i] for i in pick]
             ids = [ids[i] for i in pick]
