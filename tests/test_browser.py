@@ -195,3 +195,31 @@ def test_a_fresh_server_opens_six_pages_at_once_inside_the_frame(browser):
             assert "cannot import" not in page.inner_text("body"), path
             assert page.get_by_role("button", name="Attention", exact=True).count() == 1, f"{path}: no top-bar menus"
             page.close()
+
+
+def test_three_sessions_at_once_each_see_only_their_own_sentence(server, browser):
+    """Three people type at the same moment; each heatmap shows that person's marker, never another's."""
+    markers = ["violin", "lantern", "volcano"]      # one WordPiece token each
+    contexts = [browser.new_context(viewport={"width": 1200, "height": 900}) for _ in markers]
+    pages = [context.new_page() for context in contexts]
+    try:
+        for page in pages:
+            page.goto(f"{server}/attention_head", wait_until="commit")
+        for page in pages:
+            page.get_by_role("textbox", name="Sentence", exact=True).wait_for(timeout=90_000)
+            wait_idle(page)
+        for page, marker in zip(pages, markers):       # three reruns in flight together
+            box = page.get_by_role("textbox", name="Sentence", exact=True)
+            box.fill(f"The {marker} stood quietly by the road")
+            box.press("Control+Enter")
+        for page, marker in zip(pages, markers):
+            wait_for_ticks(page, marker)
+            wait_idle(page)
+            ticks = heatmap_ticks(page)
+            others = set(markers) - {marker}
+            assert marker in ticks and not others & set(ticks), (marker, ticks)
+            assert page.get_by_role("textbox", name="Sentence", exact=True).input_value() == \
+                f"The {marker} stood quietly by the road"
+    finally:
+        for context in contexts:
+            context.close()

@@ -6,6 +6,7 @@ request can run a page file on its own (see below), and this sends it through ap
 """
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
@@ -41,6 +42,7 @@ def configure_threads(threads: int | None = None) -> None:
 
         n = threads or int(os.environ.get("ATTENTION_EXPLORER_THREADS", "0")) or min(4, os.cpu_count() or 1)
         torch.set_num_threads(n)
+        configure_memory()
         _threads_set = True
 
 
@@ -53,6 +55,26 @@ def _leave_pages_folder_mode() -> bool:
         PagesManager.uses_pages_directory = False
         return True
     return False
+
+
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8      # glibc's mallopt parameter numbers
+
+
+def configure_memory() -> None:
+    """Give freed trace memory back to the system (glibc only; elsewhere nothing to do).
+
+    A trace is made of tensors of tens of megabytes. By default glibc raises its mmap threshold
+    after the first such block is freed, so later ones come from per-thread arenas (up to 8 per
+    core, and every script run is a new thread) that keep freed memory: a served app grew by
+    ~250 MB per new long sentence although its caches held a fixed budget. Large blocks from
+    mmap go back to the system when freed, and two arenas are enough for two cores.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
+        libc.mallopt(M_ARENA_MAX, 2)
+    except (OSError, AttributeError):
+        pass
 
 
 def clean_models_folder() -> None:
