@@ -33,9 +33,13 @@ def sidebar() -> None:
     st.sidebar.selectbox("Example sentences", EXAMPLES, index=None, key="example_choice",
                          placeholder="Pick an example…", on_change=use_example)
     st.session_state.setdefault("sentence_box", st.session_state["sentence"])
-    st.sidebar.text_area("Sentence", key="sentence_box", height=110, max_chars=MAX_CHARS,
-                         on_change=use_box,
-                         help="Press Ctrl+Enter (or click outside) to run it. Up to 512 tokens are used.")
+    # A form: the sentence runs when the person says so (Run, or Ctrl+Enter), not on every keystroke
+    # or click elsewhere; Enter stays a new line for paragraphs.
+    with st.sidebar.form("sentence_form", border=False):
+        st.text_area("Sentence", key="sentence_box", height=110, max_chars=MAX_CHARS,
+                     help="Run it with the button or Ctrl+Enter. Up to 512 tokens are used.")
+        st.form_submit_button("Run", on_click=use_box, type="primary", icon=":material/play_arrow:",
+                              width="stretch")
     st.sidebar.caption("The sentence and model are shared by every page.")
 
 

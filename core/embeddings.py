@@ -66,12 +66,15 @@ class Embeddings(nn.Module):
         not_pad = (ids != self.config.pad_id).long()                              # (B, T)
         return torch.cumsum(not_pad, dim=1) * not_pad + self.config.pad_id        # (B, T)
 
-    def forward(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None) -> EmbeddingResult:
-        """ids: (B, T) token ids."""
+    def forward(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
+                token_embed: Optional[torch.Tensor] = None) -> EmbeddingResult:
+        """ids: (B, T) token ids. token_embed: (B, T, d_model) rows used instead of the table's
+        (attribution scales them between a baseline and the real rows); positions and segments
+        are still read from ids."""
         t = ids.shape[1]
         if t > self.config.n_positions:
             raise ValueError(f"{t} tokens is more than the model's {self.config.n_positions} positions.")
-        token_embed = self.token(ids)                                   # (B, T, d_model)
+        token_embed = self.token(ids) if token_embed is None else token_embed   # (B, T, d_model)
         if self.config.positional == "learned" and self.config.position_offset:
             pos_embed = self.position(self.position_ids(ids))           # (B, T, d_model)
         elif self.config.positional == "learned":

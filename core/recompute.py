@@ -5,11 +5,16 @@ with plain numpy (float64, so our arithmetic adds no error of its own), starting
 the trace's own input of that stretch:
 
     x = attn_in                         (T, d_model)
-    q, k, v = x · W + b, split into heads   (T, d_head) each
+    q, k, v = x · W + b, split into heads   (T, d_head) each; k, v per key/value head (grouped-query)
+    RoPE models: q and k turned by position (pairs of dimensions rotated, core/rotary.py)
     dots_j = q_i · k_j;  scaled_j = dots_j / √d_head;  weights = softmax(scaled)
     head_out_i = Σ_j weights_j · v_j
     concat (T, d_model) · W_O + b_O = attn_out
-    residual add, LayerNorm -> resid_mid;  feed-forward up, GELU, down;  add, LayerNorm -> resid_post
+    residual add, norm -> resid_mid;  feed-forward up (and gate), activation, down;  add, norm -> resid_post
+
+Every family's switches are followed: LayerNorm or RMSNorm, pre- or post-norm, grouped-query
+attention (query head h reads key/value head config.kv_head_of(h)), rotary positions, a gated
+(SwiGLU) feed-forward, GELU (exact or tanh), ReLU or SiLU, with or without biases.
 
 The tests check every result against the trace, so the numbers the pages show are the
 numbers the model computed. Weights are only read (detached copies), never changed.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Optional
 
 import numpy as np
 import torch
@@ -27,6 +33,7 @@ from torch.nn import functional as F
 from .attention import MultiHeadAttention
 from .config import TransformerConfig
 from .model import Transformer
+from .rotary import rotary_angles
 from .vectors import unit_rows
 from .trace import Trace
 
@@ -44,27 +51,63 @@ class Affine:
 
     @classmethod
     def of(cls, linear: nn.Linear, rows: slice = slice(None)) -> "Affine":
-        """The linear layer, or only the output features `rows` of it (one head's slice)."""
-        return cls(_array(linear.weight[rows]).T, _array(linear.bias[rows]))
+        """The linear layer, or only the output features `rows` of it (one head's slice).
+        A layer without a bias (Llama) gets b = 0."""
+        w = _array(linear.weight[rows]).T
+        b = _array(linear.bias[rows]) if linear.bias is not None else np.zeros(w.shape[1])
+        return cls(w, b)
+
+    @property
+    def has_bias(self) -> bool:
+        return bool(np.any(self.b))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float64) @ self.w + self.b
 
 
-def layer_norm(x: np.ndarray, norm: nn.LayerNorm) -> np.ndarray:
-    """(x - mean) / √(var + eps) · γ + β over the last axis."""
+def layer_norm(x: np.ndarray, norm: nn.Module) -> np.ndarray:
+    """LayerNorm: (x - mean) / √(var + eps) · γ + β over the last axis; or, for an RMSNorm
+    (no β: Llama, Mistral, Qwen2), x / √(mean(x²) + eps) · γ."""
     x = np.asarray(x, dtype=np.float64)
+    eps = norm.eps
+    if not isinstance(norm, nn.LayerNorm):
+        return x / np.sqrt((x * x).mean(axis=-1, keepdims=True) + eps) * _array(norm.weight)
     mean = x.mean(axis=-1, keepdims=True)
     var = x.var(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + norm.eps) * _array(norm.weight) + _array(norm.bias)
+    return (x - mean) / np.sqrt(var + eps) * _array(norm.weight) + _array(norm.bias)
+
+
+def norm_name(config: TransformerConfig) -> str:
+    """"LayerNorm" or "RMSNorm": the word the pages use for this model's normalisation."""
+    return "RMSNorm" if config.norm_kind == "rmsnorm" else "LayerNorm"
+
+
+ACTIVATION_NAMES = {"gelu": "GELU", "gelu_tanh": "GELU (tanh approximation)", "relu": "ReLU", "silu": "SiLU"}
 
 
 def activation(x: np.ndarray, name: str) -> np.ndarray:
-    """Exact GELU x·Φ(x) (erf, as BERT uses) or ReLU."""
+    """Exact GELU x·Φ(x) (erf, as BERT uses), GPT-2's tanh GELU, ReLU, or SiLU x·σ(x) (Llama)."""
     x = np.asarray(x, dtype=np.float64)
     if name == "relu":
         return np.maximum(x, 0.0)
+    if name == "silu":
+        return x / (1.0 + np.exp(-x))
+    if name == "gelu_tanh":
+        return F.gelu(torch.from_numpy(x), approximate="tanh").numpy()
     return F.gelu(torch.from_numpy(x)).numpy()
+
+
+def rope_angles(config: TransformerConfig, t: int) -> np.ndarray:
+    """(T, d_head/2) the rotary angles of positions 0..T-1, computed as the model computes them."""
+    return _array(rotary_angles(torch.arange(t), config.d_head, config.rope_theta))
+
+
+def rotate(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """x (..., T, d_head): pair (i, i + d_head/2) turned by angles[t, i] (the "rotate half" layout)."""
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    cos, sin = np.cos(angles), np.sin(angles)                 # (T, d_head/2)
+    return np.concatenate((x1 * cos - x2 * sin, x2 * cos + x1 * sin), axis=-1)
 
 
 def softmax(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,6 +146,10 @@ class HeadSteps:
     exps: np.ndarray           # (T,)  exp(scaled - max(scaled))
     weights: np.ndarray        # (T,)  exps / Σ exps
     head_out: np.ndarray       # (d_head,)  Σ_j weights_j · v_j
+    kv_head: int = 0           # the key/value head this query head reads (itself without grouped-query)
+    q_raw: Optional[np.ndarray] = None    # (T, d_head)  RoPE models: q before the rotation
+    k_raw: Optional[np.ndarray] = None    # (T, d_head)  RoPE models: k before the rotation
+    angles: Optional[np.ndarray] = None   # (T, d_head/2)  RoPE models: the angle of each pair at each position
 
     @property
     def d_head(self) -> int:
@@ -121,11 +168,18 @@ class HeadSteps:
 def head_steps(net: Transformer, trace: Trace, layer: int, head: int, query: int) -> HeadSteps:
     config = net.config
     t, dh = len(trace.tokens), config.d_head
-    rows = slice(head * dh, (head + 1) * dh)
+    kv = config.kv_head_of(head)
+    rows, kv_rows = slice(head * dh, (head + 1) * dh), slice(kv * dh, (kv + 1) * dh)
     attention = net.blocks[layer].attention
     x = np.asarray(trace.layers[layer].attn_in, dtype=np.float64)       # (T, d_model)
-    w_q, w_k, w_v = (Affine.of(lin, rows) for lin in (attention.query, attention.key, attention.value))
+    w_q = Affine.of(attention.query, rows)
+    w_k, w_v = Affine.of(attention.key, kv_rows), Affine.of(attention.value, kv_rows)
     q, k, v = w_q(x), w_k(x), w_v(x)                                       # (T, d_head) each
+    q_raw = k_raw = angles = None
+    if config.positional == "rotary":
+        angles = rope_angles(config, t)                                    # (T, d_head/2)
+        q_raw, k_raw = q, k
+        q, k = rotate(q_raw, angles), rotate(k_raw, angles)
     allowed = allowed_keys(trace.causal, t)[query]
     dots = k @ q[query]                                                    # (T,)  q_i · k_j for every j
     scale = math.sqrt(dh)
@@ -133,7 +187,7 @@ def head_steps(net: Transformer, trace: Trace, layer: int, head: int, query: int
     exps, weights = softmax(scaled)
     head_out = weights @ v                                                 # (d_head,)
     return HeadSteps(layer, head, query, x, w_q, w_k, w_v, q, k, v, allowed, dots, scale,
-                     scaled, exps, weights, head_out)
+                     scaled, exps, weights, head_out, kv, q_raw, k_raw, angles)
 
 
 def softmax_formula(steps: HeadSteps, key: int, limit: int = 6) -> str:
@@ -154,9 +208,9 @@ class LayerSteps:
     norm: str                  # "post" (BERT) or "pre" (GPT)
     resid_pre: np.ndarray      # (T, d_model)  the block's input
     attn_in: np.ndarray        # (T, d_model)
-    q: np.ndarray              # (H, T, d_head)
-    k: np.ndarray              # (H, T, d_head)
-    v: np.ndarray              # (H, T, d_head)
+    q: np.ndarray              # (H, T, d_head)  rotated in RoPE models
+    k: np.ndarray              # (H_kv, T, d_head)  one per key/value head; rotated in RoPE models
+    v: np.ndarray              # (H_kv, T, d_head)
     scores: np.ndarray         # (H, T, T)  q·kᵀ/√d_head, -inf where hidden
     weights: np.ndarray        # (H, T, T)
     head_out: np.ndarray       # (H, T, d_head)
@@ -165,11 +219,12 @@ class LayerSteps:
     attn_sum: np.ndarray       # (T, d_model)  resid_pre + attn_out (before the LayerNorm in post-LN)
     resid_mid: np.ndarray      # (T, d_model)
     mlp_in: np.ndarray         # (T, d_model)
-    mlp_pre: np.ndarray        # (T, d_ff)  x · W_up + b_up
-    mlp_hidden: np.ndarray     # (T, d_ff)  after GELU
+    mlp_pre: np.ndarray        # (T, d_ff)  x · W_up + b_up (gated: x · W_gate, the gate before act)
+    mlp_hidden: np.ndarray     # (T, d_ff)  after the activation (gated: act(gate) * up)
     mlp_out: np.ndarray        # (T, d_model)  hidden · W_down + b_down
     mlp_sum: np.ndarray        # (T, d_model)  resid_mid + mlp_out
     resid_post: np.ndarray     # (T, d_model)  the next layer's input
+    mlp_up: Optional[np.ndarray] = None   # (T, d_ff)  gated feed-forward: x · W_up, multiplied by act(gate)
 
     def agreement(self, trace: Trace) -> dict[str, float]:
         """Largest difference from the model's own forward pass, relative to the largest value."""
@@ -195,26 +250,37 @@ def layer_steps(net: Transformer, trace: Trace, layer: int) -> LayerSteps:
     x = np.asarray(trace.layers[layer].resid_pre, dtype=np.float64)       # (T, d_model)
     attn_in = layer_norm(x, block.attn_norm) if pre_ln else x
     attention = block.attention
-    q, k, v = (per_head(Affine.of(lin)(attn_in), config.n_heads)      # (H, T, d_head) each
-               for lin in (attention.query, attention.key, attention.value))
-    allowed = allowed_keys(trace.causal, x.shape[0])
-    scores = np.where(allowed, q @ k.transpose(0, 2, 1) / math.sqrt(config.d_head), -np.inf)  # (H, T, T)
-    _, weights = softmax(scores)
-    head_out = weights @ v                                                 # (H, T, d_head)
     t = x.shape[0]
+    q = per_head(Affine.of(attention.query)(attn_in), config.n_heads)      # (H, T, d_head)
+    k, v = (per_head(Affine.of(lin)(attn_in), config.kv_heads)          # (H_kv, T, d_head) each
+            for lin in (attention.key, attention.value))
+    if config.positional == "rotary":
+        angles = rope_angles(config, t)
+        q, k = rotate(q, angles), rotate(k, angles)
+    group = [config.kv_head_of(h) for h in range(config.n_heads)]          # query head -> its k/v head
+    allowed = allowed_keys(trace.causal, t)
+    scores = np.where(allowed, q @ k[group].transpose(0, 2, 1) / math.sqrt(config.d_head), -np.inf)  # (H, T, T)
+    _, weights = softmax(scores)
+    head_out = weights @ v[group]                                          # (H, T, d_head)
     heads_concat = head_out.transpose(1, 0, 2).reshape(t, config.d_model)  # (T, H*d_head)
     attn_out = Affine.of(attention.output)(heads_concat)
     attn_sum = x + attn_out
     resid_mid = attn_sum if pre_ln else layer_norm(attn_sum, block.attn_norm)
     mlp_in = layer_norm(resid_mid, block.mlp_norm) if pre_ln else resid_mid
-    mlp_pre = Affine.of(block.mlp.up)(mlp_in)
-    mlp_hidden = activation(mlp_pre, config.activation)
+    mlp_up = None
+    if block.mlp.gate is not None:                                         # SwiGLU: act(x·W_gate) * (x·W_up)
+        mlp_pre = Affine.of(block.mlp.gate)(mlp_in)
+        mlp_up = Affine.of(block.mlp.up)(mlp_in)
+        mlp_hidden = activation(mlp_pre, config.activation) * mlp_up
+    else:
+        mlp_pre = Affine.of(block.mlp.up)(mlp_in)
+        mlp_hidden = activation(mlp_pre, config.activation)
     mlp_out = Affine.of(block.mlp.down)(mlp_hidden)
     mlp_sum = resid_mid + mlp_out
     resid_post = mlp_sum if pre_ln else layer_norm(mlp_sum, block.mlp_norm)
     return LayerSteps(layer, config.norm, x, attn_in, q, k, v, scores, weights, head_out,
                       heads_concat, attn_out, attn_sum, resid_mid, mlp_in, mlp_pre, mlp_hidden,
-                      mlp_out, mlp_sum, resid_post)
+                      mlp_out, mlp_sum, resid_post, mlp_up)
 
 
 def top_neurons(hidden_row: np.ndarray, k: int = 10) -> list[tuple[int, float]]:
@@ -243,10 +309,12 @@ def embedding_steps(net: Transformer, trace: Trace) -> EmbeddingSteps:
     ids = np.asarray(trace.ids)
     t = len(ids)
     token = _array(emb.token.weight[torch.as_tensor(ids)])                # (T, d_model)
-    if net.config.positional == "learned":
-        pos = _array(emb.position.weight[:t])
-    else:
+    if net.config.positional == "learned":                                # RoBERTa counts from pad_id + 1
+        pos = _array(emb.position.weight[emb.position_ids(torch.as_tensor(ids)[None])[0]])
+    elif net.config.positional == "sinusoidal":
         pos = _array(emb.sinusoid[:t])
+    else:                                                                  # rotary or none: nothing added
+        pos = np.zeros_like(token)
     summed = token + pos
     segment = None
     if emb.segment is not None:
@@ -256,12 +324,17 @@ def embedding_steps(net: Transformer, trace: Trace) -> EmbeddingSteps:
     return EmbeddingSteps(token, pos, segment, summed, embed)
 
 
-def position_table(net: Transformer, n: int) -> np.ndarray:
-    """(n, d_model) the first n rows of the learned position table (or the sinusoid)."""
-    emb = net.embeddings
-    n = min(n, net.config.max_positions)
-    table = emb.position.weight[:n] if net.config.positional == "learned" else emb.sinusoid[:n]
-    return _array(table)
+def position_table(net: Transformer, n: int) -> Optional[np.ndarray]:
+    """(n, d_model) the rows the first n positions read from the learned table (after RoBERTa's
+    offset), or the sinusoid; None for rotary or no positions (nothing is added to the tokens)."""
+    emb, config = net.embeddings, net.config
+    n = min(n, config.n_positions)
+    if config.positional == "learned":
+        first = config.position_offset
+        return _array(emb.position.weight[first:first + n])
+    if config.positional == "sinusoidal":
+        return _array(emb.sinusoid[:n])
+    return None
 
 
 def cosine_matrix(rows: np.ndarray) -> np.ndarray:
@@ -276,22 +349,33 @@ class ParamCount:
     step: str          # what the weights do
     shape: str         # e.g. "W 384×384 + b 384"
     count: int
+    part: str = "attention"   # "attention", "norm" or "feed-forward"
 
 
 def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]:
-    """Every weight of one block, counted from the tensors themselves."""
+    """Every weight of one block, counted from the tensors themselves, in the order the block uses them."""
+    config = net.config
     block = net.blocks[layer]
     a = block.attention
-    parts = [("W_Q (query)", a.query), ("W_K (key)", a.key), ("W_V (value)", a.value),
-             ("W_O (output)", a.output), ("LayerNorm after attention", block.attn_norm),
-             ("feed-forward up", block.mlp.up), ("feed-forward down", block.mlp.down),
-             ("LayerNorm after feed-forward", block.mlp_norm)]
+    norm = norm_name(config)
+    where = "before" if config.norm == "pre" else "after"
+    kv = " (shared by a group of query heads)" if config.kv_heads < config.n_heads else ""
+    attn_norm = [(f"{norm} {where} attention", block.attn_norm, "norm")]
+    mlp_norm = [(f"{norm} {where} feed-forward", block.mlp_norm, "norm")]
+    ffn = ([("feed-forward gate (W_gate)", block.mlp.gate, "feed-forward")] if block.mlp.gate is not None else []) + \
+        [("feed-forward up (W_up)", block.mlp.up, "feed-forward"),
+         ("feed-forward down (W_down)", block.mlp.down, "feed-forward")]
+    attention = [("W_Q (query)", a.query, "attention"), (f"W_K (key){kv}", a.key, "attention"),
+                 (f"W_V (value){kv}", a.value, "attention"), ("W_O (output)", a.output, "attention")]
+    parts = ((attn_norm + attention + mlp_norm + ffn) if config.norm == "pre"
+             else (attention + attn_norm + ffn + mlp_norm))
     out = []
-    for step, module in parts:
-        w, b = module.weight, module.bias
+    for step, module, part in parts:
+        w, b = module.weight, getattr(module, "bias", None)
         shape = ("γ " if w.dim() == 1 else "W ") + "×".join(str(s) for s in reversed(w.shape))
-        shape += (" + β " if w.dim() == 1 else " + b ") + str(b.shape[0])
-        out.append(ParamCount(step, shape, int(w.numel() + b.numel())))
+        if b is not None:
+            shape += (" + β " if w.dim() == 1 else " + b ") + str(b.shape[0])
+        out.append(ParamCount(step, shape, int(w.numel() + (b.numel() if b is not None else 0)), part))
     return out
 
 
@@ -302,6 +386,11 @@ def attention_parameters(config: TransformerConfig) -> dict[str, int]:
     def count(c: TransformerConfig) -> int:
         with torch.device("meta"):
             return sum(p.numel() for p in MultiHeadAttention(c).parameters())
-    qkv_per_head = 3 * (config.d_model * config.d_head + config.d_head)       # this head's W_Q, W_K, W_V slices
-    return {"multi_head": count(config), "one_full_head": count(replace(config, n_heads=1)),
-            "per_head_qkv": qkv_per_head, "output": config.d_model * config.d_model + config.d_model}
+    d, dh = config.d_model, config.d_head
+    one = d * dh + (dh if config.qkv_bias else 0)                             # one head's slice of W_Q (or W_K, W_V)
+    # Without grouped-query attention: H heads × (W_Q, W_K, W_V slices) + W_O. With it: H query slices,
+    # but only H_kv key and value slices; the one full-width head is plain (n_kv_heads = None).
+    return {"multi_head": count(config),
+            "one_full_head": count(replace(config, n_heads=1, n_kv_heads=None)),
+            "per_head_qkv": 3 * one, "per_head_q": one, "per_kv_head": 2 * one, "kv_heads": config.kv_heads,
+            "output": d * d + (d if config.bias else 0)}

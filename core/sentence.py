@@ -6,7 +6,17 @@ point alike, measured by the cosine.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+
+def similarity_by_token(hidden_a: np.ndarray, unit_b: np.ndarray) -> np.ndarray:
+    """(T, d) last hidden states of sentence A and B's unit sentence vector -> (T,) shares that
+    add up exactly to cos(A, B): cos = (mean_i a_i) · b / ‖mean a‖ = Σ_i a_i · b / (T ‖mean a‖).
+    A token with a large share pulls A's meaning towards B's."""
+    hidden_a = np.asarray(hidden_a, dtype=np.float64)
+    mean = hidden_a.mean(axis=0)
+    return hidden_a @ np.asarray(unit_b, dtype=np.float64) / (len(hidden_a) * max(np.linalg.norm(mean), 1e-12))
 
 
 def mean_pooled(hidden: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from core.budget import count_parameters, estimate_model_bytes, estimate_trace_b
 
 from . import bert, distilbert, gpt2, llama, roberta
 from .checkpoint import convert, read_weights
-from .files import read_config, require_finite
+from .files import read_config, require_finite, sentence_pooling
 from .loaded import LoadedModel
 from .text import TextTokenizer
 
@@ -108,6 +108,7 @@ def load_family(folder: Path, name: str, hf: dict | None = None):
     del theirs
     require_finite(state, folder / "model.safetensors")
     net = from_state_dict(config, state)
-    info = {"family": model_type, "n_parameters": count_parameters(config), "max_tokens": n_tokens}
+    info = {"family": model_type, "n_parameters": count_parameters(config), "max_tokens": n_tokens,
+            "sentence": sentence_pooling(folder)}
     return LoadedModel(name=name, config=config, net=net, tokenizer=tokenizer,
                        description=describe(model_type, config, name), folder=folder, info=info)

@@ -37,3 +37,23 @@ def require_finite(state: dict[str, torch.Tensor], path: Path) -> None:
     for name, tensor in state.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ValueError(f"{path}: the weight {name} holds NaN or infinite values; the model cannot be used")
+
+
+def sentence_pooling(folder: Path) -> dict | None:
+    """A sentence-transformers folder's pooling: {"pooling": "mean", "max_tokens": 256, "normalize": True},
+    or None when the folder is not a mean-pooling sentence encoder (its own files say which)."""
+    folder = Path(folder)
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules if isinstance(m, dict)]
+        pooling_path = next(folder / m.get("path", "") / "config.json" for m in modules
+                            if isinstance(m, dict) and m.get("type", "").endswith("Pooling"))
+        pooling = json.loads(pooling_path.read_text(encoding="utf-8"))
+        settings = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, StopIteration, AttributeError, TypeError):
+        return None
+    if not isinstance(pooling, dict) or not pooling.get("pooling_mode_mean_tokens") or not isinstance(settings, dict):
+        return None
+    max_tokens = settings.get("max_seq_length")
+    return {"pooling": "mean", "normalize": "Normalize" in kinds,
+            "max_tokens": max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None}

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from core import Trace, Transformer, TransformerConfig
 
@@ -33,6 +34,32 @@ class LoadedModel:
         return self.net.trace(enc.ids, enc.tokens, enc.offsets, enc.special_mask,
                               truncated=enc.truncated, text=text, n_input_tokens=enc.n_input_tokens,
                               ablate=ablate, mode=mode)
+
+    @property
+    def has_sentence_embedding(self) -> bool:
+        return bool(self.info.get("sentence"))
+
+    def sentence_embedding(self, text: str) -> np.ndarray:
+        """(d_model,) the sentence's meaning as its sentence-transformers package computes it: the
+        mean of the last hidden states over its tokens (cut at its max_seq_length), normalised.
+        A model that is not a sentence encoder (a decoder, a plain BERT) raises ValueError."""
+        if not self.has_sentence_embedding:
+            raise ValueError(f"{self.name} has no sentence embedding: it is not a sentence encoder "
+                             "(all-MiniLM-L6-v2 is; a decoder predicts next tokens instead).")
+        tokens, hidden = self.sentence_states(text)
+        pooled = torch.from_numpy(hidden)[None].mean(dim=1)                           # (1, d_model)
+        if self.info["sentence"]["normalize"]:
+            pooled = pooled / pooled.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        return pooled[0].numpy()
+
+    def sentence_states(self, text: str) -> tuple[list[str], np.ndarray]:
+        """The tokens a sentence embedding pools and their last hidden states (T, d_model)."""
+        if not self.has_sentence_embedding:
+            raise ValueError(f"{self.name} has no sentence embedding: it is not a sentence encoder.")
+        enc = self.tokenizer.encode(text, max_tokens=self.info["sentence"]["max_tokens"])
+        with torch.inference_mode():
+            hidden = self.net.run(torch.tensor([enc.ids]))[1][-1]["resid_post"]        # (1, T, d_model)
+        return enc.tokens, hidden[0].numpy()
 
     def embedding_table(self) -> np.ndarray:
         """(vocab, d_model) input embedding matrix, read-only (shares memory with the model)."""

@@ -20,7 +20,7 @@ from .loaded import LoadedModel
 from .saved import MODEL_TYPE as SAVED_MODEL_TYPE
 from .saved import load_saved
 
-MINILM_LABEL = "MiniLM (pretrained BERT, 6 layers × 12 heads)"
+MINILM_LABEL = "MiniLM · BERT, 6 × 12 heads"
 MAX_LISTED = 200     # folders listed per root: a huge folder cannot flood the picker
 MINILM_DESCRIPTION = (
     "all-MiniLM-L6-v2: a pretrained BERT encoder (6 layers x 12 heads, 384 dimensions, "

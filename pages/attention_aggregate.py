@@ -4,9 +4,10 @@ import streamlit as st
 
 from core.rollout import mean_over_heads, summed_rows
 from ui.attention import attention_window, colour_max, rollout_for, view
+from ui.family import specials_text
 from ui.frame import require_frame
 from ui.state import chosen, current_model_name, current_trace, pick_layer
-from ui.widgets import plot, sentence_key, token_label
+from ui.widgets import plot, sentence_key, token_labels
 from viz.attention import attention_heatmap, key_bar
 
 PAGE = "attention_aggregate"
@@ -19,7 +20,8 @@ trace = current_trace()
 model_name = current_model_name()
 layer = pick_layer(trace, PAGE, label="Layer (mean over heads) / rollout through layer")
 cols = st.columns([1, 2])
-hide = cols[0].toggle("Hide [CLS] and [SEP]", key=f"{PAGE}_hide", help="Rows renormalised over the rest.")
+specials = specials_text(trace)
+hide = bool(specials) and cols[0].toggle(f"Hide {specials}", key=f"{PAGE}_hide", help="Rows renormalised over the rest.")
 with cols[1]:
     zmax = colour_max(PAGE)
 residual = st.slider("Rollout: share kept by the skip connection", 0.0, 0.9, 0.5, 0.05, key=f"{PAGE}_residual",
@@ -34,7 +36,7 @@ def heatmap(matrix: np.ndarray, title: str, name: str) -> None:
     window = attention_window(kept, trace, f"{PAGE}_{name}")
     positions = kept[window]
     if hide:
-        st.caption("[CLS] and [SEP] hidden; each row renormalised to sum to 1 over the remaining tokens.")
+        st.caption(f"{specials} hidden; each row renormalised to sum to 1 over the remaining tokens.")
     plot(attention_heatmap(shown[window, window], [trace.tokens[i] for i in positions], title,
                            zmax=zmax, positions=positions), f"attention_{name}_L{layer}")
 
@@ -54,7 +56,7 @@ with tab_sum:
                "showing where the phrase as a whole looks. The bars sum to the number of tokens picked.")
     words = [i for i, special in enumerate(trace.special_mask) if not special]
     queries = st.multiselect("Query tokens", range(len(trace.tokens)), default=words[:2],
-                            format_func=lambda i: token_label(trace, i), key=f"{PAGE}_rows_{sentence_key(trace.text)}")
+                            format_func=token_labels(trace).__getitem__, key=f"{PAGE}_rows_{sentence_key(trace.text)}")
     source = st.radio("Attention of", ["one head", "the layer's mean head", "the rollout"], horizontal=True,
                       key=f"{PAGE}_source")
     head = 0

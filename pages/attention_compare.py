@@ -2,9 +2,10 @@
 import streamlit as st
 
 from ui.attention import attention_window, colour_max, view
+from ui.family import specials_text
 from ui.frame import require_frame
 from ui.state import current_trace
-from ui.widgets import plot
+from ui.widgets import head_label, plot
 from viz.attention import compare_heatmaps, difference_heatmap
 
 PAGE = "attention_compare"
@@ -22,11 +23,12 @@ pairs = []
 for slot, col in enumerate(st.columns(count)):
     default = every_head.index(DEFAULT_PAIRS[slot]) if DEFAULT_PAIRS[slot] in every_head else slot
     pairs.append(col.selectbox(f"Head {'ABCD'[slot]}", every_head, index=default, key=f"{PAGE}_pick_{slot}",
-                               format_func=lambda p: f"layer {p[0]} · head {p[1]}"))
+                               format_func=head_label))
 
 cols = st.columns([1, 2])
-hide = cols[0].toggle("Hide [CLS] and [SEP]", key=f"{PAGE}_hide",
-                      help="Rows are renormalised over the remaining tokens.")
+specials = specials_text(trace)
+hide = bool(specials) and cols[0].toggle(f"Hide {specials}", key=f"{PAGE}_hide",
+                                         help="Rows are renormalised over the remaining tokens.")
 with cols[1]:
     zmax = colour_max(PAGE)
 kept = view(trace.layers[0].weights[0], trace, hide)[1]
@@ -36,15 +38,15 @@ tokens = [trace.tokens[i] for i in positions]
 shown = [view(trace.layers[layer].weights[head], trace, hide)[0][window, window] for layer, head in pairs]
 names = [f"{'ABCD'[i]}: layer {layer}, head {head}" for i, (layer, head) in enumerate(pairs)]
 if hide:
-    st.caption("[CLS] and [SEP] hidden; each row renormalised to sum to 1 over the remaining tokens.")
+    st.caption(f"{specials} hidden; each row renormalised to sum to 1 over the remaining tokens.")
 if len(set(pairs)) < len(pairs):
     st.info("The same head is chosen twice: pick different layers or heads to compare.")
 plot(compare_heatmaps(shown, names, tokens, positions=positions, zmax=zmax), "attention_heads_side_by_side")
 
 st.subheader("Difference of two heads")
 cols = st.columns(2)
-first = cols[0].selectbox("From", range(count), format_func=lambda i: names[i], key=f"{PAGE}_diff_a")
-second = cols[1].selectbox("subtract", range(count), index=1, format_func=lambda i: names[i],
+first = cols[0].selectbox("From", range(count), format_func=names.__getitem__, key=f"{PAGE}_diff_a")
+second = cols[1].selectbox("subtract", range(count), index=1, format_func=names.__getitem__,
                            key=f"{PAGE}_diff_b")
 if first == second:
     st.info("Choose two different heads to subtract.")

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.attention import attention_window, colour_max, head_csv, view
+from ui.family import kv_note, specials_text
 from ui.frame import require_frame
 from ui.state import current_model_name, current_trace, pick_head, pick_layer
 from ui.widgets import plot
@@ -31,23 +32,26 @@ with cols[0]:
     layer = pick_layer(trace, PAGE)
 with cols[1]:
     head = pick_head(trace, PAGE)
+if kv_note(trace, head):
+    st.caption(kv_note(trace, head))
+specials = specials_text(trace)
 cols = st.columns([1, 2])
-hide = cols[0].toggle("Hide [CLS] and [SEP]", key=f"{PAGE}_hide",
-                      help="Many heads park most of their weight on [SEP] or [CLS]; hiding them shows "
-                           "how the rest is shared out.")
+hide = bool(specials) and cols[0].toggle(f"Hide {specials}", key=f"{PAGE}_hide",
+                                         help=f"Many heads park most of their weight on {specials}; hiding "
+                                              "them shows how the rest is shared out.")
 with cols[1]:
     zmax = colour_max(PAGE)
 
 weights = trace.layers[layer].weights[head]                        # (T, T)
 matrix, kept = view(weights, trace, hide)
 if hide:
-    st.caption("[CLS] and [SEP] are hidden and each row is **renormalised** to sum to 1 over the tokens "
+    st.caption(f"{specials} {'are' if ' and ' in specials else 'is'} hidden and each row is **renormalised** to sum to 1 over the tokens "
                "that remain, so the numbers are shares of the attention *not* spent on them.")
 window = attention_window(kept, trace, PAGE)
 positions = kept[window]
 shown = matrix[window, window]                                      # (window, window)
 tokens = [trace.tokens[i] for i in positions]
-title = f"Layer {layer}, head {head}" + (" · [CLS]/[SEP] hidden" if hide else "")
+title = f"Layer {layer}, head {head}" + (f" · {specials} hidden" if hide else "")
 plot(attention_heatmap(shown, tokens, title, zmax=zmax, positions=positions), f"attention_L{layer}_H{head}")
 
 # The strongest links between words (specials left out: they soak up weight in most heads).
@@ -58,7 +62,8 @@ st.dataframe(links, hide_index=True, width="content", key=f"{PAGE}_links")
 
 st.subheader("Export")
 st.caption("PNG: the camera icon above the figure. The table holds the model's own numbers for this "
-           "head over the whole sentence ([CLS]/[SEP] included, nothing renormalised).")
+           "head over the whole sentence (" + (f"{specials} included, " if specials else "")
+           + "nothing renormalised).")
 st.download_button("This head (CSV)", lambda: head_csv(weights, trace), file_name=f"attention_L{layer}_H{head}.csv",
                    mime="text/csv", key=f"{PAGE}_csv", on_click="ignore", icon=":material/download:")
 st.caption(f"Model: {current_model_name()} · {len(trace.tokens)} tokens · "

@@ -4,7 +4,7 @@ import streamlit as st
 from ui.attention import attention_window
 from ui.frame import require_frame
 from ui.state import chosen, current_trace, pick_layer
-from ui.widgets import plot, sentence_key, token_label
+from ui.widgets import plot, sentence_key, token_labels
 from viz.lines import MIN_WEIGHT, lines_figure
 
 PAGE = "attention_lines"
@@ -30,7 +30,7 @@ else:
 window = attention_window(list(range(len(trace.tokens))), trace, PAGE, limit=LINES_WINDOW)
 positions = list(range(len(trace.tokens)))[window]
 focus = st.multiselect("Only the lines from these query tokens (empty: all)", positions,
-                       format_func=lambda i: token_label(trace, i), key=f"{PAGE}_focus_{sentence_key(trace.text)}",
+                       format_func=token_labels(trace).__getitem__, key=f"{PAGE}_focus_{sentence_key(trace.text)}",
                        help="As hovering a token does in BertViz: follow one word's attention.")
 if not heads:
     st.info("Pick at least one head to draw.")

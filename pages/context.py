@@ -13,7 +13,7 @@ from ui.context import nearest_csv, token_to_follow, trajectory_csv
 from ui.embedding import input_vectors
 from ui.frame import require_frame
 from ui.state import current_model_name, current_trace
-from ui.widgets import plot, sentence_key, token_label
+from ui.widgets import plot, sentence_key, token_labels
 from viz.context import lens_figure, movement_figure, trajectory_figure
 
 MAX_DRAWN = 40      # more paths than this are an unreadable tangle (and slow to draw)
@@ -31,7 +31,7 @@ if len(words) == 1:
     st.info("This sentence is a single token: there is no context to move it (only [CLS] and [SEP] "
             "around it). Add a few words to see context at work.")
 token = st.selectbox("Token to follow (nearest entries and movement)", range(len(trace.tokens)),
-                     index=token_to_follow(trace, words), format_func=lambda i: token_label(trace, i),
+                     index=token_to_follow(trace, words), format_func=token_labels(trace).__getitem__,
                      key=f"context_token_{text_key}")
 whole = word_around(trace, token)
 dims = 3 if st.radio("Projection", ["2-D", "3-D"], horizontal=True, key="context_dims") == "3-D" else 2
@@ -39,7 +39,7 @@ tab_paths, tab_lens, tab_move = st.tabs(["Trajectories", "What it is near", "How
 
 with tab_paths:
     drawn = st.multiselect("Tokens to draw", range(len(trace.tokens)), default=words[:DEFAULT_DRAWN],
-                           format_func=lambda i: token_label(trace, i), key=f"context_drawn_{text_key}")
+                           format_func=token_labels(trace).__getitem__, key=f"context_drawn_{text_key}")
     if len(drawn) > MAX_DRAWN:
         st.warning(f"{len(drawn)} tokens chosen; only the first {MAX_DRAWN} are drawn to keep the paths "
                    "readable. Remove some to see others.")

@@ -22,7 +22,7 @@ st.title("🔀 Same word, two sentences")
 st.markdown("The same word starts from the same embedding in any sentence; attention then mixes in its "
             "context. Follow one word through two sentences and watch its two vectors drift apart.")
 preset = st.selectbox("Example", list(PRESETS) + [OWN], key="context_preset",
-                      format_func=lambda word: word if word == OWN else f"{word}: {' / '.join(PRESETS[word])}")
+                      format_func={OWN: OWN, **{w: f"{w}: {' / '.join(pair)}" for w, pair in PRESETS.items()}}.get)
 shared_word, default_a, default_b = ("", "", "") if preset == OWN else (preset, *PRESETS[preset])
 left, right = st.columns(2)
 text_a = left.text_input("Sentence A", default_a, max_chars=2000, key=f"context_a_{preset}")
@@ -52,8 +52,8 @@ pieces_used = [None, None]      # None: the average of the word's pieces; else t
 if any(match.split for match in first):
     options = [None] + list(range(max(len(match.positions) for match in first)))
     piece = st.radio("The tokenizer split the word into pieces: use", options, horizontal=True,
-                     key="context_piece", format_func=lambda option: "the average of its pieces"
-                     if option is None else f"piece {option + 1}")
+                     key="context_piece",
+                     format_func={None: "the average of its pieces", **{o: f"piece {o + 1}" for o in options[1:]}}.get)
     pieces_used = [None if piece is None else min(piece, len(match.positions) - 1) for match in first]
     for name, match, used in zip("AB", first, pieces_used):
         st.caption(f"Sentence {name}: {' + '.join(match.pieces)} → using "

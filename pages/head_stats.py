@@ -4,8 +4,8 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core.head_stats import STATISTICS
 from ui.attention import head_opener, stats_for
+from ui.family import specials_text, statistic_names
 from ui.frame import require_frame
 from ui.state import current_model_name, current_trace
 from ui.widgets import plot
@@ -15,18 +15,22 @@ PAGE = "head_stats"
 
 require_frame()
 st.title("📊 Head statistics")
-st.markdown("For every head, averaged over the query tokens of your sentence: how **spread out** its "
-            "attention is, how **far** it looks, and what share lands on `[CLS]`, `[SEP]`, the "
-            "**previous** token, the **next** token and the token **itself** (after Clark et al., 2019, "
-            "*What does BERT look at?*). Sort the table by a column, or colour the grid by one statistic.")
 trace = current_trace()
+STATISTICS = statistic_names(trace)
+specials = specials_text(trace)
+st.markdown("For every head, averaged over the query tokens of your sentence: how **spread out** its "
+            "attention is, how **far** it looks, and what share lands on "
+            + (f"the special tokens ({specials}), " if specials else "")
+            + "the **previous** token, the **next** token and the token **itself** (after Clark et al., 2019, "
+            "*What does BERT look at?*). Sort the table by a column, or colour the grid by one statistic.")
 stats = stats_for(current_model_name(), trace.text)
 if len(trace.tokens) < 6:
     st.info("A very short sentence: a few tokens make every head look alike. Try a longer sentence to "
             "tell the heads apart.")
 
 name = st.selectbox("Statistic for the grid", list(STATISTICS), index=list(STATISTICS).index("previous"),
-                    format_func=lambda n: f"{STATISTICS[n][0]}: {STATISTICS[n][1]}", key=f"{PAGE}_stat")
+                    format_func={n: f"{label}: {meaning}" for n, (label, meaning) in STATISTICS.items()}.get,
+                    key=f"{PAGE}_stat")
 label = STATISTICS[name][0]
 values = stats.get(name)
 plot(statistic_heatmap(values, label, f"{label} of every head"), f"head_stats_{name}")
@@ -34,15 +38,16 @@ best = divmod(int(values.argmax()), values.shape[1])
 st.caption(f"Highest {label}: **layer {best[0]}, head {best[1]}** ({values.max():.3f}). "
            + ("A head with most of its weight on the previous token reads the word before — a "
               "*previous-token head*." if name == "previous" else
-              "Heads with most weight on [SEP] are often 'resting' there: a no-op sink." if name == "sep" else
+              f"Heads with most weight on {label[3:]} are often 'resting' there: a no-op sink." if name == "sep" else
               f"Entropy is at most log₂ {len(trace.tokens)} = {math.log2(len(trace.tokens)):.2f} bits here."
               if name == "entropy" else ""))
 
-table = pd.DataFrame(stats.rows()).rename(columns={n: STATISTICS[n][0] for n in STATISTICS})
+table = pd.DataFrame(stats.rows())[["layer", "head", *STATISTICS]].rename(
+    columns={n: STATISTICS[n][0] for n in STATISTICS})
 share = {STATISTICS[n][0]: st.column_config.ProgressColumn(STATISTICS[n][0], help=STATISTICS[n][1],
                                                            format="%.3f", min_value=0.0, max_value=1.0,
                                                            width="small")
-         for n in ("cls", "sep", "previous", "next", "self")}
+         for n in ("cls", "sep", "previous", "next", "self") if n in STATISTICS}
 st.dataframe(table, hide_index=True, width="stretch", height=420, key=f"{PAGE}_table", column_config={
     "layer": st.column_config.NumberColumn("layer", width="small"),
     "head": st.column_config.NumberColumn("head", width="small"),

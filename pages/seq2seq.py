@@ -102,7 +102,7 @@ st.markdown(f"Input **{tr.source}** → model writes **{tr.output or '(nothing)'
 c1, c2 = st.columns(2)
 layer = c1.slider("Layer", 0, config.n_layers - 1, config.n_layers - 1, key="seq2seq_layer") if config.n_layers > 1 else 0
 heads = ["mean of all heads"] + [f"head {h}" for h in range(config.n_heads)]
-head = c2.selectbox("Head", range(len(heads)), format_func=lambda i: heads[i], key="seq2seq_head") - 1
+head = c2.selectbox("Head", range(len(heads)), format_func=heads.__getitem__, key="seq2seq_head") - 1
 
 
 def pick(weights):

@@ -5,8 +5,10 @@ import streamlit as st
 from core import sinusoidal_encoding
 from core.recompute import cosine_matrix, embedding_steps, position_table
 from ui.frame import require_frame
+from ui.family import model_family
+from ui.steps import rotary_section
 from ui.state import current_model_and_trace
-from ui.widgets import pick_window, plot
+from ui.widgets import pick_window, plot, token_labels
 from viz.steps import cosine_heatmap, matrix_heatmap, position_heatmap, sinusoid_curves, vector_strip
 
 WINDOW = 40
@@ -14,37 +16,47 @@ WINDOW = 40
 
 require_frame()
 st.title("📍 2 · Embeddings and positions")
-st.markdown("Each id picks one **row of the embedding table**. Attention by itself cannot tell *dog bites man* "
-            "from *man bites dog* — it treats the tokens as a set — so a **position** vector is added to each "
-            "row. BERT adds a **segment** vector too, then a LayerNorm: the result is layer 0's input.")
 model, trace = current_model_and_trace()
 net, config = model.net, model.config
 steps = embedding_steps(net, trace)
 t, d = len(trace.tokens), config.d_model
+rotary, added = config.positional == "rotary", config.positional in ("learned", "sinusoidal")
+extras = ((", and a **segment** vector" if steps.type_embed is not None else "")
+          + ("; a LayerNorm follows" if net.embeddings.norm is not None else ""))
+st.markdown("Each id picks one **row of the embedding table**. Attention by itself cannot tell *dog bites man* "
+            "from *man bites dog* — it treats the tokens as a set — so the model needs **positions**. "
+            + (f"This model adds a position vector to each row{extras}: the result is layer 0's input." if added else
+               "This model adds nothing here: the token's row itself is layer 0's input, and positions enter "
+               "inside every attention layer, which turns q and k by position (rotary, below)." if rotary else
+               "This model has no position signal at all: the token's row itself is layer 0's input."))
 
 token = st.selectbox("Token", range(t), index=min(1, t - 1), key=f"step_embeddings_token_{t}",
-                     format_func=lambda i: f"{i} · {trace.tokens[i]}")
+                     format_func=token_labels(trace).__getitem__)
 plus_segment = f" + E_segment[0] ({config.type_vocab_size} × {d} table)" if steps.type_embed is not None else ""
 norm = " → LayerNorm" if net.embeddings.norm is not None else ""
-st.markdown(f"**E_token[id = {trace.ids[token]}]** (row of the {config.vocab_size:,} × {d} table) "
-            f"+ **P[position {token}]** (row of the {config.max_positions} × {d} "
-            f"{'learned table' if config.positional == 'learned' else 'sinusoidal encoding'}){plus_segment}"
-            f"{norm} → **x** (1 × {d}); for all tokens at once, X is {t} × {d}.")
-names = ["token embedding", f"position {token} embedding"]
-rows = [steps.token_embed[token], steps.pos_embed[token]]
+kind = {"learned": "learned table", "sinusoidal": "sinusoidal encoding"}.get(config.positional)
+position = (f" + **P[position {token}]** (row of the {config.max_positions} × {d} {kind})" if added else "")
+st.markdown(f"**E_token[id = {trace.ids[token]}]** (row of the {config.vocab_size:,} × {d} table){position}"
+            f"{plus_segment}{norm} → **x** (1 × {d}); for all tokens at once, X is {t} × {d}.")
+names = ["token embedding"] + ([f"position {token} embedding"] if added else [])
+rows = [steps.token_embed[token]] + ([steps.pos_embed[token]] if added else [])
 if steps.type_embed is not None:
     names.append("segment A embedding")
     rows.append(steps.type_embed[token])
-plot(vector_strip(np.stack(rows + [steps.summed[token]]), names + ["sum"],
-                  f"“{trace.tokens[token]}”: the vectors added, each 1 × {d}"), "embedding_sum")
+if len(rows) > 1:
+    plot(vector_strip(np.stack(rows + [steps.summed[token]]), names + ["sum"],
+                      f"“{trace.tokens[token]}”: the vectors added, each 1 × {d}"), "embedding_sum")
+else:
+    plot(vector_strip(np.stack(rows), ["token embedding"], f"“{trace.tokens[token]}”: its row, 1 × {d}"),
+         "embedding_sum")
 if net.embeddings.norm is not None:
     plot(vector_strip(np.stack([steps.summed[token], steps.embed[token]]), ["sum", "after LayerNorm"],
                       f"LayerNorm rescales the sum: this is layer 0's input for “{trace.tokens[token]}” (1 × {d})"),
          "embedding_layernorm")
 gap = steps.agreement(trace)
-st.caption(f"Recomputed here from the tables; equals the model's own layer-0 input to {gap:.1e}. The LayerNorm "
-           "subtracts the mean of the 384 numbers, divides by their spread, then scales and shifts each "
-           "dimension with learned γ and β.")
+st.caption(f"Recomputed here from the tables; equals the model's own layer-0 input to {gap:.1e}."
+           + (f" The LayerNorm subtracts the mean of the {d} numbers, divides by their spread, then scales and "
+              "shifts each dimension with learned γ and β." if net.embeddings.norm is not None else ""))
 
 shown = pick_window(t, "step_embeddings_window", size=WINDOW, limit=WINDOW)
 plot(matrix_heatmap(trace.embed[shown.start:shown.stop], f"X, the input of layer 0: {t} × {d}"
@@ -69,16 +81,21 @@ with right:
     plot(sinusoid_curves(pe, curve_dims, "A few dimensions along the positions"),
          "sinusoidal_curves")
 
-st.subheader("Learned positions (MiniLM)" if config.positional == "learned" else "This model's positions")
-if config.positional != "learned":
-    st.info("This model uses the sinusoidal encoding above instead of a learned table.")
+if config.positional == "rotary":
+    rotary_section(model, trace, n_pos)
+elif config.positional != "learned":
+    st.subheader("This model's positions")
+    st.info("This model uses the sinusoidal encoding above instead of a learned table." if config.positional ==
+            "sinusoidal" else "This model has no positions: it sees the sentence as a set of tokens.")
 else:
-    st.markdown(f"BERT and MiniLM **learn** their {config.max_positions} position vectors during training instead. "
+    st.subheader(f"Learned positions ({model_family(model)})")
+    st.markdown(f"This model **learns** its {config.n_positions} position vectors during training instead. "
                 "No formula says what they should be; the heatmap and the cosines show what training made.")
     learned = position_table(net, n_pos)
+    n_pos = len(learned)
     left, right = st.columns(2)
     with left:
-        plot(position_heatmap(learned, f"Learned position table: first {n_pos} of {config.max_positions} rows "
+        plot(position_heatmap(learned, f"Learned position table: first {n_pos} of {config.n_positions} rows "
                               f"× {d}"), "learned_positions")
     with right:
         plot(cosine_heatmap(cosine_matrix(learned), f"Cosine between positions 0–{n_pos - 1}"), "position_cosine")

@@ -4,9 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from core.recompute import head_steps, softmax_formula
+from ui.family import kv_note
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, pick_head, pick_layer
-from ui.widgets import pick_window, plot
+from ui.widgets import pick_window, plot, token_labels
 from viz.steps import matrix_heatmap, step_bars, weighted_sum_figure
 
 WINDOW = 32
@@ -26,7 +27,7 @@ with c2:
     head = pick_head(trace, "step_head")
 words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
 query = st.selectbox("Query token", range(t), index=words[0], key=f"step_head_query_{t}",
-                     format_func=lambda i: f"{i} · {trace.tokens[i]}")
+                     format_func=token_labels(trace).__getitem__)
 chain = head_steps(model.net, trace, layer, head, query)
 keys = pick_window(t, "step_head_window", size=WINDOW, limit=WINDOW, around=query)
 span = slice(keys.start, keys.stop)
@@ -34,21 +35,37 @@ key_tokens = [trace.tokens[i] for i in keys]
 window_note = f" (tokens {keys.start}–{keys.stop - 1})" if len(keys) < t else ""
 
 st.subheader("① X → Q, K, V")
-st.markdown(f"X ({t} × {d}) · W_Q ({d} × {dh}) + b → **Q** ({t} × {dh});  the same with W_K → **K** and W_V → "
-            f"**V**. Head {head} owns dimensions {head * dh}–{(head + 1) * dh - 1} of each projection: "
-            f"{model.config.n_heads} heads × {dh} = {d}.")
+kv, bias = chain.kv_head, " + b" if model.config.qkv_bias else ""
+st.markdown(f"X ({t} × {d}) · W_Q ({d} × {dh}){bias} → **Q** ({t} × {dh});  the same with W_K → **K** and W_V → "
+            f"**V**. Head {head} owns dimensions {head * dh}–{(head + 1) * dh - 1} of W_Q: "
+            f"{model.config.n_heads} heads × {dh} = {d}"
+            + (f"; its K and V are key/value head {kv}'s dimensions {kv * dh}–{(kv + 1) * dh - 1} of W_K and W_V."
+               if kv_note(trace, head) else "."))
+if kv_note(trace, head):
+    st.caption(kv_note(trace, head))
 plot(matrix_heatmap(chain.x[span], f"X = layer {layer} input: {t} × {d}{window_note}", key_tokens, keys.start),
      "step_head_x")
 cols = st.columns(3)
 for col, name, affine in zip(cols, "QKV", (chain.w_q, chain.w_k, chain.w_v)):
     with col:
-        plot(matrix_heatmap(affine.w, f"W_{name}: {d} × {dh}", x_title=f"{name} dimension", y_title="X dimension",
+        shared = f" (key/value head {kv})" if name != "Q" and kv_note(trace, head) else ""
+        plot(matrix_heatmap(affine.w, f"W_{name}: {d} × {dh}{shared}", x_title=f"{name} dimension", y_title="X dimension",
                             height=360), f"step_head_w{name.lower()}")
 cols = st.columns(3)
 for col, name, m in zip(cols, "QKV", (chain.q, chain.k, chain.v)):
     with col:
         plot(matrix_heatmap(m[span], f"{name}: {t} × {dh}", key_tokens, keys.start, x_title=f"{name} dimension"),
              f"step_head_{name.lower()}")
+
+if chain.q_raw is not None:
+    st.markdown("**Rotary positions:** before scoring, each row of Q and K is cut into pairs (dimension i with "
+                f"i + {dh // 2}) and each pair is turned by position × θ_i (step 2 explains it). The same Q, "
+                "before and after the turn:")
+    cols = st.columns(2)
+    for col, name, m in zip(cols, ("Q before RoPE", "Q after RoPE (what the scores use)"), (chain.q_raw, chain.q)):
+        with col:
+            plot(matrix_heatmap(m[span], f"{name}: {t} × {dh}", key_tokens, keys.start, x_title="Q dimension"),
+                 f"step_head_{'q_raw' if 'before' in name else 'q_rope'}")
 
 st.subheader("② Scores of the query against every key")
 st.text(f"query: {trace.tokens[query]} (position {query})")
@@ -62,8 +79,8 @@ plot(step_bars(chain.weights[span], key_tokens, f"Softmax: the attention weights
                f"{window_note}", keys.start, query, fmt="{:.3f}", colour="#2b8a3e"), "step_head_softmax")
 top = int(np.argmax(chain.weights))
 key = st.selectbox("Write out the softmax for key", range(t), index=top, key=f"step_head_key_{t}",
-                   format_func=lambda i: f"{i} · {trace.tokens[i]}" + (" (hidden by the mask)" if not chain.allowed[i]
-                                                                       else ""))
+                   format_func=[label + ("" if seen else " (hidden by the mask)")
+                                for label, seen in zip(token_labels(trace), chain.allowed)].__getitem__)
 st.code(softmax_formula(chain, key), language=None)
 st.caption("e^x / Σ e^x: every weight is positive and they add up to 1. The code subtracts the largest score "
            "before exponentiating (the factor cancels), which keeps e^x from overflowing.")

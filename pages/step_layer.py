@@ -3,15 +3,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.recompute import attention_parameters, layer_parameter_counts, layer_steps, top_neurons
+from core.recompute import ACTIVATION_NAMES, attention_parameters, layer_parameter_counts, layer_steps, norm_name, \
+    top_neurons
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, pick_layer
-from ui.widgets import pick_window, plot
+from ui.steps import parameters_text
+from ui.widgets import pick_window, plot, token_labels
 from viz.steps import activation_histogram, matrix_heatmap, top_neurons_figure, vector_strip
 
 WINDOW = 32
-
-
 
 
 def head_borders(fig, n_heads: int, d_head: int):
@@ -25,16 +25,19 @@ def head_borders(fig, n_heads: int, d_head: int):
 
 require_frame()
 st.title("🧱 4 · From heads to the next layer")
-st.markdown("Every head returns a small vector per token. The block glues them together, mixes them with W_O, "
-            "adds the result to its input (the **residual**), normalises, runs a two-layer **feed-forward** "
-            "network on each token on its own, adds and normalises again — and that is the next layer's input.")
 model, trace = current_model_and_trace()
 config = model.config
+NORM, ACT, gated = norm_name(config), ACTIVATION_NAMES[config.activation], config.mlp == "gated"
+st.markdown("Every head returns a small vector per token. The block glues them together, mixes them with W_O, "
+            "adds the result to its input (the **residual**), runs a **feed-forward** network on each token on "
+            f"its own and adds again, with a {NORM} "
+            + ("after each add" if config.norm == "post" else "before each sublayer")
+            + " — and that is the next layer's input.")
 t, d, h, dh, dff = len(trace.tokens), config.d_model, config.n_heads, config.d_head, config.d_ff
 layer = pick_layer(trace, "step_layer")
 words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
 token = st.selectbox("Token (for the feed-forward)", range(t), index=words[0], key=f"step_layer_token_{t}",
-                     format_func=lambda i: f"{i} · {trace.tokens[i]}")
+                     format_func=token_labels(trace).__getitem__)
 block = layer_steps(model.net, trace, layer)
 rows = pick_window(t, "step_layer_window", size=WINDOW, limit=WINDOW, around=token)
 span = slice(rows.start, rows.stop)
@@ -43,45 +46,56 @@ note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
 post = block.norm == "post"
 
 st.subheader("① Concatenate the heads, then W_O")
-st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {d}) · W_O ({d} × {d}) + b → "
+st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {d}) · W_O ({d} × {d}){' + b' if config.bias else ''} → "
             f"**attention output** ({t} × {d}). W_O lets each output dimension draw on every head.")
 if not post:
-    st.caption("This model is pre-LN (as GPT-2): the LayerNorm comes *before* each sublayer — attention reads "
-               "LayerNorm(layer input), the feed-forward reads LayerNorm(resid_mid) — and the residual stream "
-               "itself is never normalised, so the adds below have no norm after them.")
+    st.caption(f"This model is pre-norm (as GPT-2 and Llama): the {NORM} comes *before* each sublayer — attention "
+               f"reads {NORM}(layer input), the feed-forward reads {NORM}(resid_mid) — and the residual stream "
+               "itself is never normalised, so the adds below have no norm after them."
+               + (" RMSNorm divides by the root mean square and scales by γ: no mean subtracted, no β."
+                  if NORM == "RMSNorm" else ""))
 plot(head_borders(matrix_heatmap(block.heads_concat[span], f"Heads concatenated: {t} × {d}{note} — one band per head",
                                  labels, rows.start), h, dh), "step_layer_concat")
-plot(matrix_heatmap(block.attn_out[span], f"Attention output = concat · W_O + b: {t} × {d}{note}", labels, rows.start),
+plot(matrix_heatmap(block.attn_out[span], f"Attention output = concat · W_O: {t} × {d}{note}", labels, rows.start),
      "step_layer_attn_out")
 
-st.subheader("② Residual add, LayerNorm" if post else "② Residual add")
-st.markdown(f"resid_mid = {'LayerNorm(' if post else ''}layer input + attention output{')' if post else ''}  "
+st.subheader(f"② Residual add, {NORM}" if post else "② Residual add")
+st.markdown(f"resid_mid = {NORM + '(' if post else ''}layer input + attention output{')' if post else ''}  "
             f"({t} × {d}). The residual keeps the token's own vector; attention only adds to it.")
 plot(matrix_heatmap(block.resid_mid[span], f"resid_mid: {t} × {d}{note}", labels, rows.start), "step_layer_resid_mid")
 st.text(f"token: {trace.tokens[token]} (position {token})")
 plot(vector_strip(np.stack([block.resid_pre[token], block.attn_out[token], block.attn_sum[token], block.resid_mid[token]]),
-                  ["layer input", "+ attention output", "= sum", "LayerNorm → resid_mid" if post else "resid_mid"],
+                  ["layer input", "+ attention output", "= sum", f"{NORM} → resid_mid" if post else "resid_mid"],
                   f"The add{' and the norm' if post else ''} for one token, each 1 × {d}"), "step_layer_add_norm_1")
 
 st.subheader(f"③ Feed-forward: {d} → {dff} → {d}")
-st.markdown(f"mlp_in ({t} × {d}) · W_up ({d} × {dff}) + b → **{config.activation.upper()}** → · W_down "
-            f"({dff} × {d}) + b → mlp_out ({t} × {d}). Each token goes through alone: no mixing between tokens "
-            "here, that was attention's job.")
+b = " + b" if config.bias else ""
+st.markdown((f"A **gated** feed-forward (SwiGLU): W_gate, W_up, W_down. mlp_in ({t} × {d}) · W_gate ({d} × {dff}) → "
+             f"**{ACT}**, times mlp_in · W_up ({d} × {dff}) element by element → · W_down ({dff} × {d}) → mlp_out "
+             f"({t} × {d}): the gate decides, per neuron, how much of W_up's value passes." if gated else
+             f"mlp_in ({t} × {d}) · W_up ({d} × {dff}){b} → **{ACT}** → · W_down ({dff} × {d}){b} → mlp_out "
+             f"({t} × {d}).") + " Each token goes through alone: no mixing between tokens here, that was "
+            "attention's job.")
 left, right = st.columns([3, 2])
 with left:
+    act = ACT.split()[0]
     plot(activation_histogram(block.mlp_pre[token], block.mlp_hidden[token],
-                              f"The {dff} feed-forward neurons for this token"), "step_layer_histogram")
+                              f"The {dff} feed-forward neurons for this token",
+                              f"gate x·W_gate, before {act}" if gated else f"before {act} (x·W_up{b})",
+                              f"{act}(gate) × x·W_up" if gated else f"after {act}"), "step_layer_histogram")
 with right:
-    plot(top_neurons_figure(top_neurons(block.mlp_hidden[token], 10), "Most active neurons"), "step_layer_top")
+    plot(top_neurons_figure(top_neurons(block.mlp_hidden[token], 10), "Most active neurons",
+                            "value W_down reads" if gated else f"activation after {act}"), "step_layer_top")
 active = float((block.mlp_hidden[token] > 0.1).mean())
-st.caption(f"GELU lets positive values through and squashes negative ones to nearly zero: {100 * active:.0f}% "
-           f"of the {dff} neurons are clearly on (> 0.1) for this token.")
+st.caption(f"{ACT.split()[0]} lets positive values through and squashes negative ones to nearly zero"
+           + (" (then the gate's value is multiplied by W_up's)" if gated else "")
+           + f": {100 * active:.0f}% of the {dff} neurons are clearly on (> 0.1) for this token.")
 
-st.subheader("④ Residual add, LayerNorm → the next layer's input" if post else "④ Residual add → next layer")
-plot(matrix_heatmap(block.resid_post[span], f"resid_post = {'LayerNorm(' if post else ''}resid_mid + mlp_out"
+st.subheader(f"④ Residual add, {NORM} → the next layer's input" if post else "④ Residual add → next layer")
+plot(matrix_heatmap(block.resid_post[span], f"resid_post = {NORM + '(' if post else ''}resid_mid + mlp_out"
                     f"{')' if post else ''}: {t} × {d}{note}", labels, rows.start), "step_layer_resid_post")
 plot(vector_strip(np.stack([block.resid_mid[token], block.mlp_out[token], block.mlp_sum[token], block.resid_post[token]]),
-                  ["resid_mid", "+ feed-forward output", "= sum", "LayerNorm → resid_post" if post else "resid_post"],
+                  ["resid_mid", "+ feed-forward output", "= sum", f"{NORM} → resid_post" if post else "resid_post"],
                   f"The add{' and the norm' if post else ''} for the same token, each 1 × {d}"),
      "step_layer_add_norm_2")
 relative_gaps = block.agreement(trace)
@@ -93,12 +107,7 @@ counts = layer_parameter_counts(model.net, layer)
 table = pd.DataFrame([(c.step, c.shape, c.count) for c in counts], columns=["step", "weights", "parameters"])
 st.dataframe(table, hide_index=True, column_config={"parameters": st.column_config.NumberColumn(format="localized")})
 total = sum(c.count for c in counts)
+ffn = sum(c.count for c in counts if c.part == "feed-forward")
 st.markdown(f"**{total:,}** parameters per block × {config.n_layers} blocks = {total * config.n_layers:,}. "
-            f"The feed-forward holds {100 * (counts[5].count + counts[6].count) / total:.0f}% of them.")
-ap = attention_parameters(config)
-st.markdown(f"**Many heads cost nothing extra.** Head by head, W_Q, W_K and W_V are {d} × {dh} slices: "
-            f"{h} heads × 3 × ({d}·{dh} + {dh}) = {h * ap['per_head_qkv']:,}, plus W_O {ap['output']:,} = "
-            f"**{ap['multi_head']:,}**. One head of full width ({d} × {d} projections) has "
-            f"**{ap['one_full_head']:,}** — counted on two real modules built with {h} heads and with 1. "
-            "Splitting into heads changes what the weights can express (several attention patterns at once), "
-            "not how many there are.")
+            f"The feed-forward holds {100 * ffn / total:.0f}% of them.")
+st.markdown(parameters_text(attention_parameters(config), config))

@@ -6,7 +6,7 @@ from core.recompute import head_steps
 from training.demo import fold_ids, untrained_causal_model
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, current_trace, get_model, pick_head, pick_layer
-from ui.widgets import pick_window, plot, window_at
+from ui.widgets import pick_window, plot, token_labels, window_at
 from viz.attention import attention_heatmap
 from viz.steps import scores_with_mask, step_bars
 
@@ -90,7 +90,7 @@ c1, c2, c3 = st.columns(3)
 clayer = c1.slider("Decoder layer", 0, ctrace.n_layers - 1, 0, key="step_mask_dlayer") if ctrace.n_layers > 1 else 0
 chead = c2.slider("Decoder head", 0, ctrace.n_heads - 1, 0, key="step_mask_dhead") if ctrace.n_heads > 1 else 0
 query = c3.selectbox("Query token", range(n_causal), index=min(n_causal - 1, 3), key=f"step_mask_query_{n_causal}",
-                     format_func=lambda i: f"{i} · {ctrace.tokens[i]}")
+                     format_func=token_labels(ctrace).__getitem__)
 crows = window_at(n_causal, WINDOW, rows.start)
 causal_span = slice(crows.start, crows.stop)
 ctokens = [ctrace.tokens[i] for i in crows]

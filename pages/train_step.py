@@ -63,7 +63,7 @@ position = 0
 if len(x0) > 1:
     position = c1.slider("Position in your sentence", 0, len(x0) - 1, min(2, len(x0) - 1), key="train_step_pos")
 follow = c2.selectbox("Token whose embedding to follow", sorted(set(ids)), key=f"train_step_token_{sentence_key(sentence)}",
-                      format_func=lambda i: vocab[i])
+                      format_func=vocab.__getitem__)
 lr = c3.select_slider("Learning rate of this step", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, key="train_step_lr")
 step = step_breakdown(net, x, y, position, int(follow), float(lr))
 

@@ -149,3 +149,16 @@ def test_server_settings_keep_visitors_away_from_internals():
     assert settings["client"]["showErrorDetails"] == "none"
     assert settings["server"]["address"] == "localhost"
     assert settings["server"]["maxUploadSize"] == 1
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "pages").glob("*.py")))
+def test_no_page_hands_a_widget_a_function_of_its_own(page):
+    """Streamlit keeps a widget's format_func after the widget is gone (token pickers are keyed per
+    sentence), and a lambda or function written in a page holds the page's whole namespace — a
+    trace and its figures — alive with it: a served app grew by ~185 MB per new sentence. Pages pass
+    bound methods of small data (labels.__getitem__, dict.get) or helpers from ui/ instead."""
+    tree = ast.parse((ROOT / "pages" / page).read_text())
+    own = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    bad = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == "format_func"
+           and (isinstance(node.value, ast.Lambda) or (isinstance(node.value, ast.Name) and node.value.id in own))]
+    assert not bad, f"pages/{page}: format_func is a page-level function at line(s) {bad}"

@@ -209,3 +209,82 @@ def test_embedding_chain_of_a_sinusoidal_pre_ln_model():
     np.testing.assert_allclose(es.embed, trace.embed, **TOL)           # no LayerNorm: the sum itself
     np.testing.assert_allclose(position_table(net, 4), trace.pos_embed, **TOL)
     np.testing.assert_allclose(layer_steps(net, trace, 1).resid_post, trace.layers[1].resid_post, **TOL)
+
+
+# -- the Hugging Face families: RMSNorm, grouped-query attention, RoPE, SwiGLU, no biases, tanh GELU ------
+@pytest.fixture(scope="module", params=["llama", "qwen2", "gpt2", "roberta"])
+def family(request, tmp_path_factory):
+    """(name, loaded tiny random checkpoint, trace): Llama (GQA, RoPE, RMSNorm, SwiGLU, no biases),
+    Qwen2 (the same with q/k/v biases), GPT-2 (pre-LN, tanh GELU), RoBERTa (offset positions)."""
+    pytest.importorskip("transformers")
+    from hf_tiny import hf_model, save_checkpoint, tokenizer_for
+    from models import load_model
+
+    name = request.param
+    folder = save_checkpoint(hf_model(name), tokenizer_for(name), tmp_path_factory.mktemp(name))
+    model = load_model(str(folder))
+    return name, model, model.trace("Time flies like an arrow; fruit flies like a banana.")
+
+
+def test_family_head_chain_equals_the_trace(family):
+    name, model, trace = family
+    config = model.config
+    for layer in range(config.n_layers):
+        for head in range(config.n_heads):
+            hs = head_steps(model.net, trace, layer, head, query=len(trace) - 2)
+            lt = trace.layers[layer]
+            kv = config.kv_head_of(head)
+            assert hs.kv_head == kv == lt.kv_head_of(head)
+            np.testing.assert_allclose(hs.q, lt.q[head], **TOL)
+            np.testing.assert_allclose(hs.k, lt.k[kv], **TOL)
+            np.testing.assert_allclose(hs.v, lt.v[kv], **TOL)
+            if config.positional == "rotary":
+                np.testing.assert_allclose(hs.q_raw, lt.q_raw[head], **TOL)
+                np.testing.assert_allclose(hs.k_raw, lt.k_raw[kv], **TOL)
+                # a rotation keeps every pair's length
+                half = config.d_head // 2
+                np.testing.assert_allclose(np.hypot(hs.q[:, :half], hs.q[:, half:]),
+                                           np.hypot(hs.q_raw[:, :half], hs.q_raw[:, half:]), atol=1e-9)
+            else:
+                assert hs.q_raw is None and hs.angles is None
+            gaps = hs.agreement(trace)
+            assert max(gaps.values()) < 1e-5, gaps
+
+
+def test_family_layer_chain_equals_the_trace(family):
+    name, model, trace = family
+    config = model.config
+    if name == "llama":
+        assert config.kv_heads < config.n_heads and config.mlp == "gated" and config.norm_kind == "rmsnorm"
+    for layer in range(config.n_layers):
+        ls = layer_steps(model.net, trace, layer)
+        lt = trace.layers[layer]
+        for field in ("q", "k", "v", "scores", "weights", "head_out", "attn_out", "resid_mid", "mlp_in",
+                      "mlp_pre", "mlp_hidden", "mlp_out", "resid_post"):
+            np.testing.assert_allclose(getattr(ls, field), getattr(lt, field), err_msg=f"{name} {field}", **TOL)
+        if config.mlp == "gated":
+            np.testing.assert_allclose(ls.mlp_up, lt.mlp_up, **TOL)
+        else:
+            assert ls.mlp_up is None
+
+
+def test_family_embeddings_and_parameter_counts(family):
+    name, model, trace = family
+    net, config = model.net, model.config
+    es = embedding_steps(net, trace)
+    np.testing.assert_allclose(es.pos_embed, trace.pos_embed, **TOL)
+    np.testing.assert_allclose(es.embed, trace.embed, **TOL)
+    table = position_table(net, 8)
+    if config.positional == "rotary":
+        assert table is None and not es.pos_embed.any()
+    else:
+        assert table.shape == (8, config.d_model)
+    counts = layer_parameter_counts(net, 1)
+    assert sum(c.count for c in counts) == sum(p.numel() for p in net.blocks[1].parameters())
+    steps = " ".join(c.step for c in counts)
+    assert ("RMSNorm" in steps) == (config.norm_kind == "rmsnorm")
+    assert ("W_gate" in steps) == (config.mlp == "gated")
+    ap = attention_parameters(config)
+    attention = sum(p.numel() for p in net.blocks[1].attention.parameters())
+    assert ap["multi_head"] == attention
+    assert config.n_heads * ap["per_head_q"] + config.kv_heads * ap["per_kv_head"] + ap["output"] == attention

@@ -10,8 +10,9 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from core import Trace
-from core.head_stats import HeadStats, head_statistics, special_masks
+from core.head_stats import HeadStats, head_statistics
 from core.rollout import hide_tokens, rollout
+from ui.family import special_key_masks
 from ui.state import cached, trace_for
 from ui.widgets import MAX_WINDOW, pick_window, sentence_key
 
@@ -23,7 +24,7 @@ ONE_HEAD_PAGE = "pages/attention_head.py"
 def stats_for(model_name: str, text: str) -> HeadStats:
     def measure() -> HeadStats:
         trace = trace_for(model_name, text)
-        cls_mask, sep_mask = special_masks(trace.tokens, trace.special_mask)
+        cls_mask, sep_mask = special_key_masks(trace)
         return head_statistics(trace.attentions, cls_mask, sep_mask)
     return cached(("head stats", model_name, text), measure, "Measuring every head…")
 

@@ -7,9 +7,11 @@ request can run a page file on its own (see below), and this sends it through ap
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -25,6 +27,8 @@ UNEXPECTED = "This page hit an unexpected error"
 _threads_lock = threading.Lock()
 _threads_set = False
 _models_cleaned = False
+_libc = None
+_last_collect = 0.0
 log = logging.getLogger("attention_explorer")
 
 
@@ -69,12 +73,32 @@ def configure_memory() -> None:
     ~250 MB per new long sentence although its caches held a fixed budget. Large blocks from
     mmap go back to the system when freed, and two arenas are enough for two cores.
     """
+    global _libc
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
-        libc.mallopt(M_ARENA_MAX, 2)
+        _libc = ctypes.CDLL("libc.so.6")
+        _libc.mallopt(M_MMAP_THRESHOLD, 1 << 20)
+        _libc.mallopt(M_ARENA_MAX, 2)
     except (OSError, AttributeError):
-        pass
+        _libc = None
+
+
+def release_memory() -> None:
+    """Free what the run just finished left in reference cycles, and hand it back to the system.
+
+    A script run ends in exceptions and frames that point at each other (Streamlit's own rerun
+    and stop, the page's module), and through them at a trace and its figures. Python's cycle
+    collector runs by object count, and a 100 MB array counts as one object, so such garbage
+    piled up at ~35 MB per run in a served app. A full collection after each run (at most one a
+    second: it takes a few tens of milliseconds) keeps memory at the cache's budget.
+    """
+    global _last_collect
+    now = time.monotonic()
+    if now - _last_collect < 1.0:
+        return
+    _last_collect = now
+    gc.collect()
+    if _libc is not None:
+        _libc.malloc_trim(0)
 
 
 def clean_models_folder() -> None:
@@ -133,3 +157,5 @@ def run_page(page) -> None:
             st.rerun()
         st.error(f"{UNEXPECTED} ({type(exc).__name__}). The details are in the server's log; "
                  "try another sentence or another page.")
+    finally:
+        release_memory()

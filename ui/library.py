@@ -26,10 +26,14 @@ def free_paths_allowed() -> bool:
     return os.environ.get("ATTENTION_EXPLORER_ALLOW_PATHS", "") == "1"
 
 
-@st.cache_data(ttl=15, show_spinner=False)
 def listed_models() -> dict[str, str]:
     """Name -> label of every model this server offers (looked up again after 15 s: new saves appear)."""
-    return available_models([str(root) for root in allowed_roots()])
+    return _listed_in(tuple(str(root) for root in allowed_roots()))
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def _listed_in(roots: tuple[str, ...]) -> dict[str, str]:
+    return available_models(roots)
 
 
 def open_model(path: str, label: str) -> None:

@@ -27,13 +27,19 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
         ("pages/step_tokens.py", "1 · Tokenization", "✂️",
          "Normalised text, pre-tokens, WordPiece pieces and ids, each piece highlighted in your text."),
         ("pages/step_embeddings.py", "2 · Embeddings & positions", "📍",
-         "Token rows of the embedding table, sinusoidal and learned positions, and the LayerNorm that follows."),
+         "Token rows of the embedding table, sinusoidal, learned and rotary positions, and the norm that follows."),
         ("pages/step_head.py", "3 · One head, with numbers", "🧮",
          "X → Q, K, V → scores → ÷√d_head → softmax → weighted sum of V, with the real numbers."),
         ("pages/step_layer.py", "4 · Heads to next layer", "🧱",
          "Concatenated heads, W_O, residual and LayerNorm, the feed-forward 384 → 1536 → 384."),
         ("pages/step_mask.py", "5 · Masks", "🎭",
          "Why MiniLM sees both ways, and the causal triangle of a decoder."),
+    ],
+    "Predictions": [
+        ("pages/next_token.py", "Next token", "🔮",
+         "A language model's most likely next tokens, with probabilities, after any position of your text."),
+        ("pages/logit_lens.py", "Logit lens", "🔭",
+         "The prediction read after every layer (layers × positions): where the model starts to know the next word."),
     ],
     "Meaning": [
         ("pages/embeddings.py", "Embedding space", "🗺️",
@@ -42,6 +48,17 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
          "Each token's vector moving layer by layer: its path, what it is near, which layer moved it."),
         ("pages/context_pair.py", "Same word, two sentences", "🔀",
          "One word (bank, flies, bat) in two sentences: its two vectors drifting apart layer by layer."),
+    ],
+    "What heads do": [
+        ("pages/head_ablation.py", "Knock heads out", "🔇",
+         "Remove heads and see what changes (next token or sentence meaning), and a map of which heads matter."),
+        ("pages/sentence_meaning.py", "Sentence meaning", "📐",
+         "MiniLM's sentence embeddings: cosines of your sentences, a map, and which tokens carry a similarity."),
+        ("pages/attribution.py", "Which tokens drove it", "🎯",
+         "Gradient × input and integrated gradients (captum) for a similarity, a token's state or the next "
+         "token, your sentence shaded by them, attention rollout beside."),
+        ("pages/score_anatomy.py", "Inside one score", "🔍",
+         "q, k and q ⊙ k of one head for a chosen query and key, and what the head writes: ‖α·v·W_O‖ beside α."),
     ],
     "Train": [
         ("pages/train.py", "Train a tiny transformer", "🏋️",

@@ -141,8 +141,8 @@ def current_trace(text: str | None = None, model_name: str | None = None,
     if notice and trace.truncated:
         st.warning(
             f"The text made {trace.n_input_tokens:,} tokens; the model reads at most "
-            f"{len(trace.tokens)} tokens, so only the first {len(trace.tokens)} are shown "
-            "(the last one is the closing [SEP]).", icon="✂️")
+            f"{len(trace.tokens)} tokens, so only the first {len(trace.tokens)} are shown"
+            + (f" (the last one is the closing {trace.tokens[-1]})." if trace.special_mask[-1] else "."), icon="✂️")
     return trace
 
 

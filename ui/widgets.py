@@ -49,6 +49,20 @@ def token_label(trace: Trace, i: int) -> str:
     return f"{i} · {trace.tokens[i]}"
 
 
+def token_labels(trace: Trace) -> list[str]:
+    """Labels "3 · flies" for a token picker: pass `format_func=token_labels(trace).__getitem__`.
+
+    Not a lambda: Streamlit keeps a widget's format_func after the widget is gone (pickers are
+    keyed per sentence), and a lambda written in a page keeps that page's whole namespace — the
+    trace and its figures, hundreds of MB for a long text — alive with it."""
+    return [f"{i} · {token}" for i, token in enumerate(trace.tokens)]
+
+
+def head_label(layer_head: tuple[int, int]) -> str:
+    """"layer 2 · head 5" for a (layer, head) picker."""
+    return f"layer {layer_head[0]} · head {layer_head[1]}"
+
+
 def show_text(text: str, limit: int = 300) -> None:
     """The person's raw text, shown literally (never as markdown or HTML)."""
     st.text(text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)")

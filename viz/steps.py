@@ -203,12 +203,13 @@ def cosine_heatmap(cos: np.ndarray, title: str) -> go.Figure:
 
 
 # -- feed-forward ----------------------------------------------------------------------------------
-def activation_histogram(pre: np.ndarray, hidden: np.ndarray, title: str) -> go.Figure:
-    """The d_ff values before and after GELU, for one token."""
+def activation_histogram(pre: np.ndarray, hidden: np.ndarray, title: str,
+                         before: str = "before GELU (x·W_up + b)", after: str = "after GELU") -> go.Figure:
+    """The d_ff values before and after the activation (GELU unless named), for one token."""
     fig = go.Figure()
-    fig.add_trace(go.Histogram(x=pre, name="before GELU (x·W_up + b)", nbinsx=80, opacity=0.55,
+    fig.add_trace(go.Histogram(x=pre, name=before, nbinsx=80, opacity=0.55,
                                marker_color="#adb5bd"))
-    fig.add_trace(go.Histogram(x=hidden, name="after GELU", nbinsx=80, opacity=0.75, marker_color=HEAD_COLOURS[0]))
+    fig.add_trace(go.Histogram(x=hidden, name=after, nbinsx=80, opacity=0.75, marker_color=HEAD_COLOURS[0]))
     base_layout(fig, title, height=330)
     fig.update_layout(barmode="overlay", legend=dict(orientation="h", y=1.0, x=1, xanchor="right", yanchor="bottom"))
     fig.update_xaxes(title="activation")
@@ -216,7 +217,8 @@ def activation_histogram(pre: np.ndarray, hidden: np.ndarray, title: str) -> go.
     return fig
 
 
-def top_neurons_figure(neurons: Sequence[tuple[int, float]], title: str) -> go.Figure:
+def top_neurons_figure(neurons: Sequence[tuple[int, float]], title: str,
+                       x_title: str = "activation after GELU") -> go.Figure:
     ids = [f"#{i}" for i, _ in neurons]
     vals = [v for _, v in neurons]
     fig = go.Figure(go.Bar(x=vals, y=ids, orientation="h", text=[f"{v:.2f}" for v in vals],
@@ -224,7 +226,7 @@ def top_neurons_figure(neurons: Sequence[tuple[int, float]], title: str) -> go.F
                            hovertemplate="neuron %{y}: %{x:.4f}<extra></extra>"))
     base_layout(fig, title, height=100 + 26 * len(ids))
     fig.update_yaxes(autorange="reversed", title="neuron")
-    fig.update_xaxes(title="activation after GELU", range=[min(0.0, min(vals, default=0.0)) * 1.1,
+    fig.update_xaxes(title=x_title, range=[min(0.0, min(vals, default=0.0)) * 1.1,
                                                            max(vals, default=1.0) * 1.18 or 1.0])
     return fig
 

@@ -1,0 +1,68 @@
+"""Knock heads out: what changes when chosen heads say nothing, and which heads matter most."""
+import numpy as np
+import streamlit as st
+
+from core.recompute import cosine_matrix
+from ui.frame import require_frame
+from ui.heads import importance_for
+from ui.state import cached, current_model_and_trace, current_model_name
+from ui.widgets import head_label, plot
+from viz.attention import key_bar
+from viz.heads import statistic_heatmap
+from viz.training import token_probabilities
+
+PAGE = "head_ablation"
+MODES = {"zero": "zero (the head says nothing)", "mean": "mean (the head says its average, for every token)"}
+
+require_frame()
+st.title("🔇 Knock heads out")
+st.markdown("Attention weights show where a head *looks*; knocking it out shows what it *does*. The chosen "
+            "heads' outputs are replaced before W_O reads them, and the rest of the model runs as usual.")
+model, trace = current_model_and_trace()
+name = current_model_name()
+all_heads = [(layer, head) for layer in range(trace.n_layers) for head in range(trace.n_heads)]
+cols = st.columns([3, 2])
+heads = cols[0].multiselect("Heads to knock out", all_heads, default=[all_heads[min(len(all_heads) - 1, 2)]],
+                            format_func=head_label, key=f"{PAGE}_heads")
+mode = cols[1].radio("Replace each output with", list(MODES), format_func=MODES.get, key=f"{PAGE}_mode")
+if not heads:
+    st.info("Pick at least one head to knock out.")
+    st.stop()
+ablated = cached(("ablated", name, trace.text, tuple(heads), mode),
+                 lambda: model.trace(trace.text, ablate=heads, mode=mode), "Running without those heads…")
+
+if model.config.lm_head and trace.logits is not None:
+    vocab = model.vocabulary()
+    before, after = (np.exp(t.logits[-1] - t.logits[-1].max()) for t in (trace, ablated))
+    before, after = before / before.sum(), after / after.sum()
+    top = int(np.argmax(before))
+    st.metric(f"P(next token = “{vocab[top]}”)", f"{after[top]:.1%}", f"{after[top] - before[top]:+.1%} without them")
+    left, right = st.columns(2)
+    scale = max(float(before.max()), float(after.max()))
+    for col, probs, title in ((left, before, "Next token, intact"), (right, after, "Without the chosen heads")):
+        fig = token_probabilities(probs, vocab, 10, highlight=top, title=title)
+        fig.update_xaxes(range=[0, min(1.0, scale * 1.25 + 0.02)])      # one axis for both: compare lengths
+        plot(fig, f"{PAGE}_next_token", col)
+    measure = "KL divergence of the next-token distribution (nats)"
+else:
+    intact_final, ablated_final = trace.layers[-1].resid_post, ablated.layers[-1].resid_post
+    if model.has_sentence_embedding:     # the sentence vector is the mean of the final token vectors
+        pooled = np.stack([intact_final.mean(0), ablated_final.mean(0)])
+        st.metric("Cosine of the sentence vector to the intact one", f"{cosine_matrix(pooled)[0, 1]:.4f}",
+                  help="1 = the sentence means exactly the same to the model without those heads.")
+    change = 1 - np.sum(intact_final * ablated_final, -1) / (
+        np.linalg.norm(intact_final, axis=-1) * np.linalg.norm(ablated_final, axis=-1))
+    plot(key_bar(change.astype(np.float32), trace.tokens, "How much each token's final vector turned (1 − cosine)",
+                 value_name="1 − cosine"), f"{PAGE}_token_change")
+    measure = "1 − cosine of the sentence vector to the intact one"
+
+st.subheader("Which heads matter for this sentence")
+st.caption(f"Every head knocked out alone, one at a time ({trace.n_layers * trace.n_heads} runs, batched): "
+           f"the colour is the {measure}. Darker heads change the output most.")
+if len(trace.tokens) > 128:
+    st.caption("Long text: the map is computed on demand.")
+if len(trace.tokens) <= 128 or st.button("Compute the map", key=f"{PAGE}_map"):
+    effects = importance_for(name, trace.text, mode)
+    plot(statistic_heatmap(effects, "effect", title=f"Effect of knocking out each head ({mode})"), f"{PAGE}_map")
+    layer, head = np.unravel_index(int(effects.argmax()), effects.shape)
+    st.caption(f"The head that matters most here: layer {layer}, head {head}.")

@@ -1,0 +1,44 @@
+"""Logit lens: what the model would predict next if it stopped after each layer (nostalgebraist, 2020)."""
+import numpy as np
+import streamlit as st
+
+from ui.frame import require_frame
+from ui.predictions import lens_for, require_unembedding, token_texts
+from ui.state import current_model_and_trace, current_model_name
+from ui.widgets import pick_window, plot, sentence_key
+from viz.lens import logit_lens_grid, visible_token
+
+PAGE = "logit_lens"
+WINDOW, LIMIT = 16, 32
+
+require_frame()
+st.title("🔭 Logit lens")
+st.markdown("The model's own prediction comes from its **last** layer: final norm, then the unembedding. The "
+            "*logit lens* applies the same final norm and unembedding to the residual stream after **every** "
+            "layer, as if the model stopped there. Read a column from the bottom (the embedding) to the top (the "
+            "model's output) to see at which layer it starts to 'know' the next word.")
+model, trace = current_model_and_trace()
+require_unembedding(model, trace)
+t = len(trace.tokens)
+shown = pick_window(t, f"{PAGE}_window_{sentence_key(trace.text)}", size=WINDOW, limit=LIMIT)
+actual = st.toggle("Colour by the probability of the token that really comes next", key=f"{PAGE}_actual",
+                   help="The cells keep the top token's text; the colour becomes the probability each layer "
+                        "gives the next token of your text (the last position has none).")
+lens = lens_for(current_model_name(), trace.text, shown)
+names = token_texts(model, np.concatenate([lens.ids.ravel(), np.asarray(trace.ids)]))
+top = [[[names[int(i)] for i in lens.ids[r, p]] for p in range(len(shown))] for r in range(lens.ids.shape[0])]
+following = [names[trace.ids[i + 1]] if i + 1 < t else None for i in shown]
+window = f" (tokens {shown.start}–{shown.stop - 1} of {t})" if len(shown) < t else ""
+fig = logit_lens_grid(top, lens.probs, [visible_token(names[trace.ids[i]]) for i in shown],
+                      f"Top next token at every layer × position{window}", start=shown.start,
+                      next_probs=lens.next_probs if actual else None, next_tokens=following)
+plot(fig, PAGE)
+own = np.asarray(trace.logits)[shown.start:shown.stop].argmax(axis=-1)
+agree = int((lens.ids[-1, :, 0] == own).sum())
+st.caption(f"Cell text: the most likely next token at that layer (␣ = a leading space); colour: "
+           + ("the probability of the token that really follows; " if actual else "its probability; ")
+           + "hover for the top 5. The top row is the model's own output: its top token equals the argmax of "
+           f"the model's logits at {agree} of {len(shown)} positions shown.")
+if np.isfinite(lens.next_probs).any():
+    st.caption(f"Mean probability of the token that really comes next: {np.nanmean(lens.next_probs[0]):.1%} read "
+               f"from the embedding, {np.nanmean(lens.next_probs[-1]):.1%} at the output.")

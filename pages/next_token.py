@@ -1,0 +1,43 @@
+"""Next token: the most likely next tokens of a language model after any position of the sentence."""
+import pandas as pd
+import streamlit as st
+
+from core.lens import probability_and_rank, top_next_tokens
+from ui.frame import require_frame
+from ui.predictions import require_unembedding, token_text
+from ui.state import current_model_and_trace
+from ui.widgets import plot, sentence_key, show_text, token_labels
+from viz.lens import next_token_bars, visible_token
+
+PAGE = "next_token"
+
+require_frame()
+st.title("🔮 Next token")
+st.markdown("A decoder ends in an **unembedding**: the last layer's output goes through a final norm and is "
+            "scored against every entry of the vocabulary (one *logit* each); a softmax turns the scores into "
+            "probabilities for the **next** token. The model is causal, so the prediction after position i used "
+            "only tokens 0…i: every position of your sentence has one.")
+model, trace = current_model_and_trace()
+require_unembedding(model, trace)
+t = len(trace.tokens)
+left, right = st.columns([3, 1])
+position = left.selectbox("After token", range(t), index=t - 1, key=f"{PAGE}_position_{sentence_key(trace.text)}",
+                          format_func=token_labels(trace).__getitem__)
+k = right.slider("How many", 3, 30, 10, key=f"{PAGE}_k")
+ids, probs = top_next_tokens(trace.logits[position], k)
+texts = [token_text(model, i) for i in ids]
+plot(next_token_bars(texts, probs, f"The {len(ids)} most likely tokens after position {position}"), PAGE)
+st.caption(f"␣ marks a leading space. The {len(ids)} bars hold {probs.sum():.1%} of the probability; the rest is "
+           f"spread over the other {model.config.vocab_size - len(ids):,} tokens of the vocabulary.")
+if position + 1 < t:
+    actual = trace.ids[position + 1]
+    p, rank = probability_and_rank(trace.logits[position], actual)
+    st.caption(f"The token that really comes next in your text (below) has probability {p:.2%}, rank {rank:,} of "
+               f"{model.config.vocab_size:,}.")
+    show_text(visible_token(token_text(model, actual)), limit=80)
+else:
+    st.caption("This is the last token: the bars are the model's guess for how your text continues.")
+table = pd.DataFrame({"rank": range(1, len(ids) + 1), "token": [visible_token(x) for x in texts],
+                      "id": ids, "probability": probs})
+st.dataframe(table, hide_index=True, width="content", key=f"{PAGE}_table",
+             column_config={"probability": st.column_config.NumberColumn(format="%.4f")})

@@ -1,0 +1,102 @@
+"""The knock-out and sentence-meaning pages under AppTest: MiniLM, a small decoder, bad input."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def decoder(tmp_path_factory):
+    from models.saved import save_model
+    from training.bpe import train_bpe
+    from training.corpus import CorpusConfig, generate_corpus
+    from training.lm import lm_config, new_model
+
+    bpe = train_bpe(generate_corpus(CorpusConfig(n_sentences=300)), 120)
+    config = lm_config(bpe.vocab_size, context=32, d_model=32, n_heads=2, n_layers=2)
+    return str(save_model(new_model(config, seed=2), bpe.to_json(), tmp_path_factory.mktemp("m"), "tiny"))
+
+
+def run(page: str, sentence: str, model: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=180)
+    at.session_state["sentence"] = sentence
+    if model:
+        at.session_state["extra_models"] = {model: "tiny decoder"}
+        at.session_state["model"] = model
+    return at.run()
+
+
+def shape_of(z) -> tuple[int, ...]:
+    """A heatmap's z, as Plotly sends it: nested lists, or packed {"shape": "6, 12", ...}."""
+    if isinstance(z, dict):
+        return tuple(int(n) for n in z["shape"].split(","))
+    return (len(z), len(z[0]))
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def figures(at) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_knocking_out_a_minilm_head_shows_the_sentence_change_and_the_map():
+    at = run("head_ablation", "The bank of the river was muddy after the storm.")
+    assert not at.exception
+    assert any("Cosine of the sentence vector" in m.label for m in at.metric)
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert any("final vector turned" in t for t in titles) and any("knocking out each head" in t for t in titles)
+    grid = next(f for f in figures(at) if "knocking out each head" in f["layout"]["title"]["text"])
+    assert shape_of(grid["data"][0]["z"]) == (6, 12)
+
+
+def test_a_decoder_compares_next_token_bars_on_one_axis(decoder):
+    at = run("head_ablation", "the queen rules her", model=decoder)
+    assert not at.exception
+    bars = [f for f in figures(at) if f["data"][0]["type"] == "bar" and f["data"][0].get("orientation") == "h"]
+    assert len(bars) == 2 and bars[0]["layout"]["xaxis"]["range"] == bars[1]["layout"]["xaxis"]["range"]
+    assert any(m.label.startswith("P(next token") for m in at.metric)
+
+
+@pytest.mark.parametrize("sentence", ["", "   ", "\x07\u200b"])
+def test_empty_text_gets_a_message(sentence):
+    for page in ("head_ablation", "sentence_meaning"):
+        at = run(page, sentence)
+        assert not at.exception
+        if page == "head_ablation":
+            assert "type" in texts(at.info).lower() and not figures(at)
+
+
+def test_no_heads_chosen_says_so():
+    at = run("head_ablation", "Time flies like an arrow.")
+    at.multiselect(key="head_ablation_heads").set_value([]).run()
+    assert not at.exception and "at least one head" in texts(at.info)
+
+
+def test_long_text_computes_the_map_on_demand():
+    at = run("head_ablation", "The river bank was steep. " * 40)
+    assert not at.exception
+    assert at.button(key="head_ablation_map")
+
+
+def test_sentence_meaning_compares_the_two_banks():
+    at = run("sentence_meaning", "I sat on the bank of the river.")
+    assert not at.exception
+    cosines = figures(at)[0]
+    assert cosines["layout"]["title"]["text"].startswith("Cosine of every pair")
+    assert shape_of(cosines["data"][0]["z"]) == (6, 6)            # the sidebar sentence + 5 examples
+    shares = figures(at)[2]
+    assert "share of cos(A, B)" in shares["layout"]["title"]["text"]
+
+
+def test_sentence_meaning_with_html_and_a_decoder(decoder):
+    at = run("sentence_meaning", "<b>bold</b> <script>alert(1)</script> words")
+    assert not at.exception and "<script>" not in texts(at.markdown)
+    at = run("sentence_meaning", "the king rules", model=decoder)
+    assert not at.exception and "no sentence embedding" in texts(at.info)

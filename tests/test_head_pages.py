@@ -1,0 +1,117 @@
+"""The attribution and score-anatomy pages under AppTest: default sentence, bad input, one token,
+512 tokens, and models without the needed part."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ["attribution", "score_anatomy"]
+BAD = {
+    "empty": "",
+    "whitespace": "   \n\t ",
+    "html": "<script>alert(1)</script> <b>bold</b> **markdown** [link](http://x)",
+    "single": "Hello",
+    "long": "The river bank was steep. " * 400,          # > 512 tokens
+}
+
+
+def run(page: str, sentence: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=300)
+    if sentence is not None:
+        at.session_state["sentence"] = sentence
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_runs_with_defaults(page):
+    at = run(page)
+    assert not at.exception and not at.error
+    assert charts(at) >= 2
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("case", list(BAD))
+def test_page_on_bad_input(page, case):
+    if case == "long" and page == "attribution":
+        pytest.skip("512 tokens: test_attribution_on_512_tokens runs it with few steps")
+    at = run(page, BAD[case])
+    assert not at.exception, f"{page} raised on {case}: {at.exception}"
+    if case in ("empty", "whitespace"):
+        assert at.info and "type" in texts(at.info).lower()
+        assert charts(at) == 0
+        return
+    assert charts(at) >= 2 and not at.error
+    if case == "long":
+        assert "512" in texts(at.warning)
+        assert any("window" in s.key for s in at.slider)
+    assert "<script>" not in texts(at.markdown) + texts(at.caption)
+
+
+def test_attribution_on_512_tokens():
+    """The token-state target on a 512-token MiniLM trace, with few steps to keep the test short."""
+    at = run("attribution", BAD["long"], attribution_target="A token's final state", attribution_steps=4)
+    assert not at.exception and not at.error
+    assert "512" in texts(at.warning)
+    assert charts(at) >= 2
+    assert any("window" in s.key for s in at.slider)
+
+
+def test_similarity_is_cut_at_256_tokens():
+    at = run("attribution", "The river bank was steep. " * 60, attribution_steps=4)   # ~360 tokens
+    assert not at.exception and not at.error
+    assert "256" in texts(at.warning)
+
+
+def test_attribution_on_minilm_offers_no_next_token_and_says_why():
+    at = run("attribution")
+    assert "The next token" not in at.radio(key="attribution_target").options
+    assert "unembedding" in texts(at.caption)
+    metrics = {m.label: m.value for m in at.metric}
+    assert {"f(input)", "f(baseline)", "Σ integrated gradients", "Convergence delta"} <= set(metrics)
+    at.text_input(key="attribution_other").set_value("").run()
+    assert not at.exception and "second sentence" in texts(at.info)
+
+
+@pytest.fixture(scope="module")
+def decoder_model(tmp_path_factory):
+    """A small decoder saved as the train page saves it: no sentence embedding, but an unembedding."""
+    from models.saved import save_model
+    from training.bpe import train_bpe
+    from training.corpus import CorpusConfig, generate_corpus
+    from training.lm import lm_config, new_model
+
+    bpe = train_bpe(generate_corpus(CorpusConfig(n_sentences=300)), 120)
+    net = new_model(lm_config(bpe.vocab_size, context=24, d_model=48, n_heads=3, n_layers=2), seed=1)
+    return str(save_model(net, bpe.to_json(), tmp_path_factory.mktemp("models"), "tiny", info={"label": "tiny"}))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_on_a_small_decoder(page, decoder_model):
+    state = dict(extra_models={decoder_model: "tiny"}, model=decoder_model)
+    at = run(page, "The queen rules her kingdom, and the king rules his. " * 3, **state)
+    assert not at.exception and not at.error
+    assert charts(at) >= 2
+    if page == "attribution":
+        radio = at.radio(key="attribution_target")
+        assert "Similarity to a second sentence" not in radio.options
+        assert "sentence encoder" in texts(at.caption)
+        radio.set_value("The next token").run()
+        assert not at.exception and not at.error and charts(at) >= 2
+    else:   # causal: a key after the query is masked
+        box = at.selectbox(key=next(s.key for s in at.selectbox if "_key_" in s.key))
+        box.set_value(len(box.options) - 1).run()   # the last token: after the first-word query
+        assert not at.exception
+        assert "causal mask" in texts(at.info)

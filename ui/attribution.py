@@ -1,0 +1,81 @@
+"""The attribution page's helpers: which targets a model offers, and the cached attributions
+(gradient × input, integrated gradients and the rollout share, on the same tokens)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core import Trace
+from core.attribution import Attribution, Target, grad_times_input, integrated_gradients, rollout_share
+from core.rollout import rollout
+from models import LoadedModel
+from ui.state import cached, get_model, trace_for
+
+SIMILARITY, STATE, NEXT = "Similarity to a second sentence", "A token's final state", "The next token"
+KINDS = {SIMILARITY: "similarity", STATE: "token state", NEXT: "next token"}
+
+
+def targets(model: LoadedModel) -> tuple[list[str], list[str]]:
+    """(targets this model offers, a sentence for each one it lacks)."""
+    offered, missing = [], []
+    if model.has_sentence_embedding:
+        offered.append(SIMILARITY)
+    else:
+        missing.append(f"*{SIMILARITY}* needs a sentence encoder (all-MiniLM-L6-v2 is one; this model is not).")
+    if model.config.lm_head:
+        offered.append(NEXT)
+    else:
+        missing.append(f"*{NEXT}* needs an unembedding (next-token logits): pick a decoder such as GPT-2 "
+                       "or a model trained in the app.")
+    offered.append(STATE)
+    return offered, missing
+
+
+def sentence_trace(model_name: str, text: str) -> Trace:
+    """The trace of `text` as the sentence encoder reads it: cut at its own limit (256 for MiniLM)."""
+    model = get_model(model_name)
+    limit = model.info["sentence"]["max_tokens"]
+    full = trace_for(model_name, text)
+    if len(full) <= limit and not full.truncated:
+        return full
+
+    def compute() -> Trace:
+        enc = model.tokenizer.encode(text, max_tokens=limit)
+        return model.net.trace(enc.ids, enc.tokens, enc.offsets, enc.special_mask, truncated=enc.truncated,
+                               text=text, n_input_tokens=enc.n_input_tokens)
+    return cached(("sentence-trace", model_name, text, limit), compute, "Running the model…")
+
+
+@dataclass(frozen=True)
+class Explained:
+    tokens: list[str]
+    grad_input: Attribution
+    integrated: Attribution
+    rollout: np.ndarray          # (T,) the rollout share of each input token in what the target reads
+    target: str                  # a sentence saying what f is
+
+
+def explain(model_name: str, text: str, kind: str, position: int = -1, other_text: str = "",
+            token_id: int = -1, steps: int = 32) -> Explained:
+    """Every method on one target, cached for the whole server."""
+    def compute() -> Explained:
+        model = get_model(model_name)
+        trace = sentence_trace(model_name, text) if kind == "similarity" else trace_for(model_name, text)
+        other = model.sentence_embedding(other_text) if kind == "similarity" else None
+        target = Target(kind, position=position, other=other, token_id=token_id)
+        gxi = grad_times_input(model.net, trace.ids, target)
+        ig = integrated_gradients(model.net, trace.ids, target, n_steps=steps)
+        share = rollout_share(rollout(trace.attentions)[-1], target) if trace.n_layers else np.ones(len(trace))
+        return Explained(list(trace.tokens), gxi, ig, share, gxi.target)
+    return cached(("attribution", model_name, text, kind, position, other_text, token_id, steps), compute,
+                  "Taking gradients along the path from the baseline…")
+
+
+def next_token_choices(model: LoadedModel, trace: Trace, k: int = 10) -> dict[int, str]:
+    """The k likeliest next tokens after the text: id -> label with its probability."""
+    logits = trace.logits[-1].astype(np.float64)
+    p = np.exp(logits - logits.max())
+    p /= p.sum()
+    return {int(i): f"{model.tokenizer.id_to_token(int(i)) or f'<{i}>'}  ({p[i]:.1%})"
+            for i in np.argsort(p)[::-1][:k]}

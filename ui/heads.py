@@ -1,0 +1,56 @@
+"""What the "What heads do" pages share: sentence lists, cached sentence vectors and ablation results."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.ablation import head_importance
+from core.projection import Projection, project
+from core.recompute import cosine_matrix
+from models import EmptyTextError
+from ui.state import cached, current_model
+
+EXAMPLE_SENTENCES = ["I deposited money at the bank.", "The river bank was muddy.", "She sat by the river.",
+                     "The bank approved my loan.", "Time flies like an arrow."]
+MAX_SENTENCES = 20
+MAX_SENTENCE_CHARS = 1_000
+
+
+def sentence_list(first: str) -> list[str]:
+    """The sidebar's sentence followed by the person's list (one per line, examples to start)."""
+    text = st.text_area("Sentences to compare (one per line)", "\n".join(EXAMPLE_SENTENCES), height=150,
+                        key="sentences_list", max_chars=MAX_SENTENCES * MAX_SENTENCE_CHARS,
+                        help=f"Up to {MAX_SENTENCES} sentences; the sidebar's sentence comes first.")
+    lines = [line.strip()[:MAX_SENTENCE_CHARS] for line in text.splitlines() if line.strip()]
+    sentences = list(dict.fromkeys([first.strip()[:MAX_SENTENCE_CHARS]] + lines)) if first.strip() else lines
+    if len(sentences) > MAX_SENTENCES:
+        st.caption(f"Only the first {MAX_SENTENCES} of {len(sentences)} sentences are compared.")
+    return sentences[:MAX_SENTENCES]
+
+
+def sentence_vectors(model_name: str, sentences: list[str]) -> tuple[list[str], np.ndarray]:
+    """The sentences the model can read and their (n, d) embeddings, each cached for the whole
+    server; a sentence with nothing to read (only control characters) is left out, with a note."""
+    model = current_model(model_name)
+    kept, vectors = [], []
+    for sentence in sentences:
+        try:
+            vectors.append(cached(("sentence", model_name, sentence), lambda s=sentence: model.sentence_embedding(s),
+                                  "Reading the sentences…"))
+            kept.append(sentence)
+        except EmptyTextError:
+            st.caption("A line with nothing the model can read (only control or invisible characters) is left out.")
+    return kept, np.stack(vectors) if vectors else np.zeros((0, model.config.d_model))
+
+
+def similarity_and_map(vectors: np.ndarray) -> tuple[np.ndarray, Projection]:
+    """The cosine matrix and a 2-D PCA of two or more sentence vectors."""
+    return cosine_matrix(vectors), project(vectors, 2)
+
+
+def importance_for(model_name: str, text: str, mode: str) -> np.ndarray:
+    """(L, H) effect of knocking out each head alone, cached for the whole server."""
+    model = current_model(model_name)
+    ids = model.tokenizer.encode(text).ids
+    return cached(("head importance", model_name, text, mode), lambda: head_importance(model.net, ids, mode),
+                  "Knocking out every head, one at a time…")

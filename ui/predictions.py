@@ -1,0 +1,47 @@
+"""What the prediction pages share: the unembedding check, the cached logit lens, token text."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import Trace
+from core.lens import LogitLens, logit_lens
+from models import LoadedModel
+from ui.family import model_family
+from ui.state import cached, get_model, trace_for
+
+LENS_K = 5
+
+
+def require_unembedding(model: LoadedModel, trace: Trace) -> None:
+    """Stop the page with a plain message when the model cannot predict tokens (an encoder)."""
+    if trace.logits is not None and model.net.final_norm is not None:
+        return
+    name = model_family(model)
+    st.info(f"{'This model' if name == 'this model' else name} has no unembedding: it is an encoder that reads the "
+            "whole sentence at once, so it never predicts a next token. Pick a decoder in the sidebar — GPT-2, "
+            "a Llama-family model, or one you trained on **Train a tiny transformer** — to see its predictions.")
+    st.stop()
+
+
+def lens_for(model_name: str, text: str, positions: range, k: int = LENS_K) -> LogitLens:
+    """The logit lens of the sidebar's sentence at `positions`, once per server (byte-budgeted cache)."""
+    def compute() -> LogitLens:
+        return logit_lens(get_model(model_name).net, trace_for(model_name, text), k, positions=list(positions))
+    return cached(("lens", model_name, text, positions.start, positions.stop, k), compute,
+                  "Reading every layer through the unembedding…")
+
+
+def token_texts(model: LoadedModel, ids) -> dict[int, str]:
+    """id -> text for every distinct id in `ids` (any nesting of arrays)."""
+    import numpy as np
+
+    return {int(i): token_text(model, int(i)) for i in np.unique(np.asarray(ids))}
+
+
+def token_text(model: LoadedModel, token_id: int) -> str:
+    """A vocabulary entry as text ("Ġthe" becomes " the"); the raw entry when it decodes to nothing or to
+    part of a character (a byte-level piece of an emoji)."""
+    text = model.tokenizer.backend.decode([int(token_id)], skip_special_tokens=False)
+    if not text or "\ufffd" in text:   # part of a multi-byte character: show the vocabulary entry itself
+        text = model.tokenizer.id_to_token(int(token_id)) or f"<{int(token_id)}>"
+    return text
