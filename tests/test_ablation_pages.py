@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from page_helpers import run_page as run, texts
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +20,6 @@ def decoder(tmp_path_factory):
     return str(save_model(new_model(config, seed=2), bpe.to_json(), tmp_path_factory.mktemp("m"), "tiny"))
 
 
-def run(page: str, sentence: str, model: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=180)
-    at.session_state["sentence"] = sentence
-    if model:
-        at.session_state["extra_models"] = {model: "tiny decoder"}
-        at.session_state["model"] = model
-    return at.run()
-
 
 def shape_of(z) -> tuple[int, ...]:
     """A heatmap's z, as Plotly sends it: nested lists, or packed {"shape": "6, 12", ...}."""
@@ -37,9 +27,6 @@ def shape_of(z) -> tuple[int, ...]:
         return tuple(int(n) for n in z["shape"].split(","))
     return (len(z), len(z[0]))
 
-
-def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
 
 
 def figures(at) -> list[dict]:

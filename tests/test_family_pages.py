@@ -6,17 +6,17 @@ pages with their own input (OWN_INPUT) owe nothing more.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from page_helpers import run_page
 
 pytest.importorskip("transformers")
 
 from hf_tiny import hf_model, save_checkpoint, tokenizer_for  # noqa: E402
 from test_pages_smoke import OWN_INPUT, PAGES, frame_errors  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ["gpt2", "llama", "qwen2", "roberta", "distilbert"]
 SENTENCE = "Time flies like an arrow; fruit flies like a banana."
 
@@ -30,20 +30,11 @@ def family_folders(tmp_path_factory) -> dict[str, str]:
             for family in FAMILIES}
 
 
-def run_page(page: str, folder: str, sentence: str = SENTENCE, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / page), default_timeout=120)
-    at.session_state["extra_models"] = {folder: Path(folder).name}
-    at.session_state["model"] = folder
-    at.session_state["sentence"] = sentence
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
-
 
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_runs_for_every_family(page, family, family_folders):
-    at = run_page(page, family_folders[family])
+    at = run_page(page, SENTENCE, family_folders[family])
     assert not at.exception, f"{page} raised with {family}: {at.exception}"
     assert not frame_errors(at), f"{page} failed with {family}: {frame_errors(at)}"
     if page not in OWN_INPUT:
@@ -59,33 +50,33 @@ def chart_specs(at: AppTest) -> str:
 
 
 def test_rotary_models_get_the_rotary_figures(family_folders):
-    at = run_page("pages/step_embeddings.py", family_folders["llama"])
+    at = run_page("pages/step_embeddings.py", SENTENCE, family_folders["llama"])
     assert not at.exception
     assert "Rotary positions (Llama)" in texts(at.subheader)
     specs = chart_specs(at)
     assert "pair 0 (dims 0 \\u0026 8)" in specs or "pair 0 (dims 0 & 8)" in specs
     assert "Twilight" in specs or "angle" in specs
-    gpt2 = run_page("pages/step_embeddings.py", family_folders["gpt2"])
+    gpt2 = run_page("pages/step_embeddings.py", SENTENCE, family_folders["gpt2"])
     assert "Learned positions (GPT-2)" in texts(gpt2.subheader) and "pair 0" not in chart_specs(gpt2)
 
 
 @pytest.mark.parametrize("page", ["pages/step_head.py", "pages/attention_head.py"])
 def test_grouped_query_heads_say_which_share_a_kv_head(page, family_folders):
-    at = run_page(page, family_folders["llama"], head=3)
+    at = run_page(page, SENTENCE, family_folders["llama"], head=3)
     assert not at.exception
     assert "query heads 2–3 share key/value head 1" in texts(at.caption)
-    plain = run_page(page, family_folders["gpt2"], head=3)
+    plain = run_page(page, SENTENCE, family_folders["gpt2"], head=3)
     assert "share key/value head" not in texts(plain.caption)
 
 
 def test_layer_page_uses_the_familys_words(family_folders):
-    llama = run_page("pages/step_layer.py", family_folders["llama"])
+    llama = run_page("pages/step_layer.py", SENTENCE, family_folders["llama"])
     shown = texts(llama.markdown) + texts(llama.caption) + texts(llama.subheader)
     assert "RMSNorm" in shown and "LayerNorm" not in shown
     assert "W_gate, W_up, W_down" in shown and "SiLU" in shown and "Grouped-query attention saves" in shown
     steps = llama.dataframe[0].value["step"].tolist()
     assert "RMSNorm before attention" in steps and "feed-forward gate (W_gate)" in steps
-    gpt2 = run_page("pages/step_layer.py", family_folders["gpt2"])
+    gpt2 = run_page("pages/step_layer.py", SENTENCE, family_folders["gpt2"])
     shown = texts(gpt2.markdown) + texts(gpt2.caption)
     assert "LayerNorm" in shown and "RMSNorm" not in shown and "tanh" in shown and "W_gate" not in shown
 
@@ -93,10 +84,10 @@ def test_layer_page_uses_the_familys_words(family_folders):
 @pytest.mark.parametrize("family,label", [("gpt2", None), ("llama", "Hide <s>"), ("roberta", "Hide <s> and </s>"),
                                           ("distilbert", "Hide [CLS] and [SEP]")])
 def test_special_token_toggles_follow_the_tokenizer(family, label, family_folders):
-    at = run_page("pages/attention_head.py", family_folders[family])
+    at = run_page("pages/attention_head.py", SENTENCE, family_folders[family])
     labels = [t.label for t in at.toggle]
     assert labels == ([label] if label else [])
-    stats = run_page("pages/head_stats.py", family_folders[family])
+    stats = run_page("pages/head_stats.py", SENTENCE, family_folders[family])
     columns = list(stats.dataframe[0].value.columns)
     assert ("on [CLS]" in columns) == (family == "distilbert")
     assert ("on <s>" in columns) == (family in ("llama", "roberta"))

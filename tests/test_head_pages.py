@@ -2,12 +2,11 @@
 512 tokens, and models without the needed part."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[1]
+from page_helpers import charts, run_page as run, texts
+
 PAGES = ["attribution", "score_anatomy"]
 BAD = {
     "empty": "",
@@ -18,21 +17,7 @@ BAD = {
 }
 
 
-def run(page: str, sentence: str | None = None, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=300)
-    if sentence is not None:
-        at.session_state["sentence"] = sentence
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
 
-
-def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
-
-
-def charts(at: AppTest) -> int:
-    return len(at.get("plotly_chart"))
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from page_helpers import run_page as run
 
 pytest.importorskip("transformers")
 
@@ -17,7 +18,6 @@ from hf_tiny import hf_model, save_checkpoint, tokenizer_for  # noqa: E402
 from core.lens import logit_lens, probability_and_rank, top_next_tokens  # noqa: E402
 from viz.lens import lens_row_labels, logit_lens_grid, next_token_bars, visible_token  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["pages/next_token.py", "pages/logit_lens.py"]
 SENTENCE = "the cat sat on the mat and looked at the dog"
 LONG = "The river bank was steep. " * 400            # far more than 512 tokens
@@ -36,16 +36,6 @@ def gpt2(folders):
 
     return load_model(folders["gpt2"])
 
-
-def run(page: str, sentence: str, folder: str | None = None, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / page), default_timeout=120)
-    if folder is not None:
-        at.session_state["extra_models"] = {folder: Path(folder).name}
-        at.session_state["model"] = folder
-    at.session_state["sentence"] = sentence
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
 
 
 def figures(at: AppTest) -> list[dict]:

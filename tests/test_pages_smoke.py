@@ -91,8 +91,6 @@ def test_page_runs_with_a_model_trained_in_the_app(page, causal_model):
 
 
 def _broken_page_script():
-    import streamlit as st
-
     from ui.frame import run_page
 
     class BrokenPage:

@@ -1,12 +1,11 @@
 """The five "inside the model" pages under AppTest: sentences, interactions, bad input, 512 tokens."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[1]
+from page_helpers import charts, run_page as run, texts
+
 PAGES = ["step_tokens", "step_embeddings", "step_head", "step_layer", "step_mask"]
 SENTENCES = ["Time flies like an arrow.", "He created a miniature Eiffel tower lego model.", "Hello"]
 BAD = {
@@ -20,21 +19,7 @@ BAD = {
 }
 
 
-def run(page: str, sentence: str | None = None, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=120)
-    if sentence is not None:
-        at.session_state["sentence"] = sentence
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
 
-
-def texts(elements) -> str:
-    return " ".join(str(e.value) for e in elements)
-
-
-def charts(at: AppTest) -> int:
-    return len(at.get("plotly_chart"))
 
 
 @pytest.mark.parametrize("page", PAGES)

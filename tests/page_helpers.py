@@ -1,0 +1,32 @@
+"""Running one page under AppTest, as every page test does: the sidebar's sentence and model in
+the session state, the page run alone, and small readers for what it showed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_page(page: str, sentence: str | None = None, model: str | None = None, timeout: int = 300,
+             **state) -> AppTest:
+    """Run `page` ("step_head" or "pages/step_head.py"); `model`, a folder, is added to the picker and chosen."""
+    path = ROOT / page if page.endswith(".py") else ROOT / "pages" / f"{page}.py"
+    at = AppTest.from_file(str(path), default_timeout=timeout)
+    if sentence is not None:
+        at.session_state["sentence"] = sentence
+    if model is not None:
+        at.session_state["extra_models"] = {model: Path(model).name}
+        at.session_state["model"] = model
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
