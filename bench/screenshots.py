@@ -1,0 +1,95 @@
+"""Screenshots of pages in a real browser, to look at what we build.
+
+    python bench/screenshots.py attention_head,attention_grid --tokens 143 --out /tmp/shots
+
+Starts `streamlit run app.py` on a free local port, opens each page with the sentence in the link
+(the short default, or a ~143-token paragraph with --tokens 143), waits until the script has
+finished and saves a full-page PNG per page: OUT/<page>_<tokens>.png. Extra query parameters
+(layer=2&head=5) go in --query. Debian's Chromium, driven by Playwright, as the browser test does.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHORT = "Time flies like an arrow."
+PARAGRAPH = (
+    "The transformer is a deep learning architecture that was developed by researchers at Google and "
+    "is based on the multi-head attention mechanism, which was proposed in the 2017 paper Attention Is "
+    "All You Need. Text is converted to numerical representations called tokens, and each token is "
+    "converted into a vector via lookup from a word embedding table. At each layer, each token is then "
+    "contextualized within the scope of the context window with other tokens via a parallel multi-head "
+    "attention mechanism, allowing the signal for key tokens to be amplified and less important tokens "
+    "to be diminished. Transformers have the advantage of having no recurrent units, therefore "
+    "requiring less training time than recurrent neural architectures."
+)
+SENTENCES = {8: SHORT, 143: PARAGRAPH}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("pages", help="comma-separated page names, e.g. attention_head,home")
+    parser.add_argument("--tokens", type=int, default=8, choices=sorted(SENTENCES),
+                        help="8: the short sentence; 143: the paragraph")
+    parser.add_argument("--sentence", help="any other sentence (overrides --tokens)")
+    parser.add_argument("--query", default="", help="extra query string, e.g. 'layer=2&head=5'")
+    parser.add_argument("--out", default="/tmp/shots")
+    parser.add_argument("--width", type=int, default=1400)
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sentence = args.sentence or SENTENCES[args.tokens]
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=dict(os.environ, ATTENTION_EXPLORER_THREADS="2"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.3)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                        args=["--no-sandbox", "--disable-gpu", "--no-first-run",
+                                              "--disable-background-networking", "--disable-component-update",
+                                              "--disable-sync"])
+            page = browser.new_page(viewport={"width": args.width, "height": 1000})
+            for name in args.pages.split(","):
+                query = "sentence=" + urllib.parse.quote(sentence) + (f"&{args.query}" if args.query else "")
+                page.goto(f"http://127.0.0.1:{port}/{name}?{query}")
+                page.wait_for_timeout(2500)
+                page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')",
+                                       timeout=300_000)
+                page.wait_for_timeout(1500)
+                tag = "custom" if args.sentence else str(args.tokens)
+                path = out / f"{name}_{tag}.png"
+                page.screenshot(path=str(path), full_page=True)
+                print(path, flush=True)
+            browser.close()
+    finally:
+        server.terminate()
+
+
+if __name__ == "__main__":
+    main()
