@@ -15,11 +15,11 @@ and normalises that mean before the dot product, which changes no ranking but do
 change the numbers, so we report cosines against the normalised mean too.
 
 One query (`neighbors`, `analogy`, `analogy_rank`) reads every row, so its cost is the
-bytes read: it scores a float16 copy of the unit rows (half the bytes of float32), keeps
-every row that could still be in the top k given a proven bound on the float16 error,
+bytes read: it scores an int8 copy of the unit rows (a quarter of float32's bytes), keeps
+every row that could still be in the top k given a proven bound on the int8 error,
 and re-ranks those few rows in float32 from the original table, normalised on the fly.
 The answers and cosines are those of the exact float32 scan (ties: the lower row first);
-see `_Scoring` for the bound. The float16 copy is made on first use, so opening 400,000
+see `_Scoring` for the bound. The int8 copy is made on first use, so opening 400,000
 GloVe vectors memory-mapped costs nothing until asked.
 """
 from __future__ import annotations
@@ -38,9 +38,8 @@ import torch
 SUGGEST_POOL = 100_000   # suggestions come from the most frequent words (tables are frequency-ordered)
 NORMALISE_CHUNK = 8_192   # rows normalised at a time: temporaries stay in cache, no full-size one
 FAST_MIN_ROWS = 20_000    # smaller tables are scanned in float32 directly
-BLOCK = 64                # rows per block when looking for the k-th best float16 score
+BLOCK = 64                # rows per block when looking for the k-th best approximate score
 MAX_CANDIDATES = 20_000   # more rows within the error margin than this: exact float32 scan instead
-FLOAT16_UNIT = 2.0 ** -11  # float16 unit roundoff: round-to-nearest changes a value by <= this, relatively
 FLOAT32_UNIT = 2.0 ** -24
 
 
@@ -200,7 +199,7 @@ class WordVectors:
     def unit_table(self) -> torch.Tensor:
         """(n, d) float32 rows of length 1 (zero rows stay zero); made once, on first use.
 
-        Only the batched `nearest_rows` keeps it; single queries score the float16 copy."""
+        Only the batched `nearest_rows` keeps it; single queries score the int8 copy."""
         if self._unit is None:
             with self._lock:
                 if self._unit is None:
@@ -228,7 +227,7 @@ class WordVectors:
                     self._scoring = _Scoring.build(self.matrix)
         return self._scoring
 
-    # -- exact float32 scores, and the float16 shortcut to them -----------------------------------
+    # -- exact float32 scores, and the int8 shortcut to them -----------------------------------
     def _exact(self, rows: np.ndarray, query: torch.Tensor) -> torch.Tensor:
         """float32 cosines of `query` (unit, float32) with the given rows, normalised on the fly."""
         return torch.from_numpy(exact_cosines(self.unit_rows_of(rows), query.numpy()))
@@ -271,14 +270,14 @@ class WordVectors:
         exact >= t - eps and approx >= t - 2 eps. t is bounded from below by the k-th best of the
         block maxima (k blocks each hold a row at least that high)."""
         scoring = self._scorer()
-        approx, eps = scoring.scores(q, n)                          # (n,) float16 (or float32), bound
+        approx, eps = scoring.scores(q, n)                          # (n,) float32, bound
         approx[torch.from_numpy(blocked)] = -torch.inf
         full = n // BLOCK * BLOCK
         maxima = torch.cat([approx[:full].view(-1, BLOCK).amax(dim=1), approx[full:]])
         kth = float(torch.topk(maxima, k).values[-1])
         if not np.isfinite(kth):
             return None
-        threshold = _round_down(kth - 2 * eps, approx.dtype)   # exact in approx's dtype: no rounding up
+        threshold = _round_down(kth - 2 * eps)   # a float32 at or below: no rounding up
         blocks = torch.nonzero(maxima[:full // BLOCK] >= threshold)[:, 0]     # blocks holding a candidate
         if blocks.numel() * BLOCK > 4 * MAX_CANDIDATES:
             return None
@@ -353,7 +352,7 @@ class WordVectors:
         if n >= FAST_MIN_ROWS:      # a row with exact > mine has approx > mine - eps
             approx, eps = self._scorer().scores(q, n)
             approx[blocked] = -torch.inf
-            candidates = torch.nonzero(approx >= _round_down(mine - 2 * eps, approx.dtype))[:, 0].numpy()
+            candidates = torch.nonzero(approx >= _round_down(mine - 2 * eps))[:, 0].numpy()
             if candidates.size <= MAX_CANDIDATES:
                 return int((self._exact(candidates, q) > mine).sum()) + 1, mine
         scores = self._exact_all(n, q)
@@ -423,13 +422,8 @@ def _unit_query(query: np.ndarray) -> np.ndarray:
     return q / norm if norm > 0 else q
 
 
-def _round_down(value: float, dtype: torch.dtype) -> float:
-    """The largest number of `dtype` that is <= value (so `scores >= it` keeps every score >= value)."""
-    if dtype == torch.float16:
-        down = np.float16(value)
-        if float(down) > value:
-            down = np.nextafter(down, np.float16(-np.inf))
-        return float(down)
+def _round_down(value: float) -> float:
+    """The largest float32 that is <= value (so `scores >= it` keeps every score >= value)."""
     down = np.float32(value)
     return float(np.nextafter(down, np.float32(-np.inf)) if float(down) > value else down)
 
@@ -448,57 +442,72 @@ def _best(rows: np.ndarray, scores: torch.Tensor, k: int) -> tuple[np.ndarray, n
 
 @dataclass(frozen=True)
 class _Scoring:
-    """A float16 copy of the unit rows and a bound on how far its cosines are from float32's.
+    """An int8 copy of the unit rows and a bound on how far its cosines are from float32's.
 
-    For a unit float32 row u, its float16 copy h, the float32 query q and its float16 copy p:
+    A query reads the whole table, so its cost is the bytes read: int8 rows are a quarter of
+    float32's. Each unit row u is stored as whole numbers I (int8) times its own scale s
+    (s = max|u| / 127), the query q as J times t. The product I.J is summed in int32, which is
+    exact, then scaled: approx = (I.J) * (s * t). For u's copy h = s I and q's copy p = t J:
         h.p - u.q = (h - u).p + u.(p - q),  so  |h.p - u.q| <= |h - u| |p| + |u| |p - q|
-    |h - u| is measured for every row at build time (`row_error`, the largest, in float64);
-    |p| and |p - q| per query. On top: the float32 summation in both products
-    (d * 2^-24 * |terms|, with |u| <= 1 + 1e-6) and the rounding of the float16 result
-    (2^-11 relative; every cosine is at most ~1). The bound assumes the float16 product sums
-    in float32, as torch's CPU kernels do; `build` checks that on random queries and drops back
-    to float32 scoring if a kernel misses the bound.
+    |h - u| is measured for every row at build time (`row_error`, the largest, in float64,
+    about 0.014 for GloVe); |p| and |p - q| per query. On top: three float32 roundings of the
+    scaling and of the exact cosine (a few 2^-24 relative; cosines are at most ~1). With GloVe a
+    top-10 query keeps a few dozen candidate rows, which the float32 re-rank puts in order.
+    `build` checks the bound on random queries and drops back to float32 scoring where int8
+    products are not available or miss it.
     """
-    table: torch.Tensor        # (n, d) float16 unit rows, or float32 when float16 is unsafe here
+    table: torch.Tensor        # (n, d) int8 rows (or float32 unit rows when int8 is unavailable)
+    scale: torch.Tensor        # (n,) float32: row i is table[i] * scale[i] (ones for float32)
     row_error: float
 
     @staticmethod
     def build(matrix: np.ndarray) -> "_Scoring":
-        table = np.empty(matrix.shape, dtype=np.float16)
+        n, d = matrix.shape
+        table = np.empty((n, d), dtype=np.int8)
+        scale = np.ones(n, dtype=np.float32)
         error = 0.0
-        for start in range(0, matrix.shape[0], NORMALISE_CHUNK):
-            unit = unit_rows(matrix[start:start + NORMALISE_CHUNK])                # (chunk, d) float32
-            half = table[start:start + NORMALISE_CHUNK] = unit.astype(np.float16)
-            if len(unit):
-                error = max(error, float(np.linalg.norm(half.astype(np.float64) - unit, axis=1).max()))
-        scoring = _Scoring(torch.from_numpy(table), error)
-        if not scoring._check(matrix):
-            scoring = _Scoring(torch.from_numpy(_unit_rows_chunked(matrix)), 0.0)
+        for start in range(0, n, NORMALISE_CHUNK):
+            unit = unit_rows(matrix[start:start + NORMALISE_CHUNK])                 # (chunk, d) float32
+            if not len(unit):
+                continue
+            biggest = np.abs(unit).max(axis=1)                                     # (chunk,)
+            row_scale = np.where(biggest > 0, biggest / np.float32(127), np.float32(1)).astype(np.float32)
+            whole = np.rint(unit / row_scale[:, None])                              # (chunk, d), |.| <= 127
+            table[start:start + NORMALISE_CHUNK] = whole
+            scale[start:start + NORMALISE_CHUNK] = row_scale
+            copy = whole.astype(np.float64) * row_scale[:, None].astype(np.float64)
+            error = max(error, float(np.linalg.norm(copy - unit, axis=1).max()))
+        scoring = _Scoring(torch.from_numpy(table), torch.from_numpy(scale), error)
+        try:
+            safe = scoring._check(matrix)
+        except RuntimeError:            # no int8 matrix product on this build of torch
+            safe = False
+        if not safe:
+            scoring = _Scoring(torch.from_numpy(_unit_rows_chunked(matrix)), torch.ones(n), 0.0)
         _drop_mapped_pages(matrix)
         return scoring
 
     def scores(self, query: torch.Tensor, n: int) -> tuple[torch.Tensor, float]:
-        """Approximate cosines of a unit float32 query with the first n rows, and their bound.
-
-        float16 numbers (no float32 copy of 400,000 scores); compare them with `_round_down` thresholds."""
+        """Approximate cosines (n,) float32 of a unit float32 query with the first n rows, and their bound."""
         if self.table.dtype == torch.float32:
             return self.table[:n] @ query, 0.0
-        p = query.to(torch.float16)
-        return (self.table[:n] @ p[:, None])[:, 0], self.bound(query, p)     # (n,) float16
+        biggest = float(query.abs().max())
+        step = biggest / 127 if biggest > 0 else 1.0
+        whole = torch.round(query / step).to(torch.int8)                          # (d,)
+        dots = torch._int_mm(self.table[:n], whole[:, None])[:, 0]                 # (n,) int32, exact
+        p = whole.double() * step
+        return dots.float() * (self.scale[:n] * np.float32(step)), self.bound(query, p)
 
     def bound(self, query: torch.Tensor, p: torch.Tensor) -> float:
-        q64, p64 = query.double(), p.double()
-        p_norm = float(p64.norm())
-        d = self.table.shape[1]
+        p_norm = float(p.norm())
         unit_max = 1.0 + 1e-6
-        terms = unit_max * max(p_norm, 1.0) * (1.0 + self.row_error)
-        eps = (self.row_error * p_norm + unit_max * float((p64 - q64).norm())
-               + 2 * d * FLOAT32_UNIT * terms / (1 - d * FLOAT32_UNIT)
-               + FLOAT16_UNIT * terms)
+        eps = self.row_error * p_norm + unit_max * float((p - query.double()).norm())
+        # scale * step, dots * that, and the exact cosine's own rounding: float32 each
+        eps += 4 * FLOAT32_UNIT * unit_max * max(p_norm, 1.0) * (1.0 + self.row_error)
         return eps * 1.01 + 1e-7
 
     def _check(self, matrix: np.ndarray, queries: int = 8) -> bool:
-        """The bound holds for this machine's float16 product on a few random queries and rows."""
+        """The bound holds for this machine's int8 product on a few random queries and rows."""
         rng = np.random.default_rng(0)
         n = self.table.shape[0]
         rows = np.unique(rng.integers(0, n, size=min(n, 4096)))
@@ -507,7 +516,7 @@ class _Scoring:
             q = torch.from_numpy(_unit_query(rng.standard_normal(self.table.shape[1])))
             approx, eps = self.scores(q, n)
             exact = torch.from_numpy(exact_cosines(unit, q.numpy()))
-            if float((approx[torch.from_numpy(rows)].float() - exact).abs().max()) > eps:
+            if float((approx[torch.from_numpy(rows)] - exact).abs().max()) > eps:
                 return False
         return True
 
