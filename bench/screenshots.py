@@ -40,6 +40,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def idle(page) -> None:
+    """Until the script has finished (no status widget, no spinner) and the figures have drawn."""
+    page.wait_for_timeout(1500)
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]') && "
+                           "!document.querySelector('[data-testid=stSpinner]')", timeout=300_000)
+    page.wait_for_timeout(2500)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pages", help="comma-separated page names, e.g. attention_head,home")
@@ -49,6 +57,7 @@ def main() -> None:
     parser.add_argument("--query", default="", help="extra query string, e.g. 'layer=2&head=5'")
     parser.add_argument("--out", default="/tmp/shots")
     parser.add_argument("--width", type=int, default=1400)
+    parser.add_argument("--height", type=int, default=1000, help="viewport height (the PNG is the full page)")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -74,14 +83,16 @@ def main() -> None:
                                         args=["--no-sandbox", "--disable-gpu", "--no-first-run",
                                               "--disable-background-networking", "--disable-component-update",
                                               "--disable-sync"])
-            page = browser.new_page(viewport={"width": args.width, "height": 1000})
+            page = browser.new_page(viewport={"width": args.width, "height": args.height})
+            # A fresh server's first run loads the model: let the home page take it, then time nothing.
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.get_by_role("textbox", name="Sentence", exact=True).wait_for(timeout=300_000)
+            idle(page)
             for name in args.pages.split(","):
                 query = "sentence=" + urllib.parse.quote(sentence) + (f"&{args.query}" if args.query else "")
-                page.goto(f"http://127.0.0.1:{port}/{name}?{query}")
-                page.wait_for_timeout(2500)
-                page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')",
-                                       timeout=300_000)
-                page.wait_for_timeout(1500)
+                page.goto(f"http://127.0.0.1:{port}/{'' if name == 'home' else name}?{query}")
+                page.get_by_role("textbox", name="Sentence", exact=True).wait_for(timeout=300_000)
+                idle(page)
                 tag = "custom" if args.sentence else str(args.tokens)
                 path = out / f"{name}_{tag}.png"
                 page.screenshot(path=str(path), full_page=True)
