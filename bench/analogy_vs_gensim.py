@@ -120,7 +120,7 @@ def load_cost(repeats: int = 3) -> None:
     load_s, load_mb, first_s, first_mb = np.median(np.array(rows), axis=0)
     print(f"(c) load GloVe (fresh process, median of {repeats}): {load_s:.2f} s, +{load_mb:.0f} MB resident "
           f"(target < 1 s, < 200 MB) {'OK' if load_s < 1 and load_mb < 200 else 'MISSED'}")
-    print(f"    first analogy afterwards (builds the float16 copy of the 400,000 rows once): {first_s:.2f} s, "
+    print(f"    first analogy afterwards (builds the int8 copy of the 400,000 rows once): {first_s:.2f} s, "
           f"+{first_mb:.0f} MB resident in all")
 
 
@@ -142,7 +142,7 @@ def main() -> None:
     kv = KeyedVectors(ours.dim)
     kv.add_vectors(ours.words, np.asarray(ours.matrix))
     kv.fill_norms()
-    ours.analogy("man", "king", "woman")                       # both warmed: float16 table, norms
+    ours.analogy("man", "king", "woman")                       # both warmed: int8 table, norms
     kv.most_similar(positive=["king", "woman"], negative=["man"])
     load_cost()
     from core.vectors import read_analogy_questions

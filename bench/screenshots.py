@@ -57,7 +57,8 @@ def main() -> None:
     parser.add_argument("--query", default="", help="extra query string, e.g. 'layer=2&head=5'")
     parser.add_argument("--out", default="/tmp/shots")
     parser.add_argument("--width", type=int, default=1400)
-    parser.add_argument("--height", type=int, default=1000, help="viewport height (the PNG is the full page)")
+    parser.add_argument("--height", type=int, default=2400,
+                        help="viewport height: Streamlit scrolls inside the page, so this is what the PNG holds")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright

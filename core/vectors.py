@@ -269,21 +269,20 @@ class WordVectors:
         best approx), so exact >= t - eps for k rows, so each of the k best rows has
         exact >= t - eps and approx >= t - 2 eps. t is bounded from below by the k-th best of the
         block maxima (k blocks each hold a row at least that high)."""
-        scoring = self._scorer()
-        approx, eps = scoring.scores(q, n)                          # (n,) float32, bound
-        approx[torch.from_numpy(blocked)] = -torch.inf
+        approx, eps = self._scorer().scores(q, n)                  # (n,) scores and bound, in score units
+        approx[torch.from_numpy(blocked)] = _lowest(approx)
         full = n // BLOCK * BLOCK
-        maxima = torch.cat([approx[:full].view(-1, BLOCK).amax(dim=1), approx[full:]])
+        maxima = torch.cat([approx[:full].view(-1, BLOCK).amax(dim=1), approx[full:]])   # (blocks + tail,)
         kth = float(torch.topk(maxima, k).values[-1])
-        if not np.isfinite(kth):
+        if kth <= float(_lowest(approx)):
             return None
-        threshold = _round_down(kth - 2 * eps)   # a float32 at or below: no rounding up
-        blocks = torch.nonzero(maxima[:full // BLOCK] >= threshold)[:, 0]     # blocks holding a candidate
+        cut = threshold(kth - 2 * eps, approx)
+        blocks = torch.nonzero(maxima[:full // BLOCK] >= cut)[:, 0]     # blocks holding a candidate
         if blocks.numel() * BLOCK > 4 * MAX_CANDIDATES:
             return None
         rows = (blocks[:, None] * BLOCK + torch.arange(BLOCK)).reshape(-1)   # (blocks * BLOCK,)
-        rows = rows[approx[rows] >= threshold]
-        tail = torch.nonzero(approx[full:] >= threshold)[:, 0] + full
+        rows = rows[approx[rows] >= cut]
+        tail = torch.nonzero(approx[full:] >= cut)[:, 0] + full
         rows = torch.cat([rows, tail]).numpy()
         return rows if rows.size <= MAX_CANDIDATES else None
 
@@ -350,9 +349,11 @@ class WordVectors:
         blocked = torch.from_numpy(self._blocked(n, rows))
         mine = float(self._exact(np.array([target]), q)[0])
         if n >= FAST_MIN_ROWS:      # a row with exact > mine has approx > mine - eps
-            approx, eps = self._scorer().scores(q, n)
-            approx[blocked] = -torch.inf
-            candidates = torch.nonzero(approx >= _round_down(mine - 2 * eps))[:, 0].numpy()
+            scoring = self._scorer()
+            approx, eps = scoring.scores(q, n)
+            approx[blocked] = _lowest(approx)
+            cut = threshold(mine / scoring.unit(q) - 2 * eps, approx)
+            candidates = torch.nonzero(approx >= cut)[:, 0].numpy()
             if candidates.size <= MAX_CANDIDATES:
                 return int((self._exact(candidates, q) > mine).sum()) + 1, mine
         scores = self._exact_all(n, q)
@@ -422,10 +423,18 @@ def _unit_query(query: np.ndarray) -> np.ndarray:
     return q / norm if norm > 0 else q
 
 
-def _round_down(value: float) -> float:
-    """The largest float32 that is <= value (so `scores >= it` keeps every score >= value)."""
+def threshold(value: float, scores: torch.Tensor) -> float:
+    """The largest number of the scores' dtype that is <= value, so `scores >= it` keeps every
+    score >= value: a whole number for int8 scores, a float32 for float32 ones."""
+    if not scores.dtype.is_floating_point:
+        return float(np.floor(value))
     down = np.float32(value)
     return float(np.nextafter(down, np.float32(-np.inf)) if float(down) > value else down)
+
+
+def _lowest(scores: torch.Tensor):
+    """A score below every real one: blocked rows get it (-inf for floats, the int32 minimum)."""
+    return -torch.inf if scores.dtype.is_floating_point else torch.iinfo(scores.dtype).min
 
 
 def _best(rows: np.ndarray, scores: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -445,66 +454,75 @@ class _Scoring:
     """An int8 copy of the unit rows and a bound on how far its cosines are from float32's.
 
     A query reads the whole table, so its cost is the bytes read: int8 rows are a quarter of
-    float32's. Each unit row u is stored as whole numbers I (int8) times its own scale s
-    (s = max|u| / 127), the query q as J times t. The product I.J is summed in int32, which is
-    exact, then scaled: approx = (I.J) * (s * t). For u's copy h = s I and q's copy p = t J:
+    float32's. Every unit row u is stored as whole numbers I (int8) times one scale s for the
+    table (s = max|u| over the table / 127), the query q as J times t. The products I.J are
+    summed in int32, which is exact, and one approximate cosine is (I.J) * s * t: a single
+    positive factor, so rows are ranked and cut on the integers I.J themselves and no float
+    copy of 400,000 scores is ever made. For u's copy h = s I and q's copy p = t J:
         h.p - u.q = (h - u).p + u.(p - q),  so  |h.p - u.q| <= |h - u| |p| + |u| |p - q|
-    |h - u| is measured for every row at build time (`row_error`, the largest, in float64,
-    about 0.014 for GloVe); |p| and |p - q| per query. On top: three float32 roundings of the
-    scaling and of the exact cosine (a few 2^-24 relative; cosines are at most ~1). With GloVe a
-    top-10 query keeps a few dozen candidate rows, which the float32 re-rank puts in order.
-    `build` checks the bound on random queries and drops back to float32 scoring where int8
-    products are not available or miss it.
+    |h - u| is measured for every row at build time (`row_error`, the largest, in float64:
+    about 0.017 for GloVe); |p| and |p - q| per query; plus the exact cosine's own float32
+    rounding. With GloVe a top-10 query keeps a few dozen candidate rows, which the float32
+    re-rank puts in order. `build` checks the bound on random queries and drops back to
+    float32 scoring where int8 products are not available or miss it.
     """
-    table: torch.Tensor        # (n, d) int8 rows (or float32 unit rows when int8 is unavailable)
-    scale: torch.Tensor        # (n,) float32: row i is table[i] * scale[i] (ones for float32)
+    table: torch.Tensor        # (n, d) int8 rows, or float32 unit rows when int8 is unavailable
+    scale: float               # row i is table[i] * scale (1.0 for float32)
     row_error: float
 
     @staticmethod
     def build(matrix: np.ndarray) -> "_Scoring":
         n, d = matrix.shape
+        biggest = 0.0
+        for start in range(0, n, NORMALISE_CHUNK):         # first pass: the largest coordinate
+            unit = unit_rows(matrix[start:start + NORMALISE_CHUNK])                 # (chunk, d)
+            biggest = max(biggest, float(np.abs(unit).max(initial=0.0)))
+        scale = biggest / 127 if biggest > 0 else 1.0
         table = np.empty((n, d), dtype=np.int8)
-        scale = np.ones(n, dtype=np.float32)
         error = 0.0
         for start in range(0, n, NORMALISE_CHUNK):
             unit = unit_rows(matrix[start:start + NORMALISE_CHUNK])                 # (chunk, d) float32
-            if not len(unit):
-                continue
-            biggest = np.abs(unit).max(axis=1)                                     # (chunk,)
-            row_scale = np.where(biggest > 0, biggest / np.float32(127), np.float32(1)).astype(np.float32)
-            whole = np.rint(unit / row_scale[:, None])                              # (chunk, d), |.| <= 127
+            whole = np.rint(unit.astype(np.float64) / scale)                        # (chunk, d), |.| <= 127
             table[start:start + NORMALISE_CHUNK] = whole
-            scale[start:start + NORMALISE_CHUNK] = row_scale
-            copy = whole.astype(np.float64) * row_scale[:, None].astype(np.float64)
-            error = max(error, float(np.linalg.norm(copy - unit, axis=1).max()))
-        scoring = _Scoring(torch.from_numpy(table), torch.from_numpy(scale), error)
+            if len(unit):
+                error = max(error, float(np.linalg.norm(whole * scale - unit, axis=1).max()))
+        scoring = _Scoring(torch.from_numpy(table), scale, error)
         try:
             safe = scoring._check(matrix)
-        except RuntimeError:            # no int8 matrix product on this build of torch
+        except RuntimeError:            # no int8 matrix product in this build of torch
             safe = False
         if not safe:
-            scoring = _Scoring(torch.from_numpy(_unit_rows_chunked(matrix)), torch.ones(n), 0.0)
+            scoring = _Scoring(torch.from_numpy(_unit_rows_chunked(matrix)), 1.0, 0.0)
         _drop_mapped_pages(matrix)
         return scoring
 
     def scores(self, query: torch.Tensor, n: int) -> tuple[torch.Tensor, float]:
-        """Approximate cosines (n,) float32 of a unit float32 query with the first n rows, and their bound."""
+        """Scores (n,) of a unit float32 query with the first n rows, and their bound, both in
+        score units: cosine ~ score * unit (`unit` says how much one step is worth).
+
+        int8 tables give int32 scores; compare them with `threshold` (never a float copy)."""
         if self.table.dtype == torch.float32:
             return self.table[:n] @ query, 0.0
-        biggest = float(query.abs().max())
-        step = biggest / 127 if biggest > 0 else 1.0
+        step = self._step(query)
         whole = torch.round(query / step).to(torch.int8)                          # (d,)
         dots = torch._int_mm(self.table[:n], whole[:, None])[:, 0]                 # (n,) int32, exact
-        p = whole.double() * step
-        return dots.float() * (self.scale[:n] * np.float32(step)), self.bound(query, p)
+        unit = self.scale * step
+        return dots, self.bound(query, whole.double() * step) / unit
+
+    def unit(self, query: torch.Tensor) -> float:
+        """The cosine worth one score step for this query."""
+        return 1.0 if self.table.dtype == torch.float32 else self.scale * self._step(query)
+
+    @staticmethod
+    def _step(query: torch.Tensor) -> float:
+        biggest = float(query.abs().max())
+        return biggest / 127 if biggest > 0 else 1.0
 
     def bound(self, query: torch.Tensor, p: torch.Tensor) -> float:
-        p_norm = float(p.norm())
+        """|approx - exact| for every row, in cosine: the copies' errors, the exact cosine's rounding."""
         unit_max = 1.0 + 1e-6
-        eps = self.row_error * p_norm + unit_max * float((p - query.double()).norm())
-        # scale * step, dots * that, and the exact cosine's own rounding: float32 each
-        eps += 4 * FLOAT32_UNIT * unit_max * max(p_norm, 1.0) * (1.0 + self.row_error)
-        return eps * 1.01 + 1e-7
+        eps = self.row_error * float(p.norm()) + unit_max * float((p - query.double()).norm())
+        return eps * 1.01 + 4 * FLOAT32_UNIT + 1e-7
 
     def _check(self, matrix: np.ndarray, queries: int = 8) -> bool:
         """The bound holds for this machine's int8 product on a few random queries and rows."""
@@ -515,8 +533,9 @@ class _Scoring:
         for _ in range(queries):
             q = torch.from_numpy(_unit_query(rng.standard_normal(self.table.shape[1])))
             approx, eps = self.scores(q, n)
-            exact = torch.from_numpy(exact_cosines(unit, q.numpy()))
-            if float((approx[torch.from_numpy(rows)] - exact).abs().max()) > eps:
+            cosines = approx[torch.from_numpy(rows)].double() * self.unit(q)
+            exact = torch.from_numpy(exact_cosines(unit, q.numpy())).double()
+            if float((cosines - exact).abs().max()) > eps * self.unit(q):
                 return False
         return True
 
