@@ -5,7 +5,8 @@ import streamlit as st
 
 from ui.frame import FAILED_MODEL, run_page, start
 from ui.sections import SECTIONS
-from ui.state import EXAMPLES, MAX_CHARS, current_model_name, init_from_url, model_choices, write_url
+from ui.state import (COLOUR_BLIND, EXAMPLES, MAX_CHARS, current_model_name, init_from_url, model_choices,
+                      write_url)
 
 st.set_page_config(page_title="Attention Explorer", page_icon="🔎", layout="wide")
 start()
@@ -41,6 +42,9 @@ def sidebar() -> None:
         st.form_submit_button("Run", on_click=use_box, type="primary", icon=":material/play_arrow:",
                               width="stretch")
     st.sidebar.caption("The sentence and model are shared by every page.")
+    st.sidebar.toggle("Colour-blind-safe colours", key=COLOUR_BLIND,
+                      help="Every figure in cividis, a blue–orange diverging scale and Okabe–Ito "
+                           "categories, readable with any colour vision. Kept in the link.")
 
 
 def navigation():
@@ -54,5 +58,5 @@ def navigation():
 init_from_url()
 page = navigation()
 sidebar()
-write_url()
+write_url(page)
 run_page(page)

@@ -73,7 +73,7 @@ STATE_JS = """
   const box = document.querySelector('textarea[aria-label="Sentence"]');
   const h1 = document.querySelector('h1');
   return {
-    ticks: texts('.js-plotly-plot .xtick text'),
+    ticks: texts('.attention-view text.token.key').concat(texts('.js-plotly-plot .xtick text')),
     legend: texts('.js-plotly-plot .legendtext').concat(texts('[data-baseweb=tag]')),
     plots: document.querySelectorAll('.js-plotly-plot').length,
     title: h1 ? h1.textContent : '',

@@ -9,6 +9,9 @@
    accuracy on 200 held-out strings and the training time. Target: >= 95 % in < 60 s.
 
 Tokenizer training and corpus generation are timed separately (they are cached in the app).
+Both runs record their probe every few steps as the app does (training/probe.py), and the
+bench prints the time the pages promise (training/cost.py's estimate) next to the time
+measured: the estimate is meant to be right within a factor of about two on an idle machine.
 
     python bench/train_tiny.py [--threads 2]
 
@@ -28,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from training.corpus import CorpusConfig, generate_corpus  # noqa: E402
+from training.cost import duration, seq2seq_cost, training_cost  # noqa: E402
+from training.probe import lm_recorder, reversal_recorder  # noqa: E402
 from training.reversal import ReversalTask, new_seq2seq, seq2seq_config, train_seq2seq  # noqa: E402
 from training.lm import TrainConfig, lm_config, make_stream, new_model, train_lm  # noqa: E402
 from training.bpe import train_bpe  # noqa: E402
@@ -58,8 +63,10 @@ def decoder() -> bool:
           f"-> {len(ids):,} ids ({bpe_s:.2f} s); {sum(p.numel() for p in net.parameters()):,} parameters")
     print(f"  for scale: random model ln({tokenizer.vocab_size}) = {np.log(tokenizer.vocab_size):.2f}, "
           f"unigram entropy {unigram:.2f}; target val loss {TARGET_VAL_LOSS}")
+    probe = lm_recorder(net, tokenizer, lines, ids, cfg.steps)
+    estimate = training_cost(net.config, cfg).seconds
     reached, last = None, None
-    for p in train_lm(net, data, cfg):
+    for p in train_lm(net, data, cfg, on_step=probe.on_step):
         last = p
         if reached is None and p.val_loss <= TARGET_VAL_LOSS:
             reached = p
@@ -68,6 +75,7 @@ def decoder() -> bool:
                   f"{p.tokens_per_s:,.0f} tokens/s")
     print(f"  final: val loss {last.val_loss:.3f} after {last.step} steps in {last.elapsed:.1f} s, "
           f"{last.tokens_per_s:,.0f} training tokens/s")
+    promise(estimate, last.elapsed, probe)
     if reached is None:
         print(f"  validation loss {TARGET_VAL_LOSS} NOT reached")
         return False
@@ -82,15 +90,30 @@ def reversal() -> bool:
     net = new_seq2seq(seq2seq_config(task, 64, 4, 2), seed=0)
     print(f"\nEncoder-decoder, reversal of 3-8 letters from a-j: "
           f"{sum(p.numel() for p in net.parameters()):,} parameters")
+    probe = reversal_recorder(net, task, 800)
+    estimate = seq2seq_cost(net.config, task, 800, 64, 40).seconds
     last = None
-    for p in train_seq2seq(net, task, steps=800, lr=3e-3, seed=0, report_every=100):
+    for p in train_seq2seq(net, task, steps=800, lr=3e-3, seed=0, report_every=40, on_step=probe.on_step):
         last = p
-        print(f"  step {p.step:>4}: loss {p.loss:.3f}  held-out exact match {p.accuracy:6.1%}  {p.elapsed:5.1f} s")
+        if p.step % 200 == 0:
+            print(f"  step {p.step:>4}: loss {p.loss:.3f}  held-out exact match {p.accuracy:6.1%}  {p.elapsed:5.1f} s")
     ok = last.accuracy >= 0.95 and last.elapsed < SECONDS
     print(f"  final: {last.accuracy:.1%} exact match on 200 held-out strings in {last.elapsed:.1f} s "
           f"(target >= 95 % in < {SECONDS:.0f} s; the time includes the accuracy checks): "
           f"{'met' if ok else 'MISSED'}")
+    share = probe.statistic().mean(axis=-1)[:, -1]            # anti-diagonal share, mean of heads, last layer
+    print(f"  probe {probe.probe.text!r}: anti-diagonal share {share[0]:.0%} at step 0 -> {share[-1]:.0%} "
+          f"at step {probe.steps[-1]}")
+    promise(estimate, last.elapsed, probe)
     return ok
+
+
+def promise(estimate: float, measured: float, probe) -> None:
+    """The estimate a page shows before the run, beside the measured time, and the probe's memory."""
+    ratio = measured / estimate
+    print(f"  the page promised {duration(estimate)}; measured {duration(measured)} (x{ratio:.2f}: "
+          f"{'within' if 0.5 <= ratio <= 2 else 'OUTSIDE'} a factor of two). Probe: {len(probe.snapshots)} "
+          f"snapshots, every {probe.every} steps, {probe.nbytes / 1e6:.2f} MB")
 
 
 def main() -> None:

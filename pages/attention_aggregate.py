@@ -2,12 +2,15 @@
 import numpy as np
 import streamlit as st
 
+from core.flow import FULL_LIMIT
 from core.rollout import mean_over_heads, summed_rows
-from ui.attention import attention_window, colour_max, rollout_for, view
+from ui.attention import attention_window, colour_max, rollout_for
+from ui.faithfulness import flow_into_token, flow_matrix_for
 from ui.family import specials_text
 from ui.frame import require_frame
 from ui.state import chosen, current_model_name, current_trace, pick_layer
 from ui.widgets import plot, sentence_key, token_labels
+from ui.words import attention_view, keys_view, units, window_key, word_toggle, words_caption
 from viz.attention import attention_heatmap, key_bar
 
 PAGE = "attention_aggregate"
@@ -22,22 +25,27 @@ layer = pick_layer(trace, PAGE, label="Layer (mean over heads) / rollout through
 cols = st.columns([1, 2])
 specials = specials_text(trace)
 hide = bool(specials) and cols[0].toggle(f"Hide {specials}", key=f"{PAGE}_hide", help="Rows renormalised over the rest.")
+whole_words = word_toggle(PAGE, cols[0])
 with cols[1]:
     zmax = colour_max(PAGE)
 residual = st.slider("Rollout: share kept by the skip connection", 0.0, 0.9, 0.5, 0.05, key=f"{PAGE}_residual",
                      help="Abnar & Zuidema (2020) use 0.5: Â = 0.5·A + 0.5·I, rows renormalised.")
 mean = mean_over_heads(trace.layers[layer].weights)                 # (T, T)
 rolled = rollout_for(model_name, trace.text, float(residual))[layer]  # (T, T)
-tab_mean, tab_roll, tab_sum = st.tabs(["Mean over heads", "Rollout", "Several query tokens"])
+tab_mean, tab_roll, tab_flow, tab_sum = st.tabs(["Mean over heads", "Rollout", "Attention flow",
+                                                  "Several query tokens"])
 
 
 def heatmap(matrix: np.ndarray, title: str, name: str) -> None:
-    shown, kept = view(matrix, trace, hide)
-    window = attention_window(kept, trace, f"{PAGE}_{name}")
+    shown, kept = attention_view(matrix, trace, hide, whole_words)      # (n, n): pieces or words
+    window = attention_window(kept, trace, window_key(f"{PAGE}_{name}", whole_words))
     positions = kept[window]
     if hide:
         st.caption(f"{specials} hidden; each row renormalised to sum to 1 over the remaining tokens.")
-    plot(attention_heatmap(shown[window, window], [trace.tokens[i] for i in positions], title,
+    if whole_words:
+        words_caption(trace, hide)
+    names = units(trace, whole_words).names
+    plot(attention_heatmap(shown[window, window], [names[i] for i in positions], title,
                            zmax=zmax, positions=positions), f"attention_{name}_L{layer}")
 
 
@@ -51,6 +59,17 @@ with tab_roll:
                "vector after this layer comes from each input token. Rows sum to 1. It is an estimate: it "
                "ignores the values, W_O and the feed-forward.")
     heatmap(rolled, f"Rollout through layer {layer} (skip share {residual:.2f})", "rollout")
+with tab_flow:
+    st.caption(f"Attention flow (Abnar & Zuidema 2020) uses the same pipes as rollout, {1 - residual:.2f}·A + "
+               f"{residual:.2f}·I per layer (the slider above), "
+               "but asks how much can get from input token *j* to token *i* **at once**: a pipe shared by many "
+               "paths carries its capacity only once. Each value is between 0 and 1; rows need not sum to 1, and "
+               "through more layers (more paths) most values climb towards 1.")
+    if len(trace) <= FULL_LIMIT:
+        heatmap(flow_matrix_for(model_name, trace.text, float(residual), layer),
+                f"Attention flow through layer {layer} (skip share {residual:.2f})", "flow")
+    else:
+        flow_into_token(trace, model_name, layer, float(residual), PAGE)
 with tab_sum:
     st.caption("Pick several query tokens (say the words of a phrase): their attention rows are **added**, "
                "showing where the phrase as a whole looks. The bars sum to the number of tokens picked.")
@@ -62,7 +81,7 @@ with tab_sum:
     head = 0
     if source == "one head":
         head = st.selectbox("Head", range(trace.n_heads), key=f"{PAGE}_head",
-                            index=chosen("head", trace.n_heads))
+                            index=chosen("head", trace.n_heads, trace))
     matrix = {"one head": trace.layers[layer].weights[head], "the layer's mean head": mean,
               "the rollout": rolled}[source]
     if not queries:
@@ -71,8 +90,9 @@ with tab_sum:
         total = summed_rows(matrix, queries)
         what = f"head {head} of layer {layer}" if source == "one head" else \
             (f"layer {layer}'s mean head" if source.startswith("the layer") else f"rollout through layer {layer}")
-        plot(key_bar(total, trace.tokens, f"Attention of {len(queries)} query tokens, summed ({what})",
-                     highlight=queries), "attention_summed_queries")
+        total, bar_names, picked = keys_view(total, trace, whole_words, queries)   # per piece, or per word
+        plot(key_bar(total, bar_names, f"Attention of {len(queries)} query tokens, summed ({what})",
+                     highlight=picked), "attention_summed_queries")
         top = np.argsort(total)[::-1][:5]
         st.caption("Most attended: " + ", ".join(f"#{i} ({total[i]:.2f})" for i in top)
                    + ". Orange bars are the chosen query tokens themselves.")

@@ -1,11 +1,12 @@
 """Heads side by side: 2–4 chosen heads on one colour scale, and the difference of two."""
 import streamlit as st
 
-from ui.attention import attention_window, colour_max, view
+from ui.attention import attention_window, colour_max
 from ui.family import specials_text
 from ui.frame import require_frame
 from ui.state import current_trace
 from ui.widgets import head_label, plot
+from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.attention import compare_heatmaps, difference_heatmap
 
 PAGE = "attention_compare"
@@ -29,16 +30,21 @@ cols = st.columns([1, 2])
 specials = specials_text(trace)
 hide = bool(specials) and cols[0].toggle(f"Hide {specials}", key=f"{PAGE}_hide",
                                          help="Rows are renormalised over the remaining tokens.")
+whole_words = word_toggle(PAGE, cols[0])
 with cols[1]:
     zmax = colour_max(PAGE)
-kept = view(trace.layers[0].weights[0], trace, hide)[1]
-window = attention_window(kept, trace, PAGE, limit=96)
+kept = attention_view(trace.layers[0].weights[0], trace, hide, whole_words)[1]
+window = attention_window(kept, trace, window_key(PAGE, whole_words), limit=96)
 positions = kept[window]
-tokens = [trace.tokens[i] for i in positions]
-shown = [view(trace.layers[layer].weights[head], trace, hide)[0][window, window] for layer, head in pairs]
+names_of = units(trace, whole_words).names
+tokens = [names_of[i] for i in positions]
+shown = [attention_view(trace.layers[layer].weights[head], trace, hide, whole_words)[0][window, window]
+         for layer, head in pairs]
 names = [f"{'ABCD'[i]}: layer {layer}, head {head}" for i, (layer, head) in enumerate(pairs)]
 if hide:
     st.caption(f"{specials} hidden; each row renormalised to sum to 1 over the remaining tokens.")
+if whole_words:
+    words_caption(trace, hide)
 if len(set(pairs)) < len(pairs):
     st.info("The same head is chosen twice: pick different layers or heads to compare.")
 plot(compare_heatmaps(shown, names, tokens, positions=positions, zmax=zmax), "attention_heads_side_by_side")

@@ -1,11 +1,14 @@
 """All heads at once: every layer and head of the model as a grid of small heatmaps."""
 import streamlit as st
 
+from core.recognisable import heads_with
 from ui.attention import colour_max, export_all_heads, head_opener, open_head
 from ui.frame import require_frame
-from ui.state import current_model_name, current_trace
+from ui.defaults import fixed_scale_note, stretch_changes_nothing
+from ui.state import cached, current_model_name, current_trace, head_stats_of, special_names, suggested_head
 from ui.widgets import plot
-from viz.heads import MAX_THUMB, heads_grid
+from ui.words import all_heads_in_words, word_toggle, words_caption
+from viz.heads import MAX_THUMB, block_pool, heads_grid
 
 PAGE = "attention_grid"
 
@@ -13,22 +16,54 @@ require_frame()
 st.title("🧩 All heads at once")
 trace = current_trace()
 n = len(trace.tokens)
-# BERT-style models frame the text with [CLS] … [SEP]; a decoder trained here has neither.
-framed = trace.tokens[0] == "[CLS]" and trace.tokens[-1] == "[SEP]"
-patterns = ("top-left is `[CLS]`. Patterns jump out even without labels: a bright line just below the diagonal "
-            "is a *previous-token* head, a bright last column is a head parked on `[SEP]`." if framed else
-            "top-left is the first token. Patterns jump out even without labels: a bright line just below the "
-            "diagonal is a *previous-token* head, a bright first column a head parked on the first token.")
+stats = head_stats_of(trace)
+names = special_names(trace)
+pooled = n > MAX_THUMB
 st.markdown(f"Every head of every layer ({trace.n_layers} × {trace.n_heads} = "
-            f"{trace.n_layers * trace.n_heads} heads), each a small version of the *One head* heatmap: "
-            f"rows are query tokens, columns key tokens, {patterns} **Click a thumbnail** to open that head.")
-zmax = colour_max(PAGE)
-if n > MAX_THUMB:
-    st.caption(f"This sentence has {n} tokens, so each thumbnail is pooled down to {MAX_THUMB} × {MAX_THUMB}: "
-               f"a cell is the attention that a block of about {n / MAX_THUMB:.1f} query tokens gives, on "
-               f"average, to a block of about {n / MAX_THUMB:.1f} key tokens (summed), so rows still sum "
+            f"{trace.n_layers * trace.n_heads} heads), each a small version of the *One head* heatmap: rows are "
+            f"query tokens, columns key tokens, the top-left cell is the first token (`{trace.tokens[0]}`), and "
+            "darker blue means more weight. **Click a thumbnail** to open that head.")
+# Only patterns this sentence's heads really show (core/recognisable.py), each with where to find it.
+LOOKS = {"previous": ("a dark line just below the diagonal", "each token looks at the one before it"),
+         "self": ("a dark diagonal", "each token looks at itself"),
+         "next": ("a dark line just above the diagonal", "each token looks at the one after it"),
+         "cls": ("a dark first column", "a sink on {name}"), "sep": ("a dark last column", "a sink on {name}")}
+found = []
+for pattern, (look, meaning) in LOOKS.items():
+    if pattern in ("cls", "sep") and pattern not in names:
+        continue
+    heads = heads_with(stats, pattern)
+    if heads:
+        listed = ", ".join(f"layer {layer} · head {head}" for layer, head, _ in heads[:3])
+        count = f"{len(heads)} heads, e.g. " if len(heads) > 3 else ""
+        found.append(f"- **{look}** ({meaning.format(name=names.get(pattern, ''))}): {count}{listed}")
+if found:
+    st.markdown("What to look for in this sentence (heads that give more than half of their attention to one "
+                "place):\n" + "\n".join(found))
+    if pooled and heads_with(stats, "previous"):
+        st.caption("In a pooled thumbnail the token before usually falls in the same block, so a previous-token "
+                   "line merges into the diagonal: open the head to see it.")
+else:
+    st.caption("No head gives half of its attention to a neighbour, itself or a special token in this sentence: "
+               "the patterns are spread out. A longer sentence, or a trained model, shows more.")
+whole_words = word_toggle(PAGE)
+grid = all_heads_in_words(current_model_name(), trace.text) if whole_words else trace.attentions  # (L, H, n, n)
+if whole_words:
+    words_caption(trace, False)
+largest = cached(("largest thumbnail weight", current_model_name(), trace.text),
+                 lambda: float(block_pool(trace.attentions, MAX_THUMB)[0].max()), "Drawing every head…")
+if stretch_changes_nothing(largest):
+    zmax = 1.0
+    fixed_scale_note(largest)
+else:
+    zmax = colour_max(PAGE)
+rows, unit = grid.shape[-1], "words" if whole_words else "tokens"
+if rows > MAX_THUMB:
+    st.caption(f"This sentence has {rows} {unit}, so each thumbnail is pooled down to {MAX_THUMB} × {MAX_THUMB}: "
+               f"a cell is the attention that a block of about {rows / MAX_THUMB:.1f} query {unit} gives, on "
+               f"average, to a block of about {rows / MAX_THUMB:.1f} key {unit} (summed), so rows still sum "
                "to 1. Open a head to see every token.")
-event = plot(heads_grid(trace.attentions, zmax=zmax), "attention_all_heads", key=f"{PAGE}_chart",
+event = plot(heads_grid(grid, zmax=zmax), "attention_all_heads", key=f"{PAGE}_chart",
              on_select="rerun", selection_mode="points")
 # The clickable markers are the figure's last trace, one per head in layer-major order.
 markers = trace.n_layers * trace.n_heads
@@ -37,7 +72,8 @@ if picked:
     open_head(*divmod(int(picked[0]), trace.n_heads))
 
 st.caption("No mouse handy? Pick a head here instead.")
-head_opener(trace, PAGE)
+suggested = suggested_head(trace, keep_choices=False)
+head_opener(trace, PAGE, default=(suggested.layer, suggested.head))
 
 st.subheader("Export")
 st.caption("PNG of the grid: the camera icon above it. The attention of the whole sentence, every layer "

@@ -3,11 +3,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui.attention import attention_window, colour_max, head_csv, view
+from ui.attention import attention_window, colour_max, head_csv
 from ui.family import kv_note, specials_text
+from ui.defaults import fixed_scale_note, head_reason, stretch_changes_nothing
 from ui.frame import require_frame
+from ui.interactive import interactive_heatmap
+from ui.quiz import attention_quiz
 from ui.state import current_model_name, current_trace, pick_head, pick_layer
 from ui.widgets import plot
+from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.attention import attention_heatmap
 
 PAGE = "attention_head"
@@ -25,45 +29,57 @@ require_frame()
 st.title("🔥 One head")
 st.markdown("Each **row** is a query token asking *where should I look?*; its colours are that token's "
             "attention weights over the **key** tokens in the columns, and every row sums to 1. "
-            "Hover a cell for *query → key: weight*.")
+            "Hover a cell for *query → key: weight*, or a token to light up its row and column.")
 trace = current_trace()
 cols = st.columns(2)
 with cols[0]:
     layer = pick_layer(trace, PAGE)
 with cols[1]:
     head = pick_head(trace, PAGE)
+head_reason(trace, PAGE)
 if kv_note(trace, head):
     st.caption(kv_note(trace, head))
+attention_quiz(trace, layer, head, PAGE)   # optional: predict this head's strongest link first
 specials = specials_text(trace)
 cols = st.columns([1, 2])
 hide = bool(specials) and cols[0].toggle(f"Hide {specials}", key=f"{PAGE}_hide",
                                          help=f"Many heads park most of their weight on {specials}; hiding "
                                               "them shows how the rest is shared out.")
+whole_words = word_toggle(PAGE, cols[0])
+largest = float(trace.layers[layer].weights[head].max())   # hiding specials only raises it
 with cols[1]:
-    zmax = colour_max(PAGE)
+    zmax = 1.0 if stretch_changes_nothing(largest) else colour_max(PAGE)
+    if stretch_changes_nothing(largest):
+        fixed_scale_note(largest)
 
 weights = trace.layers[layer].weights[head]                        # (T, T)
-matrix, kept = view(weights, trace, hide)
+matrix, kept = attention_view(weights, trace, hide, whole_words)   # (rows, rows): pieces or words
+names = units(trace, whole_words)
 if hide:
     st.caption(f"{specials} {'are' if ' and ' in specials else 'is'} hidden and each row is **renormalised** to sum to 1 over the tokens "
                "that remain, so the numbers are shares of the attention *not* spent on them.")
-window = attention_window(kept, trace, PAGE)
+if whole_words:
+    words_caption(trace, hide)
+window = attention_window(kept, trace, window_key(PAGE, whole_words))
 positions = kept[window]
 shown = matrix[window, window]                                      # (window, window)
-tokens = [trace.tokens[i] for i in positions]
-title = f"Layer {layer}, head {head}" + (f" · {specials} hidden" if hide else "")
-plot(attention_heatmap(shown, tokens, title, zmax=zmax, positions=positions), f"attention_L{layer}_H{head}")
+tokens = [names.names[i] for i in positions]
+title = (f"Layer {layer}, head {head}" + (f" · {specials} hidden" if hide else "")
+         + (" · whole words" if whole_words else ""))
+interactive_heatmap(shown, tokens, positions, title, zmax, key=f"{PAGE}_view")
+with st.expander("Zoom, pan or save as PNG: the same head as a Plotly figure"):
+    plot(attention_heatmap(shown, tokens, title, zmax=zmax, positions=positions), f"attention_L{layer}_H{head}")
 
 # The strongest links between words (specials left out: they soak up weight in most heads).
-words = [i for i, p in enumerate(positions) if not trace.special_mask[p]] or list(range(len(positions)))
-links = strongest_links(shown[np.ix_(words, words)], [positions[i] for i in words], trace.tokens)
+words = [i for i, p in enumerate(positions) if not names.special[p]] or list(range(len(positions)))
+links = strongest_links(shown[np.ix_(words, words)], [positions[i] for i in words], list(names.names))
 st.caption("Strongest links between words in this view (tokens shown as plain text):")
 st.dataframe(links, hide_index=True, width="content", key=f"{PAGE}_links")
 
 st.subheader("Export")
-st.caption("PNG: the camera icon above the figure. The table holds the model's own numbers for this "
-           "head over the whole sentence (" + (f"{specials} included, " if specials else "")
-           + "nothing renormalised).")
+st.caption("PNG: the camera icon of the Plotly figure (in the expander under the heatmap). The table "
+           "holds the model's own numbers for this head over the whole sentence ("
+           + (f"{specials} included, " if specials else "") + "nothing renormalised).")
 st.download_button("This head (CSV)", lambda: head_csv(weights, trace), file_name=f"attention_L{layer}_H{head}.csv",
                    mime="text/csv", key=f"{PAGE}_csv", on_click="ignore", icon=":material/download:")
 st.caption(f"Model: {current_model_name()} · {len(trace.tokens)} tokens · "

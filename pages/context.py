@@ -9,15 +9,15 @@ import pandas as pd
 import streamlit as st
 
 from core.context import layer_movement, project_trajectories, word_around, word_vectors
-from ui.context import nearest_csv, token_to_follow, trajectory_csv
+from ui.context import nearest_csv, paths_at_hand, paths_to_draw, token_to_follow, trajectory_csv
 from ui.embedding import input_vectors
 from ui.frame import require_frame
+from ui.quiz import movement_quiz
 from ui.state import current_model_name, current_trace
 from ui.widgets import plot, sentence_key, token_labels
 from viz.context import lens_figure, movement_figure, trajectory_figure
 
 MAX_DRAWN = 40      # more paths than this are an unreadable tangle (and slow to draw)
-DEFAULT_DRAWN = 12
 
 require_frame()
 st.title("🧭 Context at work")
@@ -38,7 +38,7 @@ dims = 3 if st.radio("Projection", ["2-D", "3-D"], horizontal=True, key="context
 tab_paths, tab_lens, tab_move = st.tabs(["Trajectories", "What it is near", "How much each layer moves it"])
 
 with tab_paths:
-    drawn = st.multiselect("Tokens to draw", range(len(trace.tokens)), default=words[:DEFAULT_DRAWN],
+    drawn = st.multiselect("Tokens to draw", range(len(trace.tokens)), default=paths_to_draw(trace, words),
                            format_func=token_labels(trace).__getitem__, key=f"context_drawn_{text_key}")
     if len(drawn) > MAX_DRAWN:
         st.warning(f"{len(drawn)} tokens chosen; only the first {MAX_DRAWN} are drawn to keep the paths "
@@ -51,8 +51,10 @@ with tab_paths:
                    f"together ({100 * paths.explained.sum():.0f}% of the variance kept), so the axes are the "
                    "same for every layer. Point 0 is the embedding; arrows point the way each layer moved it. "
                    "Use the slider or ▶ Play to step through the layers; click a legend entry to hide a token.")
-        names = [f"{trace.tokens[i]} ({i})" for i in drawn]             # positions tell repeats apart
-        plot(trajectory_figure(coords[:, drawn], names, paths.explained,
+        extra = paths_at_hand(trace, words, drawn)                      # in the legend, one click away
+        names = [f"{trace.tokens[i]} ({i})" for i in drawn + extra]     # positions tell repeats apart
+        plot(trajectory_figure(coords[:, drawn + extra], names, paths.explained,
+                               hidden=[False] * len(drawn) + [True] * len(extra),
                                title="Each token's path through the layers"), "context_trajectories")
     else:
         st.info("Pick at least one token to draw its path.")
@@ -78,6 +80,7 @@ with tab_lens:
                        "context_nearest.csv", "text/csv", key="context_lens_csv")
 
 with tab_move:
+    movement_quiz(trace, token, "context")   # optional: guess the layer before the bars below
     movement = layer_movement(trace, token)
     if whole.split:
         st.caption(f"“{trace.tokens[token]}” is one piece of {' + '.join(whole.pieces)}: each piece is its own "

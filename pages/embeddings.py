@@ -8,6 +8,7 @@ from models import VECTOR_SPACES
 from ui.embedding import (ANALOGIES, GROUPS, MAX_WORDS, SPACE_LABELS, coordinates_csv, get_vectors, sentence_words,
                           split_words, unique)
 from ui.frame import require_frame
+from ui.quiz import analogy_quiz
 from ui.widgets import plot
 from viz.embedding_space import analogy_figure, projection_figure
 
@@ -29,6 +30,7 @@ dims = 3 if st.radio("Picture", ["2-D", "3-D"], horizontal=True, key="embeddings
 tab_analogy, tab_projector = st.tabs(["Analogy builder", "Projector"])
 
 with tab_analogy:
+    analogy_quiz(vecs, "embeddings")   # optional: guess a preset analogy's answer before the builder
     for key, value in zip("abc", ANALOGIES["man : king :: woman : ?"]):
         st.session_state.setdefault(f"embeddings_{key}", value)
     st.session_state.setdefault("embeddings_expected", "queen")

@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 from core.score_parts import norm_attention, score_parts
+from ui.defaults import head_reason
 from ui.frame import require_frame
 from ui.state import cached, current_model_and_trace, current_model_name, pick_head, pick_layer
 from ui.widgets import pick_window, plot, sentence_key, token_label, token_labels
@@ -23,6 +24,7 @@ with cols[0]:
     layer = pick_layer(trace, PAGE)
 with cols[1]:
     head = pick_head(trace, PAGE)
+head_reason(trace, PAGE)
 lt = trace.layers[layer]
 words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
 cols = st.columns(2)

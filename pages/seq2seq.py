@@ -2,12 +2,13 @@
 import streamlit as st
 
 from core.seq2seq import EncoderDecoder
-from training.reversal import ReversalTask, new_seq2seq, predictions, seq2seq_config, trace_reversal, train_seq2seq
+from training.cost import cost_problem, duration, seq2seq_cost
+from training.reversal import ReversalTask, new_seq2seq, predictions, seq2seq_config, trace_reversal
 from training.weights import snapshot
 from ui.frame import require_frame
-from ui.training import training_slot
+from ui.training import calibration, estimate_note, train_reversal
+from ui.training_probe import letters_heatmap, show_letters, training_scrubber
 from ui.widgets import plot
-from viz.attention import attention_heatmap
 from viz.training import accuracy_curve
 
 
@@ -40,38 +41,27 @@ try:
 except ValueError as exc:
     st.error(str(exc))
     st.stop()
+cost = seq2seq_cost(config, task, int(steps), 64, max(10, int(steps) // 20))
+promised, problem = calibration("seq2seq").seconds(cost), cost_problem(cost)
+if problem:
+    st.error(problem)
 
 run = st.session_state.get("seq2seq_run")
 go_col, stop_col = st.columns(2)
-if go_col.button("Train", type="primary", key="seq2seq_start", width="stretch"):
+if go_col.button("Train", type="primary", key="seq2seq_start", width="stretch", disabled=bool(problem),
+                 help=f"About {duration(promised)} ({estimate_note('seq2seq')})."):
     net = new_seq2seq(config, int(seed))
     run = dict(config=config, task=task, initial=snapshot(net), weights=snapshot(net), history=[], status="running",
-               seed=int(seed))
+               seed=int(seed), estimate_s=cost.seconds, promised_s=promised, probe=None)
     st.session_state["seq2seq_run"] = run
     stop_col.button("Stop", key="seq2seq_stop", width="stretch")
-    bar, status, chart = st.progress(0.0), st.empty(), st.empty()
-    try:
-        with training_slot(status):
-            for p in train_seq2seq(net, task, steps=int(steps), lr=float(lr), seed=int(seed),
-                                   report_every=max(10, int(steps) // 20),   # Stop is noticed at every step
-                                   on_step=lambda step: bar.progress(step / int(steps), text=f"step {step:,}")):
-                run["history"].append(p)
-                run["weights"] = snapshot(net)
-                status.markdown(f"held-out exact match **{p.accuracy:.0%}** · {p.elapsed:.0f} s")
-                h = run["history"]
-                chart.plotly_chart(accuracy_curve([x.step for x in h], [x.loss for x in h], [x.accuracy for x in h]),
-                                   width="stretch")
-    except BaseException:   # Stop, a closed tab or another click: the weights of the last report stay
-        run["status"] = (f"Stopped at step {run['history'][-1].step if run['history'] else 0}; the model keeps "
-                         "the weights of that step.")
-        raise
-    last = run["history"][-1]
-    run["status"] = f"Done: {last.accuracy:.1%} of 200 held-out strings reversed exactly, in {last.elapsed:.0f} s."
+    train_reversal(run, net, task, int(steps), float(lr), int(seed))
     st.rerun()
 
 if run is None:
-    st.info("Press **Train** (the defaults take well under a minute). Until then, below is the untrained model: "
-            "its attention is nearly uniform and its output is noise.")
+    st.info(f"Press **Train**: these settings take about **{duration(promised)}** here "
+            f"({estimate_note('seq2seq')}). Until then, below is the untrained model: its attention is nearly "
+            "uniform and its output is noise.")
     net, task, history = new_seq2seq(config, int(seed)).eval(), task, []
 else:
     task, history = run["task"], run["history"]
@@ -99,33 +89,30 @@ except ValueError as exc:
 right = tr.output == text.strip().lower()[::-1]
 st.markdown(f"Input **{tr.source}** → model writes **{tr.output or '(nothing)'}** "
             f"{'✅' if right else '❌ (the reverse is ' + tr.source[::-1] + ')'}")
+n_layers, n_heads = tr.decoder.n_layers, tr.decoder.n_heads   # the model shown (a run keeps its own settings)
 c1, c2 = st.columns(2)
-layer = c1.slider("Layer", 0, config.n_layers - 1, config.n_layers - 1, key="seq2seq_layer") if config.n_layers > 1 else 0
-heads = ["mean of all heads"] + [f"head {h}" for h in range(config.n_heads)]
+layer = c1.slider("Layer", 0, n_layers - 1, n_layers - 1, key="seq2seq_layer") if n_layers > 1 else 0
+heads = ["mean of all heads"] + [f"head {h}" for h in range(n_heads)]
 head = c2.selectbox("Head", range(len(heads)), format_func=heads.__getitem__, key="seq2seq_head") - 1
 
 
 def pick(weights):
-    return weights.mean(axis=0) if head < 0 else weights[head]
-
-
-def letters_heatmap(weights, query_tokens, key_tokens, query_title: str, key_title: str):
-    """A dozen letters at most: numbers in square cells."""
-    return attention_heatmap(weights, query_tokens, key_tokens=key_tokens, query_title=query_title,
-                             key_title=key_title, numbers=True, height=max(280, 90 + 34 * len(query_tokens)))
+    return weights.mean(axis=0) if head < 0 else weights[min(head, len(weights) - 1)]
 
 
 enc, dec = tr.encoder, tr.decoder
 st.subheader("Cross-attention: which input letter each output step reads")
 st.caption(f"Weight on the mirror position (anti-diagonal), mean of heads: {tr.anti_diagonal_share(layer):.0%}. "
            "Row i predicts output letter i, so it should look at input letter n−1−i.")
-cross_col, _ = st.columns([3, 2])   # a dozen letters at most: full width would only stretch the margins
-plot(letters_heatmap(pick(dec.layers[layer].cross.weights), dec.tokens, enc.tokens,
-                     query_title="decoder input (query)", key_title="encoder letter (key)"), "cross_attention", cross_col)
+show_letters(letters_heatmap(pick(dec.layers[layer].cross.weights), dec.tokens, enc.tokens,
+                             "decoder input (query)", "encoder letter (key)"), "cross_attention")
+if run is not None:
+    st.subheader("How it formed: the cross-attention while training")
+    training_scrubber(run.get("probe"), "seq2seq_probe_step", layer, None if head < 0 else head, letters=True)
 c1, c2 = st.columns(2)
 c1.subheader("Encoder self-attention")
-plot(letters_heatmap(pick(enc.layers[layer].weights), enc.tokens, enc.tokens, query_title="letter (query)",
-                     key_title="letter (key)"), "encoder_self_attention", c1)
+show_letters(letters_heatmap(pick(enc.layers[layer].weights), enc.tokens, enc.tokens, "letter (query)",
+                             "letter (key)"), "encoder_self_attention", c1)
 c2.subheader("Decoder masked self-attention")
-plot(letters_heatmap(pick(dec.layers[layer].weights), dec.tokens, dec.tokens, query_title="query",
-                     key_title="key (only the past)"), "decoder_self_attention", c2)
+show_letters(letters_heatmap(pick(dec.layers[layer].weights), dec.tokens, dec.tokens, "query",
+                             "key (only the past)"), "decoder_self_attention", c2)

@@ -9,9 +9,11 @@ from ui.family import model_family
 from ui.steps import rotary_section
 from ui.state import current_model_and_trace
 from ui.widgets import pick_window, plot, token_labels
-from viz.steps import cosine_heatmap, matrix_heatmap, position_heatmap, sinusoid_curves, vector_strip
+from viz.steps import (cosine_heatmap, matrix_heatmap, position_heatmap, sinusoid_curves, strip_dims, strip_note,
+                       vector_strip)
 
 WINDOW = 40
+DIMS = {"24 largest": "largest", "first 24": "first", "all (colours only)": "all"}
 
 
 require_frame()
@@ -43,25 +45,32 @@ rows = [steps.token_embed[token]] + ([steps.pos_embed[token]] if added else [])
 if steps.type_embed is not None:
     names.append("segment A embedding")
     rows.append(steps.type_embed[token])
+strips = np.stack(rows + [steps.summed[token]] + ([steps.embed[token]] if net.embeddings.norm is not None else []))
+how = DIMS[st.radio("Dimensions shown", list(DIMS), horizontal=True, key="step_embeddings_dims",
+                    help=f"{d} numbers do not fit across the page: see a few of them as numbers, or all as colours.")]
+dims = strip_dims(strips, how)
 if len(rows) > 1:
     plot(vector_strip(np.stack(rows + [steps.summed[token]]), names + ["sum"],
-                      f"“{trace.tokens[token]}”: the vectors added, each 1 × {d}"), "embedding_sum")
+                      f"“{trace.tokens[token]}”: the vectors added, each 1 × {d}", dims=dims), "embedding_sum")
 else:
-    plot(vector_strip(np.stack(rows), ["token embedding"], f"“{trace.tokens[token]}”: its row, 1 × {d}"),
+    plot(vector_strip(np.stack(rows), ["token embedding"], f"“{trace.tokens[token]}”: its row, 1 × {d}", dims=dims),
          "embedding_sum")
 if net.embeddings.norm is not None:
     plot(vector_strip(np.stack([steps.summed[token], steps.embed[token]]), ["sum", "after LayerNorm"],
-                      f"LayerNorm rescales the sum: this is layer 0's input for “{trace.tokens[token]}” (1 × {d})"),
-         "embedding_layernorm")
+                      f"LayerNorm rescales the sum: this is layer 0's input for “{trace.tokens[token]}” (1 × {d})",
+                      dims=dims), "embedding_layernorm")
+st.caption(strip_note(dims, d, how))
 gap = steps.agreement(trace)
 st.caption(f"Recomputed here from the tables; equals the model's own layer-0 input to {gap:.1e}."
            + (f" The LayerNorm subtracts the mean of the {d} numbers, divides by their spread, then scales and "
               "shifts each dimension with learned γ and β." if net.embeddings.norm is not None else ""))
 
 shown = pick_window(t, "step_embeddings_window", size=WINDOW, limit=WINDOW)
-plot(matrix_heatmap(trace.embed[shown.start:shown.stop], f"X, the input of layer 0: {t} × {d}"
+x_rows = trace.embed[shown.start:shown.stop]                            # (window, d)
+plot(matrix_heatmap(x_rows, f"X, the input of layer 0: {t} × {d}"
                     + (f" (tokens {shown.start}–{shown.stop - 1} shown)" if len(shown) < t else ""),
-                    [trace.tokens[i] for i in shown], row_start=shown.start), "layer0_input")
+                    [trace.tokens[i] for i in shown], row_start=shown.start, dims=strip_dims(x_rows, how)),
+     "layer0_input")
 
 st.subheader("Sinusoidal positions (Attention Is All You Need)")
 st.markdown("The original transformer adds a fixed pattern: dimension pairs are sine and cosine waves, each pair "

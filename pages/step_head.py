@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from core.recompute import head_steps, softmax_formula
+from ui.defaults import head_reason
 from ui.family import kv_note
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, pick_head, pick_layer
@@ -25,6 +26,7 @@ with c1:
     layer = pick_layer(trace, "step_head")
 with c2:
     head = pick_head(trace, "step_head")
+head_reason(trace, "step_head")
 words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
 query = st.selectbox("Query token", range(t), index=words[0], key=f"step_head_query_{t}",
                      format_func=token_labels(trace).__getitem__)

@@ -9,9 +9,10 @@ from ui.frame import require_frame
 from ui.state import current_model_and_trace, pick_layer
 from ui.steps import parameters_text
 from ui.widgets import pick_window, plot, token_labels
-from viz.steps import activation_histogram, matrix_heatmap, top_neurons_figure, vector_strip
+from viz.steps import activation_histogram, matrix_heatmap, strip_dims, strip_note, top_neurons_figure, vector_strip
 
 WINDOW = 32
+DIMS = {"24 largest": "largest", "first 24": "first", "all (colours only)": "all"}
 
 
 def head_borders(fig, n_heads: int, d_head: int):
@@ -44,6 +45,8 @@ span = slice(rows.start, rows.stop)
 labels = [trace.tokens[i] for i in rows]
 note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
 post = block.norm == "post"
+how = DIMS[st.radio("Dimensions shown", list(DIMS), horizontal=True, key="step_layer_dims",
+                    help=f"{d} numbers do not fit across the page: see a few of them as numbers, or all as colours.")]
 
 st.subheader("① Concatenate the heads, then W_O")
 st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {d}) · W_O ({d} × {d}){' + b' if config.bias else ''} → "
@@ -56,17 +59,22 @@ if not post:
                   if NORM == "RMSNorm" else ""))
 plot(head_borders(matrix_heatmap(block.heads_concat[span], f"Heads concatenated: {t} × {d}{note} — one band per head",
                                  labels, rows.start), h, dh), "step_layer_concat")
-plot(matrix_heatmap(block.attn_out[span], f"Attention output = concat · W_O: {t} × {d}{note}", labels, rows.start),
-     "step_layer_attn_out")
+plot(matrix_heatmap(block.attn_out[span], f"Attention output = concat · W_O: {t} × {d}{note}", labels, rows.start,
+                    dims=strip_dims(block.attn_out[span], how)), "step_layer_attn_out")
 
 st.subheader(f"② Residual add, {NORM}" if post else "② Residual add")
 st.markdown(f"resid_mid = {NORM + '(' if post else ''}layer input + attention output{')' if post else ''}  "
             f"({t} × {d}). The residual keeps the token's own vector; attention only adds to it.")
-plot(matrix_heatmap(block.resid_mid[span], f"resid_mid: {t} × {d}{note}", labels, rows.start), "step_layer_resid_mid")
+plot(matrix_heatmap(block.resid_mid[span], f"resid_mid: {t} × {d}{note}", labels, rows.start,
+                    dims=strip_dims(block.resid_mid[span], how)), "step_layer_resid_mid")
 st.text(f"token: {trace.tokens[token]} (position {token})")
-plot(vector_strip(np.stack([block.resid_pre[token], block.attn_out[token], block.attn_sum[token], block.resid_mid[token]]),
-                  ["layer input", "+ attention output", "= sum", f"{NORM} → resid_mid" if post else "resid_mid"],
-                  f"The add{' and the norm' if post else ''} for one token, each 1 × {d}"), "step_layer_add_norm_1")
+first_add = np.stack([block.resid_pre[token], block.attn_out[token], block.attn_sum[token], block.resid_mid[token]])
+dims = strip_dims(first_add, how)
+plot(vector_strip(first_add, ["layer input", "+ attention output", "= sum",
+                              f"{NORM} → resid_mid" if post else "resid_mid"],
+                  f"The add{' and the norm' if post else ''} for one token, each 1 × {d}", dims=dims),
+     "step_layer_add_norm_1")
+st.caption(strip_note(dims, d, how))
 
 st.subheader(f"③ Feed-forward: {d} → {dff} → {d}")
 b = " + b" if config.bias else ""
@@ -93,11 +101,13 @@ st.caption(f"{ACT.split()[0]} lets positive values through and squashes negative
 
 st.subheader(f"④ Residual add, {NORM} → the next layer's input" if post else "④ Residual add → next layer")
 plot(matrix_heatmap(block.resid_post[span], f"resid_post = {NORM + '(' if post else ''}resid_mid + mlp_out"
-                    f"{')' if post else ''}: {t} × {d}{note}", labels, rows.start), "step_layer_resid_post")
-plot(vector_strip(np.stack([block.resid_mid[token], block.mlp_out[token], block.mlp_sum[token], block.resid_post[token]]),
-                  ["resid_mid", "+ feed-forward output", "= sum", f"{NORM} → resid_post" if post else "resid_post"],
-                  f"The add{' and the norm' if post else ''} for the same token, each 1 × {d}"),
-     "step_layer_add_norm_2")
+                    f"{')' if post else ''}: {t} × {d}{note}", labels, rows.start,
+                    dims=strip_dims(block.resid_post[span], how)), "step_layer_resid_post")
+second_add = np.stack([block.resid_mid[token], block.mlp_out[token], block.mlp_sum[token], block.resid_post[token]])
+plot(vector_strip(second_add, ["resid_mid", "+ feed-forward output", "= sum",
+                               f"{NORM} → resid_post" if post else "resid_post"],
+                  f"The add{' and the norm' if post else ''} for the same token, each 1 × {d}",
+                  dims=strip_dims(second_add, how)), "step_layer_add_norm_2")
 relative_gaps = block.agreement(trace)
 st.caption("Recomputed on this page from the layer's input and the weights; the model's own forward pass agrees "
            "to " + ", ".join(f"{v:.0e} ({k})" for k, v in relative_gaps.items()) + " (relative to the largest value).")

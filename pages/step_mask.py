@@ -3,16 +3,16 @@ import numpy as np
 import streamlit as st
 
 from core.recompute import head_steps
+from core.recognisable import HeadChoice, best_head
 from training.demo import fold_ids, untrained_causal_model
+from ui.defaults import head_reason
+from ui.family import model_family
 from ui.frame import require_frame
-from ui.state import current_model_and_trace, current_trace, get_model, pick_head, pick_layer
+from ui.state import current_model_and_trace, current_trace, explicit, get_model, pick_head, pick_layer
 from ui.widgets import pick_window, plot, token_labels, window_at
-from viz.attention import attention_heatmap
-from viz.steps import scores_with_mask, step_bars
+from viz.steps import scores_with_mask, step_bars, weights_with_mask
 
 WINDOW = 24
-
-
 
 
 @st.cache_resource(show_spinner="Building a small random decoder…")
@@ -32,14 +32,6 @@ def trained_decoder():
     return None
 
 
-def with_diagonal(fig, n: int):
-    """A dashed diagonal: cells above it are a query looking at a later token. Room for the key labels on top."""
-    fig.add_shape(type="line", x0=-0.5, y0=-0.5, x1=n - 0.5, y1=n - 0.5, line=dict(color="#e8590c", dash="dash"))
-    fig.update_layout(margin=dict(t=110))
-    fig.update_xaxes(title_text="")   # the top labels are the keys; an axis title there would hit the figure title
-    return fig
-
-
 require_frame()
 st.title("🎭 5 · Masks")
 st.markdown("A **mask** decides which keys a query may look at. An encoder like MiniLM reads the whole sentence "
@@ -49,27 +41,36 @@ st.markdown("A **mask** decides which keys a query may look at. An encoder like 
 model, trace = current_model_and_trace()
 t = len(trace.tokens)
 
-st.subheader("MiniLM: bidirectional, no mask" if not trace.causal else "This model: causal")
+family = model_family(model)
+st.subheader(f"{family}: bidirectional, no mask" if not trace.causal else f"{family}: causal")
+future = np.triu(trace.attentions, k=1).sum(axis=-1)                 # (L, H, T): weight each query gives later keys
+later = future[..., :-1].mean(axis=-1) if t > 1 else np.zeros(future.shape[:2])   # (L, H); the last query has none
+suggestion = None
+if not trace.causal and t > 1 and trace.n_layers:   # open on the head that looks ahead the most: the point here
+    mine = [explicit("layer", trace.n_layers), explicit("head", trace.n_heads)]
+    at = best_head(later, *(mine if None in mine else (None, None)))
+    suggestion = HeadChoice(*at, "later", float(later[at]), f"layer {at[0]} · head {at[1]} looks ahead the most: on "
+                            f"average {later[at]:.0%} of each token's attention goes to tokens after it.")
 c1, c2 = st.columns(2)
 with c1:
-    layer = pick_layer(trace, "step_mask")
+    layer = pick_layer(trace, "step_mask", suggestion=suggestion)
 with c2:
-    head = pick_head(trace, "step_mask")
-future = np.triu(trace.attentions, k=1).sum(axis=-1)                 # (L, H, T): weight each query gives later keys
+    head = pick_head(trace, "step_mask", suggestion=suggestion)
+head_reason(trace, "step_mask", suggestion)
 if t > 1:
-    st.metric("Attention weight on later tokens (mean over every layer, head and query)",
-              f"{100 * future[..., :-1].mean():.1f}%")
+    st.metric("Attention weight on later tokens (mean over every layer, head and query)", f"{100 * later.mean():.1f}%")
 st.caption("In the grids below each row is a query token and each column (labels along the top) a key; the "
            "dashed line is the diagonal, where a token looks at itself.")
 rows = pick_window(t, "step_mask_window", size=WINDOW, limit=WINDOW)
 ws = slice(rows.start, rows.stop)
 note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
-plot(with_diagonal(attention_heatmap(trace.layers[layer].weights[head][ws, ws], [trace.tokens[i] for i in rows],
-                                     f"Layer {layer}, head {head}: weights above the diagonal are not zero{note}"),
-                   len(rows)), "mask_minilm")
+above = f"{later[layer, head]:.0%} of the weight is above the diagonal" if t > 1 else "one token: nothing to mask"
+hidden = ~np.isfinite(trace.layers[layer].scores[head][ws, ws])      # (window, window): True where masked
+plot(weights_with_mask(trace.layers[layer].weights[head][ws, ws], hidden, [trace.tokens[i] for i in rows],
+                       f"Layer {layer}, head {head}: {above}{note}", rows.start), "mask_minilm")
 if not trace.causal:
-    st.caption("Above the diagonal: a query looking at a token that comes *after* it. MiniLM does it all the time, "
-               "which is why it understands a word from both sides but cannot generate text left to right.")
+    st.caption(f"Above the diagonal: a query looking at a token that comes *after* it. {family} does it in every "
+               "layer, which is why it understands a word from both sides but cannot generate text left to right.")
 
 st.subheader("A decoder: the causal mask")
 found = trained_decoder()
@@ -100,9 +101,9 @@ with left:
     plot(scores_with_mask(ctrace.layers[clayer].scores[chead][causal_span, causal_span], ctokens,
                           f"Scores q·kᵀ/√d_head, the future set to −∞{cnote}", crows.start), "mask_scores")
 with right:
-    plot(with_diagonal(attention_heatmap(ctrace.layers[clayer].weights[chead][causal_span, causal_span], ctokens,
-                                         f"After the softmax: the upper triangle is exactly 0{cnote}"), len(crows)),
-         "mask_weights")
+    plot(weights_with_mask(ctrace.layers[clayer].weights[chead][causal_span, causal_span],
+                           ~np.isfinite(ctrace.layers[clayer].scores[chead][causal_span, causal_span]), ctokens,
+                           f"After the softmax: the upper triangle is exactly 0{cnote}", crows.start), "mask_weights")
 chain = head_steps(net, ctrace, clayer, chead, query)
 keys = window_at(n_causal, WINDOW, max(0, query - WINDOW + 4))
 span = slice(keys.start, keys.stop)

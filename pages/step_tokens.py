@@ -11,6 +11,25 @@ from viz.steps import token_chips, visible
 WINDOW = 90          # tokens drawn over the text at a time
 
 
+def word_marks(stages) -> str:
+    """What the pieces' marks mean for this tokenizer: `##` (WordPiece), ▁ (Metaspace) or Ġ (byte-level BPE)."""
+    if stages.model_kind == "WordPiece":
+        return "`##` marks a piece that continues the word before it."
+    if stages.pre_tokenizer.startswith("Metaspace"):
+        return ("**▁** (a low bar, U+2581 — not the underscore _) marks a piece that **starts a word**: the "
+                "pre-tokenizer writes every space as ▁, so a piece without it continues the word before it.")
+    if "ByteLevel" in stages.pre_tokenizer:
+        return ("**Ġ** marks a piece that **starts with a space** (byte-level BPE writes the space byte as Ġ and a "
+                "new line as Ċ), so a piece without it continues the word before it.")
+    return ""
+
+
+def how_words_split(stages) -> str:
+    if stages.model_kind == "WordPiece":
+        return ("the vocabulary has no entry for the whole word, so WordPiece takes the longest piece it knows "
+                "from the left, then continues with `##` pieces.")
+    return (f"the vocabulary has no entry for the whole word, so {stages.model_kind} spells it with the merges it "
+            "learned in training, from characters (or bytes) up to the longest pieces it knows.")
 
 
 def chips(stages, title: str | None, first: int = 0, size: int = WINDOW, width: int = 72):
@@ -53,15 +72,14 @@ st.dataframe(pd.DataFrame({"pre-token": [visible(s) for s, _ in stages.pre_token
 words = [p for p in stages.pieces if not p.special]
 st.subheader(f"③ {stages.model_kind}: {len(words):,} pieces over your text")
 st.caption("Each box holds the characters of your text that made one token (the tokenizer's offsets); the "
-           "token is written underneath. `##` marks a piece that continues the word before it. Grey boxes are "
+           "token is written underneath. " + word_marks(stages) + " Grey boxes are "
            "characters no token kept. Hover for the id.")
 first = pick_window(len(words), "step_tokens_window", size=WINDOW, limit=WINDOW).start
 plot(chips(stages, f"Pieces {first}–{first + min(WINDOW, len(words)) - 1} over the original characters", first),
      "tokens_over_text")
 split = [(w, ps) for w, ps in stages.pieces_by_word() if len(ps) > 1]
 if split:
-    st.markdown("**Words spelled with several pieces:** the vocabulary has no entry for the whole word, so "
-                "WordPiece takes the longest piece it knows from the left, then continues with `##` pieces.")
+    st.markdown("**Words spelled with several pieces:** " + how_words_split(stages))
     st.dataframe(pd.DataFrame({"word": [visible(stages.text[ps[0].start:ps[-1].end]) for _, ps in split[:200]],
                                "pieces": [" + ".join(p.token for p in ps) for _, ps in split[:200]]}),
                  hide_index=True, height=min(260, 38 + 35 * len(split)))
@@ -122,6 +140,6 @@ else:
 for n, (label, other) in enumerate(others):
     other_stages = tokenizer_stages(other.tokenizer, trace.text)
     st.markdown(f"**{other_stages.model_kind}** · {other_stages.vocab_size:,} entries · "
-                f"{sum(not p.special for p in other_stages.pieces):,} pieces")
+                f"{sum(not p.special for p in other_stages.pieces):,} pieces. " + word_marks(other_stages))
     st.text(label)
     plot(chips(other_stages, None, 0, 60), f"tokens_other_model_{n}", key=f"step_tokens_chips_{n}")

@@ -5,22 +5,22 @@ import pandas as pd
 import streamlit as st
 
 from training.bpe import vocab_problem
-from training.cost import cost_problem, training_cost
-from training.lm import (LossNotFinite, TrainConfig, count_parameters, data_problem, lm_config, make_stream,
-                         new_model, train_lm)
+from training.cost import cost_problem, duration, training_cost
+from training.lm import TrainConfig, count_parameters, data_problem, lm_config, new_model
 from ui.frame import require_frame
 from ui.library import own_models_manager
 from ui.state import current_sentence
-from ui.training import (Run, bpe_json, corpus_picker, current_run, finish, start_weights, tokenizer_from_json,
-                         training_slot)
+from ui.training import (Run, bpe_json, calibration, corpus_picker, current_run, estimate_note, start_weights,
+                         tokenizer_from_json, train_language_model)
 from ui.widgets import plot, show_text
 from viz.training import loss_curve
 
 require_frame()
 st.title("🏋️ Train a tiny transformer")
-st.markdown("Train a small GPT-style model **here, on this computer, in about a minute**: it starts as random "
-            "numbers and learns to predict the next token. Then open it in every other page with the sidebar's "
-            "model picker — next to the same model *before* training.")
+st.markdown("Train a small GPT-style model **here, on this server**: it starts as random numbers and learns to "
+            "predict the next token. The time your settings take is estimated below before you start. Then open "
+            "the model in every other page with the sidebar's model picker — next to the same model *before* "
+            "training.")
 
 run = current_run()
 
@@ -50,7 +50,7 @@ else:
     with right:
         show_text(sentence)
     pieces = tokenizer.split(sentence)
-    right.code(" | ".join(pieces[:200]) + (" | …" if len(pieces) > 200 else ""), language=None)
+    right.code(" | ".join(pieces[:200]) + (" | …" if len(pieces) > 200 else ""), language=None, wrap_lines=True)
     unknown = pieces.count("<unk>")
     right.caption(f"{len(pieces):,} tokens" + (f"; {unknown} are <unk>: characters never seen in the training "
                                               "text." if unknown else "."))
@@ -64,8 +64,9 @@ n_heads = c3.number_input("Heads", 1, 16, 4, key="train_heads")
 n_layers = c4.number_input("Layers", 1, 8, 2, key="train_layers")
 c1, c2, c3, c4 = st.columns(4)
 positional = c1.radio("Positions", ["learned", "sinusoidal"], key="train_positional")
-tied = c2.checkbox("Tie the unembedding to the embedding", True, key="train_tied",
-                   help="Tied: the logits use the embedding matrix transposed, no extra matrix.")
+tied = c2.checkbox("Tied embeddings", True, key="train_tied",
+                   help="Tie the unembedding to the embedding: the logits use the embedding matrix transposed, "
+                        "no extra matrix. Untied adds a vocab × d_model matrix.")
 steps = c3.number_input("Steps", 10, 20_000, 800, step=100, key="train_steps")
 batch = c4.number_input("Batch (sequences)", 1, 256, 32, key="train_batch")
 c1, c2 = st.columns(2)
@@ -81,6 +82,7 @@ try:
 except ValueError as exc:
     problems.append(str(exc))
 cost = training_cost(config, cfg) if config is not None else None
+promised = calibration("lm").seconds(cost) if cost else 0.0
 problems += [p for p in [data_problem(len(ids), int(context)), cost and cost_problem(cost)] if p]
 for p in problems:
     st.error(p)
@@ -92,9 +94,8 @@ if config is not None:
     m2.metric("Parameters, untied", f"{counts[False]:,}", f"+{counts[False] - counts[True]:,} (vocab × d_model)",
               delta_color="off")
     m3.metric("Training tokens", f"{len(ids):,}", f"{int(len(ids) * 0.1):,} held out", delta_color="off")
-    m4.metric("Estimated time", f"{cost.seconds / 60:.1f} min" if cost.seconds >= 90 else f"{cost.seconds:.0f} s",
-              f"{cost.bytes / 1e6:,.0f} MB of memory", delta_color="off",
-              help="From the settings, before training: about right within a factor of two on 2 cores.")
+    m4.metric("Estimated time", duration(promised), f"{cost.bytes / 1e6:,.0f} MB of memory", delta_color="off",
+              help=f"Before training: {estimate_note('lm')}. Others training at the same time slow it down.")
 
 st.header("4 · Train")
 go_col, stop_col = st.columns(2)
@@ -102,34 +103,17 @@ start = go_col.button("Train", type="primary", key="train_start", disabled=bool(
 if start:
     net = new_model(config, seed=int(seed))
     label = f"{'grammar' if builtin else 'my text'} {n_layers}L{n_heads}H d{d_model} ctx{context}"
-    run = Run(label, config, cfg, tokenizer.to_json(), builtin, ids, start_weights(net), start_weights(net))
+    run = Run(label, config, cfg, tokenizer.to_json(), builtin, ids, start_weights(net), start_weights(net),
+              estimate_s=cost.seconds, promised_s=promised)
     st.session_state["train_run"] = run
     stop_col.button("Stop", key="train_stop", width="stretch", help="Stops and keeps the last good weights.")
-    bar, status, chart = st.progress(0.0), st.empty(), st.empty()
-
-    def show_step(step: int) -> None:   # every step: Stop, or a closed tab, is noticed within one step
-        bar.progress(step / cfg.steps, text=f"step {step:,} / {cfg.steps:,}")
-
-    try:
-        with training_slot(status):
-            for p in train_lm(net, make_stream(ids, int(context)), cfg, on_good_weights=run.keep, on_step=show_step):
-                run.history.append(p)
-                status.markdown(f"loss **{p.loss:.3f}** · validation **{p.val_loss:.3f}** · "
-                                f"**{p.tokens_per_s:,.0f}** tokens/s · {p.elapsed:.0f} s")
-                h = run.history
-                chart.plotly_chart(loss_curve([x.step for x in h], [x.loss for x in h], [x.val_loss for x in h],
-                                              uniform=math.log(config.vocab_size)), width="stretch")
-        finish(run, "done", f"Finished {cfg.steps:,} steps in {run.history[-1].elapsed:.0f} s.")
-    except LossNotFinite as exc:
-        finish(run, "failed", str(exc))
-    except BaseException:   # Stop, a closed tab or a new click: keep and save the best weights so far
-        finish(run, "stopped", f"Stopped at step {run.history[-1].step if run.history else 0}: the model keeps "
-                               "the last good weights from that step.")
-        raise
+    train_language_model(run, net, lines, int(context))     # progress right here, under the buttons
     st.rerun()
 
 if run is None:
-    st.info("Choose the settings above and press **Train**. The defaults train in about a minute.")
+    if not problems:
+        st.info(f"Choose the settings above and press **Train**: these take about **{duration(promised)}** here "
+                f"({estimate_note('lm')}).")
     st.stop()
 h = run.history
 (st.success if run.status == "done" else st.warning)(run.message or run.status)
@@ -142,5 +126,6 @@ if h:
 if run.folder:
     st.markdown(f"Saved to `{run.folder}` (and its random start to `{run.untrained_folder}`). Both are now in the "
                 "sidebar's **Model** picker on every page; **Try your model** shows next-token predictions, "
-                "generated text, before/after views and the *man : king :: woman : ?* check.")
+                "generated text, before/after views, the heads forming during training and the *man : king :: "
+                "woman : ?* check.")
 own_models_manager()

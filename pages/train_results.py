@@ -6,21 +6,16 @@ import streamlit as st
 from core.pca import fit_pca
 from models import EmptyTextError
 from models.vectors import vectors_from_model
-from training.corpus import CAPITALS, PAIRS
 from training.lm import generate, next_token_probs
+from training.probe import WORD_GROUPS
 from ui.frame import require_frame
 from ui.library import model_opener
 from ui.state import get_model, pick_head, pick_layer
+from ui.training import current_run
+from ui.training_probe import training_scrubber
 from ui.widgets import plot, show_text
 from viz.attention import attention_heatmap
-from viz.training import embedding_map, token_probabilities
-
-MAP_WORDS = {"royalty & people": [w for pair in PAIRS for w in pair],
-             "animals & food": ["cat", "cow", "dog", "bird", "fish", "grass", "meat", "seeds"],
-             "places": list(CAPITALS)[:5] + list(CAPITALS.values())[:5]}
-
-
-
+from viz.training import embedding_map, probability_axis_end, token_probabilities
 
 require_frame()
 st.title("💬 Try your model")
@@ -29,7 +24,7 @@ with st.expander("Where are saved models?"):
 choices = {k: v for k, v in st.session_state.get("extra_models", {}).items() if not k.endswith("-untrained")}
 if not choices:
     st.info("No trained model in this session yet: train one on **Train a tiny transformer** "
-            "(about a minute), or open a saved model above.")
+            "(the page estimates the time before you start), or open a saved model above.")
     st.stop()
 key = st.selectbox("Model", list(choices), format_func=choices.get, key="try_model", index=len(choices) - 1)
 try:
@@ -64,11 +59,15 @@ if "<unk>" in trace.tokens:
 full_ids = model.tokenizer.backend.encode(prefix).ids
 
 st.header("Next token")
-cols = st.columns(2 if before else 1)
-for col, (name, m) in zip(cols, [("after training", model), ("before training (random)", before)]):
-    probs = next_token_probs(m.net, full_ids, temperature)
-    plot(token_probabilities(probs, vocab, 15, title=f"P(next token), {name}, T = {temperature}"),
+shown = [(name, next_token_probs(m.net, full_ids, temperature))
+         for name, m in [("after training", model), ("before training (random)", before)] if m is not None]
+xmax = probability_axis_end(*[probs.max() for _, probs in shown])     # one axis: bars compare across charts
+for col, (name, probs) in zip(st.columns(len(shown)), shown):
+    plot(token_probabilities(probs, vocab, 15, title=f"P(next token), {name}, T = {temperature}", xmax=xmax),
          f"next_token_{name.split()[0]}", col)
+if before:
+    st.caption("Both charts share one probability axis: the random model spreads its guesses almost evenly "
+               f"(about 1/{len(vocab)} each), so its bars are short.")
 
 st.header("Generated text")
 c1, c2 = st.columns(2)
@@ -91,9 +90,17 @@ if before:
     st.caption("The causal mask hides the future in both (upper triangle empty). Untrained, each row is close to "
                "uniform over the past; trained heads pick particular earlier tokens.")
 
+    st.header("Heads forming during training")
+    run = current_run()
+    if run is not None and run.folder == key:
+        training_scrubber(run.probe, "try_probe_step", layer, head)
+    else:
+        st.info("Training snapshots are kept for this session's latest run only, while the session lasts: "
+                "train a model (or pick the latest one) to scrub through its training steps.")
+
     st.header("Before and after: the embedding table")
     index = {t: i for i, t in enumerate(vocab)}
-    words = [(w, g) for g, ws in MAP_WORDS.items() for w in ws if "▁" + w in index]
+    words = [(w, g) for g, ws in WORD_GROUPS.items() for w in ws if "▁" + w in index]
     if len(words) < 3:
         st.info("Too few of the built-in corpus's words are single tokens in this vocabulary to draw a map.")
     else:

@@ -161,7 +161,8 @@ def test_trajectory_figure_is_valid_with_one_frame_per_layer(fruit, dims):
     np.testing.assert_allclose(paths[1].x, coords[:, 1, 0])
     names = [t.name for t in paths]
     assert "&lt;b&gt;bold&lt;/b&gt;" in names and not any("<b>" in n for n in names)
-    assert list(paths[0].text[:-1]) == [str(l) for l in range(n_states - 1)]   # layer numbers
+    numbers = list(paths[0].text[:-1])          # layer numbers, wherever one fits without covering another label
+    assert all(t in ("", str(l)) for l, t in enumerate(numbers)) and (dims == 3 or any(numbers))
     for t in paths:
         assert "bold" not in t.hovertemplate and "the" not in t.hovertemplate
     # frame 2 shows layers 0..2 only; the axes are fixed so nothing rescales between frames

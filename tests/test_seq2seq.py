@@ -92,3 +92,14 @@ def test_predictions_match_accuracy(trained):
     written = predictions(model, TASK, strings)
     share = sum(w == s[::-1] for w, s in zip(written, strings)) / len(strings)
     assert share == pytest.approx(accuracy(model, TASK, strings), abs=0.05)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_an_untrained_model_never_writes_start_or_padding(seed):
+    """The defect: an untrained model wrote <bos> as a letter, so '<bos>' showed twice on the page.
+    Only letters and <eos> are ever targets, so only they may be written."""
+    model = new_seq2seq(seq2seq_config(TASK, d_model=16, n_heads=2, n_layers=1), seed=seed).eval()
+    for text in ("abc", "fedcb", "aaaaa"):
+        tr = trace_reversal(model, TASK, text)
+        assert tr.decoder.tokens.count("<bos>") == 1 and "<pad>" not in tr.decoder.tokens
+    assert all(set(w) <= set(TASK.letters) for w in predictions(model, TASK, ["abc", "ffff"]))

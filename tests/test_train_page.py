@@ -67,6 +67,52 @@ def test_try_page_predicts_generates_and_compares(trained_session):
     assert not at.exception and any("<unk>" in m for m in messages(at))
 
 
+def test_try_page_scrubs_the_probe_through_training(trained_session):
+    """Heads forming: the probe sentence's attention and the word map at any kept training step."""
+    run = trained_session.session_state["train_run"]
+    at = page("train_results.py")
+    at.session_state["extra_models"] = trained_session.session_state["extra_models"]
+    at.session_state["train_run"] = run
+    at.run()
+    assert not at.exception, at.exception
+    assert "Heads forming during training" in [h.value for h in at.header]
+    slider = at.select_slider(key="try_probe_step")
+    assert run.probe.steps[0] == 0 and slider.value == run.probe.steps[-1] == 20
+    charts = len(at.get("plotly_chart"))
+    slider.set_value(0).run()
+    assert not at.exception and len(at.get("plotly_chart")) == charts
+    assert run.probe.probe.text in [t.value for t in at.text]            # shown literally, never as markdown
+    assert any("snapshots kept" in str(c.value) and "MB" in str(c.value) for c in at.caption)
+
+
+def test_try_page_with_a_stopped_run_and_with_another_model(trained_session):
+    import copy
+
+    run = copy.copy(trained_session.session_state["train_run"])
+    run.probe = copy.copy(run.probe)
+    run.probe.snapshots = run.probe.snapshots[:1]              # stopped before its first snapshot
+    run.status, run.message = "stopped", "Stopped at step 0."
+    at = page("train_results.py")
+    at.session_state["extra_models"] = trained_session.session_state["extra_models"]
+    at.session_state["train_run"] = run
+    at.run()
+    assert not at.exception and any("Only the random start was recorded" in m for m in messages(at))
+    run.folder = "/somewhere/else"                             # the model shown is not the latest run
+    at.run()
+    assert not at.exception and any("latest run only" in m for m in messages(at))
+
+
+def test_the_time_promised_is_the_estimate_shown(trained_session):
+    """No fixed promise ('about a minute'): the page says what the estimate for these settings says,
+    and a finished run reports its measured time next to it."""
+    at = page("train.py").run()
+    estimate = next(m.value for m in at.metric if m.label == "Estimated time")
+    assert any(f"about **{estimate}**" in m for m in at.info.values)
+    assert not any("about a minute" in str(m.value) for m in at.markdown)
+    finished = next(m for m in messages(trained_session) if "Finished 20 steps" in m)
+    assert "estimated before the start" in finished
+
+
 def test_try_page_without_model_says_what_to_do():
     at = page("train_results.py").run()
     assert not at.exception and any("No trained model" in m for m in messages(at))
@@ -179,8 +225,32 @@ def test_seq2seq_page_trains_briefly_and_shows_attention():
     assert not at.exception, at.exception
     assert any(s.startswith("Done") for s in at.success.values)
     assert "Cross-attention: which input letter each output step reads" in [h.value for h in at.subheader]
+    # heads forming: a training-step slider over the run's probe, from the random start to the end
+    slider = at.select_slider(key="seq2seq_probe_step")
+    run = at.session_state["seq2seq_run"]
+    assert run["probe"].steps[0] == 0 and run["probe"].steps[-1] == 20 and slider.value == 20
+    slider.set_value(0).run()
+    assert not at.exception and at.select_slider(key="seq2seq_probe_step").value == 0
+    assert any("anti-diagonal share" in str(c.value) or "probe" in str(c.value) for c in at.caption)
     at.text_input[0].set_value("xyz!").run()
     assert not at.exception and any("only the letters" in m for m in at.info.values)
+
+
+def test_seq2seq_page_after_a_run_stopped_before_its_first_step():
+    from training.reversal import ReversalTask, new_seq2seq, seq2seq_config
+    from training.weights import snapshot
+
+    task = ReversalTask(max_len=4)
+    config = seq2seq_config(task, 16, 2, 1)
+    net = new_seq2seq(config)
+    at = page("seq2seq.py")
+    at.session_state["seq2seq_run"] = dict(config=config, task=task, initial=snapshot(net), weights=snapshot(net),
+                                           history=[], status="Stopped at step 0; the model keeps the weights of "
+                                           "that step.", seed=0, estimate_s=1.0, promised_s=1.0, probe=None)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Stopped at step 0" in m for m in messages(at))
+    assert any("No snapshots were kept" in m for m in messages(at))
 
 
 def test_a_session_deletes_its_own_saved_models_only(trained_session):

@@ -6,20 +6,33 @@ with the figures instead of started. The estimates count floating-point operatio
 at a throughput measured on a 2-core machine, and the bytes of weights, gradients, Adam's
 two moments, the kept snapshots and one step's activations. They are meant to be right
 within a factor of about two, which is enough to tell a minute from a day.
+
+A server learns its own speed: each finished run reports its measured time to a
+`Calibration`, and later estimates are scaled by the median of measured/estimated over
+the recent runs, so the time a page promises is the time runs here really take.
 """
 from __future__ import annotations
 
 import os
+import statistics
+import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Optional
 
+import torch
+
 from core import TransformerConfig
+from core.seq2seq import EncoderDecoder
 
 from .lm import TrainConfig, count_parameters
+from .reversal import ReversalTask
 
 FLOPS_PER_S = 50e9          # measured 65–95 GFLOP/s on 2 cores for mid-sized runs; kept below for safety
 STEP_OVERHEAD_S = 0.015     # Python and optimizer work that does not scale with the model
 EVAL_BATCH = 64             # sequences per validation batch (training/lm.py's evaluate)
+DECODE_STEP_S = 0.01        # one greedy decoding step of the reversal model (Python work, measured)
+HELD_OUT = 200              # held-out strings the reversal model is scored on at each report
 
 
 def _limit(name: str, default: float) -> float:
@@ -68,3 +81,64 @@ def cost_problem(cost: TrainingCost, max_seconds: float = MAX_SECONDS, max_step_
         return (f"This run would take about {cost.seconds / 60:.0f} minutes; this server allows "
                 f"{max_seconds / 60:.0f}. Use fewer steps or a smaller model.")
     return None
+
+
+def seq2seq_cost(config: TransformerConfig, task: ReversalTask, steps: int, batch_size: int,
+                 report_every: int) -> TrainingCost:
+    """The reversal model's run: training steps, plus greedy decoding of the held-out strings at
+    each report (the decoder reruns its whole prefix for every letter it writes)."""
+    with torch.device("meta"):                                   # counted without allocating weights
+        parameters = sum(p.numel() for p in EncoderDecoder(config).parameters())
+    per_token = 6 * parameters                                    # forward + backward
+    tokens = batch_size * (2 * task.max_len + 1)                  # source and target, padded to the longest
+    step_seconds = STEP_OVERHEAD_S + tokens * per_token / FLOPS_PER_S
+    letters = task.max_len + 1
+    decoded = HELD_OUT * letters * (letters + 1) / 2              # prefix tokens run while writing
+    report_seconds = letters * DECODE_STEP_S + decoded * 2 * parameters / FLOPS_PER_S
+    reports = -(-steps // report_every)
+    activations = 4 * tokens * config.n_layers * (30 * config.d_model + 6 * config.n_heads * task.max_len)
+    return TrainingCost(step_seconds, steps * step_seconds + reports * report_seconds,
+                        int(4 * parameters * 6 + activations), parameters)
+
+
+class Calibration:
+    """Measured / estimated time of this server's recent runs (thread-safe), to scale estimates."""
+
+    def __init__(self, keep: int = 20):
+        self._ratios: deque[float] = deque(maxlen=keep)
+        self._lock = threading.Lock()
+
+    def record(self, estimated_s: float, measured_s: float, steps_done: int = 0, steps: int = 0) -> None:
+        """A run's measured time; a stopped run counts for the share of its steps it did."""
+        share = steps_done / steps if steps else 1.0
+        if estimated_s > 0 and measured_s > 0 and share > 0.05:
+            with self._lock:
+                self._ratios.append(measured_s / (estimated_s * share))
+
+    @property
+    def factor(self) -> float:
+        """How much slower (> 1) or faster than the estimate runs have been here; 1 before any run."""
+        with self._lock:
+            return statistics.median(self._ratios) if self._ratios else 1.0
+
+    @property
+    def runs(self) -> int:
+        with self._lock:
+            return len(self._ratios)
+
+    def seconds(self, cost: TrainingCost) -> float:
+        return cost.seconds * self.factor
+
+
+def duration(seconds: float) -> str:
+    """'0.4 s', '40 s', '2.5 min': how a time reads on a page."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def seconds_left(step: int, total: int, elapsed: float) -> Optional[float]:
+    """The rest of a run at the pace measured so far (None before the first step)."""
+    if step <= 0 or elapsed <= 0:
+        return None
+    return elapsed / step * max(total - step, 0)

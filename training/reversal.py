@@ -100,11 +100,24 @@ def batch_of(task: ReversalTask, strings: list[str]):
     return source, target_in, target_out
 
 
+@torch.no_grad()
+def write(model: EncoderDecoder, source: torch.Tensor, max_len: int) -> torch.Tensor:
+    """Greedy decoding, one token at a time, choosing only among the letters and <eos>: <pad> and
+    <bos> are never targets, so even an untrained model never writes them; (B, max_len)."""
+    _, _, memory, keys = model.encode(source)
+    out = torch.full((source.shape[0], 1), BOS, dtype=torch.long)
+    for _ in range(max_len):
+        logits = model.decode(out, memory, keys)[3][:, -1]                    # (B, vocab)
+        logits[:, [PAD, BOS]] = float("-inf")
+        out = torch.cat([out, logits.argmax(-1, keepdim=True)], dim=1)
+    return out[:, 1:]
+
+
 def predictions(model: EncoderDecoder, task: ReversalTask, strings: list[str]) -> list[str]:
     """What the model writes (greedy, up to <eos>) for each string."""
     model.eval()
     source, _, target_out = batch_of(task, strings)
-    guess = model.greedy(source, target_out.shape[1], BOS).tolist()
+    guess = write(model, source, target_out.shape[1]).tolist()
     return [task.decode(row[: row.index(EOS)] if EOS in row else row) for row in guess]
 
 
@@ -112,7 +125,7 @@ def accuracy(model: EncoderDecoder, task: ReversalTask, strings: list[str]) -> f
     """Exact match: the whole reversed string right, then <eos>."""
     model.eval()
     source, _, target_out = batch_of(task, strings)
-    guess = model.greedy(source, target_out.shape[1], BOS)
+    guess = write(model, source, target_out.shape[1])
     right = 0
     for row, s in enumerate(strings):
         n = len(s)
@@ -166,7 +179,7 @@ def trace_reversal(model: EncoderDecoder, task: ReversalTask, text: str) -> Seq2
         raise ValueError(f"the model was trained on strings of up to {task.max_len} letters.")
     model.eval()
     source_ids = task.encode(text)
-    written = model.greedy(torch.tensor([source_ids]), len(text) + 1, BOS)[0].tolist()
+    written = write(model, torch.tensor([source_ids]), len(text) + 1)[0].tolist()
     if EOS in written:
         written = written[: written.index(EOS)]
     target_ids = [BOS] + written

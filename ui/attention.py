@@ -13,8 +13,8 @@ from core import Trace
 from core.head_stats import HeadStats, head_statistics
 from core.rollout import hide_tokens, rollout
 from ui.family import special_key_masks
-from ui.state import cached, trace_for
-from ui.widgets import MAX_WINDOW, pick_window, sentence_key
+from ui.state import cached, current_model_name, trace_for
+from ui.widgets import MAX_WINDOW, WINDOW, pick_window, sentence_key
 
 SHOW_ALL = 80        # sentences up to this many tokens are shown whole
 JSON_LIMIT = 128     # all-heads JSON above this many tokens gets too large; NPZ has no limit
@@ -52,9 +52,36 @@ def view(matrix: np.ndarray, trace: Trace, hide_specials: bool) -> tuple[np.ndar
     return smaller, [int(i) for i in kept]
 
 
+def busiest_window(attentions: np.ndarray, positions: list[int], special_mask, size: int) -> int:
+    """Where a `size`-token window over `positions` starts so that its tokens attend to each other the
+    most (all heads averaged; links to or from [CLS]/[SEP] and to oneself left out): a long text's
+    heatmap opens where there is something to see rather than on its first tokens."""
+    n = len(positions)
+    if n <= size:
+        return 0
+    links = np.asarray(attentions, dtype=np.float32).mean(axis=(0, 1))[np.ix_(positions, positions)]  # (n, n)
+    words = ~np.asarray(special_mask, dtype=bool)[positions]
+    links = links * words[:, None] * words[None, :]
+    np.fill_diagonal(links, 0.0)
+    total = np.zeros((n + 1, n + 1))
+    total[1:, 1:] = links.cumsum(axis=0).cumsum(axis=1)                    # (n+1, n+1) 2-D prefix sums
+    first = np.arange(n - size + 1)
+    last = first + size
+    inside = total[last, last] - total[first, last] - total[last, first] + total[first, first]
+    return int(np.argmax(inside))
+
+
 def attention_window(positions: list[int], trace: Trace, page: str, limit: int = MAX_WINDOW) -> slice:
-    """The part of `positions` a heatmap shows: all of a short sentence, a chosen window of a long one."""
-    shown = pick_window(len(positions), f"{page}_window_{sentence_key(trace.text)}", limit=limit, show_all=SHOW_ALL)
+    """The part of `positions` a heatmap shows: all of a short sentence, a chosen window of a long one
+    (opening on its busiest stretch, see busiest_window)."""
+    around = 0
+    if len(positions) > SHOW_ALL:
+        start = cached(("busiest window", current_model_name(), trace.text, tuple(positions), WINDOW),
+                       lambda: busiest_window(trace.attentions, positions, trace.special_mask, WINDOW),
+                       "Finding where the attention is…")
+        around = start + WINDOW // 2
+    shown = pick_window(len(positions), f"{page}_window_{sentence_key(trace.text)}", limit=limit,
+                        show_all=SHOW_ALL, around=around)
     return slice(shown.start, shown.stop)
 
 

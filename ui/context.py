@@ -28,11 +28,41 @@ LOOK_FOR = {  # checked against the model's numbers in tests/test_context.py
              "vector, it does not swap the word.",
 }
 FOLLOW_FIRST = set(PRESETS) | {"tower"}   # words worth following first when the sentence has them
+PATHS_OPEN = 4       # token paths drawn when the page opens: a few stay readable
+PATHS_AT_HAND = 12   # paths in the figure, the others one click on their legend entry away
+FUNCTION_WORDS = set(
+    "a an the and or but if of to in on at by for with from as into onto than then that this these those "
+    "is are was were be been being am do does did has have had it its it's he she they we you i me him her "
+    "them us my your our their his not no so such which who whom what when where while how there here "
+    "can could will would shall should may might must also very".split())
 
 
 def token_to_follow(trace: Trace, words: Sequence[int]) -> int:
     """The first preset word (bank, flies, bat) or "tower" among the word positions, else the first word."""
     return next((i for i in words if trace.tokens[i] in FOLLOW_FIRST), words[0] if words else 0)
+
+
+def content_words(trace: Trace, words: Sequence[int]) -> list[int]:
+    """The word positions whose tokens carry content: letters, not a word's later piece (##ing),
+    not a function word (the, of, was). The followed token comes first."""
+    def is_content(i: int) -> bool:
+        token = trace.tokens[i].lstrip("Ġ▁").lower()                 # GPT-2 / SentencePiece word starts
+        return token.isalpha() and len(token) > 1 and token not in FUNCTION_WORDS
+    picked = [i for i in words if is_content(i)]
+    first = token_to_follow(trace, words)
+    return ([first] if first in picked else []) + [i for i in picked if i != first]
+
+
+def paths_to_draw(trace: Trace, words: Sequence[int]) -> list[int]:
+    """The token paths the trajectories open on: a few content words (any words if there are none)."""
+    return (content_words(trace, words) or list(words))[:PATHS_OPEN]
+
+
+def paths_at_hand(trace: Trace, words: Sequence[int], drawn: Sequence[int]) -> list[int]:
+    """More content words to put in the figure's legend, unseen, so that the figure holds at most
+    PATHS_AT_HAND paths (12 distinct colours and markers)."""
+    room = max(0, PATHS_AT_HAND - len(drawn))
+    return [i for i in content_words(trace, words) if i not in drawn][:room]
 
 
 def trajectory_csv(tokens: Sequence[str], coords: np.ndarray) -> str:

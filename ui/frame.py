@@ -19,6 +19,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from models.saved import models_dir, remove_stale_temporaries
+from ui.links import undo_link
 from ui.state import DEFAULT_MODEL, current_model_name
 
 FRAMED = "_framed"          # session-state mark: this session's runs go through app.py
@@ -149,6 +150,9 @@ def run_page(page) -> None:
     try:
         page.run()
     except Exception as exc:   # Streamlit's own stop and rerun are BaseExceptions and pass through
+        if undo_link():        # a shared link's settings did not fit: the page again, on its own settings
+            log.warning("a link's page settings failed on %r (%s); dropped", getattr(page, "title", page), exc)
+            st.rerun()
         log.exception("page %r failed", getattr(page, "title", page))
         name = current_model_name()
         if name != DEFAULT_MODEL:

@@ -7,33 +7,42 @@ from __future__ import annotations
 SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
     "Start": [
         ("pages/home.py", "Home", "🏠", "What the app shows, your sentence's tokens and one real head."),
+        ("pages/quiz.py", "Quiz", "🎓",
+         "Predict, then reveal: questions made from the model's own numbers for your sentence, a score, "
+         "and a link that gives a class the same questions."),
     ],
     "Attention": [
         ("pages/attention_head.py", "One head", "🔥",
          "The attention weights of one layer and head as a heatmap, query rows × key columns."),
         ("pages/attention_grid.py", "All heads", "🧩",
-         "All 72 heads of MiniLM at once on one colour scale; click a cell to open that head."),
+         "Every head of the model at once (MiniLM: 6 layers × 12 = 72) on one colour scale; click a cell to "
+         "open that head."),
         ("pages/attention_compare.py", "Compare heads", "⚖️",
          "Two to four heads side by side, and the difference map of two heads."),
         ("pages/attention_lines.py", "Lines view", "〰️",
          "Tokens in two columns joined by lines as strong as the weights (one head or a whole layer)."),
         ("pages/attention_aggregate.py", "Aggregates & rollout", "➕",
          "The mean over a layer's heads, attention rollout across layers, attention summed over chosen tokens."),
+        ("pages/query_key.py", "Query–key space", "🧲",
+         "One head's queries and keys in one 2-D picture (AttentionViz's normalisation, which changes no "
+         "weight), lines for the strongest weights."),
         ("pages/head_stats.py", "Head statistics", "📊",
          "Entropy, distance and where each head looks ([CLS], [SEP], previous, next, itself): find the "
-         "previous-token heads and the [SEP] sinks."),
+         "previous-token heads and the sinks."),
     ],
     "Inside the model": [
         ("pages/step_tokens.py", "1 · Tokenization", "✂️",
-         "Normalised text, pre-tokens, WordPiece pieces and ids, each piece highlighted in your text."),
+         "Normalised text, pre-tokens, the pieces (WordPiece for MiniLM, BPE for GPT-2) and ids, each piece "
+         "highlighted in your text."),
         ("pages/step_embeddings.py", "2 · Embeddings & positions", "📍",
          "Token rows of the embedding table, sinusoidal, learned and rotary positions, and the norm that follows."),
         ("pages/step_head.py", "3 · One head, with numbers", "🧮",
          "X → Q, K, V → scores → ÷√d_head → softmax → weighted sum of V, with the real numbers."),
         ("pages/step_layer.py", "4 · Heads to next layer", "🧱",
-         "Concatenated heads, W_O, residual and LayerNorm, the feed-forward 384 → 1536 → 384."),
+         "Concatenated heads, W_O, residual and norm, the feed-forward that widens each token's vector and "
+         "narrows it back (MiniLM: 384 → 1536 → 384)."),
         ("pages/step_mask.py", "5 · Masks", "🎭",
-         "Why MiniLM sees both ways, and the causal triangle of a decoder."),
+         "Why an encoder (MiniLM) sees both ways, and the causal triangle of a decoder (GPT-2)."),
     ],
     "Predictions": [
         ("pages/next_token.py", "Next token", "🔮",
@@ -57,17 +66,20 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
         ("pages/attribution.py", "Which tokens drove it", "🎯",
          "Gradient × input and integrated gradients (captum) for a similarity, a token's state or the next "
          "token, your sentence shaded by them, attention rollout beside."),
+        ("pages/faithfulness.py", "Is the explanation faithful?", "🧪",
+         "Delete the tokens that attention, rollout, flow or gradients rank highest and see how far the "
+         "output moves (ERASER comprehensiveness and sufficiency), beside random rankings."),
         ("pages/score_anatomy.py", "Inside one score", "🔍",
          "q, k and q ⊙ k of one head for a chosen query and key, and what the head writes: ‖α·v·W_O‖ beside α."),
     ],
     "Train": [
         ("pages/train.py", "Train a tiny transformer", "🏋️",
-         "A BPE tokenizer and a small GPT-style model trained here in about a minute, live loss curve."),
+         "A BPE tokenizer and a small GPT-style model trained here, its time estimated first, live loss curve."),
         ("pages/train_results.py", "Try your model", "💬",
-         "Next-token probabilities, generated text, and the model before vs after training."),
+         "Next-token probabilities, generated text, the model before vs after training, heads forming step by step."),
         ("pages/train_step.py", "One training step", "🔬",
          "Logits → softmax → cross-entropy with numbers, gradient norms, how far one update moves."),
         ("pages/seq2seq.py", "Encoder–decoder", "🔁",
-         "A model that learns to reverse strings; its cross-attention draws the anti-diagonal."),
+         "A model that learns to reverse strings; scrub through training as its cross-attention turns anti-diagonal."),
     ],
 }

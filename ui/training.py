@@ -3,26 +3,35 @@
 A run lives in st.session_state["train_run"] (never in a cache): training in one
 browser session can never touch another session's model. The last good weights are
 copied into the run after every report, so a Stop (which reruns the script and
-interrupts the loop) keeps them.
+interrupts the loop) keeps them. The run also keeps its probe's snapshots (at most
+40, at most 8 MB; training/probe.py), for the latest run of each page only.
+
+Progress is drawn right under the Train button, where the person just clicked: a bar
+with the step, the time so far and the time left at the measured pace.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import streamlit as st
 
 from core import Transformer, TransformerConfig, from_state_dict
 from training.corpus import CorpusConfig, generate_corpus, split_lines
-from training.lm import Progress, TrainConfig
+from training.cost import Calibration, duration, seconds_left
+from training.lm import LossNotFinite, Progress, TrainConfig, make_stream, train_lm
+from training.probe import ProbeRecorder, lm_recorder, reversal_recorder
 from training.queue import TrainingQueue
+from training.reversal import ReversalTask, train_seq2seq
 from training.weights import snapshot
 from training.bpe import BPETokenizer, train_bpe
 from models.saved import folder_bytes, models_dir, save_model, unique_name
+from viz.training import accuracy_curve, loss_curve
 
 MAX_UPLOAD_BYTES = 1_000_000     # 1 MB of text: trains in minutes at most, and a BPE pass is instant
 MAX_PASTE_CHARS = 200_000
@@ -44,6 +53,9 @@ class Run:
     message: str = ""
     folder: Optional[str] = None
     untrained_folder: Optional[str] = None
+    estimate_s: float = 0.0                    # the settings' estimate before calibration (training/cost.py)
+    promised_s: float = 0.0                    # what the page said it would take (calibrated)
+    probe: Optional[ProbeRecorder] = None      # the probe sentence every few steps (training/probe.py)
 
     def keep(self, weights: dict) -> None:
         self.weights = weights
@@ -179,3 +191,106 @@ def finish(run: Run, status: str, message: str = "") -> None:
 
 def start_weights(net: Transformer) -> dict:
     return snapshot(net)
+
+
+# -- time: estimates that learn this server's pace, and progress where the person is looking ---------------
+@st.cache_resource
+def calibration(kind: str) -> Calibration:
+    """Measured / estimated time of this server's recent runs of one kind ("lm" or "seq2seq")."""
+    return Calibration()
+
+
+def estimate_note(kind: str) -> str:
+    runs = calibration(kind).runs
+    return (f"scaled by the measured time of the last {runs} run(s) on this server" if runs else
+            "from the settings; no run measured on this server yet, so right within a factor of about two")
+
+
+def step_progress(where, total: int) -> Callable[[int], None]:
+    """An on_step function that draws a bar in `where`: step, time so far, time left at this pace."""
+    bar, start = where.progress(0.0, text=f"step 0 / {total:,}"), time.perf_counter()
+
+    def show(step: int) -> None:   # every step: Stop, or a closed tab, is noticed within one step
+        elapsed = time.perf_counter() - start
+        left = seconds_left(step, total, elapsed)
+        bar.progress(min(step / total, 1.0), text=f"step {step:,} / {total:,} · {duration(elapsed)} so far"
+                     + (f" · about {duration(left)} left" if left is not None and step < total else ""))
+    return show
+
+
+def every_step(*calls: Optional[Callable[[int], None]]) -> Callable[[int], None]:
+    def call(step: int) -> None:
+        for c in calls:
+            if c is not None:
+                c(step)
+    return call
+
+
+def measured(run: Run, kind: str) -> None:
+    """Tell the server's calibration how long this run (or the part of it done) really took."""
+    if run.history:
+        last = run.history[-1]
+        calibration(kind).record(run.estimate_s, last.elapsed, last.step, last.total)
+
+
+def train_language_model(run: Run, net: Transformer, lines: list[str], context: int) -> None:
+    """Train `run` (this session's) with progress under the Train button; finish saves it either way."""
+    cfg = run.train
+    box = st.container()
+    bar, status, chart = box.empty(), box.empty(), box.empty()
+    try:
+        with training_slot(status):
+            run.probe = lm_recorder(net, run.tokenizer, lines, run.stream_ids, cfg.steps)
+            show = step_progress(bar, cfg.steps)
+            for p in train_lm(net, make_stream(run.stream_ids, context), cfg, on_good_weights=run.keep,
+                              on_step=every_step(run.probe and run.probe.on_step, show)):
+                run.history.append(p)
+                status.markdown(f"loss **{p.loss:.3f}** · validation **{p.val_loss:.3f}** · "
+                                f"**{p.tokens_per_s:,.0f}** tokens/s · {p.elapsed:.0f} s")
+                h = run.history
+                chart.plotly_chart(loss_curve([x.step for x in h], [x.loss for x in h], [x.val_loss for x in h],
+                                              uniform=math.log(run.config.vocab_size)), width="stretch")
+        measured(run, "lm")
+        finish(run, "done", f"Finished {cfg.steps:,} steps in {run.history[-1].elapsed:.0f} s "
+                            f"(estimated before the start: {duration(run.promised_s)}).")
+    except LossNotFinite as exc:
+        finish(run, "failed", str(exc))
+    except BaseException:   # Stop, a closed tab or a new click: keep and save the best weights so far
+        measured(run, "lm")
+        finish(run, "stopped", f"Stopped at step {run.history[-1].step if run.history else 0}: the model keeps "
+                               "the last good weights from that step.")
+        raise
+    finally:
+        if run.probe is not None:
+            run.probe.close()           # the session keeps the snapshots, not the training model
+
+
+def train_reversal(run: dict, net, task: ReversalTask, steps: int, lr: float, seed: int) -> None:
+    """Train the encoder–decoder of `run` (this session's), with progress under the Train button."""
+    box = st.container()
+    bar, status, chart = box.empty(), box.empty(), box.empty()
+    try:
+        with training_slot(status):
+            run["probe"] = reversal_recorder(net, task, steps)
+            show = step_progress(bar, steps)
+            for p in train_seq2seq(net, task, steps=steps, lr=lr, seed=seed, report_every=max(10, steps // 20),
+                                   on_step=every_step(run["probe"].on_step, show)):
+                run["history"].append(p)
+                run["weights"] = snapshot(net)
+                status.markdown(f"held-out exact match **{p.accuracy:.0%}** · {p.elapsed:.0f} s")
+                h = run["history"]
+                chart.plotly_chart(accuracy_curve([x.step for x in h], [x.loss for x in h], [x.accuracy for x in h]),
+                                   width="stretch")
+    except BaseException:   # Stop, a closed tab or another click: the weights of the last report stay
+        run["status"] = (f"Stopped at step {run['history'][-1].step if run['history'] else 0}; the model keeps "
+                         "the weights of that step.")
+        raise
+    finally:
+        if run["probe"] is not None:
+            run["probe"].close()        # the session keeps the snapshots, not the training model
+        h = run["history"]
+        if h:
+            calibration("seq2seq").record(run["estimate_s"], h[-1].elapsed, h[-1].step, h[-1].total)
+    last = run["history"][-1]
+    run["status"] = (f"Done: {last.accuracy:.1%} of 200 held-out strings reversed exactly, in {last.elapsed:.0f} s "
+                     f"(estimated before the start: {duration(run['promised_s'])}).")

@@ -6,15 +6,23 @@ import hashlib
 import streamlit as st
 
 from core import Trace
+from ui.export import export_menu
+from ui.state import COLOUR_BLIND
+from viz.palettes import SAFE, recolour
 
 WINDOW = 64          # tokens drawn at once in a long sentence's figures
 MAX_WINDOW = 160     # more rows and columns than this are unreadable (and heavy to send)
 
 
 def plot(fig, name: str, where=st, **kwargs):
-    """A figure across its column; the modebar's camera saves it as a PNG named `name`."""
-    return where.plotly_chart(fig, width="stretch", **kwargs,
-                              config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+    """A figure across its column, in colour-blind-safe colours when the sidebar says so. The
+    modebar's camera saves it as a PNG named `name`; the menu under it, as print-size SVG and PDF."""
+    if st.session_state.get(COLOUR_BLIND):
+        fig = recolour(fig, SAFE)
+    chart = where.plotly_chart(fig, width="stretch", **kwargs,
+                               config={"toImageButtonOptions": {"filename": name, "scale": 2}})
+    export_menu(fig, name, where)
+    return chart
 
 
 def sentence_key(text: str) -> str:

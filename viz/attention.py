@@ -11,8 +11,12 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import (DIVERGING_SCALE, WEIGHT_SCALE, base_layout, safe, safe_all, shorten,
-                     token_ticks)
+from .common import (DIVERGING_SCALE, PLOT_WIDTH, WEIGHT_SCALE, base_layout, label_depth, log_colourscale,
+                     log_key, place_log_key, safe, safe_all, shorten, token_axis)
+
+LOG_FROM = 32        # weights over more keys than this are coloured on a log scale: spread over
+                     # 100 keys a weight is ~0.01, white on a 0-to-1 scale
+KEY_SHARE = 0.86     # of the width, the heatmap's; the rest holds the log colour key
 
 
 def labelled(tokens: Sequence[str], positions: Sequence[int] | None = None) -> list[str]:
@@ -21,16 +25,13 @@ def labelled(tokens: Sequence[str], positions: Sequence[int] | None = None) -> l
     return [f"#{p} {safe(t)}" for p, t in zip(positions, tokens)]
 
 
-def _ticks(tokens: Sequence[str]) -> dict:
-    n = len(tokens)
-    ticks = token_ticks(tokens, limit=14 if n > 40 else 18)
-    ticks["tickfont"] = dict(size=13 if n <= 40 else 11 if n <= 80 else 9)
-    return ticks
+def _limit(n: int) -> int:
+    return 14 if n > 40 else 18
 
 
-def _side(n: int) -> int:
-    """Figure height for n tokens: room for every tick label, never a wall."""
-    return int(max(360, min(1400, 140 + (22 if n <= 40 else 14) * n)))
+def _rows_px(n: int) -> int:
+    """Height of one row: room for a 13-px label when few, a 10-12-px one when many."""
+    return 22 if n <= 40 else 16
 
 
 def _hover_pairs(query_labels: list[str], key_labels: list[str]) -> np.ndarray:
@@ -45,13 +46,17 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
                       positions: Sequence[int] | None = None, key_positions: Sequence[int] | None = None,
                       zmin: float | None = 0.0, colorscale=WEIGHT_SCALE, value_name: str = "weight",
                       height: int | None = None, query_title: str = "query (attending)",
-                      key_title: str = "key (attended to)", numbers: bool = False) -> go.Figure:
+                      key_title: str = "key (attended to)", numbers: bool = False,
+                      log_colour: bool | None = None) -> go.Figure:
     """One head's weights (T_q, T_k): query tokens down the rows, key tokens along the columns.
     Square self-attention and rectangular cross-attention alike.
 
     key_tokens: other key labels (a token window, hidden specials, an encoder's tokens);
     positions / key_positions: the tokens' places in the sentence, shown in the hover text.
     zmax=None lets the colour scale stretch to this head's largest weight.
+    log_colour: colours that follow log10 of the weight (a key with ticks 0.001 … 1 replaces the colour
+    bar), so a head spreading its attention over many tokens is not white; default: weights over more
+    than LOG_FROM keys.
     numbers: write each weight in its cell and keep cells square (short sequences, such as
     the reversal task's dozen letters).
     """
@@ -66,22 +71,41 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
     cells = {}
     if numbers:
         cells = dict(text=np.where(weights >= 0.005, np.round(weights, 2).astype(str), ""), texttemplate="%{text}")
+    log = log_colour if log_colour is not None else (
+        len(key_tokens) > LOG_FROM and value_name == "weight" and zmin == 0 and colorscale == WEIGHT_SCALE)
+    colours = dict(colorscale=colorscale, zmin=zmin, zmax=zmax, colorbar=dict(title=value_name))
+    if log:   # z stays the weight (hover shows it); the colours follow its log10
+        zmax = float(max(weights.max(), 1e-6)) if zmax is None else zmax
+        colours = dict(colorscale=log_colourscale(colorscale), zmin=0.0, zmax=zmax, showscale=False)
     fig = go.Figure(go.Heatmap(
         z=weights, x=list(range(len(key_tokens))), y=list(range(len(tokens))),
         customdata=_hover_pairs(labelled(tokens, positions), labelled(key_tokens, key_positions)),
-        colorscale=colorscale, zmin=zmin, zmax=zmax, colorbar=dict(title=value_name),
-        hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra></extra>", **cells,
+        hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra></extra>", **colours, **cells,
     ))
-    base_layout(fig, title, height=height or _side(max(len(tokens), len(key_tokens))))
+    # Every label readable and none on another: key labels thinned for a narrow window's width,
+    # query rows given the height they need (up to a cap, then thinned too). Hover names them all.
+    x_ticks = token_axis(key_tokens, PLOT_WIDTH * (KEY_SHARE if log else 0.9), across=True,
+                         limit=_limit(len(key_tokens)))
+    top = (46 if title else 12) + label_depth(key_tokens, x_ticks) + 24        # title, labels, axis title
+    if height:
+        rows_px = max(120, height - top - 20)
+    else:
+        rows_px = int(min(1150, max(240 if len(tokens) > 4 else 160, _rows_px(len(tokens)) * len(tokens))))
+    y_ticks = token_axis(tokens, rows_px, limit=_limit(len(tokens)))
+    base_layout(fig, title, height=int(rows_px + top + 20))
+    fig.update_layout(margin=dict(t=int(top), b=20))
     if title:  # above the top axis's labels, not on them
-        fig.update_layout(title=dict(yref="container", y=0.99, yanchor="top"), margin=dict(t=70))
-    fig.update_xaxes(title=key_title, side="top", tickangle=-60, **_ticks(key_tokens))
-    fig.update_yaxes(title=query_title, autorange="reversed", **_ticks(tokens))
+        fig.update_layout(title=dict(yref="container", y=0.995, yanchor="top"))
+    fig.update_xaxes(title=key_title, side="top", **x_ticks)
+    fig.update_yaxes(title=query_title, autorange="reversed", **y_ticks)
+    if log:
+        fig.add_trace(log_key(zmax, f"{value_name} (log scale)", colours["colorscale"]))
+        place_log_key(fig, zmax, f"{value_name} (log scale)", main=KEY_SHARE)
     if numbers:
         # Square cells: shrink the plot area to the cells (constrain="domain") rather than widen the
         # axis range, which would leave a wide empty band crossed by gridlines beside a short sequence.
-        fig.update_xaxes(constrain="domain", showgrid=False, tickangle=0)
-        fig.update_yaxes(scaleanchor="x", constrain="domain", showgrid=False)
+        fig.layout.xaxis.update(constrain="domain", showgrid=False, tickangle=0)
+        fig.layout.yaxis.update(scaleanchor="x", constrain="domain", showgrid=False)
     return fig
 
 
@@ -104,19 +128,23 @@ def compare_heatmaps(matrices: Sequence[np.ndarray], names: Sequence[str], token
     fig = make_subplots(rows=1, cols=len(matrices), subplot_titles=safe_all(names),
                         horizontal_spacing=0.04 if n <= 20 else 0.06)
     custom = _hover_pairs(labelled(tokens, positions), labelled(tokens, positions))
+    height = min(900, max(380, 200 + (22 if n <= 30 else 12) * n))
+    x_ticks = token_axis(tokens, PLOT_WIDTH * 0.85 / len(matrices), across=True, limit=_limit(n))
+    y_ticks = token_axis(tokens, height - 130, limit=_limit(n))
     for col, matrix in enumerate(matrices, start=1):
         fig.add_trace(go.Heatmap(
             z=np.asarray(matrix, dtype=np.float32), x=list(range(n)), y=list(range(n)),
             customdata=custom, coloraxis="coloraxis", name=safe(names[col - 1]),
             hovertemplate="%{customdata[0]} → %{customdata[1]}: %{z:.3f}<extra>%{fullData.name}</extra>",
         ), row=1, col=col)
-        fig.update_xaxes(tickangle=-60, side="top", **_ticks(tokens), row=1, col=col)
-        fig.update_yaxes(autorange="reversed", **_ticks(tokens), row=1, col=col, showticklabels=col == 1)
+        fig.update_xaxes(side="top", **x_ticks, row=1, col=col)
+        fig.update_yaxes(autorange="reversed", **y_ticks, row=1, col=col, showticklabels=col == 1)
     fig.update_layout(coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=zmax,
                                       colorbar=dict(title="weight")))
-    base_layout(fig, None, height=min(900, max(380, 200 + (22 if n <= 30 else 12) * n)))
-    fig.update_layout(margin=dict(l=10, r=10, t=110, b=10))
-    fig.update_annotations(yshift=70, font=dict(size=14))  # titles above the tokens on top
+    base_layout(fig, None, height=height)
+    depth = label_depth(tokens, x_ticks)
+    fig.update_layout(margin=dict(l=10, r=10, t=int(depth + 50), b=10))
+    fig.update_annotations(yshift=depth + 8, font=dict(size=14))  # titles above the tokens on top
     return fig
 
 
@@ -132,7 +160,7 @@ def key_bar(values: np.ndarray, tokens: Sequence[str], title: str | None = None,
         hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
     ))
     base_layout(fig, title, height=380)
-    fig.update_xaxes(tickangle=-60, **_ticks(tokens))
+    fig.update_xaxes(**token_axis(tokens, PLOT_WIDTH, across=True, limit=_limit(len(tokens))))
     fig.update_yaxes(title=value_name, rangemode="tozero")
     return fig
 

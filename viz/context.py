@@ -8,7 +8,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import HEAD_COLOURS, WEIGHT_SCALE, base_layout, colour, safe, safe_all, shorten
+from .common import (HEAD_COLOURS, LINE, PLOT_WIDTH, WEIGHT_SCALE, base_layout, category_style, colour,
+                     place_labels, safe, safe_all, shorten, text_offset, text_width, to_pixels)
+
+LABEL_FONT = 11      # px: layer numbers and token names beside the paths
 
 
 def _padded_range(values: np.ndarray) -> list[float]:
@@ -20,27 +23,39 @@ def _padded_range(values: np.ndarray) -> list[float]:
 # -- trajectories ----------------------------------------------------------------------------------
 def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequence[float] = (),
                       title: str | None = None, colours: Sequence[str] | None = None,
-                      dashes: Sequence[str] | None = None, height: int = 640) -> go.Figure:
+                      dashes: Sequence[str] | None = None, height: int = 640,
+                      hidden: Sequence[bool] | None = None) -> go.Figure:
     """Each token's path from layer 0 (embeddings) to the last layer, in a shared PCA basis.
 
-    coords: (L+1, N, 2 or 3) projected hidden states of the N tokens to draw. Every layer
-    is a point numbered with its layer; arrows point the way the vector moved. A slider
-    (Plotly frames) replays the paths layer by layer; the axes stay fixed meanwhile, so
-    motion on screen is motion in the model's space.
+    coords: (L+1, N, 2 or 3) projected hidden states of the N tokens to draw. Every token has
+    its own colour and start marker (12 distinct pairs, see category_style); the path's head is
+    named and its points numbered with their layer wherever a label fits without covering another
+    (the rest is in the hover); arrows point the way the vector moved. hidden[j]: path j starts
+    out of sight, one click on its legend entry away. A slider (Plotly frames) replays the paths
+    layer by layer; the axes stay fixed meanwhile, so motion on screen is motion in the model's space.
     """
     coords = np.asarray(coords, dtype=np.float64)
     if coords.ndim != 3 or coords.shape[1] != len(labels) or coords.shape[2] not in (2, 3):
         raise ValueError(f"coords must be (layers + 1, {len(labels)} tokens, 2 or 3), got {coords.shape}")
     n_states, n_tokens, dims = coords.shape
     names = safe_all(shorten(label, 24) for label in labels)
-    colours = list(colours) if colours is not None else [colour(i) for i in range(n_tokens)]
+    styles = [category_style(j) for j in range(n_tokens)]
+    colours = list(colours) if colours is not None else [c for c, _ in styles]
+    symbols = [s for _, s in styles]
     dashes = list(dashes) if dashes is not None else ["solid"] * n_tokens
+    hidden = list(hidden) if hidden is not None else [False] * n_tokens
+    ranges = [_padded_range(coords[..., i]) for i in range(dims)]
+    texts = _path_labels(coords, names, hidden, ranges, height) if dims == 2 else None
 
     def path(j: int, last: int) -> dict:
         """What changes from frame to frame: token j's points 0..last and their labels."""
         pts = coords[: last + 1, j]                                            # (last+1, dims)
-        text = [str(l) for l in range(last)] + [f"{last} · {names[j]}"]       # name the head of the path
-        trace = dict(type="scatter" if dims == 2 else "scatter3d", x=pts[:, 0], y=pts[:, 1], text=text)
+        if dims == 2:
+            text, where = texts[last][j]
+        else:   # 3-D text cannot be kept apart: the name at the head only
+            text, where = [""] * last + [names[j]], "top center"
+        trace = dict(type="scatter" if dims == 2 else "scatter3d", x=pts[:, 0], y=pts[:, 1], text=text,
+                     textposition=where)
         if dims == 3:
             trace["z"] = pts[:, 2]
         return trace
@@ -50,13 +65,13 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
         hover = "%{customdata[0]} · layer %{customdata[1]}<br>PC1 %{x:.2f}, PC2 %{y:.2f}"
         trace.update(name=names[j], legendgroup=str(j), mode="lines+markers+text",
                      customdata=[[names[j], l] for l in range(n_states)],   # a prefix serves every frame
-                     textfont=dict(size=10, color=colours[j]))
+                     textfont=dict(size=LABEL_FONT, color=colours[j]), visible="legendonly" if hidden[j] else True)
         if dims == 2:
-            # an arrow at each layer, pointing along the step that reached it (layer 0
-            # has no step, hence no angle: the start dots are one trace of their own)
-            trace.update(textposition="top center", line=dict(color=colours[j], width=2, dash=dashes[j]),
-                         marker=dict(size=13, color=colours[j], angleref="previous", symbol="arrow",
-                                     line=dict(width=0)),
+            # an arrow at each layer, pointing along the step that reached it (layer 0 has no
+            # step: its marker is the token's own symbol, which the legend shows too)
+            trace.update(line=dict(color=colours[j], width=2, dash=dashes[j]),
+                         marker=dict(size=[11] + [13] * (n_states - 1), color=colours[j], angleref="previous",
+                                     symbol=[symbols[j]] + ["arrow"] * (n_states - 1), line=dict(width=0)),
                          hovertemplate=hover + "<extra></extra>")
         else:
             trace.update(line=dict(color=colours[j], width=5, dash=dashes[j]),
@@ -66,9 +81,11 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
 
     data = [full_path(j) for j in range(n_tokens)]
     if dims == 2:
-        data.append(dict(type="scatter", x=coords[0, :, 0], y=coords[0, :, 1], mode="markers",
-                          marker=dict(size=10, color=colours, line=dict(width=1, color="white")),
-                          customdata=names, showlegend=False,
+        shown = [j for j in range(n_tokens) if not hidden[j]]
+        data.append(dict(type="scatter", x=coords[0, shown, 0], y=coords[0, shown, 1], mode="markers",
+                          marker=dict(size=11, color=[colours[j] for j in shown], symbol=[symbols[j] for j in shown],
+                                      line=dict(width=1, color="white")),
+                          customdata=[names[j] for j in shown], showlegend=False,
                           hovertemplate="%{customdata} · layer 0 (embedding)<extra></extra>"))
         frames = [dict(name=str(l), data=[path(j, l) for j in range(n_tokens)], traces=list(range(n_tokens)))
                   for l in range(n_states)]
@@ -81,7 +98,6 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
                   for i in range(dims)]
     shell = go.Figure()   # the layout, built with Plotly's checks (and its template expanded)
     base_layout(shell, title, height=height if dims == 2 else height + 140)
-    ranges = [_padded_range(coords[..., i]) for i in range(dims)]
     if dims == 2:
         shell.update_layout(xaxis=dict(title=axis_names[0], range=ranges[0], zeroline=False),
                             yaxis=dict(title=axis_names[1], range=ranges[1], zeroline=False))
@@ -97,6 +113,39 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
     # the tests re-validate whole figures.
     fig = go.Figure(data=data, layout=shell.layout.to_plotly_json(), frames=frames, _validate=False)
     return fig
+
+
+LEGEND_PX = 160      # px the legend of token names takes beside the plot
+
+
+def _path_labels(coords: np.ndarray, names: Sequence[str], hidden: Sequence[bool], ranges, height: int) -> list:
+    """For each frame (last layer shown) and path: its point labels and their textpositions.
+
+    The paths' heads are named first (in drawing order), then layer numbers from the latest
+    layer back, each only where it covers no marker and no label placed before it.
+    Paths out of sight get no labels (their names are in the legend and the hover).
+    """
+    n_states, n_tokens, _ = coords.shape
+    area = (PLOT_WIDTH - LEGEND_PX, height - 190)                          # px: a narrow window's plot area
+    pixels = to_pixels(coords.reshape(-1, 2), ranges, *area).reshape(n_states, n_tokens, 2)
+    frames = []
+    for last in range(n_states):
+        shown = [j for j in range(n_tokens) if not hidden[j]]
+        wanted = [(j, last, f"{last} · {names[j]}") for j in shown]             # heads, named
+        wanted += [(j, l, str(l)) for l in range(last - 1, -1, -1) for j in shown]   # then numbers
+        markers = pixels[: last + 1, shown]                                     # (last+1, shown, 2)
+        radius = np.where(np.arange(last + 1) == 0, 5.5, 6.5)[:, None, None]    # start markers 11 px, arrows 13
+        obstacles = np.concatenate([markers - radius, markers + radius], axis=2).reshape(-1, 4)   # (M, 4) boxes
+        sizes = np.array([[text_width(t, LABEL_FONT), LABEL_FONT * LINE] for _, _, t in wanted]).reshape(-1, 2)
+        pads = [text_offset(13 if l else 11) for _, l, _ in wanted]            # arrows 13 px, start markers 11
+        spots = place_labels(np.array([pixels[l, j] for j, l, _ in wanted]).reshape(-1, 2), sizes, obstacles,
+                             pad=pads, bounds=(-area[0] / 2, -area[1] / 2, area[0] / 2, area[1] / 2))
+        labels = {j: ([""] * (last + 1), ["top center"] * (last + 1)) for j in range(n_tokens)}
+        for (j, l, text), where in zip(wanted, spots):
+            if where is not None:
+                labels[j][0][l], labels[j][1][l] = text, where
+        frames.append([labels[j] for j in range(n_tokens)])
+    return frames
 
 
 def _cones(coords: np.ndarray, last: int, colours: Sequence[str]) -> list[dict]:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import WEIGHT_SCALE, base_layout
+from .common import PLOT_WIDTH, WEIGHT_SCALE, base_layout, log_colourscale, log_key, place_log_key, text_width
 
 MAX_THUMB = 64   # thumbnails larger than this are pooled down to it (block_pool)
+LOG_FROM = 32    # longer sentences get log colours: spread over 143 tokens a weight is ~0.007, white
+                 # on a 0-to-1 scale, and every thumbnail would look blank
+KEY_SHARE = 0.9  # of the width, the grid's; the rest holds the log colour key
 
 
 def block_pool(matrix: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -34,8 +37,12 @@ def block_pool(matrix: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | None = None,
-               max_thumb: int = MAX_THUMB) -> go.Figure:
-    """attentions (L, H, T, T) -> one figure of L × H thumbnails, one colour scale."""
+               max_thumb: int = MAX_THUMB, log_colour: bool | None = None) -> go.Figure:
+    """attentions (L, H, T, T) -> one figure of L × H thumbnails, one colour scale.
+
+    log_colour (default: more than LOG_FROM tokens): colours follow log10 of the weight, one scale
+    for every head, with a log key instead of the colour bar; hover still shows the weight.
+    """
     attentions = np.asarray(attentions, dtype=np.float32)
     if attentions.ndim != 4:
         raise ValueError(f"attentions must be (layers, heads, T, T), got {attentions.shape}")
@@ -43,7 +50,8 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
     thumbs, starts = block_pool(attentions, max_thumb)              # (L, H, s, s)
     side = thumbs.shape[-1]
     step = side * 1.12                                               # thumbnail + gap
-    zmax = float(thumbs.max()) if zmax is None else zmax
+    zmax = float(max(thumbs.max(), 1e-6)) if zmax is None else zmax
+    log = t > LOG_FROM if log_colour is None else log_colour
     note = "" if side == t else f"<br>blocks of ~{t / side:.0f} tokens from there: queries averaged, keys summed"
     # Positions in customdata (small ints, sent as binary); no user text in the grid.
     custom = np.stack(np.broadcast_arrays(starts[:, None], starts[None, :]), axis=-1).astype(np.uint16)
@@ -67,15 +75,22 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
         name="open", showlegend=False,
     ))
     width_units, height_units = n_heads * step, n_layers * step
-    fig.update_layout(coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=zmax,
-                                      colorbar=dict(title="weight", thickness=14)))
-    base_layout(fig, title, height=int(150 + 820 * height_units / width_units))
-    fig.update_xaxes(tickmode="array", tickvals=[h * step + centre for h in range(n_heads)],
-                     ticktext=[f"head {h}" for h in range(n_heads)], side="top", showgrid=False,
-                     zeroline=False, range=[-1, width_units])
-    fig.update_yaxes(tickmode="array", tickvals=[layer * step + centre for layer in range(n_layers)],
-                     ticktext=[f"layer {layer}" for layer in range(n_layers)], autorange="reversed",
-                     showgrid=False, zeroline=False, scaleanchor="x", constrain="domain")
+    colours = dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=zmax, colorbar=dict(title="weight", thickness=14))
+    if log:
+        colours = dict(colorscale=log_colourscale(WEIGHT_SCALE), cmin=0.0, cmax=zmax, showscale=False)
+        fig.add_trace(log_key(zmax, "weight (log scale)", colours["colorscale"], coloraxis="coloraxis"))
+        place_log_key(fig, zmax, "weight (log scale)", main=KEY_SHARE, span=(0.3, 0.85))
+    fig.update_layout(coloraxis=colours)
+    base_layout(fig, title, height=int(150 + 820 * (KEY_SHARE if log else 1.0) * height_units / width_units))
+    # "head 7" under each column while it fits a thumbnail's width, else the number under an axis title
+    named = text_width("head 00", 13) * 1.2 < PLOT_WIDTH * KEY_SHARE / n_heads
+    fig.layout.xaxis.update(tickmode="array", tickvals=[h * step + centre for h in range(n_heads)],
+                            ticktext=[f"head {h}" if named else str(h) for h in range(n_heads)],
+                            title=None if named else "head", side="top", showgrid=False,
+                            zeroline=False, range=[-1, width_units])
+    fig.layout.yaxis.update(tickmode="array", tickvals=[layer * step + centre for layer in range(n_layers)],
+                            ticktext=[f"layer {layer}" for layer in range(n_layers)], autorange="reversed",
+                            showgrid=False, zeroline=False, scaleanchor="x", constrain="domain")
     fig.update_layout(clickmode="event+select")
     return fig
 

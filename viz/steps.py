@@ -98,11 +98,15 @@ def token_chips(text: str, spans: Sequence[tuple[int, int]], tokens: Sequence[st
 # -- matrices and vectors -------------------------------------------------------------------------
 def matrix_heatmap(matrix: np.ndarray, title: str, row_labels: Sequence[str] | None = None,
                    row_start: int = 0, x_title: str = "dimension", y_title: str = "token",
-                   height: int | None = None, zmid: float | None = 0.0) -> go.Figure:
-    """A (rows, columns) matrix; rows labelled by tokens (positions row_start…) or numbered."""
+                   height: int | None = None, zmid: float | None = 0.0,
+                   dims: Sequence[int] | None = None) -> go.Figure:
+    """A (rows, columns) matrix; rows labelled by tokens (positions row_start…) or numbered.
+    `dims`: only these columns, each labelled by its number with the values written in the cells."""
     matrix = np.asarray(matrix, dtype=np.float64)
     if matrix.ndim != 2:
         raise ValueError(f"matrix must be 2-D, got shape {matrix.shape}")
+    if dims is not None and len(dims) < matrix.shape[1]:
+        return _matrix_columns(matrix, np.asarray(dims, dtype=int), title, row_labels, row_start, x_title, y_title)
     n_rows, n_cols = matrix.shape
     rows = list(range(row_start, row_start + n_rows))
     custom = None
@@ -123,19 +127,81 @@ def matrix_heatmap(matrix: np.ndarray, title: str, row_labels: Sequence[str] | N
     return fig
 
 
-def vector_strip(rows: np.ndarray, names: Sequence[str], title: str, height: int | None = None) -> go.Figure:
-    """Several vectors of the same width, one strip each (e.g. token, position, sum, LayerNorm)."""
-    rows = np.asarray(rows, dtype=np.float64)
-    lim = colour_limit(rows)
-    names = [safe(n) for n in names]
-    custom = np.repeat(np.array(names, dtype=object)[:, None], rows.shape[1], axis=1)
-    fig = go.Figure(go.Heatmap(z=rows, y=list(range(len(names))), customdata=custom, colorscale=DIVERGING_SCALE,
-                               zmid=0, zmin=-lim, zmax=lim, colorbar=dict(thickness=12),
-                               hovertemplate="%{customdata}, dim %{x}: %{z:.4f}<extra></extra>"))
-    base_layout(fig, title, height=height or 90 + 46 * len(names))
-    fig.update_yaxes(tickmode="array", tickvals=list(range(len(names))), ticktext=names, autorange="reversed")
-    fig.update_xaxes(title="dimension")
+STRIP_DIMS = 24      # dimensions a vector strip shows by default: few enough to read each number
+
+
+def strip_dims(rows: np.ndarray, how: str = "largest", n: int = STRIP_DIMS) -> np.ndarray:
+    """Which dimensions of (k, d) vectors to draw: "largest" (the n where any row is largest in size,
+    in index order), "first" (0 … n-1) or "all"."""
+    d = np.asarray(rows).shape[-1]
+    if how == "all" or d <= n:
+        return np.arange(d)
+    if how == "first":
+        return np.arange(n)
+    size = np.abs(np.asarray(rows, dtype=np.float64)).max(axis=0)           # (d,)
+    return np.sort(np.argsort(size)[::-1][:n])
+
+
+def _matrix_columns(matrix: np.ndarray, dims: np.ndarray, title: str, row_labels: Sequence[str] | None,
+                    row_start: int, x_title: str, y_title: str) -> go.Figure:
+    """A few labelled columns of a wide matrix, numbers in the cells (a readable slice of a barcode)."""
+    z = matrix[:, dims]                                                       # (rows, dims shown)
+    n_rows = z.shape[0]
+    rows = list(range(row_start, row_start + n_rows))
+    lim = colour_limit(z)
+    labels = [safe(t) for t in row_labels] if row_labels is not None else [str(r) for r in rows]
+    custom = np.repeat(np.array(labels, dtype=object)[:, None], len(dims), axis=1)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[str(i) for i in dims], y=rows, customdata=custom, colorscale=DIVERGING_SCALE, zmid=0,
+        zmin=-lim, zmax=lim, xgap=1, ygap=1, text=np.vectorize(lambda v: f"{v:.2f}")(z),
+        texttemplate="%{text}" if n_rows <= 40 else None, textfont=dict(size=9),
+        colorbar=dict(thickness=12, title=dict(text="value", side="right")),
+        hovertemplate="%{customdata} (position %{y}), dim %{x}: %{z:.4f}<extra></extra>"))
+    base_layout(fig, title, height=max(220, min(900, 110 + 24 * n_rows)))
+    fig.update_xaxes(title=f"{x_title} ({len(dims)} of {matrix.shape[1]} shown)", type="category", tickangle=0,
+                     tickfont=dict(size=9))
+    ticks = token_ticks(row_labels, start=row_start) if row_labels is not None else {}
+    fig.update_yaxes(title=y_title, autorange="reversed", **ticks)
     return fig
+
+
+def vector_strip(rows: np.ndarray, names: Sequence[str], title: str, height: int | None = None,
+                 dims: Sequence[int] | None = None) -> go.Figure:
+    """Several vectors of the same width, one strip each (e.g. token, position, sum, LayerNorm).
+
+    `dims` picks the dimensions drawn (all by default). Up to 40 of them get a labelled column each
+    with the number written in it; more become a thin-column colour strip (hover for numbers)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    d = rows.shape[1]
+    dims = np.arange(d) if dims is None else np.asarray(dims, dtype=int)
+    z = rows[:, dims]                                                         # (rows, dims shown)
+    lim = colour_limit(z)
+    names = [safe(n) for n in names]
+    custom = np.repeat(np.array(names, dtype=object)[:, None], len(dims), axis=1)
+    readable = len(dims) <= 40
+    columns = [str(i) for i in dims] if readable else list(dims)
+    fig = go.Figure(go.Heatmap(
+        z=z, x=columns, y=list(range(len(names))), customdata=custom, colorscale=DIVERGING_SCALE,
+        zmid=0, zmin=-lim, zmax=lim, xgap=1 if readable else 0, ygap=2,
+        text=np.vectorize(lambda v: f"{v:.2f}")(z) if readable else None,
+        texttemplate="%{text}" if readable else None, textfont=dict(size=9 if len(dims) > 24 else 10),
+        colorbar=dict(thickness=12, title=dict(text="value", side="right")),
+        hovertemplate="%{customdata}, dim %{x}: %{z:.4f}<extra></extra>"))
+    base_layout(fig, title, height=height or 110 + 46 * len(names))
+    fig.update_yaxes(tickmode="array", tickvals=list(range(len(names))), ticktext=names, autorange="reversed")
+    shown = "dimension" if len(dims) == d else f"dimension ({len(dims)} of {d} shown)"
+    fig.update_xaxes(title=shown, type="category" if readable else "linear", tickangle=0,
+                     tickfont=dict(size=9 if len(dims) > 24 else 11))
+    return fig
+
+
+def strip_note(dims: Sequence[int], d: int, how: str = "largest") -> str:
+    """One line under a strip: what a cell and a colour mean, and which dimensions are shown."""
+    which = ("all of them" if len(dims) == d else
+             f"the {len(dims)} with the largest values here" if how == "largest" else f"the first {len(dims)}")
+    return (f"Each cell is one of the vector's {d} numbers (the dimension is under its column): **red** "
+            f"positive, **blue** negative, white near 0; the strips share one colour scale. Shown: {which}. A "
+            "single dimension has no meaning of its own: compare the rows column by column.")
 
 
 # -- one query's scores, step by step ----------------------------------------------------------
@@ -236,22 +302,39 @@ def scores_with_mask(scores: np.ndarray, tokens: Sequence[str], title: str, star
     """(T_q, T_k) scores before the softmax; hidden cells grey with '−∞' written in them."""
     scores = np.asarray(scores, dtype=np.float64)
     finite = np.isfinite(scores)
-    z = np.where(finite, scores, np.nan)
+    lim = float(np.nanmax(np.abs(np.where(finite, scores, np.nan)))) if finite.any() else 1.0
+    return _masked_grid(scores, ~finite, "−∞", tokens, title, start,
+                        dict(colorscale=DIVERGING_SCALE, zmid=0, zmin=-lim, zmax=lim), "score")
+
+
+def weights_with_mask(weights: np.ndarray, masked: np.ndarray, tokens: Sequence[str], title: str,
+                      start: int = 0) -> go.Figure:
+    """The same grid after the softmax: masked cells grey with the exact 0 written in them, the rest
+    coloured 0 to 1. Drawn like scores_with_mask so the two sit side by side cell for cell."""
+    return _masked_grid(np.asarray(weights, dtype=np.float64), np.asarray(masked, dtype=bool), "0", tokens, title,
+                        start, dict(colorscale=WEIGHT_SCALE, zmin=0.0, zmax=1.0), "weight")
+
+
+def _masked_grid(values: np.ndarray, masked: np.ndarray, masked_text: str, tokens: Sequence[str], title: str,
+                 start: int, colours: dict, value_name: str) -> go.Figure:
+    """A square query × key grid: masked cells grey with `masked_text`, the others coloured; key labels
+    on top, the dashed diagonal where a token meets itself. One layout for every such grid."""
     t = len(tokens)
-    text = np.where(finite, "", "−∞")
-    lim = float(np.nanmax(np.abs(z))) if finite.any() else 1.0
+    axis = list(range(start, start + t))
     fig = go.Figure()
-    fig.add_trace(go.Heatmap(z=np.where(finite, np.nan, 0.0), x=list(range(start, start + t)),
-                             y=list(range(start, start + t)), colorscale=[[0, "#dee2e6"], [1, "#dee2e6"]],
-                             showscale=False, hoverinfo="skip", text=text, texttemplate="%{text}",
-                             textfont=dict(color="#495057", size=11 if t <= 24 else 8)))
-    fig.add_trace(go.Heatmap(z=z, x=list(range(start, start + t)), y=list(range(start, start + t)),
-                             colorscale=DIVERGING_SCALE, zmid=0, zmin=-lim, zmax=lim,
-                             colorbar=dict(title="score", thickness=12),
-                             hovertemplate="query %{y}, key %{x}: %{z:.3f}<extra></extra>"))
+    grey = [[0, "#dee2e6"], [1, "#dee2e6"]]
+    fig.add_trace(go.Heatmap(z=np.where(masked, 0.0, np.nan), x=axis, y=axis, colorscale=grey, showscale=False,
+                             hoverinfo="skip", text=np.where(masked, masked_text, ""),
+                             texttemplate="%{text}", textfont=dict(color="#495057", size=11 if t <= 24 else 8)))
+    fig.add_trace(go.Heatmap(z=np.where(masked, np.nan, values), x=axis, y=axis, **colours,
+                             colorbar=dict(title=value_name, thickness=12),
+                             hovertemplate=f"query %{{y}}, key %{{x}}: %{{z:.3f}}<extra></extra>"))
+    fig.add_shape(type="line", x0=start - 0.5, y0=start - 0.5, x1=start + t - 0.5, y1=start + t - 0.5,
+                  line=dict(color="#e8590c", dash="dash"))
     side = max(340, min(760, 90 + 24 * t))
     base_layout(fig, title, height=side)
     fig.update_layout(margin=dict(t=110))   # room for the title above the key labels
-    fig.update_xaxes(side="top", tickangle=-60, **token_ticks(tokens, start=start))
+    fig.update_xaxes(side="top", tickangle=-60, range=[start - 0.5, start + t - 0.5],
+                     **token_ticks(tokens, start=start))
     fig.update_yaxes(title="query (attending)", autorange="reversed", **token_ticks(tokens, start=start))
     return fig

@@ -1,0 +1,132 @@
+"""Query–key space: AttentionViz's normalisation changes no attention weight, shares the centre and the
+average length of queries and keys; the joint projection, the lines, the figure and the page."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.qk_space import head_qk, normalise, qk_space, strongest_links, weights_from
+from page_helpers import charts, run_page, texts
+from viz.qk_space import qk_figure
+
+SENTENCE = "The unbelievably tired cat sat on the warm mat."
+
+
+def check_normalised(trace, layer: int, head: int) -> None:
+    q, k = head_qk(trace, layer, head)
+    space = qk_space(q, k)
+    allowed = np.isfinite(trace.layers[layer].scores[head])
+    # every softmax weight recomputed from the moved q and k equals the model's own
+    np.testing.assert_allclose(weights_from(space.queries, space.keys, allowed),
+                               trace.layers[layer].weights[head], atol=1e-5)
+    # the two clouds share a centre and an average length
+    np.testing.assert_allclose(space.queries.mean(axis=0), space.keys.mean(axis=0), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(space.queries, axis=1).mean(),
+                               np.linalg.norm(space.keys, axis=1).mean(), rtol=1e-9)
+    assert space.query_xy.shape == space.key_xy.shape == (len(trace.tokens), 2)
+
+
+@pytest.mark.parametrize("layer, head", [(0, 0), (2, 5), (5, 11)])
+def test_minilm_normalisation_keeps_every_weight(minilm, layer, head):
+    check_normalised(minilm.trace(SENTENCE), layer, head)
+
+
+def test_the_page_and_the_scores_use_the_same_q_and_k(minilm):
+    trace = minilm.trace(SENTENCE)
+    q, k = head_qk(trace, 1, 3)
+    np.testing.assert_allclose(weights_from(q, k), trace.layers[1].weights[3], atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tiny_folders(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from hf_tiny import hf_model, save_checkpoint, tokenizer_for
+
+    root = tmp_path_factory.mktemp("qk")
+    return {family: str(save_checkpoint(hf_model(family), tokenizer_for(family), root / family))
+            for family in ("gpt2", "llama")}
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_causal_rotary_and_grouped_heads_keep_every_weight(tiny_folders, family):
+    """GPT-2 (causal mask) and Llama (rotary q, k; grouped-query heads read their kv head)."""
+    from models import load_model
+
+    trace = load_model(tiny_folders[family]).trace("Time flies like an arrow; fruit flies like a banana.")
+    for head in range(trace.n_heads):
+        check_normalised(trace, trace.n_layers - 1, head)
+    if family == "llama":
+        assert trace.n_kv_heads < trace.n_heads
+
+
+def test_normalisation_on_random_clouds_far_apart():
+    rng = np.random.default_rng(1)
+    q = rng.normal(3.0, 1.0, (20, 8))
+    k = rng.normal(-5.0, 4.0, (20, 8))
+    queries, keys, shift, scale = normalise(q, k)
+    np.testing.assert_allclose(queries.mean(0), keys.mean(0), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(queries, axis=1).mean(), np.linalg.norm(keys, axis=1).mean(),
+                               rtol=1e-9)
+    np.testing.assert_allclose(weights_from(queries, keys), weights_from(q, k), atol=1e-12)
+    causal = np.tri(20, dtype=bool)
+    np.testing.assert_allclose(weights_from(queries, keys, causal), weights_from(q, k, causal), atol=1e-12)
+    assert scale > 0 and shift.shape == (8,)
+
+
+def test_one_token_and_equal_keys_do_not_break():
+    queries, keys, _, scale = normalise(np.ones((1, 4)), np.full((1, 4), 2.0))
+    assert scale == 1.0 and np.allclose(queries.mean(0), keys.mean(0))
+    space = qk_space(np.ones((1, 4)), np.zeros((1, 4)))
+    assert np.isfinite(space.query_xy).all() and np.isfinite(space.key_xy).all()
+
+
+def test_strongest_links():
+    w = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.3, 0.6, 0.1]])
+    q, k, v = strongest_links(w)                       # each query's strongest key, strongest first
+    assert list(zip(q, k)) == [(1, 2), (0, 0), (2, 1)] and np.all(np.diff(v) <= 0)
+    q, k, v = strongest_links(w, 4)                    # the 4 largest anywhere
+    assert sorted(v) == sorted(np.sort(w, axis=None)[-4:]) and len(q) == 4
+
+
+def test_figure_escapes_tokens_and_labels_only_what_is_asked():
+    xy = np.arange(6, dtype=float).reshape(3, 2)
+    tokens = ["<b>bold</b>", "a", "b"]
+    fig = qk_figure(xy, xy[::-1], tokens, strongest_links(np.eye(3)), labelled=[0])
+    spec = fig.to_json()
+    assert "<b>bold" not in spec and "&lt;b&gt;bold" in spec
+    queries = next(t for t in fig.data if t.name == "queries")
+    assert queries.text[1] == "" and queries.text[0] != ""
+    assert fig.layout.yaxis.scaleanchor == "x"
+
+
+# -- the page ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("sentence", ["", "a", "<script>alert(1)</script> <b>x</b>", "word " * 600])
+def test_page_bad_input_gives_a_message_not_an_exception(sentence):
+    at = run_page("query_key", sentence=sentence)
+    assert not at.exception, at.exception
+    if not sentence:
+        assert "empty" in texts(at.info)
+    else:
+        assert charts(at) == 1
+        assert "<script>" not in " ".join(c.proto.spec for c in at.get("plotly_chart"))
+
+
+def test_page_reports_the_weights_unchanged_and_windows_a_long_text():
+    paragraph = " ".join(["The committee reviewed the unbelievably long proposal before lunch."] * 13)
+    at = run_page("query_key", sentence=paragraph, query_key_lines="the strongest weights overall")
+    assert not at.exception, at.exception
+    body = " ".join(m.value for m in at.markdown)
+    change = float(body.split("at most **")[-1].split("**")[0])
+    assert change < 1e-5
+    assert charts(at) == 1
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_page_runs_for_tiny_gpt2_and_llama(tiny_folders, family):
+    at = run_page("query_key", sentence="Time flies like an arrow.", model=tiny_folders[family])
+    assert not at.exception, at.exception
+    assert charts(at) == 1
+    if family == "llama":
+        assert "Grouped-query" in texts(at.caption)
+    one = run_page("query_key", sentence="a", model=tiny_folders[family])
+    assert not one.exception, one.exception
