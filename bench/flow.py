@@ -19,11 +19,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.screenshots import PARAGRAPH  # noqa: E402
 from core.flow import attention_flow, flow_into  # noqa: E402
 from models import load_model  # noqa: E402
 
-PARAGRAPH = (ROOT / "bench" / "screenshots.py").read_text().split("PARAGRAPH = (")[1].split(")\n")[0]
-WORDS = " ".join(line.strip().strip('"') for line in PARAGRAPH.splitlines()).split()
+WORDS = PARAGRAPH.split()
 
 
 def text_of(model, n_tokens: int) -> str:
