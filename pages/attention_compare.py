@@ -4,14 +4,15 @@ import streamlit as st
 from ui.attention import attention_window, colour_max
 from ui.family import specials_text
 from ui.frame import require_frame
-from ui.state import current_trace
+from ui.state import current_trace, suggested_head
 from ui.widgets import head_label, plot
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.attention import compare_heatmaps, difference_heatmap
 
 PAGE = "attention_compare"
-# Heads that differ visibly in MiniLM on most sentences, so the page opens on a contrast.
-DEFAULT_PAIRS = [(0, 0), (2, 5), (4, 3), (5, 11)]
+# After the head with a clear pattern on this sentence: heads that differ visibly in MiniLM on most
+# sentences, so the page opens on a contrast.
+CONTRASTS = [(2, 5), (4, 3), (5, 11), (0, 0)]
 
 require_frame()
 st.title("⚖️ Compare heads")
@@ -20,9 +21,11 @@ st.markdown("Put heads next to each other on **one** colour scale, so the same c
 trace = current_trace()
 count = st.radio("How many heads", [2, 3, 4], horizontal=True, key=f"{PAGE}_count")
 every_head = [(layer, head) for layer in range(trace.n_layers) for head in range(trace.n_heads)]
+suggestion = suggested_head(trace)
+defaults = [(suggestion.layer, suggestion.head)] + [p for p in CONTRASTS if p != (suggestion.layer, suggestion.head)]
 pairs = []
 for slot, col in enumerate(st.columns(count)):
-    default = every_head.index(DEFAULT_PAIRS[slot]) if DEFAULT_PAIRS[slot] in every_head else slot
+    default = every_head.index(defaults[slot]) if defaults[slot] in every_head else slot
     pairs.append(col.selectbox(f"Head {'ABCD'[slot]}", every_head, index=default, key=f"{PAGE}_pick_{slot}",
                                format_func=head_label))
 

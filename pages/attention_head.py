@@ -77,8 +77,8 @@ st.caption("Strongest links between words in this view (tokens shown as plain te
 st.dataframe(links, hide_index=True, width="content", key=f"{PAGE}_links")
 
 st.subheader("Export")
-st.caption("PNG: the camera icon of the Plotly figure (in the expander under the heatmap). The table "
-           "holds the model's own numbers for this head over the whole sentence ("
+st.caption("PNG, SVG or PDF: the Plotly figure's camera icon and its SVG · PDF menu (in the expander "
+           "under the heatmap). The table holds the model's own numbers for this head over the whole sentence ("
            + (f"{specials} included, " if specials else "") + "nothing renormalised).")
 st.download_button("This head (CSV)", lambda: head_csv(weights, trace), file_name=f"attention_L{layer}_H{head}.csv",
                    mime="text/csv", key=f"{PAGE}_csv", on_click="ignore", icon=":material/download:")
