@@ -5,11 +5,11 @@ import streamlit as st
 
 from ui.attention import attention_window, colour_max, head_csv
 from ui.family import kv_note, specials_text
-from ui.defaults import fixed_scale_note, head_reason, stretch_changes_nothing
+from ui.defaults import fixed_scale_note, pick_layer_and_head, stretch_changes_nothing
 from ui.frame import require_frame
 from ui.interactive import interactive_heatmap
 from ui.quiz import attention_quiz
-from ui.state import current_model_name, current_trace, pick_head, pick_layer
+from ui.state import current_model_name, current_trace
 from ui.widgets import plot
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.attention import attention_heatmap
@@ -31,12 +31,7 @@ st.markdown("Each **row** is a query token asking *where should I look?*; its co
             "attention weights over the **key** tokens in the columns, and every row sums to 1. "
             "Hover a cell for *query → key: weight*, or a token to light up its row and column.")
 trace = current_trace()
-cols = st.columns(2)
-with cols[0]:
-    layer = pick_layer(trace, PAGE)
-with cols[1]:
-    head = pick_head(trace, PAGE)
-head_reason(trace, PAGE)
+layer, head = pick_layer_and_head(trace, PAGE)
 if kv_note(trace, head):
     st.caption(kv_note(trace, head))
 attention_quiz(trace, layer, head, PAGE)   # optional: predict this head's strongest link first

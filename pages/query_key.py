@@ -3,9 +3,10 @@ import numpy as np
 import streamlit as st
 
 from core.qk_space import head_qk, qk_space, strongest_links, weights_from
+from ui.defaults import pick_layer_and_head
 from ui.family import kv_note
 from ui.frame import require_frame
-from ui.state import cached, current_model_name, current_trace, pick_head, pick_layer, trace_for
+from ui.state import cached, current_model_name, current_trace, trace_for
 from ui.widgets import MAX_WINDOW, pick_window, plot, sentence_key
 from viz.qk_space import qk_figure
 
@@ -24,11 +25,7 @@ st.markdown(
     "Lines join queries to the keys they attend to most.")
 trace = current_trace()
 model_name = current_model_name()
-cols = st.columns(2)
-with cols[0]:
-    layer = pick_layer(trace, PAGE)
-with cols[1]:
-    head = pick_head(trace, PAGE)
+layer, head = pick_layer_and_head(trace, PAGE)
 if kv_note(trace, head):
     st.caption(kv_note(trace, head))
 n = len(trace.tokens)

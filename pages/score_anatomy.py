@@ -3,9 +3,9 @@ import numpy as np
 import streamlit as st
 
 from core.score_parts import norm_attention, score_parts
-from ui.defaults import head_reason
+from ui.defaults import pick_layer_and_head
 from ui.frame import require_frame
-from ui.state import cached, current_model_and_trace, current_model_name, pick_head, pick_layer
+from ui.state import cached, current_model_and_trace, current_model_name
 from ui.widgets import pick_window, plot, sentence_key, token_label, token_labels
 from viz.attention import attention_heatmap
 from viz.score_parts import key_shares, score_bars
@@ -19,12 +19,7 @@ st.markdown("An attention score is a dot product: multiply the query's and the k
             "head actually **writes**, which the weights alone do not show.")
 model, trace = current_model_and_trace()
 model_name, key = current_model_name(), sentence_key(trace.text)
-cols = st.columns(2)
-with cols[0]:
-    layer = pick_layer(trace, PAGE)
-with cols[1]:
-    head = pick_head(trace, PAGE)
-head_reason(trace, PAGE)
+layer, head = pick_layer_and_head(trace, PAGE)
 lt = trace.layers[layer]
 words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
 cols = st.columns(2)

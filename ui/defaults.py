@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import Trace
 from core.recognisable import HeadChoice
-from ui.state import explicit, forget_choice, suggested_head
+from ui.state import explicit, forget_choice, pick_head, pick_layer, suggested_head
 
 FULL_SCALE = 0.95   # a weight this close to 1 already fills the 0-to-1 colour scale
 
@@ -28,6 +28,17 @@ def head_reason(trace: Trace, page: str, suggestion: HeadChoice | None = None) -
         st.button(f"Back to layer {choice.layer} · head {choice.head}, a head with a clear pattern",
                   key=f"{page}_suggested", on_click=forget_choice, icon=":material/undo:",
                   help=f"Chosen for this sentence because {choice.reason}")
+
+
+def pick_layer_and_head(trace: Trace, page: str) -> tuple[int, int]:
+    """Layer and head sliders side by side, opening on the suggested head, with the reason under them."""
+    cols = st.columns(2)
+    with cols[0]:
+        layer = pick_layer(trace, page)
+    with cols[1]:
+        head = pick_head(trace, page)
+    head_reason(trace, page)
+    return layer, head
 
 
 def stretch_changes_nothing(largest: float) -> bool:
