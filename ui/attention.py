@@ -10,10 +10,9 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from core import Trace
-from core.head_stats import HeadStats, head_statistics
+from core.head_stats import HeadStats
 from core.rollout import hide_tokens, rollout
-from ui.family import special_key_masks
-from ui.state import cached, current_model_name, trace_for
+from ui.state import cached, current_model_name, head_stats_of, trace_for
 from ui.widgets import MAX_WINDOW, WINDOW, pick_window, sentence_key
 
 SHOW_ALL = 80        # sentences up to this many tokens are shown whole
@@ -22,11 +21,8 @@ ONE_HEAD_PAGE = "pages/attention_head.py"
 
 
 def stats_for(model_name: str, text: str) -> HeadStats:
-    def measure() -> HeadStats:
-        trace = trace_for(model_name, text)
-        cls_mask, sep_mask = special_key_masks(trace)
-        return head_statistics(trace.attentions, cls_mask, sep_mask)
-    return cached(("head stats", model_name, text), measure, "Measuring every head…")
+    """The sentence's head statistics: the same numbers the default head was chosen from, measured once."""
+    return head_stats_of(trace_for(model_name, text))
 
 
 def rollout_for(model_name: str, text: str, residual: float) -> np.ndarray:
