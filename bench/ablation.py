@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from core.ablation import head_importance  # noqa: E402
+from analysis.ablation import head_importance  # noqa: E402
 from models import load_model  # noqa: E402
 
 

@@ -91,7 +91,7 @@ def one_query(ours, kv, repeats: int, questions) -> None:
 
 
 def whole_set(ours, kv, restrict: int, questions_path: str) -> None:
-    from core.vectors import read_analogy_questions
+    from analysis.vectors import read_analogy_questions
 
     questions = read_analogy_questions(questions_path)
     ours.evaluate_analogies(questions[:100], restrict_vocab=restrict)          # warm-up
@@ -145,7 +145,7 @@ def main() -> None:
     ours.analogy("man", "king", "woman")                       # both warmed: int8 table, norms
     kv.most_similar(positive=["king", "woman"], negative=["man"])
     load_cost()
-    from core.vectors import read_analogy_questions
+    from analysis.vectors import read_analogy_questions
     questions = [q for q in read_analogy_questions(datapath("questions-words.txt"))]
     one_query(ours, kv, args.repeats, [type(q)(q.section, q.a.lower(), q.b.lower(), q.c.lower(), q.expected.lower())
                                        for q in questions])

@@ -29,8 +29,8 @@ import plotly.io as pio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.head_stats import head_statistics, special_masks  # noqa: E402
-from core.rollout import hide_tokens, mean_over_heads, rollout, summed_rows  # noqa: E402
+from analysis.head_stats import head_statistics, special_masks  # noqa: E402
+from analysis.rollout import hide_tokens, mean_over_heads, rollout, summed_rows  # noqa: E402
 from models import load_model  # noqa: E402
 from ui.frame import configure_threads  # noqa: E402
 from viz.attention import attention_heatmap, compare_heatmaps, difference_heatmap, key_bar  # noqa: E402

@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.context import (cosine_per_layer, find_word, layer_movement, project_trajectories,  # noqa: E402
+from analysis.context import (cosine_per_layer, find_word, layer_movement, project_trajectories,  # noqa: E402
                           word_vectors)
-from core.vectors import WordVectors  # noqa: E402
+from analysis.vectors import WordVectors  # noqa: E402
 from models import load_model  # noqa: E402
 from models.vectors import vectors_from_model  # noqa: E402
 from viz.context import cosine_figure, lens_figure, movement_figure, trajectory_figure  # noqa: E402

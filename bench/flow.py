@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.screenshots import PARAGRAPH  # noqa: E402
-from core.flow import attention_flow, flow_into  # noqa: E402
+from analysis.flow import attention_flow, flow_into  # noqa: E402
 from models import load_model  # noqa: E402
 
 WORDS = PARAGRAPH.split()

@@ -150,8 +150,8 @@ class Transformer(nn.Module):
             key_mask: Optional[torch.Tensor] = None, knock_outs: Optional[dict[int, KnockOut]] = None,
             token_embed: Optional[torch.Tensor] = None):
         """ids: (B, T). Returns (embedding result, layer records, final, logits).
-        knock_outs: layer -> heads knocked out there (see core/ablation.py).
-        token_embed: (B, T, d_model) token rows to use instead of the table's (see core/attribution.py)."""
+        knock_outs: layer -> heads knocked out there (see analysis/ablation.py).
+        token_embed: (B, T, d_model) token rows to use instead of the table's (see analysis/attribution.py)."""
         emb = self.embeddings(ids, type_ids, token_embed=token_embed)
         allowed = build_allowed(self.config, ids.shape[1], key_mask, ids.device)
         # Rotary models turn q and k by these positions inside every attention layer.

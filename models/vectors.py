@@ -1,6 +1,6 @@
 """Named word-vector tables: `load_vectors("glove-6b-50d")` or `load_vectors("minilm-input")`.
 
-Every table is a core.vectors.WordVectors. `vectors_from_model(model)` is the one way to
+Every table is a analysis.vectors.WordVectors. `vectors_from_model(model)` is the one way to
 wrap a loaded transformer's input embedding table (placeholder rows hidden): the
 embedding page's "minilm-input", the context pages' vocabulary lens and the trained
 model's analogy check all go through it.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.vectors import WordVectors, placeholder_rows
+from analysis.vectors import WordVectors, placeholder_rows
 
 from .loaded import LoadedModel
 from .registry import load_model

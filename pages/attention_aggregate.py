@@ -2,8 +2,8 @@
 import numpy as np
 import streamlit as st
 
-from core.flow import FULL_LIMIT
-from core.rollout import mean_over_heads, summed_rows
+from analysis.flow import FULL_LIMIT
+from analysis.rollout import mean_over_heads, summed_rows
 from ui.attention import attention_window, colour_max, rollout_for
 from ui.faithfulness import flow_into_token, flow_matrix_for
 from ui.family import specials_text

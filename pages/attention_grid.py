@@ -1,7 +1,7 @@
 """All heads at once: every layer and head of the model as a grid of small heatmaps."""
 import streamlit as st
 
-from core.recognisable import heads_with
+from analysis.recognisable import heads_with
 from ui.attention import colour_max, export_all_heads, head_opener, open_head
 from ui.frame import require_frame
 from ui.defaults import fixed_scale_note, stretch_changes_nothing
@@ -23,7 +23,7 @@ st.markdown(f"Every head of every layer ({trace.n_layers} × {trace.n_heads} = "
             f"{trace.n_layers * trace.n_heads} heads), each a small version of the *One head* heatmap: rows are "
             f"query tokens, columns key tokens, the top-left cell is the first token (`{trace.tokens[0]}`), and "
             "darker blue means more weight. **Click a thumbnail** to open that head.")
-# Only patterns this sentence's heads really show (core/recognisable.py), each with where to find it.
+# Only patterns this sentence's heads really show (analysis/recognisable.py), each with where to find it.
 LOOKS = {"previous": ("a dark line just below the diagonal", "each token looks at the one before it"),
          "self": ("a dark diagonal", "each token looks at itself"),
          "next": ("a dark line just above the diagonal", "each token looks at the one after it"),

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from core.attribution import BASELINE
+from analysis.attribution import BASELINE
 from ui.attribution import KINDS, SIMILARITY, STATE, explain, next_token_choices, targets
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, current_model_name

@@ -1,14 +1,14 @@
 """Context at work: each token's vector in the sidebar's sentence, moving from layer to layer.
 
 Three tabs, all read from the trace's hidden states: each token's path (one PCA fitted on every
-layer at once, core.context.project_trajectories), the vocabulary entries its vector is nearest
+layer at once, analysis.context.project_trajectories), the vocabulary entries its vector is nearest
 at each layer (the model's input table, ui.embedding.input_vectors), and how far each block
-moved it (core.context.layer_movement). The same word in two sentences: pages/context_pair.py.
+moved it (analysis.context.layer_movement). The same word in two sentences: pages/context_pair.py.
 """
 import pandas as pd
 import streamlit as st
 
-from core.context import layer_movement, project_trajectories, word_around, word_vectors
+from analysis.context import layer_movement, project_trajectories, word_around, word_vectors
 from ui.context import nearest_csv, paths_at_hand, paths_to_draw, token_to_follow, trajectory_csv
 from ui.embedding import input_vectors
 from ui.frame import require_frame

@@ -2,12 +2,12 @@
 
 Two sentences (a preset such as bank / bank, or your own) and a word they share: the word's
 path in each (one PCA fitted on every token of both sentences at every layer,
-core.context.project_trajectories), the cosine of its two vectors at each layer, and the
+analysis.context.project_trajectories), the cosine of its two vectors at each layer, and the
 vocabulary entries each is nearest (ui.embedding.input_vectors). Presets: ui/context.py.
 """
 import streamlit as st
 
-from core.context import cosine_per_layer, find_word, project_trajectories, word_vectors
+from analysis.context import cosine_per_layer, find_word, project_trajectories, word_vectors
 from ui.context import LOOK_FOR, PRESETS, nearest_by_sentence
 from ui.embedding import input_vectors
 from ui.frame import require_frame

@@ -2,8 +2,8 @@
 import pandas as pd
 import streamlit as st
 
-from core.projection import MIN_TSNE_POINTS, analogy_picture, max_perplexity, project
-from core.vectors import UnknownWordError
+from analysis.projection import MIN_TSNE_POINTS, analogy_picture, max_perplexity, project
+from analysis.vectors import UnknownWordError
 from models import VECTOR_SPACES
 from ui.embedding import (ANALOGIES, GROUPS, MAX_WORDS, SPACE_LABELS, coordinates_csv, get_vectors, sentence_words,
                           split_words, unique)

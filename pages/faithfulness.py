@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.faithfulness import RANDOM
+from analysis.faithfulness import RANDOM
 from ui.faithfulness import IG_STEPS, curves_for, explanations_for, n_ranked, summary
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, current_model_name

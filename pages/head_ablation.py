@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from core.recompute import cosine_matrix
+from analysis.recompute import cosine_matrix
 from ui.frame import require_frame
 from ui.heads import importance_for
 from ui.state import cached, current_model_and_trace, current_model_name

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.lens import probability_and_rank, top_next_tokens
+from analysis.lens import probability_and_rank, top_next_tokens
 from ui.frame import require_frame
 from ui.predictions import require_unembedding, token_text
 from ui.state import current_model_and_trace

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from core.qk_space import head_qk, qk_space, strongest_links, weights_from
+from analysis.qk_space import head_qk, qk_space, strongest_links, weights_from
 from ui.defaults import pick_layer_and_head
 from ui.family import kv_note
 from ui.frame import require_frame

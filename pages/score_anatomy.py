@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from core.score_parts import norm_attention, score_parts
+from analysis.score_parts import norm_attention, score_parts
 from ui.defaults import pick_layer_and_head
 from ui.frame import require_frame
 from ui.state import cached, current_model_and_trace, current_model_name

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from core.sentence import similarity_by_token
+from analysis.sentence import similarity_by_token
 from ui.frame import require_frame
 from ui.heads import sentence_list, sentence_vectors, similarity_and_map
 from ui.state import current_model, current_model_name, current_sentence

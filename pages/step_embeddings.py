@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from core import sinusoidal_encoding
-from core.recompute import cosine_matrix, embedding_steps, position_table
+from analysis.recompute import cosine_matrix, embedding_steps, position_table
 from ui.frame import require_frame
 from ui.family import model_family
 from ui.steps import rotary_section

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.recompute import head_steps, softmax_formula
+from analysis.recompute import head_steps, softmax_formula
 from ui.defaults import head_reason
 from ui.family import kv_note
 from ui.frame import require_frame

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.recompute import ACTIVATION_NAMES, attention_parameters, layer_parameter_counts, layer_steps, norm_name, \
+from analysis.recompute import ACTIVATION_NAMES, attention_parameters, layer_parameter_counts, layer_steps, norm_name, \
     top_neurons
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, pick_layer

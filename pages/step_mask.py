@@ -2,8 +2,8 @@
 import numpy as np
 import streamlit as st
 
-from core.recompute import head_steps
-from core.recognisable import HeadChoice, best_head
+from analysis.recompute import head_steps
+from analysis.recognisable import HeadChoice, best_head
 from training.demo import fold_ids, untrained_causal_model
 from ui.defaults import head_reason
 from ui.family import model_family

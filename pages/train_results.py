@@ -3,7 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.pca import fit_pca
+from analysis.pca import fit_pca
 from models import EmptyTextError
 from models.vectors import vectors_from_model
 from training.lm import generate, next_token_probs

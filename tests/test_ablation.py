@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.ablation import Outputs, head_importance, next_token_shift
-from core.sentence import mean_pooled
+from analysis.ablation import Outputs, head_importance, next_token_shift
+from analysis.sentence import mean_pooled
 
 SENTENCE = "The bank of the river was muddy after the storm."
 TOL = dict(atol=1e-4, rtol=0)

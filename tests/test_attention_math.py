@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from core.head_stats import STATISTICS, head_statistics, special_masks
-from core.rollout import add_residual, hide_tokens, mean_over_heads, renormalise_rows, rollout, summed_rows
+from analysis.head_stats import STATISTICS, head_statistics, special_masks
+from analysis.rollout import add_residual, hide_tokens, mean_over_heads, renormalise_rows, rollout, summed_rows
 
 
 def random_attention(shape, seed=0) -> np.ndarray:

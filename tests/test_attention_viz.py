@@ -5,7 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from core.head_stats import head_statistics, special_masks
+from analysis.head_stats import head_statistics, special_masks
 from viz.attention import attention_heatmap, compare_heatmaps, difference_heatmap, key_bar
 from viz.common import safe
 from viz.heads import MAX_THUMB, block_pool, heads_grid, statistic_heatmap

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.attribution import (Target, attribute, grad_times_input, integrated_gradients, rollout_share,
+from analysis.attribution import (Target, attribute, grad_times_input, integrated_gradients, rollout_share,
                               target_function, token_rows)
-from core.rollout import rollout
+from analysis.rollout import rollout
 from training.lm import lm_config, new_model
 
 IDS = [5, 17, 3, 28, 11, 9, 40]

@@ -9,9 +9,9 @@ import plotly.graph_objects as go
 import pytest
 from sklearn.decomposition import PCA as SkPCA
 
-from core.context import (cosine_per_layer, find_word, layer_movement, project_trajectories, word_around,
+from analysis.context import (cosine_per_layer, find_word, layer_movement, project_trajectories, word_around,
                           word_vectors)
-from core.vectors import placeholder_rows
+from analysis.vectors import placeholder_rows
 from models.vectors import vectors_from_model
 from viz.context import cosine_figure, lens_figure, movement_figure, trajectory_figure
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.head_stats import head_statistics
+from analysis.head_stats import head_statistics
 from page_helpers import ROOT, run_page, texts
 from ui.family import special_key_masks
 

@@ -114,7 +114,7 @@ def test_projector_with_sentence_tokens_and_tsne_on_few_words():
 def test_projector_pca_equals_scikit_learn(glove):
     from sklearn.decomposition import PCA
 
-    from core.projection import project
+    from analysis.projection import project
 
     words = ["king", "queen", "man", "woman", "prince", "princess", "boy", "girl"]
     unit = glove.unit_vectors(words)
@@ -126,7 +126,7 @@ def test_projector_pca_equals_scikit_learn(glove):
 
 
 def test_tsne_perplexity_must_stay_below_the_point_count(glove):
-    from core.projection import project
+    from analysis.projection import project
 
     unit = glove.unit_vectors(["king", "queen", "man", "woman", "boy", "girl"])
     assert project(unit, 2, "t-SNE", perplexity=3).coords.shape == (6, 2)
@@ -138,7 +138,7 @@ def test_tsne_perplexity_must_stay_below_the_point_count(glove):
 
 @pytest.mark.parametrize("dims", [2, 3])
 def test_arrows_start_and_end_at_the_projected_points(glove, dims):
-    from core.projection import analogy_picture
+    from analysis.projection import analogy_picture
     from viz.embedding_space import analogy_figure
 
     pic = analogy_picture(glove, "man", "king", "woman", ["queen", "throne"], "queen", ["boy"], dims)
@@ -158,7 +158,7 @@ def test_arrows_start_and_end_at_the_projected_points(glove, dims):
 
 
 def test_labels_are_escaped():
-    from core.projection import project
+    from analysis.projection import project
     from viz.embedding_space import projection_figure
 
     proj = project(np.eye(3, dtype=np.float32), 2)

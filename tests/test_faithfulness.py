@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.faithfulness import (BINS, RANDOM, erase_counts, erasure_curves, next_token_scorer, only,
+from analysis.faithfulness import (BINS, RANDOM, erase_counts, erasure_curves, next_token_scorer, only,
                                similarity_scorer, without)
 from page_helpers import charts, run_page, texts
 

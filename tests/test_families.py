@@ -24,7 +24,8 @@ from hf_tiny import (KV_HEADS, LAYERS, POSITIONS, SENTENCES, VOCAB, hf_model, sa
                      tokenizer_for)
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-from core import apply_rotary, count_parameters, estimate_trace_bytes, logit_lens  # noqa: E402
+from analysis.lens import logit_lens  # noqa: E402
+from core import apply_rotary, count_parameters, estimate_trace_bytes  # noqa: E402
 from models import load_model  # noqa: E402
 from models.families import SUPPORTED, config_for  # noqa: E402
 

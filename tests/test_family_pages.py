@@ -98,7 +98,7 @@ def test_special_token_toggles_follow_the_tokenizer(family, label, family_folder
 def test_rotary_figures_have_the_expected_shapes():
     import numpy as np
 
-    from core.recompute import rope_angles, rotate
+    from analysis.recompute import rope_angles, rotate
     from core.config import TransformerConfig
     from viz.rotary import rotary_angle_heatmap, rotary_arrows
 

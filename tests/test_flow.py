@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import attention_flow
-from core.flow import RESIDUAL, capacities, flow_into
+from analysis.flow import attention_flow
+from analysis.flow import RESIDUAL, capacities, flow_into
 
 nx = pytest.importorskip("networkx")
 

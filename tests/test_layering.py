@@ -1,7 +1,7 @@
-"""The dependency arrows point one way: pages -> ui -> {viz, models, training} -> core.
+"""The dependency arrows point one way: pages -> ui -> {viz, models, training} -> analysis -> core.
 
-core imports none of the others and no Streamlit, Plotly or tokenizers; models and
-training never import Streamlit; no page script imports another page script (or
+core imports none of the others and no Streamlit, Plotly or tokenizers; analysis (what is computed
+from a trace) imports only core; models, training and analysis never import Streamlit; no page script imports another page script (or
 anything from pages/); and no import cycle among the project's modules, checked
 on the real import graph, not by eye.
 """
@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "models", "training", "viz", "ui", "pages")
+PACKAGES = ("core", "analysis", "models", "training", "viz", "ui", "pages")
 # What each layer may not import (project layers above it, and libraries it must not need).
 FORBIDDEN = {
-    "core": {"streamlit", "plotly", "tokenizers", "transformers", "models", "training", "viz", "ui", "pages", "app"},
+    "core": {"streamlit", "plotly", "tokenizers", "transformers", "analysis", "models", "training", "viz", "ui",
+             "pages", "app"},
+    "analysis": {"streamlit", "plotly", "tokenizers", "transformers", "models", "training", "viz", "ui", "pages",
+                 "app"},
     "models": {"streamlit", "plotly", "transformers", "training", "viz", "ui", "pages", "app"},  # transformers: tests only
     "training": {"streamlit", "plotly", "transformers", "models", "viz", "ui", "pages", "app"},
     "viz": {"streamlit", "models", "training", "ui", "pages", "app"},
@@ -162,3 +165,12 @@ def test_no_page_hands_a_widget_a_function_of_its_own(page):
     bad = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == "format_func"
            and (isinstance(node.value, ast.Lambda) or (isinstance(node.value, ast.Name) and node.value.id in own))]
     assert not bad, f"pages/{page}: format_func is a page-level function at line(s) {bad}"
+
+
+def test_core_holds_only_the_transformer_and_its_trace():
+    """A learner who opens core/ reads the model, as in nanoGPT's model.py; what is computed from a
+    trace lives in analysis/, app logic (quiz questions) with the app."""
+    transformer = {"__init__", "attention", "blocks", "budget", "config", "embeddings", "model",
+                   "rotary", "seq2seq", "trace"}
+    extra = sorted(p.stem for p in (ROOT / "core").glob("*.py") if p.stem not in transformer)
+    assert not extra, f"core/ holds analysis or app logic: {extra}"

@@ -15,7 +15,7 @@ pytest.importorskip("transformers")
 
 from hf_tiny import hf_model, save_checkpoint, tokenizer_for  # noqa: E402
 
-from core.lens import logit_lens, probability_and_rank, top_next_tokens  # noqa: E402
+from analysis.lens import logit_lens, probability_and_rank, top_next_tokens  # noqa: E402
 from viz.lens import lens_row_labels, logit_lens_grid, next_token_bars, visible_token  # noqa: E402
 
 PAGES = ["pages/next_token.py", "pages/logit_lens.py"]

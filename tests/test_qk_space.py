@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.qk_space import head_qk, normalise, qk_space, strongest_links, weights_from
+from analysis.qk_space import head_qk, normalise, qk_space, strongest_links, weights_from
 from page_helpers import charts, run_page, texts
 from viz.qk_space import qk_figure
 

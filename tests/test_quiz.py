@@ -1,4 +1,4 @@
-"""Predict, then reveal (core/quiz.py, ui/quiz.py, pages/quiz.py): every answer is the model's own
+"""Predict, then reveal (ui/quiz_questions.py, ui/quiz.py, pages/quiz.py): every answer is the model's own
 number (a row's argmax, the top analogy, the biggest movement, the top next token), choices are
 distinct and hold the answer, a sentence always gets the same questions, and the pages survive
 short, empty, HTML and language-model input."""
@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.context import layer_movement
-from core.quiz import (MAX_CHOICES, MIN_CHOICES, Question, analogy_from, analogy_question, attention_question,
+from analysis.context import layer_movement
+from ui.quiz_questions import (MAX_CHOICES, MIN_CHOICES, Question, analogy_from, analogy_question, attention_question,
                        movement_question, next_token_question, question_set)
 from page_helpers import run_page, texts
 

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.colors
 import pytest
 
-from core.projection import AnalogyPicture, Projection
+from analysis.projection import AnalogyPicture, Projection
 from viz.attention import attention_heatmap, compare_heatmaps, key_bar
 from viz.common import (CATEGORY_COLOURS, CATEGORY_SYMBOLS, GAP, LINE, MIN_FONT, PLOT_WIDTH, category_style,
                         label_plan, log_colourscale, place_labels, text_offset, text_width, to_pixels,

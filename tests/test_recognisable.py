@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from core.head_stats import head_statistics
-from core.recognisable import CLEAR, recognisable_head
+from analysis.head_stats import head_statistics
+from analysis.recognisable import CLEAR, recognisable_head
 
 T = 8
 CLS = np.eye(T, dtype=bool)[0]
@@ -97,7 +97,7 @@ def test_the_threshold_is_half_of_the_attention():
 
 
 def test_heads_with_lists_every_clear_head_strongest_first():
-    from core.recognisable import heads_with
+    from analysis.recognisable import heads_with
     w = uniform()
     w[0, 1] = sink(column=0, strength=0.6)
     w[2, 2] = sink(column=0, strength=0.9)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from core import Transformer, TransformerConfig
-from core.score_parts import norm_attention, score_parts, value_norms
+from analysis.score_parts import norm_attention, score_parts, value_norms
 
 
 def small(**switches) -> Transformer:

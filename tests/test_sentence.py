@@ -39,7 +39,7 @@ def test_a_decoder_says_it_has_no_sentence_embedding(tmp_path):
 
 
 def test_token_shares_add_up_to_the_cosine(minilm):
-    from core.sentence import similarity_by_token
+    from analysis.sentence import similarity_by_token
 
     tokens, hidden = minilm.sentence_states(TEXTS[0])
     other = minilm.sentence_embedding(TEXTS[2])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.vectors import WordVectors
+from analysis.vectors import WordVectors
 from training.bpe import alphabet, train_bpe, vocab_problem
 from training.corpus import CorpusConfig, generate_corpus, split_lines
 from training.lm import (LossNotFinite, TrainConfig, count_parameters, evaluate, generate, lm_config, make_stream,

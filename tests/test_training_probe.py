@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.pca import fit_pca
+from analysis.pca import fit_pca
 from core.seq2seq import Seq2SeqTrace
 from training.bpe import train_bpe
 from training.corpus import CorpusConfig, generate_corpus

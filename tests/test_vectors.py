@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-import core.vectors as vectors_module
-from core.vectors import AnalogyQuestion, UnknownWordError, WordVectors, placeholder_rows, read_analogy_questions
+import analysis.vectors as vectors_module
+from analysis.vectors import AnalogyQuestion, UnknownWordError, WordVectors, placeholder_rows, read_analogy_questions
 
 ROOT = Path(__file__).resolve().parents[1]
 RESTRICT = 30_000      # as gensim's evaluate_word_analogies is usually run: the most frequent words

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
-from core.words import find_words, merge_words, words_of
+from analysis.words import find_words, merge_words, words_of
 from page_helpers import run_page, texts
 
 SPLIT = "unbelievably tokenization"

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from core import Transformer
-from core.pca import fit_pca
+from analysis.pca import fit_pca
 from core.seq2seq import EncoderDecoder
 
 from .bpe import BPETokenizer

@@ -10,8 +10,8 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from core import Trace
-from core.head_stats import HeadStats
-from core.rollout import hide_tokens, rollout
+from analysis.head_stats import HeadStats
+from analysis.rollout import hide_tokens, rollout
 from ui.state import cached, current_model_name, head_stats_of, trace_for
 from ui.widgets import MAX_WINDOW, WINDOW, pick_window, sentence_key
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core import Trace
-from core.attribution import Attribution, Target, grad_times_input, integrated_gradients, rollout_share
-from core.rollout import rollout
+from analysis.attribution import Attribution, Target, grad_times_input, integrated_gradients, rollout_share
+from analysis.rollout import rollout
 from models import LoadedModel
 from ui.state import cached, get_model, trace_for
 

@@ -2,7 +2,7 @@
 
 pages/context.py        one sentence: each token's path, what it is near, how far each layer moves it;
 pages/context_pair.py   the same word in two sentences.
-The vocabulary lens itself is the model's input table as a core.vectors.WordVectors, cached
+The vocabulary lens itself is the model's input table as a analysis.vectors.WordVectors, cached
 once per model by ui.embedding.input_vectors (the embedding page uses the same object).
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core import Trace
-from core.vectors import WordVectors
+from analysis.vectors import WordVectors
 
 PRESETS = {  # shared word -> (sentence A, sentence B)
     "bank": ("I sat on the bank of the river.", "I deposited money at the bank."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import Trace
-from core.recognisable import HeadChoice
+from analysis.recognisable import HeadChoice
 from ui.state import explicit, forget_choice, pick_head, pick_layer, suggested_head
 
 FULL_SCALE = 0.95   # a weight this close to 1 already fills the 0-to-1 colour scale

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.vectors import WordVectors
+from analysis.vectors import WordVectors
 from models import EmptyTextError, load_vectors
 from models.vectors import vectors_from_model
 from ui.state import current_sentence, get_model

@@ -1,6 +1,6 @@
 """The faithfulness page's and the flow tab's cached numbers.
 
-What "the output" is depends on the model (see core/faithfulness.py):
+What "the output" is depends on the model (see analysis/faithfulness.py):
   a language model     p(y | text), y the token it predicts after the full text
   any other model      cos(embedding of the shortened text, embedding of the full text), the
                        embedding being the mean of the final hidden states, made unit length
@@ -9,7 +9,7 @@ Every method then ranks the tokens by how much they feed that output:
   attention (last layer)  the readout of the last layer's mean head: the row of the predicting
                           position, or the mean of all rows for an embedding that averages them
   attention rollout       the same readout of the rollout through every layer
-  attention flow          the maximum flow into the readout (core/flow.py)
+  attention flow          the maximum flow into the readout (analysis/flow.py)
   gradient × input, integrated gradients   of the output itself (log p(y) for a language model)
 """
 from __future__ import annotations
@@ -20,11 +20,11 @@ import numpy as np
 import streamlit as st
 
 from core import Trace
-from core.attribution import Target, grad_times_input, integrated_gradients
-from core.faithfulness import (BINS, Curve, erase_counts, erasure_curves, next_token_scorer,
+from analysis.attribution import Target, grad_times_input, integrated_gradients
+from analysis.faithfulness import (BINS, Curve, erase_counts, erasure_curves, next_token_scorer,
                                rankable_positions, similarity_scorer)
-from core.flow import FULL_LIMIT, ROW_LIMIT, attention_flow, flow_into
-from core.rollout import mean_over_heads, rollout
+from analysis.flow import FULL_LIMIT, ROW_LIMIT, attention_flow, flow_into
+from analysis.rollout import mean_over_heads, rollout
 from ui.attribution import sentence_trace
 from ui.state import cached, get_model, trace_for
 from ui.widgets import plot, sentence_key, token_labels

@@ -59,7 +59,7 @@ def special_key_masks(trace: Trace):
     BERT-style sentences, else the tokenizer's own specials (<s> at position 0 opens, the others close)."""
     import numpy as np
 
-    from core.head_stats import special_masks
+    from analysis.head_stats import special_masks
 
     opening, closing = special_masks(trace.tokens, trace.special_mask)
     if opening.any() or closing.any():
@@ -73,7 +73,7 @@ def special_key_masks(trace: Trace):
 def statistic_names(trace: Trace) -> dict[str, tuple[str, str]]:
     """The head statistics with labels in this sentence's words: "on [CLS]" for BERT, "on <s>" for
     Llama, and no special-token columns at all for a sentence without special tokens (GPT-2)."""
-    from core.head_stats import STATISTICS
+    from analysis.head_stats import STATISTICS
 
     opening, closing = special_key_masks(trace)
     names = dict(STATISTICS)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.ablation import head_importance
-from core.projection import Projection, project
-from core.recompute import cosine_matrix
+from analysis.ablation import head_importance
+from analysis.projection import Projection, project
+from analysis.recompute import cosine_matrix
 from models import EmptyTextError
 from ui.state import cached, current_model
 

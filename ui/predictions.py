@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import Trace
-from core.lens import LogitLens, logit_lens
+from analysis.lens import LogitLens, logit_lens
 from models import LoadedModel
 from ui.family import model_family
 from ui.state import cached, get_model, trace_for

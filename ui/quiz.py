@@ -1,4 +1,4 @@
-"""Predict, then reveal: core/quiz.py's questions on a page.
+"""Predict, then reveal: ui/quiz_questions.py's questions on a page.
 
 `predict_then_reveal(question, key)` asks one question (a radio with nothing chosen, a Reveal
 button), then says right or wrong and explains with the model's numbers. The main pages call one
@@ -17,8 +17,8 @@ from urllib.parse import quote, urlencode
 import streamlit as st
 
 from core import Trace
-from core.quiz import Question, analogy_from, attention_question, movement_question, question_set
-from core.vectors import WordVectors
+from ui.quiz_questions import Question, analogy_from, attention_question, movement_question, question_set
+from analysis.vectors import WordVectors
 from models import LoadedModel
 from ui.attention import SHOW_ALL
 from ui.context import FOLLOW_FIRST

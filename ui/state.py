@@ -15,8 +15,8 @@ import numpy as np
 import streamlit as st
 
 from core import Trace
-from core.head_stats import HeadStats, head_statistics
-from core.recognisable import HeadChoice, recognisable_head
+from analysis.head_stats import HeadStats, head_statistics
+from analysis.recognisable import HeadChoice, recognisable_head
 from models import EmptyTextError, LoadedModel, load_model
 from ui.cache import ByteCache, budget_from_env
 from ui.family import special_key_masks
@@ -170,7 +170,7 @@ def current_trace(text: str | None = None, model_name: str | None = None,
 
 # -- layer and head, shared by pages and kept in the URL ---------------------------------------
 # Until the person picks a layer or head (a slider, a link, a clicked thumbnail), pages open on a
-# head with a pattern a learner recognises in this sentence (core/recognisable.py), not on
+# head with a pattern a learner recognises in this sentence (analysis/recognisable.py), not on
 # layer 0, head 0. An explicit choice is kept in the session (and the URL) and always wins.
 _stats_lock = threading.Lock()
 _stats_memo: dict[int, tuple[weakref.ref, HeadStats]] = {}   # id(trace) -> (the trace, its statistics)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import Trace
-from core.recompute import head_steps, rope_angles
+from analysis.recompute import head_steps, rope_angles
 from models import LoadedModel
 from ui.family import model_family
 from ui.widgets import plot

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from core import Trace
-from core.words import merge_words, words_of
+from analysis.words import merge_words, words_of
 from ui.attention import view
 from ui.state import cached, trace_for
 

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.projection import AnalogyPicture, Projection
+from analysis.projection import AnalogyPicture, Projection
 
 from .common import (LINE, PLOT_WIDTH, base_layout, category_style, place_labels, safe, shorten, text_offset,
                      text_width, to_pixels)

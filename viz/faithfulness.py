@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.faithfulness import RANDOM, Curve
+from analysis.faithfulness import RANDOM, Curve
 
 from .common import base_layout, category_style, safe
 

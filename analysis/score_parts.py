@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .attention import attend
-from .trace import Trace
+from core.attention import attend
+from core.trace import Trace
 
 
 @dataclass(frozen=True)

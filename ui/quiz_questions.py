@@ -21,9 +21,9 @@ from typing import Callable, Collection, Sequence
 
 import numpy as np
 
-from .context import layer_movement
-from .trace import Trace
-from .vectors import WordVectors
+from analysis.context import layer_movement
+from core.trace import Trace
+from analysis.vectors import WordVectors
 
 N_CHOICES = 4          # choices offered when the sentence has enough candidates (always 3 to 5)
 MIN_CHOICES, MAX_CHOICES = 3, 5

@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .trace import Trace
+from core.trace import Trace
 
 
 @dataclass(frozen=True)

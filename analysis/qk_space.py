@@ -11,7 +11,7 @@ attention weight exactly as it was:
 
 AttentionViz moves the keys so the two clouds share a centre and rescales so they have the same
 average length (here both hold exactly: see normalise), then projects queries and keys together.
-Here the projection is PCA (core.pca), so near in the picture means near in the head's space.
+Here the projection is PCA (analysis.pca), so near in the picture means near in the head's space.
 
 The q and k are the ones the scores use: rotated by position in RoPE models, and for grouped-query
 attention the key/value head that the query head reads.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .pca import fit_pca
-from .trace import Trace
+from core.trace import Trace
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .trace import Trace
+from core.trace import Trace
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ embedding output, row l the output of block l. Four questions, four small tools:
 - how far does each layer push it? `layer_movement`: ‖Δ‖, cosine to the previous layer,
                                    and the sizes of the attention and feed-forward outputs;
 - what is it near?                 the model's input embedding table as a `WordVectors`
-                                   (core/vectors.py, built by models.vectors.vectors_from_model):
+                                   (analysis/vectors.py, built by models.vectors.vectors_from_model):
                                    its `nearest_words` for the token at every layer at once;
 - same word, other sentence?       `find_word`, `word_vectors`, `cosine_per_layer`.
 
@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from .pca import PCA, fit_pca
-from .trace import Trace
+from core.trace import Trace
 from .vectors import unit_rows
 
 

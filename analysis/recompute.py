@@ -30,12 +30,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .attention import MultiHeadAttention
-from .config import TransformerConfig
-from .model import Transformer
-from .rotary import rotary_angles
+from core.attention import MultiHeadAttention
+from core.config import TransformerConfig
+from core.model import Transformer
+from core.rotary import rotary_angles
 from .vectors import unit_rows
-from .trace import Trace
+from core.trace import Trace
 
 
 # -- reading weights --------------------------------------------------------------------------

@@ -6,7 +6,7 @@ token j at layer l to token i at layer l + 1 by a pipe of capacity
 
     C_l[i, j] = (1 − r)·(mean over heads of layer l's weights)[i, j] + r·[i = j]     r = 0.5
 
-the layer's mean head plus the skip connection, as in rollout (core/rollout.py). Rows of the
+the layer's mean head plus the skip connection, as in rollout (analysis/rollout.py). Rows of the
 weights sum to 1, so each row of C_l sums to 1 as it is: unlike `add_residual`, nothing is
 renormalised here (renormalising such rows would change nothing anyway).
 

@@ -15,8 +15,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from .attention import KnockOut
-from .model import Transformer, build_allowed, run_blocks
+from core.attention import KnockOut
+from core.model import Transformer, build_allowed, run_blocks
 from .sentence import mean_pooled
 
 

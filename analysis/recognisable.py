@@ -1,6 +1,6 @@
 """Which head to open first: one whose pattern a learner can recognise, and why it was chosen.
 
-Layer 0, head 0 is often a diffuse, nearly white picture. Head statistics (core/head_stats.py)
+Layer 0, head 0 is often a diffuse, nearly white picture. Head statistics (analysis/head_stats.py)
 already say which heads have a clear pattern on this sentence; this picks one, in the order a
 learner most easily recognises:
 
