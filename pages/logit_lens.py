@@ -20,7 +20,8 @@ st.markdown("The model's own prediction comes from its **last** layer: final nor
 model, trace = current_model_and_trace()
 require_unembedding(model, trace)
 t = len(trace.tokens)
-shown = pick_window(t, f"{PAGE}_window_{sentence_key(trace.text)}", size=WINDOW, limit=LIMIT)
+# A decoder's continuation is at the end of the text: open on the last positions.
+shown = pick_window(t, f"{PAGE}_window_{sentence_key(trace.text)}", size=WINDOW, limit=LIMIT, at_end=True)
 actual = st.toggle("Colour by the probability of the token that really comes next", key=f"{PAGE}_actual",
                    help="The cells keep the top token's text; the colour becomes the probability each layer "
                         "gives the next token of your text (the last position has none).")

@@ -95,10 +95,10 @@ def test_long_sentence_offers_a_token_window():
     at = page_test("attention_head", SENTENCES["long"])
     window = [s for s in at.slider if s.label.startswith("Token window")]
     start, end = window[0].value if window else (0, 0)
-    assert end - start == 64                 # 64 tokens, where they attend to each other most (busiest_window)
+    assert end - start + 1 == 64             # 64 tokens, where they attend to each other most (busiest_window)
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert len(figure["data"][0]["customdata"][0]) == 64      # every key in the hover; the labels thinned to fit
-    window[0].set_value((100, 150)).run()
+    window[0].set_value((100, 149)).run()
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert len(figure["data"][0]["customdata"][0]) == 50
     assert figure["layout"]["xaxis"]["tickvals"][0] == 0        # positions in the window, from its first token

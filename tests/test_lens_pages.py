@@ -111,6 +111,19 @@ def test_next_token_bars():
     assert visible_token(" a\tb") == "␣a\\tb"
 
 
+@pytest.mark.parametrize("top", [0.006, 0.024, 0.03, 0.2, 0.47, 0.93, 1.0])
+def test_probability_ticks_are_distinct_and_honest(top):
+    """Issue 26: a 0–3 % axis read 0%, 1%, 1%, 2%, 2%, 3%, so a 0.6 % bar looked longer than a 1 % one.
+    Every tick label is distinct and reads the value it stands at."""
+    fig = next_token_bars(["a", "b"], np.array([top, top / 3]), "next")
+    axis = fig.layout.xaxis
+    labels, values = list(axis.ticktext), list(axis.tickvals)
+    assert len(labels) >= 3 and len(set(labels)) == len(labels)
+    for label, value in zip(labels, values):
+        assert abs(float(label.rstrip("%")) / 100 - value) < 1e-9
+    assert values[-1] <= axis.range[1] + 1e-12 and values[-1] >= axis.range[1] / 2
+
+
 # -- the pages -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("page", PAGES)
 def test_minilm_has_no_unembedding(page):
@@ -162,9 +175,20 @@ def test_long_text_is_truncated_and_windowed(folders, page):
     assert "token" in texts(at.warning)                      # the truncation notice
     if page == "pages/logit_lens.py":
         window = next(s for s in at.slider if s.key.startswith("logit_lens_window"))
-        window.set_value((20, 30)).run()
+        window.set_value((20, 29)).run()
         assert not at.exception
         assert array(figures(at)[0]["data"][0]["z"]).shape[1] == 10
+
+
+def test_lens_opens_on_the_continuation_and_its_title_names_the_slider_positions(folders):
+    """Issue 26: the lens opened on positions 0–15 of 19 (hiding the continuation) and its title said
+    "0–15" while the slider said 16. It opens on the last positions; title and slider give the same numbers."""
+    at = run("pages/logit_lens.py", LONG, folders["gpt2"])
+    window = next(s for s in at.slider if s.key.startswith("logit_lens_window"))
+    first, last = window.value
+    assert last == window.max                     # the last token is in view
+    title = figures(at)[0]["layout"]["title"]["text"]
+    assert f"tokens {first}–{last} of {int(window.max) + 1}" in title
 
 
 def test_html_in_the_sentence_stays_text(folders):

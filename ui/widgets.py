@@ -37,20 +37,24 @@ def window_at(n_tokens: int, size: int, first: int = 0) -> range:
 
 
 def pick_window(n_tokens: int, key: str, size: int = WINDOW, limit: int = MAX_WINDOW,
-                around: int = 0, show_all: int | None = None) -> range:
+                around: int = 0, show_all: int | None = None, at_end: bool = False) -> range:
     """The positions a long sentence's figure shows: all of them up to `show_all` tokens (default
-    `size`), else a range slider (default `size` tokens starting near `around`, at most `limit`)."""
+    `size`), else a range slider (default `size` tokens starting near `around`, or the last ones
+    with `at_end`, at most `limit`). The slider names the first and the last position shown, the
+    same numbers a figure's title gives ("tokens 0–15"): positions count from 0 everywhere."""
     if n_tokens <= (size if show_all is None else show_all):
         return range(n_tokens)
-    default = window_at(n_tokens, size, around - size // 2 if around else 0)
-    start, end = st.slider(
-        "Token window (positions shown)", 0, n_tokens, (default.start, default.stop), key=key,
+    first = n_tokens - size if at_end else (around - size // 2 if around else 0)
+    default = window_at(n_tokens, size, first)
+    start, last = st.slider(
+        "Token window (first and last position shown)", 0, n_tokens - 1, (default.start, default.stop - 1),
+        key=key,
         help=f"A long sentence is drawn a window at a time (at most {limit} tokens). Weights to tokens "
              "outside the window are not drawn, so the rows shown need not sum to 1.")
-    if end - start > limit:
-        st.caption(f"Showing the first {limit} tokens of the {end - start} chosen.")
-        end = start + limit
-    return range(start, max(end, start + 1))
+    if last - start + 1 > limit:
+        st.caption(f"Showing the first {limit} tokens of the {last - start + 1} chosen.")
+        last = start + limit - 1
+    return range(start, max(last, start) + 1)
 
 
 def token_label(trace: Trace, i: int) -> str:

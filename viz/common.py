@@ -250,6 +250,20 @@ def to_pixels(coords: np.ndarray, ranges: Sequence[Sequence[float]], width: floa
     return (coords - centre) * scale
 
 
+def percent_ticks(end: float, target: int = 5) -> dict:
+    """Tick values and labels for a probability axis from 0 to `end`: a round step (1, 2 or 5 × 10ⁿ)
+    and just enough decimals that every label is distinct and reads its own value. Plotly's
+    ".0%" on a 0–3 % axis prints 0%, 1%, 1%, 2%, 2%, 3%: a 0.6 % bar then looks longer than a 1 % one."""
+    end = float(end) if end and end > 0 else 1.0
+    raw = end / target
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    values = [round(i * step, 12) for i in range(int(np.floor(end / step + 1e-9)) + 1)]
+    decimals = max(0, int(-np.floor(np.log10(step * 100) + 1e-9)))       # digits after the point, in %
+    text = [f"{v * 100:.{decimals}f}%" for v in values]
+    return dict(tickmode="array", tickvals=values, ticktext=text)
+
+
 def base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     fig.update_layout(
         template="plotly_white",

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import WEIGHT_SCALE, base_layout, safe, shorten, token_ticks
+from .common import WEIGHT_SCALE, base_layout, percent_ticks, safe, shorten, token_ticks
 from .steps import visible
 
 
@@ -32,8 +32,8 @@ def next_token_bars(tokens: Sequence[str], probs: np.ndarray, title: str) -> go.
     base_layout(fig, title, height=max(220, 34 * n + 90))
     fig.update_yaxes(tickmode="array", tickvals=list(range(n)), ticktext=labels, autorange="reversed",
                      title_text="next token")
-    fig.update_xaxes(title_text="probability", range=[0, min(1.0, float(probs.max(initial=0)) * 1.25 + 0.02)],
-                     tickformat=".0%")
+    end = min(1.0, float(probs.max(initial=0)) * 1.25 + 0.002)
+    fig.update_xaxes(title_text="probability", range=[0, end], **percent_ticks(end))
     return fig
 
 

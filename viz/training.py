@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import HEAD_COLOURS, base_layout, colour, safe, shorten
+from .common import HEAD_COLOURS, base_layout, colour, percent_ticks, safe, shorten
 
 
 def loss_curve(steps: Sequence[int], train: Sequence[float], val: Sequence[float],
@@ -102,8 +102,8 @@ def logits_to_loss(logits: np.ndarray, probs: np.ndarray, vocabulary: Sequence[s
     fig.update_layout(showlegend=False, bargap=0.25, margin=dict(t=40))
     fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=rows, ticktext=labels, row=1, col=1)
     fig.update_xaxes(title="logit", zeroline=True, zerolinecolor="#868e96", row=1, col=1)
-    fig.update_xaxes(title="probability", range=[0, min(1.0, float(probs[order].max()) * 1.3)],
-                     tickformat=".1%" if probs[order].max() < 0.1 else ".0%", row=1, col=2)
+    end = min(1.0, float(probs[order].max()) * 1.3) or 1.0
+    fig.update_xaxes(title="probability", range=[0, end], **percent_ticks(end), row=1, col=2)
     return fig
 
 
