@@ -3,6 +3,7 @@ import streamlit as st
 
 from ui.attention import attention_window, colour_max
 from ui.family import specials_text
+from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.state import current_trace, suggested_head
 from ui.widgets import head_label, plot
@@ -60,7 +61,8 @@ second = cols[1].selectbox("subtract", range(count), index=1, format_func=names.
 if first == second:
     st.info("Choose two different heads to subtract.")
 else:
-    st.caption(f"**Red**: {names[first]} puts more weight there; **blue**: {names[second]} does. White: "
+    up, down = colour_words().up, colour_words().down
+    st.caption(f"**{up.capitalize()}**: {names[first]} puts more weight there; **{down}**: {names[second]} does. White: "
                "they agree. The scale is symmetric around 0 and stretched to the largest difference.")
     plot(difference_heatmap(shown[first], shown[second], tokens, positions=positions,
                             title=f"{names[first]} minus {names[second]}"), "attention_head_difference")

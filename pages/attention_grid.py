@@ -3,6 +3,7 @@ import streamlit as st
 
 from analysis.recognisable import heads_with
 from ui.attention import colour_max, export_all_heads, head_opener, open_head
+from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.defaults import fixed_scale_note, stretch_changes_nothing
 from ui.state import cached, current_model_name, current_trace, head_stats_of, special_names, suggested_head
@@ -22,12 +23,14 @@ pooled = n > MAX_THUMB
 st.markdown(f"Every head of every layer ({trace.n_layers} × {trace.n_heads} = "
             f"{trace.n_layers * trace.n_heads} heads), each a small version of the *One head* heatmap: rows are "
             f"query tokens, columns key tokens, the top-left cell is the first token (`{trace.tokens[0]}`), and "
-            "darker blue means more weight. **Click a thumbnail** to open that head.")
+            f"{colour_words().more} means more weight. **Click a thumbnail** to open that head.")
 # Only patterns this sentence's heads really show (analysis/recognisable.py), each with where to find it.
-LOOKS = {"previous": ("a dark line just below the diagonal", "each token looks at the one before it"),
-         "self": ("a dark diagonal", "each token looks at itself"),
-         "next": ("a dark line just above the diagonal", "each token looks at the one after it"),
-         "cls": ("a dark first column", "a sink on {name}"), "sep": ("a dark last column", "a sink on {name}")}
+# The mark is named in the active palette's words ("a dark diagonal", or "a bright" one in cividis).
+mark = colour_words().mark
+LOOKS = {"previous": (mark("line just below the diagonal"), "each token looks at the one before it"),
+         "self": (mark("diagonal"), "each token looks at itself"),
+         "next": (mark("line just above the diagonal"), "each token looks at the one after it"),
+         "cls": (mark("first column"), "a sink on {name}"), "sep": (mark("last column"), "a sink on {name}")}
 found = []
 for pattern, (look, meaning) in LOOKS.items():
     if pattern in ("cls", "sep") and pattern not in names:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from analysis.attribution import BASELINE
 from ui.attribution import KINDS, SIMILARITY, STATE, explain, next_token_choices, targets
+from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, current_model_name
 from ui.widgets import pick_window, plot, sentence_key, token_labels
@@ -14,9 +15,9 @@ OTHER = "A banana is a kind of fruit."
 
 require_frame()
 st.title("🎯 Which tokens drove it")
-st.markdown("Pick one number the model computes, then ask which input tokens pushed it up (red) or down "
-            "(blue). **Gradient × input** is one backward pass; **integrated gradients** (captum) add up the "
-            "gradients along a straight path from a baseline to your sentence, so the scores sum to the "
+st.markdown(f"Pick one number the model computes, then ask which input tokens pushed it up ({colour_words().up}) "
+            f"or down ({colour_words().down}). **Gradient × input** is one backward pass; **integrated gradients** "
+            "(captum) add up the gradients along a straight path from a baseline to your sentence, so the scores sum to the "
             "change in the number. **Attention rollout** is shown beside them: where attention and "
             "gradients disagree, attention alone does not explain the output.")
 model, trace = current_model_and_trace()
@@ -73,7 +74,7 @@ shown = st.radio("Shade the sentence by", list(methods), horizontal=True, key=f"
 window = pick_window(len(result.tokens), f"{PAGE}_window_{key}", show_all=96)
 tokens = [result.tokens[i] for i in window]
 scores = methods[shown][window.start:window.stop]
-plot(shaded_tokens(tokens, scores, f"{shown}: red raises f, blue lowers it", positions=list(window),
+plot(shaded_tokens(tokens, scores, f"{shown}: {colour_words().up} raises f, {colour_words().down} lowers it", positions=list(window),
                    value_name=shown.split()[0] if shown != "attention rollout" else "share",
                    limit=float(np.abs(methods[shown]).max()) or 1.0), f"attribution_{PAGE}")   # one scale, all windows
 matrix = np.stack([m[window.start:window.stop] for m in methods.values()])

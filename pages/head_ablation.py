@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 from analysis.recompute import cosine_matrix
+from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.heads import importance_for
 from ui.state import cached, current_model_and_trace, current_model_name
@@ -58,7 +59,7 @@ else:
 
 st.subheader("Which heads matter for this sentence")
 st.caption(f"Every head knocked out alone, one at a time ({trace.n_layers * trace.n_heads} runs, batched): "
-           f"the colour is the {measure}. Darker heads change the output most.")
+           f"the colour is the {measure}. {colour_words().more.capitalize()} heads change the output most.")
 if len(trace.tokens) > 128:
     st.caption("Long text: the map is computed on demand.")
 if len(trace.tokens) <= 128 or st.button("Compute the map", key=f"{PAGE}_map"):

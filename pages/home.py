@@ -2,6 +2,7 @@
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
+from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.sections import SECTIONS
 from ui.state import current_model, current_trace, suggested_head
@@ -48,7 +49,7 @@ st.dataframe({"position": list(range(len(trace.tokens))), "token": trace.tokens,
 choice = suggested_head(trace, keep_choices=False)
 st.subheader(f"One attention head: layer {choice.layer}, head {choice.head}")
 st.caption(f"Chosen because {choice.reason} Each row is a token asking *where should I look?*; the row's "
-           "colours are its attention weights over all tokens (darker = more), and they sum to 1.")
+           f"colours are its attention weights over all tokens ({colour_words().more} = more), and they sum to 1.")
 window = range(min(len(trace.tokens), SHOWN))     # a long text: its first tokens, readable
 plot(attention_heatmap(trace.layers[choice.layer].weights[choice.head][:len(window), :len(window)],
                        trace.tokens[:len(window)], f"Layer {choice.layer}, head {choice.head}"

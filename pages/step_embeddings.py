@@ -6,7 +6,7 @@ from core import sinusoidal_encoding
 from analysis.recompute import cosine_matrix, embedding_steps, position_table
 from ui.frame import require_frame
 from ui.family import model_family
-from ui.steps import rotary_section
+from ui.steps import diagonal_band_caption, rotary_section
 from ui.state import current_model_and_trace
 from ui.widgets import pick_window, plot, token_labels
 from viz.steps import (cosine_heatmap, matrix_heatmap, position_heatmap, sinusoid_curves, strip_dims, strip_note,
@@ -107,6 +107,6 @@ else:
         plot(position_heatmap(learned, f"Learned position table: first {n_pos} of {config.n_positions} rows "
                               f"× {d}"), "learned_positions")
     with right:
-        plot(cosine_heatmap(cosine_matrix(learned), f"Cosine between positions 0–{n_pos - 1}"), "position_cosine")
-    st.caption("Bright diagonal band: neighbouring positions have similar vectors, as with the sinusoids — "
-               "training rediscovered 'nearby means similar'.")
+        cosines = cosine_matrix(learned)
+        plot(cosine_heatmap(cosines, f"Cosine between positions 0–{n_pos - 1}"), "position_cosine")
+    st.caption(diagonal_band_caption(cosines))

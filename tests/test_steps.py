@@ -288,3 +288,15 @@ def test_family_embeddings_and_parameter_counts(family):
     attention = sum(p.numel() for p in net.blocks[1].attention.parameters())
     assert ap["multi_head"] == attention
     assert config.n_heads * ap["per_head_q"] + config.kv_heads * ap["per_kv_head"] + ap["output"] == attention
+
+
+def test_the_diagonal_band_is_named_only_when_the_numbers_show_one():
+    """Issue 26: 2 · Embeddings promised "a bright diagonal band" whatever the table looked like."""
+    from ui.steps import diagonal_band_caption
+
+    n = 20
+    gap = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))
+    banded = np.exp(-gap / 3.0)                      # neighbours alike, distant positions not
+    flat = np.eye(n) + 0.2 * (1 - np.eye(n))         # every pair equally (un)alike
+    assert diagonal_band_caption(banded).startswith("A band along the diagonal")
+    assert diagonal_band_caption(flat).startswith("No band")

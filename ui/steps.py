@@ -61,3 +61,25 @@ def parameters_text(ap: dict, config) -> str:
             f"{h * ap['per_head_q'] + kv * ap['per_kv_head']:,}, plus W_O {ap['output']:,} = **{ap['multi_head']:,}**, "
             f"against **{ap['one_full_head']:,}** for one full-width head with its own keys and values. "
             f"Each key/value head serves {h // kv} query heads, so the cache of keys and values is {h // kv}× smaller.")
+
+
+def diagonal_band_caption(cosines) -> str:
+    """What a position-cosine matrix shows, said from its numbers: a bright band along the diagonal
+    only when neighbouring positions really are more alike than distant ones (issue 26: the caption
+    promised a band that some learned tables do not have)."""
+    import numpy as np
+
+    cos = np.asarray(cosines, dtype=np.float64)
+    n = len(cos)
+    gap = np.abs(np.subtract.outer(np.arange(n), np.arange(n)))              # (n, n): |i − j|
+    far = 8 if n > 9 else max(2, n // 2)
+    if n < 3 or not (gap >= far).any():
+        return "Too few positions to compare neighbours with distant ones."
+    near, distant = float(cos[gap == 1].mean()), float(cos[gap >= far].mean())
+    numbers = f"mean cosine {near:.2f} between neighbours, {distant:.2f} between positions {far} or more apart"
+    if near - distant > 0.1:
+        return (f"A band along the diagonal: neighbouring positions have similar vectors ({numbers}), as with the "
+                "sinusoids — training rediscovered 'nearby means similar'.")
+    return (f"No band along the diagonal: neighbouring positions are hardly more alike than distant ones "
+            f"({numbers}). This table does not encode 'nearby means similar' the way the sinusoids do.")
+
