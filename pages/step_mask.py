@@ -8,7 +8,8 @@ from training.demo import fold_ids, untrained_causal_model
 from ui.defaults import head_reason
 from ui.family import model_family
 from ui.frame import require_frame
-from ui.state import current_model_and_trace, current_trace, explicit, get_model, pick_head, pick_layer
+from ui.state import (current_model_and_trace, current_model_name, current_trace, explicit, get_model, model_choices,
+                      pick_head, pick_layer)
 from ui.widgets import pick_window, plot, token_labels, window_at
 from viz.steps import scores_with_mask, step_bars, weights_with_mask
 
@@ -20,15 +21,19 @@ def untrained_decoder():
     return untrained_causal_model()
 
 
-def trained_decoder():
-    """The first causal model this session trained or loaded, as (key, label, model), or None."""
+def causal_decoder(picked_model):
+    """The decoder to show the mask with, as (key, label, model), or None: the sidebar's model when it
+    is causal (GPT-2, Llama, a trained one), else the first causal model this session opened."""
+    picked = current_model_name()
+    if picked_model.config.causal:
+        return picked, model_choices().get(picked, picked), picked_model
     for key, label in st.session_state.get("extra_models", {}).items():
         try:
-            model = get_model(key)
+            other = get_model(key)
         except (OSError, ValueError):
             continue
-        if model.config.causal:
-            return key, label, model
+        if other.config.causal:
+            return key, label, other
     return None
 
 
@@ -73,15 +78,16 @@ if not trace.causal:
                "layer, which is why it understands a word from both sides but cannot generate text left to right.")
 
 st.subheader("A decoder: the causal mask")
-found = trained_decoder()
+found = causal_decoder(model)
 if found:
     key, label, decoder = found
-    st.text(f"Trained causal model: {label}")
+    st.text(f"Causal model: {label}" + (" (the one picked in the sidebar)" if decoder is model else ""))
     ctrace = current_trace(trace.text, key, notice=False)
     net = decoder.net
 else:
     net = untrained_decoder()
-    st.info("No causal model trained in this session yet (see the **Train** page), so this is a small decoder "
+    st.info(f"{family} is an encoder and no decoder is open in this session (pick GPT-2 or a Llama-family model "
+            "in the sidebar, or train one on the **Train** page), so this is a small decoder "
             "with **random, untrained weights — only to show the mask**. It reads MiniLM's token ids folded into its "
             f"{net.config.vocab_size:,}-entry vocabulary; its attention patterns mean nothing, its mask is real.")
     ctrace = net.trace(fold_ids(trace.ids, net.config.vocab_size), trace.tokens, trace.offsets, trace.special_mask,

@@ -9,8 +9,8 @@ from models.vectors import vectors_from_model
 from training.lm import generate, next_token_probs
 from training.probe import WORD_GROUPS
 from ui.frame import require_frame
-from ui.library import model_opener
-from ui.state import get_model, pick_head, pick_layer
+from ui.library import model_opener, trained_models
+from ui.state import current_model_name, get_model, model_choices, pick_head, pick_layer
 from ui.training import current_run
 from ui.training_probe import training_scrubber
 from ui.widgets import plot, show_text
@@ -21,12 +21,15 @@ require_frame()
 st.title("💬 Try your model")
 with st.expander("Where are saved models?"):
     model_opener()
-choices = {k: v for k, v in st.session_state.get("extra_models", {}).items() if not k.endswith("-untrained")}
+# Every model trained in this app, by this session or saved by another; the sidebar's pick first.
+choices = trained_models(model_choices())
 if not choices:
-    st.info("No trained model in this session yet: train one on **Train a tiny transformer** "
+    st.info("No model trained in this app is open or saved yet: train one on **Train a tiny transformer** "
             "(the page estimates the time before you start), or open a saved model above.")
     st.stop()
-key = st.selectbox("Model", list(choices), format_func=choices.get, key="try_model", index=len(choices) - 1)
+picked = current_model_name()
+key = st.selectbox("Model", list(choices), format_func=choices.get, key="try_model",
+                   index=list(choices).index(picked) if picked in choices else len(choices) - 1)
 try:
     model = get_model(key)
 except (OSError, ValueError) as exc:

@@ -116,3 +116,13 @@ def test_rotary_figures_have_the_expected_shapes():
     turn = np.arctan2(after.y[1], after.x[1]) - np.arctan2(before.y[1], before.x[1])
     assert np.mod(turn, 2 * np.pi) == pytest.approx(np.mod(5.0, 2 * np.pi))   # pair 0: one radian per position
     assert "<b>" not in str(fig.to_plotly_json())
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_masks_page_uses_the_picked_decoder(family, family_folders):
+    """Issue 26: with GPT-2 or Llama picked, 5 · Masks said "No causal model trained in this session yet"
+    and built a random decoder. The picked causal model is the decoder shown."""
+    at = run_page("pages/step_mask.py", SENTENCE, family_folders[family])
+    assert not at.exception, at.exception
+    assert "untrained" not in texts(at.info) and "random" not in texts(at.info)
+    assert any("picked in the sidebar" in str(t.value) for t in at.text)

@@ -113,9 +113,22 @@ def test_the_time_promised_is_the_estimate_shown(trained_session):
     assert "estimated before the start" in finished
 
 
-def test_try_page_without_model_says_what_to_do():
+def test_try_page_without_model_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTENTION_EXPLORER_MODELS_DIR", str(tmp_path))      # an empty models folder
     at = page("train_results.py").run()
-    assert not at.exception and any("No trained model" in m for m in messages(at))
+    assert not at.exception and any("No model trained in this app" in m for m in messages(at))
+
+
+def test_try_page_opens_a_saved_model_picked_in_another_session(trained_session):
+    """Issue 26: a trained model picked in the sidebar of a fresh session (no extra_models) was
+    "No trained model in this session yet". A saved model is a model: the page opens on it."""
+    folder = next(k for k in trained_session.session_state["extra_models"] if not k.endswith("-untrained"))
+    at = page("train_results.py")
+    at.session_state["model"] = folder
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="try_model").value == folder
+    assert "Next token" in [h.value for h in at.header]
 
 
 def test_visitors_open_models_from_a_list_never_a_typed_path(trained_session):

@@ -15,7 +15,8 @@ from pathlib import Path
 import streamlit as st
 
 from models import available_models, load_model
-from models.saved import models_dir
+from models.files import read_config
+from models.saved import MODEL_TYPE as TRAINED_HERE, models_dir
 
 def allowed_roots() -> list[Path]:
     extra = [Path(p) for p in os.environ.get("ATTENTION_EXPLORER_MODEL_DIRS", "").split(os.pathsep) if p.strip()]
@@ -34,6 +35,21 @@ def listed_models() -> dict[str, str]:
 @st.cache_data(ttl=15, show_spinner=False)
 def _listed_in(roots: tuple[str, ...]) -> dict[str, str]:
     return available_models(roots)
+
+
+def trained_models(choices: dict[str, str]) -> dict[str, str]:
+    """The models of `choices` that were trained in this app (by any session: a saved model is a
+    model), untrained "before" copies left out. Only config.json is read, bounded in size."""
+    found = {}
+    for key, label in choices.items():
+        if key.endswith("-untrained") or not (Path(key) / "config.json").is_file():
+            continue
+        try:
+            if read_config(Path(key)).get("model_type") == TRAINED_HERE:
+                found[key] = label
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 def open_model(path: str, label: str) -> None:
