@@ -82,9 +82,10 @@ def _row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def layer_movement(trace: Trace, position: int) -> dict[str, np.ndarray]:
-    """Per block l = 1..L, for the token at `position`:
+    """Per layer l = 0..L−1 (counted from 0, as on every page), for the token at `position`, with
+    h_l the vector after layer l and h_{−1} the embeddings:
 
-    change_norm        ‖h_l − h_{l−1}‖, how far the block moved the vector;
+    change_norm        ‖h_l − h_{l−1}‖, how far the layer moved the vector;
     cosine_to_previous cos(h_l, h_{l−1}), 1 = same direction (the move was only a stretch);
     attn_out_norm      ‖attn_out‖, the size of what attention added to the stream;
     mlp_out_norm       ‖mlp_out‖, the size of what the feed-forward added;
@@ -97,7 +98,7 @@ def layer_movement(trace: Trace, position: int) -> dict[str, np.ndarray]:
     path = trace.hidden_states[:, position]                      # (L+1, d)
     before, after = path[:-1], path[1:]                          # (L, d) each
     return {
-        "layer": np.arange(1, trace.n_layers + 1),
+        "layer": np.arange(trace.n_layers),
         "change_norm": np.linalg.norm(after - before, axis=-1),
         "cosine_to_previous": _row_cosines(after, before),
         "attn_out_norm": np.array([np.linalg.norm(l.attn_out[position]) for l in trace.layers]),

@@ -15,6 +15,7 @@ from ui.frame import require_frame
 from ui.quiz import movement_quiz
 from ui.state import current_model_name, current_trace
 from ui.widgets import plot, sentence_key, token_labels
+from viz.common import LAYER_CONVENTION
 from viz.context import lens_figure, movement_figure, trajectory_figure
 
 MAX_DRAWN = 40      # more paths than this are an unreadable tangle (and slow to draw)
@@ -47,9 +48,10 @@ with tab_paths:
     paths = project_trajectories([trace.hidden_states], dims)
     coords = paths.coords[0]                                            # (L+1, T, dims)
     if drawn:
-        st.caption(f"One PCA fitted on all {len(trace.tokens)} tokens at all {trace.n_layers + 1} layers "
-                   f"together ({100 * paths.explained.sum():.0f}% of the variance kept), so the axes are the "
-                   "same for every layer. Point 0 is the embedding; arrows point the way each layer moved it. "
+        st.caption(f"One PCA fitted on all {len(trace.tokens)} tokens' {trace.n_layers + 1} vectors (the embeddings "
+                   f"and after each layer) together ({100 * paths.explained.sum():.0f}% of the variance kept), so "
+                   "the axes are the same for every layer. Point *emb* is the embedding, point *k* the vector after "
+                   "layer k; arrows point the way each layer moved it. " + LAYER_CONVENTION + ". "
                    "Use the slider or ▶ Play to step through the layers; click a legend entry to hide a token.")
         extra = paths_at_hand(trace, words, drawn)                      # in the legend, one click away
         names = [f"{trace.tokens[i]} ({i})" for i in drawn + extra]     # positions tell repeats apart
@@ -63,7 +65,7 @@ with tab_paths:
 
 with tab_lens:
     st.info("A lens, not a readout: each row lists the vocabulary entries whose *input embeddings* point "
-            "most nearly the same way as the hidden state. Layer 0 lives in that space; every block moves "
+            "most nearly the same way as the hidden state. The embeddings live in that space; every layer moves "
             "the vectors further from it, so deeper rows are an approximation and the cosines shrink.")
     n_entries = st.slider("Entries per layer", 3, 12, 8, key="context_k")
     vectors, shown = trace.hidden_states[:, token], trace.tokens[token]
@@ -86,7 +88,7 @@ with tab_move:
         st.caption(f"“{trace.tokens[token]}” is one piece of {' + '.join(whole.pieces)}: each piece is its own "
                    "vector, and this is this piece's movement.")
     plot(movement_figure(movement, title=f"How much each layer moves “{trace.tokens[token]}”"), "context_movement")
-    st.caption("Bars: how far the block moved the vector, and how big attention's and the feed-forward's "
+    st.caption("Bars: how far the layer moved the vector, and how big attention's and the feed-forward's "
                "additions were (MiniLM normalises after each addition, so compare the two bars with each "
                "other, not with the change). Line: cosine to the previous layer (1 = same direction).")
     movement_table = pd.DataFrame(movement)

@@ -13,6 +13,7 @@ from ui.embedding import input_vectors
 from ui.frame import require_frame
 from ui.state import current_model_name, current_trace
 from ui.widgets import plot, show_text
+from viz.common import LAYER_CONVENTION
 from viz.context import colour, cosine_figure, trajectory_figure
 
 OWN = "your own"
@@ -68,8 +69,8 @@ plot(trajectory_figure(both.project_paths(vectors), [f"A · {word}", f"B · {wor
 plot(cosine_figure(cosine_per_layer(*vectors), title="Cosine of the word's two vectors, layer by layer"),
      "context_pair_cosine")
 st.caption("The projection is fitted on every token of both sentences at every layer, so it is dominated by "
-           "differences between words; the cosine is the exact measure. At layer 0 the two vectors differ "
-           "only by position; every later drop is context pulling them apart.")
+           "differences between words; the cosine is the exact measure. At the embeddings (emb) the two vectors "
+           "differ only by position; every later drop is context pulling them apart. " + LAYER_CONVENTION + ".")
 if preset in LOOK_FOR:
     st.markdown(LOOK_FOR[preset])
 st.dataframe(nearest_by_sentence(input_vectors(current_model_name()), vectors))

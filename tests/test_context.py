@@ -66,7 +66,7 @@ def test_movement_equals_direct_computation(fruit):
     hs = fruit.hidden_states
     for l in range(1, fruit.n_layers + 1):
         row = l - 1
-        assert movement["layer"][row] == l
+        assert movement["layer"][row] == row          # layers count from 0, as on every page
         assert movement["cosine_to_previous"][row] == pytest.approx(direct_cosine(hs[l, 2], hs[l - 1, 2]), abs=1e-5)
         assert movement["change_norm"][row] == pytest.approx(np.linalg.norm(hs[l, 2] - hs[l - 1, 2]), rel=1e-5)
         assert movement["attn_out_norm"][row] == pytest.approx(np.linalg.norm(fruit.layers[row].attn_out[2]), rel=1e-5)
@@ -161,14 +161,15 @@ def test_trajectory_figure_is_valid_with_one_frame_per_layer(fruit, dims):
     np.testing.assert_allclose(paths[1].x, coords[:, 1, 0])
     names = [t.name for t in paths]
     assert "&lt;b&gt;bold&lt;/b&gt;" in names and not any("<b>" in n for n in names)
-    numbers = list(paths[0].text[:-1])          # layer numbers, wherever one fits without covering another label
-    assert all(t in ("", str(l)) for l, t in enumerate(numbers)) and (dims == 3 or any(numbers))
+    numbers = list(paths[0].text[:-1])          # where each point stands, wherever it fits without covering a label
+    expected = ["emb"] + [str(l) for l in range(n_states - 2)]    # layers count from 0: point k is after layer k
+    assert all(t in ("", expected[i]) for i, t in enumerate(numbers)) and (dims == 3 or any(numbers))
     for t in paths:
         assert "bold" not in t.hovertemplate and "the" not in t.hovertemplate
     # frame 2 shows layers 0..2 only; the axes are fixed so nothing rescales between frames
     frame_paths = [t for t in fig.frames[2].data if t.type in ("scatter", "scatter3d")]
     assert len(frame_paths[0].x) == 3
-    assert fig.layout.sliders[0].steps[-1].label == str(n_states - 1)
+    assert fig.layout.sliders[0].steps[-1].label == f"after layer {n_states - 2}"   # layers count from 0
     if dims == 3:
         cones = [t for t in fig.data if t.type == "cone"]
         assert len(cones) == 1 and len(cones[0].x) == 3 * (n_states - 1)   # a cone per step

@@ -183,9 +183,10 @@ def test_coordinate_csv_has_a_row_per_layer_and_position():
 
     coords = np.arange(3 * 4 * 2, dtype=np.float32).reshape(3, 4, 2)          # (L+1, T, dims)
     table = pd.read_csv(io.StringIO(trajectory_csv(["[CLS]", "a", "a", "[SEP]"], coords)))
-    assert list(table.columns) == ["layer", "position", "token", "pc1", "pc2"]
+    assert list(table.columns) == ["vector", "position", "token", "pc1", "pc2"]
     assert len(table) == 12
-    row = table[(table.layer == 2) & (table.position == 1)].iloc[0]
+    row = table[(table.vector == "after layer 1") & (table.position == 1)].iloc[0]
     assert row.token == "a" and (row.pc1, row.pc2) == tuple(coords[2, 1])
     lens = pd.read_csv(io.StringIO(nearest_csv([[("flies", 0.9), ("fly", 0.5)], [("insects", 0.4), ("x", 0.1)]])))
-    assert list(lens.columns) == ["layer", "1", "2"] and list(lens["1"]) == ["flies", "insects"]
+    assert list(lens.columns) == ["vector", "1", "2"] and list(lens["1"]) == ["flies", "insects"]
+    assert list(lens["vector"]) == ["embeddings", "after layer 0"]

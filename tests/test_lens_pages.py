@@ -90,8 +90,9 @@ def test_lens_grid_shapes_and_escaped_text():
     heat = fig.data[0]
     assert heat.type == "heatmap" and np.asarray(heat.z).shape == (rows, positions)
     np.testing.assert_allclose(np.asarray(heat.z), probs[:, :, 0])
-    assert list(fig.layout.yaxis.ticktext) == lens_row_labels(rows) == ["embed", "layer 1", "layer 2",
-                                                                        "layer 3 (output)"]
+    # layers count from 0 on every page: row i reads the output of layer i − 1
+    assert list(fig.layout.yaxis.ticktext) == lens_row_labels(rows) == ["embeddings", "after layer 0", "after layer 1",
+                                                                        "after layer 2 (output)"]
     assert list(heat.x) == [10, 11, 12]
     everything = json.dumps(fig.to_plotly_json(), default=str)
     assert "<b>x" not in everything and "<script>" not in everything and "&lt;b&gt;x" in everything

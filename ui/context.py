@@ -14,6 +14,7 @@ import pandas as pd
 
 from core import Trace
 from analysis.vectors import WordVectors
+from viz.common import state_label
 
 PRESETS = {  # shared word -> (sentence A, sentence B)
     "bank": ("I sat on the bank of the river.", "I deposited money at the bank."),
@@ -22,7 +23,7 @@ PRESETS = {  # shared word -> (sentence A, sentence B)
 }
 LOOK_FOR = {  # checked against the model's numbers in tests/test_context.py
     "flies": "Look at the nearest entries below: in *fruit flies*, **insects** joins the six nearest "
-             "vocabulary entries at layer 2 and stays to the last layer (**insect** too, at layers 3–5); in "
+             "vocabulary entries after layer 1 and stays to the last layer (**insect** too, after layers 2–4); in "
              "*time flies* neither ever does, and the list stays forms of *fly* and flight words (flew, "
              "flying, flown, airplanes, soared). *flies* itself stays nearest in both: context tilts the "
              "vector, it does not swap the word.",
@@ -66,11 +67,12 @@ def paths_at_hand(trace: Trace, words: Sequence[int], drawn: Sequence[int]) -> l
 
 
 def trajectory_csv(tokens: Sequence[str], coords: np.ndarray) -> str:
-    """One row per layer and position: the token and its coordinates (pc1, pc2[, pc3]) in the shared PCA.
+    """One row per vector and position: the token and its coordinates (pc1, pc2[, pc3]) in the shared PCA.
 
-    `coords` is (layers + 1, T, dims), layer-major, as Trajectories holds it."""
+    `coords` is (layers + 1, T, dims), layer-major, as Trajectories holds it; the `vector` column names
+    each stage as the pages do ("embeddings", "after layer 0", …)."""
     n_states, n_tokens, dims = coords.shape
-    table = pd.DataFrame({"layer": np.repeat(np.arange(n_states), n_tokens),
+    table = pd.DataFrame({"vector": np.repeat([state_label(i) for i in range(n_states)], n_tokens),
                           "position": np.tile(np.arange(n_tokens), n_states),
                           "token": list(tokens) * n_states})
     for axis in range(dims):
@@ -83,11 +85,13 @@ def nearest_csv(rows: Sequence[Sequence[tuple[str, float]]]) -> str:
     n_entries = len(rows[0]) if rows else 0
     table = pd.DataFrame([[word for word, _ in row] for row in rows],
                          columns=[str(rank + 1) for rank in range(n_entries)])
-    return table.rename_axis("layer").to_csv()
+    table.index = [state_label(i) for i in range(len(table))]
+    return table.rename_axis("vector").to_csv()
 
 
 def nearest_by_sentence(table: WordVectors, vectors: Sequence[np.ndarray], n_entries: int = 6) -> pd.DataFrame:
     """A row per layer, a column per sentence (A, B): the entries nearest the word's vector there."""
     return pd.DataFrame({f"{name}: nearest entries": [", ".join(word for word, _ in row)
                                                       for row in table.nearest_words(path, n_entries)]
-                         for name, path in zip("AB", vectors)}).rename_axis("layer")
+                         for name, path in zip("AB", vectors)},
+                        index=[state_label(i) for i in range(len(vectors[0]))]).rename_axis("vector")

@@ -246,8 +246,8 @@ def analogy_from(vectors: WordVectors, presets: Sequence[tuple[str, str, str, st
 def movement_question(trace: Trace, position: int | None = None, n_choices: int = N_CHOICES) -> Question | None:
     """"Which layer moves <token> most?" — the largest ‖h_l − h_(l−1)‖ (the Context page's bars).
 
-    Layers are numbered as on the Context page: layer l is the block that turns hidden state l−1 into
-    hidden state l (1..L). Without `position`, a whole word chosen by the sentence."""
+    Layers count from 0, as on every page: layer l turns the vector before it into the one after it.
+    Without `position`, a whole word chosen by the sentence."""
     n_layers = trace.n_layers
     if n_layers < MIN_CHOICES or not trace.tokens:
         return None
@@ -257,21 +257,20 @@ def movement_question(trace: Trace, position: int | None = None, n_choices: int 
         words = words if words.size else [i for i, special in enumerate(trace.special_mask) if not special] or [0]
         position = int(rng.choice(words))
     movement = layer_movement(trace, position)
-    change = np.asarray(movement["change_norm"], dtype=np.float64)  # (L,) block l at index l-1
-    ranked = [int(i) + 1 for i in np.argsort(-change, kind="stable")]
+    change = np.asarray(movement["change_norm"], dtype=np.float64)  # (L,) layer l at index l
+    ranked = [int(i) for i in np.argsort(-change, kind="stable")]
     answer = ranked[0]
     count = min(n_choices, n_layers) - 1
     layers, index = _arrange(answer, _distractors(ranked[1:2], ranked[2:], count, rng), rng,
                              keep_order=True)
     name = token_name(trace, position)
-    at = answer - 1
-    others = "; ".join(f"layer {l}: {change[l - 1]:.2f}" for l in layers if l != answer)
+    at = answer
+    others = "; ".join(f"layer {l}: {change[l]:.2f}" for l in layers if l != answer)
     explanation = (
         f"Layer {answer} moves “{name}” the most: its vector changes by ‖Δ‖ = {change[at]:.2f} there "
         f"(cosine to the layer before {movement['cosine_to_previous'][at]:.3f}). The other choices: {others}. "
         f"In that layer attention added a vector of size {movement['attn_out_norm'][at]:.2f} and the "
-        f"feed-forward one of size {movement['mlp_out_norm'][at]:.2f}. Layer l here is the block that turns "
-        f"hidden state l−1 into hidden state l, as on the Context page (the attention pages call it layer l−1).")
+        f"feed-forward one of size {movement['mlp_out_norm'][at]:.2f}. Layers count from 0, as on every page.")
     return Question("movement", f"Which layer moves “{name}” the most (the biggest change to its vector)?",
                     tuple(f"layer {l}" for l in layers), index, explanation,
                     {"position": position, "layers": tuple(layers)})

@@ -250,6 +250,18 @@ def to_pixels(coords: np.ndarray, ranges: Sequence[Sequence[float]], width: floa
     return (coords - centre) * scale
 
 
+LAYER_CONVENTION = ("Layers count from 0 on every page: layer 0 is the first block. A token's vector is named by "
+                    "where it stands: the embeddings (emb), then after layer 0, after layer 1 and so on")
+
+
+def state_label(i: int, short: bool = False) -> str:
+    """Hidden state i of a trace (0 = the embeddings) named by the layer it comes out of, counted from 0
+    as on the attention pages: "embeddings", "after layer 0", … (short: "emb", "0", …)."""
+    if i == 0:
+        return "emb" if short else "embeddings"
+    return str(i - 1) if short else f"after layer {i - 1}"
+
+
 def percent_ticks(end: float, target: int = 5) -> dict:
     """Tick values and labels for a probability axis from 0 to `end`: a round step (1, 2 or 5 × 10ⁿ)
     and just enough decimals that every label is distinct and reads its own value. Plotly's

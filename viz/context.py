@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .common import (HEAD_COLOURS, LINE, PLOT_WIDTH, WEIGHT_SCALE, base_layout, category_style, colour,
-                     place_labels, safe, safe_all, shorten, text_offset, text_width, to_pixels)
+                     place_labels, safe, safe_all, shorten, state_label, text_offset, text_width, to_pixels)
 
 LABEL_FONT = 11      # px: layer numbers and token names beside the paths
 
@@ -62,9 +62,9 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
 
     def full_path(j: int) -> dict:
         trace = path(j, n_states - 1)
-        hover = "%{customdata[0]} · layer %{customdata[1]}<br>PC1 %{x:.2f}, PC2 %{y:.2f}"
+        hover = "%{customdata[0]} · %{customdata[1]}<br>PC1 %{x:.2f}, PC2 %{y:.2f}"
         trace.update(name=names[j], legendgroup=str(j), mode="lines+markers+text",
-                     customdata=[[names[j], l] for l in range(n_states)],   # a prefix serves every frame
+                     customdata=[[names[j], state_label(l)] for l in range(n_states)],   # a prefix serves every frame
                      textfont=dict(size=LABEL_FONT, color=colours[j]), visible="legendonly" if hidden[j] else True)
         if dims == 2:
             # an arrow at each layer, pointing along the step that reached it (layer 0 has no
@@ -86,7 +86,7 @@ def trajectory_figure(coords: np.ndarray, labels: Sequence[str], explained: Sequ
                           marker=dict(size=11, color=[colours[j] for j in shown], symbol=[symbols[j] for j in shown],
                                       line=dict(width=1, color="white")),
                           customdata=[names[j] for j in shown], showlegend=False,
-                          hovertemplate="%{customdata} · layer 0 (embedding)<extra></extra>"))
+                          hovertemplate="%{customdata} · embeddings<extra></extra>"))
         frames = [dict(name=str(l), data=[path(j, l) for j in range(n_tokens)], traces=list(range(n_tokens)))
                   for l in range(n_states)]
     else:
@@ -131,8 +131,8 @@ def _path_labels(coords: np.ndarray, names: Sequence[str], hidden: Sequence[bool
     frames = []
     for last in range(n_states):
         shown = [j for j in range(n_tokens) if not hidden[j]]
-        wanted = [(j, last, f"{last} · {names[j]}") for j in shown]             # heads, named
-        wanted += [(j, l, str(l)) for l in range(last - 1, -1, -1) for j in shown]   # then numbers
+        wanted = [(j, last, f"{state_label(last, True)} · {names[j]}") for j in shown]   # heads, named
+        wanted += [(j, l, state_label(l, True)) for l in range(last - 1, -1, -1) for j in shown]   # then numbers
         markers = pixels[: last + 1, shown]                                     # (last+1, shown, 2)
         radius = np.where(np.arange(last + 1) == 0, 5.5, 6.5)[:, None, None]    # start markers 11 px, arrows 13
         obstacles = np.concatenate([markers - radius, markers + radius], axis=2).reshape(-1, 4)   # (M, 4) boxes
@@ -168,11 +168,11 @@ def _cones(coords: np.ndarray, last: int, colours: Sequence[str]) -> list[dict]:
 
 def _add_layer_slider(fig: go.Figure, n_states: int) -> None:
     frame_args = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
-    steps = [dict(method="animate", label=str(l), args=[[str(l)], frame_args]) for l in range(n_states)]
+    steps = [dict(method="animate", label=state_label(l), args=[[str(l)], frame_args]) for l in range(n_states)]
     play = dict(frame=dict(duration=700, redraw=True), transition=dict(duration=250), mode="immediate")
     fig.update_layout(
         sliders=[dict(active=n_states - 1, steps=steps, x=0.1, len=0.9, y=-0.02, yanchor="top",
-                      currentvalue=dict(prefix="up to layer ", font=dict(size=13)), pad=dict(t=30))],
+                      currentvalue=dict(prefix="up to: ", font=dict(size=13)), pad=dict(t=30))],
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.02, xanchor="left", yanchor="top",
                           pad=dict(t=38, r=10), showactive=False, buttons=[
                               dict(label="▶ Play", method="animate",
@@ -185,36 +185,38 @@ def lens_figure(rows: Sequence[Sequence[tuple[str, float]]], title: str | None =
     n_layers, k = len(rows), len(rows[0]) if rows else 0
     sims = np.array([[s for _, s in row] for row in rows], dtype=np.float64)  # (L+1, k)
     words = np.array([[safe(shorten(w, 14)) for w, _ in row] for row in rows], dtype=object)
+    states = [state_label(i) for i in range(n_layers)]
     fig = go.Figure(go.Heatmap(
-        z=sims, x=list(range(1, k + 1)), y=list(range(n_layers)), text=words, customdata=words,
+        z=sims, x=list(range(1, k + 1)), y=states, text=words, customdata=words,
         texttemplate="%{text}<br>%{z:.2f}", textfont=dict(size=12), colorscale=WEIGHT_SCALE,
         zmin=0.0, zmax=1.0, colorbar=dict(title="cosine"), xgap=2, ygap=2,
-        hovertemplate="layer %{y}, rank %{x}: %{customdata} (cosine %{z:.3f})<extra></extra>"))
+        hovertemplate="%{y}, rank %{x}: %{customdata} (cosine %{z:.3f})<extra></extra>"))
     base_layout(fig, title, height=120 + 62 * n_layers)
     fig.update_xaxes(title="rank (1 = nearest)", side="top", tickmode="array", tickvals=list(range(1, k + 1)))
-    fig.update_yaxes(title="layer", autorange="reversed", tickmode="array", tickvals=list(range(n_layers)),
-                     ticktext=["0 · embeddings"] + [str(l) for l in range(1, n_layers)])
+    fig.update_yaxes(title="the vector", autorange="reversed", type="category")
     return fig
 
 
 # -- same word, two sentences --------------------------------------------------------------------------
 def cosine_figure(cosines: np.ndarray, title: str | None = None, baseline: np.ndarray | None = None,
                   baseline_name: str = "") -> go.Figure:
-    """The cosine of the two sentences' vectors of the word, at every layer (0 = embeddings)."""
+    """The cosine of the two sentences' vectors of the word: the embeddings, then after every layer."""
     cosines = np.asarray(cosines, dtype=np.float64)
     layers = list(range(len(cosines)))
+    names = [state_label(i) for i in layers]
     fig = go.Figure(go.Scatter(
         x=layers, y=cosines, mode="lines+markers+text", name="the word in the two sentences",
         text=[f"{c:.2f}" for c in cosines], textposition="bottom center",
-        line=dict(color=HEAD_COLOURS[0], width=3), marker=dict(size=9),
-        hovertemplate="layer %{x}: cosine %{y:.3f}<extra></extra>"))
+        line=dict(color=HEAD_COLOURS[0], width=3), marker=dict(size=9), customdata=names,
+        hovertemplate="%{customdata}: cosine %{y:.3f}<extra></extra>"))
     if baseline is not None:
         fig.add_trace(go.Scatter(x=layers, y=np.asarray(baseline, dtype=np.float64), mode="lines+markers",
                                  name=safe(baseline_name), line=dict(color="#adb5bd", dash="dot"),
-                                 hovertemplate="layer %{x}: %{y:.3f}<extra></extra>"))
+                                 customdata=names, hovertemplate="%{customdata}: %{y:.3f}<extra></extra>"))
     low = min(0.0, float(np.min(cosines)) - 0.05)
     base_layout(fig, title, height=380)
-    fig.update_xaxes(title="layer (0 = embeddings)", tickmode="array", tickvals=layers)
+    fig.update_xaxes(title="the vector (emb = embeddings, k = after layer k)", tickmode="array", tickvals=layers,
+                     ticktext=[state_label(i, True) for i in layers])
     fig.update_yaxes(title="cosine similarity", range=[low, 1.05])
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
     return fig
@@ -239,7 +241,7 @@ def movement_figure(movement: dict, title: str | None = None) -> go.Figure:
                   secondary_y=True)
     base_layout(fig, title, height=420)
     fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.3), margin=dict(b=40))
-    fig.update_xaxes(title="layer (block)", tickmode="array", tickvals=layers)
+    fig.update_xaxes(title="layer (counted from 0)", tickmode="array", tickvals=layers)
     fig.update_yaxes(title="size (vector norm)", secondary_y=False, rangemode="tozero")
     fig.update_yaxes(title="cosine to previous layer", secondary_y=True, range=[0, 1.05], dtick=0.2,
                      showgrid=False)

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import WEIGHT_SCALE, base_layout, percent_ticks, safe, shorten, token_ticks
+from .common import WEIGHT_SCALE, base_layout, percent_ticks, safe, shorten, state_label, token_ticks
 from .steps import visible
 
 
@@ -38,9 +38,10 @@ def next_token_bars(tokens: Sequence[str], probs: np.ndarray, title: str) -> go.
 
 
 def lens_row_labels(n_rows: int) -> list[str]:
-    """Row 0 reads the embedding, row ℓ block ℓ's output; the last is the model's own output."""
-    return ["embed"] + [f"layer {i}" for i in range(1, n_rows - 1)] + [f"layer {n_rows - 1} (output)"] \
-        if n_rows > 1 else ["embed"]
+    """Row 0 reads the embeddings, row i the output of layer i − 1 (layers count from 0 on every page);
+    the last is the model's own output."""
+    labels = [state_label(i) for i in range(n_rows)]
+    return labels[:-1] + [labels[-1] + " (output)"] if n_rows > 1 else labels
 
 
 def logit_lens_grid(top_tokens: Sequence[Sequence[Sequence[str]]], top_probs: np.ndarray,
