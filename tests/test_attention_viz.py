@@ -168,3 +168,16 @@ def test_statistic_heatmap_and_key_bar_show_the_numbers(trace):
     bar = key_bar(values, trace.tokens, highlight=[1, 2])
     np.testing.assert_array_equal(np.asarray(bar.data[0].y), values)
     assert list(bar.layout.xaxis.ticktext) == [safe(t) for t in trace.tokens]
+
+
+def test_statistic_map_reads_small_effects_and_labels_zero():
+    """Issue 26: the importance map printed 2 decimals, so most cells read "0.00", and the head
+    statistics' colour bar had no 0 tick."""
+    effects = np.full((6, 12), 0.004, dtype=np.float32)
+    effects[2, 3] = 0.05
+    fig = statistic_heatmap(effects, "effect")
+    heat = fig.data[0]
+    assert heat.texttemplate == "%{z:.4f}"          # 0.004 reads as 0.0040 (two significant digits), not 0.00
+    assert heat.zmin == 0.0 and heat.colorbar.tick0 == 0.0 and 0 < heat.colorbar.dtick <= 0.05
+    shares = np.linspace(0, 0.9, 72, dtype=np.float32).reshape(6, 12)
+    assert statistic_heatmap(shares, "share").data[0].texttemplate == "%{z:.2f}"

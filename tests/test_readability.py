@@ -298,3 +298,13 @@ def test_trajectories_open_on_a_few_content_words_with_more_at_hand(minilm):
     short = minilm.trace("Time flies like an arrow.")
     assert [short.tokens[i] for i in paths_to_draw(short, [1, 2, 3, 4, 5, 6])][:2] == ["flies", "time"]
     assert paths_to_draw(short, [4, 6]) == [4, 6]          # only "an" and ".": any words rather than none
+
+
+def test_twelve_heads_get_twelve_colours_a_reader_tells_apart():
+    """Issue 26: the lines view's "all heads" drew 12 heads in what read as 10 colours (two oranges,
+    two blues about 7 CIELAB units apart)."""
+    from viz.common import HEAD_COLOURS
+
+    assert len(set(HEAD_COLOURS)) == 12
+    closest = min(np.linalg.norm(lab(a) - lab(b)) for a, b in itertools.combinations(HEAD_COLOURS, 2))
+    assert closest > 20

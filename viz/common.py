@@ -18,9 +18,11 @@ import plotly.graph_objects as go
 WEIGHT_SCALE = "Blues"
 DIVERGING_SCALE = "RdBu_r"
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+# The 12 heads of a layer told apart at once (the lines view's "all heads"): no two closer than about
+# 24 CIELAB units (tests/test_readability.py); two oranges and two blues once made 12 heads read as 10.
 HEAD_COLOURS = [
     "#4c6ef5", "#f76707", "#2b8a3e", "#e03131", "#7048e8", "#0c8599",
-    "#d6336c", "#5c940d", "#e8590c", "#1971c2", "#862e9c", "#495057",
+    "#d6336c", "#5c940d", "#8c564b", "#e6a700", "#862e9c", "#495057",
 ]
 EXTRA_COLOURS = ["#343a40", "#f59f00", "#20c997", "#be4bdb", "#fa5252", "#15aabf", "#94d82d", "#ff922b"]
 PALETTE = HEAD_COLOURS + EXTRA_COLOURS   # categories: heads, tokens, word groups

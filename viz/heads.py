@@ -95,16 +95,38 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
     return fig
 
 
+def percent_free_ticks(top: float, target: int = 5) -> dict:
+    """Colour-bar ticks from 0 to `top` on a round step (1, 2 or 5 × 10ⁿ), 0 always labelled."""
+    raw = top / target
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return dict(tick0=0.0, dtick=step)
+
+
+def cell_decimals(values: np.ndarray) -> int:
+    """Decimals that make most cells show a number, not "0.00": two significant digits for the typical
+    non-zero |value| (the median), between 2 and 4 decimals."""
+    magnitudes = np.abs(values[np.isfinite(values) & (values != 0)])
+    if magnitudes.size == 0:
+        return 2
+    typical = float(np.median(magnitudes))
+    return int(np.clip(1 - np.floor(np.log10(typical)), 2, 4))
+
+
 def statistic_heatmap(values: np.ndarray, label: str, title: str | None = None,
                       diverging: bool = False) -> go.Figure:
-    """(L, H) numbers, one per head, written in each cell."""
+    """(L, H) numbers, one per head, written in each cell with enough decimals to read (effects of
+    knocking a head out are often 0.001–0.01); the colour bar starts at a labelled 0."""
     values = np.asarray(values, dtype=np.float32)
     n_layers, n_heads = values.shape
+    decimals = cell_decimals(values)
+    top = float(np.nanmax(values)) if values.size and np.isfinite(values).any() else 1.0
+    ticks = percent_free_ticks(top) if not diverging and top > 0 else {}
     fig = go.Figure(go.Heatmap(
         z=values, x=list(range(n_heads)), y=list(range(n_layers)), colorscale=WEIGHT_SCALE,
-        zmin=0.0 if not diverging else None, texttemplate="%{z:.2f}", textfont=dict(size=11),
-        colorbar=dict(title=dict(text=label, side="right")),
-        hovertemplate=f"layer %{{y}} · head %{{x}}<br>{label}: %{{z:.3f}}<extra></extra>",
+        zmin=0.0 if not diverging else None, texttemplate=f"%{{z:.{decimals}f}}", textfont=dict(size=11),
+        colorbar=dict(title=dict(text=label, side="right"), **ticks),
+        hovertemplate=f"layer %{{y}} · head %{{x}}<br>{label}: %{{z:.4f}}<extra></extra>",
     ))
     base_layout(fig, title, height=160 + 48 * n_layers)
     if title:  # above the top axis, not on it
