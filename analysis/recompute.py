@@ -369,7 +369,8 @@ def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]
 def count_weights(*tensors: Optional[torch.Tensor]) -> int:
     """How many numbers the given tensors hold (None, a missing bias, holds none): every count on
     the step pages is made by this function from real tensors, never by a formula of our own
-    (core/budget.py's formula, used before a model is loaded, is checked against it in the tests)."""
+    (core/budget.py's formula, used before a model is loaded, is checked against these counts in
+    tests/test_steps.py)."""
     return sum(int(t.numel()) for t in tensors if t is not None)
 
 
