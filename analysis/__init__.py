@@ -15,6 +15,8 @@ Each file holds one idea; none of them stores anything on a model or a trace.
   context.py       hidden states through the layers, movement, nearest words
   sentence.py      mean pooling: MiniLM's sentence embedding
   recompute.py     the forward pass redone by hand in numpy, one arrow at a time (step pages)
+  kernels.py       the numpy twin of core's mathematics (attention, rotary, norms, activations),
+                   shared by every recomputation and checked against core in tests/test_kernels.py
   vectors.py       word-vector tables: analogies, neighbours, cosines
   vector_search.py the int8 search engine behind them, with its proven error bound
   pca.py, projection.py   PCA and the 2-D projections of embedding spaces

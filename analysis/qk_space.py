@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .kernels import scaled_scores, softmax
 from .pca import fit_pca
 from core.trace import Trace
 
@@ -99,15 +100,9 @@ def qk_space(q: np.ndarray, k: np.ndarray) -> QKSpace:
 
 def weights_from(q: np.ndarray, k: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
     """softmax(q·kᵀ/√d_head) (T_q, T_k) with keys hidden where `allowed` is False (the causal
-    mask: np.isfinite(trace scores)): what the head computes, redone from q and k."""
-    q = np.asarray(q, dtype=np.float64)
-    k = np.asarray(k, dtype=np.float64)
-    scores = q @ k.T / np.sqrt(q.shape[-1])              # (T_q, T_k)
-    if allowed is not None:
-        scores = np.where(allowed, scores, -np.inf)
-    scores = scores - scores.max(axis=-1, keepdims=True)
-    weights = np.exp(scores)
-    return weights / weights.sum(axis=-1, keepdims=True)
+    mask: np.isfinite(trace scores)): what the head computes, redone from q and k by the kernels."""
+    _, weights = softmax(scaled_scores(q, k, allowed))
+    return weights
 
 
 def strongest_links(weights: np.ndarray, count: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ the trace's own input of that stretch:
 
     x = attn_in                         (T, d_model)
     q, k, v = x · W + b, split into heads   (T, d_head) each; k, v per key/value head (grouped-query)
-    RoPE models: q and k turned by position (pairs of dimensions rotated, core/rotary.py)
+    RoPE models: q and k turned by position (pairs of dimensions rotated)
     dots_j = q_i · k_j;  scaled_j = dots_j / √d_head;  weights = softmax(scaled)
     head_out_i = Σ_j weights_j · v_j
     concat (T, d_model) · W_O + b_O = attn_out
@@ -16,26 +16,28 @@ Every family's switches are followed: LayerNorm or RMSNorm, pre- or post-norm, g
 attention (query head h reads key/value head config.kv_head_of(h)), rotary positions, a gated
 (SwiGLU) feed-forward, GELU (exact or tanh), ReLU or SiLU, with or without biases.
 
-The tests check every result against the trace, so the numbers the pages show are the
-numbers the model computed. Weights are only read (detached copies), never changed.
+The mathematics itself (attention, rotation, norms, activations) is analysis/kernels.py, the
+numpy twin of core/ that every recomputation shares; this file reads the weights and wires the
+kernels the way the block does. The tests check every result against the trace, so the numbers
+the pages show are the numbers the model computed. Weights are only read (detached copies), never changed.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from core.attention import MultiHeadAttention
 from core.config import TransformerConfig
 from core.model import Transformer
-from core.rotary import rotary_angles
-from .vectors import unit_rows
 from core.trace import Trace
+from . import kernels
+from .kernels import rotate  # noqa: F401  (the rotary figure's test turns vectors with it, from here)
+from .vectors import unit_rows
 
 
 # -- reading weights --------------------------------------------------------------------------
@@ -65,16 +67,12 @@ class Affine:
         return np.asarray(x, dtype=np.float64) @ self.w + self.b
 
 
-def layer_norm(x: np.ndarray, norm: nn.Module) -> np.ndarray:
-    """LayerNorm: (x - mean) / √(var + eps) · γ + β over the last axis; or, for an RMSNorm
-    (no β: Llama, Mistral, Qwen2), x / √(mean(x²) + eps) · γ."""
-    x = np.asarray(x, dtype=np.float64)
-    eps = norm.eps
-    if not isinstance(norm, nn.LayerNorm):
-        return x / np.sqrt((x * x).mean(axis=-1, keepdims=True) + eps) * _array(norm.weight)
-    mean = x.mean(axis=-1, keepdims=True)
-    var = x.var(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * _array(norm.weight) + _array(norm.bias)
+def apply_norm(x: np.ndarray, module: nn.Module) -> np.ndarray:
+    """The model's normalisation module applied by the numpy kernel: LayerNorm (γ and β) or,
+    for an RMSNorm (no β: Llama, Mistral, Qwen2), the RMS norm."""
+    if isinstance(module, nn.LayerNorm):
+        return kernels.layer_norm(x, _array(module.weight), _array(module.bias), module.eps)
+    return kernels.rms_norm(x, _array(module.weight), module.eps)
 
 
 def norm_name(config: TransformerConfig) -> str:
@@ -85,45 +83,10 @@ def norm_name(config: TransformerConfig) -> str:
 ACTIVATION_NAMES = {"gelu": "GELU", "gelu_tanh": "GELU (tanh approximation)", "relu": "ReLU", "silu": "SiLU"}
 
 
-def activation(x: np.ndarray, name: str) -> np.ndarray:
-    """Exact GELU x·Φ(x) (erf, as BERT uses), GPT-2's tanh GELU, ReLU, or SiLU x·σ(x) (Llama)."""
-    x = np.asarray(x, dtype=np.float64)
-    if name == "relu":
-        return np.maximum(x, 0.0)
-    if name == "silu":
-        return x / (1.0 + np.exp(-x))
-    if name == "gelu_tanh":
-        return F.gelu(torch.from_numpy(x), approximate="tanh").numpy()
-    return F.gelu(torch.from_numpy(x)).numpy()
-
-
 def rope_angles(config: TransformerConfig, t: int) -> np.ndarray:
-    """(T, d_head/2) the rotary angles of positions 0..T-1, computed as the model computes them."""
-    return _array(rotary_angles(torch.arange(t), config.d_head, config.rope_theta))
-
-
-def rotate(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
-    """x (..., T, d_head): pair (i, i + d_head/2) turned by angles[t, i] (the "rotate half" layout)."""
-    half = x.shape[-1] // 2
-    x1, x2 = x[..., :half], x[..., half:]
-    cos, sin = np.cos(angles), np.sin(angles)                 # (T, d_head/2)
-    return np.concatenate((x1 * cos - x2 * sin, x2 * cos + x1 * sin), axis=-1)
-
-
-def softmax(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (exp(s - max), weights); -inf scores get exactly 0. Shifting by the max
-    changes nothing mathematically and keeps exp from overflowing."""
-    scores = np.asarray(scores, dtype=np.float64)
-    finite = np.isfinite(scores)
-    top = np.max(np.where(finite, scores, -np.inf), axis=-1, keepdims=True)
-    exps = np.where(finite, np.exp(np.where(finite, scores - top, 0.0)), 0.0)
-    return exps, exps / exps.sum(axis=-1, keepdims=True)
-
-
-def allowed_keys(causal: bool, t: int) -> np.ndarray:
-    """(T, T) bool: True where query i may look at key j (everything, or j ≤ i when causal)."""
-    full = np.ones((t, t), dtype=bool)
-    return np.tril(full) if causal else full
+    """(T, d_head/2) the rotary angles of positions 0..T-1 in this model (the one place that says
+    which dimensions of a head turn: all of them)."""
+    return kernels.rope_angles(np.arange(t), config.d_head, config.rope_theta)
 
 
 # -- one head, one query token -------------------------------------------------------------------
@@ -179,12 +142,12 @@ def head_steps(net: Transformer, trace: Trace, layer: int, head: int, query: int
     if config.positional == "rotary":
         angles = rope_angles(config, t)                                    # (T, d_head/2)
         q_raw, k_raw = q, k
-        q, k = rotate(q_raw, angles), rotate(k_raw, angles)
-    allowed = allowed_keys(trace.causal, t)[query]
+        q, k = kernels.rotate(q_raw, angles), kernels.rotate(k_raw, angles)
+    allowed = kernels.allowed_keys(trace.causal, t)[query]
     dots = k @ q[query]                                                    # (T,)  q_i · k_j for every j
     scale = math.sqrt(dh)
-    scaled = np.where(allowed, dots / scale, -np.inf)
-    exps, weights = softmax(scaled)
+    scaled = kernels.scaled_scores(q[query], k, allowed)                   # (T,)  dots / √d_head, -inf where hidden
+    exps, weights = kernels.softmax(scaled)
     head_out = weights @ v                                                 # (d_head,)
     return HeadSteps(layer, head, query, x, w_q, w_k, w_v, q, k, v, allowed, dots, scale,
                      scaled, exps, weights, head_out, kv, q_raw, k_raw, angles)
@@ -242,45 +205,69 @@ def per_head(x: np.ndarray, n_heads: int) -> np.ndarray:
     return x.reshape(t, n_heads, d // n_heads).transpose(1, 0, 2)  # (H, T, d_head)
 
 
+class AttentionSteps(NamedTuple):
+    q: np.ndarray              # (H, T, d_head)  rotated in RoPE models
+    k: np.ndarray              # (H_kv, T, d_head)
+    v: np.ndarray              # (H_kv, T, d_head)
+    scores: np.ndarray         # (H, T, T)
+    weights: np.ndarray        # (H, T, T)
+    head_out: np.ndarray       # (H, T, d_head)
+    heads_concat: np.ndarray   # (T, d_model)
+    attn_out: np.ndarray       # (T, d_model)
+
+
+def attention_steps(attention: MultiHeadAttention, attn_in: np.ndarray, config: TransformerConfig,
+                    causal: bool) -> AttentionSteps:
+    """Every head of one attention layer on attn_in (T, d_model), with the numpy kernels."""
+    t = attn_in.shape[0]
+    q = per_head(Affine.of(attention.query)(attn_in), config.n_heads)      # (H, T, d_head)
+    k, v = (per_head(Affine.of(lin)(attn_in), config.kv_heads)          # (H_kv, T, d_head) each
+            for lin in (attention.key, attention.value))
+    if config.positional == "rotary":
+        angles = rope_angles(config, t)
+        q, k = kernels.rotate(q, angles), kernels.rotate(k, angles)
+    scores, weights, head_out = kernels.attend(q, k, v, kernels.allowed_keys(causal, t))   # (H, T, T), (H, T, d_head)
+    heads_concat = head_out.transpose(1, 0, 2).reshape(t, config.d_model)  # (T, H*d_head)
+    return AttentionSteps(q, k, v, scores, weights, head_out, heads_concat, Affine.of(attention.output)(heads_concat))
+
+
+class FeedForwardSteps(NamedTuple):
+    mlp_pre: np.ndarray             # (T, d_ff)  x · W_up + b_up (gated: x · W_gate, the gate before act)
+    mlp_hidden: np.ndarray          # (T, d_ff)  after the activation (gated: act(gate) * up)
+    mlp_out: np.ndarray             # (T, d_model)
+    mlp_up: Optional[np.ndarray]    # (T, d_ff)  gated only: x · W_up
+
+
+def feed_forward_steps(mlp: nn.Module, mlp_in: np.ndarray, activation: str) -> FeedForwardSteps:
+    """down(act(up(x))), or gated: down(act(gate(x)) * up(x)), with the numpy kernels."""
+    if mlp.gate is None:
+        mlp_pre, mlp_up = Affine.of(mlp.up)(mlp_in), None
+        mlp_hidden = kernels.ACTIVATIONS[activation](mlp_pre)
+    else:
+        mlp_pre, mlp_up = Affine.of(mlp.gate)(mlp_in), Affine.of(mlp.up)(mlp_in)
+        mlp_hidden = kernels.swiglu(mlp_pre, mlp_up, activation)
+    return FeedForwardSteps(mlp_pre, mlp_hidden, Affine.of(mlp.down)(mlp_hidden), mlp_up)
+
+
 def layer_steps(net: Transformer, trace: Trace, layer: int) -> LayerSteps:
     """Recompute block `layer` from its input trace.layers[layer].resid_pre."""
     config = net.config
     block = net.blocks[layer]
     pre_ln = config.norm == "pre"
     x = np.asarray(trace.layers[layer].resid_pre, dtype=np.float64)       # (T, d_model)
-    attn_in = layer_norm(x, block.attn_norm) if pre_ln else x
-    attention = block.attention
-    t = x.shape[0]
-    q = per_head(Affine.of(attention.query)(attn_in), config.n_heads)      # (H, T, d_head)
-    k, v = (per_head(Affine.of(lin)(attn_in), config.kv_heads)          # (H_kv, T, d_head) each
-            for lin in (attention.key, attention.value))
-    if config.positional == "rotary":
-        angles = rope_angles(config, t)
-        q, k = rotate(q, angles), rotate(k, angles)
-    group = [config.kv_head_of(h) for h in range(config.n_heads)]          # query head -> its k/v head
-    allowed = allowed_keys(trace.causal, t)
-    scores = np.where(allowed, q @ k[group].transpose(0, 2, 1) / math.sqrt(config.d_head), -np.inf)  # (H, T, T)
-    _, weights = softmax(scores)
-    head_out = weights @ v[group]                                          # (H, T, d_head)
-    heads_concat = head_out.transpose(1, 0, 2).reshape(t, config.d_model)  # (T, H*d_head)
-    attn_out = Affine.of(attention.output)(heads_concat)
-    attn_sum = x + attn_out
-    resid_mid = attn_sum if pre_ln else layer_norm(attn_sum, block.attn_norm)
-    mlp_in = layer_norm(resid_mid, block.mlp_norm) if pre_ln else resid_mid
-    mlp_up = None
-    if block.mlp.gate is not None:                                         # SwiGLU: act(x·W_gate) * (x·W_up)
-        mlp_pre = Affine.of(block.mlp.gate)(mlp_in)
-        mlp_up = Affine.of(block.mlp.up)(mlp_in)
-        mlp_hidden = activation(mlp_pre, config.activation) * mlp_up
-    else:
-        mlp_pre = Affine.of(block.mlp.up)(mlp_in)
-        mlp_hidden = activation(mlp_pre, config.activation)
-    mlp_out = Affine.of(block.mlp.down)(mlp_hidden)
-    mlp_sum = resid_mid + mlp_out
-    resid_post = mlp_sum if pre_ln else layer_norm(mlp_sum, block.mlp_norm)
-    return LayerSteps(layer, config.norm, x, attn_in, q, k, v, scores, weights, head_out,
-                      heads_concat, attn_out, attn_sum, resid_mid, mlp_in, mlp_pre, mlp_hidden,
-                      mlp_out, mlp_sum, resid_post, mlp_up)
+    # The block's wiring: where the norms sit and what the residual adds. A new layout (a parallel
+    # block, say) is one more branch here; the attention and the feed-forward stay as they are.
+    attn_in = apply_norm(x, block.attn_norm) if pre_ln else x
+    a = attention_steps(block.attention, attn_in, config, trace.causal)
+    attn_sum = x + a.attn_out
+    resid_mid = attn_sum if pre_ln else apply_norm(attn_sum, block.attn_norm)
+    mlp_in = apply_norm(resid_mid, block.mlp_norm) if pre_ln else resid_mid
+    f = feed_forward_steps(block.mlp, mlp_in, config.activation)
+    mlp_sum = resid_mid + f.mlp_out
+    resid_post = mlp_sum if pre_ln else apply_norm(mlp_sum, block.mlp_norm)
+    return LayerSteps(layer, config.norm, x, attn_in, a.q, a.k, a.v, a.scores, a.weights, a.head_out,
+                      a.heads_concat, a.attn_out, attn_sum, resid_mid, mlp_in, f.mlp_pre, f.mlp_hidden,
+                      f.mlp_out, mlp_sum, resid_post, f.mlp_up)
 
 
 def top_neurons(hidden_row: np.ndarray, k: int = 10) -> list[tuple[int, float]]:
@@ -320,7 +307,7 @@ def embedding_steps(net: Transformer, trace: Trace) -> EmbeddingSteps:
     if emb.segment is not None:
         segment = np.repeat(_array(emb.segment.weight[:1]), t, axis=0)    # (T, d_model) all segment 0
         summed = summed + segment
-    embed = layer_norm(summed, emb.norm) if emb.norm is not None else summed
+    embed = apply_norm(summed, emb.norm) if emb.norm is not None else summed
     return EmbeddingSteps(token, pos, segment, summed, embed)
 
 
@@ -375,22 +362,34 @@ def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]
         shape = ("γ " if w.dim() == 1 else "W ") + "×".join(str(s) for s in reversed(w.shape))
         if b is not None:
             shape += (" + β " if w.dim() == 1 else " + b ") + str(b.shape[0])
-        out.append(ParamCount(step, shape, int(w.numel() + (b.numel() if b is not None else 0)), part))
+        out.append(ParamCount(step, shape, count_weights(w, b), part))
     return out
+
+
+def count_weights(*tensors: Optional[torch.Tensor]) -> int:
+    """How many numbers the given tensors hold (None, a missing bias, holds none): every count on
+    the step pages is made by this function from real tensors, never by a formula of our own
+    (core/budget.py's formula, used before a model is loaded, is checked against these counts in
+    tests/test_steps.py)."""
+    return sum(int(t.numel()) for t in tensors if t is not None)
 
 
 def attention_parameters(config: TransformerConfig) -> dict[str, int]:
     """Parameters of a multi-head attention with config.n_heads heads and with one head of
     full width, counted on real (empty, meta-device) modules: splitting into heads slices
     W_Q, W_K, W_V into H column blocks of d_head; it adds no weights and removes none."""
-    def count(c: TransformerConfig) -> int:
-        with torch.device("meta"):
-            return sum(p.numel() for p in MultiHeadAttention(c).parameters())
-    d, dh = config.d_model, config.d_head
-    one = d * dh + (dh if config.qkv_bias else 0)                             # one head's slice of W_Q (or W_K, W_V)
-    # Without grouped-query attention: H heads × (W_Q, W_K, W_V slices) + W_O. With it: H query slices,
-    # but only H_kv key and value slices; the one full-width head is plain (n_kv_heads = None).
-    return {"multi_head": count(config),
-            "one_full_head": count(replace(config, n_heads=1, n_kv_heads=None)),
-            "per_head_qkv": 3 * one, "per_head_q": one, "per_kv_head": 2 * one, "kv_heads": config.kv_heads,
-            "output": d * d + (d if config.bias else 0)}
+    with torch.device("meta"):
+        heads = MultiHeadAttention(config)
+        # the one full-width head is plain: its own keys and values (n_kv_heads = None)
+        full = MultiHeadAttention(replace(config, n_heads=1, n_kv_heads=None))
+    rows = slice(0, config.d_head)                                          # one head's output features
+
+    def one_head(linear: nn.Linear) -> int:                                 # one head's slice of W (and b)
+        return count_weights(linear.weight[rows], None if linear.bias is None else linear.bias[rows])
+
+    # Without grouped-query attention: H heads × (W_Q, W_K, W_V slices) + W_O. With it: H query
+    # slices, but only H_kv key and value slices.
+    return {"multi_head": count_weights(*heads.parameters()), "one_full_head": count_weights(*full.parameters()),
+            "per_head_qkv": sum(one_head(lin) for lin in (heads.query, heads.key, heads.value)),
+            "per_head_q": one_head(heads.query), "per_kv_head": one_head(heads.key) + one_head(heads.value),
+            "kv_heads": config.kv_heads, "output": count_weights(*heads.output.parameters())}

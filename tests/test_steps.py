@@ -6,11 +6,13 @@ for the large feed-forward values (|x| up to ~200), to 1e-5 relative (float32's 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
+from core.budget import count_parameters
 from analysis.recompute import (attention_parameters, cosine_matrix, embedding_steps, head_steps, layer_parameter_counts,
                             layer_steps, position_table, softmax_formula, top_neurons)
 from models.stages import tokenizer_stages
@@ -200,8 +202,6 @@ def test_masked_keys_read_minus_infinity():
 
 
 def test_embedding_chain_of_a_sinusoidal_pre_ln_model():
-    from dataclasses import replace
-
     net = untrained_causal_model(replace(UNTRAINED_CAUSAL, positional="sinusoidal"), seed=3)
     trace = net.trace([5, 17, 99, 5])
     es = embedding_steps(net, trace)
@@ -281,6 +281,9 @@ def test_family_embeddings_and_parameter_counts(family):
         assert table.shape == (8, config.d_model)
     counts = layer_parameter_counts(net, 1)
     assert sum(c.count for c in counts) == sum(p.numel() for p in net.blocks[1].parameters())
+    # and it is what the memory estimate (core/budget.py, from the config alone) counts for one block
+    one_more_block = count_parameters(replace(config, n_layers=2)) - count_parameters(replace(config, n_layers=1))
+    assert sum(c.count for c in counts) == one_more_block
     steps = " ".join(c.step for c in counts)
     assert ("RMSNorm" in steps) == (config.norm_kind == "rmsnorm")
     assert ("W_gate" in steps) == (config.mlp == "gated")
