@@ -164,3 +164,14 @@ def test_labels_are_escaped():
     proj = project(np.eye(3, dtype=np.float32), 2)
     fig = projection_figure(proj, ["<b>x</b>", "y", "z"], ["<i>g</i>", "g", "g"])
     assert fig.data[0].text[0] == "&lt;b&gt;x&lt;/b&gt;" and fig.data[0].name == "&lt;i&gt;g&lt;/i&gt;"
+
+
+def test_every_word_of_the_analogy_is_labelled(glove):
+    """Issue 26: the analogy plot left "king" (b) unlabelled: the a → b arrowhead's box sat on b."""
+    from analysis.projection import analogy_picture
+    from viz.embedding_space import analogy_figure
+
+    fig = analogy_figure(analogy_picture(glove, "man", "king", "woman"))
+    written = " ".join(t for trace in fig.data if trace.text for t in trace.text)
+    for word in ("man", "king", "woman"):
+        assert word in written

@@ -49,7 +49,10 @@ def _spots(coords: np.ndarray, labels: Sequence[str], sizes: Sequence[float], ar
         steps = np.linspace(0, 1, max(2, int(np.linalg.norm(ends[1] - ends[0]) / 8)))[:, None]
         along = ends[0] + steps * (ends[1] - ends[0])
         obstacles.append(np.concatenate([along - 4, along + 4], axis=1))
-        obstacles.append(np.concatenate([ends[1:] - 9, ends[1:] + 9], axis=1))        # the arrowhead
+        # The arrowhead, unless it sits on a word's own marker (a → b ends on b): that marker is already
+        # kept clear, and a box around it would leave b's label nowhere to go (issue 26: "king" unlabelled).
+        if not (np.linalg.norm(pixels - ends[1], axis=1) < 2).any():
+            obstacles.append(np.concatenate([ends[1:] - 9, ends[1:] + 9], axis=1))
     bold = list(bold) or [False] * len(labels)
     boxes = np.array([[text_width(t, LABEL_FONT) * (1.15 if b else 1.0), LABEL_FONT * LINE]
                       for t, b in zip(labels, bold)]).reshape(-1, 2)
