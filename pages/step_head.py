@@ -8,6 +8,7 @@ from ui.defaults import head_reason
 from ui.family import kv_note
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, pick_head, pick_layer
+from ui.steps import spread_query
 from ui.widgets import pick_window, plot, token_labels
 from viz.steps import matrix_heatmap, step_bars, weighted_sum_figure
 
@@ -27,9 +28,10 @@ with c1:
 with c2:
     head = pick_head(trace, "step_head")
 head_reason(trace, "step_head")
-words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
-query = st.selectbox("Query token", range(t), index=words[0], key=f"step_head_query_{t}",
-                     format_func=token_labels(trace).__getitem__)
+query = st.selectbox("Query token", range(t), index=spread_query(trace, layer, head), key=f"step_head_query_{t}",
+                     format_func=token_labels(trace).__getitem__,
+                     help="Opens on the word whose attention in this head is spread over the most keys, so the "
+                          "weighted sum below mixes several values.")
 chain = head_steps(model.net, trace, layer, head, query)
 keys = pick_window(t, "step_head_window", size=WINDOW, limit=WINDOW, around=query)
 span = slice(keys.start, keys.stop)

@@ -30,3 +30,16 @@ def texts(elements) -> str:
 
 def charts(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
+
+
+def spec_array(value):
+    """A figure spec's array: a plain list, or Plotly's typed-array form {dtype, bdata, shape}."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in shape.split(",")]) if shape else flat
+    return np.asarray(value)

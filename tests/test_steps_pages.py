@@ -130,3 +130,23 @@ def test_mask_page_explains_both_directions():
     assert "0.0e+00" in texts(at.caption)        # no weight at all on a later token in the decoder
     at.slider(key="step_mask_dhead").set_value(3).run()
     assert not at.exception and charts(at) == 5
+
+
+@pytest.mark.parametrize("sentence", ["Time flies like an arrow.", "He created a miniature Eiffel tower lego model."])
+def test_one_head_with_numbers_opens_on_a_query_that_mixes_values(sentence):
+    """Issue 26: the page opened on a query with 100 % of its weight on [CLS], so the weighted sum
+    was all zeros, written as 32 columns of "-0.00"."""
+    import json
+
+    import numpy as np
+
+    from page_helpers import spec_array
+
+    at = run("step_head", sentence)
+    assert not at.exception
+    query = next(s for s in at.selectbox if s.key.startswith("step_head_query_")).value
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    output = next(f for f in figures if "their sum" in f["layout"]["title"]["text"])["data"][0]
+    head_out = spec_array(output["z"]).astype(float)[-1]            # the last row: Σ over all keys
+    assert np.abs(head_out).max() >= 0.05, f"query {query}: the weighted sum is all but zero"
+    assert "-0.00" not in json.dumps(output["text"])

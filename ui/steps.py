@@ -63,6 +63,18 @@ def parameters_text(ap: dict, config) -> str:
             f"Each key/value head serves {h // kv} query heads, so the cache of keys and values is {h // kv}× smaller.")
 
 
+def spread_query(trace: Trace, layer: int, head: int) -> int:
+    """The query to open One head with numbers on: the word whose attention in this head is spread
+    over the most keys (highest entropy), so the weighted sum really mixes values. The first word was
+    often all on [CLS] (a sum of zeros), and a decoder's position 0 sees only itself."""
+    import numpy as np
+
+    weights = np.asarray(trace.layers[layer].weights[head], dtype=np.float64)        # (T, T)
+    entropy = -(weights * np.log(np.where(weights > 0, weights, 1.0))).sum(axis=-1)   # (T,)
+    words = [i for i, special in enumerate(trace.special_mask) if not special] or list(range(len(entropy)))
+    return int(max(words, key=lambda i: (round(float(entropy[i]), 9), -i)))
+
+
 def diagonal_band_caption(cosines) -> str:
     """What a position-cosine matrix shows, said from its numbers: a bright band along the diagonal
     only when neighbouring positions really are more alike than distant ones (issue 26: the caption

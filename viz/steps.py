@@ -165,6 +165,13 @@ def _matrix_columns(matrix: np.ndarray, dims: np.ndarray, title: str, row_labels
     return fig
 
 
+def cell_text(value: float) -> str:
+    """A number written in a cell: two decimals, and "0" for what rounds to zero, never "-0.00" (a
+    query that gives its keys almost no weight made 32 columns of "-0.00")."""
+    text = f"{value:.2f}"
+    return "0" if text in ("0.00", "-0.00") else text
+
+
 def vector_strip(rows: np.ndarray, names: Sequence[str], title: str, height: int | None = None,
                  dims: Sequence[int] | None = None) -> go.Figure:
     """Several vectors of the same width, one strip each (e.g. token, position, sum, LayerNorm).
@@ -183,7 +190,7 @@ def vector_strip(rows: np.ndarray, names: Sequence[str], title: str, height: int
     fig = go.Figure(go.Heatmap(
         z=z, x=columns, y=list(range(len(names))), customdata=custom, colorscale=DIVERGING_SCALE,
         zmid=0, zmin=-lim, zmax=lim, xgap=1 if readable else 0, ygap=2,
-        text=np.vectorize(lambda v: f"{v:.2f}")(z) if readable else None,
+        text=np.vectorize(cell_text)(z) if readable else None,
         texttemplate="%{text}" if readable else None, textfont=dict(size=9 if len(dims) > 24 else 10),
         colorbar=dict(thickness=12, title=dict(text="value", side="right")),
         hovertemplate="%{customdata}, dim %{x}: %{z:.4f}<extra></extra>"))
