@@ -70,7 +70,7 @@ def path_cards() -> None:
             st.markdown(f"#### {path.icon} {path.title}")
             st.caption(path.pitch)
             for step, page in enumerate(path.pages, 1):
-                title, _ = TITLES[page]
+                title = TITLES[page][0].split(" · ", 1)[-1]        # "3 · One head" numbered once
                 st.markdown(f"{step}. {title}")
             if st.button("Start this path", key=f"path_start_{path.key}", on_click=start_path, args=(path.key,),
                          type="primary" if st.session_state.get(PATH_KEY) == path.key else "secondary"):
