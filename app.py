@@ -35,13 +35,13 @@ def sidebar() -> None:
     st.sidebar.selectbox("Example sentences", EXAMPLES, index=None, key="example_choice",
                          placeholder="Pick an example…", on_change=use_example)
     st.session_state.setdefault("sentence_box", st.session_state["sentence"])
-    # A form: the sentence runs when the person says so (Run, or Ctrl+Enter), not on every keystroke
-    # or click elsewhere; Enter stays a new line for paragraphs.
-    with st.sidebar.form("sentence_form", border=False):
-        st.text_area("Sentence", key="sentence_box", height=110, max_chars=MAX_CHARS,
-                     help="Run it with the button or Ctrl+Enter. Up to 512 tokens are used.")
-        st.form_submit_button("Run", on_click=use_box, type="primary", icon=":material/play_arrow:",
-                              width="stretch")
+    # The sentence runs on Run, Ctrl+Enter, or when the box loses focus (a click on a menu or another
+    # page): never on a keystroke (Enter stays a new line), and the box never shows a text the pages have
+    # not run. A form would keep typed text in the browser only, and the next page would analyse the old.
+    st.sidebar.text_area("Sentence", key="sentence_box", height=110, max_chars=MAX_CHARS, on_change=use_box,
+                         help="Run it with the button or Ctrl+Enter. Up to 512 tokens are used.")
+    st.sidebar.button("Run", on_click=use_box, type="primary", icon=":material/play_arrow:", width="stretch",
+                      key="sentence_run")
     st.sidebar.caption("The sentence and model are shared by every page.")
     st.sidebar.toggle("Colour-blind-safe colours", key=COLOUR_BLIND,
                       help="Every figure in cividis, a blue–orange diverging scale and Okabe–Ito "

@@ -118,3 +118,14 @@ def test_a_failing_page_shows_a_short_message_and_drops_the_model(picked):
     else:
         assert "removed from the model picker" in shown
         assert "/models/crafted" not in at.session_state["extra_models"]
+
+
+def test_the_sentence_box_never_shows_a_text_the_pages_have_not_run():
+    """Issue 26: typing a new sentence without Run and switching pages left the box showing the new text
+    while the page analysed the old. Leaving the box (a click on a menu or a page) runs what it holds."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.sidebar.text_area(key="sentence_box").input("The cat sat on the mat.").run()   # the box lost focus
+    assert not at.exception
+    assert at.session_state["sentence"] == "The cat sat on the mat."
+    assert at.session_state["sentence_box"] == at.session_state["sentence"]
+    assert "mat" in " ".join(str(c.value) for c in at.caption)      # Home shows the new tokens
