@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.frame import FAILED_MODEL, run_page, start
+from ui.glossary import terms_box
 from ui.paths import path_progress
 from ui.sections import SECTIONS
 from ui.state import (COLOUR_BLIND, EXAMPLES, MAX_CHARS, current_model_name, init_from_url, model_choices,
@@ -59,6 +60,8 @@ def navigation():
 init_from_url()
 page = navigation()
 sidebar()
-path_progress(f"pages/{page.url_path or 'home'}.py")
+page_file = f"pages/{page.url_path or 'home'}.py"
+path_progress(page_file)
+terms_box(page_file)
 write_url(page)
 run_page(page)
