@@ -130,3 +130,44 @@ def test_page_runs_for_tiny_gpt2_and_llama(tiny_folders, family):
         assert "Grouped-query" in texts(at.caption)
     one = run_page("query_key", sentence="a", model=tiny_folders[family])
     assert not one.exception, one.exception
+
+
+def test_a_long_text_writes_only_labels_that_cover_nothing():
+    """Issue 26: at 141 tokens the picture was a hairball with "studied" and "who" on top of each other.
+    Only the chosen labels are written, each where it covers no other label."""
+    from viz.common import LINE, PLOT_WIDTH, text_width, to_pixels
+    from viz.qk_space import LABEL_FONT, _ranges
+
+    rng = np.random.default_rng(3)
+    n = 141
+    q, k = rng.normal(size=(n, 2)) * 0.3, rng.normal(size=(n, 2)) * 0.3      # crowded
+    tokens = [f"word{i}" for i in range(n)]
+    links = strongest_links(rng.random((n, n)), 20)
+    chosen = sorted(set(links[0][:12].tolist()) | set(links[1][:12].tolist()))
+    fig = qk_figure(q, k, tokens, links, labelled=chosen, height=680)
+    ranges = _ranges(np.concatenate([q, k]))
+    boxes = []
+    for trace, xy in zip(fig.data[-2:], (q, k)):
+        px = to_pixels(xy, ranges, PLOT_WIDTH, 680 - 160, equal=True)
+        for i, text in enumerate(trace.text):
+            if not text:
+                continue
+            assert i in chosen
+            w, h = text_width(text, LABEL_FONT), LABEL_FONT * LINE
+            x, y = px[i]
+            where = trace.textposition[i]
+            if where.startswith("top"):
+                boxes.append((x - w / 2, y, x + w / 2, y + h + 8))
+            elif where.startswith("bottom"):
+                boxes.append((x - w / 2, y - h - 8, x + w / 2, y))
+            elif where.endswith("right"):
+                boxes.append((x, y - h / 2, x + w + 8, y + h / 2))
+            else:
+                boxes.append((x - w - 8, y - h / 2, x, y + h / 2))
+    assert boxes
+    for a in range(len(boxes)):
+        for b in range(a + 1, len(boxes)):
+            x0, y0, x1, y1 = boxes[a]
+            u0, v0, u1, v1 = boxes[b]
+            overlap_x, overlap_y = min(x1, u1) - max(x0, u0), min(y1, v1) - max(y0, v0)
+            assert overlap_x <= 9 or overlap_y <= 9, (a, b)      # label boxes (with their offset) stay apart

@@ -12,7 +12,8 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import base_layout, safe, shorten
+from .common import (LINE, PLOT_WIDTH, base_layout, place_labels, safe, shorten, text_offset, text_width,
+                     to_pixels)
 
 QUERY_COLOUR = "#1971c2"
 KEY_COLOUR = "#e8590c"
@@ -41,8 +42,39 @@ def _lines(query_xy: np.ndarray, key_xy: np.ndarray, links: tuple[np.ndarray, np
     return traces
 
 
+LABEL_FONT = 12
+
+
+def _ranges(points: np.ndarray) -> list[list[float]]:
+    """Each axis's range with room around the points (labels are placed for exactly these ranges)."""
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = 0.1 * np.where(hi - lo > 0, hi - lo, 1.0)
+    return [[float(a), float(b)] for a, b in zip(lo - pad, hi + pad)]
+
+
+def _label_spots(query_xy: np.ndarray, key_xy: np.ndarray, tokens: Sequence[str], labelled: Sequence[int],
+                 ranges, height: int, marker: int) -> tuple[list, list]:
+    """Where each labelled query's and key's label goes (None: hover only), most important first, so that
+    no label covers another label or a point (issue 26: at 141 tokens "studied" and "who" collided)."""
+    area = (PLOT_WIDTH, height - 160)
+    every = to_pixels(np.concatenate([query_xy, key_xy]), ranges, *area, equal=True)        # (2n, 2)
+    n = len(tokens)
+    order = [(i, 0) for i in labelled] + [(i, 1) for i in labelled]       # queries first, then keys
+    points = np.array([every[i + side * n] for i, side in order]).reshape(-1, 2)
+    sizes = np.array([[text_width(shorten(tokens[i], 14), LABEL_FONT), LABEL_FONT * LINE] for i, _ in order])
+    r = marker / 2 + 1
+    markers = np.concatenate([every - r, every + r], axis=1)                                 # every point's box
+    # Every point is an obstacle, its own too: the pad keeps a label clear of its own marker as well.
+    spots = place_labels(points, sizes.reshape(-1, 2), markers, pad=text_offset(marker) + 3,
+                         bounds=(-area[0] / 2, -area[1] / 2, area[0] / 2, area[1] / 2))
+    query_spots, key_spots = [None] * n, [None] * n
+    for (i, side), where in zip(order, spots):
+        (key_spots if side else query_spots)[i] = where
+    return query_spots, key_spots
+
+
 def _points(xy: np.ndarray, tokens: Sequence[str], positions: Sequence[int], labelled: set[int],
-            kind: str, name: str, colour: str, symbol: str, textposition: str) -> go.Scatter:
+            kind: str, name: str, colour: str, symbol: str, textposition) -> go.Scatter:
     names = [safe(t) for t in tokens]
     return go.Scatter(
         x=xy[:, 0], y=xy[:, 1], mode="markers+text", name=name,
@@ -74,10 +106,23 @@ def qk_figure(query_xy: np.ndarray, key_xy: np.ndarray, tokens: Sequence[str],
         raise ValueError(f"need (n, 2) query and key points for {n} tokens, got {query_xy.shape}, {key_xy.shape}")
     positions = list(range(n)) if positions is None else list(positions)
     shown = set(range(n)) if labelled is None else {int(i) for i in labelled}
+    q_where, k_where = "top center", "bottom center"
+    ranges = _ranges(np.concatenate([query_xy, key_xy]))
+    if labelled is not None:        # a long text: only the chosen labels, each where it covers nothing
+        q_spots, k_spots = _label_spots(query_xy, key_xy, tokens, sorted(shown), ranges, height,
+                                        10 if n <= 60 else 7)
+        q_where = [w or "top center" for w in q_spots]
+        k_where = [w or "bottom center" for w in k_spots]
+        shown_q, shown_k = {i for i, w in enumerate(q_spots) if w}, {i for i, w in enumerate(k_spots) if w}
+    else:
+        shown_q = shown_k = shown
     fig = go.Figure(_lines(query_xy, key_xy, links))
-    fig.add_trace(_points(query_xy, tokens, positions, shown, "query", "queries", QUERY_COLOUR, "circle", "top center"))
-    fig.add_trace(_points(key_xy, tokens, positions, shown, "key", "keys", KEY_COLOUR, "diamond", "bottom center"))
+    fig.add_trace(_points(query_xy, tokens, positions, shown_q, "query", "queries", QUERY_COLOUR, "circle", q_where))
+    fig.add_trace(_points(key_xy, tokens, positions, shown_k, "key", "keys", KEY_COLOUR, "diamond", k_where))
     base_layout(fig, title, height=height)
+    if labelled is not None:    # the ranges the labels were placed for
+        fig.update_xaxes(range=ranges[0])
+        fig.update_yaxes(range=ranges[1])
     axes = [f"PC {i + 1}" + (f" ({explained[i]:.0%} of the spread)" if i < len(explained) else "")
             for i in range(2)]
     fig.update_xaxes(title=axes[0], zeroline=False)
