@@ -216,3 +216,42 @@ def test_downloads_are_on_for_a_personal_run_only_unless_the_operator_says(monke
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("ATTENTION_EXPLORER_ALLOW_DOWNLOADS", "1")
     assert "HF_HUB_OFFLINE" in downloads_allowed("localhost")[1]
+
+
+def get_model_script():
+    from ui.get_model import get_model_box
+
+    get_model_box()
+
+
+def test_the_get_a_model_box_checks_downloads_and_puts_the_model_in_the_picker(hub, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("ATTENTION_EXPLORER_ALLOW_DOWNLOADS", "1")
+    at = AppTest.from_function(get_model_script, default_timeout=60).run()
+    at.text_input(key="get_model_repo").input(f"{REPO}@step1000")
+    at.button[0].click().run()                                       # Check: metadata only
+    summary = " ".join(str(m.value) for m in at.markdown)
+    assert "gpt2" in summary and "MB in 3 files" in summary and "fits" in summary
+    assert written(cache_dir()) == []
+    at.button(key="get_model_go").click().run()                      # Download
+    assert not at.exception and not at.error
+    key = f"{REPO}@step1000"
+    assert at.session_state["extra_models"][key] == f"🤗 {REPO} @ step1000"
+    assert "is in the model picker" in at.success[0].value
+    at.button(key="get_model_open").click().run()
+    assert at.session_state["model"] == key
+    assert load_model(key).name == key
+
+    at.text_input(key="get_model_repo").input("old-org/pickled-gpt2")
+    at.button[0].click().run()
+    assert "pickle" in at.error[0].value
+    assert "get_model_go" not in [b.key for b in at.button]          # refused: no Download button
+
+
+def test_the_box_says_why_downloads_are_off_on_a_shared_server(hub, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("ATTENTION_EXPLORER_ALLOW_DOWNLOADS", "0")
+    at = AppTest.from_function(get_model_script, default_timeout=60).run()
+    assert not at.text_input and "ATTENTION_EXPLORER_ALLOW_DOWNLOADS=0" in at.caption[0].value.replace("\\", "")
