@@ -151,24 +151,29 @@ class DownloadPlan:
         return sum(f.size for f in self.files)
 
     def summary(self) -> list[str]:
-        at = f" at {self.revision}" if self.revision else ""
-        lines = [f"{self.repo_id}{at} (commit {self.commit[:10]})"]
-        family = self.family or "unknown (config.json has no model_type)"
-        params = f"{self.n_parameters / 1e6:,.1f}M parameters" if self.n_parameters else "parameter count unknown"
-        lines.append(f"Family: {family}; {params}.")
+        """Short lines for a narrow sidebar: what it is, what it costs, whether it fits."""
+        at = f" @ {self.revision}" if self.revision else ""
+        lines = [f"{self.repo_id}{at} · commit {self.commit[:10]}"]
+        params = f"{self.n_parameters / 1e6:,.1f}M parameters" if self.n_parameters else "parameters unknown"
+        lines.append(f"Family: {self.family or 'unknown (no model_type)'} · {params}")
         cached = self.total_bytes - self.new_bytes
-        already = f" ({cached / 1e6:,.1f} MB of it already here)" if cached else ""
-        lines.append(f"Download: {self.new_bytes / 1e6:,.1f} MB in {len(self.files)} files{already}: "
-                     + ", ".join(f.name for f in self.files) + ".")
+        already = f", {human(cached)} already here" if cached else ""
+        lines.append(f"Download: {human(self.new_bytes)}, {len(self.files)} files{already} "
+                     f"({', '.join(f.name for f in self.files)})")
         if self.memory_bytes is not None:
             fits = "fits" if self.memory_bytes <= self.memory_limit else "does NOT fit"
-            lines.append(f"Memory: about {self.memory_bytes / 1e9:,.2f} GB in float32 with one traced sentence; "
-                         f"{fits} this server's limit of {self.memory_limit / 1e9:,.2f} GB.")
-        lines.append(f"Disk: the Hugging Face cache holds {self.cache_used / 1e6:,.0f} MB of the "
-                     f"{self.budget / 1e6:,.0f} MB allowed for downloads.")
+            lines.append(f"Memory: {human(self.memory_bytes)} (float32 weights + one traced sentence) {fits} "
+                         f"this server's {human(self.memory_limit)}")
+        lines.append(f"Disk: the Hugging Face cache holds {human(self.cache_used)} of the "
+                     f"{human(self.budget)} allowed for downloads")
         if self.gated:
-            lines.append("Gated model: its files need HF_TOKEN of an account that accepted its conditions.")
+            lines.append("Gated: its files need HF_TOKEN of an account that accepted its conditions")
         return lines
+
+
+def human(n: int) -> str:
+    """Bytes as MB or GB (10^6, 10^9), one decimal below 10 GB."""
+    return f"{n / 1e9:,.1f} GB" if n >= 1e9 else f"{n / 1e6:,.1f} MB"
 
 
 def split_name(text: str) -> tuple[str, Optional[str]]:

@@ -83,7 +83,7 @@ def test_the_plan_tells_family_parameters_size_and_memory_before_writing(hub, ch
     assert plan.new_bytes == sum(len(files[name]) for name in WANTED)
     assert plan.memory_bytes < plan.memory_limit
     text = "\n".join(plan.summary())
-    assert f"{plan.new_bytes / 1e6:,.1f} MB in 3 files" in text and "gpt2" in text and "fits" in text
+    assert f"Download: {plan.new_bytes / 1e6:,.1f} MB, 3 files" in text and "gpt2" in text and " fits " in text
     assert written(cache_dir()) == []                                       # nothing written yet
     assert hub.gets("model.safetensors") == 0 and hub.gets("tokenizer.json") == 0
 
@@ -231,8 +231,8 @@ def test_the_get_a_model_box_checks_downloads_and_puts_the_model_in_the_picker(h
     at = AppTest.from_function(get_model_script, default_timeout=60).run()
     at.text_input(key="get_model_repo").input(f"{REPO}@step1000")
     at.button[0].click().run()                                       # Check: metadata only
-    summary = " ".join(str(m.value) for m in at.markdown)
-    assert "gpt2" in summary and "MB in 3 files" in summary and "fits" in summary
+    summary = " ".join(str(m.value) for m in at.caption)
+    assert "gpt2" in summary and "MB, 3 files" in summary and " fits " in summary
     assert written(cache_dir()) == []
     at.button(key="get_model_go").click().run()                      # Download
     assert not at.exception and not at.error

@@ -68,7 +68,7 @@ def check(repo: str, revision: str) -> None:
 
 def offer(plan: DownloadPlan) -> None:
     """The summary; then either the reason it will not be downloaded or the Download button."""
-    st.markdown("\n".join(f"- {plain(line)}" for line in plan.summary()))
+    st.caption("  \n".join(plain(line) for line in plan.summary()))
     if plan.problem:
         st.error(plain(plan.problem))
         return
