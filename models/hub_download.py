@@ -158,8 +158,11 @@ class DownloadPlan:
         lines.append(f"Family: {self.family or 'unknown (no model_type)'} · {params}")
         cached = self.total_bytes - self.new_bytes
         already = f", {human(cached)} already here" if cached else ""
-        lines.append(f"Download: {human(self.new_bytes)}, {len(self.files)} files{already} "
-                     f"({', '.join(f.name for f in self.files)})")
+        if self.files:
+            lines.append(f"Download: {human(self.new_bytes)}, {len(self.files)} files{already} "
+                         f"({', '.join(f.name for f in self.files)})")
+        else:
+            lines.append("Download: none of its files is one this app reads")
         if self.memory_bytes is not None:
             fits = "fits" if self.memory_bytes <= self.memory_limit else "does NOT fit"
             lines.append(f"Memory: {human(self.memory_bytes)} (float32 weights + one traced sentence) {fits} "
@@ -240,7 +243,7 @@ def plan_download(repo_id: str, revision: Optional[str] = None) -> DownloadPlan:
     family = hf.get("model_type") if isinstance(hf.get("model_type"), str) else None
     try:
         config = config_for(hf)
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return refused(f"This app cannot open it: {exc}", family=family, files=files)
     n_tokens = max_tokens(config, hf)
     memory = estimate_model_bytes(config) + estimate_trace_bytes(config, n_tokens)

@@ -82,7 +82,7 @@ def offer(plan: DownloadPlan) -> None:
         percent = int(100 * done / total) if total else 100
         if percent != shown["percent"]:   # a redraw per percent, not per chunk
             shown["percent"] = percent
-            bar.progress(percent / 100, text=f"{name}: {done / 1e6:,.1f} of {total / 1e6:,.1f} MB")
+            bar.progress(percent / 100, text=f"{plain(name)}: {done / 1e6:,.1f} of {total / 1e6:,.1f} MB")
 
     try:
         download(plan, progress)
