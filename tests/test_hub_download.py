@@ -21,6 +21,7 @@ from hf_tiny import SENTENCES, hf_model, save_checkpoint, tokenizer_for  # noqa:
 from huggingface_hub import constants  # noqa: E402
 
 from models import load_model  # noqa: E402
+from models import hub_download  # noqa: E402
 from models.hub_cache import available_hf_models, cache_dir  # noqa: E402
 from models.hub_download import (BUDGET_ENV, DownloadError, download, download_model, downloads_allowed,  # noqa: E402
                                  plan_download)
@@ -38,6 +39,9 @@ def checkpoints(tmp_path_factory):
         folder = save_checkpoint(hf_model("gpt2", seed=seed), tokenizer_for("gpt2"), tmp_path_factory.mktemp(name))
         built[name] = {p.name: p.read_bytes() for p in folder.iterdir()}
         built[name + "_folder"] = folder
+    folder = save_checkpoint(hf_model("gpt2", seed=0), tokenizer_for("gpt2"), tmp_path_factory.mktemp("shards"),
+                             max_shard_size="300KB")     # main's weights in shards with an index
+    built["sharded"] = {p.name: p.read_bytes() for p in folder.iterdir()}
     return built
 
 
@@ -51,6 +55,9 @@ def hub(tmp_path, monkeypatch, checkpoints):
         pickled["pytorch_model.bin"] = b"\x80\x04not really a pickle"
         hub.add("old-org/pickled-gpt2", pickled)
         hub.add("gated-org/gated-gpt2", main, gated=True, tokens=("hf_good",))
+        hub.add("big-org/sharded-gpt2", checkpoints["sharded"])
+        t5 = dict(main, **{"config.json": b'{"model_type": "t5", "d_model": 64}'})
+        hub.add("other-org/tiny-t5", t5, parameters={"F32": 123_456})
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
         monkeypatch.delenv("HF_TOKEN", raising=False)
@@ -59,6 +66,9 @@ def hub(tmp_path, monkeypatch, checkpoints):
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)   # tests/hf_tiny.py sets it for transformers
         monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
         monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
+        for name in ("HF_HUB_DOWNLOAD_TIMEOUT", "HF_HUB_ETAG_TIMEOUT"):    # a hung request fails in seconds
+            monkeypatch.setattr(constants, name, 5)
+        monkeypatch.setattr(hub_download, "TIMEOUT", 5)
         connect = socket.socket.connect
 
         def loopback_only(sock, address):
@@ -128,6 +138,25 @@ def test_a_pickle_only_repo_is_refused_before_anything_is_fetched(hub):
     with pytest.raises(DownloadError, match="pickle"):
         download(plan)
     assert hub.gets("pytorch_model.bin") == 0 and written(cache_dir()) == []
+
+
+def test_a_sharded_checkpoint_comes_with_its_index_and_every_shard(hub, checkpoints):
+    plan = plan_download("big-org/sharded-gpt2")
+    shards = sorted(name for name in checkpoints["sharded"] if name.startswith("model-"))
+    assert len(shards) > 1
+    assert [f.name for f in plan.files] == ["tokenizer.json", "model.safetensors.index.json", *shards, "config.json"]
+    download(plan)
+    text = SENTENCES["plain"]
+    np.testing.assert_allclose(load_model("big-org/sharded-gpt2").trace(text).logits,
+                               load_model(str(checkpoints["main_folder"])).trace(text).logits, atol=1e-6)
+
+
+def test_a_family_the_core_does_not_implement_is_refused_with_the_hubs_count(hub):
+    plan = plan_download("other-org/tiny-t5")
+    assert plan.family == "t5" and "not supported" in plan.problem
+    assert plan.n_parameters == 123_456                           # the Hub's safetensors metadata
+    assert any("0.1M parameters" in line for line in plan.summary())
+    assert written(cache_dir()) == []
 
 
 def test_a_missing_repo_or_revision_says_what_to_check(hub):
