@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.frame import FAILED_MODEL, run_page, start
+from ui.get_model import get_model_box
 from ui.glossary import terms_box
 from ui.paths import path_progress
 from ui.sections import SECTIONS
@@ -47,6 +48,7 @@ def sidebar() -> None:
     st.sidebar.toggle("Colour-blind-safe colours", key=COLOUR_BLIND,
                       help="Every figure in cividis, a blue–orange diverging scale and Okabe–Ito "
                            "categories, readable with any colour vision. Kept in the link.")
+    get_model_box()
 
 
 def navigation():

@@ -4,18 +4,20 @@ A folder's config.json is read once (bounded, models/files.py); its `model_type`
 loader: a model trained in this app (models/saved.py) or a Hugging Face family
 (models/families.py: bert, roberta, distilbert, gpt2, llama, mistral, qwen2), which refuses
 any other type by name. "org/name" opens a snapshot already in the local Hugging Face
-cache (models/hub_cache.py); nothing is ever downloaded. Each returns a LoadedModel.
+cache (models/hub_cache.py); "org/name@step1000" or load_model("org/name", revision="step1000")
+opens that revision (a branch, a tag or a commit hash) and no other. Loading never downloads:
+models/hub_download.py fetches models into the cache. Each returns a LoadedModel.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from .families import load_family
 from .files import read_config
-from .hub_cache import available_hf_models, snapshot_folder
+from .hub_cache import available_hf_models, cache_dir, repo_folder_name, snapshot_folder
 from .loaded import LoadedModel
 from .saved import MODEL_TYPE as SAVED_MODEL_TYPE
 from .saved import load_saved
@@ -54,12 +56,47 @@ def available_models(roots: Sequence[Path | str] = ()) -> dict[str, str]:
     return found
 
 
-def load_model(name: str) -> LoadedModel:
-    """"minilm" (the packaged all-MiniLM-L6-v2) or a folder holding a model."""
+def split_revision(name: str) -> tuple[str, Optional[str]]:
+    """ "org/name@step1000" -> ("org/name", "step1000"); anything without "@" is returned whole."""
+    repo_id, at, revision = name.partition("@")
+    return (repo_id, revision) if at and revision else (name, None)
+
+
+def cached_revision(repo_id: str, revision: str) -> Path:
+    """The snapshot of exactly this revision in the local Hugging Face cache (never another one).
+
+    A branch or tag is looked up in refs/, a commit hash is a snapshot's own name; a snapshot
+    without config.json is a download that did not finish (config.json is fetched last).
+    """
+    if repo_id.count("/") != 1 or any(p in ("", ".", "..") for p in repo_id.split("/") + revision.split("/")):
+        raise ValueError(f"{repo_id}@{revision} is not a Hub model id with a revision (org/name@revision)")
+    repo = cache_dir() / repo_folder_name(repo_id)
+    ref = repo / "refs" / revision
+    commit = ref.read_text().strip() if ref.is_file() else revision
+    folder = repo / "snapshots" / commit
+    if not folder.is_dir():
+        raise ValueError(f"revision {revision!r} of {repo_id} is not in the local Hugging Face cache: get it with "
+                         "the sidebar's 'Get a model' box or models.hub_download.download_model"
+                         f"({repo_id!r}, revision={revision!r})")
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"the download of {repo_id}@{revision} did not finish (no config.json in {folder}): "
+                         "download it again to complete it")
+    return folder
+
+
+def load_model(name: str, revision: Optional[str] = None) -> LoadedModel:
+    """"minilm" (the packaged all-MiniLM-L6-v2), a folder holding a model, or a Hub id in the local
+    cache: "org/name", "org/name@revision" or ("org/name", revision="step1000")."""
     if name == "minilm":
         model = load_family(minilm_folder(), "minilm")
         return replace(model, description=MINILM_DESCRIPTION)
-    folder = Path(name)
+    if revision is None and not Path(name).is_dir():
+        name, revision = split_revision(name)
+    if revision is not None:   # one revision of a cached Hub model, exactly that one
+        folder = cached_revision(name, revision)
+        name = name if revision == "main" else f"{name}@{revision}"
+    else:
+        folder = Path(name)
     if not folder.is_dir():  # "org/name": a snapshot in the local Hugging Face cache, never downloaded
         folder = snapshot_folder(name) or folder
     if not folder.is_dir():
