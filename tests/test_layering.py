@@ -152,6 +152,7 @@ def test_server_settings_keep_visitors_away_from_internals():
     assert settings["client"]["showErrorDetails"] == "none"
     assert settings["server"]["address"] == "localhost"
     assert settings["server"]["maxUploadSize"] == 1
+    assert settings["client"]["showSidebarNavigation"] is False   # no raw pages/ file list on a cold start
 
 
 @pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "pages").glob("*.py")))
