@@ -190,3 +190,13 @@ def test_coordinate_csv_has_a_row_per_layer_and_position():
     lens = pd.read_csv(io.StringIO(nearest_csv([[("flies", 0.9), ("fly", 0.5)], [("insects", 0.4), ("x", 0.1)]])))
     assert list(lens.columns) == ["vector", "1", "2"] and list(lens["1"]) == ["flies", "insects"]
     assert list(lens["vector"]) == ["embeddings", "after layer 0"]
+
+
+def test_context_follows_a_content_word_by_default():
+    """Issue 26: the token to follow opened on "the"."""
+    from page_helpers import run_page
+
+    at = run_page("context", "The committee reviewed the proposal before lunch.")
+    assert not at.exception
+    picker = next(s for s in at.selectbox if s.key.startswith("context_token_"))
+    assert picker.value == 2                     # [CLS] the committee …: "committee", not "the"

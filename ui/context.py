@@ -38,18 +38,24 @@ FUNCTION_WORDS = set(
     "can could will would shall should may might must also very".split())
 
 
+def is_content(trace: Trace, i: int) -> bool:
+    """Letters, more than one, not a word's later piece (##ing), not a function word (the, of, was)."""
+    token = trace.tokens[i].lstrip("Ġ▁").lower()                 # GPT-2 / SentencePiece word starts
+    return token.isalpha() and len(token) > 1 and token not in FUNCTION_WORDS
+
+
 def token_to_follow(trace: Trace, words: Sequence[int]) -> int:
-    """The first preset word (bank, flies, bat) or "tower" among the word positions, else the first word."""
-    return next((i for i in words if trace.tokens[i] in FOLLOW_FIRST), words[0] if words else 0)
+    """The first preset word (bank, flies, bat) or "tower" among the word positions, else the first
+    content word (issue 26: it opened on "the"), else the first word."""
+    preset = next((i for i in words if trace.tokens[i] in FOLLOW_FIRST), None)
+    if preset is not None:
+        return preset
+    return next((i for i in words if is_content(trace, i)), words[0] if words else 0)
 
 
 def content_words(trace: Trace, words: Sequence[int]) -> list[int]:
-    """The word positions whose tokens carry content: letters, not a word's later piece (##ing),
-    not a function word (the, of, was). The followed token comes first."""
-    def is_content(i: int) -> bool:
-        token = trace.tokens[i].lstrip("Ġ▁").lower()                 # GPT-2 / SentencePiece word starts
-        return token.isalpha() and len(token) > 1 and token not in FUNCTION_WORDS
-    picked = [i for i in words if is_content(i)]
+    """The word positions whose tokens carry content (is_content). The followed token comes first."""
+    picked = [i for i in words if is_content(trace, i)]
     first = token_to_follow(trace, words)
     return ([first] if first in picked else []) + [i for i in picked if i != first]
 
