@@ -6,10 +6,12 @@ request can run a page file on its own (see below), and this sends it through ap
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import gc
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -28,6 +30,7 @@ UNEXPECTED = "This page hit an unexpected error"
 _threads_lock = threading.Lock()
 _threads_set = False
 _models_cleaned = False
+_exit_hook_set = False
 _libc = None
 _last_collect = 0.0
 log = logging.getLogger("attention_explorer")
@@ -115,11 +118,58 @@ def clean_models_folder() -> None:
                     len(removed), ", ".join(removed))
 
 
+# -- a clean stop (SIGTERM from systemd or a container, Ctrl+C) ------------------------------------------
+SCRIPT_THREAD = "ScriptRunner.scriptThread"   # Streamlit's name for the daemon thread of each script run
+DEFAULT_STOP_WAIT_S = 60
+
+
+def stop_wait_s() -> float:
+    """$ATTENTION_EXPLORER_STOP_WAIT_S: how long a stop waits for running scripts (default 60 s)."""
+    raw = os.environ.get("ATTENTION_EXPLORER_STOP_WAIT_S", "")
+    return float(raw) if raw.replace(".", "", 1).isdigit() else DEFAULT_STOP_WAIT_S
+
+
+def finish_script_runs() -> None:
+    """At exit, let every script run end before Python tears itself down.
+
+    Script runs are daemon threads. On SIGTERM Streamlit asks each session to stop and its
+    main thread returns at once; Python then ends daemon threads wherever they are, and one in
+    the middle of torch's C++ (a training step's backward) died in `std::terminate`: the server
+    printed "terminate called without an active exception" and `Aborted` (status 134).
+    Waiting here lets a training run meet the stop at its next step and save its best weights
+    (ui/training.py), and a half-done save finish or remove its temporary folder. A run still
+    busy after the wait (a long computation with no Streamlit call) is left behind by an
+    immediate exit with status 0 rather than an abort."""
+    deadline = time.monotonic() + stop_wait_s()
+    me = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not me and thread.name == SCRIPT_THREAD:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    busy = [t for t in threading.enumerate() if t is not me and t.name == SCRIPT_THREAD and t.is_alive()]
+    if busy:
+        log.warning("stopping with %d script run(s) still busy after %.0f s", len(busy), stop_wait_s())
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def clean_exit_on_stop() -> None:
+    """Register finish_script_runs once per process (atexit runs it after the server has stopped)."""
+    global _exit_hook_set
+    with _threads_lock:
+        if _exit_hook_set:
+            return
+        _exit_hook_set = True
+    atexit.register(finish_script_runs)
+
+
 def start() -> None:
-    """app.py's start-up: threads and the models folder once, the old pages-folder mode off,
-    this session marked."""
+    """app.py's start-up: threads, the models folder and a clean stop once, the old pages-folder
+    mode off, this session marked."""
     configure_threads()
     clean_models_folder()
+    clean_exit_on_stop()
     was_on = _leave_pages_folder_mode()
     st.session_state[FRAMED] = True
     if was_on:   # this very run started in the old mode: run app.py again, now as the frame
