@@ -115,7 +115,8 @@ def _folders_in(root: Path | str) -> dict[str, str]:
 def available_models(roots: Sequence[Path | str] = ()) -> dict[str, str]:
     """What can be opened, name -> label: MiniLM, the models in the local Hugging Face cache that
     open here, and every model folder (one holding config.json) directly inside `roots`.
-    Never raises: a root or cache that cannot be read adds nothing; failed models are left out."""
+    Never raises: a root or cache that cannot be read adds nothing. (The app's picker also leaves
+    out models that failed on a page, `has_failed`, at once: this listing is cached for a while.)"""
     found = {"minilm": MINILM_LABEL}
     try:
         for repo_id in available_hf_models():
@@ -125,9 +126,11 @@ def available_models(roots: Sequence[Path | str] = ()) -> dict[str, str]:
     for root in roots:
         try:
             found.update(_folders_in(root))
+        except OSError:    # not there (yet), or not readable: nothing to list
+            continue
         except Exception:  # noqa: BLE001
             log.warning("the models folder %s could not be listed", root, exc_info=True)
-    return {name: label for name, label in found.items() if not has_failed(name)}
+    return found
 
 
 def load_model(name: str) -> LoadedModel:
