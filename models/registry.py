@@ -140,7 +140,7 @@ def load_model(name: str) -> LoadedModel:
         return replace(model, description=MINILM_DESCRIPTION)
     folder = Path(name)
     if folder.is_dir():
-        return _load_folder(folder, name)
+        return _named(folder, name, label=folder.name)
     folder = snapshot_folder(name)   # "org/name": a snapshot in the local Hugging Face cache, never downloaded
     if folder is None:
         raise ValueError(f"unknown model {name!r}: use 'minilm', the path of a model folder, or the id "
@@ -148,10 +148,16 @@ def load_model(name: str) -> LoadedModel:
     problem = cache_problem(name)    # the listing's checks: paths inside the repo, headers, sizes
     if problem:
         raise ValueError(problem)
+    return _named(folder, name, label=name)
+
+
+def _named(folder: Path, name: str, label: str) -> LoadedModel:
+    """Load `folder` as `name`; a refusal names the model (`label`), never the server path it was read from."""
     try:
         return _load_folder(folder, name)
-    except (OSError, ValueError) as exc:   # the message names the model, not where the cache is
-        raise ValueError(without_paths(str(exc), folder, name)) from exc
+    except (OSError, ValueError) as exc:
+        kind = FileNotFoundError if isinstance(exc, FileNotFoundError) else ValueError
+        raise kind(without_paths(str(exc), folder, label)) from exc
 
 
 def _load_folder(folder: Path, name: str) -> LoadedModel:

@@ -239,3 +239,16 @@ def test_listing_is_checked_again_only_when_an_entry_changes(cache, monkeypatch)
     config.write_bytes(data + b" ")
     assert [m.repo_id for m in cached_models()] == ["tiny-org/tiny-gpt2", "tiny-org/tiny-llama"]
     assert checks == ["tiny-org/tiny-gpt2"]
+
+
+def test_a_load_error_names_the_model_not_the_cache_path(cache, models_built):
+    from safetensors.torch import load, save
+    files = dict(models_built["gpt2"][1])
+    tensors = load(files["model.safetensors"])
+    tensors.pop(sorted(tensors)[-1])                 # a valid file, one tensor short: only loading finds it
+    files["model.safetensors"] = save(tensors)
+    add_to_cache(cache, "short/weights", files)
+    assert "short/weights" in available_hf_models()
+    with pytest.raises(ValueError, match="missing tensor") as info:
+        load_model("short/weights")
+    assert "short/weights" in str(info.value) and str(cache) not in str(info.value)
