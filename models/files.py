@@ -225,12 +225,13 @@ def sentence_pooling(folder: Path) -> dict | None:
     or None when the folder is not a mean-pooling sentence encoder (its own files say which)."""
     folder = Path(folder)
     try:
-        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        # Bounded reads, and a module's "path" may not lead out of the folder ("../../etc").
+        modules = read_json_capped(inside(folder, "modules.json"), MAX_CONFIG_BYTES)
         kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules if isinstance(m, dict)]
-        pooling_path = next(folder / m.get("path", "") / "config.json" for m in modules
+        pooling_path = next(inside(folder, str(Path(m.get("path", "")) / "config.json")) for m in modules
                             if isinstance(m, dict) and m.get("type", "").endswith("Pooling"))
-        pooling = json.loads(pooling_path.read_text(encoding="utf-8"))
-        settings = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        pooling = read_json_capped(pooling_path, MAX_CONFIG_BYTES)
+        settings = read_json_capped(inside(folder, "sentence_bert_config.json"), MAX_CONFIG_BYTES)
     except (OSError, ValueError, StopIteration, AttributeError, TypeError):
         return None
     if not isinstance(pooling, dict) or not pooling.get("pooling_mode_mean_tokens") or not isinstance(settings, dict):

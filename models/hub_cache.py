@@ -226,6 +226,9 @@ def cached_models(include_problems: bool = False) -> list[CachedModel]:
             continue
         if entry is not None and (entry.problem is None or include_problems):
             found.append(entry)
+    with _checked_lock:                # forget repos that left the cache: the memo stays its size
+        for gone in set(_checked) - {str(repo) for repo in repos}:
+            del _checked[gone]
     return found
 
 

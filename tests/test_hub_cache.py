@@ -252,3 +252,20 @@ def test_a_load_error_names_the_model_not_the_cache_path(cache, models_built):
     with pytest.raises(ValueError, match="missing tensor") as info:
         load_model("short/weights")
     assert "short/weights" in str(info.value) and str(cache) not in str(info.value)
+
+
+def test_a_sentence_encoders_module_path_cannot_lead_outside_its_folder(tmp_path):
+    from models.files import sentence_pooling
+    folder, outside = tmp_path / "model", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    (outside / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
+    pooling = {"idx": 1, "name": "1", "type": "sentence_transformers.models.Pooling"}
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
+    (folder / "modules.json").write_text(json.dumps([{**pooling, "path": "1_Pooling"}]))
+    assert sentence_pooling(folder) == {"pooling": "mean", "normalize": False, "max_tokens": 128}
+    for path in ("../outside", str(outside)):
+        (folder / "modules.json").write_text(json.dumps([{**pooling, "path": path}]))
+        assert sentence_pooling(folder) is None
