@@ -27,9 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import torch
+
+from core import TransformerConfig
 from core.budget import count_parameters
 
-from .families import SUPPORTED, check_size, config_for, max_tokens
+from .checkpoint import convert
+from .families import FAMILIES, SUPPORTED, check_size, config_for, max_tokens
 from .files import (MAX_TOKENIZER_BYTES, allowed_root, check_hf_fields, inside, read_config,
                     safetensors_header, weight_files)
 
@@ -108,8 +112,9 @@ def without_paths(message: str, folder: Path, repo_id: str) -> str:
     return message
 
 
-def _check_files(folder: Path) -> None:
-    """Every file of the snapshot resolves inside the repo; the weights' headers are safetensors."""
+def _check_files(folder: Path) -> dict[str, tuple[int, ...]]:
+    """Every file of the snapshot resolves inside the repo; the weights' headers are safetensors.
+    Returns every tensor's shape, read from the headers."""
     entries = list(os.scandir(folder))
     if len(entries) > MAX_SNAPSHOT_FILES:
         raise ValueError(f"{folder} holds {len(entries):,} files; a model has a few")
@@ -121,12 +126,26 @@ def _check_files(folder: Path) -> None:
     if size > MAX_TOKENIZER_BYTES:
         raise ValueError(f"tokenizer.json is {size / 1e6:,.0f} MB; at most {MAX_TOKENIZER_BYTES / 1e6:,.0f} MB "
                          "are read")
-    names: set[str] = set()
+    shapes: dict[str, tuple[int, ...]] = {}
     for path in weight_files(folder):
-        shapes = safetensors_header(path)
-        if names & shapes.keys():
-            raise ValueError(f"{path}: tensor {sorted(names & shapes.keys())[0]} appears in two shards")
-        names |= shapes.keys()
+        shard = safetensors_header(path)
+        if shapes.keys() & shard.keys():
+            raise ValueError(f"{path}: tensor {sorted(shapes.keys() & shard.keys())[0]} appears in two shards")
+        shapes.update(shard)
+    return shapes
+
+
+def _check_shapes(family: str, config: TransformerConfig, shapes: dict[str, tuple[int, ...]], where: str) -> None:
+    """The family's strict name map applied to the header's shapes alone (meta tensors: no data is
+    read): a missing, unexpected or misshapen tensor is found at listing, not when a visitor picks it."""
+    theirs = {name: torch.empty(shape, device="meta") for name, shape in shapes.items()}
+    try:
+        mapping, ignored = FAMILIES[family].hf_name_map(config, theirs, where)
+        convert(theirs, mapping, ignored, config, where)
+    except ValueError:
+        raise
+    except Exception:   # noqa: BLE001 - a check that needs the values (a tied head's equality): loading does it
+        log.debug("shapes of %s not judged from the header alone", where, exc_info=True)
 
 
 def _problem(folder: Path, hf: dict) -> tuple[int, Optional[str]]:
@@ -140,7 +159,7 @@ def _problem(folder: Path, hf: dict) -> tuple[int, Optional[str]]:
     n = count_parameters(config)
     try:
         check_size(config, max_tokens(config, hf), hf.get("model_type", "model"))
-        _check_files(folder)
+        _check_shapes(hf["model_type"], config, _check_files(folder), str(folder))
     except (ValueError, OSError) as exc:
         return n, str(exc)
     return n, None

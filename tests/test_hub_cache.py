@@ -245,13 +245,32 @@ def test_a_load_error_names_the_model_not_the_cache_path(cache, models_built):
     from safetensors.torch import load, save
     files = dict(models_built["gpt2"][1])
     tensors = load(files["model.safetensors"])
-    tensors.pop(sorted(tensors)[-1])                 # a valid file, one tensor short: only loading finds it
+    name = sorted(n for n in tensors if tensors[n].is_floating_point())[-1]
+    tensors[name] = torch.full_like(tensors[name], float("nan"))   # only the values are wrong: loading finds it
     files["model.safetensors"] = save(tensors)
-    add_to_cache(cache, "short/weights", files)
-    assert "short/weights" in available_hf_models()
-    with pytest.raises(ValueError, match="missing tensor") as info:
-        load_model("short/weights")
-    assert "short/weights" in str(info.value) and str(cache) not in str(info.value)
+    add_to_cache(cache, "nan/weights", files)
+    assert "nan/weights" in available_hf_models()
+    with pytest.raises(ValueError, match="NaN") as info:
+        load_model("nan/weights")
+    assert "nan/weights" in str(info.value) and str(cache) not in str(info.value)
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda t: t.pop(sorted(t)[-1]), "missing tensor"),
+    (lambda t: t.update({"transformer.h.0.attn.c_attn.weight": torch.zeros(3, 5)}), "has shape"),
+    (lambda t: t.update({"transformer.h.0.surprise": torch.zeros(2)}), "unexpected tensor"),
+])
+def test_tensors_that_do_not_fit_the_config_are_found_at_listing(cache, models_built, damage, message):
+    """The header's names and shapes against the family's name map, without reading any weights."""
+    from safetensors.torch import load, save
+    files = dict(models_built["gpt2"][1])
+    tensors = load(files["model.safetensors"])
+    damage(tensors)
+    files["model.safetensors"] = save(tensors)
+    add_to_cache(cache, "misfit/weights", files)
+    problem = {m.repo_id: m.problem for m in cached_models(include_problems=True)}["misfit/weights"]
+    assert message in problem and "misfit/weights" in problem and str(cache) not in problem
+    assert "misfit/weights" not in available_hf_models()
 
 
 def test_a_sentence_encoders_module_path_cannot_lead_outside_its_folder(tmp_path):
