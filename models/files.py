@@ -32,6 +32,8 @@ INDEX = "model.safetensors.index.json"
 def read_json_capped(path: Path, limit: int):
     """A JSON file parsed only when it is at most `limit` bytes (checked before reading)."""
     path = Path(path)
+    if not path.is_file():    # a folder, a missing file, or a pipe that would block the reader forever
+        raise FileNotFoundError(f"{path}: {path.name} is not a file")
     size = path.stat().st_size
     if size > limit:
         raise ValueError(f"{path}: {path.name} is {size:,} bytes; at most {limit:,} bytes are read")
