@@ -21,7 +21,7 @@ from typing import Optional, Sequence
 
 from .families import load_family
 from .files import MAX_TOKENIZER_BYTES, check_hf_fields, read_config
-from .hub_cache import without_paths, available_hf_models, cache_problem, snapshot_folder
+from .hub_cache import available_hf_models, cache_problem, snapshot_folder, without_paths
 from .loaded import LoadedModel
 from .saved import MODEL_TYPE as SAVED_MODEL_TYPE
 from .saved import load_saved
