@@ -109,7 +109,7 @@ def without_paths(message: str, folder: Path, repo_id: str) -> str:
     for path, name in ((folder, repo_id), (allowed_root(folder), repo_id), (cache_dir(), "the cache")):
         for form in {str(path), str(path.resolve())}:
             message = message.replace(form + os.sep, f"{name}: ").replace(form, name)
-    return message
+    return re.sub(r"(?<![\w.-])([\w.-]+): \1(?![\w.-])", r"\1", message)   # "x.json: x.json is" -> "x.json is"
 
 
 def _check_files(folder: Path) -> dict[str, tuple[int, ...]]:
