@@ -9,7 +9,6 @@ our module expects. Each error names the tensor.
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -19,33 +18,10 @@ from safetensors import SafetensorError, safe_open
 
 from core import Transformer, TransformerConfig
 
+from .files import weight_files  # paths checked inside the folder, the shard index read bounded
+
 # Our parameter name -> (their tensor name, optional conversion of that tensor).
 NameMap = dict[str, tuple[str, Optional[Callable[[torch.Tensor], torch.Tensor]]]]
-
-SINGLE = "model.safetensors"
-INDEX = "model.safetensors.index.json"
-
-
-def weight_files(folder: Path) -> list[Path]:
-    """The safetensors file(s) of a checkpoint: one file, or the shards its index lists."""
-    folder = Path(folder)
-    if (folder / SINGLE).is_file():
-        return [folder / SINGLE]
-    index = folder / INDEX
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text())["weight_map"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"{index}: not a usable shard index ({exc})") from exc
-        shards = [folder / name for name in sorted(set(weight_map.values()))]
-        for shard in shards:
-            if not shard.is_file():
-                raise FileNotFoundError(f"{index} lists {shard.name}, which is not in {folder}")
-        return shards
-    pickled = [p.name for p in folder.glob("*.bin")] + [p.name for p in folder.glob("*.pt")]
-    hint = f" ({', '.join(sorted(pickled))} are pickle files, which are never opened)" if pickled else ""
-    raise FileNotFoundError(f"no {SINGLE} or {INDEX} in {folder}{hint}")
-
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
     """Every tensor of the checkpoint by its Hugging Face name, as stored (dtype unchanged)."""

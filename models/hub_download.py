@@ -42,7 +42,7 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 
 from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
 
-from .checkpoint import INDEX, SINGLE
+from .files import INDEX, SINGLE
 from .families import check_size, config_for, max_model_bytes, max_tokens
 from .files import MAX_CONFIG_BYTES
 from .hub_cache import cache_dir, repo_folder_name

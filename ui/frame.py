@@ -6,21 +6,25 @@ request can run a page file on its own (see below), and this sends it through ap
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import gc
 import logging
 import os
+import sys
 import threading
 import time
 from pathlib import Path
 
 import streamlit as st
+from streamlit import runtime
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from models.registry import mark_failed
 from models.saved import models_dir, remove_stale_temporaries
 from ui.links import undo_link
-from ui.state import DEFAULT_MODEL, current_model_name
+from ui.state import DEFAULT_MODEL, current_model_name, model_choices
 
 FRAMED = "_framed"          # session-state mark: this session's runs go through app.py
 FAILED_MODEL = "_failed_model"   # set when a picked model broke a page (shown once, on the rerun)
@@ -28,6 +32,7 @@ UNEXPECTED = "This page hit an unexpected error"
 _threads_lock = threading.Lock()
 _threads_set = False
 _models_cleaned = False
+_exit_hook_set = False
 _libc = None
 _last_collect = 0.0
 log = logging.getLogger("attention_explorer")
@@ -115,11 +120,59 @@ def clean_models_folder() -> None:
                     len(removed), ", ".join(removed))
 
 
+# -- a clean stop (SIGTERM from systemd or a container, Ctrl+C) ------------------------------------------
+SCRIPT_THREAD = "ScriptRunner.scriptThread"   # Streamlit's name for the daemon thread of each script run
+DEFAULT_STOP_WAIT_S = 60
+
+
+def stop_wait_s() -> float:
+    """$ATTENTION_EXPLORER_STOP_WAIT_S: how long a stop waits for running scripts (default 60 s)."""
+    raw = os.environ.get("ATTENTION_EXPLORER_STOP_WAIT_S", "")
+    return float(raw) if raw.replace(".", "", 1).isdigit() else DEFAULT_STOP_WAIT_S
+
+
+def finish_script_runs() -> None:
+    """At exit, let every script run end before Python tears itself down.
+
+    Script runs are daemon threads. On SIGTERM Streamlit asks each session to stop and its
+    main thread returns at once; Python then ends daemon threads wherever they are, and one in
+    the middle of torch's C++ (a training step's backward) died in `std::terminate`: the server
+    printed "terminate called without an active exception" and `Aborted` (status 134).
+    Waiting here lets a training run meet the stop at its next step and save its best weights
+    (ui/training.py), and a half-done save finish or remove its temporary folder. A run still
+    busy after the wait (a long computation with no Streamlit call) is left behind by an
+    immediate exit with status 0 rather than an abort."""
+    deadline = time.monotonic() + stop_wait_s()
+    me = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not me and thread.name == SCRIPT_THREAD:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    busy = [t for t in threading.enumerate() if t is not me and t.name == SCRIPT_THREAD and t.is_alive()]
+    # Only a real server exits early: under AppTest (a mocked runtime) the exit status is pytest's.
+    if busy and runtime.exists() and type(runtime.get_instance()) is runtime.Runtime:
+        log.warning("stopping with %d script run(s) still busy after %.0f s", len(busy), stop_wait_s())
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def clean_exit_on_stop() -> None:
+    """Register finish_script_runs once per process (atexit runs it after the server has stopped)."""
+    global _exit_hook_set
+    with _threads_lock:
+        if _exit_hook_set:
+            return
+        _exit_hook_set = True
+    atexit.register(finish_script_runs)
+
+
 def start() -> None:
-    """app.py's start-up: threads and the models folder once, the old pages-folder mode off,
-    this session marked."""
+    """app.py's start-up: threads, the models folder and a clean stop once, the old pages-folder
+    mode off, this session marked."""
     configure_threads()
     clean_models_folder()
+    clean_exit_on_stop()
     was_on = _leave_pages_folder_mode()
     st.session_state[FRAMED] = True
     if was_on:   # this very run started in the old mode: run app.py again, now as the frame
@@ -142,10 +195,11 @@ def require_frame() -> None:
 def run_page(page) -> None:
     """Run the chosen page; an unexpected error becomes a short message, with the details in the
     server's log (never a traceback with server paths for a visitor). A model other than MiniLM
-    that makes a page fail is taken out of this session's picker, so it cannot break every page."""
+    that makes a page fail leaves the picker of every session until its files change
+    (models.registry.mark_failed), and the page runs again, once, on MiniLM."""
     failed_model = st.session_state.pop(FAILED_MODEL, None)
     if failed_model:
-        st.warning(f"The model you had picked failed on that page ({failed_model}); it was removed from "
+        st.warning(f"The model you had picked ({failed_model}) failed on that page; it was removed from "
                    "the model picker and MiniLM is shown instead.")
     try:
         page.run()
@@ -155,9 +209,11 @@ def run_page(page) -> None:
             st.rerun()
         log.exception("page %r failed", getattr(page, "title", page))
         name = current_model_name()
-        if name != DEFAULT_MODEL:
+        if name != DEFAULT_MODEL and not failed_model:   # fall back once: never a loop of reruns
+            label = model_choices().get(name) or "a model"   # its picker label: never a server path
+            mark_failed(name)
             st.session_state.get("extra_models", {}).pop(name, None)
-            st.session_state[FAILED_MODEL] = type(exc).__name__
+            st.session_state[FAILED_MODEL] = f"{label}: {type(exc).__name__}"
             st.rerun()
         st.error(f"{UNEXPECTED} ({type(exc).__name__}). The details are in the server's log; "
                  "try another sentence or another page.")

@@ -16,6 +16,7 @@ import streamlit as st
 
 from models import available_models, load_model
 from models.files import read_config
+from models.registry import has_failed
 from models.saved import MODEL_TYPE as TRAINED_HERE, models_dir
 
 def allowed_roots() -> list[Path]:
@@ -28,8 +29,10 @@ def free_paths_allowed() -> bool:
 
 
 def listed_models() -> dict[str, str]:
-    """Name -> label of every model this server offers (looked up again after 15 s: new saves appear)."""
-    return _listed_in(tuple(str(root) for root in allowed_roots()))
+    """Name -> label of every model this server offers (looked up again after 15 s: new saves appear);
+    a model that failed on a page is left out at once, until its files change."""
+    listed = _listed_in(tuple(str(root) for root in allowed_roots()))
+    return {name: label for name, label in listed.items() if not has_failed(name)}
 
 
 @st.cache_data(ttl=15, show_spinner=False)

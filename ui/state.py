@@ -137,7 +137,7 @@ def current_model(model_name: str | None = None) -> LoadedModel:
     try:
         return get_model(name)
     except (OSError, ValueError) as exc:
-        st.error(f"The model {name!r} could not be loaded: {exc}")
+        st.error(f"The model {model_choices().get(name, 'you picked')} could not be loaded: {exc}")  # no server path
         st.stop()
 
 

@@ -165,28 +165,36 @@ def models_limit_bytes() -> int:
 
 
 def finish(run: Run, status: str, message: str = "") -> None:
-    """Save the run's last good weights (and its random start) and offer both in the model picker."""
+    """Save what the run learned and offer it in the model picker.
+
+    A finished run saves its weights and its random start (the before/after pages compare the
+    two); a stopped run saves only its last good weights; a run that never reported a trained
+    step (stopped in the queue, or a tab closed before the first report) saves nothing: its
+    weights are the random start, and every visitor's picker would list it."""
     run.status, run.message = status, message or run.message
+    if not run.history:
+        run.message += " Nothing was saved: the run stopped before its first trained step."
+        return
     root = models_dir()
-    need = 2 * 4 * sum(t.numel() for t in run.weights.values()) + 2 * len(run.tokenizer_json)
+    keep_start = status == "done"
+    need = (2 if keep_start else 1) * (4 * sum(t.numel() for t in run.weights.values()) + len(run.tokenizer_json))
     used, limit = folder_bytes(root), models_limit_bytes()
     if used + need > limit:
         run.message += (f" Not saved: the models folder holds {used / 1e6:,.0f} MB of its {limit / 1e6:,.0f} MB "
                         "limit. Delete saved models below and train again.")
         return
     name = unique_name(run.label)
-    trained = run.model(True)
-    info = {"label": run.label, "steps": run.history[-1].step if run.history else 0,
-            "val_loss": run.history[-1].val_loss if run.history else None, "status": status}
-    run.folder = str(save_model(trained, run.tokenizer_json, root, name, info=info))
-    untrained = run.model(False)
-    run.untrained_folder = str(save_model(untrained, run.tokenizer_json, root, name + "-untrained",
-                                          info={"label": run.label + " (untrained, random weights)", "steps": 0}))
+    info = {"label": run.label, "steps": run.history[-1].step, "val_loss": run.history[-1].val_loss,
+            "status": status}
+    run.folder = str(save_model(run.model(True), run.tokenizer_json, root, name, info=info))
     extra = st.session_state.setdefault("extra_models", {})
-    extra[run.folder] = f"🏋️ {run.label} (trained, {info['steps']} steps)"
-    extra[run.untrained_folder] = f"🎲 {run.label} (untrained)"
     own = st.session_state.setdefault("own_models", {})
-    own[run.folder], own[run.untrained_folder] = extra[run.folder], extra[run.untrained_folder]
+    extra[run.folder] = own[run.folder] = f"🏋️ {run.label} (trained, {info['steps']} steps)"
+    if keep_start:
+        run.untrained_folder = str(save_model(run.model(False), run.tokenizer_json, root, name + "-untrained",
+                                              info={"label": run.label + " (untrained, random weights)",
+                                                    "steps": 0}))
+        extra[run.untrained_folder] = own[run.untrained_folder] = f"🎲 {run.label} (untrained)"
 
 
 def start_weights(net: Transformer) -> dict:
