@@ -12,8 +12,8 @@ the trace's own input of that stretch:
     concat (T, d_model) · W_O + b_O = attn_out
     residual add, norm -> resid_mid;  feed-forward up (and gate), activation, down;  add, norm -> resid_post
 
-Every family's switches are followed: LayerNorm or RMSNorm, pre- or post-norm, grouped-query
-attention (query head h reads key/value head config.kv_head_of(h)), rotary positions, a gated
+Every family's switches are followed: LayerNorm or RMSNorm, pre-, post-norm or parallel, grouped-query
+attention (query head h reads key/value head config.kv_head_of(h)), rotary positions (full or partial), a gated
 (SwiGLU) feed-forward, GELU (exact or tanh), ReLU or SiLU, with or without biases.
 
 The tests check every result against the trace, so the numbers the pages show are the
@@ -98,16 +98,18 @@ def activation(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def rope_angles(config: TransformerConfig, t: int) -> np.ndarray:
-    """(T, d_head/2) the rotary angles of positions 0..T-1, computed as the model computes them."""
-    return _array(rotary_angles(torch.arange(t), config.d_head, config.rope_theta))
+    """(T, d_rot/2) the rotary angles of positions 0..T-1, computed as the model computes them
+    (d_rot = d_head, or config.rotary_dims with partial rotary)."""
+    return _array(rotary_angles(torch.arange(t), config.rotated_dims, config.rope_theta))
 
 
 def rotate(x: np.ndarray, angles: np.ndarray) -> np.ndarray:
-    """x (..., T, d_head): pair (i, i + d_head/2) turned by angles[t, i] (the "rotate half" layout)."""
-    half = x.shape[-1] // 2
-    x1, x2 = x[..., :half], x[..., half:]
-    cos, sin = np.cos(angles), np.sin(angles)                 # (T, d_head/2)
-    return np.concatenate((x1 * cos - x2 * sin, x2 * cos + x1 * sin), axis=-1)
+    """x (..., T, d_head): pair (i, i + d_rot/2) turned by angles[t, i] (the "rotate half" layout);
+    with partial rotary the dimensions after d_rot = 2 · angles.shape[-1] pass unturned."""
+    half = angles.shape[-1]
+    x1, x2 = x[..., :half], x[..., half:2 * half]
+    cos, sin = np.cos(angles), np.sin(angles)                 # (T, d_rot/2)
+    return np.concatenate((x1 * cos - x2 * sin, x2 * cos + x1 * sin, x[..., 2 * half:]), axis=-1)
 
 
 def softmax(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -149,7 +151,7 @@ class HeadSteps:
     kv_head: int = 0           # the key/value head this query head reads (itself without grouped-query)
     q_raw: Optional[np.ndarray] = None    # (T, d_head)  RoPE models: q before the rotation
     k_raw: Optional[np.ndarray] = None    # (T, d_head)  RoPE models: k before the rotation
-    angles: Optional[np.ndarray] = None   # (T, d_head/2)  RoPE models: the angle of each pair at each position
+    angles: Optional[np.ndarray] = None   # (T, d_rot/2)  RoPE models: the angle of each turned pair at each position
 
     @property
     def d_head(self) -> int:
@@ -205,7 +207,7 @@ def softmax_formula(steps: HeadSteps, key: int, limit: int = 6) -> str:
 @dataclass(frozen=True)
 class LayerSteps:
     layer: int
-    norm: str                  # "post" (BERT) or "pre" (GPT)
+    norm: str                  # the layout: "post" (BERT), "pre" (GPT) or "parallel" (GPT-NeoX)
     resid_pre: np.ndarray      # (T, d_model)  the block's input
     attn_in: np.ndarray        # (T, d_model)
     q: np.ndarray              # (H, T, d_head)  rotated in RoPE models
@@ -246,7 +248,7 @@ def layer_steps(net: Transformer, trace: Trace, layer: int) -> LayerSteps:
     """Recompute block `layer` from its input trace.layers[layer].resid_pre."""
     config = net.config
     block = net.blocks[layer]
-    pre_ln = config.norm == "pre"
+    pre_ln = config.norm != "post"                      # pre and parallel normalise before each sublayer
     x = np.asarray(trace.layers[layer].resid_pre, dtype=np.float64)       # (T, d_model)
     attn_in = layer_norm(x, block.attn_norm) if pre_ln else x
     attention = block.attention
@@ -266,7 +268,8 @@ def layer_steps(net: Transformer, trace: Trace, layer: int) -> LayerSteps:
     attn_out = Affine.of(attention.output)(heads_concat)
     attn_sum = x + attn_out
     resid_mid = attn_sum if pre_ln else layer_norm(attn_sum, block.attn_norm)
-    mlp_in = layer_norm(resid_mid, block.mlp_norm) if pre_ln else resid_mid
+    # Parallel (GPT-NeoX): the feed-forward reads the layer input, beside attention, not resid_mid.
+    mlp_in = layer_norm(x if config.norm == "parallel" else resid_mid, block.mlp_norm) if pre_ln else resid_mid
     mlp_up = None
     if block.mlp.gate is not None:                                         # SwiGLU: act(x·W_gate) * (x·W_up)
         mlp_pre = Affine.of(block.mlp.gate)(mlp_in)
@@ -358,7 +361,7 @@ def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]
     block = net.blocks[layer]
     a = block.attention
     norm = norm_name(config)
-    where = "before" if config.norm == "pre" else "after"
+    where = "after" if config.norm == "post" else "before"
     kv = " (shared by a group of query heads)" if config.kv_heads < config.n_heads else ""
     attn_norm = [(f"{norm} {where} attention", block.attn_norm, "norm")]
     mlp_norm = [(f"{norm} {where} feed-forward", block.mlp_norm, "norm")]
@@ -367,8 +370,8 @@ def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]
          ("feed-forward down (W_down)", block.mlp.down, "feed-forward")]
     attention = [("W_Q (query)", a.query, "attention"), (f"W_K (key){kv}", a.key, "attention"),
                  (f"W_V (value){kv}", a.value, "attention"), ("W_O (output)", a.output, "attention")]
-    parts = ((attn_norm + attention + mlp_norm + ffn) if config.norm == "pre"
-             else (attention + attn_norm + ffn + mlp_norm))
+    parts = ((attention + attn_norm + ffn + mlp_norm) if config.norm == "post"
+             else (attn_norm + attention + mlp_norm + ffn))
     out = []
     for step, module, part in parts:
         w, b = module.weight, getattr(module, "bias", None)

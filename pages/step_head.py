@@ -60,9 +60,11 @@ for col, name, m in zip(cols, "QKV", (chain.q, chain.k, chain.v)):
              f"step_head_{name.lower()}")
 
 if chain.q_raw is not None:
-    st.markdown("**Rotary positions:** before scoring, each row of Q and K is cut into pairs (dimension i with "
-                f"i + {dh // 2}) and each pair is turned by position × θ_i (step 2 explains it). The same Q, "
-                "before and after the turn:")
+    rot = model.config.rotated_dims          # fewer than d_head with partial rotary (GPT-NeoX)
+    what = ("each row of Q and K is" if rot == dh else
+            f"the first {rot} dimensions of each row of Q and K (the other {dh - rot} are not turned) are")
+    st.markdown(f"**Rotary positions:** before scoring, {what} cut into pairs (dimension i with i + {rot // 2}) and "
+                "each pair is turned by position × θ_i (step 2 explains it). The same Q, before and after the turn:")
     cols = st.columns(2)
     for col, name, m in zip(cols, ("Q before RoPE", "Q after RoPE (what the scores use)"), (chain.q_raw, chain.q)):
         with col:
