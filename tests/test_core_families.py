@@ -63,13 +63,14 @@ def test_grouped_attention_equals_repeated_keys():
     torch.testing.assert_close(head_out, o2)
 
 
-def test_rotary_scores_depend_only_on_distance():
+@pytest.mark.parametrize("dims", [None, 4])                 # every dimension turned, or the first 4 (partial)
+def test_rotary_scores_depend_only_on_distance(dims):
     torch.manual_seed(0)
     q, k = torch.randn(16), torch.randn(16)
 
     def score(m, n):
-        qm = apply_rotary(q[None], torch.tensor([m]), 10000.0)[0]
-        kn = apply_rotary(k[None], torch.tensor([n]), 10000.0)[0]
+        qm = apply_rotary(q[None], torch.tensor([m]), 10000.0, dims)[0]
+        kn = apply_rotary(k[None], torch.tensor([n]), 10000.0, dims)[0]
         return float(qm @ kn)
 
     assert score(3, 1) == pytest.approx(score(10, 8), abs=1e-4)
@@ -120,42 +121,30 @@ def test_partial_rotary_turns_the_first_dimensions_only():
     assert apply_rotary(x, positions, 10000.0, dims=16).equal(apply_rotary(x, positions, 10000.0))
 
 
-def test_partial_rotary_scores_still_depend_only_on_distance():
-    torch.manual_seed(1)
-    q, k = torch.randn(16), torch.randn(16)
-
-    def score(m, n):
-        qm = apply_rotary(q[None], torch.tensor([m]), 10000.0, dims=4)[0]
-        kn = apply_rotary(k[None], torch.tensor([n]), 10000.0, dims=4)[0]
-        return float(qm @ kn)
-
-    assert score(3, 1) == pytest.approx(score(10, 8), abs=1e-4)
-    assert score(5, 5) == pytest.approx(float(q @ k), abs=1e-4)
-
-
 NEOX = dict(BASE, positional="rotary", norm="parallel", rotary_dims=4, embed_norm=False, causal=True,
             lm_head=True, tie_embeddings=False)
 
 
-def test_parallel_block_adds_both_branches_to_its_input():
+def neox_net(**change) -> Transformer:
+    """A GPT-NeoX-shaped model (parallel block, a quarter of each head turned), seeded."""
     torch.manual_seed(0)
-    config = TransformerConfig(**NEOX)
-    net = Transformer(config).eval()
-    assert count_parameters(config) == sum(p.numel() for p in net.parameters())
-    trace = net.trace([1, 2, 3, 4, 5])
-    block, layer = net.blocks[0], trace.layers[0]
-    x = torch.from_numpy(np.array(layer.resid_pre))
+    return Transformer(TransformerConfig(**dict(NEOX, **change))).eval()
+
+
+def test_parallel_block_adds_both_branches_to_its_input():
+    net = neox_net()
+    layer = net.trace([1, 2, 3, 4, 5]).layers[0]
+    assert count_parameters(net.config) == sum(p.numel() for p in net.parameters())
     with torch.no_grad():
-        np.testing.assert_allclose(layer.mlp_in, block.mlp_norm(x).numpy(), atol=1e-6)
+        mlp_in = net.blocks[0].mlp_norm(torch.from_numpy(np.array(layer.resid_pre))).numpy()
+    np.testing.assert_allclose(layer.mlp_in, mlp_in, atol=1e-6)          # the layer input, not resid_mid
     np.testing.assert_allclose(layer.resid_post, layer.resid_pre + layer.attn_out + layer.mlp_out, atol=1e-5)
     np.testing.assert_array_equal(layer.q[..., 4:], layer.q_raw[..., 4:])
 
 
 def test_layouts_differ_only_in_where_the_feed_forward_reads():
     """The same weights in a pre-LN and a parallel block: identical attention, different feed-forward input."""
-    torch.manual_seed(0)
-    parallel = Transformer(TransformerConfig(**NEOX)).eval()
-    sequential = Transformer(TransformerConfig(**dict(NEOX, norm="pre"))).eval()
+    parallel, sequential = neox_net(), neox_net(norm="pre")
     sequential.load_state_dict(parallel.state_dict())
     a, b = parallel.trace([1, 2, 3, 4]).layers[0], sequential.trace([1, 2, 3, 4]).layers[0]
     np.testing.assert_array_equal(a.weights, b.weights)
