@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .config import TransformerConfig
-from .rotary import apply_rotary
+from .rotary import rotary_angles, rotate
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -147,8 +147,9 @@ class MultiHeadAttention(nn.Module):
             if positions is None:
                 positions = torch.arange(x.shape[1], device=x.device)
             q_raw, k_raw = q, k
-            q = apply_rotary(q_raw, positions, self.rope_theta, self.rotary_dims)  # (B, H, T, d_head)
-            k = apply_rotary(k_raw, positions, self.rope_theta, self.rotary_dims)  # (B, H_kv, T, d_head)
+            angles = rotary_angles(positions, self.rotary_dims, self.rope_theta)  # (T, d_rot/2), once for q and k
+            q = rotate(q_raw, angles)                                  # (B, H, T, d_head)
+            k = rotate(k_raw, angles)                                  # (B, H_kv, T, d_head)
         scores, weights, head_out = attend(q, k, v, allowed)
         if knock_out is not None:
             head_out = knock_out.apply(head_out)
