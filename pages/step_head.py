@@ -5,7 +5,7 @@ import streamlit as st
 
 from analysis.recompute import head_steps, softmax_formula
 from ui.defaults import head_reason
-from ui.family import kv_note
+from ui.family import kv_note, require_step_page
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, pick_head, pick_layer
 from ui.widgets import pick_window, plot, token_labels
@@ -20,6 +20,7 @@ st.markdown("A head asks, for each token (the **query**), *which other tokens ma
             "token's vector three ways — **Q**uery, **K**ey, **V**alue — scores each key against the query, "
             "turns the scores into weights with a softmax, and returns the weighted sum of the values.")
 model, trace = current_model_and_trace()
+require_step_page(model, "step_head")
 t, d, dh = len(trace.tokens), model.config.d_model, model.config.d_head
 c1, c2 = st.columns(2)
 with c1:

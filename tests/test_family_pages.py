@@ -166,9 +166,10 @@ def test_a_step_page_a_family_does_not_follow_says_so(family_folders, monkeypatc
     from models import families
 
     neox = families.FAMILIES["gpt_neox"]
-    monkeypatch.setitem(families.FAMILIES, "gpt_neox", replace(neox, step_pages=("step_tokens",)))
-    at = run_page("pages/step_layer.py", SENTENCE, family_folders["gpt_neox"])
-    assert not at.exception
-    assert "not shown for GPT-NeoX models yet" in texts(at.info)
-    assert not at.dataframe
-    assert not at.get("plotly_chart")
+    monkeypatch.setitem(families.FAMILIES, "gpt_neox", replace(neox, step_pages=("step_embeddings",)))
+    for page in ("pages/step_layer.py", "pages/step_head.py"):
+        at = run_page(page, SENTENCE, family_folders["gpt_neox"])
+        assert not at.exception
+        assert "not shown for GPT-NeoX models yet" in texts(at.info)
+        assert not at.dataframe and not at.get("plotly_chart")
+    assert "not shown" not in texts(run_page("pages/step_embeddings.py", SENTENCE, family_folders["gpt_neox"]).info)
