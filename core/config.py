@@ -34,6 +34,7 @@ class TransformerConfig:
     positional: Literal["learned", "sinusoidal", "rotary", "none"] = "learned"
     # The block's layout: post-LN is BERT; pre-LN is GPT-2 and Llama; parallel is GPT-NeoX (Pythia),
     # where attention and the feed-forward both read the block's input and both outputs are added.
+    # (Named `norm` since before the parallel layout, so that saved models' configs still load.)
     norm: Literal["post", "pre", "parallel"] = "post"
     # gelu is exact (erf, BERT); gelu_tanh is GPT-2's tanh approximation ("gelu_new"); silu is Llama's.
     activation: Literal["gelu", "relu", "gelu_tanh", "silu"] = "gelu"
@@ -92,14 +93,14 @@ class TransformerConfig:
         if self.positional == "rotary":
             if self.d_head % 2:
                 raise ValueError(f"rotary positions turn pairs of dimensions, so d_head ({self.d_head}) must be even.")
-            dims = self.rotary_dims
-            if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int)
-                                     or not 2 <= dims <= self.d_head or dims % 2):
-                raise ValueError(f"rotary_dims must be an even number from 2 to d_head ({self.d_head}): "
-                                 f"rotary positions turn pairs of dimensions, got {dims!r}.")
             if isinstance(self.rope_theta, bool) or not isinstance(self.rope_theta, (int, float)) \
                     or not self.rope_theta > 0:
                 raise ValueError(f"rope_theta must be positive, got {self.rope_theta!r}.")
+        dims = self.rotary_dims
+        if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int)
+                                 or not 2 <= dims <= self.d_head or dims % 2):
+            raise ValueError(f"rotary_dims must be an even number from 2 to d_head ({self.d_head}): "
+                             f"rotary positions turn pairs of dimensions, got {dims!r}.")
         if not isinstance(self.position_offset, int) or not 0 <= self.position_offset < self.max_positions:
             raise ValueError(f"position_offset must be a whole number in [0, {self.max_positions}), "
                              f"got {self.position_offset!r}.")

@@ -1,7 +1,7 @@
 """Reading a Hugging Face checkpoint folder strictly: config.json, safetensors weights, a name map.
 
-Shared by the family files (bert.py, roberta.py, distilbert.py, gpt2.py, llama.py, gpt_neox.py),
-which build their name maps from the helpers at the end (`linears`, `unembedding`). Weights are
+Shared by the family files (models/<family>.py), which build their name maps with the
+helpers at the end (`linears`: the weight/bias loops; `unembedding`: tied or untied). Weights are
 read with safetensors only (one model.safetensors, or shards listed in
 model.safetensors.index.json), never with pickle, and are converted to float32 whatever
 the file stores (bf16, fp16). Every tensor of the file must be used by the name map or be

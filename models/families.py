@@ -3,9 +3,9 @@
 Each family file (models/<family>.py) describes itself in one `FAMILY` record (models/family.py:
 its model types and their names, config.json -> TransformerConfig refusing by name what our core
 does not implement, the strict weight map, its own token limit, the step pages that apply).
-FAMILY_LIST below is the one list of them; nothing else in the app names a family. Before any weight is read, the model's float32 size
-plus one traced sentence is checked against a limit, so a model too large for the server is
-refused with its size instead of swapping.
+FAMILY_LIST below is the one list of them; nothing else in the app names a family. Before any
+weight is read, the model's float32 size plus one traced sentence is checked against a limit, so
+a model too large for the server is refused with its size instead of swapping.
 """
 from __future__ import annotations
 
