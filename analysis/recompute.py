@@ -12,8 +12,8 @@ the trace's own input of that stretch:
     concat (T, d_model) · W_O + b_O = attn_out
     residual add, norm -> resid_mid;  feed-forward up (and gate), activation, down;  add, norm -> resid_post
 
-Every family's switches are followed: LayerNorm or RMSNorm, pre- or post-norm, grouped-query
-attention (query head h reads key/value head config.kv_head_of(h)), rotary positions, a gated
+Every family's switches are followed: LayerNorm or RMSNorm, pre-, post-norm or parallel, grouped-query
+attention (query head h reads key/value head config.kv_head_of(h)), rotary positions (full or partial), a gated
 (SwiGLU) feed-forward, GELU (exact or tanh), ReLU or SiLU, with or without biases.
 
 The mathematics itself (attention, rotation, norms, activations) is analysis/kernels.py, the
@@ -84,9 +84,10 @@ ACTIVATION_NAMES = {"gelu": "GELU", "gelu_tanh": "GELU (tanh approximation)", "r
 
 
 def rope_angles(config: TransformerConfig, t: int) -> np.ndarray:
-    """(T, d_head/2) the rotary angles of positions 0..T-1 in this model (the one place that says
-    which dimensions of a head turn: all of them)."""
-    return kernels.rope_angles(np.arange(t), config.d_head, config.rope_theta)
+    """(T, d_rot/2) the rotary angles of positions 0..T-1 in this model (the one place that says which
+    dimensions of a head turn: d_rot = d_head, or config.rotary_dims with partial rotary; the kernel's
+    rotate leaves the dimensions after d_rot unturned)."""
+    return kernels.rope_angles(np.arange(t), config.rotated_dims, config.rope_theta)
 
 
 # -- one head, one query token -------------------------------------------------------------------
@@ -112,7 +113,7 @@ class HeadSteps:
     kv_head: int = 0           # the key/value head this query head reads (itself without grouped-query)
     q_raw: Optional[np.ndarray] = None    # (T, d_head)  RoPE models: q before the rotation
     k_raw: Optional[np.ndarray] = None    # (T, d_head)  RoPE models: k before the rotation
-    angles: Optional[np.ndarray] = None   # (T, d_head/2)  RoPE models: the angle of each pair at each position
+    angles: Optional[np.ndarray] = None   # (T, d_rot/2)  RoPE models: the angle of each turned pair at each position
 
     @property
     def d_head(self) -> int:
@@ -168,7 +169,7 @@ def softmax_formula(steps: HeadSteps, key: int, limit: int = 6) -> str:
 @dataclass(frozen=True)
 class LayerSteps:
     layer: int
-    norm: str                  # "post" (BERT) or "pre" (GPT)
+    norm: str                  # the layout: "post" (BERT), "pre" (GPT) or "parallel" (GPT-NeoX)
     resid_pre: np.ndarray      # (T, d_model)  the block's input
     attn_in: np.ndarray        # (T, d_model)
     q: np.ndarray              # (H, T, d_head)  rotated in RoPE models
@@ -253,15 +254,16 @@ def layer_steps(net: Transformer, trace: Trace, layer: int) -> LayerSteps:
     """Recompute block `layer` from its input trace.layers[layer].resid_pre."""
     config = net.config
     block = net.blocks[layer]
-    pre_ln = config.norm == "pre"
+    pre_ln = config.norm != "post"                      # pre and parallel normalise before each sublayer
     x = np.asarray(trace.layers[layer].resid_pre, dtype=np.float64)       # (T, d_model)
-    # The block's wiring: where the norms sit and what the residual adds. A new layout (a parallel
-    # block, say) is one more branch here; the attention and the feed-forward stay as they are.
+    # The block's wiring: where the norms sit and what the residual adds; the attention and the
+    # feed-forward stay as they are whatever the layout.
     attn_in = apply_norm(x, block.attn_norm) if pre_ln else x
     a = attention_steps(block.attention, attn_in, config, trace.causal)
     attn_sum = x + a.attn_out
     resid_mid = attn_sum if pre_ln else apply_norm(attn_sum, block.attn_norm)
-    mlp_in = apply_norm(resid_mid, block.mlp_norm) if pre_ln else resid_mid
+    # Parallel (GPT-NeoX): the feed-forward reads the layer input, beside attention, not resid_mid.
+    mlp_in = apply_norm(x if config.norm == "parallel" else resid_mid, block.mlp_norm) if pre_ln else resid_mid
     f = feed_forward_steps(block.mlp, mlp_in, config.activation)
     mlp_sum = resid_mid + f.mlp_out
     resid_post = mlp_sum if pre_ln else apply_norm(mlp_sum, block.mlp_norm)
@@ -345,7 +347,7 @@ def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]
     block = net.blocks[layer]
     a = block.attention
     norm = norm_name(config)
-    where = "before" if config.norm == "pre" else "after"
+    where = "after" if config.norm == "post" else "before"
     kv = " (shared by a group of query heads)" if config.kv_heads < config.n_heads else ""
     attn_norm = [(f"{norm} {where} attention", block.attn_norm, "norm")]
     mlp_norm = [(f"{norm} {where} feed-forward", block.mlp_norm, "norm")]
@@ -354,8 +356,8 @@ def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]
          ("feed-forward down (W_down)", block.mlp.down, "feed-forward")]
     attention = [("W_Q (query)", a.query, "attention"), (f"W_K (key){kv}", a.key, "attention"),
                  (f"W_V (value){kv}", a.value, "attention"), ("W_O (output)", a.output, "attention")]
-    parts = ((attn_norm + attention + mlp_norm + ffn) if config.norm == "pre"
-             else (attention + attn_norm + ffn + mlp_norm))
+    parts = ((attention + attn_norm + ffn + mlp_norm) if config.norm == "post"
+             else (attn_norm + attention + mlp_norm + ffn))
     out = []
     for step, module, part in parts:
         w, b = module.weight, getattr(module, "bias", None)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .config import TransformerConfig
-from .rotary import apply_rotary
+from .rotary import rotary_angles, rotate
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -69,7 +69,7 @@ class KnockOut:
 
 
 class AttentionResult(NamedTuple):
-    q: torch.Tensor          # (B, H, T_q, d_head)  rotated by position with RoPE
+    q: torch.Tensor          # (B, H, T_q, d_head)  rotated by position with RoPE (its first rotary_dims)
     k: torch.Tensor          # (B, H_kv, T_k, d_head)  H_kv = H unless grouped-query; rotated with RoPE
     v: torch.Tensor          # (B, H_kv, T_k, d_head)
     scores: torch.Tensor     # (B, H, T_q, T_k)
@@ -122,6 +122,7 @@ class MultiHeadAttention(nn.Module):
         self.n_heads = config.n_heads
         self.n_kv_heads = config.kv_heads
         self.rope_theta = config.rope_theta if config.positional == "rotary" else None
+        self.rotary_dims = config.rotated_dims               # all of d_head, or fewer (partial rotary)
         d, d_kv = config.d_model, config.kv_heads * config.d_head
         self.query = nn.Linear(d, d, bias=config.qkv_bias)
         self.key = nn.Linear(d, d_kv, bias=config.qkv_bias)
@@ -146,8 +147,9 @@ class MultiHeadAttention(nn.Module):
             if positions is None:
                 positions = torch.arange(x.shape[1], device=x.device)
             q_raw, k_raw = q, k
-            q = apply_rotary(q_raw, positions, self.rope_theta)  # (B, H, T, d_head)
-            k = apply_rotary(k_raw, positions, self.rope_theta)  # (B, H_kv, T, d_head)
+            angles = rotary_angles(positions, self.rotary_dims, self.rope_theta)  # (T, d_rot/2), once for q and k
+            q = rotate(q_raw, angles)                                  # (B, H, T, d_head)
+            k = rotate(k_raw, angles)                                  # (B, H_kv, T, d_head)
         scores, weights, head_out = attend(q, k, v, allowed)
         if knock_out is not None:
             head_out = knock_out.apply(head_out)

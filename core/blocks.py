@@ -2,6 +2,9 @@
 
 Post-LN (BERT, the original paper):   mid = LN(x + Attn(x));      out = LN(mid + FFN(mid))
 Pre-LN  (GPT-2):                      mid = x + Attn(LN(x));      out = mid + FFN(LN(mid))
+Parallel (GPT-NeoX, Pythia):          mid = x + Attn(LN1(x));     out = mid + FFN(LN2(x))
+                                      both sublayers read the block's input x, so neither waits
+                                      for the other; mid is the residual between the two adds.
 Decoder (encoder-decoder, pre-LN):    masked self-attention, then cross-attention to the
                                       encoder's output, then the feed-forward.
 Llama, Mistral and Qwen2 are pre-LN blocks whose "LN" is RMSNorm (config.norm_kind) and
@@ -79,11 +82,13 @@ def _self_attention_record(a) -> dict:
 
 
 class EncoderBlock(nn.Module):
-    """One block with self-attention; `config.norm` picks post-LN (BERT) or pre-LN (GPT)."""
+    """One block with self-attention; `config.norm` picks the layout: post-LN (BERT), pre-LN (GPT)
+    or parallel (GPT-NeoX)."""
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
-        self.pre_ln = config.norm == "pre"
+        self.layout = config.norm
+        self.pre_ln = config.norm != "post"            # pre and parallel normalise before each sublayer
         self.attention = MultiHeadAttention(config)
         self.attn_norm = make_norm(config)
         self.mlp = FeedForward(config)
@@ -97,7 +102,8 @@ class EncoderBlock(nn.Module):
         a = self.attention(attn_in, allowed=allowed, positions=positions, knock_out=knock_out)
         if self.pre_ln:
             resid_mid = x + a.attn_out
-            mlp_in = self.mlp_norm(resid_mid)
+            # Parallel: the feed-forward reads the block's input, not what attention added to it.
+            mlp_in = self.mlp_norm(x if self.layout == "parallel" else resid_mid)
         else:
             resid_mid = self.attn_norm(x + a.attn_out)
             mlp_in = resid_mid

@@ -12,6 +12,8 @@ POSITIONAL = ("learned", "sinusoidal", "rotary", "none")
 NORMS = ("layernorm", "rmsnorm")
 ACTIVATIONS = ("gelu", "relu", "gelu_tanh", "silu")
 MLPS = ("standard", "gated")
+# Where the norms sit and how a block joins its two sublayers (see core/blocks.py).
+LAYOUTS = ("post", "pre", "parallel")
 
 
 # Far above any model this app can hold in memory; a config beyond them is damaged or hostile.
@@ -30,7 +32,10 @@ class TransformerConfig:
     # How a token learns where it is: a learned table (BERT, GPT-2), the fixed sinusoids of the
     # original paper, rotary (RoPE: q and k are rotated by position inside attention; Llama), or none.
     positional: Literal["learned", "sinusoidal", "rotary", "none"] = "learned"
-    norm: Literal["post", "pre"] = "post"     # post-LN is BERT; pre-LN is GPT-2 and Llama
+    # The block's layout: post-LN is BERT; pre-LN is GPT-2 and Llama; parallel is GPT-NeoX (Pythia),
+    # where attention and the feed-forward both read the block's input and both outputs are added.
+    # (Named `norm` since before the parallel layout, so that saved models' configs still load.)
+    norm: Literal["post", "pre", "parallel"] = "post"
     # gelu is exact (erf, BERT); gelu_tanh is GPT-2's tanh approximation ("gelu_new"); silu is Llama's.
     activation: Literal["gelu", "relu", "gelu_tanh", "silu"] = "gelu"
     eps: float = 1e-12              # norm epsilon (BERT: 1e-12; GPT-2: 1e-5; Llama: 1e-5 or 1e-6)
@@ -48,6 +53,9 @@ class TransformerConfig:
     bias: bool = True               # biases on W_O and the feed-forward's linears (Llama has none)
     qkv_bias: bool = True           # biases on W_Q, W_K, W_V (Llama: no; Qwen2: yes)
     position_offset: int = 0        # RoBERTa: the first token reads position row pad_id + 1
+    # Partial rotary: RoPE turns only the first rotary_dims dimensions of each head and leaves the
+    # rest as they are (GPT-NeoX/Pythia: a quarter of d_head). None: every dimension (Llama).
+    rotary_dims: Optional[int] = None
 
     def __post_init__(self) -> None:
         for name, upper in SIZE_LIMITS.items():
@@ -70,7 +78,7 @@ class TransformerConfig:
                 f"so each head would get {self.d_model / self.n_heads:.2f} dimensions. "
                 "Choose a number of heads that divides d_model."
             )
-        for name, allowed in (("positional", POSITIONAL), ("norm", ("post", "pre")),
+        for name, allowed in (("positional", POSITIONAL), ("norm", LAYOUTS),
                               ("activation", ACTIVATIONS), ("norm_kind", NORMS), ("mlp", MLPS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}.")
@@ -88,6 +96,11 @@ class TransformerConfig:
             if isinstance(self.rope_theta, bool) or not isinstance(self.rope_theta, (int, float)) \
                     or not self.rope_theta > 0:
                 raise ValueError(f"rope_theta must be positive, got {self.rope_theta!r}.")
+        dims = self.rotary_dims
+        if dims is not None and (isinstance(dims, bool) or not isinstance(dims, int)
+                                 or not 2 <= dims <= self.d_head or dims % 2):
+            raise ValueError(f"rotary_dims must be an even number from 2 to d_head ({self.d_head}): "
+                             f"rotary positions turn pairs of dimensions, got {dims!r}.")
         if not isinstance(self.position_offset, int) or not 0 <= self.position_offset < self.max_positions:
             raise ValueError(f"position_offset must be a whole number in [0, {self.max_positions}), "
                              f"got {self.position_offset!r}.")
@@ -95,6 +108,11 @@ class TransformerConfig:
     @property
     def d_head(self) -> int:
         return self.d_model // self.n_heads
+
+    @property
+    def rotated_dims(self) -> int:
+        """Dimensions of each head that RoPE turns (the first ones): rotary_dims, or all of d_head."""
+        return self.d_head if self.rotary_dims is None else self.rotary_dims
 
     @property
     def kv_heads(self) -> int:

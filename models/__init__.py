@@ -2,7 +2,10 @@
 
 registry.py     load_model(name): "minilm" or a folder, dispatched on config.json's model_type
 loaded.py       LoadedModel: a core Transformer and its tokenizer, read-only after loading
-bert.py         the strict Hugging Face BERT name map (MiniLM is a BERT)
+families.py     Hugging Face checkpoints: the one family list (FAMILY_LIST), load_family, size checks
+family.py       the Family protocol each family file fills in (names, config mapping, weight map, ...)
+<family>.py     one file per Hugging Face family, listed in families.py (bert.py: MiniLM is a BERT)
+checkpoint.py   safetensors read strictly, a family's name map applied, the shared map builders
 saved.py        models trained in the app: save_model / load_saved
 files.py        config.json read once (bounded, an object) and weights checked finite
 text.py         text -> tokens with the `tokenizers` library; stages.py: each tokenizer stage shown

@@ -1,6 +1,7 @@
 """Reading a Hugging Face checkpoint folder strictly: config.json, safetensors weights, a name map.
 
-Shared by the family files (roberta.py, distilbert.py, gpt2.py, llama.py). Weights are
+Shared by the family files (models/<family>.py), which build their name maps with the
+helpers at the end (`linears`: the weight/bias loops; `unembedding`: tied or untied). Weights are
 read with safetensors only (one model.safetensors, or shards listed in
 model.safetensors.index.json), never with pickle, and are converted to float32 whatever
 the file stores (bf16, fp16). Every tensor of the file must be used by the name map or be
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Callable, Collection, Iterable, Mapping, Optional, Union
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -21,7 +22,8 @@ from core import Transformer, TransformerConfig
 from .files import weight_files  # paths checked inside the folder, the shard index read bounded
 
 # Our parameter name -> (their tensor name, optional conversion of that tensor).
-NameMap = dict[str, tuple[str, Optional[Callable[[torch.Tensor], torch.Tensor]]]]
+Conversion = Callable[[torch.Tensor], torch.Tensor]
+NameMap = dict[str, tuple[str, Optional[Conversion]]]
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
     """Every tensor of the checkpoint by its Hugging Face name, as stored (dtype unchanged)."""
@@ -80,8 +82,11 @@ def convert(theirs: dict[str, torch.Tensor], mapping: NameMap, ignored: Iterable
     state = {}
     for ours, (source, change) in mapping.items():
         tensor = theirs[source]
-        tensor = change(tensor) if change is not None else tensor
-        if tuple(tensor.shape) != shapes[ours]:
+        try:   # a conversion cuts or reshapes (a fused QKV): a wrong shape can fail inside it
+            tensor = change(tensor) if change is not None else tensor
+        except (RuntimeError, IndexError, ValueError):
+            tensor = None
+        if tensor is None or tuple(tensor.shape) != shapes[ours]:
             raise ValueError(f"{where}: tensor {source!r} has shape {tuple(theirs[source].shape)}, "
                              f"which does not give {ours} the shape {shapes[ours]} the config needs")
         # float32 whatever the file holds: bf16 would round every intermediate we show.
@@ -97,3 +102,30 @@ def check_tied(theirs: dict[str, torch.Tensor], head: str, table: str, where: st
         raise ValueError(f"{where}: tensor {head!r} differs from {table!r}, but config.json says "
                          "tie_word_embeddings is true (the two must be the same matrix)")
     return [re.escape(head)]
+
+
+# -- building a family's name map ---------------------------------------------------------------
+def linears(theirs: str, ours: str, parts: Mapping[str, str], *, bias: Union[bool, Collection[str]] = True,
+            change: Optional[Conversion] = None) -> NameMap:
+    """The weight, and the bias, of each part of one layer (linears and norms alike):
+    f"{theirs}{their_part}.weight" -> f"{ours}{our_part}.weight", and the same for ".bias".
+
+    bias: True (every part has one), False (none: Llama), or the their-part names that have one.
+    change: a conversion of the weights only (GPT-2's Conv1D stores them transposed).
+    """
+    m: NameMap = {}
+    for their_part, our_part in parts.items():
+        m[f"{ours}{our_part}.weight"] = (f"{theirs}{their_part}.weight", change)
+        if bias is True or (bias is not False and their_part in bias):
+            m[f"{ours}{our_part}.bias"] = (f"{theirs}{their_part}.bias", None)
+    return m
+
+
+def unembedding(m: NameMap, config: TransformerConfig, theirs: dict[str, torch.Tensor], head: str,
+                table: str, where: str) -> list[str]:
+    """Map the unembedding: its own matrix `head` when untied; when tied (logits read the token
+    table `table`), a stored copy of `head` is accepted only if equal. Returns the names to ignore."""
+    if config.tie_embeddings:
+        return check_tied(theirs, head, table, where)
+    m["unembed.weight"] = (head, None)
+    return []

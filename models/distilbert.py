@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from core import TransformerConfig
 
-from .checkpoint import NameMap, common_prefix
+from .checkpoint import NameMap, common_prefix, linears
+from .family import Family
 
-MODEL_TYPES = ("distilbert",)
 ACTIVATIONS = ("gelu", "relu")
 
 
@@ -30,12 +30,9 @@ def config_from_hf(hf: dict) -> TransformerConfig:
 def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
     """(our name -> (their name, conversion)), and the regexes of tensors we may ignore."""
     p = common_prefix(theirs, ("distilbert.",), "embeddings.word_embeddings.weight")
-    names = {
-        "embeddings.word_embeddings.weight": "embeddings.token.weight",
-        "embeddings.position_embeddings.weight": "embeddings.position.weight",
-        "embeddings.LayerNorm.weight": "embeddings.norm.weight",
-        "embeddings.LayerNorm.bias": "embeddings.norm.bias",
-    }
+    tables = {"word_embeddings": "token", "position_embeddings": "position"}
+    m = linears(f"{p}embeddings.", "embeddings.", tables, bias=False)
+    m.update(linears(f"{p}embeddings.", "embeddings.", {"LayerNorm": "norm"}))
     per_layer = {
         "attention.q_lin": "attention.query", "attention.k_lin": "attention.key",
         "attention.v_lin": "attention.value", "attention.out_lin": "attention.output",
@@ -43,12 +40,12 @@ def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[Na
         "output_layer_norm": "mlp_norm",
     }
     for i in range(config.n_layers):
-        for theirs_name, ours in per_layer.items():
-            for w in ("weight", "bias"):
-                names[f"transformer.layer.{i}.{theirs_name}.{w}"] = f"blocks.{i}.{ours}.{w}"
-    m: NameMap = {ours: (p + name, None) for name, ours in names.items()}
+        m.update(linears(f"{p}transformer.layer.{i}.", f"blocks.{i}.", per_layer))
     # Not part of the per-token hidden states: the position-id buffer and task heads on top
     # (masked-LM head, sentence classifier, question answering).
     ignored = [rf"{p}embeddings\.position_ids", r"vocab_(transform|layer_norm|projector)\..*",
                r"(pre_classifier|classifier|qa_outputs)\..*"]
     return m, ignored
+
+
+FAMILY = Family("distilbert", {"distilbert": "DistilBERT"}, config_from_hf, hf_name_map)

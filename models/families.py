@@ -1,16 +1,11 @@
-"""Hugging Face checkpoint folders by family: config.json's model_type picks the name map.
+"""Hugging Face checkpoint folders by family: config.json's model_type picks the Family.
 
-    bert                         models/bert.py (also MiniLM's own loader)
-    roberta                      models/roberta.py
-    distilbert                   models/distilbert.py
-    gpt2                         models/gpt2.py
-    llama, mistral, qwen2        models/llama.py
-
-Each family file has `config_from_hf` (config.json -> TransformerConfig, refusing what our
-core does not implement, by name) and `hf_name_map` (which of its tensors becomes which of
-ours). Before any weight is read, the model's float32 size plus one traced sentence is
-checked against a limit, so a model too large for the server is refused with its size
-instead of swapping.
+Each family file (models/<family>.py) describes itself in one `FAMILY` record (models/family.py:
+its model types and their names, config.json -> TransformerConfig refusing by name what our core
+does not implement, the strict weight map, its own token limit, the step pages that apply).
+FAMILY_LIST below is the one list of them; nothing else in the app names a family. Before any
+weight is read, the model's float32 size plus one traced sentence is checked against a limit, so
+a model too large for the server is refused with its size instead of swapping.
 """
 from __future__ import annotations
 
@@ -20,14 +15,17 @@ from pathlib import Path
 from core import TransformerConfig, from_state_dict
 from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
 
-from . import bert, distilbert, gpt2, llama, roberta
+from . import bert, distilbert, gpt2, gpt_neox, llama, roberta
 from .checkpoint import convert, read_weights
+from .family import STEP_PAGES, Family
 from .files import read_config, require_finite, sentence_pooling
 from .loaded import LoadedModel
 from .text import TextTokenizer
 
-FAMILIES = {model_type: module for module in (bert, roberta, distilbert, gpt2, llama)
-            for model_type in module.MODEL_TYPES}
+# The family list: adding a family is its own file, and one entry here (and in the import above).
+FAMILY_LIST: tuple[Family, ...] = (bert.FAMILY, roberta.FAMILY, distilbert.FAMILY, gpt2.FAMILY, llama.FAMILY,
+                                   gpt_neox.FAMILY)
+FAMILIES: dict[str, Family] = {t: family for family in FAMILY_LIST for t in family.model_types}
 SUPPORTED = tuple(FAMILIES)
 
 # One trace holds H·T² scores per layer and rotary models allow 32k+ positions, so every
@@ -56,17 +54,18 @@ def config_for(hf: dict) -> TransformerConfig:
     if model_type not in FAMILIES:
         raise unsupported(model_type)
     try:
-        return FAMILIES[model_type].config_from_hf(hf)
+        return FAMILIES[model_type].config(hf)
     except KeyError as exc:
         raise ValueError(f"config.json of a {model_type} model lacks the field {exc}") from exc
 
 
 def max_tokens(config: TransformerConfig, hf: dict) -> int:
-    """Longest input one trace takes: the positions, a sliding window, and token_limit()."""
+    """Longest input one trace takes: the positions, the family's own cap (a sliding window), and
+    token_limit()."""
     limit = min(config.n_positions, token_limit())
-    window = llama.sliding_window(hf) if hf.get("model_type") in llama.MODEL_TYPES else None
-    # Within the window every token sees the whole past, so plain causal attention is exact.
-    return min(limit, window) if window else limit
+    family = family_of(hf.get("model_type"))
+    own = family.token_limit(config, hf) if family is not None else None
+    return min(limit, own) if own else limit
 
 
 def check_size(config: TransformerConfig, n_tokens: int, where: str) -> None:
@@ -79,6 +78,23 @@ def check_size(config: TransformerConfig, n_tokens: int, where: str) -> None:
             f"{model / 1e9:.2f} GB in float32, and one traced sentence of {n_tokens} tokens about "
             f"{trace / 1e9:.2f} GB more; the limit is {limit / 1e9:.2f} GB "
             "(ATTENTION_EXPLORER_MAX_MODEL_BYTES, ATTENTION_EXPLORER_MAX_TOKENS).")
+
+
+def family_of(model_type) -> Family | None:
+    """The Family of a model_type (None for one we do not load, or a damaged non-text value)."""
+    return FAMILIES.get(model_type) if isinstance(model_type, str) else None
+
+
+def display_name(model_type) -> str | None:
+    """"GPT-NeoX", "Mistral", ...: a supported model type's name for people; None for any other."""
+    family = family_of(model_type)
+    return family.display_name(model_type) if family is not None else None
+
+
+def step_pages(model_type) -> tuple[str, ...]:
+    """The step pages whose recomputation follows this model type's mathematics (all, for our own models)."""
+    family = family_of(model_type)
+    return family.step_pages if family is not None else STEP_PAGES
 
 
 def describe(model_type: str, config: TransformerConfig, where: str) -> str:
@@ -103,7 +119,7 @@ def load_family(folder: Path, name: str, hf: dict | None = None):
         raise ValueError(f"{folder / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but the model's "
                          f"vocabulary has {config.vocab_size} rows: they do not belong together")
     theirs = read_weights(folder)
-    mapping, ignored = FAMILIES[model_type].hf_name_map(config, theirs, str(folder))
+    mapping, ignored = FAMILIES[model_type].weight_map(config, theirs, str(folder))
     state = convert(theirs, mapping, ignored, config, str(folder))
     del theirs
     require_finite(state, folder / "model.safetensors")

@@ -11,9 +11,9 @@ import torch  # noqa: F401  (conversions below act on tensors)
 
 from core import TransformerConfig
 
-from .checkpoint import NameMap, check_tied, common_prefix
+from .checkpoint import NameMap, common_prefix, linears, unembedding
+from .family import Family
 
-MODEL_TYPES = ("gpt2",)
 ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "relu": "relu"}
 
 
@@ -57,28 +57,21 @@ def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[Na
     m: NameMap = {
         "embeddings.token.weight": (f"{p}wte.weight", None),
         "embeddings.position.weight": (f"{p}wpe.weight", None),
-        "final_norm.weight": (f"{p}ln_f.weight", None),
-        "final_norm.bias": (f"{p}ln_f.bias", None),
+        **linears(p, "final_", {"ln_f": "norm"}),
     }
     for i in range(config.n_layers):
         h, ours = f"{p}h.{i}.", f"blocks.{i}."
         for k, part in enumerate(("query", "key", "value")):  # c_attn = [W_Q | W_K | W_V]
             m[f"{ours}attention.{part}.weight"] = (f"{h}attn.c_attn.weight", _columns(k * d, (k + 1) * d))
             m[f"{ours}attention.{part}.bias"] = (f"{h}attn.c_attn.bias", _slice(k * d, (k + 1) * d))
-        m[f"{ours}attention.output.weight"] = (f"{h}attn.c_proj.weight", _transpose)
-        m[f"{ours}attention.output.bias"] = (f"{h}attn.c_proj.bias", None)
-        m[f"{ours}attn_norm.weight"] = (f"{h}ln_1.weight", None)
-        m[f"{ours}attn_norm.bias"] = (f"{h}ln_1.bias", None)
-        m[f"{ours}mlp_norm.weight"] = (f"{h}ln_2.weight", None)
-        m[f"{ours}mlp_norm.bias"] = (f"{h}ln_2.bias", None)
-        m[f"{ours}mlp.up.weight"] = (f"{h}mlp.c_fc.weight", _transpose)
-        m[f"{ours}mlp.up.bias"] = (f"{h}mlp.c_fc.bias", None)
-        m[f"{ours}mlp.down.weight"] = (f"{h}mlp.c_proj.weight", _transpose)
-        m[f"{ours}mlp.down.bias"] = (f"{h}mlp.c_proj.bias", None)
+        m.update(linears(h, ours, {"attn.c_proj": "attention.output", "mlp.c_fc": "mlp.up",
+                                   "mlp.c_proj": "mlp.down"}, change=_transpose))
+        m.update(linears(h, ours, {"ln_1": "attn_norm", "ln_2": "mlp_norm"}))
     # Old checkpoints store the causal mask as buffers; we build the mask ourselves.
     ignored = [rf"{p}h\.\d+\.attn\.(bias|masked_bias)"]
-    if config.tie_embeddings:  # logits use wte; a stored copy must equal it
-        ignored += check_tied(theirs, "lm_head.weight", f"{p}wte.weight", where)
-    else:
-        m["unembed.weight"] = ("lm_head.weight", None)
+    # Logits use wte when tied; a stored copy must equal it.
+    ignored += unembedding(m, config, theirs, "lm_head.weight", f"{p}wte.weight", where)
     return m, ignored
+
+
+FAMILY = Family("gpt2", {"gpt2": "GPT-2"}, config_from_hf, hf_name_map)

@@ -13,9 +13,9 @@ from typing import Optional
 
 from core import TransformerConfig
 
-from .checkpoint import NameMap, check_tied, common_prefix
+from .checkpoint import NameMap, common_prefix, linears, unembedding
+from .family import Family
 
-MODEL_TYPES = ("llama", "mistral", "qwen2")
 ACTIVATIONS = {"silu": "silu", "swish": "silu"}
 PLAIN_ROPE = (None, "default")
 
@@ -39,8 +39,9 @@ def rope_theta(hf: dict) -> float:
     return float(params.get("rope_theta", hf.get("rope_theta", 10000.0)))
 
 
-def sliding_window(hf: dict) -> Optional[int]:
-    """Tokens each query may look back, if the model limits it (Mistral; Qwen2 when enabled)."""
+def sliding_window(config: TransformerConfig, hf: dict) -> Optional[int]:
+    """Tokens each query may look back, if the model limits it (Mistral; Qwen2 when enabled).
+    Within the window every token sees the whole past, so a trace cut at it is exact causal attention."""
     if hf.get("model_type") == "qwen2" and not hf.get("use_sliding_window", False):
         return None
     return hf.get("sliding_window")
@@ -93,18 +94,16 @@ def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[Na
     biased = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"} if config.qkv_bias else set()
     if config.bias:
         biased |= {"self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}
+    norms = {"input_layernorm": "attn_norm", "post_attention_layernorm": "mlp_norm"}   # RMSNorm: no bias
     for i in range(config.n_layers):
         layer, ours = f"{p}layers.{i}.", f"blocks.{i}."
-        for theirs_name, our_name in parts.items():
-            m[f"{ours}{our_name}.weight"] = (f"{layer}{theirs_name}.weight", None)
-            if theirs_name in biased:
-                m[f"{ours}{our_name}.bias"] = (f"{layer}{theirs_name}.bias", None)
-        m[f"{ours}attn_norm.weight"] = (f"{layer}input_layernorm.weight", None)
-        m[f"{ours}mlp_norm.weight"] = (f"{layer}post_attention_layernorm.weight", None)
+        m.update(linears(layer, ours, parts, bias=biased))
+        m.update(linears(layer, ours, norms, bias=False))
     # Old checkpoints store RoPE's frequencies as a buffer; we compute them from rope_theta.
     ignored = [rf"{p}layers\.\d+\.self_attn\.rotary_emb\.inv_freq"]
-    if config.tie_embeddings:
-        ignored += check_tied(theirs, "lm_head.weight", f"{p}embed_tokens.weight", where)
-    else:
-        m["unembed.weight"] = ("lm_head.weight", None)
+    ignored += unembedding(m, config, theirs, "lm_head.weight", f"{p}embed_tokens.weight", where)
     return m, ignored
+
+
+FAMILY = Family("llama", {"llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2"}, config_from_hf, hf_name_map,
+                token_limit=sliding_window)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from core import TransformerConfig
 
-from .bert import name_map as bert_names  # the same layer names
+from .bert import bert_names  # the same tensor names
 from .checkpoint import NameMap, common_prefix
+from .family import Family
 
-MODEL_TYPES = ("roberta",)
 ACTIVATIONS = ("gelu", "relu")
 
 
@@ -40,9 +40,11 @@ def config_from_hf(hf: dict) -> TransformerConfig:
 def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
     """(our name -> (their name, conversion)), and the regexes of tensors we may ignore."""
     p = common_prefix(theirs, ("roberta.",), "embeddings.word_embeddings.weight")
-    m: NameMap = {ours: (p + name, None) for name, ours in bert_names(config.n_layers).items()}
     # Not part of the per-token hidden states: the position-id buffer, the sentence pooler,
     # and task heads on top (masked-LM head, classifier).
     ignored = [rf"{p}embeddings\.(position_ids|token_type_ids)", rf"{p}pooler\.dense\.(weight|bias)",
                r"lm_head\..*", r"classifier\..*"]
-    return m, ignored
+    return bert_names(p, config), ignored
+
+
+FAMILY = Family("roberta", {"roberta": "RoBERTa"}, config_from_hf, hf_name_map)

@@ -5,7 +5,7 @@ import streamlit as st
 from core import sinusoidal_encoding
 from analysis.recompute import cosine_matrix, embedding_steps, position_table
 from ui.frame import require_frame
-from ui.family import model_family
+from ui.family import model_family, require_step_page
 from ui.steps import diagonal_band_caption, rotary_section
 from ui.state import current_model_and_trace
 from ui.widgets import pick_window, plot, token_labels
@@ -19,6 +19,7 @@ DIMS = {"24 largest": "largest", "first 24": "first", "all (colours only)": "all
 require_frame()
 st.title("📍 2 · Embeddings and positions")
 model, trace = current_model_and_trace()
+require_step_page(model, "step_embeddings")
 net, config = model.net, model.config
 steps = embedding_steps(net, trace)
 t, d = len(trace.tokens), config.d_model

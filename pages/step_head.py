@@ -5,7 +5,7 @@ import streamlit as st
 
 from analysis.recompute import head_steps, softmax_formula
 from ui.defaults import head_reason
-from ui.family import kv_note
+from ui.family import kv_note, require_step_page
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, pick_head, pick_layer
 from ui.steps import spread_query
@@ -21,6 +21,7 @@ st.markdown("A head asks, for each token (the **query**), *which other tokens ma
             "token's vector three ways — **Q**uery, **K**ey, **V**alue — scores each key against the query, "
             "turns the scores into weights with a softmax, and returns the weighted sum of the values.")
 model, trace = current_model_and_trace()
+require_step_page(model, "step_head")
 t, d, dh = len(trace.tokens), model.config.d_model, model.config.d_head
 c1, c2 = st.columns(2)
 with c1:
@@ -62,9 +63,11 @@ for col, name, m in zip(cols, "QKV", (chain.q, chain.k, chain.v)):
              f"step_head_{name.lower()}")
 
 if chain.q_raw is not None:
-    st.markdown("**Rotary positions:** before scoring, each row of Q and K is cut into pairs (dimension i with "
-                f"i + {dh // 2}) and each pair is turned by position × θ_i (step 2 explains it). The same Q, "
-                "before and after the turn:")
+    rot = model.config.rotated_dims          # fewer than d_head with partial rotary (GPT-NeoX)
+    what = ("each row of Q and K is" if rot == dh else
+            f"the first {rot} dimensions of each row of Q and K (the other {dh - rot} are not turned) are")
+    st.markdown(f"**Rotary positions:** before scoring, {what} cut into pairs (dimension i with i + {rot // 2}) and "
+                "each pair is turned by position × θ_i (step 2 explains it). The same Q, before and after the turn:")
     cols = st.columns(2)
     for col, name, m in zip(cols, ("Q before RoPE", "Q after RoPE (what the scores use)"), (chain.q_raw, chain.q)):
         with col:

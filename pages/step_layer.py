@@ -5,6 +5,7 @@ import streamlit as st
 
 from analysis.recompute import ACTIVATION_NAMES, attention_parameters, layer_parameter_counts, layer_steps, norm_name, \
     top_neurons
+from ui.family import require_step_page
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, pick_layer
 from ui.steps import parameters_text
@@ -27,13 +28,16 @@ def head_borders(fig, n_heads: int, d_head: int):
 require_frame()
 st.title("🧱 4 · From heads to the next layer")
 model, trace = current_model_and_trace()
+require_step_page(model, "step_layer")
 config = model.config
 NORM, ACT, gated = norm_name(config), ACTIVATION_NAMES[config.activation], config.mlp == "gated"
 st.markdown("Every head returns a small vector per token. The block glues them together, mixes them with W_O, "
             "adds the result to its input (the **residual**), runs a **feed-forward** network on each token on "
             f"its own and adds again, with a {NORM} "
             + ("after each add" if config.norm == "post" else "before each sublayer")
-            + " — and that is the next layer's input.")
+            + " — and that is the next layer's input."
+            + (" In this model the two run **in parallel**: attention and the feed-forward both read the layer's "
+               "input, and both outputs are added to it." if config.norm == "parallel" else ""))
 t, d, h, dh, dff = len(trace.tokens), config.d_model, config.n_heads, config.d_head, config.d_ff
 layer = pick_layer(trace, "step_layer")
 words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
@@ -44,14 +48,19 @@ rows = pick_window(t, "step_layer_window", size=WINDOW, limit=WINDOW, around=tok
 span = slice(rows.start, rows.stop)
 labels = [trace.tokens[i] for i in rows]
 note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
-post = block.norm == "post"
+post, parallel = block.norm == "post", block.norm == "parallel"
 how = DIMS[st.radio("Dimensions shown", list(DIMS), horizontal=True, key="step_layer_dims",
                     help=f"{d} numbers do not fit across the page: see a few of them as numbers, or all as colours.")]
 
 st.subheader("① Concatenate the heads, then W_O")
 st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {d}) · W_O ({d} × {d}){' + b' if config.bias else ''} → "
             f"**attention output** ({t} × {d}). W_O lets each output dimension draw on every head.")
-if not post:
+if parallel:
+    st.caption(f"This model is parallel (as GPT-NeoX and Pythia): attention reads {NORM}₁(layer input) and the "
+               f"feed-forward reads {NORM}₂(layer input) — the same input, not resid_mid — so the two branches "
+               "could run at the same time; resid_post = layer input + attention output + feed-forward output. "
+               "The residual stream itself is never normalised.")
+elif not post:
     st.caption(f"This model is pre-norm (as GPT-2 and Llama): the {NORM} comes *before* each sublayer — attention "
                f"reads {NORM}(layer input), the feed-forward reads {NORM}(resid_mid) — and the residual stream "
                "itself is never normalised, so the adds below have no norm after them."
@@ -83,7 +92,8 @@ st.markdown((f"A **gated** feed-forward (SwiGLU): W_gate, W_up, W_down. mlp_in (
              f"({t} × {d}): the gate decides, per neuron, how much of W_up's value passes." if gated else
              f"mlp_in ({t} × {d}) · W_up ({d} × {dff}){b} → **{ACT}** → · W_down ({dff} × {d}){b} → mlp_out "
              f"({t} × {d}).") + " Each token goes through alone: no mixing between tokens here, that was "
-            "attention's job.")
+            "attention's job." + (f" Here mlp_in = {NORM}₂(layer input): the feed-forward never sees what attention "
+                                  "added." if parallel else ""))
 left, right = st.columns([3, 2])
 with left:
     act = ACT.split()[0]

@@ -46,8 +46,40 @@ def byte_level_bpe(specials: list[str], post: processors.PostProcessor | None) -
     return tok
 
 
+# The tiny checkpoints the parity tests build for each supported model_type: the variants that
+# take a different path through our core. tests/test_families.py checks that every model_type of
+# the family list (models/families.py) has its entry here, so a new family cannot go untested.
+CASES: dict[str, list[dict]] = {
+    "bert": [dict(tied=True)],
+    "roberta": [dict(tied=True)],
+    "distilbert": [dict(tied=True)],
+    "gpt2": [dict(tied=True), dict(tied=False)],
+    "llama": [dict(tied=True), dict(tied=False)],        # grouped-query attention
+    "mistral": [dict(tied=True)],
+    "qwen2": [dict(tied=False)],                         # biases on W_Q, W_K, W_V
+    # Pythia's layout (parallel attention and feed-forward, a quarter of each head turned by RoPE),
+    # the sequential variant with half turned, and a tied one turning every dimension.
+    "gpt_neox": [dict(tied=False, parallel=True, rotary_pct=0.25),
+                 dict(tied=False, parallel=False, rotary_pct=0.5),
+                 dict(tied=True, parallel=True, rotary_pct=1.0)],
+}
+# What each model_type's tokenizer adds to a sentence, as its real tokenizer does.
+SPECIALS = {"gpt2": [], "gpt_neox": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"],
+            "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"]}
+
+
+def case_id(family: str, variant: dict) -> str:
+    """"gpt2-tied", "gpt_neox-untied-sequential-rotary0.5", ...: a readable test id."""
+    parts = [family, "tied" if variant.get("tied", True) else "untied"]
+    if variant.get("parallel") is False:
+        parts.append("sequential")
+    if "rotary_pct" in variant:
+        parts.append(f"rotary{variant['rotary_pct']:g}")
+    return "-".join(parts)
+
+
 def tokenizer_for(family: str) -> Tokenizer:
-    if family == "gpt2":  # no specials added to a sentence
+    if family in ("gpt2", "gpt_neox"):  # no specials added to a sentence
         return byte_level_bpe(["<|endoftext|>"], None)
     if family in ("llama", "mistral", "qwen2"):  # Llama-style: <s> (bos) before every sentence
         tok = byte_level_bpe(["<unk>", "<s>", "</s>"], None)
@@ -71,8 +103,9 @@ def tokenizer_for(family: str) -> Tokenizer:
     raise ValueError(family)
 
 
-def hf_model(family: str, *, tied: bool = True, seed: int = 0):
-    """A transformers model of the family with random weights large enough to make attention uneven."""
+def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = True, rotary_pct: float = 0.25):
+    """A transformers model of the family with random weights large enough to make attention uneven.
+    parallel, rotary_pct: GPT-NeoX's use_parallel_residual and share of each head turned by RoPE."""
     import transformers as tf
 
     common = dict(vocab_size=VOCAB, attn_implementation="eager")
@@ -103,6 +136,12 @@ def hf_model(family: str, *, tied: bool = True, seed: int = 0):
                             tie_word_embeddings=tied, bos_token_id=1, eos_token_id=2, **common)
         cls = {"llama": tf.LlamaForCausalLM, "mistral": tf.MistralForCausalLM,
                "qwen2": tf.Qwen2ForCausalLM}[family]
+    elif family == "gpt_neox":  # written as Pythia's config.json writes it (rotary_pct, rotary_emb_base)
+        config = tf.GPTNeoXConfig(hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS,
+                                  num_attention_heads=HEADS, max_position_embeddings=POSITIONS,
+                                  rotary_pct=rotary_pct, rotary_emb_base=5000.0, use_parallel_residual=parallel,
+                                  tie_word_embeddings=tied, bos_token_id=0, eos_token_id=0, **common)
+        cls = tf.GPTNeoXForCausalLM
     else:
         raise ValueError(family)
     torch.manual_seed(seed)

@@ -1,8 +1,10 @@
-"""The family switches of core on their own: config validation, grouped-query attention, RoPE, RMSNorm."""
+"""The family switches of core on their own: config validation, grouped-query attention, RoPE (full and
+partial), RMSNorm, and the block's layout (post, pre, parallel)."""
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -32,6 +34,9 @@ def test_old_saved_config_dicts_still_load():
     (dict(mlp="moe"), "mlp must be one of"),
     (dict(positional="rotary", d_model=12, n_heads=4), "d_head \\(3\\) must be even"),
     (dict(position_offset=16), "position_offset"),
+    (dict(norm="sandwich"), "norm must be one of \\['post', 'pre', 'parallel'\\]"),
+    (dict(positional="rotary", rotary_dims=3), "rotary_dims must be an even number from 2 to d_head \\(8\\)"),
+    (dict(positional="rotary", rotary_dims=10), "rotary_dims must be an even number"),
 ])
 def test_bad_switches_are_named(change, message):
     with pytest.raises(ValueError, match=message):
@@ -58,13 +63,14 @@ def test_grouped_attention_equals_repeated_keys():
     torch.testing.assert_close(head_out, o2)
 
 
-def test_rotary_scores_depend_only_on_distance():
+@pytest.mark.parametrize("dims", [None, 4])                 # every dimension turned, or the first 4 (partial)
+def test_rotary_scores_depend_only_on_distance(dims):
     torch.manual_seed(0)
     q, k = torch.randn(16), torch.randn(16)
 
     def score(m, n):
-        qm = apply_rotary(q[None], torch.tensor([m]), 10000.0)[0]
-        kn = apply_rotary(k[None], torch.tensor([n]), 10000.0)[0]
+        qm = apply_rotary(q[None], torch.tensor([m]), 10000.0, dims)[0]
+        kn = apply_rotary(k[None], torch.tensor([n]), 10000.0, dims)[0]
         return float(qm @ kn)
 
     assert score(3, 1) == pytest.approx(score(10, 8), abs=1e-4)
@@ -102,3 +108,48 @@ def test_gpt_shaped_transformer_unchanged_without_switches():
     assert isinstance(net.final_norm, torch.nn.LayerNorm) and net.blocks[0].mlp.gate is None
     assert count_parameters(config) == sum(p.numel() for p in net.parameters())
     assert net.trace([1, 2, 3]).layers[0].q_raw is None
+
+
+def test_partial_rotary_turns_the_first_dimensions_only():
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 16)                                               # (H, T, d_head)
+    positions = torch.arange(6)
+    partial = apply_rotary(x, positions, 10000.0, dims=4)
+    torch.testing.assert_close(partial[..., 4:], x[..., 4:], rtol=0, atol=0)   # the content dimensions pass
+    # The turned part is full RoPE on a 4-dimensional head: frequencies spread over d_rot, not d_head.
+    torch.testing.assert_close(partial[..., :4], apply_rotary(x[..., :4], positions, 10000.0))
+    assert apply_rotary(x, positions, 10000.0, dims=16).equal(apply_rotary(x, positions, 10000.0))
+
+
+NEOX = dict(BASE, positional="rotary", norm="parallel", rotary_dims=4, embed_norm=False, causal=True,
+            lm_head=True, tie_embeddings=False)
+
+
+def neox_net(**change) -> Transformer:
+    """A GPT-NeoX-shaped model (parallel block, a quarter of each head turned), seeded."""
+    torch.manual_seed(0)
+    return Transformer(TransformerConfig(**dict(NEOX, **change))).eval()
+
+
+def test_parallel_block_adds_both_branches_to_its_input():
+    net = neox_net()
+    layer = net.trace([1, 2, 3, 4, 5]).layers[0]
+    assert count_parameters(net.config) == sum(p.numel() for p in net.parameters())
+    with torch.no_grad():
+        mlp_in = net.blocks[0].mlp_norm(torch.from_numpy(np.array(layer.resid_pre))).numpy()
+    np.testing.assert_allclose(layer.mlp_in, mlp_in, atol=1e-6)          # the layer input, not resid_mid
+    np.testing.assert_allclose(layer.resid_post, layer.resid_pre + layer.attn_out + layer.mlp_out, atol=1e-5)
+    np.testing.assert_array_equal(layer.q[..., 4:], layer.q_raw[..., 4:])
+
+
+def test_layouts_differ_only_in_where_the_feed_forward_reads():
+    """The same weights in a pre-LN and a parallel block: identical attention, different feed-forward input."""
+    parallel, sequential = neox_net(), neox_net(norm="pre")
+    sequential.load_state_dict(parallel.state_dict())
+    a, b = parallel.trace([1, 2, 3, 4]).layers[0], sequential.trace([1, 2, 3, 4]).layers[0]
+    np.testing.assert_array_equal(a.weights, b.weights)
+    np.testing.assert_array_equal(a.resid_mid, b.resid_mid)
+    with torch.no_grad():
+        expected = sequential.blocks[0].mlp_norm(torch.from_numpy(np.array(b.resid_mid))).numpy()
+    np.testing.assert_allclose(b.mlp_in, expected, atol=1e-6)
+    assert np.abs(a.mlp_in - b.mlp_in).max() > 1e-3

@@ -20,38 +20,47 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from hf_tiny import (KV_HEADS, LAYERS, POSITIONS, SENTENCES, VOCAB, hf_model, save_checkpoint,  # noqa: E402
-                     tokenizer_for)
+from hf_tiny import (CASES, KV_HEADS, LAYERS, POSITIONS, SENTENCES, SPECIALS, VOCAB, case_id,  # noqa: E402
+                     hf_model, save_checkpoint, tokenizer_for)
 from safetensors.torch import load_file, save_file  # noqa: E402
 
 from analysis.lens import logit_lens  # noqa: E402
 from core import apply_rotary, count_parameters, estimate_trace_bytes  # noqa: E402
 from models import load_model  # noqa: E402
-from models.families import SUPPORTED, config_for  # noqa: E402
+from models.families import FAMILY_LIST, SUPPORTED, config_for  # noqa: E402
 
-# (family, tied unembedding): Llama with GQA both tied and untied, Qwen2 with its q/k/v biases.
-CASES = [("bert", True), ("roberta", True), ("distilbert", True), ("gpt2", True), ("gpt2", False),
-         ("llama", True), ("llama", False), ("mistral", True), ("qwen2", False)]
-DECODERS = {"gpt2", "llama", "mistral", "qwen2"}
+# Every model_type of the family list, in each variant tests/hf_tiny.py builds for it.
+ALL_CASES = [(family, variant) for family in SUPPORTED for variant in CASES.get(family, [])]
 ATOL = 1e-4
 
 
-def case_id(case) -> str:
-    return f"{case[0]}-{'tied' if case[1] else 'untied'}"
+def ids(cases) -> list[str]:
+    return [case_id(family, variant) for family, variant in cases]
+
+
+def test_every_registered_family_has_tiny_checkpoints():
+    """A family added to the list without a tiny model in tests/hf_tiny.py would go unchecked."""
+    assert set(CASES) == set(SUPPORTED)
+    assert set(SPECIALS) == set(SUPPORTED)
+    assert all(CASES[family] for family in SUPPORTED)
+    assert len({family.name for family in FAMILY_LIST}) == len(FAMILY_LIST)
 
 
 @pytest.fixture(scope="session")
 def checkpoints(tmp_path_factory):
-    """(family, tied) -> (transformers model, folder, our LoadedModel), built once per session."""
+    """(family, variant) -> (transformers model, folder, our LoadedModel), built once per session.
+    Called as checkpoints(family, tied) or checkpoints(family, tied=..., parallel=..., ...)."""
     built = {}
 
-    def get(family: str, tied: bool = True):
-        if (family, tied) not in built:
-            model = hf_model(family, tied=tied)
+    def get(family: str, tied: bool = True, **variant):
+        variant = dict(variant, tied=tied)
+        key = (family, tuple(sorted(variant.items())))
+        if key not in built:
+            model = hf_model(family, **variant)
             folder = save_checkpoint(model, tokenizer_for(family),
-                                     tmp_path_factory.mktemp(f"{family}-{int(tied)}"))
-            built[family, tied] = (model, folder, load_model(str(folder)))
-        return built[family, tied]
+                                     tmp_path_factory.mktemp(case_id(family, variant)))
+            built[key] = (model, folder, load_model(str(folder)))
+        return built[key]
 
     return get
 
@@ -61,13 +70,18 @@ def reference(model, ids: list[int]):
         return model(torch.tensor([ids]), output_attentions=True, output_hidden_states=True)
 
 
-def assert_matches(model, trace, family: str):
+def is_decoder(model) -> bool:
+    """A causal language model of transformers (ends in logits over the next token)."""
+    return type(model).__name__.endswith(("ForCausalLM", "LMHeadModel"))
+
+
+def assert_matches(model, trace):
     out = reference(model, trace.ids)
     attentions = np.stack([a[0].numpy() for a in out.attentions])
     hidden = np.stack([h[0].numpy() for h in out.hidden_states])
     assert trace.attentions.shape == attentions.shape == (LAYERS, 4, len(trace), len(trace))
     np.testing.assert_allclose(trace.attentions, attentions, atol=ATOL, rtol=0)
-    if family in DECODERS:
+    if is_decoder(model):
         np.testing.assert_allclose(trace.hidden_states[:-1], hidden[:-1], atol=ATOL, rtol=0)
         np.testing.assert_allclose(trace.final, hidden[-1], atol=ATOL, rtol=0)
         np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), atol=ATOL, rtol=0)
@@ -77,33 +91,31 @@ def assert_matches(model, trace, family: str):
 
 
 @pytest.mark.parametrize("sentence", list(SENTENCES))
-@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("case", ALL_CASES, ids=ids(ALL_CASES))
 def test_trace_matches_transformers(checkpoints, case, sentence):
-    model, _, loaded = checkpoints(*case)
+    model, _, loaded = checkpoints(case[0], **case[1])
     trace = loaded.trace(SENTENCES[sentence])
     assert trace.truncated == (sentence == "long")
     if trace.truncated:
         assert len(trace) == POSITIONS and trace.n_input_tokens > POSITIONS
-    assert_matches(model, trace, case[0])
+    assert_matches(model, trace)
 
 
-@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("case", ALL_CASES, ids=ids(ALL_CASES))
 def test_tokens_follow_the_tokenizers_own_specials(checkpoints, case):
     """Our ids equal transformers' tokenizer on the same tokenizer.json, truncation included."""
-    _, folder, loaded = checkpoints(*case)
+    _, folder, loaded = checkpoints(case[0], **case[1])
     hf_tok = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
     for text in SENTENCES.values():
         expected = hf_tok(text, truncation=True, max_length=POSITIONS)["input_ids"]
         assert loaded.trace(text).ids == expected
     first = loaded.trace("the cat").tokens
-    specials = {"gpt2": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"],
-                "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"]}[case[0]]
-    assert [t for t, s in zip(first, loaded.trace("the cat").special_mask) if s] == specials
+    assert [t for t, s in zip(first, loaded.trace("the cat").special_mask) if s] == SPECIALS[case[0]]
 
 
-@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("case", ALL_CASES, ids=ids(ALL_CASES))
 def test_parameter_count_matches_transformers(checkpoints, case):
-    model, _, loaded = checkpoints(*case)
+    model, _, loaded = checkpoints(case[0], **case[1])
     heads = ("pooler.", "bert.pooler.", "cls.")  # on top of the per-token hidden states
     on_top = sum(p.numel() for n, p in model.named_parameters() if n.startswith(heads))
     assert count_parameters(loaded.config) == model.num_parameters() - on_top
@@ -162,7 +174,7 @@ def test_bf16_checkpoint_is_computed_in_float32(tmp_path):
     loaded = load_model(str(folder))
     assert all(p.dtype == torch.float32 for p in loaded.net.parameters())
     for text in SENTENCES.values():
-        assert_matches(reference_model, loaded.trace(text), "llama")
+        assert_matches(reference_model, loaded.trace(text))
 
 
 def test_sharded_checkpoint_loads(tmp_path):
@@ -171,7 +183,7 @@ def test_sharded_checkpoint_loads(tmp_path):
     assert (folder / "model.safetensors.index.json").is_file() and not (folder / "model.safetensors").exists()
     assert len(list(folder.glob("model-*.safetensors"))) > 2
     loaded = load_model(str(folder))
-    assert_matches(model, loaded.trace(SENTENCES["emoji_cjk"]), "gpt2")
+    assert_matches(model, loaded.trace(SENTENCES["emoji_cjk"]))
 
 
 # -- strictness: each error names what is wrong ------------------------------------------
@@ -203,7 +215,7 @@ def test_bert_with_tensorflow_layernorm_names(checkpoints, tmp_path):
             tensors[name.replace(".weight", ".gamma").replace(".bias", ".beta")] = tensors.pop(name)
     rewrite_weights(folder, rename)
     assert "bert.embeddings.LayerNorm.gamma" in load_file(str(folder / "model.safetensors"))
-    assert_matches(model, load_model(str(folder)).trace(SENTENCES["plain"]), "bert")
+    assert_matches(model, load_model(str(folder)).trace(SENTENCES["plain"]))
 
 
 def test_missing_tensor_is_named(checkpoints, tmp_path):
@@ -240,7 +252,7 @@ def test_unsupported_model_type_lists_the_supported(checkpoints, tmp_path):
     with pytest.raises(ValueError, match="model_type 't5' is not supported") as info:
         load_model(str(folder))
     assert all(name in str(info.value) for name in SUPPORTED)
-    assert set(SUPPORTED) == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2"}
+    assert set(SUPPORTED) == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "gpt_neox"}
 
 
 @pytest.mark.parametrize("field,value,name", [
@@ -283,22 +295,26 @@ def test_token_limit_and_sliding_window_cap_the_trace(checkpoints, tmp_path, mon
 
 
 def test_trace_size_estimate_is_close(checkpoints):
-    for case in CASES:
-        _, _, loaded = checkpoints(*case)
+    for family, variant in ALL_CASES:
+        _, _, loaded = checkpoints(family, **variant)
         trace = loaded.trace(SENTENCES["long"])
         arrays = [trace.token_embed, trace.pos_embed, trace.embed, trace.final, trace.logits, trace.type_embed]
         for layer in trace.layers:
             arrays += [getattr(layer, f) for f in layer.__dataclass_fields__ if f != "cross"]
         actual = sum(a.nbytes for a in arrays if a is not None)
         estimate = estimate_trace_bytes(loaded.config, len(trace))
-        assert 0.8 < estimate / actual < 1.25, case
+        assert 0.8 < estimate / actual < 1.25, case_id(family, variant)
 
 
 # -- logit lens ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", [("gpt2", True), ("llama", False), ("qwen2", False)], ids=case_id)
+LENS_CASES = [("gpt2", dict(tied=True)), ("llama", dict(tied=False)), ("qwen2", dict(tied=False)),
+              ("gpt_neox", dict(tied=False, parallel=True, rotary_pct=0.25))]
+
+
+@pytest.mark.parametrize("case", LENS_CASES, ids=ids(LENS_CASES))
 def test_logit_lens_last_layer_is_the_models_logits(checkpoints, case):
-    _, _, loaded = checkpoints(*case)
+    _, _, loaded = checkpoints(case[0], **case[1])
     trace = loaded.trace(SENTENCES["emoji_cjk"])
     lens = logit_lens(loaded.net, trace, k=5, chunk=7)   # chunks that do not divide T
     assert lens.ids.shape == lens.probs.shape == (LAYERS + 1, len(trace), 5)
@@ -333,6 +349,11 @@ REAL = {
                         num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
                         max_position_embeddings=32768, rope_theta=1000000.0, tie_word_embeddings=True,
                         use_sliding_window=False, sliding_window=32768), 494_032_768),
+    # Pythia's own config.json (transformers 4.24 field names: rotary_pct, rotary_emb_base).
+    "pythia-70m": (dict(model_type="gpt_neox", vocab_size=50304, hidden_size=512, intermediate_size=2048,
+                        num_hidden_layers=6, num_attention_heads=8, max_position_embeddings=2048,
+                        rotary_pct=0.25, rotary_emb_base=10000, use_parallel_residual=True,
+                        hidden_act="gelu", layer_norm_eps=1e-5, tie_word_embeddings=False), 70_426_624),
     "Mistral-7B-v0.1": (dict(model_type="mistral", vocab_size=32000, hidden_size=4096, intermediate_size=14336,
                              num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
                              max_position_embeddings=32768, rope_theta=10000.0, sliding_window=4096),
@@ -363,3 +384,79 @@ def test_logit_lens_at_chosen_positions(checkpoints):
     some = logit_lens(loaded.net, trace, k=3, positions=[5, 2])
     np.testing.assert_array_equal(some.ids, whole.ids[:, [5, 2]])
     np.testing.assert_allclose(some.probs, whole.probs[:, [5, 2]], atol=1e-6)
+
+
+# -- GPT-NeoX (Pythia): parallel attention and feed-forward, partial rotary, fused QKV ---------------
+
+PYTHIA = dict(tied=False, parallel=True, rotary_pct=0.25)
+
+
+def test_parallel_block_reads_one_input_for_both_branches(checkpoints):
+    _, _, loaded = checkpoints("gpt_neox", **PYTHIA)
+    assert loaded.config.norm == "parallel" and loaded.config.rotary_dims == 4     # a quarter of d_head 16
+    trace = loaded.trace(SENTENCES["plain"])
+    block, layer = loaded.net.blocks[1], trace.layers[1]
+    x = torch.from_numpy(np.array(layer.resid_pre))
+    with torch.no_grad():
+        np.testing.assert_allclose(layer.attn_in, block.attn_norm(x).numpy(), atol=1e-6)
+        np.testing.assert_allclose(layer.mlp_in, block.mlp_norm(x).numpy(), atol=1e-6)   # not resid_mid
+    np.testing.assert_allclose(layer.resid_mid, layer.resid_pre + layer.attn_out, atol=1e-6)
+    np.testing.assert_allclose(layer.resid_post, layer.resid_pre + layer.attn_out + layer.mlp_out, atol=1e-5)
+
+
+def test_partial_rotary_turns_only_the_first_dimensions(checkpoints):
+    _, _, loaded = checkpoints("gpt_neox", **PYTHIA)
+    layer = loaded.trace(SENTENCES["plain"]).layers[0]
+    turned = loaded.config.rotary_dims
+    np.testing.assert_array_equal(layer.q[..., turned:], layer.q_raw[..., turned:])     # content dims pass
+    np.testing.assert_array_equal(layer.k[..., turned:], layer.k_raw[..., turned:])
+    assert np.abs(layer.q[:, 1:, :turned] - layer.q_raw[:, 1:, :turned]).max() > 1e-3  # turned by position
+    half = turned // 2
+    for q in (layer.q, layer.q_raw):            # each pair (i, i + turned/2) keeps its length
+        pairs = np.hypot(q[..., :half], q[..., half:turned])
+        np.testing.assert_allclose(pairs, np.hypot(layer.q_raw[..., :half], layer.q_raw[..., half:turned]),
+                                   rtol=1e-5)
+
+
+def test_fused_qkv_is_cut_head_by_head(checkpoints):
+    """query_key_value's rows are [q | k | v] per head: head h's query is W_Q's rows h·d_head…"""
+    model, _, loaded = checkpoints("gpt_neox", **PYTHIA)
+    fused = model.gpt_neox.layers[2].attention.query_key_value.weight.detach()       # (3·d, d)
+    ours = loaded.net.blocks[2].attention
+    d_head = loaded.config.d_head
+    for h in range(4):
+        rows = fused[3 * d_head * h: 3 * d_head * (h + 1)]                            # (3·d_head, d)
+        for k, part in enumerate((ours.query, ours.key, ours.value)):
+            torch.testing.assert_close(part.weight[h * d_head:(h + 1) * d_head], rows[k * d_head:(k + 1) * d_head])
+
+
+def test_pythia_checkpoint_with_its_old_buffers_loads(checkpoints, tmp_path):
+    """Pythia's own files keep the causal mask and RoPE's frequencies as tensors; they are ignored."""
+    model, folder, _ = checkpoints("gpt_neox", **PYTHIA)
+    folder = shutil.copytree(folder, tmp_path / "pythia")
+
+    def add_buffers(tensors):
+        for i in range(LAYERS):
+            tensors[f"gpt_neox.layers.{i}.attention.bias"] = torch.ones(1, 1, 8, 8, dtype=torch.bool)
+            tensors[f"gpt_neox.layers.{i}.attention.masked_bias"] = torch.tensor(-1e9)
+            tensors[f"gpt_neox.layers.{i}.attention.rotary_emb.inv_freq"] = torch.ones(2)
+    rewrite_weights(folder, add_buffers)
+    assert_matches(model, load_model(str(folder)).trace(SENTENCES["emoji_cjk"]))
+    rewrite_weights(folder, lambda t: t.update({"gpt_neox.layers.0.attention.query_key_value.weight":
+                                                torch.zeros(3 * 64 - 3, 64)}))
+    with pytest.raises(ValueError, match=r"'gpt_neox\.layers\.0\.attention\.query_key_value\.weight' has shape"):
+        load_model(str(folder))
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(rope_scaling={"type": "dynamic", "factor": 2.0}), "rope scaling 'dynamic' is not supported"),
+    (dict(attention_bias=False), "attention_bias=false is not supported"),
+    (dict(rotary_pct=0.1), "turns 1 of 16 dimensions"),
+    (dict(hidden_act="gelu_fast"), "hidden_act 'gelu_fast' is not supported"),
+])
+def test_gpt_neox_refuses_what_core_lacks_by_name(change, message):
+    base = dict(model_type="gpt_neox", vocab_size=10, hidden_size=64, num_attention_heads=4,
+                num_hidden_layers=1, intermediate_size=16, rotary_pct=0.25)
+    assert config_for(base).rotary_dims == 4
+    with pytest.raises(ValueError, match=message):
+        config_for({**base, **change})

@@ -1,11 +1,12 @@
 """Every page of the app runs with one small model of each Hugging Face family picked in the sidebar.
 
-The tiny checkpoints (tests/hf_tiny.py) are built once per module: GPT-2, Llama with grouped-query
-attention, Qwen2 (q/k/v biases), RoBERTa and DistilBERT. Each page must run without an exception;
-pages with their own input (OWN_INPUT) owe nothing more.
+The families come from the family list (models/families.py), each as the first tiny checkpoint
+tests/hf_tiny.py builds for it (GPT-2, Llama with grouped-query attention, GPT-NeoX with Pythia's
+parallel layout and partial rotary, RoBERTa, DistilBERT; BERT is MiniLM's family, run by
+test_pages_smoke), plus Qwen2 for its q/k/v biases. Each page must run without an exception; pages
+with their own input (OWN_INPUT) owe nothing more.
 """
 from __future__ import annotations
-
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -14,10 +15,12 @@ from page_helpers import run_page
 
 pytest.importorskip("transformers")
 
-from hf_tiny import hf_model, save_checkpoint, tokenizer_for  # noqa: E402
+from hf_tiny import CASES, hf_model, save_checkpoint, tokenizer_for  # noqa: E402
 from test_pages_smoke import OWN_INPUT, PAGES, frame_errors  # noqa: E402
 
-FAMILIES = ["gpt2", "llama", "qwen2", "roberta", "distilbert"]
+from models.families import FAMILY_LIST  # noqa: E402
+
+FAMILIES = [next(iter(f.model_types)) for f in FAMILY_LIST if f.name != "bert"] + ["qwen2"]
 SENTENCE = "Time flies like an arrow; fruit flies like a banana."
 
 
@@ -25,10 +28,8 @@ SENTENCE = "Time flies like an arrow; fruit flies like a banana."
 def family_folders(tmp_path_factory) -> dict[str, str]:
     """family -> folder of a tiny random checkpoint, each saved once for the module."""
     root = tmp_path_factory.mktemp("families")
-    return {family: str(save_checkpoint(hf_model(family, tied=family != "qwen2"), tokenizer_for(family),
-                                        root / family))
+    return {family: str(save_checkpoint(hf_model(family, **CASES[family][0]), tokenizer_for(family), root / family))
             for family in FAMILIES}
-
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -126,3 +127,57 @@ def test_masks_page_uses_the_picked_decoder(family, family_folders):
     assert not at.exception, at.exception
     assert "untrained" not in texts(at.info) and "random" not in texts(at.info)
     assert any("picked in the sidebar" in str(t.value) for t in at.text)
+def test_parallel_layout_on_the_layer_page(family_folders):
+    """Pythia's block: the page says both branches read the layer input, and its recomputation agrees."""
+    at = run_page("pages/step_layer.py", SENTENCE, family_folders["gpt_neox"])
+    assert not at.exception
+    shown = texts(at.markdown) + texts(at.caption)
+    assert "in parallel" in shown and "resid_post = layer input + attention output + feed-forward output" in shown
+    assert "LayerNorm₂(layer input)" in shown and "RMSNorm" not in shown
+    steps = at.dataframe[0].value["step"].tolist()
+    assert steps[:2] == ["LayerNorm before attention", "W_Q (query)"]
+    gpt2 = run_page("pages/step_layer.py", SENTENCE, family_folders["gpt2"])
+    assert "in parallel" not in texts(gpt2.markdown) + texts(gpt2.caption)
+
+
+def test_partial_rotary_on_the_step_pages(family_folders):
+    """Pythia turns 4 of each head's 16 dimensions: the pages say so and draw only those pairs."""
+    at = run_page("pages/step_embeddings.py", SENTENCE, family_folders["gpt_neox"])
+    assert not at.exception
+    assert "Rotary positions (GPT-NeoX)" in texts(at.subheader)
+    assert "only the first 4 of its 16 dimensions" in texts(at.markdown)
+    specs = chart_specs(at)
+    assert "pair 0 (dims 0 \\u0026 2)" in specs or "pair 0 (dims 0 & 2)" in specs
+    head = run_page("pages/step_head.py", SENTENCE, family_folders["gpt_neox"])
+    assert not head.exception
+    assert "the first 4 dimensions of each row of Q and K (the other 12 are not turned)" in texts(head.markdown)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_step_recomputation_agrees_with_every_family(family, family_folders):
+    """The numbers the step pages recompute by hand equal the model's own, for every registered family."""
+    from analysis.recompute import head_steps, layer_steps
+    from models import load_model
+
+    model = load_model(family_folders[family])
+    trace = model.trace(SENTENCE)
+    for layer in range(model.config.n_layers):
+        assert max(layer_steps(model.net, trace, layer).agreement(trace).values()) < 1e-5
+        for head in range(model.config.n_heads):
+            assert max(head_steps(model.net, trace, layer, head, len(trace) - 1).agreement(trace).values()) < 1e-5
+
+
+def test_a_step_page_a_family_does_not_follow_says_so(family_folders, monkeypatch):
+    """A family that lists fewer step pages gets a plain message there, not wrong numbers."""
+    from dataclasses import replace
+
+    from models import families
+
+    neox = families.FAMILIES["gpt_neox"]
+    monkeypatch.setitem(families.FAMILIES, "gpt_neox", replace(neox, step_pages=("step_embeddings",)))
+    for page in ("pages/step_layer.py", "pages/step_head.py"):
+        at = run_page(page, SENTENCE, family_folders["gpt_neox"])
+        assert not at.exception
+        assert "not shown for GPT-NeoX models yet" in texts(at.info)
+        assert not at.dataframe and not at.get("plotly_chart")
+    assert "not shown" not in texts(run_page("pages/step_embeddings.py", SENTENCE, family_folders["gpt_neox"]).info)

@@ -1,22 +1,33 @@
 """The right words for the picked model's family: its name, its special tokens, its key/value heads.
 
 Pages call these instead of assuming BERT: a GPT-2 sentence has no [CLS] or [SEP], a Llama
-sentence starts with <s>, and grouped-query heads share keys and values. Nothing runs at import.
+sentence starts with <s>, and grouped-query heads share keys and values. The family names and
+the step pages that apply come from the family list (models/families.py); nothing here names a
+family. Nothing runs at import.
 """
 from __future__ import annotations
 
+import streamlit as st
+
 from core import Trace
 from models import LoadedModel
-
-FAMILY_NAMES = {"bert": "BERT", "roberta": "RoBERTa", "distilbert": "DistilBERT", "gpt2": "GPT-2",
-                "llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2"}
+from models.families import display_name, step_pages
 
 
 def model_family(model: LoadedModel) -> str:
     """A short family name for headings: "MiniLM", "GPT-2", "Llama", … or "this model"."""
     if model.name == "minilm":
         return "MiniLM"
-    return FAMILY_NAMES.get(str(model.info.get("family", "")), "this model")
+    return display_name(model.info.get("family")) or "this model"
+
+
+def require_step_page(model: LoadedModel, page: str) -> None:
+    """Stop a step page, saying why, when its recomputation does not follow this family's mathematics."""
+    if page not in step_pages(model.info.get("family")):
+        st.info(f"This step is not shown for {model_family(model)} models yet: the page recomputes the model's "
+                "numbers by hand, and that recomputation does not follow this family's mathematics. "
+                "Every other page works as usual.")
+        st.stop()
 
 
 def special_tokens(trace: Trace) -> list[str]:

@@ -21,12 +21,16 @@ def arrow_positions(n_tokens: int, limit: int = 4) -> list[int]:
 def rotary_section(model: LoadedModel, trace: Trace, n_pos: int) -> None:
     """Rotary positions (RoPE): the angle table and one head's query pairs turned by position."""
     config = model.config
-    dh, half = config.d_head, config.d_head // 2
+    dh, rot = config.d_head, config.rotated_dims           # partial rotary turns only the first `rot`
+    half = rot // 2
+    cut = (f"({dh} dimensions per head)" if rot == dh else
+           f"— only the first {rot} of its {dh} dimensions (partial rotary; the other {dh - rot} pass unturned "
+           "and score by content alone) —")
     st.subheader(f"Rotary positions ({model_family(model)})")
     st.markdown(
-        "This model adds **no** position vector. Inside every attention layer it cuts each query and key "
-        f"({dh} dimensions per head) into {half} **pairs** and turns each pair like a clock hand by "
-        f"position × θ_i, with θ_i = {config.rope_theta:g}^(−2i/{dh}): pair 0 turns 1 radian per token, the "
+        f"This model adds **no** position vector. Inside every attention layer it cuts each query and key {cut} "
+        f"into {half} **pairs** and turns each pair like a clock hand by "
+        f"position × θ_i, with θ_i = {config.rope_theta:g}^(−2i/{rot}): pair 0 turns 1 radian per token, the "
         "last pairs barely move. Because q at position m and k at position n are both turned, q·k depends "
         "only on how far apart they are (m − n). Lengths never change; only directions do.")
     left, right = st.columns([2, 3])
@@ -37,7 +41,7 @@ def rotary_section(model: LoadedModel, trace: Trace, n_pos: int) -> None:
         chain = head_steps(model.net, trace, 0, 0, 0)
         pairs = sorted({0, 1, half // 2})
         shown = arrow_positions(len(trace.tokens))
-        plot(rotary_arrows(chain.q_raw, chain.q, shown, pairs, trace.tokens,
+        plot(rotary_arrows(chain.q_raw[:, :rot], chain.q[:, :rot], shown, pairs, trace.tokens,
                            "Layer 0, head 0: query pairs before (dotted) and after (solid) the turn"),
              "rotary_arrows")
     st.caption("Right: each arrow is one token's query in one pair of dimensions. Position 0 is not turned, so "

@@ -1,0 +1,60 @@
+"""What a Hugging Face model family must say about itself: the Family protocol.
+
+Each family file (models/bert.py, gpt2.py, llama.py, gpt_neox.py, ...) ends with one
+`FAMILY = Family(...)`, and models/families.py lists those records once. Nothing else in the
+app names a family: the loader, the Hub-cache listing, the picker's words and the step pages
+all read these fields.
+
+    name           the family's own name ("gpt_neox"), as its file is named
+    model_types    config.json's model_type -> the name a person reads ("GPT-NeoX"); one family
+                   file may serve several types that share a weight layout (Llama, Mistral, Qwen2)
+    config         config.json (a dict) -> TransformerConfig, refusing by name what core lacks
+    weight_map     (config, their tensors, where) -> (our name -> (their name, conversion),
+                   regexes of their tensors we may ignore); applied strictly by checkpoint.convert
+    token_limit    (config, config.json) -> a cap on one trace's tokens the family imposes
+                   (a sliding window), or None; the server's own limit applies on top
+    step_pages     the "inside the model" step pages whose numpy recomputation (analysis/recompute.py)
+                   follows this family's mathematics; the others say plainly that they do not apply
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional
+
+from core import TransformerConfig
+
+from .checkpoint import NameMap
+
+# The step pages that recompute the picked model's own numbers in numpy (analysis/recompute.py);
+# the tokens and mask steps do not depend on the family. A family whose mathematics recompute.py
+# does not follow yet lists fewer, and those pages say so instead of showing wrong numbers.
+STEP_PAGES = ("step_embeddings", "step_head", "step_layer")
+
+ConfigMapping = Callable[[dict], TransformerConfig]
+WeightMap = Callable[[TransformerConfig, dict, str], tuple[NameMap, list[str]]]
+
+
+def no_token_limit(config: TransformerConfig, hf: dict) -> Optional[int]:
+    """Most families attend to the whole past: only the positions and the server's limit cap a trace."""
+    return None
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    model_types: Mapping[str, str]
+    config: ConfigMapping
+    weight_map: WeightMap
+    token_limit: Callable[[TransformerConfig, dict], Optional[int]] = no_token_limit
+    step_pages: tuple[str, ...] = field(default=STEP_PAGES)
+
+    def __post_init__(self) -> None:
+        if not self.model_types:
+            raise ValueError(f"family {self.name!r} names no model_type")
+        unknown = set(self.step_pages) - set(STEP_PAGES)
+        if unknown:
+            raise ValueError(f"family {self.name!r} lists unknown step pages {sorted(unknown)}")
+
+    def display_name(self, model_type: str) -> str:
+        """"GPT-NeoX", "Mistral", ...: the name headings use for a model of this type."""
+        return self.model_types[model_type]
