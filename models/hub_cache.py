@@ -140,7 +140,7 @@ def _check_shapes(family: str, config: TransformerConfig, shapes: dict[str, tupl
     read): a missing, unexpected or misshapen tensor is found at listing, not when a visitor picks it."""
     theirs = {name: torch.empty(shape, device="meta") for name, shape in shapes.items()}
     try:
-        mapping, ignored = FAMILIES[family].hf_name_map(config, theirs, where)
+        mapping, ignored = FAMILIES[family].weight_map(config, theirs, where)
         convert(theirs, mapping, ignored, config, where)
     except ValueError:
         raise

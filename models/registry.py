@@ -20,7 +20,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .families import load_family
+from core import TransformerConfig
+from core.budget import count_parameters
+
+from .families import config_for, display_name, load_family
 from .files import MAX_TOKENIZER_BYTES, check_hf_fields, read_config
 from .hub_cache import (_snapshot_inside, available_hf_models, cache_dir, cache_problem, repo_folder_name,
                         snapshot_folder, without_paths)
@@ -28,7 +31,7 @@ from .loaded import LoadedModel
 from .saved import MODEL_TYPE as SAVED_MODEL_TYPE
 from .saved import load_saved
 
-MINILM_LABEL = "MiniLM · BERT, 6 × 12 heads"
+MINILM_LABEL = "MiniLM — BERT encoder · 6 × 12 heads · 23 M (all-MiniLM-L6-v2)"
 MAX_LISTED = 200     # folders listed per root: a huge folder cannot flood the picker
 MINILM_DESCRIPTION = (
     "all-MiniLM-L6-v2: a pretrained BERT encoder (6 layers x 12 heads, 384 dimensions, "
@@ -101,6 +104,32 @@ def has_failed(name: str) -> bool:
     return False
 
 
+def summary(raw: dict) -> str:
+    """What a model is, in the picker's words, from its parsed config.json: family, encoder or
+    decoder, layers × heads and size ("GPT-2 decoder · 12 × 12 heads · 124 M"); "" when the
+    config says too little (the model is still listed: picking it gives the full reason)."""
+    try:
+        if raw.get("model_type") == SAVED_MODEL_TYPE:
+            config, family = TransformerConfig.from_dict(raw["config"]), "trained here"
+        else:
+            config, family = config_for(raw), display_name(raw.get("model_type")) or str(raw.get("model_type"))
+        size = count_parameters(config) / 1e6
+    except Exception:   # noqa: BLE001 - a label never breaks the listing
+        return ""
+    kind = "decoder" if config.causal else "encoder"
+    millions = f"{size:,.0f} M" if size >= 10 else f"{size:,.1f} M"
+    return f"{family} {kind} · {config.n_layers} × {config.n_heads} heads · {millions}"
+
+
+def _labelled(mark: str, name: str, folder: Path) -> str:
+    """"🤗 org/name — GPT-2 decoder · 12 × 12 heads · 124 M" (just the name when the config says too little)."""
+    try:
+        about = summary(read_config(folder))
+    except (OSError, ValueError):
+        about = ""
+    return f"{mark} {name} — {about}" if about else f"{mark} {name}"
+
+
 def _folders_in(root: Path | str) -> dict[str, str]:
     found = {}
     entries = sorted(os.scandir(root), key=lambda e: e.name)
@@ -108,7 +137,7 @@ def _folders_in(root: Path | str) -> dict[str, str]:
         try:
             if not entry.name.startswith(".") and entry.is_dir() \
                     and os.path.isfile(os.path.join(entry.path, "config.json")):
-                found[entry.path] = f"📂 {entry.name}"
+                found[entry.path] = _labelled("📂", entry.name, Path(entry.path))
         except OSError:
             continue
     return found
@@ -122,7 +151,8 @@ def available_models(roots: Sequence[Path | str] = ()) -> dict[str, str]:
     found = {"minilm": MINILM_LABEL}
     try:
         for repo_id in available_hf_models():
-            found[repo_id] = f"🤗 {repo_id}"
+            folder = snapshot_folder(repo_id)
+            found[repo_id] = _labelled("🤗", repo_id, folder) if folder is not None else f"🤗 {repo_id}"
     except Exception:      # noqa: BLE001 - the sidebar of every page depends on this listing
         log.warning("the Hugging Face cache could not be listed", exc_info=True)
     for root in roots:

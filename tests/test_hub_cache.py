@@ -288,3 +288,18 @@ def test_a_sentence_encoders_module_path_cannot_lead_outside_its_folder(tmp_path
     for path in ("../outside", str(outside)):
         (folder / "modules.json").write_text(json.dumps([{**pooling, "path": path}]))
         assert sentence_pooling(folder) is None
+
+
+def test_the_picker_says_what_each_model_is(tmp_path, models_built):
+    """Issue 26: "📂 gpt2" and "grammar-2l4h-…" said nothing. Each entry names its family, encoder or
+    decoder, layers × heads and size."""
+    from models.registry import available_models
+
+    root = tmp_path / "models"
+    (root / "mine").mkdir(parents=True)
+    for name, data in models_built["gpt2"][1].items():
+        (root / "mine" / name).write_bytes(data)
+    labels = available_models([root])
+    assert labels[str(root / "mine")].startswith("📂 mine — GPT-2 decoder · ")
+    assert " × " in labels[str(root / "mine")] and labels[str(root / "mine")].endswith(" M")
+    assert "encoder" in labels["minilm"]
