@@ -121,6 +121,22 @@ def summary(raw: dict) -> str:
     return f"{family} {kind} · {config.n_layers} × {config.n_heads} heads · {millions}"
 
 
+def is_decoder(name: str) -> bool:
+    """True when the model `name` predicts next tokens (a causal LM), read from its config.json alone."""
+    if name == "minilm":
+        return False
+    folder = _folder_of(name)
+    try:
+        raw = read_config(folder) if folder is not None else None
+        if raw is None:
+            return False
+        if raw.get("model_type") == SAVED_MODEL_TYPE:
+            return bool(TransformerConfig.from_dict(raw["config"]).causal)
+        return bool(config_for(raw).causal)
+    except Exception:   # noqa: BLE001 - an unusable model is simply not offered
+        return False
+
+
 def _labelled(mark: str, name: str, folder: Path) -> str:
     """"🤗 org/name — GPT-2 decoder · 12 × 12 heads · 124 M" (just the name when the config says too little)."""
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,6 +133,18 @@ def test_minilm_has_no_unembedding(page):
     assert not at.exception
     assert "no unembedding" in texts(at.info) and "decoder" in texts(at.info)
     assert not at.get("plotly_chart")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_minilm_offers_the_servers_decoders_one_click_away(page, folders, monkeypatch):
+    """Issue 26: Next token and Logit lens were a dead end with MiniLM. They list the decoders this
+    server has, and one click switches to one."""
+    monkeypatch.setenv("ATTENTION_EXPLORER_MODEL_DIRS", str(Path(folders["gpt2"]).parent))
+    at = run(page, SENTENCE)
+    switch = [b for b in at.button if b.key and b.key.startswith("use_decoder_")]
+    assert {b.key.removeprefix("use_decoder_") for b in switch} >= {folders["gpt2"], folders["llama"]}
+    next(b for b in switch if b.key == f"use_decoder_{folders['gpt2']}").click().run()
+    assert not at.exception and at.session_state["model"] == folders["gpt2"]
 
 
 @pytest.mark.parametrize("family", ["gpt2", "llama"])

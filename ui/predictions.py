@@ -7,20 +7,34 @@ from core import Trace
 from analysis.lens import LogitLens, logit_lens
 from models import LoadedModel
 from ui.family import model_family
-from ui.state import cached, get_model, trace_for
+from models.registry import is_decoder
+from ui.state import cached, get_model, model_choices, trace_for
 
 LENS_K = 5
 
 
 def require_unembedding(model: LoadedModel, trace: Trace) -> None:
-    """Stop the page with a plain message when the model cannot predict tokens (an encoder)."""
+    """Stop the page with a plain message when the model cannot predict tokens (an encoder), and
+    offer the decoders this server has, one click each, instead of a dead end."""
     if trace.logits is not None and model.net.final_norm is not None:
         return
     name = model_family(model)
     st.info(f"{'This model' if name == 'this model' else name} has no unembedding: it is an encoder that reads the "
-            "whole sentence at once, so it never predicts a next token. Pick a decoder in the sidebar — GPT-2, "
-            "a Llama-family model, or one you trained on **Train a tiny transformer** — to see its predictions.")
+            "whole sentence at once, so it never predicts a next token. This page needs a decoder.")
+    decoders = {key: label for key, label in model_choices().items() if is_decoder(key)}
+    if decoders:
+        st.markdown("Decoders on this server:")
+        for key, label in list(decoders.items())[:6]:
+            st.button(f"Switch to {label}", key=f"use_decoder_{key}", on_click=use_model, args=(key,))
+    else:
+        st.markdown("No decoder is on this server yet: get one with the sidebar's **Get a model** box (for "
+                    "example `openai-community/gpt2` or `EleutherAI/pythia-70m`), or train one on **Train a "
+                    "tiny transformer**.")
     st.stop()
+
+
+def use_model(key: str) -> None:
+    st.session_state["model"] = key
 
 
 def lens_for(model_name: str, text: str, positions: range, k: int = LENS_K) -> LogitLens:
