@@ -8,10 +8,11 @@ from ui.attention import head_opener, stats_for
 from ui.family import specials_text, statistic_names
 from ui.frame import require_frame
 from ui.state import current_model_name, current_trace
-from ui.widgets import plot
+from ui.url import page_name
+from ui.widgets import linked, plot
 from viz.heads import statistic_heatmap
 
-PAGE = "head_stats"
+PAGE = page_name()
 
 require_frame()
 st.title("📊 Head statistics")
@@ -30,7 +31,7 @@ if len(trace.tokens) < 6:
 
 name = st.selectbox("Statistic for the grid", list(STATISTICS), index=list(STATISTICS).index("previous"),
                     format_func={n: f"{label}: {meaning}" for n, (label, meaning) in STATISTICS.items()}.get,
-                    key=f"{PAGE}_stat")
+                    **linked("stat"))
 label = STATISTICS[name][0]
 values = stats.get(name)
 plot(statistic_heatmap(values, label, f"{label} of every head"), f"head_stats_{name}")

@@ -4,7 +4,8 @@ from streamlit.errors import StreamlitPageNotFoundError
 
 from ui.frame import require_frame
 from ui.sections import SECTIONS
-from ui.state import current_model, current_trace, suggested_head
+from ui.head_choice import suggested_head
+from ui.state import current_model, current_trace
 from ui.widgets import plot, show_text
 from viz.attention import attention_heatmap
 

@@ -5,10 +5,11 @@ import streamlit as st
 from ui.frame import require_frame
 from ui.predictions import lens_for, require_unembedding, token_texts
 from ui.state import current_model_and_trace, current_model_name
-from ui.widgets import pick_window, plot, sentence_key
+from ui.url import page_name
+from ui.widgets import linked, pick_window, plot, sentence_key
 from viz.lens import logit_lens_grid, visible_token
 
-PAGE = "logit_lens"
+PAGE = page_name()
 WINDOW, LIMIT = 16, 32
 
 require_frame()
@@ -21,7 +22,7 @@ model, trace = current_model_and_trace()
 require_unembedding(model, trace)
 t = len(trace.tokens)
 shown = pick_window(t, f"{PAGE}_window_{sentence_key(trace.text)}", size=WINDOW, limit=LIMIT)
-actual = st.toggle("Colour by the probability of the token that really comes next", key=f"{PAGE}_actual",
+actual = st.toggle("Colour by the probability of the token that really comes next", **linked("actual"),
                    help="The cells keep the top token's text; the colour becomes the probability each layer "
                         "gives the next token of your text (the last position has none).")
 lens = lens_for(current_model_name(), trace.text, shown)

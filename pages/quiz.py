@@ -9,9 +9,10 @@ import streamlit as st
 from ui.frame import require_frame
 from ui.quiz import predict_then_reveal, quiz_for, quiz_link, shareable, start_over
 from ui.state import current_model_name, current_trace
-from ui.widgets import show_text
+from ui.url import page_name
+from ui.widgets import linked, show_text
 
-PAGE = "quiz"
+PAGE = page_name()
 
 require_frame()
 st.title("🎓 Quiz: predict, then reveal")
@@ -26,7 +27,7 @@ if not questions:
             "choose from. Add a few words in the sidebar.")
     st.stop()
 
-teacher = st.toggle("Teacher's view: show every answer", key=f"{PAGE}_teacher",
+teacher = st.toggle("Teacher's view: show every answer", **linked("teacher"),
                     help="See the answers and explanations before sharing the link with a class.")
 st.caption("The sentence:")
 show_text(trace.text)

@@ -10,10 +10,11 @@ from training.lm import generate, next_token_probs
 from training.probe import WORD_GROUPS
 from ui.frame import require_frame
 from ui.library import model_opener
-from ui.state import get_model, pick_head, pick_layer
+from ui.head_choice import pick_head, pick_layer
+from ui.state import get_model
 from ui.training import current_run
 from ui.training_probe import training_scrubber
-from ui.widgets import plot, show_text
+from ui.widgets import linked, plot, show_text
 from viz.attention import attention_heatmap
 from viz.training import embedding_map, probability_axis_end, token_probabilities
 
@@ -26,7 +27,7 @@ if not choices:
     st.info("No trained model in this session yet: train one on **Train a tiny transformer** "
             "(the page estimates the time before you start), or open a saved model above.")
     st.stop()
-key = st.selectbox("Model", list(choices), format_func=choices.get, key="try_model", index=len(choices) - 1)
+key = st.selectbox("Model", list(choices), format_func=choices.get, **linked("model"), index=len(choices) - 1)
 try:
     model = get_model(key)
 except (OSError, ValueError) as exc:
@@ -39,8 +40,8 @@ before_path = Path(key + "-untrained")
 before = get_model(str(before_path)) if (before_path / "config.json").is_file() else None
 st.caption(model.description)
 
-prefix = st.text_input("Prefix", "the queen rules", key="try_prefix", max_chars=2000)
-temperature = st.slider("Temperature", 0.1, 3.0, 1.0, 0.1, key="try_temperature",
+prefix = st.text_input("Prefix", "the queen rules", **linked("prefix"), max_chars=2000)
+temperature = st.slider("Temperature", 0.1, 3.0, 1.0, 0.1, **linked("temperature"),
                         help="Logits are divided by it before softmax: below 1 sharper, above 1 flatter.")
 try:
     trace = model.trace(prefix)
@@ -71,8 +72,8 @@ if before:
 
 st.header("Generated text")
 c1, c2 = st.columns(2)
-n_new = c1.slider("Tokens to generate", 5, 200, 40, key="try_n")
-seed = c2.number_input("Sampling seed", 0, 10_000, 0, key="try_seed")
+n_new = c1.slider("Tokens to generate", 5, 200, 40, **linked("n"))
+seed = c2.number_input("Sampling seed", 0, 10_000, 0, **linked("seed"))
 out = generate(model.net, full_ids, int(n_new), temperature, int(seed))
 st.code(model.tokenizer.backend.decode(full_ids + out, skip_special_tokens=False).replace("<eos>", "⏎\n"),
         language=None)
