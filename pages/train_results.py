@@ -14,6 +14,7 @@ from ui.head_choice import pick_head, pick_layer
 from ui.state import get_model
 from ui.training import current_run
 from ui.training_probe import training_scrubber
+from ui.url import page_key
 from ui.widgets import linked, plot, show_text
 from viz.attention import attention_heatmap
 from viz.training import embedding_map, probability_axis_end, token_probabilities
@@ -82,7 +83,7 @@ st.caption("Sampled one token at a time from the probabilities above (same seed,
 
 if before:
     st.header("Before and after: attention")
-    layer, head = pick_layer(trace, "try"), pick_head(trace, "try")
+    layer, head = pick_layer(trace), pick_head(trace)
     b_trace = before.trace(prefix)
     c1, c2 = st.columns(2)
     plot(attention_heatmap(b_trace.layers[layer].weights[head], b_trace.tokens, "before (random weights)"),
@@ -94,7 +95,7 @@ if before:
     st.header("Heads forming during training")
     run = current_run()
     if run is not None and run.folder == key:
-        training_scrubber(run.probe, "try_probe_step", layer, head)
+        training_scrubber(run.probe, page_key("probe_step"), layer, head)
     else:
         st.info("Training snapshots are kept for this session's latest run only, while the session lasts: "
                 "train a model (or pick the latest one) to scrub through its training steps.")
