@@ -2,7 +2,7 @@
 
 Until the person picks a layer or head (a slider, a link, a clicked thumbnail), pages open on a head
 with a pattern a learner recognises in this sentence (analysis/recognisable.py), not on layer 0,
-head 0. An explicit choice lives in one place, `st.session_state["layer"]` / `["head"]`, follows the
+head 0. An explicit choice lives in one place, the session state under `LAYER` and `HEAD`, follows the
 person from page to page, is mirrored into the link (ui/url.py) and always wins; "back to the
 suggestion" drops it. A page's layer and head sliders (`pick_layer`, `pick_head`) show that choice
 and write it back when moved.
