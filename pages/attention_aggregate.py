@@ -15,9 +15,8 @@ from ui.widgets import linked, plot, sentence_key, token_labels
 from ui.words import attention_view, keys_view, units, window_key, word_toggle, words_caption
 from viz.attention import attention_heatmap, key_bar
 
-PAGE = page_name()
-
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("➕ Aggregates & rollout")
 st.markdown("One head is one of many. Here attention is **added up**: over the heads of a layer, through "
             "the layers (*rollout*), and over several query tokens at once.")

@@ -11,12 +11,12 @@ from ui.widgets import head_label, linked, plot
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.attention import compare_heatmaps, difference_heatmap
 
-PAGE = page_name()
 # After the head with a clear pattern on this sentence: heads that differ visibly in MiniLM on most
 # sentences, so the page opens on a contrast.
 CONTRASTS = [(2, 5), (4, 3), (5, 11), (0, 0)]
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("⚖️ Compare heads")
 st.markdown("Put heads next to each other on **one** colour scale, so the same colour means the same "
             "weight everywhere, then subtract two of them to see exactly where they disagree.")

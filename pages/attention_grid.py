@@ -12,9 +12,8 @@ from ui.widgets import plot
 from ui.words import all_heads_in_words, word_toggle, words_caption
 from viz.heads import MAX_THUMB, block_pool, heads_grid
 
-PAGE = page_name()
-
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🧩 All heads at once")
 trace = current_trace()
 n = len(trace.tokens)

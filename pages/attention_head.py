@@ -15,8 +15,6 @@ from ui.widgets import linked, plot
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.attention import attention_heatmap
 
-PAGE = page_name()
-
 
 def strongest_links(matrix: np.ndarray, positions: list[int], tokens: list[str], top: int = 5) -> pd.DataFrame:
     order = np.argsort(matrix, axis=None)[::-1][:top]
@@ -27,6 +25,7 @@ def strongest_links(matrix: np.ndarray, positions: list[int], tokens: list[str],
 
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🔥 One head")
 st.markdown("Each **row** is a query token asking *where should I look?*; its colours are that token's "
             "attention weights over the **key** tokens in the columns, and every row sums to 1. "

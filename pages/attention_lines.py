@@ -11,10 +11,10 @@ from ui.widgets import linked, plot, sentence_key
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.lines import MIN_WEIGHT, lines_figure
 
-PAGE = page_name()
 LINES_WINDOW = 64   # more tokens than this make the two columns too tall to read
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("〰️ Lines view")
 st.markdown("The sentence twice: **queries** on the left, **keys** on the right. **Hover a token on the "
             "left** to see where it looks: one line to each key, as strong as its weight. **Hover a token "

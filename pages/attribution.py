@@ -10,10 +10,10 @@ from ui.url import page_name
 from ui.widgets import linked, pick_window, plot, sentence_key, token_labels
 from viz.attribution import methods_heatmap, shaded_tokens
 
-PAGE = page_name()
 OTHER = "A banana is a kind of fruit."
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🎯 Which tokens drove it")
 st.markdown("Pick one number the model computes, then ask which input tokens pushed it up (red) or down "
             "(blue). **Gradient × input** is one backward pass; **integrated gradients** (captum) add up the "

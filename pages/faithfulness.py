@@ -12,10 +12,10 @@ from ui.widgets import linked, pick_window, plot, sentence_key
 from viz.attribution import methods_heatmap
 from viz.faithfulness import erasure_chart
 
-PAGE = page_name()
 STEPS, BINS = "k = 1, 2, 3 … tokens", "ERASER's bins: 1, 5, 10, 20 and 50 % of the tokens"
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🧪 Is the explanation faithful?")
 st.markdown("Attention maps and attribution scores both *rank* the tokens, and they often disagree: attention "
             "is not by itself an explanation. A test that needs no trust in any of them (ERASER, DeYoung et al. "

@@ -12,10 +12,10 @@ from viz.attention import key_bar
 from viz.heads import statistic_heatmap
 from viz.training import token_probabilities
 
-PAGE = page_name()
 MODES = {"zero": "zero (the head says nothing)", "mean": "mean (the head says its average, for every token)"}
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🔇 Knock heads out")
 st.markdown("Attention weights show where a head *looks*; knocking it out shows what it *does*. The chosen "
             "heads' outputs are replaced before W_O reads them, and the rest of the model runs as usual.")

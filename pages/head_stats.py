@@ -12,9 +12,8 @@ from ui.url import page_name
 from ui.widgets import linked, plot
 from viz.heads import statistic_heatmap
 
-PAGE = page_name()
-
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("📊 Head statistics")
 trace = current_trace()
 STATISTICS = statistic_names(trace)

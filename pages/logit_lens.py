@@ -9,10 +9,10 @@ from ui.url import page_name
 from ui.widgets import linked, pick_window, plot, sentence_key
 from viz.lens import logit_lens_grid, visible_token
 
-PAGE = page_name()
 WINDOW, LIMIT = 16, 32
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🔭 Logit lens")
 st.markdown("The model's own prediction comes from its **last** layer: final norm, then the unembedding. The "
             "*logit lens* applies the same final norm and unembedding to the residual stream after **every** "

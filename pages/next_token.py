@@ -10,9 +10,8 @@ from ui.url import page_name
 from ui.widgets import linked, plot, sentence_key, show_text, token_labels
 from viz.lens import next_token_bars, visible_token
 
-PAGE = page_name()
-
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🔮 Next token")
 st.markdown("A decoder ends in an **unembedding**: the last layer's output goes through a final norm and is "
             "scored against every entry of the vocabulary (one *logit* each); a softmax turns the scores into "

@@ -11,11 +11,11 @@ from ui.url import page_name
 from ui.widgets import MAX_WINDOW, linked, pick_window, plot, sentence_key
 from viz.qk_space import qk_figure
 
-PAGE = page_name()
 LABELLED = 24        # up to this many tokens, every point is labelled; beyond, the ends of the top lines
 TOP_LABELS = 12      # lines whose ends get labels in a long sentence
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🧲 Query–key space")
 st.markdown(
     "A head compares every **query** (what a token is looking for) with every **key** (what a token "

@@ -12,9 +12,8 @@ from ui.state import current_model_name, current_trace
 from ui.url import page_name
 from ui.widgets import linked, show_text
 
-PAGE = page_name()
-
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🎓 Quiz: predict, then reveal")
 st.markdown("Each question is made from **this model's own numbers** for your sentence: guess what the model "
             "does, then reveal the answer and the numbers behind it. Change the sentence in the sidebar for "

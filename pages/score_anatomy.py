@@ -11,9 +11,8 @@ from ui.widgets import linked, pick_window, plot, sentence_key, token_label, tok
 from viz.attention import attention_heatmap
 from viz.score_parts import key_shares, score_bars
 
-PAGE = page_name()
-
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🔍 Inside one score")
 st.markdown("An attention score is a dot product: multiply the query's and the key's numbers dimension by "
             "dimension, add them up, divide by √d_head. Below, the real vectors of one head; then what the "

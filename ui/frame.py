@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import inspect
 import logging
 import os
 import threading
@@ -134,7 +135,11 @@ def start() -> None:
 def require_frame() -> None:
     """First call of every page: a page that the old pages-folder mode ran on its own (no
     app.py, so no sidebar and the link's sentence ignored) reruns through app.py, which
-    opens the same page. A page run alone on purpose (AppTest) is left alone."""
+    opens the same page. A page run alone on purpose (AppTest) is left alone. The page's file names
+    its controls' keys (ui/url.py) when the frame has not named the page (a page run alone)."""
+    caller = inspect.currentframe().f_back       # the page script itself
+    if caller is not None and caller.f_globals.get("__file__"):
+        url.page_file(caller.f_globals["__file__"])
     if st.session_state.get(FRAMED):
         return
     ctx = get_script_run_ctx()

@@ -22,8 +22,11 @@ A link is untrusted. Before any widget reads it, `open_session` drops what is to
 (a value over MAX_VALUE_CHARS, a list over MAX_ITEMS, a name that no key could have, more than
 MAX_CONTROLS controls) and runs the page again on the cleaned link. After the page that the link
 opened has run, `check_link` notices the controls the page refused, so the next run says that the
-link's settings did not all fit. The page's name (the prefix of its keys) comes from the frame
-(`set_page`, from ui/frame.py), never from a constant each page must remember.
+link's settings did not all fit (Streamlit also drops a value equal to the control's default here,
+which looks the same: a link the app wrote holds none, unless a control's default follows another
+control). A page that fails on a value it accepted opens again without the link's values (`undo_link`).
+The page's name (the prefix of its keys) comes from the frame (`set_page`, from ui/frame.py), never
+from a constant each page must remember.
 """
 from __future__ import annotations
 
@@ -56,6 +59,12 @@ _page = contextvars.ContextVar("page", default="")
 def set_page(name: str) -> None:
     """The frame names the page this run shows (its file name): the prefix of its controls' keys."""
     _page.set(name)
+
+
+def page_file(path: str) -> None:
+    """A page script names itself: ui/frame.require_frame passes the script's own file (the same name
+    the frame gave it; a page run alone, or by Streamlit's old pages-folder mode, has no frame)."""
+    _page.set(Path(path).stem)
 
 
 def page_name() -> str:
