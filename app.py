@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import url
 from ui.frame import FAILED_MODEL, run_page, start
 from ui.get_model import get_model_box
 from ui.glossary import terms_box
 from ui.paths import path_progress
 from ui.sections import SECTIONS
-from ui.state import (COLOUR_BLIND, EXAMPLES, MAX_CHARS, current_model_name, init_from_url, model_choices,
-                      write_url)
+from ui.state import COLOUR_BLIND, EXAMPLES, MAX_CHARS, current_model_name, model_choices
 
 st.set_page_config(page_title="Attention Explorer", page_icon="🔎", layout="wide")
 start()
@@ -59,11 +59,11 @@ def navigation():
     return st.navigation(pages, position="top")
 
 
-init_from_url()
+url.open_session()      # a shared link's model, sentence, head and colours (ui/url.py says how links work)
 page = navigation()
 sidebar()
 page_file = f"pages/{page.url_path or 'home'}.py"
 path_progress(page_file)
 terms_box(page_file)
-write_url(page)
-run_page(page)
+url.write_shared()
+run_page(page)          # the page's own controls reach the link through their widgets

@@ -8,14 +8,15 @@ from ui.attention import attention_window, colour_max, rollout_for
 from ui.faithfulness import flow_into_token, flow_matrix_for
 from ui.family import specials_text
 from ui.frame import require_frame
-from ui.state import chosen, current_model_name, current_trace, pick_layer
-from ui.widgets import plot, sentence_key, token_labels
+from ui.head_choice import chosen, pick_layer
+from ui.state import current_model_name, current_trace
+from ui.url import page_name
+from ui.widgets import linked, plot, sentence_key, token_labels
 from ui.words import attention_view, keys_view, units, window_key, word_toggle, words_caption
 from viz.attention import attention_heatmap, key_bar
 
-PAGE = "attention_aggregate"
-
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("➕ Aggregates & rollout")
 st.markdown("One head is one of many. Here attention is **added up**: over the heads of a layer, through "
             "the layers (*rollout*), and over several query tokens at once.")
@@ -24,11 +25,11 @@ model_name = current_model_name()
 layer = pick_layer(trace, PAGE, label="Layer (mean over heads) / rollout through layer")
 cols = st.columns([1, 2])
 specials = specials_text(trace)
-hide = bool(specials) and cols[0].toggle(f"Hide {specials}", key=f"{PAGE}_hide", help="Rows renormalised over the rest.")
+hide = bool(specials) and cols[0].toggle(f"Hide {specials}", **linked("hide"), help="Rows renormalised over the rest.")
 whole_words = word_toggle(PAGE, cols[0])
 with cols[1]:
     zmax = colour_max(PAGE)
-residual = st.slider("Rollout: share kept by the skip connection", 0.0, 0.9, 0.5, 0.05, key=f"{PAGE}_residual",
+residual = st.slider("Rollout: share kept by the skip connection", 0.0, 0.9, 0.5, 0.05, **linked("residual"),
                      help="Abnar & Zuidema (2020) use 0.5: Â = 0.5·A + 0.5·I, rows renormalised.")
 mean = mean_over_heads(trace.layers[layer].weights)                 # (T, T)
 rolled = rollout_for(model_name, trace.text, float(residual))[layer]  # (T, T)
@@ -75,12 +76,12 @@ with tab_sum:
                "showing where the phrase as a whole looks. The bars sum to the number of tokens picked.")
     words = [i for i, special in enumerate(trace.special_mask) if not special]
     queries = st.multiselect("Query tokens", range(len(trace.tokens)), default=words[:2],
-                            format_func=token_labels(trace).__getitem__, key=f"{PAGE}_rows_{sentence_key(trace.text)}")
+                            format_func=token_labels(trace).__getitem__, **linked(f"rows_{sentence_key(trace.text)}"))
     source = st.radio("Attention of", ["one head", "the layer's mean head", "the rollout"], horizontal=True,
-                      key=f"{PAGE}_source")
+                      **linked("source"))
     head = 0
     if source == "one head":
-        head = st.selectbox("Head", range(trace.n_heads), key=f"{PAGE}_head",
+        head = st.selectbox("Head", range(trace.n_heads), **linked("head"),
                             index=chosen("head", trace.n_heads, trace))
     matrix = {"one head": trace.layers[layer].weights[head], "the layer's mean head": mean,
               "the rollout": rolled}[source]

@@ -5,34 +5,36 @@ from ui.attention import attention_window, colour_max
 from ui.family import specials_text
 from ui.colour_words import colour_words
 from ui.frame import require_frame
-from ui.state import current_trace, suggested_head
-from ui.widgets import head_label, plot
+from ui.head_choice import suggested_head
+from ui.state import current_trace
+from ui.url import page_name
+from ui.widgets import head_label, linked, plot
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.attention import compare_heatmaps, difference_heatmap
 
-PAGE = "attention_compare"
 # After the head with a clear pattern on this sentence: heads that differ visibly in MiniLM on most
 # sentences, so the page opens on a contrast.
 CONTRASTS = [(2, 5), (4, 3), (5, 11), (0, 0)]
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("⚖️ Compare heads")
 st.markdown("Put heads next to each other on **one** colour scale, so the same colour means the same "
             "weight everywhere, then subtract two of them to see exactly where they disagree.")
 trace = current_trace()
-count = st.radio("How many heads", [2, 3, 4], horizontal=True, key=f"{PAGE}_count")
+count = st.radio("How many heads", [2, 3, 4], horizontal=True, **linked("count"))
 every_head = [(layer, head) for layer in range(trace.n_layers) for head in range(trace.n_heads)]
 suggestion = suggested_head(trace)
 defaults = [(suggestion.layer, suggestion.head)] + [p for p in CONTRASTS if p != (suggestion.layer, suggestion.head)]
 pairs = []
 for slot, col in enumerate(st.columns(count)):
     default = every_head.index(defaults[slot]) if defaults[slot] in every_head else slot
-    pairs.append(col.selectbox(f"Head {'ABCD'[slot]}", every_head, index=default, key=f"{PAGE}_pick_{slot}",
+    pairs.append(col.selectbox(f"Head {'ABCD'[slot]}", every_head, index=default, **linked(f"pick_{slot}"),
                                format_func=head_label))
 
 cols = st.columns([1, 2])
 specials = specials_text(trace)
-hide = bool(specials) and cols[0].toggle(f"Hide {specials}", key=f"{PAGE}_hide",
+hide = bool(specials) and cols[0].toggle(f"Hide {specials}", **linked("hide"),
                                          help="Rows are renormalised over the remaining tokens.")
 whole_words = word_toggle(PAGE, cols[0])
 with cols[1]:
@@ -55,9 +57,9 @@ plot(compare_heatmaps(shown, names, tokens, positions=positions, zmax=zmax), "at
 
 st.subheader("Difference of two heads")
 cols = st.columns(2)
-first = cols[0].selectbox("From", range(count), format_func=names.__getitem__, key=f"{PAGE}_diff_a")
+first = cols[0].selectbox("From", range(count), format_func=names.__getitem__, **linked("diff_a"))
 second = cols[1].selectbox("subtract", range(count), index=1, format_func=names.__getitem__,
-                           key=f"{PAGE}_diff_b")
+                           **linked("diff_b"))
 if first == second:
     st.info("Choose two different heads to subtract.")
 else:

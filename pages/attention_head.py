@@ -10,11 +10,10 @@ from ui.frame import require_frame
 from ui.interactive import interactive_heatmap
 from ui.quiz import attention_quiz
 from ui.state import current_model_name, current_trace
-from ui.widgets import plot
+from ui.url import page_name
+from ui.widgets import linked, plot
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.attention import attention_heatmap
-
-PAGE = "attention_head"
 
 
 def strongest_links(matrix: np.ndarray, positions: list[int], tokens: list[str], top: int = 5) -> pd.DataFrame:
@@ -26,6 +25,7 @@ def strongest_links(matrix: np.ndarray, positions: list[int], tokens: list[str],
 
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🔥 One head")
 st.markdown("Each **row** is a query token asking *where should I look?*; its colours are that token's "
             "attention weights over the **key** tokens in the columns, and every row sums to 1. "
@@ -37,7 +37,7 @@ if kv_note(trace, head):
 attention_quiz(trace, layer, head, PAGE)   # optional: predict this head's strongest link first
 specials = specials_text(trace)
 cols = st.columns([1, 2])
-hide = bool(specials) and cols[0].toggle(f"Hide {specials}", key=f"{PAGE}_hide",
+hide = bool(specials) and cols[0].toggle(f"Hide {specials}", **linked("hide"),
                                          help=f"Many heads park most of their weight on {specials}; hiding "
                                               "them shows how the rest is shared out.")
 whole_words = word_toggle(PAGE, cols[0])

@@ -4,15 +4,17 @@ import streamlit as st
 from ui.attention import attention_window
 from ui.frame import require_frame
 from ui.interactive import interactive_lines
-from ui.state import chosen, current_trace, pick_layer
-from ui.widgets import plot, sentence_key
+from ui.head_choice import chosen, pick_layer
+from ui.state import current_trace
+from ui.url import page_name
+from ui.widgets import linked, plot, sentence_key
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.lines import MIN_WEIGHT, lines_figure
 
-PAGE = "attention_lines"
 LINES_WINDOW = 64   # more tokens than this make the two columns too tall to read
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("〰️ Lines view")
 st.markdown("The sentence twice: **queries** on the left, **keys** on the right. **Hover a token on the "
             "left** to see where it looks: one line to each key, as strong as its weight. **Hover a token "
@@ -21,13 +23,13 @@ st.markdown("The sentence twice: **queries** on the left, **keys** on the right.
 trace = current_trace()
 layer = pick_layer(trace, PAGE)
 mode = st.radio("Heads", ["One head", "All heads of the layer", "Some heads"], horizontal=True,
-                key=f"{PAGE}_mode")
+                **linked("mode"))
 if mode == "One head":
-    heads = [st.selectbox("Head", range(trace.n_heads), key=f"{PAGE}_one",
+    heads = [st.selectbox("Head", range(trace.n_heads), **linked("one"),
                           index=chosen("head", trace.n_heads, trace))]
 elif mode == "Some heads":
     heads = st.multiselect("Heads", range(trace.n_heads), default=list(range(min(3, trace.n_heads))),
-                           key=f"{PAGE}_some")
+                           **linked("some"))
 else:
     heads = list(range(trace.n_heads))
 if not heads:
@@ -51,7 +53,7 @@ st.caption("With no token under the mouse, each query shows only its strongest l
 with st.expander("A figure to zoom or save as PNG (all lines, or those of chosen query tokens)"):
     focus = st.multiselect("Only the lines from these query tokens (empty: all)", positions,
                            format_func=names.labels().__getitem__,
-                           key=f"{PAGE}_focus_{sentence_key(trace.text)}{'_words' if whole_words else ''}")
+                           **linked(f"focus_{sentence_key(trace.text)}{'_words' if whole_words else ''}"))
     local_focus = [positions.index(i) for i in focus]
     fig = lines_figure(weights, tokens, heads, focus=local_focus, positions=positions, title=title)
     plot(fig, f"attention_lines_L{layer}")

@@ -7,13 +7,14 @@ from ui.attribution import KINDS, SIMILARITY, STATE, explain, next_token_choices
 from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, current_model_name
-from ui.widgets import pick_window, plot, sentence_key, token_labels
+from ui.url import page_name
+from ui.widgets import linked, pick_window, plot, sentence_key, token_labels
 from viz.attribution import methods_heatmap, shaded_tokens
 
-PAGE = "attribution"
 OTHER = "A banana is a kind of fruit."
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🎯 Which tokens drove it")
 st.markdown(f"Pick one number the model computes, then ask which input tokens pushed it up ({colour_words().up}) "
             f"or down ({colour_words().down}). **Gradient × input** is one backward pass; **integrated gradients** "
@@ -23,13 +24,13 @@ st.markdown(f"Pick one number the model computes, then ask which input tokens pu
 model, trace = current_model_and_trace()
 model_name, key = current_model_name(), sentence_key(trace.text)
 offered, missing = targets(model)
-choice = st.radio("Explain", offered, horizontal=True, key=f"{PAGE}_target")
+choice = st.radio("Explain", offered, horizontal=True, **linked("target"))
 for line in missing:
     st.caption("Not offered for this model: " + line)
 position, other, token_id = -1, "", -1
 if choice == SIMILARITY:
     other = st.text_input("Second sentence (B): the similarity is cos(embedding of yours, embedding of B)",
-                          OTHER, max_chars=2000, key=f"{PAGE}_other")
+                          OTHER, max_chars=2000, **linked("other"))
     if not other.strip():
         st.info("Type a second sentence to compare yours with.")
         st.stop()
@@ -37,12 +38,12 @@ elif choice == STATE:
     words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
     default = words[-1] if trace.causal else words[0]   # a decoder's last token sees the whole text
     position = st.selectbox("Token whose final state is explained", range(len(trace)), index=default,
-                            format_func=token_labels(trace).__getitem__, key=f"{PAGE}_pos_{key}")
+                            format_func=token_labels(trace).__getitem__, **linked(f"pos_{key}"))
 else:
     options = next_token_choices(model, trace)
     token_id = st.selectbox("Next token scored (the likeliest ten)", list(options),
-                            format_func=options.get, key=f"{PAGE}_next_{key}")
-steps = st.slider("Integrated gradients: steps on the path", 4, 128, 32, key=f"{PAGE}_steps",
+                            format_func=options.get, **linked(f"next_{key}"))
+steps = st.slider("Integrated gradients: steps on the path", 4, 128, 32, **linked("steps"),
                   help="Gauss–Legendre points between the baseline and the input. More steps: a smaller "
                        "convergence delta, more time.")
 if len(trace) > 128:
@@ -70,7 +71,7 @@ st.caption(f"f = {result.target}. Baseline: {BASELINE}. Scores are attributed to
            f"by {abs(ig.delta) / max(abs(gap), 1e-12):.2%} of the change f(input) − f(baseline).")
 
 methods = {"integrated gradients": ig.scores, "gradient × input": gxi.scores, "attention rollout": result.rollout}
-shown = st.radio("Shade the sentence by", list(methods), horizontal=True, key=f"{PAGE}_shade")
+shown = st.radio("Shade the sentence by", list(methods), horizontal=True, **linked("shade"))
 window = pick_window(len(result.tokens), f"{PAGE}_window_{key}", show_all=96)
 tokens = [result.tokens[i] for i in window]
 scores = methods[shown][window.start:window.stop]

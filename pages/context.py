@@ -14,7 +14,7 @@ from ui.embedding import input_vectors
 from ui.frame import require_frame
 from ui.quiz import movement_quiz
 from ui.state import current_model_name, current_trace
-from ui.widgets import plot, sentence_key, token_labels
+from ui.widgets import linked, plot, sentence_key, token_labels
 from viz.common import LAYER_CONVENTION
 from viz.context import lens_figure, movement_figure, trajectory_figure
 
@@ -33,14 +33,14 @@ if len(words) == 1:
             "around it). Add a few words to see context at work.")
 token = st.selectbox("Token to follow (nearest entries and movement)", range(len(trace.tokens)),
                      index=token_to_follow(trace, words), format_func=token_labels(trace).__getitem__,
-                     key=f"context_token_{text_key}")
+                     **linked(f"token_{text_key}"))
 whole = word_around(trace, token)
-dims = 3 if st.radio("Projection", ["2-D", "3-D"], horizontal=True, key="context_dims") == "3-D" else 2
+dims = 3 if st.radio("Projection", ["2-D", "3-D"], horizontal=True, **linked("dims")) == "3-D" else 2
 tab_paths, tab_lens, tab_move = st.tabs(["Trajectories", "What it is near", "How much each layer moves it"])
 
 with tab_paths:
     drawn = st.multiselect("Tokens to draw", range(len(trace.tokens)), default=paths_to_draw(trace, words),
-                           format_func=token_labels(trace).__getitem__, key=f"context_drawn_{text_key}")
+                           format_func=token_labels(trace).__getitem__, **linked(f"drawn_{text_key}"))
     if len(drawn) > MAX_DRAWN:
         st.warning(f"{len(drawn)} tokens chosen; only the first {MAX_DRAWN} are drawn to keep the paths "
                    "readable. Remove some to see others.")
@@ -67,11 +67,11 @@ with tab_lens:
     st.info("A lens, not a readout: each row lists the vocabulary entries whose *input embeddings* point "
             "most nearly the same way as the hidden state. The embeddings live in that space; every layer moves "
             "the vectors further from it, so deeper rows are an approximation and the cosines shrink.")
-    n_entries = st.slider("Entries per layer", 3, 12, 8, key="context_k")
+    n_entries = st.slider("Entries per layer", 3, 12, 8, **linked("k"))
     vectors, shown = trace.hidden_states[:, token], trace.tokens[token]
     if whole.split:
         average = st.toggle(f"Average the word's {len(whole.pieces)} pieces ({' + '.join(whole.pieces)})",
-                            key="context_lens_average")
+                            **linked("lens_average"))
         if average:
             vectors, shown = word_vectors(trace.hidden_states, whole.positions), " ".join(whole.pieces)
         st.caption("Using the average of the word's pieces." if average else

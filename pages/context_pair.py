@@ -12,7 +12,7 @@ from ui.context import LOOK_FOR, PRESETS, nearest_by_sentence
 from ui.embedding import input_vectors
 from ui.frame import require_frame
 from ui.state import current_model_name, current_trace
-from ui.widgets import plot, show_text
+from ui.widgets import linked, plot, show_text
 from viz.common import LAYER_CONVENTION
 from viz.context import colour, cosine_figure, trajectory_figure
 
@@ -22,14 +22,14 @@ require_frame()
 st.title("🔀 Same word, two sentences")
 st.markdown("The same word starts from the same embedding in any sentence; attention then mixes in its "
             "context. Follow one word through two sentences and watch its two vectors drift apart.")
-preset = st.selectbox("Example", list(PRESETS) + [OWN], key="context_preset",
+preset = st.selectbox("Example", list(PRESETS) + [OWN], **linked("preset"),
                       format_func={OWN: OWN, **{w: f"{w}: {' / '.join(pair)}" for w, pair in PRESETS.items()}}.get)
 shared_word, default_a, default_b = ("", "", "") if preset == OWN else (preset, *PRESETS[preset])
 left, right = st.columns(2)
-text_a = left.text_input("Sentence A", default_a, max_chars=2000, key=f"context_a_{preset}")
-text_b = right.text_input("Sentence B", default_b, max_chars=2000, key=f"context_b_{preset}")
-word = st.text_input("The shared word", shared_word, max_chars=100, key=f"context_word_{preset}").strip()
-dims = 3 if st.radio("Projection", ["2-D", "3-D"], horizontal=True, key="context_pair_dims") == "3-D" else 2
+text_a = left.text_input("Sentence A", default_a, max_chars=2000, **linked(f"a_{preset}"))
+text_b = right.text_input("Sentence B", default_b, max_chars=2000, **linked(f"b_{preset}"))
+word = st.text_input("The shared word", shared_word, max_chars=100, **linked(f"word_{preset}")).strip()
+dims = 3 if st.radio("Projection", ["2-D", "3-D"], horizontal=True, **linked("dims")) == "3-D" else 2
 if not (text_a.strip() and text_b.strip() and word):
     st.info("Type two sentences and a word they share.")
     st.stop()
@@ -53,7 +53,7 @@ pieces_used = [None, None]      # None: the average of the word's pieces; else t
 if any(match.split for match in first):
     options = [None] + list(range(max(len(match.positions) for match in first)))
     piece = st.radio("The tokenizer split the word into pieces: use", options, horizontal=True,
-                     key="context_piece",
+                     **linked("piece"),
                      format_func={None: "the average of its pieces", **{o: f"piece {o + 1}" for o in options[1:]}}.get)
     pieces_used = [None if piece is None else min(piece, len(match.positions) - 1) for match in first]
     for name, match, used in zip("AB", first, pieces_used):

@@ -9,7 +9,7 @@ from ui.embedding import (ANALOGIES, GROUPS, MAX_WORDS, SPACE_LABELS, coordinate
                           split_words, unique)
 from ui.frame import require_frame
 from ui.quiz import analogy_quiz
-from ui.widgets import plot
+from ui.widgets import linked, plot
 from viz.embedding_space import analogy_figure, projection_figure
 
 
@@ -23,10 +23,10 @@ st.title("🗺️ Embedding space")
 st.markdown("Every word is a point in space, and **directions mean something**: the step from *man* to "
             "*king* is close to the step from *woman* to *queen*. Try it on real vectors.")
 space = st.radio("Vector space", list(VECTOR_SPACES), format_func=SPACE_LABELS.get, horizontal=True,
-                 key="embeddings_space")
+                 **linked("space"))
 st.caption(VECTOR_SPACES[space])
 vecs = get_vectors(space)
-dims = 3 if st.radio("Picture", ["2-D", "3-D"], horizontal=True, key="embeddings_dims") == "3-D" else 2
+dims = 3 if st.radio("Picture", ["2-D", "3-D"], horizontal=True, **linked("dims")) == "3-D" else 2
 tab_analogy, tab_projector = st.tabs(["Analogy builder", "Projector"])
 
 with tab_analogy:
@@ -34,13 +34,13 @@ with tab_analogy:
     for key, value in zip("abc", ANALOGIES["man : king :: woman : ?"]):
         st.session_state.setdefault(f"embeddings_{key}", value)
     st.session_state.setdefault("embeddings_expected", "queen")
-    st.selectbox("Preset", list(ANALOGIES), key="embeddings_preset", on_change=use_preset)
+    st.selectbox("Preset", list(ANALOGIES), **linked("preset"), on_change=use_preset)
     cols = st.columns(4)
-    a = cols[0].text_input("a", key="embeddings_a").strip()
-    b = cols[1].text_input("is to b", key="embeddings_b").strip()
-    c = cols[2].text_input("as c is to ?", key="embeddings_c").strip()
-    expected = cols[3].text_input("expected answer (optional)", key="embeddings_expected").strip()
-    k = st.slider("Answers to list", 3, 30, 10, key="embeddings_k")
+    a = cols[0].text_input("a", **linked("a")).strip()
+    b = cols[1].text_input("is to b", **linked("b")).strip()
+    c = cols[2].text_input("as c is to ?", **linked("c")).strip()
+    expected = cols[3].text_input("expected answer (optional)", **linked("expected")).strip()
+    k = st.slider("Answers to list", 3, 30, 10, **linked("k"))
     if not (a and b and c):
         st.info("Fill in a, b and c: *a is to b as c is to ?*")
     else:
@@ -68,7 +68,7 @@ with tab_analogy:
         left.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 720))
         with right:
             near = [w for x in (a, b, c) for w, _ in vecs.neighbors(x, k=3)]
-            show_near = st.checkbox("Also show 3 neighbours of a, b and c", value=True, key="embeddings_near")
+            show_near = st.checkbox("Also show 3 neighbours of a, b and c", value=True, **linked("near"))
             top = [w for w, _ in answers[:5]]
             pic = analogy_picture(vecs, a, b, c, top, expected or None, near if show_near else (), dims)
             plot(analogy_figure(pic, title=f"{a} : {b} :: {c} : ?  (PCA of unit vectors)"), "analogy")
@@ -79,11 +79,11 @@ with tab_analogy:
                                "analogy_coordinates.csv", "text/csv", key="embeddings_analogy_csv")
 
 with tab_projector:
-    presets = st.multiselect("Preset groups", list(GROUPS), default=["royalty and gender"], key="embeddings_groups")
-    typed = st.text_area("Your words (commas, spaces or new lines)", key="embeddings_words", height=80,
+    presets = st.multiselect("Preset groups", list(GROUPS), default=["royalty and gender"], **linked("groups"))
+    typed = st.text_area("Your words (commas, spaces or new lines)", **linked("words"), height=80,
                          placeholder="cat, dog, car, bus")
     with_sentence = st.checkbox("Place the tokens of the current sentence (sidebar) in the picture",
-                                key="embeddings_sentence")
+                                **linked("sentence"))
     wanted = [(w, group) for p in presets for group, ws in GROUPS[p].items() for w in ws]
     wanted += [(w, "your words") for w in split_words(typed)]
     if with_sentence:
@@ -109,13 +109,13 @@ with tab_projector:
     if len(known) > MAX_WORDS:
         st.warning(f"{len(known)} words: only the first {MAX_WORDS} are drawn, so the labels stay readable.")
         known = known[:MAX_WORDS]
-    method = st.radio("Projection", ["PCA", "t-SNE"], horizontal=True, key="embeddings_method",
+    method = st.radio("Projection", ["PCA", "t-SNE"], horizontal=True, **linked("method"),
                       help="PCA: a linear, faithful flattening (directions survive). t-SNE: keeps near words "
                            "near, but distances between clusters and directions mean nothing.")
     perplexity = 5.0
     if method == "t-SNE" and len(known) >= MIN_TSNE_POINTS:
         top = min(50.0, max_perplexity(len(known)) - 0.5)
-        perplexity = st.slider("Perplexity", 1.0, top, min(5.0, top), 0.5, key="embeddings_perplexity",
+        perplexity = st.slider("Perplexity", 1.0, top, min(5.0, top), 0.5, **linked("perplexity"),
                                help=f"Roughly how many neighbours each point attends to; it must stay below the "
                                     f"number of words ({len(known)}).")
     if len(known) < 2:
@@ -139,7 +139,7 @@ with tab_projector:
         st.caption("Click a point (2-D) or choose a word to list its nearest neighbours in the whole vocabulary.")
         if st.session_state.get("embeddings_focus") not in words:
             st.session_state["embeddings_focus"] = words[0]
-        focus = st.selectbox("Neighbours of", words, key="embeddings_focus")
+        focus = st.selectbox("Neighbours of", words, **linked("focus"))
         st.dataframe(pd.DataFrame(vecs.neighbors(focus, k=10), columns=["neighbour", "cosine"]).round(4),
                      hide_index=True)
         st.download_button("Download coordinates (CSV)", coordinates_csv(words, groups, proj.coords),

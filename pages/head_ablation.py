@@ -7,15 +7,16 @@ from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.heads import importance_for
 from ui.state import cached, current_model_and_trace, current_model_name
-from ui.widgets import head_label, plot
+from ui.url import page_name
+from ui.widgets import head_label, linked, plot
 from viz.attention import key_bar
 from viz.heads import statistic_heatmap
 from viz.training import token_probabilities
 
-PAGE = "head_ablation"
 MODES = {"zero": "zero (the head says nothing)", "mean": "mean (the head says its average, for every token)"}
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🔇 Knock heads out")
 st.markdown("Attention weights show where a head *looks*; knocking it out shows what it *does*. The chosen "
             "heads' outputs are replaced before W_O reads them, and the rest of the model runs as usual.")
@@ -24,8 +25,8 @@ name = current_model_name()
 all_heads = [(layer, head) for layer in range(trace.n_layers) for head in range(trace.n_heads)]
 cols = st.columns([3, 2])
 heads = cols[0].multiselect("Heads to knock out", all_heads, default=[all_heads[min(len(all_heads) - 1, 2)]],
-                            format_func=head_label, key=f"{PAGE}_heads")
-mode = cols[1].radio("Replace each output with", list(MODES), format_func=MODES.get, key=f"{PAGE}_mode")
+                            format_func=head_label, **linked("heads"))
+mode = cols[1].radio("Replace each output with", list(MODES), format_func=MODES.get, **linked("mode"))
 if not heads:
     st.info("Pick at least one head to knock out.")
     st.stop()

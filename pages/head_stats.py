@@ -8,12 +8,12 @@ from ui.attention import head_opener, stats_for
 from ui.family import specials_text, statistic_names
 from ui.frame import require_frame
 from ui.state import current_model_name, current_trace
-from ui.widgets import plot
+from ui.url import page_name
+from ui.widgets import linked, plot
 from viz.heads import statistic_heatmap
 
-PAGE = "head_stats"
-
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("📊 Head statistics")
 trace = current_trace()
 STATISTICS = statistic_names(trace)
@@ -30,7 +30,7 @@ if len(trace.tokens) < 6:
 
 name = st.selectbox("Statistic for the grid", list(STATISTICS), index=list(STATISTICS).index("previous"),
                     format_func={n: f"{label}: {meaning}" for n, (label, meaning) in STATISTICS.items()}.get,
-                    key=f"{PAGE}_stat")
+                    **linked("stat"))
 label = STATISTICS[name][0]
 values = stats.get(name)
 plot(statistic_heatmap(values, label, f"{label} of every head"), f"head_stats_{name}")

@@ -6,7 +6,8 @@ from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.paths import path_cards
 from ui.sections import SECTIONS
-from ui.state import current_model, current_trace, suggested_head
+from ui.head_choice import suggested_head
+from ui.state import current_model, current_trace
 from ui.widgets import plot, show_text
 from viz.attention import attention_heatmap
 from viz.common import LAYER_CONVENTION

@@ -5,13 +5,14 @@ import streamlit as st
 from ui.frame import require_frame
 from ui.predictions import lens_for, require_unembedding, token_texts
 from ui.state import current_model_and_trace, current_model_name
-from ui.widgets import pick_window, plot, sentence_key
+from ui.url import page_name
+from ui.widgets import linked, pick_window, plot, sentence_key
 from viz.lens import logit_lens_grid, visible_token
 
-PAGE = "logit_lens"
 WINDOW, LIMIT = 16, 32
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🔭 Logit lens")
 st.markdown("The model's own prediction comes from its **last** layer: final norm, then the unembedding. The "
             "*logit lens* applies the same final norm and unembedding to the residual stream after **every** "
@@ -22,7 +23,7 @@ require_unembedding(model, trace)
 t = len(trace.tokens)
 # A decoder's continuation is at the end of the text: open on the last positions.
 shown = pick_window(t, f"{PAGE}_window_{sentence_key(trace.text)}", size=WINDOW, limit=LIMIT, at_end=True)
-actual = st.toggle("Colour by the probability of the token that really comes next", key=f"{PAGE}_actual",
+actual = st.toggle("Colour by the probability of the token that really comes next", **linked("actual"),
                    help="The cells keep the top token's text; the colour becomes the probability each layer "
                         "gives the next token of your text (the last position has none).")
 lens = lens_for(current_model_name(), trace.text, shown)

@@ -6,12 +6,12 @@ from analysis.lens import probability_and_rank, top_next_tokens
 from ui.frame import require_frame
 from ui.predictions import require_unembedding, token_text
 from ui.state import current_model_and_trace
-from ui.widgets import plot, sentence_key, show_text, token_labels
+from ui.url import page_name
+from ui.widgets import linked, plot, sentence_key, show_text, token_labels
 from viz.lens import next_token_bars, visible_token
 
-PAGE = "next_token"
-
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🔮 Next token")
 st.markdown("A decoder ends in an **unembedding**: the last layer's output goes through a final norm and is "
             "scored against every entry of the vocabulary (one *logit* each); a softmax turns the scores into "
@@ -21,9 +21,9 @@ model, trace = current_model_and_trace()
 require_unembedding(model, trace)
 t = len(trace.tokens)
 left, right = st.columns([3, 1])
-position = left.selectbox("After token", range(t), index=t - 1, key=f"{PAGE}_position_{sentence_key(trace.text)}",
+position = left.selectbox("After token", range(t), index=t - 1, **linked(f"position_{sentence_key(trace.text)}"),
                           format_func=token_labels(trace).__getitem__)
-k = right.slider("How many", 3, 30, 10, key=f"{PAGE}_k")
+k = right.slider("How many", 3, 30, 10, **linked("k"))
 ids, probs = top_next_tokens(trace.logits[position], k)
 texts = [token_text(model, i) for i in ids]
 plot(next_token_bars(texts, probs, f"The {len(ids)} most likely tokens after position {position}"), PAGE)

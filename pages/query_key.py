@@ -7,14 +7,15 @@ from ui.defaults import pick_layer_and_head
 from ui.family import kv_note
 from ui.frame import require_frame
 from ui.state import cached, current_model_name, current_trace, trace_for
-from ui.widgets import MAX_WINDOW, pick_window, plot, sentence_key
+from ui.url import page_name
+from ui.widgets import MAX_WINDOW, linked, pick_window, plot, sentence_key
 from viz.qk_space import qk_figure
 
-PAGE = "query_key"
 LABELLED = 24        # up to this many tokens, every point is labelled; beyond, the ends of the top lines
 TOP_LABELS = 12      # lines whose ends get labels in a long sentence
 
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🧲 Query–key space")
 st.markdown(
     "A head compares every **query** (what a token is looking for) with every **key** (what a token "
@@ -41,12 +42,12 @@ weights = trace.layers[layer].weights[head]                           # (T, T)
 
 cols = st.columns([3, 2])
 mode = cols[0].radio("Lines", ["each query's strongest key", "the strongest weights overall"],
-                     horizontal=True, key=f"{PAGE}_lines",
+                     horizontal=True, **linked("lines"),
                      help="One line per query to the key it gives most weight, or the largest weights of "
                           "the whole head wherever they are.")
 count = None
 if mode.startswith("the strongest"):
-    count = cols[1].slider("How many lines", 1, 200, 20, key=f"{PAGE}_count",
+    count = cols[1].slider("How many lines", 1, 200, 20, **linked("count"),
                            help="At most every query–key pair of the tokens shown.")
 shown = pick_window(n, f"{PAGE}_window_{sentence_key(trace.text)}", size=128, show_all=MAX_WINDOW)
 positions = list(shown)

@@ -6,13 +6,13 @@ from analysis.score_parts import norm_attention, score_parts
 from ui.defaults import pick_layer_and_head
 from ui.frame import require_frame
 from ui.state import cached, current_model_and_trace, current_model_name
-from ui.widgets import pick_window, plot, sentence_key, token_label, token_labels
+from ui.url import page_name
+from ui.widgets import linked, pick_window, plot, sentence_key, token_label, token_labels
 from viz.attention import attention_heatmap
 from viz.score_parts import key_shares, score_bars
 
-PAGE = "score_anatomy"
-
 require_frame()
+PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
 st.title("🔍 Inside one score")
 st.markdown("An attention score is a dot product: multiply the query's and the key's numbers dimension by "
             "dimension, add them up, divide by √d_head. Below, the real vectors of one head; then what the "
@@ -24,10 +24,10 @@ lt = trace.layers[layer]
 words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
 cols = st.columns(2)
 query = cols[0].selectbox("Query token (asking)", range(len(trace)), index=words[0],
-                          format_func=token_labels(trace).__getitem__, key=f"{PAGE}_query_{key}")
+                          format_func=token_labels(trace).__getitem__, **linked(f"query_{key}"))
 strongest = int(np.argmax(lt.weights[head, query]))
 key_pos = cols[1].selectbox("Key token (answering)", range(len(trace)), index=strongest,
-                            format_func=token_labels(trace).__getitem__, key=f"{PAGE}_key_{key}_{query}",
+                            format_func=token_labels(trace).__getitem__, **linked(f"key_{key}_{query}"),
                             help="Starts at the key this query weights most in this head.")
 parts = score_parts(trace, layer, head, query, key_pos)
 d_head = len(parts.q)

@@ -6,7 +6,7 @@ from analysis.sentence import similarity_by_token
 from ui.frame import require_frame
 from ui.heads import sentence_list, sentence_vectors, similarity_and_map
 from ui.state import current_model, current_model_name, current_sentence
-from ui.widgets import plot, show_text
+from ui.widgets import linked, plot, show_text
 from viz.attention import attention_heatmap, key_bar
 from viz.embedding_space import projection_figure
 
@@ -41,9 +41,9 @@ st.caption("The map squeezes 384 dimensions into 2, so distances there are rough
 
 st.subheader("Which tokens carry the similarity")
 pair = st.columns(2)
-a = pair[0].selectbox("Sentence A", range(len(sentences)), format_func=labels.__getitem__, key="sentences_a")
+a = pair[0].selectbox("Sentence A", range(len(sentences)), format_func=labels.__getitem__, **linked("a"))
 b = pair[1].selectbox("Sentence B", range(len(sentences)), index=1, format_func=labels.__getitem__,
-                      key="sentences_b")
+                      **linked("b"))
 tokens, hidden = model.sentence_states(sentences[a])
 shares = similarity_by_token(hidden, vectors[b])
 plot(key_bar(shares.astype(np.float32), tokens, f"Each token of A's share of cos(A, B) = {shares.sum():.3f}",

@@ -8,7 +8,7 @@ from training.weights import snapshot
 from ui.frame import require_frame
 from ui.training import calibration, estimate_note, train_reversal
 from ui.training_probe import letters_heatmap, show_letters, training_scrubber
-from ui.widgets import plot
+from ui.widgets import linked, plot
 from viz.training import accuracy_curve
 
 
@@ -26,15 +26,15 @@ st.markdown("A translation model in miniature. The **encoder** reads the input l
             "`abcd` it must look at `d` first, then `c`…: a trained model's cross-attention draws an anti-diagonal.")
 
 c1, c2, c3, c4 = st.columns(4)
-n_letters = c1.slider("Letters (a, b, …)", 3, 26, 10, key="seq2seq_letters")
-max_len = c2.slider("Longest string", 3, 12, 8, key="seq2seq_max_len")
-d_model = c3.selectbox("d_model", [16, 32, 64, 96, 128], index=2, key="seq2seq_d_model")
-n_heads = c4.number_input("Heads", 1, 8, 4, key="seq2seq_heads")
+n_letters = c1.slider("Letters (a, b, …)", 3, 26, 10, **linked("letters"))
+max_len = c2.slider("Longest string", 3, 12, 8, **linked("max_len"))
+d_model = c3.selectbox("d_model", [16, 32, 64, 96, 128], index=2, **linked("d_model"))
+n_heads = c4.number_input("Heads", 1, 8, 4, **linked("heads"))
 c1, c2, c3, c4 = st.columns(4)
-n_layers = c1.number_input("Layers (each side)", 1, 4, 2, key="seq2seq_layers")
-steps = c2.number_input("Steps", 10, 10_000, 800, step=100, key="seq2seq_steps")
-lr = c3.select_slider("Peak learning rate", [3e-4, 1e-3, 3e-3, 1e-2], 3e-3, key="seq2seq_lr")
-seed = c4.number_input("Seed", 0, 10_000, 0, key="seq2seq_seed")
+n_layers = c1.number_input("Layers (each side)", 1, 4, 2, **linked("layers"))
+steps = c2.number_input("Steps", 10, 10_000, 800, step=100, **linked("steps"))
+lr = c3.select_slider("Peak learning rate", [3e-4, 1e-3, 3e-3, 1e-2], 3e-3, **linked("lr"))
+seed = c4.number_input("Seed", 0, 10_000, 0, **linked("seed"))
 task = ReversalTask(n_letters=n_letters, min_len=min(3, max_len), max_len=max_len)
 try:
     config = seq2seq_config(task, int(d_model), int(n_heads), int(n_layers))
@@ -66,7 +66,7 @@ if run is None:
 else:
     task, history = run["task"], run["history"]
     (st.success if run["status"].startswith("Done") else st.warning)(run["status"])
-    state = st.radio("Model", ["after training", "before training (random)"], horizontal=True, key="seq2seq_state")
+    state = st.radio("Model", ["after training", "before training (random)"], horizontal=True, **linked("state"))
     net = model_of(run, trained=state == "after training")
     if history:
         plot(accuracy_curve([x.step for x in history], [x.loss for x in history], [x.accuracy for x in history]),
@@ -80,7 +80,7 @@ else:
 
 text = st.text_input(f"Letters to reverse (from '{task.letters}', up to {task.max_len})",
                      task.letters[: min(task.max_len, 7)], max_chars=64,
-                     key=f"seq2seq_text_{task.n_letters}_{task.max_len}")   # a fresh box when the task changes
+                     **linked(f"text_{task.n_letters}_{task.max_len}"))   # a fresh box when the task changes
 try:
     tr = trace_reversal(net, task, text.strip().lower())
 except ValueError as exc:
@@ -91,9 +91,9 @@ st.markdown(f"Input **{tr.source}** → model writes **{tr.output or '(nothing)'
             f"{'✅' if right else '❌ (the reverse is ' + tr.source[::-1] + ')'}")
 n_layers, n_heads = tr.decoder.n_layers, tr.decoder.n_heads   # the model shown (a run keeps its own settings)
 c1, c2 = st.columns(2)
-layer = c1.slider("Layer", 0, n_layers - 1, n_layers - 1, key="seq2seq_layer") if n_layers > 1 else 0
+layer = c1.slider("Layer", 0, n_layers - 1, n_layers - 1, **linked("layer")) if n_layers > 1 else 0
 heads = ["mean of all heads"] + [f"head {h}" for h in range(n_heads)]
-head = c2.selectbox("Head", range(len(heads)), format_func=heads.__getitem__, key="seq2seq_head") - 1
+head = c2.selectbox("Head", range(len(heads)), format_func=heads.__getitem__, **linked("head")) - 1
 
 
 def pick(weights):

@@ -8,7 +8,7 @@ from ui.frame import require_frame
 from ui.family import model_family, require_step_page
 from ui.steps import diagonal_band_caption, rotary_section
 from ui.state import current_model_and_trace
-from ui.widgets import pick_window, plot, token_labels
+from ui.widgets import linked, pick_window, plot, token_labels
 from viz.steps import (cosine_heatmap, matrix_heatmap, position_heatmap, sinusoid_curves, strip_dims, strip_note,
                        vector_strip)
 
@@ -33,7 +33,7 @@ st.markdown("Each id picks one **row of the embedding table**. Attention by itse
                "inside every attention layer, which turns q and k by position (rotary, below)." if rotary else
                "This model has no position signal at all: the token's row itself is layer 0's input."))
 
-token = st.selectbox("Token", range(t), index=min(1, t - 1), key=f"step_embeddings_token_{t}",
+token = st.selectbox("Token", range(t), index=min(1, t - 1), **linked(f"token_{t}"),
                      format_func=token_labels(trace).__getitem__)
 plus_segment = f" + E_segment[0] ({config.type_vocab_size} × {d} table)" if steps.type_embed is not None else ""
 norm = " → LayerNorm" if net.embeddings.norm is not None else ""
@@ -47,7 +47,7 @@ if steps.type_embed is not None:
     names.append("segment A embedding")
     rows.append(steps.type_embed[token])
 strips = np.stack(rows + [steps.summed[token]] + ([steps.embed[token]] if net.embeddings.norm is not None else []))
-how = DIMS[st.radio("Dimensions shown", list(DIMS), horizontal=True, key="step_embeddings_dims",
+how = DIMS[st.radio("Dimensions shown", list(DIMS), horizontal=True, **linked("dims"),
                     help=f"{d} numbers do not fit across the page: see a few of them as numbers, or all as colours.")]
 dims = strip_dims(strips, how)
 if len(rows) > 1:
@@ -78,7 +78,7 @@ st.markdown("The original transformer adds a fixed pattern: dimension pairs are 
             "turning at its own speed — fast in the first dimensions, slow in the last — so every position gets "
             "a distinct code, and nearby positions get similar ones.  \n"
             "PE[pos, 2i] = sin(pos / 10000^(2i/d)),  PE[pos, 2i+1] = cos(pos / 10000^(2i/d))")
-n_pos = st.slider("Positions", 16, 512, 100, step=4, key="step_embeddings_positions")
+n_pos = st.slider("Positions", 16, 512, 100, step=4, **linked("positions"))
 pe = sinusoidal_encoding(n_pos, d)
 left, right = st.columns(2)
 with left:

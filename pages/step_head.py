@@ -7,9 +7,10 @@ from analysis.recompute import head_steps, softmax_formula
 from ui.defaults import head_reason
 from ui.family import kv_note, require_step_page
 from ui.frame import require_frame
-from ui.state import current_model_and_trace, pick_head, pick_layer
+from ui.head_choice import pick_head, pick_layer
+from ui.state import current_model_and_trace
 from ui.steps import spread_query
-from ui.widgets import pick_window, plot, token_labels
+from ui.widgets import linked, pick_window, plot, token_labels
 from viz.steps import matrix_heatmap, step_bars, weighted_sum_figure
 
 WINDOW = 32
@@ -29,7 +30,7 @@ with c1:
 with c2:
     head = pick_head(trace, "step_head")
 head_reason(trace, "step_head")
-query = st.selectbox("Query token", range(t), index=spread_query(trace, layer, head), key=f"step_head_query_{t}",
+query = st.selectbox("Query token", range(t), index=spread_query(trace, layer, head), **linked(f"query_{t}"),
                      format_func=token_labels(trace).__getitem__,
                      help="Opens on the word whose attention in this head is spread over the most keys, so the "
                           "weighted sum below mixes several values.")
@@ -85,7 +86,7 @@ st.caption("Why divide: a dot product of two random d-dimensional vectors grows 
 plot(step_bars(chain.weights[span], key_tokens, f"Softmax: the attention weights (they sum to {chain.weights.sum():.4f})"
                f"{window_note}", keys.start, query, fmt="{:.3f}", colour="#2b8a3e"), "step_head_softmax")
 top = int(np.argmax(chain.weights))
-key = st.selectbox("Write out the softmax for key", range(t), index=top, key=f"step_head_key_{t}",
+key = st.selectbox("Write out the softmax for key", range(t), index=top, **linked(f"key_{t}"),
                    format_func=[label + ("" if seen else " (hidden by the mask)")
                                 for label, seen in zip(token_labels(trace), chain.allowed)].__getitem__)
 st.code(softmax_formula(chain, key), language=None)

@@ -7,9 +7,10 @@ from analysis.recompute import ACTIVATION_NAMES, attention_parameters, layer_par
     top_neurons
 from ui.family import require_step_page
 from ui.frame import require_frame
-from ui.state import current_model_and_trace, pick_layer
+from ui.head_choice import pick_layer
+from ui.state import current_model_and_trace
 from ui.steps import parameters_text
-from ui.widgets import pick_window, plot, token_labels
+from ui.widgets import linked, pick_window, plot, token_labels
 from viz.steps import activation_histogram, matrix_heatmap, strip_dims, strip_note, top_neurons_figure, vector_strip
 
 WINDOW = 32
@@ -41,7 +42,7 @@ st.markdown("Every head returns a small vector per token. The block glues them t
 t, d, h, dh, dff = len(trace.tokens), config.d_model, config.n_heads, config.d_head, config.d_ff
 layer = pick_layer(trace, "step_layer")
 words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
-token = st.selectbox("Token (for the feed-forward)", range(t), index=words[0], key=f"step_layer_token_{t}",
+token = st.selectbox("Token (for the feed-forward)", range(t), index=words[0], **linked(f"token_{t}"),
                      format_func=token_labels(trace).__getitem__)
 block = layer_steps(model.net, trace, layer)
 rows = pick_window(t, "step_layer_window", size=WINDOW, limit=WINDOW, around=token)
@@ -49,7 +50,7 @@ span = slice(rows.start, rows.stop)
 labels = [trace.tokens[i] for i in rows]
 note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
 post, parallel = block.norm == "post", block.norm == "parallel"
-how = DIMS[st.radio("Dimensions shown", list(DIMS), horizontal=True, key="step_layer_dims",
+how = DIMS[st.radio("Dimensions shown", list(DIMS), horizontal=True, **linked("dims"),
                     help=f"{d} numbers do not fit across the page: see a few of them as numbers, or all as colours.")]
 
 st.subheader("① Concatenate the heads, then W_O")

@@ -8,9 +8,9 @@ from training.demo import fold_ids, untrained_causal_model
 from ui.defaults import head_reason
 from ui.family import model_family
 from ui.frame import require_frame
-from ui.state import (current_model_and_trace, current_model_name, current_trace, explicit, get_model, model_choices,
-                      pick_head, pick_layer)
-from ui.widgets import pick_window, plot, token_labels, window_at
+from ui.head_choice import explicit, pick_head, pick_layer
+from ui.state import current_model_and_trace, current_model_name, current_trace, get_model, model_choices
+from ui.widgets import linked, pick_window, plot, token_labels, window_at
 from viz.steps import scores_with_mask, step_bars, weights_with_mask
 
 WINDOW = 24
@@ -94,9 +94,9 @@ else:
                        text=trace.text)
 n_causal = len(ctrace.tokens)
 c1, c2, c3 = st.columns(3)
-clayer = c1.slider("Decoder layer", 0, ctrace.n_layers - 1, 0, key="step_mask_dlayer") if ctrace.n_layers > 1 else 0
-chead = c2.slider("Decoder head", 0, ctrace.n_heads - 1, 0, key="step_mask_dhead") if ctrace.n_heads > 1 else 0
-query = c3.selectbox("Query token", range(n_causal), index=min(n_causal - 1, 3), key=f"step_mask_query_{n_causal}",
+clayer = c1.slider("Decoder layer", 0, ctrace.n_layers - 1, 0, **linked("dlayer")) if ctrace.n_layers > 1 else 0
+chead = c2.slider("Decoder head", 0, ctrace.n_heads - 1, 0, **linked("dhead")) if ctrace.n_heads > 1 else 0
+query = c3.selectbox("Query token", range(n_causal), index=min(n_causal - 1, 3), **linked(f"query_{n_causal}"),
                      format_func=token_labels(ctrace).__getitem__)
 crows = window_at(n_causal, WINDOW, rows.start)
 causal_span = slice(crows.start, crows.stop)

@@ -13,7 +13,7 @@ from ui.library import own_models_manager
 from ui.state import current_sentence
 from ui.training import (Run, bpe_json, calibration, corpus_picker, current_run, estimate_note, start_weights,
                          tokenizer_from_json, train_language_model)
-from ui.widgets import plot, show_text
+from ui.widgets import linked, plot, show_text
 from viz.training import loss_curve
 
 require_frame()
@@ -31,7 +31,7 @@ st.caption(f"{len(lines):,} lines, {sum(len(s.split()) for s in lines):,} words.
 st.code("\n".join(lines[:6]), language=None)
 
 st.header("2 · Tokenizer: byte-pair encoding")
-vocab_size = st.slider("Vocabulary size", 32, 2048, 384, step=16, key="train_vocab",
+vocab_size = st.slider("Vocabulary size", 32, 2048, 384, step=16, **linked("vocab"),
                        help="BPE starts from single characters and merges the most frequent pair until it has this many tokens.")
 problem = vocab_problem(lines, vocab_size)
 if problem:
@@ -59,20 +59,20 @@ ids = tokenizer.encode_lines(lines)
 
 st.header("3 · The model")
 c1, c2, c3, c4 = st.columns(4)
-context = c1.number_input("Context (tokens)", 0, 256, 32, key="train_context")
-d_model = c2.selectbox("d_model", [16, 32, 48, 64, 96, 128, 192, 256], index=3, key="train_d_model")
-n_heads = c3.number_input("Heads", 1, 16, 4, key="train_heads")
-n_layers = c4.number_input("Layers", 1, 8, 2, key="train_layers")
+context = c1.number_input("Context (tokens)", 0, 256, 32, **linked("context"))
+d_model = c2.selectbox("d_model", [16, 32, 48, 64, 96, 128, 192, 256], index=3, **linked("d_model"))
+n_heads = c3.number_input("Heads", 1, 16, 4, **linked("heads"))
+n_layers = c4.number_input("Layers", 1, 8, 2, **linked("layers"))
 c1, c2, c3, c4 = st.columns(4)
-positional = c1.radio("Positions", ["learned", "sinusoidal"], key="train_positional")
-tied = c2.checkbox("Tied embeddings", True, key="train_tied",
+positional = c1.radio("Positions", ["learned", "sinusoidal"], **linked("positional"))
+tied = c2.checkbox("Tied embeddings", True, **linked("tied"),
                    help="Tie the unembedding to the embedding: the logits use the embedding matrix transposed, "
                         "no extra matrix. Untied adds a vocab × d_model matrix.")
-steps = c3.number_input("Steps", 10, 20_000, 800, step=100, key="train_steps")
-batch = c4.number_input("Batch (sequences)", 1, 256, 32, key="train_batch")
+steps = c3.number_input("Steps", 10, 20_000, 800, step=100, **linked("steps"))
+batch = c4.number_input("Batch (sequences)", 1, 256, 32, **linked("batch"))
 c1, c2 = st.columns(2)
-lr = c1.select_slider("Peak learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0], 3e-3, key="train_lr")
-seed = c2.number_input("Seed (initial weights and batches)", 0, 10_000, 0, key="train_seed")
+lr = c1.select_slider("Peak learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0], 3e-3, **linked("lr"))
+seed = c2.number_input("Seed (initial weights and batches)", 0, 10_000, 0, **linked("seed"))
 
 problems, config = [], None
 cfg = TrainConfig(steps=int(steps), batch_size=int(batch), lr=float(lr), seed=int(seed),

@@ -9,11 +9,13 @@ from models.vectors import vectors_from_model
 from training.lm import generate, next_token_probs
 from training.probe import WORD_GROUPS
 from ui.frame import require_frame
+from ui.head_choice import pick_head, pick_layer
 from ui.library import model_opener, trained_models
-from ui.state import current_model_name, get_model, model_choices, pick_head, pick_layer
+from ui.state import current_model_name, get_model, model_choices
 from ui.training import current_run
 from ui.training_probe import training_scrubber
-from ui.widgets import plot, show_text
+from ui.url import page_key
+from ui.widgets import linked, plot, show_text
 from viz.attention import attention_heatmap
 from viz.training import embedding_map, probability_axis_end, token_probabilities
 
@@ -28,7 +30,7 @@ if not choices:
             "(the page estimates the time before you start), or open a saved model above.")
     st.stop()
 picked = current_model_name()
-key = st.selectbox("Model", list(choices), format_func=choices.get, key="try_model",
+key = st.selectbox("Model", list(choices), format_func=choices.get, **linked("model"),
                    index=list(choices).index(picked) if picked in choices else len(choices) - 1)
 try:
     model = get_model(key)
@@ -42,8 +44,8 @@ before_path = Path(key + "-untrained")
 before = get_model(str(before_path)) if (before_path / "config.json").is_file() else None
 st.caption(model.description)
 
-prefix = st.text_input("Prefix", "the queen rules", key="try_prefix", max_chars=2000)
-temperature = st.slider("Temperature", 0.1, 3.0, 1.0, 0.1, key="try_temperature",
+prefix = st.text_input("Prefix", "the queen rules", **linked("prefix"), max_chars=2000)
+temperature = st.slider("Temperature", 0.1, 3.0, 1.0, 0.1, **linked("temperature"),
                         help="Logits are divided by it before softmax: below 1 sharper, above 1 flatter.")
 try:
     trace = model.trace(prefix)
@@ -74,8 +76,8 @@ if before:
 
 st.header("Generated text")
 c1, c2 = st.columns(2)
-n_new = c1.slider("Tokens to generate", 5, 200, 40, key="try_n")
-seed = c2.number_input("Sampling seed", 0, 10_000, 0, key="try_seed")
+n_new = c1.slider("Tokens to generate", 5, 200, 40, **linked("n"))
+seed = c2.number_input("Sampling seed", 0, 10_000, 0, **linked("seed"))
 out = generate(model.net, full_ids, int(n_new), temperature, int(seed))
 st.code(model.tokenizer.backend.decode(full_ids + out, skip_special_tokens=False).replace("<eos>", "⏎\n"),
         language=None)
@@ -84,7 +86,7 @@ st.caption("Sampled one token at a time from the probabilities above (same seed,
 
 if before:
     st.header("Before and after: attention")
-    layer, head = pick_layer(trace, "try"), pick_head(trace, "try")
+    layer, head = pick_layer(trace), pick_head(trace)
     b_trace = before.trace(prefix)
     c1, c2 = st.columns(2)
     plot(attention_heatmap(b_trace.layers[layer].weights[head], b_trace.tokens, "before (random weights)"),
@@ -96,7 +98,7 @@ if before:
     st.header("Heads forming during training")
     run = current_run()
     if run is not None and run.folder == key:
-        training_scrubber(run.probe, "try_probe_step", layer, head)
+        training_scrubber(run.probe, page_key("probe_step"), layer, head)
     else:
         st.info("Training snapshots are kept for this session's latest run only, while the session lasts: "
                 "train a model (or pick the latest one) to scrub through its training steps.")

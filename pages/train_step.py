@@ -8,7 +8,7 @@ from training.lm import lm_config, make_stream, new_model, step_breakdown
 from ui.frame import require_frame
 from ui.state import current_sentence
 from ui.training import bpe_json, builtin_corpus, current_run, tokenizer_from_json
-from ui.widgets import plot, sentence_key, show_text
+from ui.widgets import linked, plot, sentence_key, show_text
 from viz.training import embedding_move, gradient_norms, logits_to_loss
 
 BATCH = 8   # your sentence + 7 windows of the training text
@@ -28,7 +28,7 @@ if run is None:
     config, ids_all = lm_config(tokenizer.vocab_size), tokenizer.encode_lines(builtin_corpus(0, 6000))
     net = new_model(config, seed=0)
 else:
-    state = st.radio("Model", ["after training", "before training (random)"], horizontal=True, key="train_step_state")
+    state = st.radio("Model", ["after training", "before training (random)"], horizontal=True, **linked("state"))
     tokenizer, config, ids_all = run.tokenizer, run.config, run.stream_ids
     net = run.model(trained=state == "after training")
 
@@ -61,10 +61,10 @@ x, y = torch.cat([x0[None], xs]), torch.cat([y0[None], ys])             # (BATCH
 c1, c2, c3 = st.columns(3)
 position = 0
 if len(x0) > 1:
-    position = c1.slider("Position in your sentence", 0, len(x0) - 1, min(2, len(x0) - 1), key="train_step_pos")
-follow = c2.selectbox("Token whose embedding to follow", sorted(set(ids)), key=f"train_step_token_{sentence_key(sentence)}",
+    position = c1.slider("Position in your sentence", 0, len(x0) - 1, min(2, len(x0) - 1), **linked("pos"))
+follow = c2.selectbox("Token whose embedding to follow", sorted(set(ids)), **linked(f"token_{sentence_key(sentence)}"),
                       format_func=vocab.__getitem__)
-lr = c3.select_slider("Learning rate of this step", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, key="train_step_lr")
+lr = c3.select_slider("Learning rate of this step", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, **linked("lr"))
 step = step_breakdown(net, x, y, position, int(follow), float(lr))
 
 st.header("1 · Logits → softmax → loss, at one position")

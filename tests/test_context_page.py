@@ -39,10 +39,10 @@ def charts(at: AppTest) -> int:
 
 
 def use_own_pair(at: AppTest, a: str, b: str, word: str) -> AppTest:
-    at.selectbox(key="context_preset").set_value("your own").run()
-    at.text_input(key="context_a_your own").input(a)
-    at.text_input(key="context_b_your own").input(b)
-    at.text_input(key="context_word_your own").input(word)
+    at.selectbox(key="context_pair_preset").set_value("your own").run()
+    at.text_input(key="context_pair_a_your own").input(a)
+    at.text_input(key="context_pair_b_your own").input(b)
+    at.text_input(key="context_pair_word_your own").input(word)
     return at.run()
 
 
@@ -63,7 +63,7 @@ def test_defaults_show_all_four_parts_and_the_exports():
 @pytest.mark.parametrize("preset", ["bank", "flies", "bat"])
 def test_each_preset_compares_the_word(preset):
     at = run(page=PAIR)
-    at.selectbox(key="context_preset").set_value(preset).run()
+    at.selectbox(key="context_pair_preset").set_value(preset).run()
     assert not at.exception
     assert charts(at) == 2
     assert not at.warning
@@ -112,7 +112,7 @@ def test_a_split_word_can_be_averaged_or_a_piece_picked():
     assert not at.exception
     captions = texts(at.caption)
     assert "snow + ##boarding" in captions and "their average" in captions
-    at.radio(key="context_piece").set_value(1).run()
+    at.radio(key="context_pair_piece").set_value(1).run()
     assert not at.exception
     assert "using ##boarding" in texts(at.caption)
     assert charts(at) == 2
@@ -147,8 +147,8 @@ def test_bad_sidebar_sentences_never_raise(sentence):
 def test_only_the_pair_page_compares():
     """The paths page ends at the movement tab; the pair widgets live on their own page."""
     at = run()
-    assert not [w for w in at.selectbox if w.key == "context_preset"]
-    assert [w.key for w in run(page=PAIR).selectbox] == ["context_preset"]
+    assert not [w for w in at.selectbox if w.key == "context_pair_preset"]
+    assert [w.key for w in run(page=PAIR).selectbox] == ["context_pair_preset"]
 
 
 def test_comparison_sentence_the_model_cannot_read():

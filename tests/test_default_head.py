@@ -90,3 +90,25 @@ def test_all_heads_caption_names_only_patterns_the_picture_shows(stats):
     # The largest weight is ~1 on this sentence: "stretch" would redraw the same picture, so it is not offered.
     assert not [r for r in at.radio if r.label == "Colour scale"]
     assert "would draw the same picture" in texts(at.caption)
+
+
+def test_head_statistics_are_measured_once_into_the_shared_byte_budget(minilm, monkeypatch):
+    """One measurement per trace for the whole server, special tokens found once with it, held in the
+    byte-budgeted cache every session shares (not in a private memo of its own)."""
+    from ui import head_choice
+    from ui.state import shared_cache
+
+    calls = []
+    monkeypatch.setattr(head_choice, "special_key_masks", lambda trace: calls.append(1) or special_key_masks(trace))
+    text = "A sentence measured once for this test."
+    trace, again = minilm.trace(text), minilm.trace(text)       # two objects, one content
+    first = head_choice.suggested_head(trace, keep_choices=False)
+    for _ in range(3):
+        assert head_choice.suggested_head(again, keep_choices=False) == first
+        head_choice.special_names(again), head_choice.head_stats_of(trace)
+    assert len(calls) == 1
+    key = ("head facts", *head_choice._fingerprint(trace))
+    assert key in shared_cache()
+    other = minilm.trace("Another sentence entirely.")
+    assert head_choice._fingerprint(other) != head_choice._fingerprint(trace)
+    assert head_choice.head_stats_of(other) is not head_choice.head_stats_of(trace)

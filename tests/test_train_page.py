@@ -61,9 +61,9 @@ def test_try_page_predicts_generates_and_compares(trained_session):
     assert "Next token" in headers and "Before and after: attention" in headers
     assert "man : king :: woman : ?" in headers
     assert at.code and "the queen rules" in at.code[0].value
-    at.text_input(key="try_prefix").set_value("").run()
+    at.text_input(key="train_results_prefix").set_value("").run()
     assert not at.exception and any("empty" in m for m in messages(at))
-    at.text_input(key="try_prefix").set_value("<b>bold</b> 🍌 " * 30).run()
+    at.text_input(key="train_results_prefix").set_value("<b>bold</b> 🍌 " * 30).run()
     assert not at.exception and any("<unk>" in m for m in messages(at))
 
 
@@ -76,7 +76,7 @@ def test_try_page_scrubs_the_probe_through_training(trained_session):
     at.run()
     assert not at.exception, at.exception
     assert "Heads forming during training" in [h.value for h in at.header]
-    slider = at.select_slider(key="try_probe_step")
+    slider = at.select_slider(key="train_results_probe_step")
     assert run.probe.steps[0] == 0 and slider.value == run.probe.steps[-1] == 20
     charts = len(at.get("plotly_chart"))
     slider.set_value(0).run()
@@ -127,7 +127,7 @@ def test_try_page_opens_a_saved_model_picked_in_another_session(trained_session)
     at.session_state["model"] = folder
     at.run()
     assert not at.exception, at.exception
-    assert at.selectbox(key="try_model").value == folder
+    assert at.selectbox(key="train_results_model").value == folder
     assert "Next token" in [h.value for h in at.header]
 
 

@@ -12,7 +12,9 @@ from streamlit.errors import StreamlitAPIException
 from core import Trace
 from analysis.head_stats import HeadStats
 from analysis.rollout import hide_tokens, rollout
-from ui.state import cached, current_model_name, head_stats_of, trace_for
+from ui import url
+from ui.head_choice import choose, head_stats_of
+from ui.state import cached, current_model_name, trace_for
 from ui.widgets import MAX_WINDOW, WINDOW, pick_window, sentence_key
 
 SHOW_ALL = 80        # sentences up to this many tokens are shown whole
@@ -34,7 +36,7 @@ def rollout_for(model_name: str, text: str, residual: float) -> np.ndarray:
 def colour_max(page: str) -> float | None:
     """1.0 (colours comparable between heads) or None (stretched to the largest weight shown)."""
     choice = st.radio("Colour scale", ["0 to 1 (comparable)", "stretch to the largest weight"],
-                      horizontal=True, key=f"{page}_scale",
+                      horizontal=True, key=f"{page}_scale", bind=url.bound(f"{page}_scale"),
                       help="0 to 1 keeps one colour per weight on every head; stretching shows the "
                            "pattern of a head whose weights are all small.")
     return 1.0 if choice.startswith("0 to 1") else None
@@ -120,9 +122,8 @@ def export_all_heads(trace: Trace, model_name: str, page: str) -> None:
 
 
 def open_head(layer: int, head: int) -> None:
-    """Show (layer, head) on the one-head page: the shared state, then the page itself."""
-    st.session_state["layer"], st.session_state["head"] = int(layer), int(head)
-    st.query_params["layer"], st.query_params["head"] = str(layer), str(head)
+    """Show (layer, head) on the one-head page: the person's choice, then the page itself."""
+    choose(layer, head)
     try:
         st.switch_page(ONE_HEAD_PAGE)
     except StreamlitAPIException:  # this page runs alone (tests): there is no page to go to
@@ -132,7 +133,9 @@ def open_head(layer: int, head: int) -> None:
 def head_opener(trace: Trace, page: str, label: str = "Open one head", default: tuple[int, int] = (0, 0)) -> None:
     """Layer and head pickers with a button that opens the head on the one-head page."""
     cols = st.columns([1, 1, 1], vertical_alignment="bottom")
-    layer = cols[0].selectbox("Layer", range(trace.n_layers), index=default[0], key=f"{page}_open_layer")
-    head = cols[1].selectbox("Head", range(trace.n_heads), index=default[1], key=f"{page}_open_head")
+    layer = cols[0].selectbox("Layer", range(trace.n_layers), index=default[0], key=f"{page}_open_layer",
+                              bind=url.bound(f"{page}_open_layer"))
+    head = cols[1].selectbox("Head", range(trace.n_heads), index=default[1], key=f"{page}_open_head",
+                             bind=url.bound(f"{page}_open_head"))
     if cols[2].button(label, key=f"{page}_open", icon=":material/open_in_new:"):
         open_head(layer, head)

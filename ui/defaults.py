@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import Trace
 from analysis.recognisable import HeadChoice
-from ui.state import explicit, forget_choice, pick_head, pick_layer, suggested_head
+from ui.head_choice import explicit, forget_choice, pick_head, pick_layer, suggested_head
 
 FULL_SCALE = 0.95   # a weight this close to 1 already fills the 0-to-1 colour scale
 

@@ -25,6 +25,7 @@ from analysis.faithfulness import (BINS, Curve, erase_counts, erasure_curves, ne
                                rankable_positions, similarity_scorer)
 from analysis.flow import FULL_LIMIT, ROW_LIMIT, attention_flow, flow_into
 from analysis.rollout import mean_over_heads, rollout
+from ui import url
 from ui.attribution import sentence_trace
 from ui.state import cached, get_model, trace_for
 from ui.widgets import plot, sentence_key, token_labels
@@ -156,7 +157,8 @@ def flow_into_token(trace: Trace, model_name: str, layer: int, residual: float, 
                "the flow into one token.")
     words = [i for i, special in enumerate(trace.special_mask) if not special] or [0]
     position = st.selectbox("Flow into token", range(len(trace)), index=words[0],
-                            format_func=token_labels(trace).__getitem__, key=f"{page}_flow_{sentence_key(trace.text)}")
+                            format_func=token_labels(trace).__getitem__, key=f"{page}_flow_{sentence_key(trace.text)}",
+                            bind=url.bound(f"{page}_flow_{sentence_key(trace.text)}"))
     flow = flow_row_for(model_name, trace.text, residual, layer, int(position))
     plot(key_bar(flow, trace.tokens, f"Attention flow into #{position} through layer {layer}",
                  value_name="max flow", highlight=[int(position)]), "attention_flow_row")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import gc
+import inspect
 import logging
 import os
 import sys
@@ -23,7 +24,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from models.registry import mark_failed
 from models.saved import models_dir, remove_stale_temporaries
-from ui.links import undo_link
+from ui import url
+from ui.sections import SECTIONS
 from ui.state import DEFAULT_MODEL, current_model_name, model_choices
 
 FRAMED = "_framed"          # session-state mark: this session's runs go through app.py
@@ -60,7 +62,11 @@ def _leave_pages_folder_mode() -> bool:
     """Streamlit treats a `pages/` folder beside the main script as its old multipage layout
     until the first `st.navigation` call: a fresh server's first request would then run a
     page file alone, with the old sidebar listing file names. Turn that mode off for the
-    whole process; True when it was on (this run is in that mode)."""
+    whole process; True when it was on (this run is in that mode).
+
+    The one use of a Streamlit internal (PagesManager) in ui/, pages/ and app.py: Streamlit has no
+    public switch for this mode, and without it a shared link that is a fresh server's first request
+    opens outside the frame (tests/test_browser.py)."""
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         return True
@@ -182,7 +188,11 @@ def start() -> None:
 def require_frame() -> None:
     """First call of every page: a page that the old pages-folder mode ran on its own (no
     app.py, so no sidebar and the link's sentence ignored) reruns through app.py, which
-    opens the same page. A page run alone on purpose (AppTest) is left alone."""
+    opens the same page. A page run alone on purpose (AppTest) is left alone. The page's file names
+    its controls' keys (ui/url.py) when the frame has not named the page (a page run alone)."""
+    caller = inspect.currentframe().f_back       # the page script itself
+    if caller is not None and caller.f_globals.get("__file__"):
+        url.page_file(caller.f_globals["__file__"])
     if st.session_state.get(FRAMED):
         return
     ctx = get_script_run_ctx()
@@ -192,19 +202,29 @@ def require_frame() -> None:
     st.rerun()
 
 
+def page_file_name(page) -> str:
+    """The page's file name ("attention_head"): st.navigation's url_path, "" for the default page."""
+    default = Path(next(iter(SECTIONS.values()))[0][0]).stem
+    return getattr(page, "url_path", "") or default
+
+
 def run_page(page) -> None:
-    """Run the chosen page; an unexpected error becomes a short message, with the details in the
-    server's log (never a traceback with server paths for a visitor). A model other than MiniLM
-    that makes a page fail leaves the picker of every session until its files change
-    (models.registry.mark_failed), and the page runs again, once, on MiniLM."""
+    """Run the chosen page, its controls keyed and linked by its file name (ui/url.py); an unexpected
+    error becomes a short message, with the details in the server's log (never a traceback with server
+    paths for a visitor). A shared link whose settings make the page fail opens it again on its own
+    settings. A model other than MiniLM that makes a page fail leaves the picker of every session until
+    its files change (models.registry.mark_failed), and the page runs again, once, on MiniLM."""
+    url.set_page(page_file_name(page))
+    url.link_notice()
     failed_model = st.session_state.pop(FAILED_MODEL, None)
     if failed_model:
         st.warning(f"The model you had picked ({failed_model}) failed on that page; it was removed from "
                    "the model picker and MiniLM is shown instead.")
     try:
         page.run()
+        url.check_link()
     except Exception as exc:   # Streamlit's own stop and rerun are BaseExceptions and pass through
-        if undo_link():        # a shared link's settings did not fit: the page again, on its own settings
+        if url.undo_link():        # a shared link's settings did not fit: the page again, on its own settings
             log.warning("a link's page settings failed on %r (%s); dropped", getattr(page, "title", page), exc)
             st.rerun()
         log.exception("page %r failed", getattr(page, "title", page))

@@ -9,6 +9,7 @@ from analysis.projection import Projection, project
 from analysis.recompute import cosine_matrix
 from models import EmptyTextError
 from ui.state import cached, current_model
+from ui.widgets import linked
 
 EXAMPLE_SENTENCES = ["I deposited money at the bank.", "The river bank was muddy.", "She sat by the river.",
                      "The bank approved my loan.", "Time flies like an arrow."]
@@ -19,7 +20,7 @@ MAX_SENTENCE_CHARS = 1_000
 def sentence_list(first: str) -> list[str]:
     """The sidebar's sentence followed by the person's list (one per line, examples to start)."""
     text = st.text_area("Sentences to compare (one per line)", "\n".join(EXAMPLE_SENTENCES), height=150,
-                        key="sentences_list", max_chars=MAX_SENTENCES * MAX_SENTENCE_CHARS,
+                        **linked("list"), max_chars=MAX_SENTENCES * MAX_SENTENCE_CHARS,
                         help=f"Up to {MAX_SENTENCES} sentences; the sidebar's sentence comes first.")
     lines = [line.strip()[:MAX_SENTENCE_CHARS] for line in text.splitlines() if line.strip()]
     sentences = list(dict.fromkeys([first.strip()[:MAX_SENTENCE_CHARS]] + lines)) if first.strip() else lines

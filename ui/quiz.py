@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 import streamlit as st
 
 from core import Trace
+from ui import url
 from ui.quiz_questions import Question, analogy_from, attention_question, movement_question, question_set
 from analysis.vectors import WordVectors
 from models import LoadedModel
@@ -70,7 +71,7 @@ def predict_then_reveal(question: Question, key: str, number: int | None = None,
             return None
         labels = [literal(choice) for choice in question.choices]
         pick = st.radio("Your prediction", range(len(labels)), index=None, format_func=labels.__getitem__,
-                        key=f"{key}_pick", horizontal=True, disabled=revealed)
+                        key=f"{key}_pick", bind=url.bound(f"{key}_pick"), horizontal=True, disabled=revealed)
         if not revealed:
             st.button("Reveal", key=f"{key}_button", on_click=_reveal, args=(flag,), disabled=pick is None,
                       icon=":material/visibility:", help="Pick your prediction first, then reveal the model's.")

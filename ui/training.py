@@ -32,6 +32,7 @@ from training.weights import snapshot
 from training.bpe import BPETokenizer, train_bpe
 from models.saved import folder_bytes, models_dir, save_model, unique_name
 from viz.training import accuracy_curve, loss_curve
+from ui import url
 
 MAX_UPLOAD_BYTES = 1_000_000     # 1 MB of text: trains in minutes at most, and a BPE pass is instant
 MAX_PASTE_CHARS = 200_000
@@ -132,12 +133,12 @@ def read_upload(data: bytes) -> tuple[Optional[str], Optional[str]]:
 def corpus_picker() -> tuple[list[str], bool]:
     """Widgets for the corpus; returns (lines, built-in?) or stops the page with a message."""
     source = st.radio("Text to learn from", ["Built-in grammar corpus", "Paste text", "Upload a .txt file"],
-                      horizontal=True, key="train_source")
+                      horizontal=True, key="train_source", bind=url.bound("train_source"))
     if source == "Built-in grammar corpus":
         c1, c2 = st.columns(2)
-        seed = c1.number_input("Corpus seed", 0, 10_000, 0, key="train_corpus_seed",
+        seed = c1.number_input("Corpus seed", 0, 10_000, 0, key="train_corpus_seed", bind=url.bound("train_corpus_seed"),
                                help="The same seed always generates the same sentences.")
-        n = c2.slider("Sentences", 500, 12_000, 6000, step=500, key="train_corpus_n")
+        n = c2.slider("Sentences", 500, 12_000, 6000, step=500, key="train_corpus_n", bind=url.bound("train_corpus_n"))
         return builtin_corpus(int(seed), int(n)), True
     if source == "Paste text":
         text = st.text_area(f"Your text (up to {MAX_PASTE_CHARS:,} characters; one sentence or paragraph per line)",

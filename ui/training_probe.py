@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from training.probe import ProbeRecorder
+from ui import url
 from ui.widgets import plot, show_text
 from viz.attention import attention_heatmap
 from viz.training import embedding_map, square_cells, statistic_curve
@@ -38,7 +39,7 @@ def step_slider(recorder: ProbeRecorder, key: str) -> int:
     steps = recorder.steps
     if st.session_state.get(key) not in steps:       # a new run keeps other steps: start at its end
         st.session_state[key] = steps[-1]
-    return st.select_slider("Training step", options=steps, key=key,
+    return st.select_slider("Training step", options=steps, key=key, bind=url.bound(key),
                             help="Only these steps were kept: evenly spaced, at most "
                                  f"{recorder.limit} snapshots per run.")
 

@@ -1,4 +1,5 @@
-"""Widgets every page uses: a figure across the page, a token window, sentence-keyed pickers, raw text."""
+"""Widgets every page uses: a control kept in the link, a figure across the page, a token window,
+sentence-keyed pickers, raw text."""
 from __future__ import annotations
 
 import hashlib
@@ -6,12 +7,24 @@ import hashlib
 import streamlit as st
 
 from core import Trace
+from ui import url
 from ui.export import export_menu
 from ui.state import COLOUR_BLIND
 from viz.palettes import SAFE, recolour
 
 WINDOW = 64          # tokens drawn at once in a long sentence's figures
 MAX_WINDOW = 160     # more rows and columns than this are unreadable (and heavy to send)
+
+
+def linked(name: str) -> dict:
+    """`key` and `bind` for a page control kept in the link: `st.slider(..., **linked("residual"))`.
+
+    The key is the page's file name (from the frame) and `name`, so controls of different pages
+    never share a key; Streamlit's `bind="query-params"` then keeps a changed value in the URL and
+    sets it from a shared link, checking it against the widget. What Streamlit does not bound (the
+    size of a value, how many there are) ui/url.py checks before any widget reads the link."""
+    key = url.page_key(name)
+    return {"key": key, "bind": url.bound(key)}
 
 
 def plot(fig, name: str, where=st, **kwargs):
@@ -48,7 +61,7 @@ def pick_window(n_tokens: int, key: str, size: int = WINDOW, limit: int = MAX_WI
     default = window_at(n_tokens, size, first)
     start, last = st.slider(
         "Token window (first and last position shown)", 0, n_tokens - 1, (default.start, default.stop - 1),
-        key=key,
+        key=key, bind=url.bound(key),
         help=f"A long sentence is drawn a window at a time (at most {limit} tokens). Weights to tokens "
              "outside the window are not drawn, so the rows shown need not sum to 1.")
     if last - start + 1 > limit:

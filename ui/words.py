@@ -15,6 +15,7 @@ import streamlit as st
 
 from core import Trace
 from analysis.words import merge_words, words_of
+from ui import url
 from ui.attention import view
 from ui.state import cached, trace_for
 
@@ -41,7 +42,7 @@ def units(trace: Trace, whole_words: bool) -> Units:
 def word_toggle(page: str, where=st) -> bool:
     """The switch, keyed per page."""
     return bool(where.toggle(
-        "Whole words", key=f"{page}_words",
+        "Whole words", key=f"{page}_words", bind=url.bound(f"{page}_words"),
         help="Merge the pieces the tokenizer cut a word into (un ##bel ##ie ##va ##bly → unbelievably), "
              "using each piece's place in your text. A word receives the sum of what its pieces receive and "
              "looks where its pieces look on average, so every row still sums to 1."))
