@@ -84,13 +84,20 @@ class CorpusStats:
 
     def typical(self, name: str, layer: int, head: int, k: int = 5) -> tuple[list[int], list[int]]:
         """(most typical, least typical) sentence indices for one head: nearest to its mean first,
-        farthest from it first. Ties go to the earlier sentence."""
+        farthest from it first; a passage that repeats is listed once. Ties go to the earlier sentence."""
         column = self.per_sentence(name)[:, layer, head].astype(np.float64)   # (sentences,)
         gap = np.abs(column - column.mean())
-        order = np.argsort(gap, kind="stable")
-        k = min(k, len(order))
-        far = np.argsort(-gap, kind="stable")
-        return [int(i) for i in order[:k]], [int(i) for i in far[:k]]
+        return self._distinct(np.argsort(gap, kind="stable"), k), self._distinct(np.argsort(-gap, kind="stable"), k)
+
+    def _distinct(self, order: np.ndarray, k: int) -> list[int]:
+        seen, kept = set(), []
+        for i in order:
+            if self.texts[i] not in seen:
+                seen.add(self.texts[i])
+                kept.append(int(i))
+                if len(kept) == k:
+                    break
+        return kept
 
 
 def combine(model: str, texts: Sequence[str], rows: Sequence[tuple[np.ndarray, int]],

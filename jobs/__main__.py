@@ -5,12 +5,15 @@
     ATTENTION_EXPLORER_RAY_ADDRESS=head:6379 python -m jobs corpus-stats --model minilm --corpus big.csv
 
 The result is also kept in the result store (keyed by model, corpus hash and settings), where the
-app's Corpus head statistics page finds it: a second run, or a visit, is a file read.
+app's Corpus head statistics page finds it: a second run, or a visit, is a file read. The app runs
+its Ray jobs through this command, as a child process: a Ray driver exits when Ray's control
+process (GCS) is lost, and that must not take the web server with it.
 """
 from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import time
 
@@ -19,7 +22,7 @@ from tqdm import tqdm
 from .corpora import CorpusError, corpus_hash, load_corpus
 from .corpus_stats import ENGINES, corpus_head_stats
 from .engine import stop_ray
-from .store import ResultStore, result_key
+from .store import HEAD_STATS, ResultStore, result_key
 
 
 def corpus_stats(args) -> int:
@@ -29,15 +32,18 @@ def corpus_stats(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     store = ResultStore(args.store)
-    key = result_key(args.model, corpus_hash(texts), {"statistics": "head_stats"})
+    key = result_key(args.model, corpus_hash(texts), HEAD_STATS)
     result = None if args.fresh else store.get(key)
     if result is not None:
         print(f"{len(texts)} passages: already computed ({store.path(key)})")
     else:
         started = time.perf_counter()
-        with tqdm(total=len(texts), unit="sentence", desc="corpus-stats", file=sys.stderr) as bar:
+        with tqdm(total=len(texts), unit="sentence", desc="corpus-stats", file=sys.stderr,
+                  disable=args.progress_lines) as bar:
             def progress(done: int, total: int) -> None:
                 bar.update(done - bar.n)
+                if args.progress_lines:       # for the app, which runs this command as a child process
+                    print(f"progress {done} {total}", flush=True)
             try:
                 result = corpus_head_stats(args.model, texts, engine=args.engine, address=args.address,
                                            workers=args.workers, progress=progress)
@@ -73,7 +79,11 @@ def main(argv=None) -> int:
     stats.add_argument("--store", default=None, help="the result store folder (default: $ATTENTION_EXPLORER_CORPUS_DIR "
                                                      "or ~/.cache/attention_explorer/corpus)")
     stats.add_argument("--fresh", action="store_true", help="compute again even if the result is stored")
+    stats.add_argument("--progress-lines", action="store_true", help="print 'progress DONE TOTAL' lines "
+                                                                     "instead of a bar (the app reads them)")
     args = parser.parse_args(argv)
+    # Stopped by the app's Cancel (SIGTERM): unwind, so `finally` shuts this job's Ray down.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return corpus_stats(args)
 
 

@@ -19,6 +19,7 @@ STORE_ENV = "ATTENTION_EXPLORER_CORPUS_DIR"
 MAX_STORE_BYTES = 512 * 2**20
 VERSION = 1          # bump when the statistics change meaning: old files stop matching
 META = b"attention_explorer"
+HEAD_STATS = {"statistics": "head_stats"}   # the settings of a head-statistics job (all it has today)
 
 
 def result_key(model: str, corpus: str, settings: dict | None = None) -> str:

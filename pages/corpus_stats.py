@@ -35,9 +35,9 @@ if result is None:
     if not st.button(f"Run on {len(texts)} passages", key=f"{PAGE}_run", type="primary",
                      icon=":material/play_arrow:"):
         st.stop()
-    result = run_job(model_name, texts, key, engine)
-    if result is None:
+    if run_job(model_name, texts, key, engine) is None:
         st.stop()
+    st.rerun()                       # the page again, reading the saved result
 else:
     st.caption(f"{described} with **{model_name}**: saved result ({result.note}).")
 

@@ -76,6 +76,9 @@ def test_mean_spread_and_typical_sentences():
     assert stats.spread("previous")[1, 2] == 0.0
     most, least = stats.typical("previous", 0, 1, k=2)
     assert most == [1, 2] and sorted(least) == [0, 3]
+    repeated = CorpusStats("hand", ("a", "a", "b"), np.zeros((3, len(NAMES), 1, 1), dtype=np.float32),
+                           np.full(3, 2, dtype=np.int32))
+    assert repeated.typical("self", 0, 0, k=5) == ([0, 2], [0, 2])     # a repeated passage is listed once
     with pytest.raises(KeyError, match="unknown statistic"):
         stats.mean("nope")
 
@@ -143,6 +146,8 @@ def test_the_command_writes_parquet_and_a_second_run_is_a_file_read(tmp_path, ca
     assert "2 sentences in" in capsys.readouterr().out
     back = store_module.load(out)
     assert back.texts == ("The cat sat on the mat.", "Dogs bark at night.") and back.shape == (6, 12)
+    assert main(args + ["--fresh", "--progress-lines"]) == 0        # what the app reads from its child
+    assert "progress 2 2" in capsys.readouterr().out.splitlines()
     monkeypatch.setattr("jobs.__main__.corpus_head_stats", lambda *a, **k: pytest.fail("computed again"))
     assert main(args) == 0
     assert "already computed" in capsys.readouterr().out
