@@ -45,3 +45,12 @@ def test_the_map_writes_mean_and_spread_in_every_cell():
 
     fig = mean_spread_heatmap(np.array([[0.5, 0.25]]), np.array([[0.1, 0.0]]), "on previous", "t")
     assert fig.data[0].text[0] == ["0.50<br>±0.10", "0.25<br>±0.00"]
+
+
+def test_search_finds_your_own_context_first_in_a_corpus_that_holds_it():
+    at = run_page("corpus_search", sentence=PASSAGES[2], corpus_search_source="Paste text",
+                  corpus_search_paste="\n".join(PASSAGES), corpus_search_go=True, corpus_search_k=3)
+    assert not at.exception, at.exception
+    shown = [t.value for t in at.text]
+    assert len(shown) == 3 and len(at.get("plotly_chart")) == 3     # three contexts, each with its attention
+    assert shown[0].startswith("1. cosine 1.000 · token 1") and shown[0].endswith(PASSAGES[2])

@@ -189,3 +189,33 @@ def sentence_rows(stats: CorpusStats, indices: list[int], name: str, layer: int,
         if cols[2].button("Open in One head", key=f"{page}_{tag}_{rank}", on_click=_use_sentence,
                           args=(stats.texts[i],), icon=":material/open_in_new:"):
             open_head(layer, head)
+
+
+MAX_SEARCH_SENTENCES = 500    # one head's index is read in this process, a few seconds per hundred
+
+
+def query_index(model_name: str, texts: list[str], layer: int, head: int):
+    """(QueryIndex, covered) for one head of the corpus, once per server (bounded in bytes)."""
+    from jobs.corpus_search import corpus_query_index
+    from ui.state import cached
+
+    return cached(("corpus_queries", model_name, corpus_hash(texts), layer, head),
+                  lambda: corpus_query_index(get_model(model_name), texts, layer, head),
+                  f"Reading {len(texts)} passages at layer {layer}, head {head}…")
+
+
+def search_hit(model_name: str, text: str, position: int, layer: int, head: int, cosine: float, page: str,
+               rank: int) -> None:
+    """One context: the sentence, what the head's query at that token looks at, and a way to open it."""
+    from ui.state import trace_for
+    from ui.widgets import plot
+    from viz.corpus import attention_strip
+
+    trace = trace_for(model_name, text)
+    row = trace.layers[layer].weights[head][position]                  # (T,) where that token looks
+    cols = st.columns([6, 2], vertical_alignment="center")
+    cols[0].text(f"{rank + 1}. cosine {cosine:.3f} · token {position} “{trace.tokens[position]}” in: {text}")
+    if cols[1].button("Open in One head", key=f"{page}_hit_{rank}", on_click=_use_sentence, args=(text,),
+                      icon=":material/open_in_new:"):
+        open_head(layer, head)
+    plot(attention_strip(trace.tokens, row, position), f"corpus_search_{rank}")

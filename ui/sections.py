@@ -32,6 +32,9 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
         ("pages/corpus_stats.py", "Corpus head statistics", "📚",
          "Every head's statistics over many sentences (a corpus), as mean ± spread, on Ray or in-process; "
          "the sentences where a head is most and least typical."),
+        ("pages/corpus_search.py", "Search the corpus by head", "🔎",
+         "Pick a token and a head: the corpus contexts whose queries at that head point the same way "
+         "(exBERT), each with where the head looked."),
     ],
     "Inside the model": [
         ("pages/step_tokens.py", "1 · Tokenization", "✂️",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import WEIGHT_SCALE, base_layout
+from .common import WEIGHT_SCALE, base_layout, safe
 
 
 def mean_spread_heatmap(mean: np.ndarray, spread: np.ndarray, label: str, title: str | None = None) -> go.Figure:
@@ -42,4 +42,20 @@ def head_distribution(values: np.ndarray, label: str, title: str | None = None, 
     base_layout(fig, title, height=300)
     fig.update_xaxes(title=label)
     fig.update_yaxes(title="sentences")
+    return fig
+
+
+def attention_strip(tokens, weights, focus: int, title: str | None = None) -> go.Figure:
+    """Where one token (`focus`) looks in its sentence: its attention row as bars over the tokens,
+    the token itself in orange. For a search hit: the context and what the head did there."""
+    weights = np.asarray(weights, dtype=np.float64).ravel()
+    if len(tokens) != len(weights):
+        raise ValueError(f"{len(tokens)} tokens but {len(weights)} weights")
+    labels = [f"{i} · {safe(t)}" for i, t in enumerate(tokens)]     # positions keep repeated tokens apart
+    colours = ["#f76707" if i == focus else "#4c6ef5" for i in range(len(tokens))]
+    fig = go.Figure(go.Bar(x=labels, y=weights, marker_color=colours,
+                           hovertemplate="%{x}<br>weight %{y:.3f}<extra></extra>"))
+    base_layout(fig, title, height=230)
+    fig.update_xaxes(type="category", tickangle=-45, tickfont=dict(size=11))
+    fig.update_yaxes(title="weight", range=[0, max(1e-9, float(weights.max())) * 1.1])
     return fig
