@@ -20,6 +20,7 @@ import resource
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -106,6 +107,10 @@ def two_node_cluster(texts) -> dict:
                 node.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 node.kill()
+        # `ray start` leaves its address behind; a later plain ray.init() on this machine would try to join it.
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if current.is_file() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink()
 
 
 def main() -> None:

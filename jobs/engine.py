@@ -106,7 +106,9 @@ def ray_session(address: str | None = None, workers: int = DEFAULT_WORKERS) -> d
                 ray.init(address=address, **common)
                 _started.update(address=address, local=False)
             else:
-                ray.init(num_cpus=max(1, workers), object_store_memory=OBJECT_STORE_BYTES, **common)
+                # "local": a new instance of our own, even when a `ray start` cluster on this machine
+                # left its address in /tmp/ray (plain ray.init() would join that one).
+                ray.init(address="local", num_cpus=max(1, workers), object_store_memory=OBJECT_STORE_BYTES, **common)
                 _started.update(address="local", local=True)
         except Exception as exc:   # a locked-down host fails in many ways (ports, /dev/shm, sockets)
             raise RayUnavailable(f"{type(exc).__name__}: {str(exc)[:300]}") from exc

@@ -54,3 +54,26 @@ def test_search_finds_your_own_context_first_in_a_corpus_that_holds_it():
     shown = [t.value for t in at.text]
     assert len(shown) == 3 and len(at.get("plotly_chart")) == 3     # three contexts, each with its attention
     assert shown[0].startswith("1. cosine 1.000 · token 1") and shown[0].endswith(PASSAGES[2])
+
+
+def test_the_page_job_runs_as_a_child_process_and_its_progress_and_result_come_back(tmp_path, monkeypatch):
+    """What the page does for a Ray job, with the child told to run in-process (Ray's start-up is the
+    slow test's business): the child's progress lines reach the bar, its result reaches the store."""
+    from ui import corpus
+
+    class Bar:
+        seen: list = []
+
+        def update(self, done, total):
+            self.seen.append((done, total))
+
+        def waiting(self):
+            return False
+
+    monkeypatch.setenv("ATTENTION_EXPLORER_CORPUS_DIR", str(tmp_path))
+    bar = Bar()
+    assert corpus._run_child("minilm", PASSAGES, bar, engine="local") == ""
+    assert bar.seen[-1] == (4, 4)
+    result = corpus.stored(corpus.job_key("minilm", PASSAGES))
+    assert result.texts == tuple(PASSAGES) and result.shape == (6, 12)
+    assert "holds no text" in corpus._run_child("minilm", [], bar, engine="local")   # a failure says why

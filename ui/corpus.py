@@ -112,13 +112,13 @@ def _pipe_lines(stream, lines: "queue.Queue[str]") -> None:
         lines.put(line)
 
 
-def _run_child(model_name: str, texts: list[str], bar: Bar) -> str:
+def _run_child(model_name: str, texts: list[str], bar: Bar, engine: str = "ray") -> str:
     """The command in a child process (it stores the result); '' when it worked, else what it said."""
     with tempfile.TemporaryDirectory(prefix="corpus_job_") as folder:
         corpus = Path(folder) / "corpus.txt"
         corpus.write_text("\n".join(texts) + "\n", encoding="utf-8")
         command = [sys.executable, "-m", "jobs", "corpus-stats", "--model", model_name, "--corpus", str(corpus),
-                   "--store", str(result_store().folder), "--progress-lines", "--limit", str(MAX_SENTENCES)]
+                   "--store", str(result_store().folder), "--progress-lines", "--limit", str(MAX_SENTENCES), "--engine", engine]
         log = Path(folder) / "stderr.txt"       # a file, not a pipe: Ray's warnings cannot fill it and block
         with open(log, "w") as errors:
             child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True,
