@@ -3,6 +3,7 @@ least typical sentences, each opening on One head; a second visit reads the save
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from page_helpers import run_page, texts
 
@@ -56,6 +57,7 @@ def test_search_finds_your_own_context_first_in_a_corpus_that_holds_it():
     assert shown[0].startswith("1. cosine 1.000 · token 1") and shown[0].endswith(PASSAGES[2])
 
 
+@pytest.mark.slow
 def test_the_page_job_runs_as_a_child_process_and_its_progress_and_result_come_back(tmp_path, monkeypatch):
     """What the page does for a Ray job, with the child told to run in-process (Ray's start-up is the
     slow test's business): the child's progress lines reach the bar, its result reaches the store."""

@@ -59,4 +59,5 @@ def test_the_corpus_index_of_minilm_finds_the_same_context_first(minilm):
     position = trace.tokens.index("book")
     hit = index.nearest(head_queries(trace, 3, 5)[position], k=1)[0]
     assert (hit.sentence, hit.position) == (1, position) and hit.cosine == pytest.approx(1.0, abs=1e-5)
-    assert not any(minilm.trace(texts[int(s)]).special_mask[int(p)] for s, p in zip(index.sentence, index.position))
+    specials = [minilm.trace(text).special_mask for text in texts]
+    assert not any(specials[s][p] for s, p in zip(index.sentence, index.position))   # [CLS], [SEP] left out
