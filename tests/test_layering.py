@@ -1,4 +1,5 @@
-"""The dependency arrows point one way: pages -> ui -> {viz, models, training} -> analysis -> core.
+"""The dependency arrows point one way: pages -> ui -> {viz, jobs} ; jobs -> {models, training, analysis};
+{viz, models, training} -> analysis -> core.
 
 core imports none of the others and no Streamlit, Plotly or tokenizers; analysis (what is computed
 from a trace) imports only core; models, training and analysis never import Streamlit; no page script imports another page script (or
@@ -13,16 +14,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("core", "analysis", "models", "training", "viz", "ui", "pages")
+PACKAGES = ("core", "analysis", "models", "training", "jobs", "viz", "ui", "pages")
 # What each layer may not import (project layers above it, and libraries it must not need).
 FORBIDDEN = {
-    "core": {"streamlit", "plotly", "tokenizers", "transformers", "analysis", "models", "training", "viz", "ui",
+    "core": {"streamlit", "plotly", "tokenizers", "transformers", "analysis", "models", "jobs", "training", "viz", "ui",
              "pages", "app"},
-    "analysis": {"streamlit", "plotly", "tokenizers", "transformers", "models", "training", "viz", "ui", "pages",
+    "analysis": {"streamlit", "plotly", "tokenizers", "transformers", "models", "jobs", "training", "viz", "ui", "pages",
                  "app"},
-    "models": {"streamlit", "plotly", "transformers", "training", "viz", "ui", "pages", "app"},  # transformers: tests only
-    "training": {"streamlit", "plotly", "transformers", "models", "viz", "ui", "pages", "app"},
-    "viz": {"streamlit", "models", "training", "ui", "pages", "app"},
+    "models": {"streamlit", "plotly", "transformers", "training", "jobs", "viz", "ui", "pages", "app"},  # transformers: tests only
+    "training": {"streamlit", "plotly", "transformers", "models", "jobs", "viz", "ui", "pages", "app"},
+    # jobs: corpus jobs (Ray or in-process) load models by name and run analysis; no page code.
+    "jobs": {"streamlit", "plotly", "transformers", "viz", "ui", "pages", "app"},
+    "viz": {"streamlit", "models", "jobs", "training", "ui", "pages", "app"},
     "ui": {"pages", "app"},
     "pages": {"pages", "app"},
 }

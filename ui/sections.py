@@ -29,6 +29,12 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
         ("pages/head_stats.py", "Head statistics", "📊",
          "Entropy, distance and where each head looks ([CLS], [SEP], previous, next, itself): find the "
          "previous-token heads and the sinks."),
+        ("pages/corpus_stats.py", "Corpus head statistics", "📚",
+         "Every head's statistics over many sentences (a corpus), as mean ± spread, on Ray or in-process; "
+         "the sentences where a head is most and least typical."),
+        ("pages/corpus_search.py", "Search the corpus by head", "🔎",
+         "Pick a token and a head: the corpus contexts whose queries at that head point the same way "
+         "(exBERT), each with where the head looked."),
     ],
     "Inside the model": [
         ("pages/step_tokens.py", "1 · Tokenization", "✂️",

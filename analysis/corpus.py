@@ -1,0 +1,112 @@
+"""Head statistics over a corpus: each head's numbers on many sentences, then mean ± spread.
+
+One sentence's statistics (analysis/head_stats.py) can make a head look like a previous-token
+head by chance; Clark et al. (2019) averaged them over a thousand segments. Here every sentence's
+(layers, heads) statistics are kept, so each cell of the L×H map has a distribution behind it:
+
+    values[n, s, l, h]   statistic s of layer l, head h on sentence n
+    mean[s, l, h]        its mean over the sentences
+    spread[s, l, h]      its standard deviation over the sentences (0 for one sentence)
+
+A sentence is *typical* of a head when its value is close to the head's mean, in units of the
+head's spread; the least typical sentences are where the head behaves unusually.
+Pure numpy: how the sentences are run (in this process or on Ray) is jobs/'s business.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from core import Trace
+
+from .head_stats import STATISTICS, special_masks, head_statistics
+
+NAMES = tuple(STATISTICS)        # the order of the statistic axis
+
+
+def key_masks(tokens: Sequence[str], special_mask: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """(opening, closing) key masks: [CLS]/[SEP] in BERT-style sentences, else the tokenizer's own
+    specials (one at position 0 opens, the others close). The rule the Head statistics page uses."""
+    opening, closing = special_masks(tokens, special_mask)
+    if opening.any() or closing.any():
+        return opening, closing
+    special = np.asarray(special_mask, dtype=bool)
+    opening = np.zeros_like(special)
+    opening[:1] = special[:1]
+    return opening, special & ~opening
+
+
+def sentence_values(trace: Trace) -> np.ndarray:
+    """(statistics, layers, heads) float32: every statistic of every head on one sentence."""
+    stats = head_statistics(trace.attentions, *key_masks(trace.tokens, trace.special_mask))
+    return np.stack([stats.get(name) for name in NAMES]).astype(np.float32)   # (S, L, H)
+
+
+@dataclass(frozen=True, eq=False)
+class CorpusStats:
+    """Per-sentence head statistics of one model over one corpus, and their summaries."""
+    model: str
+    texts: tuple[str, ...]
+    values: np.ndarray            # (sentences, statistics, layers, heads) float32
+    n_tokens: np.ndarray          # (sentences,) tokens each sentence made
+    engine: str = "local"         # how it was computed: "local", "ray", or the reason Ray was not used
+    note: str = ""
+
+    def __post_init__(self):
+        if self.values.ndim != 4 or self.values.shape[:2] != (len(self.texts), len(NAMES)):
+            raise ValueError(f"values must be (sentences={len(self.texts)}, statistics={len(NAMES)}, layers, "
+                             f"heads), got {self.values.shape}")
+
+    @property
+    def n_sentences(self) -> int:
+        return len(self.texts)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(layers, heads)."""
+        return self.values.shape[2], self.values.shape[3]
+
+    def per_sentence(self, name: str) -> np.ndarray:
+        """(sentences, layers, heads): one statistic on every sentence."""
+        if name not in STATISTICS:
+            raise KeyError(f"unknown statistic {name!r}; choose from {list(NAMES)}")
+        return self.values[:, NAMES.index(name)]
+
+    def mean(self, name: str) -> np.ndarray:
+        """(layers, heads) mean over the sentences (float64 sums: 10,000 sentences lose no digits)."""
+        return self.per_sentence(name).mean(axis=0, dtype=np.float64)
+
+    def spread(self, name: str) -> np.ndarray:
+        """(layers, heads) standard deviation over the sentences."""
+        return self.per_sentence(name).std(axis=0, dtype=np.float64)
+
+    def typical(self, name: str, layer: int, head: int, k: int = 5) -> tuple[list[int], list[int]]:
+        """(most typical, least typical) sentence indices for one head: nearest to its mean first,
+        farthest from it first; a passage that repeats is listed once. Ties go to the earlier sentence."""
+        column = self.per_sentence(name)[:, layer, head].astype(np.float64)   # (sentences,)
+        gap = np.abs(column - column.mean())
+        return self._distinct(np.argsort(gap, kind="stable"), k), self._distinct(np.argsort(-gap, kind="stable"), k)
+
+    def _distinct(self, order: np.ndarray, k: int) -> list[int]:
+        seen, kept = set(), []
+        for i in order:
+            if self.texts[i] not in seen:
+                seen.add(self.texts[i])
+                kept.append(int(i))
+                if len(kept) == k:
+                    break
+        return kept
+
+
+def combine(model: str, texts: Sequence[str], rows: Sequence[tuple[np.ndarray, int]],
+            engine: str = "local", note: str = "") -> CorpusStats:
+    """CorpusStats from one (values (S, L, H), n_tokens) row per text, in the texts' order."""
+    if len(rows) != len(texts):
+        raise ValueError(f"{len(rows)} results for {len(texts)} sentences")
+    if not rows:
+        raise ValueError("the corpus has no sentences.")
+    values = np.stack([v for v, _ in rows]).astype(np.float32)        # (N, S, L, H)
+    n_tokens = np.asarray([n for _, n in rows], dtype=np.int32)
+    return CorpusStats(model, tuple(texts), values, n_tokens, engine, note)

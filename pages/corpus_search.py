@@ -1,0 +1,44 @@
+"""Search the corpus by head (after exBERT): the corpus contexts where a head asks what it asks here."""
+import streamlit as st
+
+from analysis.corpus_search import head_queries
+from ui.corpus import MAX_SEARCH_SENTENCES, choose_corpus, query_index, search_hit
+from ui.frame import require_frame
+from ui.state import current_model_name, current_trace, pick_head, pick_layer
+from ui.widgets import sentence_key, token_labels
+
+PAGE = "corpus_search"
+
+require_frame()
+st.title("🔎 Search the corpus by head")
+st.markdown("At one head, each token's **query** says what it is looking for. Pick a token of your sentence "
+            "and a head: the corpus tokens whose queries point the **same way** (cosine) are listed, each "
+            "with where the head looked from there — e.g. *where else does this head look from a verb to "
+            "its object?* (after exBERT, Hoover et al. 2020). Special tokens are left out of the corpus.")
+model_name = current_model_name()
+trace = current_trace()
+cols = st.columns(3)
+with cols[0]:
+    layer = pick_layer(trace, PAGE)
+with cols[1]:
+    head = pick_head(trace, PAGE)
+words = [i for i, special in enumerate(trace.special_mask) if not special] or [0]
+position = cols[2].selectbox("Your token", range(len(trace)), index=words[0],
+                             format_func=token_labels(trace).__getitem__,
+                             key=f"{PAGE}_token_{sentence_key(trace.text)}")
+chosen = choose_corpus(PAGE)
+if chosen is None:
+    st.stop()
+texts, described = chosen
+texts = texts[:MAX_SEARCH_SENTENCES]
+k = st.slider("Contexts to show", 1, 10, 5, key=f"{PAGE}_k")
+if not st.toggle(f"Search {len(texts)} passages", key=f"{PAGE}_go",
+                 help=f"Reads every passage at this head (at most {MAX_SEARCH_SENTENCES}); kept for the next search."):
+    st.caption(f"Corpus: {described}.")
+    st.stop()
+index, covered = query_index(model_name, texts, layer, head)
+hits = index.nearest(head_queries(trace, layer, head)[position], k=k)
+st.caption(f"Layer {layer}, head {head}: {len(index):,} corpus tokens from {len(covered)} passages. "
+           "Cosine 1 = the same question; the bars show where the head looked from the found token (orange).")
+for rank, hit in enumerate(hits):
+    search_hit(model_name, texts[covered[hit.sentence]], hit.position, layer, head, hit.cosine, PAGE, rank)

@@ -1,0 +1,73 @@
+"""Corpus head statistics: what each head does on many sentences, as mean ± spread over a corpus."""
+import streamlit as st
+
+from analysis.head_stats import STATISTICS
+from jobs.store import to_table
+from ui.corpus import choose_corpus, job_key, run_job, sentence_rows, stored
+from ui.frame import require_frame
+from ui.state import current_model_name
+from ui.widgets import plot
+from viz.corpus import head_distribution, mean_spread_heatmap
+
+PAGE = "corpus_stats"
+
+require_frame()
+st.title("📚 Corpus head statistics")
+st.markdown("One sentence can make a head look like a previous-token head by chance. Here every head's "
+            "statistics are measured on **many sentences** and shown as **mean ± spread** (the standard "
+            "deviation over the sentences), as Clark et al. (2019) did over a thousand segments. The job runs "
+            "on **Ray** (two workers on this server, or a cluster) or in this process.")
+model_name = current_model_name()
+chosen = choose_corpus(PAGE)
+if chosen is None:
+    st.stop()
+texts, described = chosen
+key = job_key(model_name, texts)
+result = stored(key)
+engine = st.radio("Run on", ["ray", "local"], horizontal=True, key=f"{PAGE}_engine",
+                  format_func={"ray": "Ray (2 workers)", "local": "this process"}.get,
+                  help="The numbers are the same; Ray uses both cores and, with ATTENTION_EXPLORER_RAY_ADDRESS, "
+                       "a cluster. If Ray cannot start, the job runs here and says so.")
+if result is None:
+    st.caption(f"{described} with **{model_name}**: not computed yet.")
+    if st.session_state.get("corpus_cancel"):
+        st.warning("Cancelled: nothing was saved.")
+    if not st.button(f"Run on {len(texts)} passages", key=f"{PAGE}_run", type="primary",
+                     icon=":material/play_arrow:"):
+        st.stop()
+    if run_job(model_name, texts, key, engine) is None:
+        st.stop()
+    st.rerun()                       # the page again, reading the saved result
+else:
+    st.caption(f"{described} with **{model_name}**: saved result ({result.note}).")
+
+name = st.selectbox("Statistic", list(STATISTICS), index=list(STATISTICS).index("previous"),
+                    format_func={n: f"{label}: {meaning}" for n, (label, meaning) in STATISTICS.items()}.get,
+                    key=f"{PAGE}_stat")
+label = STATISTICS[name][0]
+mean, spread = result.mean(name), result.spread(name)
+plot(mean_spread_heatmap(mean, spread, label, f"{label}: mean ± spread over {result.n_sentences} sentences"),
+     f"corpus_{name}")
+best = divmod(int(mean.argmax()), mean.shape[1])
+st.caption(f"Highest mean {label}: **layer {best[0]}, head {best[1]}** ({mean[best]:.3f} ± {spread[best]:.3f}). "
+           "A small spread says the head does this on every sentence, not on a few.")
+
+st.subheader("One head across the corpus")
+layers, heads = result.shape
+cols = st.columns(2)
+layer = cols[0].selectbox("Layer", range(layers), index=best[0], key=f"{PAGE}_layer_pick")
+head = cols[1].selectbox("Head", range(heads), index=best[1], key=f"{PAGE}_head_pick")
+plot(head_distribution(result.per_sentence(name)[:, layer, head], label,
+                       f"Layer {layer}, head {head}: {label} on each sentence"), f"corpus_{name}_{layer}_{head}")
+most, least = result.typical(name, layer, head, k=5)
+st.markdown("**Most typical sentences** (closest to the head's mean)")
+sentence_rows(result, most, name, layer, head, PAGE, "most")
+st.markdown("**Least typical sentences** (farthest from it: where the head behaves unusually)")
+sentence_rows(result, least, name, layer, head, PAGE, "least")
+
+with st.expander("Download"):
+    st.download_button("Every sentence × head (CSV)", to_table(result).to_csv(index=False, float_format="%.5f"),
+                       file_name="corpus_head_statistics.csv", mime="text/csv", key=f"{PAGE}_csv",
+                       on_click="ignore", icon=":material/download:")
+st.caption("For large corpora or a cluster: `python -m jobs corpus-stats --model minilm --corpus file.txt "
+           "--out stats.parquet` (README, *Beyond one machine*); its result opens here.")

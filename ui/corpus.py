@@ -1,0 +1,221 @@
+"""What the Corpus head statistics page shares with the rest of the app: choosing a corpus, running
+a job with progress, time left and cancel, the saved results, and opening a sentence on One head.
+
+A Ray job runs as a child process, the command `python -m jobs corpus-stats`: a Ray driver exits
+when Ray's control process (GCS) is lost, and that must not take the web server down. One job at a
+time per server (a lock), so the app never has more than one local Ray. The page reads the child's
+progress lines; a click on Cancel (or anywhere) makes Streamlit stop the page's run at its next
+call, and `finally` stops the child, whose own `finally` shuts its Ray down. An in-process job
+(or a model this session trained, which a child cannot load) runs in the page's run itself.
+Results are kept as Parquet in the server's result store (jobs/store.py), bounded in bytes.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from analysis.corpus import CorpusStats
+from jobs import (CorpusError, JobCancelled, ResultStore, builtin_corpus, corpus_hash, corpus_head_stats, read_corpus,
+                  result_key)
+from jobs.store import HEAD_STATS
+from ui.attention import open_head
+from ui.library import listed_models
+from ui.state import get_model
+
+MAX_UPLOAD_BYTES = 1_000_000   # as every upload in the app (.streamlit/config.toml caps it too)
+MAX_SENTENCES = 2_000          # a job from the page: minutes at most on two workers
+SOURCES = ("Built-in corpus", "Upload a file", "Paste text")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def result_store() -> ResultStore:
+    """The server's store ($ATTENTION_EXPLORER_CORPUS_DIR, read each time); the command writes to the same one."""
+    return ResultStore()
+
+
+def choose_corpus(page: str) -> tuple[list[str], str] | None:
+    """(passages, a short description), or None with a message saying what is missing."""
+    source = st.segmented_control("Corpus", SOURCES, default=SOURCES[0], key=f"{page}_source")
+    try:
+        if source == "Upload a file":
+            upload = st.file_uploader("One passage per line (.txt), or a table with a text column (.csv, .parquet), "
+                                      "at most 1 MB", type=["txt", "csv", "parquet"], key=f"{page}_upload")
+            column = st.text_input("Text column (tables)", value="", max_chars=60, key=f"{page}_column")
+            if upload is None:
+                st.info("Choose a file to read.")
+                return None
+            if upload.size > MAX_UPLOAD_BYTES:
+                st.error("The file is over 1 MB: use the command (`python -m jobs corpus-stats`) for large corpora.")
+                return None
+            texts = read_corpus(upload.getvalue(), upload.name, column.strip() or None, MAX_SENTENCES)
+            return texts, f"{upload.name} ({len(texts)} passages)"
+        if source == "Paste text":
+            pasted = st.text_area("One passage per line", height=160, max_chars=200_000, key=f"{page}_paste")
+            texts = read_corpus(pasted.encode("utf-8"), "pasted.txt", None, MAX_SENTENCES) if pasted.strip() else []
+            if not texts:
+                st.info("Paste some passages, one per line.")
+                return None
+            return texts, f"pasted text ({len(texts)} passages)"
+        count = st.slider("Sentences of the built-in corpus", 50, MAX_SENTENCES, 200, step=50, key=f"{page}_count")
+        return builtin_corpus(count), f"the built-in corpus ({count} sentences)"
+    except CorpusError as exc:
+        st.error(str(exc))
+        return None
+
+
+def job_key(model_name: str, texts: list[str]) -> str:
+    return result_key(model_name, corpus_hash(texts), HEAD_STATS)
+
+
+def stored(key: str) -> CorpusStats | None:
+    return result_store().get(key)
+
+
+@st.cache_resource
+def job_lock() -> threading.Lock:
+    """One corpus job at a time on this server: one local Ray at most, and two cores are enough for one."""
+    return threading.Lock()
+
+
+class Bar:
+    """The progress bar with sentences done and time left."""
+
+    def __init__(self):
+        self.widget = st.progress(0.0, text="Starting the workers (Ray's start-up takes a few seconds)…")
+        self.started = time.perf_counter()
+        self.first: tuple[float, int] | None = None
+
+    def update(self, done: int, total: int) -> None:
+        self.first = self.first or (time.perf_counter(), done)
+        t0, d0 = self.first
+        rate = (done - d0) / max(time.perf_counter() - t0, 1e-9)
+        left = f" · about {(total - done) / rate:.0f} s left" if done > d0 and rate > 0 else ""
+        self.widget.progress(done / max(total, 1), text=f"{done} / {total} sentences{left}")
+
+    def waiting(self) -> bool:
+        """A Streamlit call every half second: where a Cancel click stops the run. Never cancels itself."""
+        if self.first is None:
+            self.widget.progress(0.0, text=f"Starting the workers… {time.perf_counter() - self.started:.0f} s")
+        return False
+
+
+def _pipe_lines(stream, lines: "queue.Queue[str]") -> None:
+    for line in stream:
+        lines.put(line)
+
+
+def _run_child(model_name: str, texts: list[str], bar: Bar, engine: str = "ray") -> str:
+    """The command in a child process (it stores the result); '' when it worked, else what it said."""
+    with tempfile.TemporaryDirectory(prefix="corpus_job_") as folder:
+        corpus = Path(folder) / "corpus.txt"
+        corpus.write_text("\n".join(texts) + "\n", encoding="utf-8")
+        command = [sys.executable, "-m", "jobs", "corpus-stats", "--model", model_name, "--corpus", str(corpus),
+                   "--store", str(result_store().folder), "--progress-lines", "--limit", str(MAX_SENTENCES), "--engine", engine]
+        log = Path(folder) / "stderr.txt"       # a file, not a pipe: Ray's warnings cannot fill it and block
+        with open(log, "w") as errors:
+            child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True,
+                                     env={**os.environ, "PYTHONPATH": str(ROOT)})
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=_pipe_lines, args=(child.stdout, lines), daemon=True).start()
+        try:
+            while child.poll() is None or not lines.empty():
+                try:
+                    parts = lines.get(timeout=0.5).split()    # "progress DONE TOTAL", then a summary
+                except queue.Empty:
+                    bar.waiting()                             # Ray starting: still a Streamlit call
+                    continue
+                if len(parts) == 3 and parts[0] == "progress":
+                    bar.update(int(parts[1]), int(parts[2]))
+            error = log.read_text(errors="replace")
+            return "" if child.wait() == 0 else (error.strip().splitlines() or ["the job failed"])[-1][:300]
+        finally:
+            if child.poll() is None:                      # cancelled: stop the job and its Ray
+                child.terminate()
+                try:
+                    child.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+
+
+def run_job(model_name: str, texts: list[str], key: str, engine: str) -> CorpusStats | None:
+    """Run the job with a progress bar, time left and Cancel; store the result. None: cancelled or failed."""
+    st.button("Cancel", key="corpus_cancel", icon=":material/stop:")   # a click stops this run (see top)
+    if not job_lock().acquire(blocking=False):
+        st.warning("Another corpus job is running on this server: try again in a minute.")
+        return None
+    try:
+        bar = Bar()
+        if engine == "ray" and model_name in listed_models():
+            error = _run_child(model_name, texts, bar)
+            if error:
+                st.error(f"The job failed: {error}")
+                return None
+            return stored(key)
+        result = corpus_head_stats(get_model(model_name), texts, engine="local", progress=bar.update,
+                                   cancelled=bar.waiting)
+        result_store().put(key, result, {"corpus_hash": corpus_hash(texts)})
+        return result
+    except JobCancelled:
+        return None
+    except ValueError as exc:
+        st.error(str(exc))
+        return None
+    finally:
+        job_lock().release()
+
+
+def _use_sentence(text: str) -> None:
+    """A sentence from the corpus becomes the app's sentence (before the sidebar's box is drawn)."""
+    st.session_state["sentence"] = text
+    st.session_state["sentence_box"] = text
+
+
+def sentence_rows(stats: CorpusStats, indices: list[int], name: str, layer: int, head: int, page: str,
+                  tag: str) -> None:
+    """Each sentence with its value for the head and a button that opens it on One head."""
+    values = stats.per_sentence(name)[:, layer, head]
+    for rank, i in enumerate(indices):
+        cols = st.columns([1, 6, 2], vertical_alignment="center")
+        cols[0].markdown(f"`{values[i]:.4f}`")
+        cols[1].text(stats.texts[i])                # user text: plain text, never markdown or HTML
+        if cols[2].button("Open in One head", key=f"{page}_{tag}_{rank}", on_click=_use_sentence,
+                          args=(stats.texts[i],), icon=":material/open_in_new:"):
+            open_head(layer, head)
+
+
+MAX_SEARCH_SENTENCES = 500    # one head's index is read in this process, a few seconds per hundred
+
+
+def query_index(model_name: str, texts: list[str], layer: int, head: int):
+    """(QueryIndex, covered) for one head of the corpus, once per server (bounded in bytes)."""
+    from jobs.corpus_search import corpus_query_index
+    from ui.state import cached
+
+    return cached(("corpus_queries", model_name, corpus_hash(texts), layer, head),
+                  lambda: corpus_query_index(get_model(model_name), texts, layer, head),
+                  f"Reading {len(texts)} passages at layer {layer}, head {head}…")
+
+
+def search_hit(model_name: str, text: str, position: int, layer: int, head: int, cosine: float, page: str,
+               rank: int) -> None:
+    """One context: the sentence, what the head's query at that token looks at, and a way to open it."""
+    from ui.state import trace_for
+    from ui.widgets import plot
+    from viz.corpus import attention_strip
+
+    trace = trace_for(model_name, text)
+    row = trace.layers[layer].weights[head][position]                  # (T,) where that token looks
+    cols = st.columns([6, 2], vertical_alignment="center")
+    cols[0].text(f"{rank + 1}. cosine {cosine:.3f} · token {position} “{trace.tokens[position]}” in: {text}")
+    if cols[1].button("Open in One head", key=f"{page}_hit_{rank}", on_click=_use_sentence, args=(text,),
+                      icon=":material/open_in_new:"):
+        open_head(layer, head)
+    plot(attention_strip(trace.tokens, row, position), f"corpus_search_{rank}")

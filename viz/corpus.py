@@ -1,0 +1,61 @@
+"""Figures of a corpus's head statistics: the L×H map of mean ± spread, and one head's sentences."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .common import WEIGHT_SCALE, base_layout, safe
+
+
+def mean_spread_heatmap(mean: np.ndarray, spread: np.ndarray, label: str, title: str | None = None) -> go.Figure:
+    """(L, H) means coloured, each cell written "mean ± spread" (standard deviation over sentences)."""
+    mean = np.asarray(mean, dtype=np.float64)
+    spread = np.asarray(spread, dtype=np.float64)
+    if mean.shape != spread.shape or mean.ndim != 2:
+        raise ValueError(f"mean and spread must both be (layers, heads), got {mean.shape} and {spread.shape}")
+    n_layers, n_heads = mean.shape
+    cells = [[f"{m:.2f}<br>±{s:.2f}" for m, s in zip(row_m, row_s)] for row_m, row_s in zip(mean, spread)]
+    fig = go.Figure(go.Heatmap(
+        z=mean, x=list(range(n_heads)), y=list(range(n_layers)), colorscale=WEIGHT_SCALE, zmin=0.0,
+        text=cells, texttemplate="%{text}", textfont=dict(size=10), customdata=spread,
+        colorbar=dict(title=dict(text=f"mean {label}", side="right")),
+        hovertemplate=f"layer %{{y}} · head %{{x}}<br>mean {label}: %{{z:.3f}}<br>"
+                      "spread (std over sentences): %{customdata:.3f}<extra></extra>",
+    ))
+    base_layout(fig, title, height=180 + 56 * n_layers)
+    if title:
+        fig.update_layout(title=dict(yref="container", y=0.98, yanchor="top"), margin=dict(t=80))
+    fig.update_xaxes(title="head", tickmode="array", tickvals=list(range(n_heads)), side="top")
+    fig.update_yaxes(title="layer", tickmode="array", tickvals=list(range(n_layers)), autorange="reversed")
+    return fig
+
+
+def head_distribution(values: np.ndarray, label: str, title: str | None = None, bins: int = 40) -> go.Figure:
+    """One head's statistic on every sentence (a histogram), its mean marked: the distribution behind
+    one cell of the map."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    fig = go.Figure(go.Histogram(x=values, nbinsx=bins, marker_color="#4c6ef5",
+                                 hovertemplate=f"{label} %{{x}}<br>%{{y}} sentences<extra></extra>"))
+    mean = float(values.mean()) if values.size else 0.0
+    fig.add_vline(x=mean, line=dict(color="#e03131", dash="dash"),
+                  annotation_text=f"mean {mean:.3f}", annotation_position="top right")
+    base_layout(fig, title, height=300)
+    fig.update_xaxes(title=label)
+    fig.update_yaxes(title="sentences")
+    return fig
+
+
+def attention_strip(tokens, weights, focus: int, title: str | None = None) -> go.Figure:
+    """Where one token (`focus`) looks in its sentence: its attention row as bars over the tokens,
+    the token itself in orange. For a search hit: the context and what the head did there."""
+    weights = np.asarray(weights, dtype=np.float64).ravel()
+    if len(tokens) != len(weights):
+        raise ValueError(f"{len(tokens)} tokens but {len(weights)} weights")
+    labels = [f"{i} · {safe(t)}" for i, t in enumerate(tokens)]     # positions keep repeated tokens apart
+    colours = ["#f76707" if i == focus else "#4c6ef5" for i in range(len(tokens))]
+    fig = go.Figure(go.Bar(x=labels, y=weights, marker_color=colours,
+                           hovertemplate="%{x}<br>weight %{y:.3f}<extra></extra>"))
+    base_layout(fig, title, height=190)
+    fig.update_xaxes(type="category", tickangle=-45, tickfont=dict(size=11))
+    fig.update_yaxes(title="weight", range=[0, max(1e-9, float(weights.max())) * 1.1])
+    return fig
