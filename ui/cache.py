@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from typing import Callable, Hashable
 
@@ -54,8 +55,11 @@ class ByteCache:
         self.used = 0
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], object],
-                       on_miss: Callable[[], None] | None = None):
-        """The cached value, or compute(), stored if it fits; one computation per key at a time."""
+                       on_miss: Callable[[], None] | None = None,
+                       on_wait: Callable[[], None] | None = None):
+        """The cached value, or compute(), stored if it fits; one computation per key at a time.
+        While another thread computes the key, on_wait() is called every half second (a page
+        shows that it waits; a Streamlit call there also lets a closed tab stop waiting)."""
         while True:
             with self._lock:
                 if key in self._items:
@@ -65,7 +69,11 @@ class ByteCache:
                 if waiting is None:
                     self._inflight[key] = threading.Event()
                     break
-            waiting.wait(timeout=300)       # another session computes it: take its result
+            # Another session computes it: take its result. If that session gives up (a closed
+            # tab), the event is set without a value and the next waiter computes it instead.
+            while not waiting.wait(timeout=0.5):
+                if on_wait is not None:
+                    on_wait()
         try:
             if on_miss is not None:
                 on_miss()
@@ -97,6 +105,40 @@ class ByteCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class SharedMemo:
+    """Values derived from a shared object (a Trace), computed once per object for the whole
+    server, even when ten sessions open the same new link at the same moment; kept only as long
+    as the object lives (a weak reference: the memo never keeps a trace alive)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._memo: dict[int, tuple[weakref.ref, object]] = {}    # id(source) -> (source, value)
+        self._inflight: dict[int, threading.Event] = {}
+
+    def get_or_compute(self, source, compute: Callable[[], object]):
+        key = id(source)
+        while True:
+            with self._lock:
+                hit = self._memo.get(key)
+                if hit is not None and hit[0]() is source:
+                    return hit[1]
+                waiting = self._inflight.get(key)
+                if waiting is None:
+                    self._inflight[key] = threading.Event()
+                    break
+            waiting.wait(timeout=1.0)
+        try:
+            value = compute()
+            with self._lock:
+                for gone in [k for k, (ref, _) in self._memo.items() if ref() is None]:
+                    del self._memo[gone]
+                self._memo[key] = (weakref.ref(source), value)
+            return value
+        finally:
+            with self._lock:
+                self._inflight.pop(key).set()
 
 
 def budget_from_env() -> int:

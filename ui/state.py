@@ -8,9 +8,6 @@ Each page runs alone too (AppTest), with these defaults.
 """
 from __future__ import annotations
 
-import threading
-import weakref
-
 import numpy as np
 import streamlit as st
 
@@ -18,7 +15,7 @@ from core import Trace
 from analysis.head_stats import HeadStats, head_statistics
 from analysis.recognisable import HeadChoice, recognisable_head
 from models import EmptyTextError, LoadedModel, load_model
-from ui.cache import ByteCache, budget_from_env
+from ui.cache import ByteCache, SharedMemo, budget_from_env
 from ui.family import special_key_masks
 from ui import links
 from ui.library import listed_models
@@ -172,23 +169,16 @@ def current_trace(text: str | None = None, model_name: str | None = None,
 # Until the person picks a layer or head (a slider, a link, a clicked thumbnail), pages open on a
 # head with a pattern a learner recognises in this sentence (analysis/recognisable.py), not on
 # layer 0, head 0. An explicit choice is kept in the session (and the URL) and always wins.
-_stats_lock = threading.Lock()
-_stats_memo: dict[int, tuple[weakref.ref, HeadStats]] = {}   # id(trace) -> (the trace, its statistics)
+_stats_memo = SharedMemo()
 
 
 def head_stats_of(trace: Trace) -> HeadStats:
-    """The trace's head statistics, measured once per trace (a weak reference: no trace kept alive)."""
-    with _stats_lock:
-        hit = _stats_memo.get(id(trace))
-        if hit is not None and hit[0]() is trace:
-            return hit[1]
-    opening, closing = special_key_masks(trace)
-    stats = head_statistics(trace.attentions, opening, closing)
-    with _stats_lock:
-        for key in [key for key, (ref, _) in _stats_memo.items() if ref() is None]:
-            del _stats_memo[key]
-        _stats_memo[id(trace)] = (weakref.ref(trace), stats)
-    return stats
+    """The trace's head statistics, measured once per trace for the whole server (ten sessions
+    opening the same new link wait for one measurement; no trace is kept alive by it)."""
+    def measure() -> HeadStats:
+        opening, closing = special_key_masks(trace)
+        return head_statistics(trace.attentions, opening, closing)
+    return _stats_memo.get_or_compute(trace, measure)
 
 
 def explicit(name: str, count: int) -> int | None:
