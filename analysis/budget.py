@@ -5,7 +5,7 @@ at once at 512 tokens kept 12 copies of every block's intermediates (5.4 GB). Ea
 computation (head importance, integrated gradients, erasure scoring) now estimates the bytes
 one sequence of its batch needs, and runs batches of as many sequences as fit the per-job
 budget ($ATTENTION_EXPLORER_JOB_MB, 400 MB by default), down to one sequence. The results
-do not depend on the batch size: every row of a batch is computed independently.
+do not depend on the batch size beyond float32 rounding: every row of a batch is computed on its own.
 
 The estimates count float32 tensors (4 bytes per number), from the shapes in core/:
   one block, run without a gradient     its record (q, k, v, head_out: H·T·d_head each; scores

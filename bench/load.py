@@ -72,6 +72,7 @@ FILLER = ("the a of and to in is was for on with as by at from that this it he s
           "walked saw made took found gave told came went kept left brought wrote heard ran sat stood "
           "near under over after before between during without through across against along around").split()
 SOAK_TOKENS = (400, 500)
+APP_WORDS = {"attention", "rollout", "gradient", "gradients", "integrated", "baseline", "sufficiency", "similarity"}
 EXPENSIVE_TOKENS = (560, 600)       # cut at 512 by MiniLM: the longest text a page takes
 
 # In the page: is Streamlit idle, and what does it show? While a run is going on, only whether it
@@ -218,8 +219,10 @@ def tokenizer():
 
 
 def pick_markers(tok, count: int, seed: int) -> list[str]:
-    """Distinct whole-word vocabulary entries (one token each, so one tick each), none a filler word."""
-    vocab = sorted(w for w in tok.get_vocab() if re.fullmatch(r"[a-z]{7,11}", w) and w not in FILLER)
+    """Distinct whole-word vocabulary entries (one token each, so one tick each), none a filler word
+    and none a word the pages' own legends use ("integrated gradients" is not another session's text)."""
+    vocab = sorted(w for w in tok.get_vocab() if re.fullmatch(r"[a-z]{7,11}", w) and w not in FILLER
+                   and w not in APP_WORDS)
     rng = random.Random(seed)
     markers = rng.sample(vocab, count)
     for m in markers[:5]:
@@ -281,8 +284,8 @@ class Run:
                 now = time.perf_counter()
                 if state and state["waiting"] and in_line is None:
                     in_line = now
-                if state and state["progress"] and not state["waiting"] and started is None:
-                    started = now
+                if state and state["progress"] and not state["waiting"] and in_line is not None and started is None:
+                    started = now                     # its place in line reached: its own progress bar
                 if state and not state["busy"] and (state["exception"] or self.shows(state, expect, own)
                                                     or self.leaked(state, foreign)):
                     break
@@ -299,6 +302,8 @@ class Run:
         self.times[name].append(time.perf_counter() - t)
         if expect.startswith("figure:"):
             self.queue_waits[name].append(((started or time.perf_counter()) - in_line) if in_line else 0.0)
+            print(f"  session {session}: {name} in {self.times[name][-1]:.0f} s, {self.queue_waits[name][-1]:.0f} s "
+                  f"of it in the job queue; server RSS {self.sampler.latest():.0f} MB", flush=True)
         if state["exception"]:
             self.error(f"page-exception:{name}", f"session {session} on {state['path']}")
         leaked = self.leaked(state, foreign)
@@ -396,6 +401,7 @@ class Run:
             if not self.expensive_left:
                 break
             await self.act(page, "bystander-type", lambda: self.type(page, text), "ticks", marker, text, i)
+            await asyncio.sleep(self.args.bystander_pause)     # reads what the page shows
 
     async def soak_session(self, page, i: int, texts: list[tuple[str, str]]) -> None:
         on_head = True
@@ -527,6 +533,7 @@ def main() -> int:
     parser.add_argument("--expensive", action="store_true",
                         help="sessions press every expensive button at 512 tokens at once, one more types beside")
     parser.add_argument("--bystander-texts", type=int, default=200, help="short texts the bystander may type")
+    parser.add_argument("--bystander-pause", type=float, default=3.0, help="seconds between the bystander's texts")
     parser.add_argument("--ramp", type=float, default=1.0, help="seconds between session starts (1)")
     parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds one action may take (120)")
