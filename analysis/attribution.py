@@ -26,12 +26,14 @@ a local torch.enable_grad(); the model stays in eval mode.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
 
+from .budget import batch_size, gradient_bytes
 from .sentence import mean_pooled
 
 TARGETS = ("similarity", "token state", "next token")
@@ -134,9 +136,13 @@ def grad_times_input(net, ids: Sequence[int], target: Target) -> Attribution:
 
 
 def integrated_gradients(net, ids: Sequence[int], target: Target, n_steps: int = 32,
-                         batch: Optional[int] = None) -> Attribution:
+                         batch: Optional[int] = None, budget: Optional[int] = None,
+                         progress: Optional[Callable[[float], None]] = None) -> Attribution:
     """captum's IntegratedGradients from zero token rows to the real ones (n_steps Gauss–Legendre
-    points, `batch` of them per forward pass: fewer for long text keeps memory down)."""
+    points, `batch` of them per forward pass). By default the batch is as many path points as fit
+    the job's memory budget (analysis/budget.py; each point keeps its own autograd graph, about
+    385 MB for MiniLM at 512 tokens, so one at a time there and all 32 at 16 tokens): the scores
+    do not depend on it. progress(fraction) is called after every forward pass."""
     from captum.attr import IntegratedGradients
 
     if not 2 <= int(n_steps) <= 1000:
@@ -144,11 +150,19 @@ def integrated_gradients(net, ids: Sequence[int], target: Target, n_steps: int =
     f = target_function(net, ids, target)
     x = token_rows(net, ids)                                             # (1, T, d_model)
     zero = torch.zeros_like(x)
-    # Each path point in a forward pass keeps its own graph (~180 MB for MiniLM at 512 tokens): at most
-    # about 1,024 token rows at once.
-    batch = batch or max(1, min(int(n_steps), 1024 // max(len(ids), 1)))
+    batch = batch or batch_size(gradient_bytes(net.config, len(ids)), budget, most=int(n_steps))
+    passes = math.ceil(int(n_steps) / batch)
+    done = [0]
+
+    def counted(rows: torch.Tensor) -> torch.Tensor:
+        value = f(rows)
+        done[0] += 1
+        if progress is not None:
+            progress(min(1.0, done[0] / (passes + 1)))     # + 1: the end points for the delta
+        return value
+
     with torch.enable_grad():
-        attributions, delta = IntegratedGradients(f).attribute(
+        attributions, delta = IntegratedGradients(counted).attribute(
             x, baselines=zero, n_steps=int(n_steps), internal_batch_size=batch,
             return_convergence_delta=True)                               # (1, T, d_model), (1,)
     with torch.no_grad():

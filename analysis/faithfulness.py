@@ -36,6 +36,7 @@ from typing import Callable, Mapping, Optional, Sequence
 import numpy as np
 import torch
 
+from .budget import batch_size, chunks, final_hidden, forward_bytes
 from .sentence import mean_pooled
 
 BINS = (0.01, 0.05, 0.10, 0.20, 0.50)    # ERASER's k: these fractions of the ranked tokens
@@ -102,17 +103,22 @@ def only(ids: Sequence[int], positions: Sequence[int], special_mask: Sequence[bo
     return [t for p, (t, special) in enumerate(zip(ids, special_mask)) if special or p in kept]
 
 
-def _score_all(inputs: list[tuple[int, ...]], score_fn: ScoreFn, rows: int = ROWS) -> dict[tuple[int, ...], float]:
+def _score_all(inputs: list[tuple[int, ...]], score_fn: ScoreFn, rows: int = ROWS,
+               progress: Optional[Callable[[float], None]] = None) -> dict[tuple[int, ...], float]:
     """Each distinct input scored once, in batches of one length (a batch needs no padding) and
-    at most `rows` tokens in all (a forward pass keeps every layer's (B, H, T, T) weights)."""
+    at most `rows` tokens in all (the scorers below cut a batch further to the job's memory
+    budget). progress(fraction of the inputs scored) after every batch."""
     by_length: dict[int, list[tuple[int, ...]]] = {}
-    for ids in dict.fromkeys(inputs):          # distinct, in first-seen order
+    distinct = list(dict.fromkeys(inputs))     # in first-seen order
+    for ids in distinct:
         by_length.setdefault(len(ids), []).append(ids)
     scored = {}
     for length, group in by_length.items():
         size = max(1, rows // max(length, 1))
         for start in range(0, len(group), size):
             scored.update(_score_batch(group[start:start + size], score_fn))
+            if progress is not None:
+                progress(len(scored) / len(distinct))
     return scored
 
 
@@ -124,9 +130,11 @@ def _score_batch(batch: list[tuple[int, ...]], score_fn: ScoreFn) -> dict[tuple[
 
 
 def erasure_curves(ids: Sequence[int], special_mask: Sequence[bool], scores: Mapping[str, Sequence[float]],
-                   score_fn: ScoreFn, ks: Sequence[int], seeds: Sequence[int] = SEEDS) -> dict[str, Curve]:
+                   score_fn: ScoreFn, ks: Sequence[int], seeds: Sequence[int] = SEEDS,
+                   progress: Optional[Callable[[float], None]] = None) -> dict[str, Curve]:
     """Comprehensiveness and sufficiency at each k for every method's scores, and for random
-    rankings (key RANDOM, the mean over `seeds`, with their range)."""
+    rankings (key RANDOM, the mean over `seeds`, with their range). progress(fraction) as the
+    shortened inputs are scored."""
     ids = [int(t) for t in ids]
     rankable = rankable_positions(special_mask)
     if len(special_mask) != len(ids):
@@ -141,7 +149,7 @@ def erasure_curves(ids: Sequence[int], special_mask: Sequence[bool], scores: Map
     for order in every:
         for k in ks:
             inputs += [tuple(without(ids, order[:k])), tuple(only(ids, order[:k], special_mask))]
-    m = _score_all(inputs, score_fn)
+    m = _score_all(inputs, score_fn, progress=progress)
     full = m[tuple(ids)]
 
     def curves(order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,13 +170,20 @@ def erasure_curves(ids: Sequence[int], special_mask: Sequence[bool], scores: Map
 
 
 # -- the model's output on a shortened input ------------------------------------------------------
-def similarity_scorer(net, ids: Sequence[int]) -> ScoreFn:
+def _in_budget(net, batch: list[list[int]], run: Callable[[torch.Tensor], torch.Tensor],
+               budget: Optional[int]) -> torch.Tensor:
+    """run(ids (b, T')) over the batch in pieces of as many inputs as fit the job's memory budget
+    (analysis/budget.py), concatenated: each row is computed on its own, so the pieces change nothing."""
+    size = batch_size(forward_bytes(net.config, len(batch[0])), budget, most=len(batch))
+    with torch.inference_mode():
+        return torch.cat([run(torch.tensor(batch[part.start:part.stop], dtype=torch.long))
+                          for part in chunks(len(batch), size)])
+
+
+def similarity_scorer(net, ids: Sequence[int], budget: Optional[int] = None) -> ScoreFn:
     """m(x') = cos(mean-pooled last hidden states of x', those of the full x): 1 for x itself."""
     def pooled(batch: list[list[int]]) -> torch.Tensor:
-        with torch.inference_mode():
-            emb, records, _, _ = net.run(torch.tensor(batch, dtype=torch.long))
-            hidden = records[-1]["resid_post"] if records else emb.embed   # (B, T', d_model)
-            return mean_pooled(hidden)                                      # (B, d_model) unit length
+        return _in_budget(net, batch, lambda rows: mean_pooled(final_hidden(net, rows)), budget)   # (B, d_model)
 
     full = pooled([list(ids)])[0]
 
@@ -177,16 +192,19 @@ def similarity_scorer(net, ids: Sequence[int]) -> ScoreFn:
     return score
 
 
-def next_token_scorer(net, ids: Sequence[int]) -> tuple[ScoreFn, int]:
+def next_token_scorer(net, ids: Sequence[int], budget: Optional[int] = None) -> tuple[ScoreFn, int]:
     """m(x') = p(y | x') read after the last token of x', y the token predicted after the full x.
     Returns the scorer and y."""
     if not net.config.lm_head:
         raise ValueError("this model has no next-token logits (no unembedding)")
 
+    def last_logits(rows: torch.Tensor) -> torch.Tensor:
+        final = net.final_norm(final_hidden(net, rows)[:, -1])              # (b, d_model)
+        return final @ net.unembedding().T                                  # (b, vocab)
+
     def probabilities(batch: list[list[int]]) -> torch.Tensor:
-        with torch.inference_mode():
-            logits = net.run(torch.tensor(batch, dtype=torch.long))[3]       # (B, T', vocab)
-            return torch.softmax(logits[:, -1].to(torch.float64), dim=-1)   # (B, vocab)
+        logits = _in_budget(net, batch, last_logits, budget)                # (B, vocab)
+        return torch.softmax(logits.to(torch.float64), dim=-1)             # (B, vocab)
 
     predicted = int(probabilities([list(ids)])[0].argmax())
 

@@ -32,7 +32,7 @@ No networkx here (the tests check this solver against networkx's on small graphs
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -84,11 +84,13 @@ def _max_flow(graph, source: int, sink: int) -> float:
     return maximum_flow(graph, source, sink, method="dinic").flow_value / SCALE
 
 
-def attention_flow(attentions: np.ndarray, residual: float = RESIDUAL, limit: int = FULL_LIMIT) -> np.ndarray:
+def attention_flow(attentions: np.ndarray, residual: float = RESIDUAL, limit: int = FULL_LIMIT,
+                   progress: Optional[Callable[[float], None]] = None) -> np.ndarray:
     """(L, H, T, T) -> (T, T): entry [i, j] is the maximum flow from input token j to output position i.
 
     T² max-flow problems: refused above `limit` tokens (ValueError; use `flow_into` for one output).
     The paper's code then divides each row by its sum; these are the raw flows (each between 0 and 1).
+    progress(fraction) after every output row (a page's progress bar).
     """
     capacity = capacities(attentions, residual)                  # (L, T, T)
     n_layers, n_tokens, _ = capacity.shape
@@ -105,16 +107,21 @@ def attention_flow(attentions: np.ndarray, residual: float = RESIDUAL, limit: in
     for i in range(n_tokens):
         for j in range(i + 1 if causal else n_tokens):
             flow[i, j] = _max_flow(graph, j, n_layers * n_tokens + i)
+        if progress is not None:
+            progress((i + 1) / n_tokens)
     return flow
 
 
-def flow_into(attentions: np.ndarray, readout, residual: float = RESIDUAL, limit: int = ROW_LIMIT) -> np.ndarray:
+def flow_into(attentions: np.ndarray, readout, residual: float = RESIDUAL, limit: int = ROW_LIMIT,
+              progress: Optional[Callable[[float], None]] = None) -> np.ndarray:
     """(L, H, T, T) -> (T,): the maximum flow from each input token into one output.
 
     readout: an output position i (then the result is row i of `attention_flow`), or (T,)
     non-negative weights that sum to 1, how the output reads the last layer: 1/T each for a
     sentence embedding that averages every token. The readout is then one more layer of pipes,
     into a single node, and the flow goes into that node. T problems: refused above `limit` tokens.
+    progress(fraction) every 16 problems. Memory is no concern here: the graph has L·T² pipes,
+    under 2 MB at the limit; the cost is CPU time, which the job queue bounds.
     """
     capacity = capacities(attentions, residual)                  # (L, T, T)
     n_layers, n_tokens, _ = capacity.shape
@@ -136,4 +143,9 @@ def flow_into(attentions: np.ndarray, readout, residual: float = RESIDUAL, limit
         return weights.copy()
     graph = _graph(capacity, weights)
     sink = (n_layers + 1) * n_tokens
-    return np.array([_max_flow(graph, j, sink) for j in range(n_tokens)])
+    flow = np.zeros(n_tokens)
+    for j in range(n_tokens):
+        flow[j] = _max_flow(graph, j, sink)
+        if progress is not None and (j % 16 == 15 or j == n_tokens - 1):
+            progress((j + 1) / n_tokens)
+    return flow

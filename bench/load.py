@@ -22,12 +22,20 @@ start until Streamlit is idle (no status widget) and the expected content is vis
 on the page the session is on, then the session switches between One head and Context at work. The
 server's resident memory is printed after every 20 texts so a person can see whether it levels off.
 
+--expensive: N sessions, each with its own ~512-token text (cut at 512 by MiniLM), open Knock heads out,
+press "Compute the map" at the same moment, then open Which tokens drove it (integrated gradients) and
+Is the explanation faithful? (both compute on opening); meanwhile one more session (the bystander) types
+short sentences on One head without a pause. Reported: each expensive action's time, how long it
+waited in the server's job queue (from the first "number N in line" message to its progress bar), the
+bystander's latency while the expensive work runs, and the server's peak memory.
+
 The server's resident memory (VmRSS from /proc, the process and its children) is sampled every second.
 Prints p50/p95/max per action, errors by kind, memory over time and its peak; exits 1 on any error.
 
     python bench/load.py --sessions 10 --rounds 3
     python bench/load.py --sessions 30 --rounds 2
     python bench/load.py --sessions 10 --soak [--soak-texts 200]
+    python bench/load.py --sessions 3 --expensive
 
 Traffic goes to 127.0.0.1 only; every wait is bounded (--timeout per action, --time-limit overall),
 and the server stops early if its memory passes --max-rss-mb (the machine is shared).
@@ -64,15 +72,22 @@ FILLER = ("the a of and to in is was for on with as by at from that this it he s
           "walked saw made took found gave told came went kept left brought wrote heard ran sat stood "
           "near under over after before between during without through across against along around").split()
 SOAK_TOKENS = (400, 500)
+APP_WORDS = {"attention", "rollout", "gradient", "gradients", "integrated", "baseline", "sufficiency", "similarity"}
+EXPENSIVE_TOKENS = (560, 600)       # cut at 512 by MiniLM: the longest text a page takes
 
-# In the page: is Streamlit idle, and what does it show? Returns null while a run is going on.
+# In the page: is Streamlit idle, and what does it show? While a run is going on, only whether it
+# waits in the server's job queue and whether a job's progress bar shows.
 STATE_JS = """
 () => {
-  if (document.querySelector('[data-testid=stStatusWidget]')) return null;
   const texts = sel => [...document.querySelectorAll(sel)].map(e => e.textContent || '');
+  const waiting = texts('[data-testid^=stAlert]').some(t => t.includes('in line;'));
+  const progress = !!document.querySelector('[data-testid=stProgress]');
+  if (document.querySelector('[data-testid=stStatusWidget]')) return {busy: true, waiting, progress};
   const box = document.querySelector('textarea[aria-label="Sentence"]');
   const h1 = document.querySelector('h1');
   return {
+    busy: false, waiting, progress,
+    figures: texts('.js-plotly-plot .gtitle'),
     ticks: texts('.attention-view text.token.key').concat(texts('.js-plotly-plot .xtick text')),
     legend: texts('.js-plotly-plot .legendtext').concat(texts('[data-baseweb=tag]')),
     plots: document.querySelectorAll('.js-plotly-plot').length,
@@ -204,8 +219,10 @@ def tokenizer():
 
 
 def pick_markers(tok, count: int, seed: int) -> list[str]:
-    """Distinct whole-word vocabulary entries (one token each, so one tick each), none a filler word."""
-    vocab = sorted(w for w in tok.get_vocab() if re.fullmatch(r"[a-z]{7,11}", w) and w not in FILLER)
+    """Distinct whole-word vocabulary entries (one token each, so one tick each), none a filler word
+    and none a word the pages' own legends use ("integrated gradients" is not another session's text)."""
+    vocab = sorted(w for w in tok.get_vocab() if re.fullmatch(r"[a-z]{7,11}", w) and w not in FILLER
+                   and w not in APP_WORDS)
     rng = random.Random(seed)
     markers = rng.sample(vocab, count)
     for m in markers[:5]:
@@ -218,9 +235,9 @@ def short_sentence(marker: str, rng: random.Random) -> str:
     return f"{marker} {' '.join(words)}."
 
 
-def long_text(marker: str, tok, rng: random.Random) -> str:
-    """A text of 400-500 tokens ([CLS] and [SEP] included) that starts with the marker."""
-    target = rng.randint(*SOAK_TOKENS)
+def long_text(marker: str, tok, rng: random.Random, tokens: tuple[int, int] = SOAK_TOKENS) -> str:
+    """A text of 400-500 tokens (or `tokens`; [CLS] and [SEP] included) that starts with the marker."""
+    target = rng.randint(*tokens)
     words = [marker]
     while True:
         sentence = [rng.choice(FILLER) for _ in range(rng.randint(6, 14))]
@@ -242,6 +259,9 @@ class Run:
         self.all_markers: set[str] = set()
         self.texts_done = 0
         self.soak_rss: list[tuple[int, float, float]] = []
+        self.queue_waits: dict[str, list[float]] = collections.defaultdict(list)
+        self.expensive_left = args.sessions                 # --expensive: students still working
+        self.expensive_window: list[float] = []             # when the first started, the last finished
         self.t0 = time.time()
 
     def error(self, kind: str, detail: str) -> None:
@@ -254,16 +274,22 @@ class Run:
         foreign = self.all_markers - {m for m in self.mine[session]}
         t = time.perf_counter()
         state = None
+        in_line = started = None                      # when the page first showed its place in line / progress
         try:
             await start()
             await page.wait_for_timeout(150)          # let the rerun begin (its status widget appear)
             deadline = t + self.args.timeout
             while True:
                 state = await page.evaluate(STATE_JS)
-                if state and (state["exception"] or self.shows(state, expect, own)
-                              or self.leaked(state, foreign)):
+                now = time.perf_counter()
+                if state and state["waiting"] and in_line is None:
+                    in_line = now
+                if state and state["progress"] and not state["waiting"] and in_line is not None and started is None:
+                    started = now                     # its place in line reached: its own progress bar
+                if state and not state["busy"] and (state["exception"] or self.shows(state, expect, own)
+                                                    or self.leaked(state, foreign)):
                     break
-                if time.perf_counter() > deadline:
+                if now > deadline:
                     raise TimeoutError
                 await page.wait_for_timeout(200)
         except TimeoutError:
@@ -274,6 +300,10 @@ class Run:
             self.error(f"exception:{name}:{type(exc).__name__}", f"session {session}: {exc}")
             return
         self.times[name].append(time.perf_counter() - t)
+        if expect.startswith("figure:"):
+            self.queue_waits[name].append(((started or time.perf_counter()) - in_line) if in_line else 0.0)
+            print(f"  session {session}: {name} in {self.times[name][-1]:.0f} s, {self.queue_waits[name][-1]:.0f} s "
+                  f"of it in the job queue; server RSS {self.sampler.latest():.0f} MB", flush=True)
         if state["exception"]:
             self.error(f"page-exception:{name}", f"session {session} on {state['path']}")
         leaked = self.leaked(state, foreign)
@@ -289,6 +319,10 @@ class Run:
         return {w for t in texts for w in re.split(r"[\s·()]+", t) if w}
 
     def shows(self, state: dict, expect: str, own: str) -> bool:
+        if expect.startswith("figure:"):             # a figure with this title (the marker may be windowed out)
+            return any(expect[len("figure:"):] in title for title in state["figures"])
+        if expect == "idle":
+            return True
         if expect == "embeddings":
             return "Embedding space" in state["title"] and state["plots"] > 0
         return own in self.words(state, expect)
@@ -312,11 +346,21 @@ class Run:
         page.set_default_timeout(self.args.timeout * 1000)
         try:
             marker, text = sentences[0]
-            await self.act(page, "open", lambda: page.goto(
-                f"{self.url}/attention_head?sentence={quote(text)}", wait_until="commit"),
-                "ticks", marker, text, i)
+            if self.args.expensive and i < self.args.sessions:     # a student: straight to Knock heads out
+                await self.act(page, "open-512", lambda: page.goto(
+                    f"{self.url}/head_ablation?sentence={quote(text)}", wait_until="commit"),
+                    "figure:final vector turned", marker, text, i)
+                self.queue_waits.pop("open-512", None)
+            else:
+                await self.act(page, "open", lambda: page.goto(
+                    f"{self.url}/attention_head?sentence={quote(text)}", wait_until="commit"),
+                    "ticks", marker, text, i)
             if self.args.soak:
                 await self.soak_session(page, i, sentences[1:])
+                return
+            if self.args.expensive:
+                await (self.bystander(page, i, sentences[1:]) if i == self.args.sessions
+                       else self.expensive_session(page, i))
                 return
             for marker, text in sentences[1:]:
                 await self.act(page, "type", lambda: self.type(page, text), "ticks", marker, text, i)
@@ -328,6 +372,36 @@ class Run:
                                "ticks", marker, text, i)
         finally:
             await context.close()
+
+    async def expensive_session(self, page, i: int) -> None:
+        """A student at 512 tokens: every expensive button, as soon as every student has the page open."""
+        marker, text = self.plan[i][0]
+        self.opened += 1
+        while self.opened < self.args.sessions:       # all press at once
+            await asyncio.sleep(0.2)
+        if not self.expensive_window:
+            self.expensive_window.append(time.time())
+        try:
+            await self.act(page, "map", lambda: page.get_by_role("button", name="Compute the map").click(),
+                           "figure:Effect of knocking out each head", marker, text, i)
+            await self.act(page, "attribution", lambda: self.menu(page, "What heads do", "attribution"),
+                           "figure:The three methods side by side", marker, text, i)
+            await self.act(page, "faithfulness", lambda: self.menu(page, "What heads do", "faithfulness"),
+                           "figure:Deleting (left)", marker, text, i)
+        finally:
+            self.expensive_left -= 1
+            if not self.expensive_left:
+                self.expensive_window.append(time.time())
+
+    async def bystander(self, page, i: int, texts: list[tuple[str, str]]) -> None:
+        """Another person on One head, typing short sentences while the students' work runs."""
+        while not self.expensive_window:
+            await asyncio.sleep(0.2)
+        for marker, text in texts:
+            if not self.expensive_left:
+                break
+            await self.act(page, "bystander-type", lambda: self.type(page, text), "ticks", marker, text, i)
+            await asyncio.sleep(self.args.bystander_pause)     # reads what the page shows
 
     async def soak_session(self, page, i: int, texts: list[tuple[str, str]]) -> None:
         on_head = True
@@ -354,14 +428,18 @@ def plan(args, tok) -> list[list[tuple[str, str]]]:
     """Each session's (marker, text) list: an opening sentence, then one per round or its soak texts."""
     n = args.sessions
     per = [1 + args.rounds] * n if not args.soak else [1 + len(range(i, args.soak_texts, n)) for i in range(n)]
+    if args.expensive:                      # n students with one long text each, and the bystander
+        per = [1] * n + [1 + args.bystander_texts]
     markers = iter(pick_markers(tok, sum(per), args.seed))
     rng = random.Random(args.seed)
     sessions = []
-    for i in range(n):
+    for i in range(len(per)):
         items = [(m := next(markers), short_sentence(m, rng)) for _ in range(per[i])]
         if args.soak:
             items = items[:1] + [(m, long_text(m, tok, rng)) for m, _ in items[1:]]
         sessions.append(items)
+    if args.expensive:
+        sessions[:n] = [[(m, long_text(m, tok, rng, EXPENSIVE_TOKENS))] for [(m, _)] in sessions[:n]]
     return sessions
 
 
@@ -369,6 +447,7 @@ async def drive(args, url: str, sampler: MemorySampler, sessions) -> Run:
     from playwright.async_api import async_playwright
 
     run = Run(args, url, sampler)
+    run.plan, run.opened = sessions, 0
     run.mine = [{m for m, _ in s} for s in sessions]
     run.all_markers = set().union(*run.mine)
     async with async_playwright() as p:
@@ -435,6 +514,14 @@ def report(args, run: Run, sampler: MemorySampler, total: float, n_texts: int) -
         print(f"server RSS peak: {max(mb for _, mb in samples):.0f} MB; at the end: {samples[-1][1]:.0f} MB")
     if run.soak_rss:
         print("soak RSS after each 20 texts (MB): " + " ".join(f"{n}:{mb:.0f}" for n, mb, _ in run.soak_rss))
+    if run.queue_waits:
+        print("waits in the job queue (s), per expensive action: " + "; ".join(
+            f"{name} " + " ".join(f"{w:.0f}" for w in sorted(waits)) for name, waits in run.queue_waits.items()))
+    if len(run.expensive_window) == 2:
+        t0, t1 = (t - sampler.t0 for t in run.expensive_window)
+        inside = [mb for t, mb in samples if t0 <= t <= t1]
+        print(f"expensive work from {t0:.0f} s to {t1:.0f} s; server RSS peak then: "
+              f"{max(inside, default=float('nan')):.0f} MB")
 
 
 def main() -> int:
@@ -443,6 +530,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of type/context/embeddings/attention")
     parser.add_argument("--soak", action="store_true", help="long distinct texts spread over the sessions")
     parser.add_argument("--soak-texts", type=int, default=200, help="how many long texts in --soak (200)")
+    parser.add_argument("--expensive", action="store_true",
+                        help="sessions press every expensive button at 512 tokens at once, one more types beside")
+    parser.add_argument("--bystander-texts", type=int, default=200, help="short texts the bystander may type")
+    parser.add_argument("--bystander-pause", type=float, default=3.0, help="seconds between the bystander's texts")
     parser.add_argument("--ramp", type=float, default=1.0, help="seconds between session starts (1)")
     parser.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds one action may take (120)")
@@ -464,7 +555,8 @@ def main() -> int:
         sampler = MemorySampler(proc.pid, args.max_rss_mb)
         sampler.start()
         print(f"server on http://127.0.0.1:{port} (pid {proc.pid}), started in {time.time() - t0:.1f} s, "
-              f"RSS {rss_mb(proc.pid):.0f} MB; {args.sessions} sessions", flush=True)
+              f"RSS {rss_mb(proc.pid):.0f} MB; {args.sessions} sessions"
+              + (" at 512 tokens and one bystander" if args.expensive else ""), flush=True)
         try:
             t1 = time.time()
             run = asyncio.run(drive(args, f"http://127.0.0.1:{port}", sampler, sessions))

@@ -51,7 +51,7 @@ choice = st.radio("Delete or keep", [STEPS, BINS], index=1 if n >= 20 else 0, ho
                   **linked("bins"), help="ERASER's bins suit long texts; on a short sentence 1 % of the "
                                            "tokens rounds up to one token, so k = 1, 2, 3 … says more.")
 try:
-    curves = curves_for(model_name, trace.text, choice == BINS)
+    curves = curves_for(model_name, trace.text, choice == BINS, explained)
 except ValueError as exc:
     st.error(f"The shortened texts could not be scored: {exc}")
     st.stop()

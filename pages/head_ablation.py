@@ -5,7 +5,8 @@ import streamlit as st
 from analysis.recompute import cosine_matrix
 from ui.colour_words import colour_words
 from ui.frame import require_frame
-from ui.heads import importance_for
+from ui.heads import importance_for, importance_key
+from ui.jobs import is_ready
 from ui.state import cached, current_model_and_trace, current_model_name
 from ui.url import page_name
 from ui.widgets import head_label, linked, plot
@@ -61,9 +62,10 @@ else:
 st.subheader("Which heads matter for this sentence")
 st.caption(f"Every head knocked out alone, one at a time ({trace.n_layers * trace.n_heads} runs, batched): "
            f"the colour is the {measure}. {colour_words().more.capitalize()} heads change the output most.")
-if len(trace.tokens) > 128:
-    st.caption("Long text: the map is computed on demand.")
-if len(trace.tokens) <= 128 or st.button("Compute the map", key=f"{PAGE}_map"):
+long_text = len(trace.tokens) > 128 and not is_ready(importance_key(name, trace.text, mode))
+if long_text:
+    st.caption("Long text: the map is computed on demand, in the server's queue for expensive work.")
+if not long_text or st.button("Compute the map", key=f"{PAGE}_map"):
     effects = importance_for(name, trace.text, mode)
     plot(statistic_heatmap(effects, "effect", title=f"Effect of knocking out each head ({mode})"), f"{PAGE}_map")
     layer, head = np.unravel_index(int(effects.argmax()), effects.shape)

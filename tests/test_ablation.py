@@ -88,3 +88,71 @@ def test_batched_importance_of_a_language_model_is_the_next_token_kl():
         kl = next_token_shift(Outputs(None, torch.from_numpy(np.array(intact.logits[-1:]))),
                               Outputs(None, torch.from_numpy(np.array(alone.logits[-1:]))))
         assert effects[layer, head] == pytest.approx(float(kl), abs=1e-5)
+
+
+# -- within the job's memory budget ---------------------------------------------------------------------
+def test_the_map_is_the_same_whatever_the_chunks(minilm):
+    """Four heads per pass (a budget of five: 4 + 4 + 4) or all twelve: the same map, to float32
+    rounding (1 − cosine near 1 is computed in float32: another batch size may move its last bit)."""
+    from analysis.budget import forward_bytes
+
+    ids = minilm.tokenizer.encode(SENTENCE).ids
+    per_variant = forward_bytes(minilm.config, len(ids))
+    whole = head_importance(minilm.net, ids, budget=10 ** 12)
+    np.testing.assert_allclose(head_importance(minilm.net, ids, budget=5 * per_variant), whole, rtol=0, atol=1e-6)
+
+
+def test_at_512_tokens_a_pass_fits_the_budget_and_short_text_runs_every_head_at_once(minilm):
+    from analysis.ablation import importance_chunk
+    from analysis.budget import DEFAULT_JOB_MB, chunks, forward_bytes
+
+    per_variant = forward_bytes(minilm.config, 512)
+    assert 40e6 < per_variant < 80e6                      # 12 × 512² scores and weights dominate
+    for megabytes in (60, 200, DEFAULT_JOB_MB, 1000):
+        chunk = importance_chunk(minilm.config, 512, megabytes * 1_000_000)
+        assert chunk * per_variant <= megabytes * 1_000_000
+        assert max(len(part) for part in chunks(12, chunk)) <= chunk
+    assert importance_chunk(minilm.config, 512, 1) == 1   # a tiny budget still makes progress
+    assert importance_chunk(minilm.config, 512, DEFAULT_JOB_MB * 1_000_000) >= 6
+    assert importance_chunk(minilm.config, 128, DEFAULT_JOB_MB * 1_000_000) == 12
+
+
+def test_progress_is_reported_after_every_pass(minilm):
+    ids = minilm.tokenizer.encode(SENTENCE).ids
+    from analysis.budget import forward_bytes
+
+    seen = []
+    head_importance(minilm.net, ids, budget=6 * forward_bytes(minilm.config, len(ids)), progress=seen.append)
+    assert len(seen) == 6 * 2 and seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+
+
+PEAK_SCRIPT = """
+import os, resource, sys
+from models import load_model
+from analysis.ablation import head_importance
+import torch
+torch.set_num_threads(2)
+model = load_model("minilm")
+ids = model.tokenizer.encode("The river bank was steep and the water was cold. " * 60).ids[:512]
+rss = int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) * 1024
+head_importance(model.net, ids)
+print(len(ids), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss)
+"""
+
+
+@pytest.mark.slow
+def test_the_map_at_512_tokens_stays_near_the_job_budget():
+    """Measured, in a fresh process: the map at 512 MiniLM tokens grows the process by about the
+    budget (it took +5.4 GB when the 12 heads of a layer ran at once with every block's record)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    budget_mb = 300
+    env = dict(os.environ, ATTENTION_EXPLORER_JOB_MB=str(budget_mb), PYTHONPATH=str(Path(__file__).parents[1]))
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    tokens, growth = (int(x) for x in out.stdout.split())
+    assert tokens == 512
+    assert growth < 1.25 * budget_mb * 1_000_000, f"grew {growth / 1e6:.0f} MB for a {budget_mb} MB budget"

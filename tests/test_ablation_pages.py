@@ -87,3 +87,15 @@ def test_sentence_meaning_with_html_and_a_decoder(decoder):
     assert not at.exception and "<script>" not in texts(at.markdown)
     at = run("sentence_meaning", "the king rules", model=decoder)
     assert not at.exception and "no sentence embedding" in texts(at.info)
+
+
+def test_the_map_of_a_long_text_computed_once_is_shown_without_another_click():
+    text = "The river bank was steep and the water ran fast. " * 13          # about 140 tokens
+    at = run("head_ablation", text)
+    assert not any("knocking out each head" in f["layout"]["title"]["text"] for f in figures(at))
+    at.button(key="head_ablation_map").click().run()
+    assert not at.exception
+    assert any("knocking out each head" in f["layout"]["title"]["text"] for f in figures(at))
+    at.run()                                  # any later rerun (or another session) reads the kept map
+    assert any("knocking out each head" in f["layout"]["title"]["text"] for f in figures(at))
+    assert "head_ablation_map" not in [b.key for b in at.button]

@@ -10,6 +10,7 @@ from core import Trace
 from analysis.attribution import Attribution, Target, grad_times_input, integrated_gradients, rollout_share
 from analysis.rollout import rollout
 from models import LoadedModel
+from ui.jobs import run_job
 from ui.state import cached, get_model, trace_for
 
 SIMILARITY, STATE, NEXT = "Similarity to a second sentence", "A token's final state", "The next token"
@@ -58,18 +59,20 @@ class Explained:
 
 def explain(model_name: str, text: str, kind: str, position: int = -1, other_text: str = "",
             token_id: int = -1, steps: int = 32) -> Explained:
-    """Every method on one target, cached for the whole server."""
-    def compute() -> Explained:
+    """Every method on one target: computed once for the whole server, as a job of the server's
+    queue (integrated gradients are most of it, and report their progress)."""
+    def compute(progress) -> Explained:
         model = get_model(model_name)
         trace = sentence_trace(model_name, text) if kind == "similarity" else trace_for(model_name, text)
         other = model.sentence_embedding(other_text) if kind == "similarity" else None
         target = Target(kind, position=position, other=other, token_id=token_id)
         gxi = grad_times_input(model.net, trace.ids, target)
-        ig = integrated_gradients(model.net, trace.ids, target, n_steps=steps)
+        ig = integrated_gradients(model.net, trace.ids, target, n_steps=steps,
+                                  progress=lambda fraction: progress(0.05 + 0.9 * fraction))
         share = rollout_share(rollout(trace.attentions)[-1], target) if trace.n_layers else np.ones(len(trace))
         return Explained(list(trace.tokens), gxi, ig, share, gxi.target)
-    return cached(("attribution", model_name, text, kind, position, other_text, token_id, steps), compute,
-                  "Taking gradients along the path from the baseline…")
+    return run_job(("attribution", model_name, text, kind, position, other_text, token_id, steps), compute,
+                   "Taking gradients along the path from the baseline")
 
 
 def next_token_choices(model: LoadedModel, trace: Trace, k: int = 10) -> dict[int, str]:

@@ -54,8 +54,11 @@ class ByteCache:
         self.used = 0
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], object],
-                       on_miss: Callable[[], None] | None = None):
-        """The cached value, or compute(), stored if it fits; one computation per key at a time."""
+                       on_miss: Callable[[], None] | None = None,
+                       on_wait: Callable[[], None] | None = None):
+        """The cached value, or compute(), stored if it fits; one computation per key at a time.
+        While another thread computes the key, on_wait() is called every half second (a page
+        shows that it waits; a Streamlit call there also lets a closed tab stop waiting)."""
         while True:
             with self._lock:
                 if key in self._items:
@@ -65,7 +68,11 @@ class ByteCache:
                 if waiting is None:
                     self._inflight[key] = threading.Event()
                     break
-            waiting.wait(timeout=300)       # another session computes it: take its result
+            # Another session computes it: take its result. If that session gives up (a closed
+            # tab), the event is set without a value and the next waiter computes it instead.
+            while not waiting.wait(timeout=0.5):
+                if on_wait is not None:
+                    on_wait()
         try:
             if on_miss is not None:
                 on_miss()

@@ -27,7 +27,8 @@ from analysis.flow import FULL_LIMIT, ROW_LIMIT, attention_flow, flow_into
 from analysis.rollout import mean_over_heads, rollout
 from ui import url
 from ui.attribution import sentence_trace
-from ui.state import cached, get_model, trace_for
+from ui.jobs import run_job
+from ui.state import get_model, trace_for
 from ui.widgets import plot, sentence_key, token_labels
 from viz.attention import key_bar
 
@@ -58,7 +59,7 @@ def _trace(model_name: str, text: str) -> Trace:
     return trace_for(model_name, text)
 
 
-def _explain(model_name: str, text: str) -> Explanations:
+def _explain(model_name: str, text: str, progress) -> Explanations:
     model = get_model(model_name)
     trace = _trace(model_name, text)
     n_tokens, notes = len(trace), []
@@ -79,13 +80,14 @@ def _explain(model_name: str, text: str) -> Explanations:
     attentions = trace.attentions                                         # (L, H, T, T)
     scores = {ATTENTION: readout @ mean_over_heads(attentions[-1]) if trace.n_layers else readout,
               ROLLOUT: readout @ rollout(attentions)[-1] if trace.n_layers else readout}
-    if n_tokens <= ROW_LIMIT:
-        scores[FLOW] = flow_into(attentions, readout)
+    if n_tokens <= ROW_LIMIT:     # flow: up to a third of the time at 160 tokens, gradients the rest
+        scores[FLOW] = flow_into(attentions, readout, progress=lambda fraction: progress(0.3 * fraction))
     else:
         notes.append(f"Attention flow is left out: it is computed up to {ROW_LIMIT} tokens "
                      f"(this text has {n_tokens}; the cost grows like T³).")
     scores[GRAD_INPUT] = grad_times_input(model.net, trace.ids, target).scores
-    scores[INTEGRATED] = integrated_gradients(model.net, trace.ids, target, n_steps=IG_STEPS).scores
+    scores[INTEGRATED] = integrated_gradients(model.net, trace.ids, target, n_steps=IG_STEPS,
+                                              progress=lambda fraction: progress(0.3 + 0.7 * fraction)).scores
     frozen = {}
     for name, values in scores.items():   # shared by every session through the cache: read-only
         frozen[name] = np.array(values, dtype=np.float64)
@@ -94,8 +96,8 @@ def _explain(model_name: str, text: str) -> Explanations:
 
 
 def explanations_for(model_name: str, text: str) -> Explanations:
-    return cached(("faithfulness explain", model_name, text), lambda: _explain(model_name, text),
-                  "Ranking the tokens by attention, rollout, flow and gradients…")
+    return run_job(("faithfulness explain", model_name, text), lambda progress: _explain(model_name, text, progress),
+                   "Ranking the tokens by attention, rollout, flow and gradients")
 
 
 def n_ranked(explained: Explanations) -> int:
@@ -106,18 +108,19 @@ def ks_for(explained: Explanations, eraser_bins: bool) -> list[int]:
     return erase_counts(n_ranked(explained), BINS if eraser_bins else None)
 
 
-def curves_for(model_name: str, text: str, eraser_bins: bool) -> dict[str, Curve]:
-    def compute() -> dict[str, Curve]:
-        explained = explanations_for(model_name, text)
+def curves_for(model_name: str, text: str, eraser_bins: bool, explained: Explanations) -> dict[str, Curve]:
+    """The erasure curves of `explained` (explanations_for's, passed in: one job never waits
+    for another in the queue)."""
+    def compute(progress) -> dict[str, Curve]:
         net = get_model(model_name).net
         if output_kind(get_model(model_name)) == "next token":
             score, _ = next_token_scorer(net, explained.ids)
         else:
             score = similarity_scorer(net, explained.ids)
         return erasure_curves(explained.ids, explained.special_mask, explained.scores, score,
-                              ks_for(explained, eraser_bins))
-    return cached(("faithfulness curves", model_name, text, eraser_bins), compute,
-                  "Deleting the top tokens of each ranking and running the model again…")
+                              ks_for(explained, eraser_bins), progress=progress)
+    return run_job(("faithfulness curves", model_name, text, eraser_bins), compute,
+                   "Deleting the top tokens of each ranking and running the model again")
 
 
 def summary(curves: dict[str, Curve], tokens: list[str], top: int = 3) -> list[dict]:
@@ -134,16 +137,18 @@ def summary(curves: dict[str, Curve], tokens: list[str], top: int = 3) -> list[d
 # -- attention flow beside rollout (the aggregates page) --------------------------------------------
 def flow_matrix_for(model_name: str, text: str, residual: float, layer: int) -> np.ndarray:
     """(T, T) flow through layers 0 … layer (up to FULL_LIMIT tokens)."""
-    return cached(("flow", model_name, text, residual, layer),
-                  lambda: attention_flow(trace_for(model_name, text).attentions[:layer + 1], residual),
-                  "Solving one max-flow problem per pair of tokens…")
+    return run_job(("flow", model_name, text, residual, layer),
+                   lambda progress: attention_flow(trace_for(model_name, text).attentions[:layer + 1], residual,
+                                                   progress=progress),
+                   "Solving one max-flow problem per pair of tokens")
 
 
 def flow_row_for(model_name: str, text: str, residual: float, layer: int, position: int) -> np.ndarray:
     """(T,) flow into one token after layer `layer` (up to ROW_LIMIT tokens)."""
-    return cached(("flow row", model_name, text, residual, layer, position),
-                  lambda: flow_into(trace_for(model_name, text).attentions[:layer + 1], position, residual),
-                  "Solving one max-flow problem per token…")
+    return run_job(("flow row", model_name, text, residual, layer, position),
+                   lambda progress: flow_into(trace_for(model_name, text).attentions[:layer + 1], position, residual,
+                                              progress=progress),
+                   "Solving one max-flow problem per token")
 
 
 def flow_into_token(trace: Trace, model_name: str, layer: int, residual: float, page: str) -> None:

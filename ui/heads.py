@@ -8,6 +8,7 @@ from analysis.ablation import head_importance
 from analysis.projection import Projection, project
 from analysis.recompute import cosine_matrix
 from models import EmptyTextError
+from ui.jobs import run_job
 from ui.state import cached, current_model
 from ui.widgets import linked
 
@@ -49,9 +50,15 @@ def similarity_and_map(vectors: np.ndarray) -> tuple[np.ndarray, Projection]:
     return cosine_matrix(vectors), project(vectors, 2)
 
 
+def importance_key(model_name: str, text: str, mode: str) -> tuple:
+    return ("head importance", model_name, text, mode)
+
+
 def importance_for(model_name: str, text: str, mode: str) -> np.ndarray:
-    """(L, H) effect of knocking out each head alone, cached for the whole server."""
+    """(L, H) effect of knocking out each head alone: computed once for the whole server, as a job
+    of the server's queue with a progress bar, its batches within the per-job memory budget."""
     model = current_model(model_name)
     ids = model.tokenizer.encode(text).ids
-    return cached(("head importance", model_name, text, mode), lambda: head_importance(model.net, ids, mode),
-                  "Knocking out every head, one at a time…")
+    return run_job(importance_key(model_name, text, mode),
+                   lambda progress: head_importance(model.net, ids, mode, progress=progress),
+                   "Knocking out every head, one at a time")
