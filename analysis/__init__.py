@@ -20,6 +20,9 @@ Each file holds one idea; none of them stores anything on a model or a trace.
   vectors.py       word-vector tables: analogies, neighbours, cosines
   vector_search.py the int8 search engine behind them, with its proven error bound
   pca.py, projection.py   PCA and the 2-D projections of embedding spaces
+  corpus.py        head statistics over many sentences: mean, spread, most and least typical
+  corpus_search.py one head's query vectors over a corpus, searched by cosine (exBERT-style)
+  budget.py        the memory an expensive computation needs, and batch sizes that fit a budget
 
 analysis imports core (and numpy/torch); never Streamlit, Plotly, models, training, viz or ui.
 """
