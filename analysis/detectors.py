@@ -123,13 +123,15 @@ def induction_chance(t: int, start: int, n: int, causal: bool) -> float:
 
 @torch.inference_mode()
 def induction_probe(model, n: int = 20, batch: int = 4, seed: int = 0, prefix: Sequence[int] = (),
-                    avoid: Sequence[int] = ()) -> InductionProbe:
-    """Run `batch` repeated random sequences and score every head for induction."""
+                    avoid: Sequence[int] = (), vocab: Optional[int] = None) -> InductionProbe:
+    """Run `batch` repeated random sequences and score every head for induction.
+    prefix: ids put before each sequence (a tokenizer's <s> or [CLS]); avoid: ids never drawn
+    (special tokens); vocab: draw from ids below it (the tokenizer's size, if smaller than the model's)."""
     net = getattr(model, "net", model)                 # a LoadedModel or a bare Transformer
     config = net.config
     room = (config.n_positions - len(prefix)) // 2
     n = max(2, min(int(n), room))
-    ids = repeated_tokens(config.vocab_size, n, batch, seed, prefix, avoid)
+    ids = repeated_tokens(min(config.vocab_size, vocab or config.vocab_size), n, batch, seed, prefix, avoid)
     _, records, _, logits = net.run(torch.from_numpy(ids))
     weights = torch.stack([r["weights"] for r in records], dim=1)                   # (B, L, H, T, T)
     start = len(prefix)
