@@ -48,7 +48,7 @@ with tab_probe:
         probe = induction_for(name)
     except ValueError as exc:
         does_not_apply(f"The probe could not run on this model: {exc}")
-    plot(layer_head_map(probe.scores, "Induction score of every head", "induction score", diverging=False),
+    plot(layer_head_map(probe.scores, "Induction score of every head", "induction score", diverging=False, zmax=1.0),
          f"{PAGE}_induction")
     name_top(probe.scores, "induction")
     st.caption(f"Chance (a head spreading its attention evenly over what it may see): {probe.chance:.3f}. A random "
@@ -69,8 +69,9 @@ with tab_probe:
              f"{PAGE}_loss")
         first = probe.loss[probe.start:probe.start + probe.n - 1].mean()
         repeat = probe.loss[probe.start + probe.n:].mean()
-        st.caption(f"Mean loss on the first run {first:.2f} nats, on the repeat {repeat:.2f}: low on the repeat where "
-                   "the model copies with induction.")
+        verdict = ("much lower on the repeat: the model copies what came after the earlier copy." if repeat < 0.5 * first
+                   else "no lower on the repeat: this model does not (yet) copy with induction heads.")
+        st.caption(f"Mean loss on the first run {first:.2f} nats, on the repeat {repeat:.2f}: {verdict}")
     else:
         st.caption("This model has no language-model head, so there is no loss on the repeat to show.")
 
@@ -84,7 +85,7 @@ with tab_sentence:
     elif len(trace) < 2:
         st.info("A single token has no previous token or earlier copies: type a longer sentence.")
     else:
-        plot(layer_head_map(scores, f"{title} score of every head on your sentence", "score", diverging=False),
+        plot(layer_head_map(scores, f"{title} score of every head on your sentence", "score", diverging=False, zmax=1.0),
              f"{PAGE}_{choice}")
         name_top(scores, title.lower())
         st.caption(f"Score: {meaning}, over all queries of your sentence.")

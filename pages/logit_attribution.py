@@ -50,7 +50,7 @@ st.caption(f"Attributed: {what} after position {position}. Convention (as Transf
 
 plot(layer_head_map(dla.heads, f"Each head's direct contribution to {what}", "contribution"), f"{PAGE}_heads")
 best = np.unravel_index(int(np.argmax(np.abs(dla.heads))), dla.heads.shape)
-st.caption(f"Blue heads push the token up, red heads push it down. The largest: layer {best[0]}, head {best[1]} "
+st.caption(f"Red heads push the token up, blue heads push it down. The largest: layer {best[0]}, head {best[1]} "
            f"({dla.heads[best]:+.3f}). A head's share is its output through its slice of W_O, then the frozen norm "
            "and the unembedding.")
 names_by_layer, values = dla.by_layer

@@ -15,7 +15,7 @@ KINDS = {"resid_pre": "Residual stream (each layer's input) · layer × position
          "head": "Each head's output (all positions) · layer × head"}
 
 require_frame()
-st.title("🩹 Activation patching")
+st.title("🔌 Activation patching")
 st.markdown("Run a **corrupted** prompt, and copy into it, at one place only, what the **clean** prompt had "
             "there. If the output swings back to the clean answer, that place carries the information. Every "
             "place is tried, one at a time: each cell of a map below is one patched run.")
@@ -73,8 +73,9 @@ try:
 except ValueError as exc:
     does_not_apply(f"Patching could not run: {exc}")
 metric = grid.metric
+st.caption(f"Measure: the {metric.name}.")
 cols = st.columns(3)
-cols[0].metric(f"Clean run: {metric.name}", f"{metric.clean:.3f}")
+cols[0].metric("Clean run", f"{metric.clean:.3f}")
 cols[1].metric("Corrupted run", f"{metric.corrupted:.3f}")
 cols[2].metric("Difference to explain", f"{metric.clean - metric.corrupted:+.3f}")
 values = grid.normalised
@@ -83,7 +84,7 @@ if not np.isfinite(values).any():
                    "clean one. Try answers the two prompts disagree on.")
 label = "share recovered"
 if kind == "head":
-    fig = layer_head_map(values, f"Patching each head's output: {KINDS[kind].split(' · ')[0]}", label)
+    fig = layer_head_map(values, "Patching each head's output (all positions)", label)
     best = np.unravel_index(int(np.nanargmax(np.abs(values))), values.shape)
     where = f"layer {best[0]}, head {best[1]}"
 else:
@@ -91,7 +92,7 @@ else:
     best = np.unravel_index(int(np.nanargmax(np.abs(values))), values.shape)
     where = f"layer {best[0]}, position {best[1]}"
 plot(fig, f"{PAGE}_{kind}")
-st.caption(f"Blue: the patch moves the output towards the clean answer (1 = all the way); red: away from it. "
+st.caption(f"Red: the patch moves the output towards the clean run (1 = all the way); blue: away from it. "
            f"The strongest single patch: {where} ({values[best]:+.2f}). Hover a cell for its value and token.")
 if kind == "resid_pre":
     st.caption("Read the residual-stream map from the top: at layer 0 only the changed tokens' own positions "

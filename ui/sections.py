@@ -73,7 +73,7 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
          "q, k and q ⊙ k of one head for a chosen query and key, and what the head writes: ‖α·v·W_O‖ beside α."),
     ],
     "Why the model says it": [
-        ("pages/patching.py", "Activation patching", "🩹",
+        ("pages/patching.py", "Activation patching", "🔌",
          "Two prompts, clean and corrupted: copy one activation at a time from the clean run into the corrupted "
          "one and see which layer, position or head brings the clean answer back."),
         ("pages/logit_attribution.py", "Direct logit attribution", "🧾",

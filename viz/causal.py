@@ -14,6 +14,9 @@ import plotly.graph_objects as go
 from .common import DIVERGING_SCALE, WEIGHT_SCALE, base_layout, safe, token_axis, PLOT_WIDTH, label_depth
 
 
+UP, DOWN = "#b2182b", "#2166ac"     # the ends of DIVERGING_SCALE (RdBu_r): red up, blue down
+
+
 def _symmetric(values: np.ndarray) -> float:
     finite = np.abs(values[np.isfinite(values)])
     return float(max(finite.max(), 1e-6)) if finite.size else 1.0
@@ -41,8 +44,10 @@ def layer_position_map(values: np.ndarray, tokens: Sequence[str], title: str, va
     return fig
 
 
-def layer_head_map(values: np.ndarray, title: str, value_name: str, diverging: bool = True) -> go.Figure:
-    """(L, H) values, one per head, written in each cell (hover names the head)."""
+def layer_head_map(values: np.ndarray, title: str, value_name: str, diverging: bool = True,
+                   zmax: float | None = None) -> go.Figure:
+    """(L, H) values, one per head, written in each cell (hover names the head). Scores that are
+    shares (0 to 1) pass zmax=1, so a map of small scores looks pale rather than stretched dark."""
     values = np.asarray(values, dtype=np.float32)
     n_layers, n_heads = values.shape
     if diverging:
@@ -50,7 +55,8 @@ def layer_head_map(values: np.ndarray, title: str, value_name: str, diverging: b
         colours = dict(colorscale=DIVERGING_SCALE, zmid=0.0, zmin=-zmax, zmax=zmax)
     else:
         finite = values[np.isfinite(values)]
-        colours = dict(colorscale=WEIGHT_SCALE, zmin=0.0, zmax=float(max(finite.max(), 1e-6)) if finite.size else 1.0)
+        top = zmax if zmax is not None else (float(max(finite.max(), 1e-6)) if finite.size else 1.0)
+        colours = dict(colorscale=WEIGHT_SCALE, zmin=0.0, zmax=top)
     cells = dict(texttemplate="%{z:.2f}", textfont=dict(size=11)) if n_heads <= 16 else {}
     fig = go.Figure(go.Heatmap(
         z=values, x=list(range(n_heads)), y=list(range(n_layers)), **colours, **cells,
@@ -67,7 +73,7 @@ def layer_head_map(values: np.ndarray, title: str, value_name: str, diverging: b
 def contribution_bars(names: Sequence[str], values: np.ndarray, title: str, value_name: str) -> go.Figure:
     """One bar per part in the order the parts write (embed, attn 0, mlp 0, ...), signed colours."""
     values = np.asarray(values, dtype=np.float64)
-    colours = ["#1971c2" if v >= 0 else "#e03131" for v in values]
+    colours = [UP if v >= 0 else DOWN for v in values]
     fig = go.Figure(go.Bar(
         x=list(range(len(names))), y=values, marker_color=colours, customdata=[safe(n) for n in names],
         hovertemplate="%{customdata}: %{y:.3f}<extra></extra>",
