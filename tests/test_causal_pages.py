@@ -55,7 +55,8 @@ def test_patching_a_decoder_shows_the_normalised_map(family, folders):
                   patching_corrupted="the dog sat on the mat", patching_answer=" mat", patching_other=" dog")
     assert not at.exception and charts(at) == 1, messages(at)
     shown = {m.label: m.value for m in at.metric}
-    assert "Clean run: logit difference" in shown and "differ at position" in texts(at.caption)
+    assert "Clean run" in shown and "Measure: the logit difference" in texts(at.caption)
+    assert "differ at position" in texts(at.caption)
     at.radio(key="patching_kind").set_value("head").run()
     assert not at.exception and charts(at) == 1
     assert "The strongest single patch: layer" in texts(at.caption)
