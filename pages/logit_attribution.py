@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 from analysis.logit_attribution import applies, logit_attribution
+from ui.attention import head_opener
 from ui.causal import does_not_apply
 from ui.frame import require_frame
 from ui.predictions import token_text
@@ -53,6 +54,7 @@ best = np.unravel_index(int(np.argmax(np.abs(dla.heads))), dla.heads.shape)
 st.caption(f"Red heads push the token up, blue heads push it down. The largest: layer {best[0]}, head {best[1]} "
            f"({dla.heads[best]:+.3f}). A head's share is its output through its slice of W_O, then the frozen norm "
            "and the unembedding.")
+head_opener(trace, PAGE, "Open this head", default=(int(best[0]), int(best[1])))
 names_by_layer, values = dla.by_layer
 bias = dla.final_bias
 plot(contribution_bars(names_by_layer + ["norm β"], np.append(values, bias),

@@ -2,6 +2,7 @@
 import numpy as np
 import streamlit as st
 
+from ui.attention import head_opener
 from ui.causal import DECODER_PAIR, ENCODER_PAIR, answer_token, does_not_apply, patch_grid_for
 from ui.frame import require_frame
 from ui.state import current_model, current_model_name, current_trace
@@ -94,6 +95,8 @@ else:
 plot(fig, f"{PAGE}_{kind}")
 st.caption(f"Red: the patch moves the output towards the clean run (1 = all the way); blue: away from it. "
            f"The strongest single patch: {where} ({values[best]:+.2f}). Hover a cell for its value and token.")
+if kind == "head":
+    head_opener(clean, PAGE, "Open this head", default=(int(best[0]), int(best[1])))
 if kind == "resid_pre":
     st.caption("Read the residual-stream map from the top: at layer 0 only the changed tokens' own positions "
                "matter; lower down, the information moves to the positions that read it"

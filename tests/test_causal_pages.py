@@ -90,3 +90,15 @@ def test_detectors_page_sentence_detectors(folders):
         assert not at.exception, detector
     # GPT-2's tokenizer adds no special tokens: the page says so instead of drawing an empty map.
     assert "no special tokens" in messages(at)
+
+
+def test_the_largest_head_opens_on_one_head(folders):
+    """Under the head map, the head that contributes most is one click from the One head page."""
+    at = run_page("logit_attribution", SENTENCE, folders["gpt2"])
+    layer = at.selectbox(key="logit_attribution_open_layer").value
+    head = at.selectbox(key="logit_attribution_open_head").value
+    caption = texts(at.caption)
+    assert f"The largest: layer {layer}, head {head}" in caption
+    at.button(key="logit_attribution_open").click().run()
+    assert not at.exception
+    assert (at.session_state["layer"], at.session_state["head"]) == (layer, head)
