@@ -89,8 +89,8 @@ with tab_sentence:
         plot(layer_head_map(scores, f"{title} score of every head on your sentence", "score", diverging=False, zmax=1.0),
              f"{PAGE}_{choice}")
         name_top(scores, title.lower())
-        best = top_heads(scores, 1)[0]
-        head_opener(trace, PAGE, "Open this head", default=best[:2])
         st.caption(f"Score: {meaning}, over all queries of your sentence.")
-        if choice in ("duplicate", "induction") and not (np.asarray(trace.ids)[:, None] == np.asarray(trace.ids)).sum() > len(trace):
+        repeats = (np.asarray(trace.ids)[:, None] == np.asarray(trace.ids)).sum() > len(trace)
+        if choice in ("duplicate", "induction") and not repeats:
             st.caption("Your sentence repeats no token, so no head can score here: try one with a repeated word.")
+        head_opener(trace, PAGE, "Open this head", default=top_heads(scores, 1)[0][:2])
