@@ -68,6 +68,27 @@ class KnockOut:
         return torch.where(off, replacement, head_out)
 
 
+@dataclass(frozen=True)
+class Patch:
+    """Activations of another run (the clean one) written into one block of this run.
+
+    where: site -> bool mask of the places replaced, one row per batch row (one sentence may be
+    run many times at once, each row patched somewhere else): "resid_pre", "attn_out" and
+    "mlp_out" (B, T); "head_out" (B, H, T). clean: site -> the value written there, (1, T, d_model)
+    or, for "head_out", (1, H, T, d_head). See analysis/patching.py.
+    """
+    where: dict
+    clean: dict
+
+    def apply(self, site: str, x: torch.Tensor) -> torch.Tensor:
+        """x with the clean values at the places `where[site]` marks (x itself if none)."""
+        if site not in self.where:
+            return x
+        mask = self.where[site].to(x.device)
+        mask = mask[..., None]                                   # (B, T, 1) or (B, H, T, 1)
+        return torch.where(mask, self.clean[site].to(x.dtype), x)
+
+
 class AttentionResult(NamedTuple):
     q: torch.Tensor          # (B, H, T_q, d_head)  rotated by position with RoPE (its first rotary_dims)
     k: torch.Tensor          # (B, H_kv, T_k, d_head)  H_kv = H unless grouped-query; rotated with RoPE
@@ -132,11 +153,13 @@ class MultiHeadAttention(nn.Module):
     def forward(self, x: torch.Tensor, source: Optional[torch.Tensor] = None,
                 allowed: Optional[torch.Tensor] = None,
                 positions: Optional[torch.Tensor] = None,
-                knock_out: Optional["KnockOut"] = None) -> AttentionResult:
+                knock_out: Optional["KnockOut"] = None,
+                patch: Optional[Patch] = None) -> AttentionResult:
         """x: (B, T_q, d_model) queries; source: (B, T_k, d_model) keys/values (x itself if None).
 
         positions: (T,) token positions, used only by rotary models (self-attention).
         knock_out: heads whose output is replaced (zero or its mean) before W_O reads it.
+        patch: heads' outputs replaced by another run's before W_O reads them ("head_out").
         """
         source = x if source is None else source
         q = split_heads(self.query(x), self.n_heads)          # (B, H, T_q, d_head)
@@ -153,5 +176,7 @@ class MultiHeadAttention(nn.Module):
         scores, weights, head_out = attend(q, k, v, allowed)
         if knock_out is not None:
             head_out = knock_out.apply(head_out)
+        if patch is not None:
+            head_out = patch.apply("head_out", head_out)
         attn_out = self.output(merge_heads(head_out))         # (B, T_q, d_model)
         return AttentionResult(q, k, v, scores, weights, head_out, attn_out, q_raw, k_raw)

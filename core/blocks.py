@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .attention import KnockOut, MultiHeadAttention
+from .attention import KnockOut, MultiHeadAttention, Patch
 from .config import TransformerConfig
 
 
@@ -95,11 +95,17 @@ class EncoderBlock(nn.Module):
         self.mlp_norm = make_norm(config)
 
     def forward(self, x: torch.Tensor, allowed: Optional[torch.Tensor] = None,
-                positions: Optional[torch.Tensor] = None, knock_out: Optional[KnockOut] = None):
+                positions: Optional[torch.Tensor] = None, knock_out: Optional[KnockOut] = None,
+                patch: Optional[Patch] = None):
         """x: (B, T, d_model); allowed: bool mask broadcastable to (B, H, T, T);
-        positions: (T,) for rotary models; knock_out: heads of this block to knock out."""
+        positions: (T,) for rotary models; knock_out: heads of this block to knock out;
+        patch: another run's activations written into this block (resid_pre, head_out, attn_out, mlp_out)."""
+        if patch is not None:
+            x = patch.apply("resid_pre", x)
         attn_in = self.attn_norm(x) if self.pre_ln else x
-        a = self.attention(attn_in, allowed=allowed, positions=positions, knock_out=knock_out)
+        a = self.attention(attn_in, allowed=allowed, positions=positions, knock_out=knock_out, patch=patch)
+        if patch is not None:
+            a = a._replace(attn_out=patch.apply("attn_out", a.attn_out))
         if self.pre_ln:
             resid_mid = x + a.attn_out
             # Parallel: the feed-forward reads the block's input, not what attention added to it.
@@ -108,6 +114,8 @@ class EncoderBlock(nn.Module):
             resid_mid = self.attn_norm(x + a.attn_out)
             mlp_in = resid_mid
         mlp_pre, mlp_hidden, mlp_out, mlp_up = self.mlp(mlp_in)
+        if patch is not None:
+            mlp_out = patch.apply("mlp_out", mlp_out)
         resid_post = resid_mid + mlp_out if self.pre_ln else self.mlp_norm(resid_mid + mlp_out)
         record = dict(resid_pre=x, attn_in=attn_in, **_self_attention_record(a),
                       resid_mid=resid_mid, mlp_in=mlp_in, mlp_pre=mlp_pre,

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attention import KnockOut, causal_mask
+from .attention import KnockOut, Patch, causal_mask
 from .blocks import EncoderBlock, make_norm
 from .config import TransformerConfig
 from .embeddings import Embeddings, sinusoidal_encoding
@@ -58,15 +58,19 @@ def stacked_views(emb, records: list[dict]) -> dict[int, np.ndarray]:
 
 
 def run_blocks(blocks, x: torch.Tensor, *args,
-               knock_outs: Optional[dict[int, KnockOut]] = None) -> tuple[torch.Tensor, list[dict]]:
+               knock_outs: Optional[dict[int, KnockOut]] = None,
+               patches: Optional[dict[int, Patch]] = None) -> tuple[torch.Tensor, list[dict]]:
     """x through every block in turn; returns the last output and each block's record.
-    knock_outs: block index -> the heads knocked out in that block (for this call only)."""
+    knock_outs: block index -> the heads knocked out in that block (for this call only).
+    patches: block index -> another run's activations written into that block (for this call only)."""
     records = []
     for i, block in enumerate(blocks):
+        extra = {}
         if knock_outs and i in knock_outs:
-            x, record = block(x, *args, knock_out=knock_outs[i])
-        else:
-            x, record = block(x, *args)
+            extra["knock_out"] = knock_outs[i]
+        if patches and i in patches:
+            extra["patch"] = patches[i]
+        x, record = block(x, *args, **extra)
         records.append(record)
     return x, records
 
@@ -113,6 +117,48 @@ def knock_outs_for(config: TransformerConfig, ablate: Sequence[tuple[int, int]],
     return {layer: KnockOut(heads[layer], mode) for layer in range(config.n_layers) if heads[layer].any()}
 
 
+PATCH_SITES = {"resid_pre": "resid_pre", "attn_out": "attn_out", "mlp_out": "mlp_out", "head": "head_out"}
+
+
+def patches_for(config: TransformerConfig, clean: Trace, sites: Sequence[tuple], t: int) -> Optional[dict[int, Patch]]:
+    """Sites -> one Patch per layer (batch of 1) carrying the clean trace's activations there.
+
+    A site is ("resid_pre" | "attn_out" | "mlp_out", layer, position), ("head", layer, head) for
+    every position, or ("head", layer, head, position). Names a site that does not exist."""
+    if not sites:
+        return None
+    if len(clean) != t:
+        raise ValueError(f"the clean run has {len(clean)} tokens and this one {t}: patching copies "
+                         "activations position by position, so both need the same number of tokens.")
+    where: dict[int, dict[str, torch.Tensor]] = {}
+    for site in sites:
+        kind = site[0] if isinstance(site, (tuple, list)) and site else None
+        if kind not in PATCH_SITES or len(site) not in ((3, 4) if kind == "head" else (3,)):
+            raise ValueError(f"unknown site {site!r}: use (resid_pre|attn_out|mlp_out, layer, position), "
+                             "(head, layer, head) or (head, layer, head, position).")
+        layer, *rest = (int(i) for i in site[1:])
+        if not 0 <= layer < config.n_layers:
+            raise ValueError(f"no layer {layer}: this model has {config.n_layers}, numbered from 0.")
+        if kind == "head" and not 0 <= rest[0] < config.n_heads:
+            raise ValueError(f"no head {rest[0]}: this model has {config.n_heads} per layer, numbered from 0.")
+        position = rest[-1] if kind != "head" or len(rest) == 2 else None
+        if position is not None and not 0 <= position < t:
+            raise ValueError(f"no position {position}: the text has {t} tokens, numbered from 0.")
+        name = PATCH_SITES[kind]
+        shape = (1, config.n_heads, t) if kind == "head" else (1, t)
+        mask = where.setdefault(layer, {}).setdefault(name, torch.zeros(shape, dtype=torch.bool))
+        places = slice(None) if position is None else position
+        if kind == "head":
+            mask[0, rest[0], places] = True                   # (1, H, T)
+        else:
+            mask[0, places] = True                            # (1, T)
+    patches = {}
+    for layer, masks in where.items():
+        values = {name: torch.from_numpy(np.array(getattr(clean.layers[layer], name)))[None] for name in masks}
+        patches[layer] = Patch(masks, values)                 # values: (1, T, d_model) or (1, H, T, d_head)
+    return patches
+
+
 def build_allowed(config: TransformerConfig, t: int, key_mask: Optional[torch.Tensor],
                   device=None) -> Optional[torch.Tensor]:
     """Bool mask broadcastable to (B, H, T, T): causal triangle and/or padded keys hidden."""
@@ -148,15 +194,16 @@ class Transformer(nn.Module):
     # -- running ----------------------------------------------------------------------
     def run(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
             key_mask: Optional[torch.Tensor] = None, knock_outs: Optional[dict[int, KnockOut]] = None,
-            token_embed: Optional[torch.Tensor] = None):
+            token_embed: Optional[torch.Tensor] = None, patches: Optional[dict[int, Patch]] = None):
         """ids: (B, T). Returns (embedding result, layer records, final, logits).
         knock_outs: layer -> heads knocked out there (see analysis/ablation.py).
+        patches: layer -> another run's activations written there (see analysis/patching.py).
         token_embed: (B, T, d_model) token rows to use instead of the table's (see analysis/attribution.py)."""
         emb = self.embeddings(ids, type_ids, token_embed=token_embed)
         allowed = build_allowed(self.config, ids.shape[1], key_mask, ids.device)
         # Rotary models turn q and k by these positions inside every attention layer.
         positions = torch.arange(ids.shape[1], device=ids.device) if self.config.positional == "rotary" else None
-        x, records = run_blocks(self.blocks, emb.embed, allowed, positions, knock_outs=knock_outs)
+        x, records = run_blocks(self.blocks, emb.embed, allowed, positions, knock_outs=knock_outs, patches=patches)
         final = logits = None
         if self.config.lm_head:
             final = self.final_norm(x)
@@ -177,16 +224,23 @@ class Transformer(nn.Module):
               special_mask: Optional[Sequence[bool]] = None, *,
               key_mask: Optional[Sequence[bool]] = None, truncated: bool = False,
               text: str = "", n_input_tokens: Optional[int] = None,
-              ablate: Sequence[tuple[int, int]] = (), mode: str = "zero") -> Trace:
+              ablate: Sequence[tuple[int, int]] = (), mode: str = "zero",
+              patch_from: Optional[Trace] = None, sites: Sequence[tuple] = ()) -> Trace:
         """Run one sequence and return every intermediate.
-        ablate: (layer, head) pairs whose outputs are replaced ("zero" or their "mean") before W_O."""
+        ablate: (layer, head) pairs whose outputs are replaced ("zero" or their "mean") before W_O.
+        patch_from, sites: the clean trace's activations written at those sites of this run
+        (activation patching; see core.model.patches_for for the sites)."""
         ids = [int(i) for i in ids]
         if not ids:
             raise ValueError("cannot trace an empty sequence of tokens.")
         id_tensor = torch.tensor([ids], dtype=torch.long)                # (1, T)
         mask_tensor = None if key_mask is None else torch.tensor([list(key_mask)], dtype=torch.bool)
         knock_outs = knock_outs_for(self.config, ablate, mode)
-        emb, records, final, logits = self.run(id_tensor, key_mask=mask_tensor, knock_outs=knock_outs)
+        if sites and patch_from is None:
+            raise ValueError("sites to patch need patch_from, the clean trace their values come from.")
+        patches = patches_for(self.config, patch_from, sites, len(ids)) if patch_from is not None else None
+        emb, records, final, logits = self.run(id_tensor, key_mask=mask_tensor, knock_outs=knock_outs,
+                                               patches=patches)
         return build_trace(ids, emb, records, causal=self.config.causal, tokens=tokens, offsets=offsets,
                            special_mask=special_mask, truncated=truncated, text=text,
                            n_input_tokens=n_input_tokens, final=final, logits=logits)

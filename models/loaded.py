@@ -27,13 +27,16 @@ class LoadedModel:
     folder: Path | None = None
     info: dict = field(default_factory=dict)
 
-    def trace(self, text: str, ablate: Sequence[tuple[int, int]] = (), mode: str = "zero") -> Trace:
+    def trace(self, text: str, ablate: Sequence[tuple[int, int]] = (), mode: str = "zero",
+              patch_from: Trace | None = None, sites: Sequence[tuple] = ()) -> Trace:
         """Tokenize `text` and run it; raises EmptyTextError (a ValueError) on empty text.
-        ablate: (layer, head) pairs knocked out ("zero" or "mean", see core.attention.KnockOut)."""
+        ablate: (layer, head) pairs knocked out ("zero" or "mean", see core.attention.KnockOut).
+        patch_from, sites: activation patching, the clean trace's values written at those sites
+        (see core.model.patches_for)."""
         enc = self.tokenizer.encode(text)
         return self.net.trace(enc.ids, enc.tokens, enc.offsets, enc.special_mask,
                               truncated=enc.truncated, text=text, n_input_tokens=enc.n_input_tokens,
-                              ablate=ablate, mode=mode)
+                              ablate=ablate, mode=mode, patch_from=patch_from, sites=sites)
 
     @property
     def has_sentence_embedding(self) -> bool:

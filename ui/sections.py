@@ -78,6 +78,17 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
         ("pages/score_anatomy.py", "Inside one score", "🔍",
          "q, k and q ⊙ k of one head for a chosen query and key, and what the head writes: ‖α·v·W_O‖ beside α."),
     ],
+    "Why the model says it": [
+        ("pages/patching.py", "Activation patching", "🔌",
+         "Two prompts, clean and corrupted: copy one activation at a time from the clean run into the corrupted "
+         "one and see which layer, position or head brings the clean answer back."),
+        ("pages/logit_attribution.py", "Direct logit attribution", "🧾",
+         "Each head's and MLP's direct share of a predicted token's logit, through the final norm with its scale "
+         "frozen; the shares add up to the logit."),
+        ("pages/head_detectors.py", "Head detectors", "🕵️",
+         "Induction heads on repeated random tokens (with the stripe and the loss on the repeat), previous-token, "
+         "duplicate-token and sink heads on your sentence."),
+    ],
     "Train": [
         ("pages/train.py", "Train a tiny transformer", "🏋️",
          "A BPE tokenizer and a small GPT-style model trained here, its time estimated first, live loss curve."),

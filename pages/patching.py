@@ -1,0 +1,103 @@
+"""Activation patching: which layer, position or head carries the difference between two prompts."""
+import numpy as np
+import streamlit as st
+
+from ui.attention import head_opener
+from ui.causal import DECODER_PAIR, ENCODER_PAIR, answer_token, does_not_apply, patch_grid_for
+from ui.frame import require_frame
+from ui.state import current_model, current_model_name, current_trace
+from ui.widgets import plot
+from viz.causal import layer_head_map, layer_position_map
+
+PAGE = "patching"
+KINDS = {"resid_pre": "Residual stream (each layer's input) · layer × position",
+         "attn_out": "Attention output · layer × position",
+         "mlp_out": "MLP output · layer × position",
+         "head": "Each head's output (all positions) · layer × head"}
+
+require_frame()
+st.title("🔌 Activation patching")
+st.markdown("Run a **corrupted** prompt, and copy into it, at one place only, what the **clean** prompt had "
+            "there. If the output swings back to the clean answer, that place carries the information. Every "
+            "place is tried, one at a time: each cell of a map below is one patched run.")
+model, name = current_model(), current_model_name()
+lm = model.config.lm_head
+default = DECODER_PAIR if lm else ENCODER_PAIR
+left, right = st.columns(2)
+clean_text = left.text_area("Clean prompt", default[0], key=f"{PAGE}_clean", height=90, max_chars=600)
+corrupted_text = right.text_area("Corrupted prompt", default[1], key=f"{PAGE}_corrupted", height=90, max_chars=600,
+                                 help="Change a word or two, keeping the number of tokens: activations are "
+                                      "copied position by position.")
+clean = current_trace(clean_text)
+corrupted = current_trace(corrupted_text)
+if len(clean) != len(corrupted):
+    st.warning(f"The clean prompt makes {len(clean)} tokens and the corrupted one {len(corrupted)}: patching copies "
+               "activations position by position, so both need the same number. Change words for words that "
+               "split into as many pieces; the tokens side by side:", icon="↔️")
+    t = max(len(clean), len(corrupted))
+    st.dataframe({"position": list(range(t)), "clean": clean.tokens + [""] * (t - len(clean)),
+                  "corrupted": corrupted.tokens + [""] * (t - len(corrupted))}, hide_index=True)
+    st.stop()
+differ = [i for i in range(len(clean)) if clean.ids[i] != corrupted.ids[i]]
+if not differ:
+    does_not_apply("The two prompts make the same tokens: there is no difference to trace. Change a word of the "
+                   "corrupted prompt.")
+st.caption(f"{len(clean)} tokens each; they differ at position{'s' if len(differ) > 1 else ''} "
+           f"{', '.join(map(str, differ))}.")
+
+answer = other = None
+if lm:
+    a, b = st.columns(2)
+    answer_text = a.text_input("Answer the clean prompt should give", default[2], key=f"{PAGE}_answer")
+    other_text = b.text_input("Answer the corrupted prompt gives", default[3], key=f"{PAGE}_other",
+                              help="Mind the leading space: GPT-2 reads \" Mary\" and \"Mary\" as different tokens.")
+    picked = answer_token(model, answer_text), answer_token(model, other_text)
+    if None in picked:
+        does_not_apply("Type both answers: the measure is the difference of their logits.")
+    (answer, answer_piece, answer_len), (other, other_piece, other_len) = picked
+    if answer == other:
+        does_not_apply("The two answers begin with the same token, and only the first token of each is measured: "
+                       "their logit difference is always 0. Pick answers that begin differently (see the "
+                       "Tokenization page for how this model splits them).")
+    st.caption("Measured: logit(answer) − logit(other) at the last position, on the first token of each answer, "
+               "normalised so that the clean run scores **1** and the corrupted run **0**.")
+    st.dataframe({"": ["answer", "other"], "first token": [answer_piece, other_piece], "id": [answer, other],
+                  "tokens in the answer": [answer_len, other_len]}, hide_index=True)
+else:
+    st.caption("This model has no language-model head, so the measure is its sentence embedding: the cosine of the "
+               "patched run's mean-pooled vector to the clean run's, normalised so that the clean run scores "
+               "**1** and the corrupted run **0**.")
+
+kind = st.radio("What to patch", list(KINDS), format_func=KINDS.get, key=f"{PAGE}_kind")
+try:
+    grid = patch_grid_for(name, clean, corrupted, kind, answer, other)
+except ValueError as exc:
+    does_not_apply(f"Patching could not run: {exc}")
+metric = grid.metric
+st.caption(f"Measure: the {metric.name}.")
+cols = st.columns(3)
+cols[0].metric("Clean run", f"{metric.clean:.3f}")
+cols[1].metric("Corrupted run", f"{metric.corrupted:.3f}")
+cols[2].metric("Difference to explain", f"{metric.clean - metric.corrupted:+.3f}")
+values = grid.normalised
+if not np.isfinite(values).any():
+    does_not_apply("The clean and corrupted runs score the same, so no patch can move the output towards the "
+                   "clean one. Try answers the two prompts disagree on.")
+label = "share recovered"
+if kind == "head":
+    fig = layer_head_map(values, "Patching each head's output (all positions)", label)
+    best = np.unravel_index(int(np.nanargmax(np.abs(values))), values.shape)
+    where = f"layer {best[0]}, head {best[1]}"
+else:
+    fig = layer_position_map(values, clean.tokens, f"Patching the {KINDS[kind].split(' · ')[0].lower()}", label)
+    best = np.unravel_index(int(np.nanargmax(np.abs(values))), values.shape)
+    where = f"layer {best[0]}, position {best[1]}"
+plot(fig, f"{PAGE}_{kind}")
+st.caption(f"Red: the patch moves the output towards the clean run (1 = all the way); blue: away from it. "
+           f"The strongest single patch: {where} ({values[best]:+.2f}). Hover a cell for its value and token.")
+if kind == "head":
+    head_opener(clean, PAGE, "Open this head", default=(int(best[0]), int(best[1])))
+if kind == "resid_pre":
+    st.caption("Read the residual-stream map from the top: at layer 0 only the changed tokens' own positions "
+               "matter; lower down, the information moves to the positions that read it"
+               + (" (for a next-token answer, the last one)." if lm else "."))

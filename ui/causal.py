@@ -1,0 +1,72 @@
+"""What the causal pages share: answer tokens, cached patching grids and induction probes, a stop
+with a plain message where a tool does not apply."""
+from __future__ import annotations
+
+import streamlit as st
+
+from analysis.detectors import InductionProbe, induction_probe
+from analysis.patching import PatchGrid, make_metric, patch_grid
+from core import Trace
+from models import LoadedModel
+from ui.state import cached, get_model
+
+# Prompt pairs that differ in one name or word and keep the same number of tokens in GPT-2's tokenizer.
+DECODER_PAIR = ("When Mary and John went to the store, John gave a drink to",
+                "When Mary and John went to the store, Mary gave a drink to", " Mary", " John")
+ENCODER_PAIR = ("The cat sat on the mat.", "The dog sat on the mat.", "", "")
+
+
+def does_not_apply(message: str) -> None:
+    """Stop the page, saying plainly why this tool does not apply to the chosen model."""
+    st.info(message, icon="ℹ️")
+    st.stop()
+
+
+def answer_token(model: LoadedModel, text: str) -> tuple[int, str, int] | None:
+    """The first token the tokenizer makes of `text` (no specials added), its text, and how many
+    tokens `text` makes; None if none."""
+    ids = model.tokenizer.backend.encode(text, add_special_tokens=False).ids if text else []
+    if not ids:
+        return None
+    return int(ids[0]), model.tokenizer.id_to_token(int(ids[0])) or f"<{ids[0]}>", len(ids)
+
+
+def patch_grid_for(model_name: str, clean: Trace, corrupted: Trace, kind: str,
+                   answer: int | None, other: int | None) -> PatchGrid:
+    """One patching grid, once per server (byte-budgeted cache), with a progress bar while it runs."""
+    def compute() -> PatchGrid:
+        model = get_model(model_name)
+        metric = make_metric(model, clean.ids, corrupted.ids, answer, other)
+        bar = st.progress(0.0, text="Patching, layer by layer…")
+        grid = patch_grid(model, clean, corrupted.ids, kind, metric,
+                          progress=lambda done: bar.progress(min(1.0, done), text=f"Patching… {done:.0%}"))
+        bar.empty()
+        return grid
+    return cached(("patch", model_name, clean.text, corrupted.text, kind, answer, other), compute,
+                  "Running the patched forwards…")
+
+
+def special_ids(model: LoadedModel) -> list[int]:
+    """Ids of the tokenizer's special tokens ([CLS], <s>, <|endoftext|>...): never drawn as random tokens."""
+    added = model.tokenizer.backend.get_added_tokens_decoder()
+    return sorted(i for i, token in added.items() if token.special)
+
+
+def leading_specials(model: LoadedModel) -> list[int]:
+    """What the tokenizer puts before every text (<s>, [CLS]), so probes start as real inputs do."""
+    enc = model.tokenizer.encode("a")
+    prefix = []
+    for token_id, special in zip(enc.ids, enc.special_mask):
+        if not special:
+            break
+        prefix.append(int(token_id))
+    return prefix
+
+
+def induction_for(model_name: str) -> InductionProbe:
+    """The induction probe of a model (random tokens, seeded: the same for everyone), cached."""
+    def compute() -> InductionProbe:
+        model = get_model(model_name)
+        return induction_probe(model, n=20, batch=4, seed=0, prefix=leading_specials(model),
+                               avoid=special_ids(model), vocab=model.tokenizer.vocab_size)
+    return cached(("induction probe", model_name), compute, "Running repeated random tokens…")
