@@ -30,14 +30,16 @@ def tiny_settings(at) -> None:
 @pytest.fixture(scope="module")
 def trained_session(tmp_path_factory):
     """One short training run through the page; the session state is reused by the other pages."""
-    import os
-    os.environ["ATTENTION_EXPLORER_MODELS_DIR"] = str(tmp_path_factory.mktemp("models"))
-    at = page("train.py", "the king rules his kingdom .").run()
-    assert not at.exception
-    tiny_settings(at)
-    at.button(key="train_start").click().run()
-    assert not at.exception, at.exception
-    return at
+    # The models folder is this module's own, and set back afterwards: a trained model left in the
+    # picker would change what later tests in the same process see (other pages list every model).
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ATTENTION_EXPLORER_MODELS_DIR", str(tmp_path_factory.mktemp("models")))
+        at = page("train.py", "the king rules his kingdom .").run()
+        assert not at.exception
+        tiny_settings(at)
+        at.button(key="train_start").click().run()
+        assert not at.exception, at.exception
+        yield at
 
 
 def test_training_run_saves_and_registers_both_models(trained_session):
