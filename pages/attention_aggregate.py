@@ -10,13 +10,11 @@ from ui.family import specials_text
 from ui.frame import require_frame
 from ui.head_choice import chosen, pick_layer
 from ui.state import current_model_name, current_trace
-from ui.url import page_name
 from ui.widgets import linked, plot, sentence_key, token_labels
 from ui.words import attention_view, keys_view, units, window_key, word_toggle, words_caption
 from viz.attention import attention_heatmap, key_bar
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("➕ Aggregates & rollout")
 st.markdown("One head is one of many. Here attention is **added up**: over the heads of a layer, through "
             "the layers (*rollout*), and over several query tokens at once.")

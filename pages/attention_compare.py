@@ -7,7 +7,6 @@ from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.head_choice import suggested_head
 from ui.state import current_trace
-from ui.url import page_name
 from ui.widgets import head_label, linked, plot
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.attention import compare_heatmaps, difference_heatmap
@@ -16,8 +15,7 @@ from viz.attention import compare_heatmaps, difference_heatmap
 # sentences, so the page opens on a contrast.
 CONTRASTS = [(2, 5), (4, 3), (5, 11), (0, 0)]
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("⚖️ Compare heads")
 st.markdown("Put heads next to each other on **one** colour scale, so the same colour means the same "
             "weight everywhere, then subtract two of them to see exactly where they disagree.")

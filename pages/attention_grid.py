@@ -8,13 +8,11 @@ from ui.frame import require_frame
 from ui.defaults import fixed_scale_note, stretch_changes_nothing
 from ui.head_choice import head_stats_of, special_names, suggested_head
 from ui.state import cached, current_model_name, current_trace
-from ui.url import page_name
 from ui.widgets import plot
 from ui.words import all_heads_in_words, word_toggle, words_caption
 from viz.heads import MAX_THUMB, block_pool, heads_grid
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🧩 All heads at once")
 trace = current_trace()
 n = len(trace.tokens)

@@ -10,7 +10,6 @@ from ui.frame import require_frame
 from ui.interactive import interactive_heatmap
 from ui.quiz import attention_quiz
 from ui.state import current_model_name, current_trace
-from ui.url import page_name
 from ui.widgets import linked, plot
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.attention import attention_heatmap
@@ -24,8 +23,7 @@ def strongest_links(matrix: np.ndarray, positions: list[int], tokens: list[str],
                          "weight": np.round(matrix[q, k], 3)})
 
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🔥 One head")
 st.markdown("Each **row** is a query token asking *where should I look?*; its colours are that token's "
             "attention weights over the **key** tokens in the columns, and every row sums to 1. "

@@ -6,15 +6,13 @@ from ui.frame import require_frame
 from ui.interactive import interactive_lines
 from ui.head_choice import chosen, pick_layer
 from ui.state import current_trace
-from ui.url import page_name
 from ui.widgets import linked, plot, sentence_key
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
 from viz.lines import MIN_WEIGHT, lines_figure
 
 LINES_WINDOW = 64   # more tokens than this make the two columns too tall to read
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("〰️ Lines view")
 st.markdown("The sentence twice: **queries** on the left, **keys** on the right. **Hover a token on the "
             "left** to see where it looks: one line to each key, as strong as its weight. **Hover a token "

@@ -7,14 +7,12 @@ from ui.attribution import KINDS, SIMILARITY, STATE, explain, next_token_choices
 from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, current_model_name
-from ui.url import page_name
 from ui.widgets import linked, pick_window, plot, sentence_key, token_labels
 from viz.attribution import methods_heatmap, shaded_tokens
 
 OTHER = "A banana is a kind of fruit."
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🎯 Which tokens drove it")
 st.markdown(f"Pick one number the model computes, then ask which input tokens pushed it up ({colour_words().up}) "
             f"or down ({colour_words().down}). **Gradient × input** is one backward pass; **integrated gradients** "

@@ -7,15 +7,13 @@ from analysis.faithfulness import RANDOM
 from ui.faithfulness import IG_STEPS, curves_for, explanations_for, n_ranked, summary
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, current_model_name
-from ui.url import page_name
 from ui.widgets import linked, pick_window, plot, sentence_key
 from viz.attribution import methods_heatmap
 from viz.faithfulness import erasure_chart
 
 STEPS, BINS = "k = 1, 2, 3 … tokens", "ERASER's bins: 1, 5, 10, 20 and 50 % of the tokens"
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🧪 Is the explanation faithful?")
 st.markdown("Attention maps and attribution scores both *rank* the tokens, and they often disagree: attention "
             "is not by itself an explanation. A test that needs no trust in any of them (ERASER, DeYoung et al. "

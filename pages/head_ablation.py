@@ -8,7 +8,6 @@ from ui.frame import require_frame
 from ui.heads import importance_for, importance_key
 from ui.jobs import is_ready
 from ui.state import cached, current_model_and_trace, current_model_name
-from ui.url import page_name
 from ui.widgets import head_label, linked, plot
 from viz.attention import key_bar
 from viz.heads import statistic_heatmap
@@ -16,8 +15,7 @@ from viz.training import token_probabilities
 
 MODES = {"zero": "zero (the head says nothing)", "mean": "mean (the head says its average, for every token)"}
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🔇 Knock heads out")
 st.markdown("Attention weights show where a head *looks*; knocking it out shows what it *does*. The chosen "
             "heads' outputs are replaced before W_O reads them, and the rest of the model runs as usual.")

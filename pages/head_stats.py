@@ -8,12 +8,10 @@ from ui.attention import head_opener, stats_for
 from ui.family import specials_text, statistic_names
 from ui.frame import require_frame
 from ui.state import current_model_name, current_trace
-from ui.url import page_name
 from ui.widgets import linked, plot
 from viz.heads import statistic_heatmap
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("📊 Head statistics")
 trace = current_trace()
 STATISTICS = statistic_names(trace)

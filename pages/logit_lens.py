@@ -5,14 +5,12 @@ import streamlit as st
 from ui.frame import require_frame
 from ui.predictions import lens_for, require_unembedding, token_texts
 from ui.state import current_model_and_trace, current_model_name
-from ui.url import page_name
 from ui.widgets import linked, pick_window, plot, sentence_key
 from viz.lens import logit_lens_grid, visible_token
 
 WINDOW, LIMIT = 16, 32
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🔭 Logit lens")
 st.markdown("The model's own prediction comes from its **last** layer: final norm, then the unembedding. The "
             "*logit lens* applies the same final norm and unembedding to the residual stream after **every** "

@@ -6,12 +6,10 @@ from analysis.lens import probability_and_rank, top_next_tokens
 from ui.frame import require_frame
 from ui.predictions import require_unembedding, token_text
 from ui.state import current_model_and_trace
-from ui.url import page_name
 from ui.widgets import linked, plot, sentence_key, show_text, token_labels
 from viz.lens import next_token_bars, visible_token
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🔮 Next token")
 st.markdown("A decoder ends in an **unembedding**: the last layer's output goes through a final norm and is "
             "scored against every entry of the vocabulary (one *logit* each); a softmax turns the scores into "

@@ -7,15 +7,13 @@ from ui.defaults import pick_layer_and_head
 from ui.family import kv_note
 from ui.frame import require_frame
 from ui.state import cached, current_model_name, current_trace, trace_for
-from ui.url import page_name
 from ui.widgets import MAX_WINDOW, linked, pick_window, plot, sentence_key
 from viz.qk_space import qk_figure
 
 LABELLED = 24        # up to this many tokens, every point is labelled; beyond, the ends of the top lines
 TOP_LABELS = 12      # lines whose ends get labels in a long sentence
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🧲 Query–key space")
 st.markdown(
     "A head compares every **query** (what a token is looking for) with every **key** (what a token "

@@ -9,11 +9,9 @@ import streamlit as st
 from ui.frame import require_frame
 from ui.quiz import predict_then_reveal, quiz_for, quiz_link, shareable, start_over
 from ui.state import current_model_name, current_trace
-from ui.url import page_name
 from ui.widgets import linked, show_text
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🎓 Quiz: predict, then reveal")
 st.markdown("Each question is made from **this model's own numbers** for your sentence: guess what the model "
             "does, then reveal the answer and the numbers behind it. Change the sentence in the sidebar for "

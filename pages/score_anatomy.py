@@ -6,13 +6,11 @@ from analysis.score_parts import norm_attention, score_parts
 from ui.defaults import pick_layer_and_head
 from ui.frame import require_frame
 from ui.state import cached, current_model_and_trace, current_model_name
-from ui.url import page_name
 from ui.widgets import linked, pick_window, plot, sentence_key, token_label, token_labels
 from viz.attention import attention_heatmap
 from viz.score_parts import key_shares, score_bars
 
-require_frame()
-PAGE = page_name()   # this file's name, from the frame: its controls' keys start with it
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🔍 Inside one score")
 st.markdown("An attention score is a dot product: multiply the query's and the key's numbers dimension by "
             "dimension, add them up, divide by √d_head. Below, the real vectors of one head; then what the "

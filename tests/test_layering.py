@@ -133,7 +133,8 @@ def test_every_page_starts_inside_the_frame(page):
     """A page's first Streamlit step is ui.frame.require_frame(): a fresh server's first request
     for a page (a shared link) is sent through app.py instead of running the page alone."""
     tree = ast.parse((ROOT / "pages" / page).read_text())
-    calls = [node.value for node in tree.body if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
+    calls = [node.value for node in tree.body if isinstance(node, (ast.Expr, ast.Assign))
+             and isinstance(node.value, ast.Call)]          # require_frame() or PAGE = require_frame()
     assert calls, f"pages/{page} makes no calls"
     first = calls[0].func
     assert isinstance(first, ast.Name) and first.id == "require_frame", \

@@ -185,19 +185,20 @@ def start() -> None:
         st.rerun()
 
 
-def require_frame() -> None:
+def require_frame() -> str:
     """First call of every page: a page that the old pages-folder mode ran on its own (no
     app.py, so no sidebar and the link's sentence ignored) reruns through app.py, which
     opens the same page. A page run alone on purpose (AppTest) is left alone. The page's file names
-    its controls' keys (ui/url.py) when the frame has not named the page (a page run alone)."""
+    its controls' keys (ui/url.py) when the frame has not named the page (a page run alone), and
+    that name is returned: `PAGE = require_frame()`."""
     caller = inspect.currentframe().f_back       # the page script itself
     if caller is not None and caller.f_globals.get("__file__"):
         url.page_file(caller.f_globals["__file__"])
     if st.session_state.get(FRAMED):
-        return
+        return url.page_name()
     ctx = get_script_run_ctx()
     if ctx is None or Path(ctx.main_script_path).name != "app.py":
-        return
+        return url.page_name()
     _leave_pages_folder_mode()
     st.rerun()
 
