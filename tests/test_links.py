@@ -17,7 +17,7 @@ def _controls_script():
     import streamlit as st
 
     from ui import url as page_url
-    from ui.widgets import head_label, linked, token_labels  # noqa: F401  (token_labels: pages' pickers)
+    from ui.widgets import head_label, linked
 
     page_url.set_page("attention_aggregate")      # what the frame does before a page runs
     labels = ["0 · [CLS]", "1 · time", "2 · flies", "3 · like", "4 · an"]

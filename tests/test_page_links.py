@@ -59,7 +59,7 @@ def another(w) -> str | list[str]:
         i = w.options.index(now)
         return w.options[i + 1 if i + 1 < len(w.options) else i - 1]
     if w.type == "slider":
-        lo, hi, step = w.proto.min, w.proto.max, w.proto.step
+        hi, step = w.proto.max, w.proto.step
 
         def moved(v):
             return v + step if v + step <= hi else v - step
