@@ -362,14 +362,13 @@ class Run:
                 await (self.bystander(page, i, sentences[1:]) if i == self.args.sessions
                        else self.expensive_session(page, i))
                 return
+            # (action, menu, page, what shows it is done): a sentence, then three pages from the menus
+            visits = [("context", "Meaning", "context", "legend"), ("embeddings", "Meaning", "embeddings", "embeddings"),
+                      ("attention", "Attention", "attention_head", "ticks")]
             for marker, text in sentences[1:]:
                 await self.act(page, "type", lambda: self.type(page, text), "ticks", marker, text, i)
-                await self.act(page, "context", lambda: self.menu(page, "Meaning", "context"),
-                               "legend", marker, text, i)
-                await self.act(page, "embeddings", lambda: self.menu(page, "Meaning", "embeddings"),
-                               "embeddings", marker, text, i)
-                await self.act(page, "attention", lambda: self.menu(page, "Attention", "attention_head"),
-                               "ticks", marker, text, i)
+                for action, menu, target, done in visits:
+                    await self.act(page, action, lambda: self.menu(page, menu, target), done, marker, text, i)
         finally:
             await context.close()
 

@@ -69,9 +69,8 @@ def reference_grid(hf, clean_ids: list[int], corrupted_ids: list[int], kind: str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    for option, default in (("--tokens", 20), ("--repeats", 3), ("--threads", 2)):
+        parser.add_argument(option, type=int, default=default)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     import transformers as tf

@@ -3,8 +3,8 @@ import numpy as np
 import streamlit as st
 
 from ui.frame import require_frame
-from ui.predictions import lens_for, require_unembedding, token_texts
-from ui.state import current_model_and_trace, current_model_name
+from ui.predictions import decoder_and_trace, lens_for, token_texts
+from ui.state import current_model_name
 from ui.widgets import linked, pick_window, plot, sentence_key
 from viz.lens import logit_lens_grid, visible_token
 
@@ -16,8 +16,7 @@ st.markdown("The model's own prediction comes from its **last** layer: final nor
             "*logit lens* applies the same final norm and unembedding to the residual stream after **every** "
             "layer, as if the model stopped there. Read a column from the bottom (the embedding) to the top (the "
             "model's output) to see at which layer it starts to 'know' the next word.")
-model, trace = current_model_and_trace()
-require_unembedding(model, trace)
+model, trace = decoder_and_trace()
 t = len(trace.tokens)
 # A decoder's continuation is at the end of the text: open on the last positions.
 shown = pick_window(t, f"{PAGE}_window_{sentence_key(trace.text)}", size=WINDOW, limit=LIMIT, at_end=True)

@@ -4,19 +4,16 @@ import streamlit as st
 
 from analysis.lens import probability_and_rank, top_next_tokens
 from ui.frame import require_frame
-from ui.predictions import require_unembedding, token_text
-from ui.state import current_model_and_trace
+from ui.predictions import decoder_and_trace, token_text
 from ui.widgets import linked, plot, sentence_key, show_text, token_labels
 from viz.lens import next_token_bars, visible_token
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🔮 Next token")
-st.markdown("A decoder ends in an **unembedding**: the last layer's output goes through a final norm and is "
-            "scored against every entry of the vocabulary (one *logit* each); a softmax turns the scores into "
-            "probabilities for the **next** token. The model is causal, so the prediction after position i used "
-            "only tokens 0…i: every position of your sentence has one.")
-model, trace = current_model_and_trace()
-require_unembedding(model, trace)
+st.markdown("A decoder ends in an **unembedding**: the last layer's output goes through a final norm and is scored "
+            "against every entry of the vocabulary (one *logit* each); a softmax turns the scores into probabilities "
+            "for the **next** token. The prediction after position i used only tokens 0…i (the model is causal).")
+model, trace = decoder_and_trace()
 t = len(trace.tokens)
 left, right = st.columns([3, 1])
 position = left.selectbox("After token", range(t), index=t - 1, **linked(f"position_{sentence_key(trace.text)}"),

@@ -37,16 +37,6 @@ def test_the_page_and_the_scores_use_the_same_q_and_k(minilm):
     np.testing.assert_allclose(weights_from(q, k), trace.layers[1].weights[3], atol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def tiny_folders(tmp_path_factory):
-    pytest.importorskip("transformers")
-    from hf_tiny import hf_model, save_checkpoint, tokenizer_for
-
-    root = tmp_path_factory.mktemp("qk")
-    return {family: str(save_checkpoint(hf_model(family), tokenizer_for(family), root / family))
-            for family in ("gpt2", "llama")}
-
-
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 def test_causal_rotary_and_grouped_heads_keep_every_weight(tiny_folders, family):
     """GPT-2 (causal mask) and Llama (rotary q, k; grouped-query heads read their kv head)."""

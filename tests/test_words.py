@@ -164,16 +164,6 @@ def test_hidden_specials_and_words_compose_on_the_page():
     assert "8 pieces → 3 words" in texts(at.caption)           # [CLS] and [SEP] gone, then merged
 
 
-@pytest.fixture(scope="module")
-def tiny_folders(tmp_path_factory):
-    pytest.importorskip("transformers")
-    from hf_tiny import hf_model, save_checkpoint, tokenizer_for
-
-    root = tmp_path_factory.mktemp("words")
-    return {family: str(save_checkpoint(hf_model(family), tokenizer_for(family), root / family))
-            for family in ("gpt2", "llama")}
-
-
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 @pytest.mark.parametrize("page", ["attention_head", "attention_lines", "attention_aggregate"])
 def test_word_view_on_byte_level_models(tiny_folders, family, page):

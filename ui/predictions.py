@@ -8,7 +8,7 @@ from analysis.lens import LogitLens, logit_lens
 from models import LoadedModel
 from ui.family import model_family
 from models.registry import is_decoder
-from ui.state import cached, get_model, model_choices, trace_for
+from ui.state import cached, current_model_and_trace, get_model, model_choices, trace_for
 
 LENS_K = 5
 
@@ -31,6 +31,14 @@ def require_unembedding(model: LoadedModel, trace: Trace) -> None:
                     "example `openai-community/gpt2` or `EleutherAI/pythia-70m`), or train one on **Train a "
                     "tiny transformer**.")
     st.stop()
+
+
+def decoder_and_trace() -> tuple[LoadedModel, Trace]:
+    """The sidebar's model and sentence for a prediction page, which stops with the decoders on offer
+    when the model is an encoder."""
+    model, trace = current_model_and_trace()
+    require_unembedding(model, trace)
+    return model, trace
 
 
 def use_model(key: str) -> None:
