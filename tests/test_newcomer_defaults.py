@@ -24,3 +24,34 @@ def test_sentence_meaning_opens_on_the_closest_pair_numbered_as_the_text_box():
     first_line = at.text_area(key="sentences_list").value.splitlines()[0]
     labels = at.selectbox(key="sentences_a").options
     assert labels[0].startswith("0. I sat on the bank") and labels[1] == f"1. {first_line}"
+
+
+def test_a_long_window_keeps_the_token_a_sink_head_parks_on():
+    from ui.attention import busiest_window, opening_window
+
+    n, size = 300, 64
+    attentions = np.full((2, 2, n, n), 1.0 / n, dtype=np.float32)           # (L, H, T, T) evenly spread
+    attentions[..., 150:190, 150:190] += 0.5                                # a busy stretch far from [CLS]
+    attentions[..., :, 0] += 5.0                                            # and every row parks on [CLS]
+    special = np.zeros(n, dtype=bool)
+    special[[0, n - 1]] = True
+    assert busiest_window(attentions, list(range(n)), special, size) > 0   # the busiest stretch alone drops [CLS]
+    start, keep = opening_window(attentions, list(range(n)), special, size)
+    assert keep == 0 and start == 0                                        # the sink stays in view
+    attentions[..., :, 0] -= 5.0
+    attentions[..., :, 120] += 5.0                                         # a sink mid-text: the busy stretch
+    start, keep = opening_window(attentions, list(range(n)), special, size)  # as close as holding it allows
+    assert keep == 120 and start <= 120 < start + size and start + size > 150
+
+
+def test_a_long_text_says_which_part_is_shown(minilm):
+    from bench.screenshots import PARAGRAPH
+
+    trace = minilm.trace(PARAGRAPH)
+    at = run_page("attention_head", PARAGRAPH)
+    assert not at.exception
+    start, end = next(s for s in at.slider if s.label.startswith("Token window")).value
+    received = trace.attentions.mean(axis=(0, 1)).sum(axis=0)              # (T,) attention each token receives
+    assert start <= int(np.argmax(received)) <= end                        # the sink is in the heatmap
+    note = " ".join(c.value for c in at.caption if c.value.startswith("Showing positions"))
+    assert f"Showing positions {start}–{end} of {len(trace.tokens)}" in note
