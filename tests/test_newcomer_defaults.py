@@ -55,3 +55,12 @@ def test_a_long_text_says_which_part_is_shown(minilm):
     assert start <= int(np.argmax(received)) <= end                        # the sink is in the heatmap
     note = " ".join(c.value for c in at.caption if c.value.startswith("Showing positions"))
     assert f"Showing positions {start}–{end} of {len(trace.tokens)}" in note
+
+
+def test_one_training_step_opens_on_predicting_a_word():
+    at = run_page("train_step", "Time flies like an arrow.")
+    assert not at.exception
+    read = next(c.value for c in at.code if c.value.startswith("read:"))
+    assert "“time flies”" in read                                 # what the model read, as text
+    target = read.split("target: ")[1].split()[0]
+    assert target.startswith("▁") and sum(ch.isalpha() for ch in target) >= 2     # a word, not "m"
