@@ -64,3 +64,15 @@ def test_one_training_step_opens_on_predicting_a_word():
     assert "“time flies”" in read                                 # what the model read, as text
     target = read.split("target: ")[1].split()[0]
     assert target.startswith("▁") and sum(ch.isalpha() for ch in target) >= 2     # a word, not "m"
+
+
+def test_the_encoder_decoders_extra_rows_are_explained():
+    at = run_page("seq2seq")
+    assert not at.exception
+    source = at.text_input(key=next(k for k in at.session_state if str(k).startswith("seq2seq_text_"))).value
+    note = next(c.value for c in at.caption if c.value.startswith("The decoder has"))
+    cross = figures(at)[0]["data"][0]                         # rows: the decoder; columns: the input letters
+    assert len(cross["x"]) == len(source) < len(cross["y"])
+    assert note.startswith(f"The decoder has {len(cross['y'])} rows for {len(source)} input letters")
+    assert "start signal" in note
+    assert "not learnt to stop" in note                       # the untrained default writes past the end
