@@ -14,7 +14,7 @@ from analysis.context import layer_movement, project_trajectories, word_around, 
 from ui.context import nearest_csv, paths_at_hand, paths_to_draw, token_to_follow, trajectory_csv
 from ui.embedding import input_vectors
 from ui.frame import require_frame
-from ui.quiz import answer_fold, movement_quiz
+from ui.quiz import FOLLOW, answer_fold, movement_quiz
 from ui.state import current_model_name, current_trace
 from ui.widgets import plot, sentence_key, token_labels
 from viz.common import LAYER_CONVENTION
@@ -38,8 +38,10 @@ words = [i for i, special in enumerate(trace.special_mask) if not special]
 if len(words) == 1:
     st.info("This sentence is a single token: there is no context to move it (only [CLS] and [SEP] "
             "around it). Add a few words to see context at work.")
+asked = st.session_state.pop(FOLLOW, None)           # a Quiz question's token, when it sent the person here
+first = asked[1] if asked and asked[0] == text_key and asked[1] < len(trace.tokens) else token_to_follow(trace, words)
 token = st.selectbox("Token to follow (nearest entries and movement)", range(len(trace.tokens)),
-                     index=token_to_follow(trace, words), format_func=token_labels(trace).__getitem__,
+                     index=first, format_func=token_labels(trace).__getitem__,
                      key=f"context_token_{text_key}")
 whole = word_around(trace, token)
 dims = 3 if st.radio("Projection", ["2-D", "3-D"], horizontal=True, key="context_dims") == "3-D" else 2

@@ -255,7 +255,7 @@ def test_main_pages_ask_first(gpt2_folder):
 
 
 def test_each_quiz_question_links_to_its_page_and_head():
-    from ui.quiz import question_key, quiz_for
+    from ui.quiz import FOLLOW, question_key, quiz_for
 
     at = run_page("quiz")
     questions = quiz_for("minilm", "Time flies like an arrow.")
@@ -271,5 +271,10 @@ def test_each_quiz_question_links_to_its_page_and_head():
     at.button(key=keys[movement]).click().run()
     from ui.widgets import sentence_key
 
-    followed = at.session_state[f"context_token_{sentence_key('Time flies like an arrow.')}"]
-    assert followed == questions[movement].details["position"]            # Context at work follows the token
+    asked = (sentence_key("Time flies like an arrow."), questions[movement].details["position"])
+    assert at.session_state[FOLLOW] == asked
+    context = run_page("context", **{FOLLOW: asked})                      # Context at work follows that token
+    assert not context.exception
+    assert next(w for w in context.selectbox if w.key.startswith("context_token_")).value == asked[1]
+    other = run_page("context", **{FOLLOW: (asked[0], 4)})                # not the page's own default (2, "flies")
+    assert next(w for w in other.selectbox if w.key.startswith("context_token_")).value == 4

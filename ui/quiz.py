@@ -33,6 +33,7 @@ from ui.state import URL_SENTENCE_LIMIT, cached, current_sentence, get_model, tr
 from ui.widgets import WINDOW, sentence_key, window_at
 from viz.lens import visible_token
 
+FOLLOW = "context_follow"      # (sentence key, position): the token Context at work opens on, once
 FOLDED = "🙈 Answer folded"   # the tab a waiting question's answer hides behind
 QUIZ_SPACE = "glove-6b-50d"   # the Quiz page's analogy: GloVe, the Embedding page's default space
 # Analogies to ask: every preset but man : king :: woman : ?, which everyone knows and the
@@ -141,7 +142,7 @@ def question_link(question: Question, text: str, key: str) -> None:
             open_head(details["layer"], details["head"])
     elif question.kind == "movement":
         if st.button("Follow this token on Context at work", key=f"{key}_open", icon=":material/open_in_new:"):
-            go_to("pages/context.py", {f"context_token_{sentence_key(text)}": details["position"]},
+            go_to("pages/context.py", {FOLLOW: (sentence_key(text), details["position"])},
                   "Open the *Context at work* page: it now follows this token.")
     elif question.kind == "next token":
         if st.button("See every candidate on Next token", key=f"{key}_open", icon=":material/open_in_new:"):
