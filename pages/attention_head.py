@@ -8,7 +8,7 @@ from ui.family import kv_note, specials_text
 from ui.defaults import fixed_scale_note, pick_layer_and_head, stretch_changes_nothing
 from ui.frame import require_frame
 from ui.interactive import interactive_heatmap
-from ui.quiz import attention_quiz
+from ui.quiz import answer_fold, attention_quiz
 from ui.state import current_model_name, current_trace
 from ui.widgets import linked, plot
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
@@ -32,7 +32,7 @@ trace = current_trace()
 layer, head = pick_layer_and_head(trace, PAGE)
 if kv_note(trace, head):
     st.caption(kv_note(trace, head))
-attention_quiz(trace, layer, head, PAGE)   # optional: predict this head's strongest link first
+waiting = attention_quiz(trace, layer, head, PAGE)   # optional: predict first; the answer stays folded
 specials = specials_text(trace)
 cols = st.columns([1, 2])
 hide = bool(specials) and cols[0].toggle(f"Hide {specials}", **linked("hide"),
@@ -59,15 +59,16 @@ shown = matrix[window, window]                                      # (window, w
 tokens = [names.names[i] for i in positions]
 title = (f"Layer {layer}, head {head}" + (f" · {specials} hidden" if hide else "")
          + (" · whole words" if whole_words else ""))
-interactive_heatmap(shown, tokens, positions, title, zmax, key=f"{PAGE}_view")
-with st.expander("Zoom, pan or save as PNG: the same head as a Plotly figure"):
-    plot(attention_heatmap(shown, tokens, title, zmax=zmax, positions=positions), f"attention_L{layer}_H{head}")
+with answer_fold(waiting, "This head's heatmap and strongest links"):
+    interactive_heatmap(shown, tokens, positions, title, zmax, key=f"{PAGE}_view")
+    with st.expander("Zoom, pan or save as PNG: the same head as a Plotly figure"):
+        plot(attention_heatmap(shown, tokens, title, zmax=zmax, positions=positions), f"attention_L{layer}_H{head}")
 
-# The strongest links between words (specials left out: they soak up weight in most heads).
-words = [i for i, p in enumerate(positions) if not names.special[p]] or list(range(len(positions)))
-links = strongest_links(shown[np.ix_(words, words)], [positions[i] for i in words], list(names.names))
-st.caption("Strongest links between words in this view (tokens shown as plain text):")
-st.dataframe(links, hide_index=True, width="content", key=f"{PAGE}_links")
+    # The strongest links between words (specials left out: they soak up weight in most heads).
+    words = [i for i, p in enumerate(positions) if not names.special[p]] or list(range(len(positions)))
+    links = strongest_links(shown[np.ix_(words, words)], [positions[i] for i in words], list(names.names))
+    st.caption("Strongest links between words in this view (tokens shown as plain text):")
+    st.dataframe(links, hide_index=True, width="content", key=f"{PAGE}_links")
 
 st.subheader("Export")
 st.caption("PNG, SVG or PDF: the Plotly figure's camera icon and its SVG · PDF menu (in the expander "

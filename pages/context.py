@@ -5,6 +5,8 @@ layer at once, analysis.context.project_trajectories), the vocabulary entries it
 at each layer (the model's input table, ui.embedding.input_vectors), and how far each block
 moved it (analysis.context.layer_movement). The same word in two sentences: pages/context_pair.py.
 """
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -12,7 +14,7 @@ from analysis.context import layer_movement, project_trajectories, word_around, 
 from ui.context import nearest_csv, paths_at_hand, paths_to_draw, token_to_follow, trajectory_csv
 from ui.embedding import input_vectors
 from ui.frame import require_frame
-from ui.quiz import movement_quiz
+from ui.quiz import FOLLOW, answer_fold, movement_quiz
 from ui.state import current_model_name, current_trace
 from ui.widgets import linked, plot, sentence_key, token_labels
 from viz.common import LAYER_CONVENTION
@@ -24,15 +26,22 @@ require_frame()
 st.title("🧭 Context at work")
 st.markdown("Attention mixes each token's vector with the vectors of its context, so the vector **moves** "
             "from layer to layer. Follow it: where it goes, what it ends up near, and which layer moved it.")
-trace = current_trace()
+# A long text takes a while on a busy server: a status at the top spins, naming the part being drawn,
+# until the last part is on the page (Streamlit shows each part as it comes, so without it half a page
+# would look finished). The trace itself has its own spinner.
+started = time.perf_counter()
+trace = current_trace()                    # its own spinner; it may stop the page with a message
+progress = st.status("Drawing the page…", expanded=False)
 # Token pickers hold positions in this sentence: a new sentence gets fresh pickers (and defaults).
 text_key = sentence_key(trace.text)
 words = [i for i, special in enumerate(trace.special_mask) if not special]
 if len(words) == 1:
     st.info("This sentence is a single token: there is no context to move it (only [CLS] and [SEP] "
             "around it). Add a few words to see context at work.")
+asked = st.session_state.pop(FOLLOW, None)           # a Quiz question's token, when it sent the person here
+first = asked[1] if asked and asked[0] == text_key and asked[1] < len(trace.tokens) else token_to_follow(trace, words)
 token = st.selectbox("Token to follow (nearest entries and movement)", range(len(trace.tokens)),
-                     index=token_to_follow(trace, words), format_func=token_labels(trace).__getitem__,
+                     index=first, format_func=token_labels(trace).__getitem__,
                      **linked(f"token_{text_key}"))
 whole = word_around(trace, token)
 dims = 3 if st.radio("Projection", ["2-D", "3-D"], horizontal=True, **linked("dims")) == "3-D" else 2
@@ -45,6 +54,7 @@ with tab_paths:
         st.warning(f"{len(drawn)} tokens chosen; only the first {MAX_DRAWN} are drawn to keep the paths "
                    "readable. Remove some to see others.")
         drawn = drawn[:MAX_DRAWN]
+    progress.update(label="Drawing each token's path through the layers…")
     paths = project_trajectories([trace.hidden_states], dims)
     coords = paths.coords[0]                                            # (L+1, T, dims)
     if drawn:
@@ -67,6 +77,7 @@ with tab_lens:
     st.info("A lens, not a readout: each row lists the vocabulary entries whose *input embeddings* point "
             "most nearly the same way as the hidden state. The embeddings live in that space; every layer moves "
             "the vectors further from it, so deeper rows are an approximation and the cosines shrink.")
+    progress.update(label="Finding the nearest vocabulary entries at every layer…")
     n_entries = st.slider("Entries per layer", 3, 12, 8, **linked("k"))
     vectors, shown = trace.hidden_states[:, token], trace.tokens[token]
     if whole.split:
@@ -82,16 +93,21 @@ with tab_lens:
                        "context_nearest.csv", "text/csv", key="context_lens_csv")
 
 with tab_move:
-    movement_quiz(trace, token, "context")   # optional: guess the layer before the bars below
+    progress.update(label="Measuring how much each layer moves the token…")
+    waiting = movement_quiz(trace, token, "context")   # optional: guess the layer before the bars below
     movement = layer_movement(trace, token)
     if whole.split:
         st.caption(f"“{trace.tokens[token]}” is one piece of {' + '.join(whole.pieces)}: each piece is its own "
                    "vector, and this is this piece's movement.")
-    plot(movement_figure(movement, title=f"How much each layer moves “{trace.tokens[token]}”"), "context_movement")
-    st.caption("Bars: how far the layer moved the vector, and how big attention's and the feed-forward's "
-               "additions were (MiniLM normalises after each addition, so compare the two bars with each "
-               "other, not with the change). Line: cosine to the previous layer (1 = same direction).")
-    movement_table = pd.DataFrame(movement)
-    st.dataframe(movement_table.round(3), hide_index=True)
-    st.download_button("Download the per-layer table (CSV)", movement_table.to_csv(index=False),
-                       "context_movement.csv", "text/csv", key="context_move_csv")
+    with answer_fold(waiting, "How much each layer moves it"):
+        plot(movement_figure(movement, title=f"How much each layer moves “{trace.tokens[token]}”"),
+             "context_movement")
+        st.caption("Bars: how far the layer moved the vector, and how big attention's and the feed-forward's "
+                   "additions were (MiniLM normalises after each addition, so compare the two bars with each "
+                   "other, not with the change). Line: cosine to the previous layer (1 = same direction).")
+        movement_table = pd.DataFrame(movement)
+        st.dataframe(movement_table.round(3), hide_index=True)
+        st.download_button("Download the per-layer table (CSV)", movement_table.to_csv(index=False),
+                           "context_movement.csv", "text/csv", key="context_move_csv")
+progress.update(label=f"Page complete ({len(trace.tokens)} tokens, {time.perf_counter() - started:.1f} s)",
+                state="complete")

@@ -27,7 +27,7 @@ teacher = st.toggle("Teacher's view: show every answer", **linked("teacher"),
                     help="See the answers and explanations before sharing the link with a class.")
 st.caption("The sentence:")
 show_text(trace.text)
-results = [predict_then_reveal(question, f"{PAGE}_q", number=i + 1, framed=True, teacher=teacher)
+results = [predict_then_reveal(question, f"{PAGE}_q", number=i + 1, framed=True, teacher=teacher, text=trace.text)
            for i, question in enumerate(questions)]
 
 st.subheader("Score")

@@ -4,7 +4,7 @@ import streamlit as st
 
 from analysis.sentence import similarity_by_token
 from ui.frame import require_frame
-from ui.heads import sentence_list, sentence_vectors, similarity_and_map
+from ui.heads import MAX_SENTENCE_CHARS, sentence_list, sentence_vectors, similarity_and_map
 from ui.state import current_model, current_model_name, current_sentence
 from ui.widgets import linked, plot, show_text
 from viz.attention import attention_heatmap, key_bar
@@ -25,24 +25,33 @@ if len(sentences) < 2:
     st.info("Type at least two sentences (one per line) to compare them.")
     st.stop()
 cosines, projection = similarity_and_map(vectors)
-labels = [f"{i + 1}. {s}" for i, s in enumerate(sentences)]
+# Numbered as in the text box (its first line is 1); the sidebar's sentence, compared first, is 0.
+sidebar = current_sentence().strip()[:MAX_SENTENCE_CHARS]
+box = [line.strip()[:MAX_SENTENCE_CHARS] for line in st.session_state.get("sentences_list", "").splitlines()
+       if line.strip()]
+numbers = ["0" if s == sidebar or s not in box else str(box.index(s) + 1) for s in sentences]
+labels = [f"{n}. {s}" for n, s in zip(numbers, sentences)]
 
 left, right = st.columns([3, 2])
 with left:
     plot(attention_heatmap(cosines.astype(np.float32), labels, "Cosine of every pair of sentences", zmin=-0.2,
                            zmax=1.0, value_name="cosine", numbers=len(sentences) <= 12,
-                           key_tokens=[str(i + 1) for i in range(len(sentences))],   # columns: the numbers
+                           key_tokens=numbers,   # columns: the numbers
                            query_title="sentence", key_title="sentence (number)"), "sentence_cosines")
 with right:
-    plot(projection_figure(projection, [str(i + 1) for i in range(len(sentences))], ["sentences"] * len(sentences),
+    plot(projection_figure(projection, numbers, ["sentences"] * len(sentences),
                            title="The sentences in 2-D (PCA of their vectors)", height=460), "sentence_map")
 st.caption("The map squeezes 384 dimensions into 2, so distances there are rough; the cosines are exact. "
-           "Points are numbered as in the list.")
+           "Points are numbered as in the text box (line 1 is 1); 0 is the sidebar's sentence.")
 
 st.subheader("Which tokens carry the similarity")
+# Open on the two sentences that mean most alike: the pair with the most to explain.
+closest = np.where(np.eye(len(sentences), dtype=bool), -np.inf, cosines)      # (n, n) the diagonal left out
+first, second = sorted(np.unravel_index(int(np.argmax(closest)), closest.shape))
 pair = st.columns(2)
-a = pair[0].selectbox("Sentence A", range(len(sentences)), format_func=labels.__getitem__, **linked("a"))
-b = pair[1].selectbox("Sentence B", range(len(sentences)), index=1, format_func=labels.__getitem__,
+a = pair[0].selectbox("Sentence A", range(len(sentences)), index=int(first), format_func=labels.__getitem__,
+                      **linked("a"))
+b = pair[1].selectbox("Sentence B", range(len(sentences)), index=int(second), format_func=labels.__getitem__,
                       **linked("b"))
 tokens, hidden = model.sentence_states(sentences[a])
 shares = similarity_by_token(hidden, vectors[b])

@@ -96,6 +96,19 @@ heads = ["mean of all heads"] + [f"head {h}" for h in range(n_heads)]
 head = c2.selectbox("Head", range(len(heads)), format_func=heads.__getitem__, **linked("head")) - 1
 
 
+def decoder_rows(source: str, rows: list[str]) -> str:
+    """Why the decoder has more rows than the input has letters: its start token, the letters it
+    wrote, and letters past the end when it has not learnt to stop."""
+    n, written = len(source), len(rows) - 1
+    note = (f"The decoder has {len(rows)} rows for {n} input letters: row 0 is {rows[0]}, the start signal "
+            f"(it writes the first letter), and rows 1–{written} are the {written} letters the model wrote, each fed "
+            "back in to write the next. The last row writes the end marker, so it has no letter of its own.")
+    if written > n:
+        note += (f" This model wrote {written - n} letter(s) more than the input has: it has not learnt to stop "
+                 "(an untrained model never has), so the writing was cut off at input length + 1.")
+    return note
+
+
 def pick(weights):
     return weights.mean(axis=0) if head < 0 else weights[min(head, len(weights) - 1)]
 
@@ -104,6 +117,7 @@ enc, dec = tr.encoder, tr.decoder
 st.subheader("Cross-attention: which input letter each output step reads")
 st.caption(f"Weight on the mirror position (anti-diagonal), mean of heads: {tr.anti_diagonal_share(layer):.0%}. "
            "Row i predicts output letter i, so it should look at input letter n−1−i.")
+st.caption(decoder_rows(tr.source, dec.tokens))
 show_letters(letters_heatmap(pick(dec.layers[layer].cross.weights), dec.tokens, enc.tokens,
                              "decoder input (query)", "encoder letter (key)"), "cross_attention")
 if run is not None:

@@ -14,6 +14,14 @@ from viz.training import embedding_move, gradient_norms, logits_to_loss
 BATCH = 8   # your sentence + 7 windows of the training text
 
 
+def word_to_predict(ids: list[int], vocab: list[str]) -> int:
+    """The position to open on: the last one whose next token is a whole word ("▁like", not "m"),
+    so the step predicts a word from the words before it; else the last position."""
+    starts = [p for p in range(len(ids) - 1)
+              if vocab[ids[p + 1]].startswith("▁") and sum(ch.isalpha() for ch in vocab[ids[p + 1]]) >= 2]
+    return starts[-1] if starts else len(ids) - 2
+
+
 require_frame()
 st.title("🔬 One training step")
 st.markdown("Training is this, repeated: run a batch, compare each position's predicted next token with the true "
@@ -61,7 +69,8 @@ x, y = torch.cat([x0[None], xs]), torch.cat([y0[None], ys])             # (BATCH
 c1, c2, c3 = st.columns(3)
 position = 0
 if len(x0) > 1:
-    position = c1.slider("Position in your sentence", 0, len(x0) - 1, min(2, len(x0) - 1), **linked("pos"))
+    position = c1.slider("Position in your sentence", 0, len(x0) - 1, word_to_predict(ids, vocab),
+                         **linked(f"pos_{sentence_key(sentence)}"))
 follow = c2.selectbox("Token whose embedding to follow", sorted(set(ids)), **linked(f"token_{sentence_key(sentence)}"),
                       format_func=vocab.__getitem__)
 lr = c3.select_slider("Learning rate of this step", [0.01, 0.03, 0.1, 0.3, 1.0], 0.1, **linked("lr"))
@@ -72,7 +81,8 @@ seen = " ".join(vocab[i] for i in step.context_ids)
 st.markdown(f"The model has read **{position + 1}** tokens; the true next token is "
             f"**`{vocab[step.target_id]}`**. Each of the {len(vocab)} vocabulary entries gets a score (logit); "
             "softmax turns the scores into probabilities; the loss is −ln of the true token's probability.")
-st.code(f"read:   {seen}\ntarget: {vocab[step.target_id]}", language=None)
+st.code(f"read:   “{tokenizer.decode(list(step.context_ids)).strip()}”   (tokens: {seen})\n"
+        f"target: {vocab[step.target_id]}   (▁ starts a word)", language=None)
 st.code(f"logit of the target   z = {step.logits[step.target_id]:.4f}\n"
         f"log Σ exp(logits)       = {step.log_sum_exp:.4f}\n"
         f"p(target) = exp(z − log Σ exp) = {step.probs[step.target_id]:.5f}\n"

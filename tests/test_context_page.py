@@ -200,3 +200,29 @@ def test_context_follows_a_content_word_by_default():
     assert not at.exception
     picker = next(s for s in at.selectbox if s.key.startswith("context_token_"))
     assert picker.value == 2                     # [CLS] the committee …: "committee", not "the"
+
+
+def test_a_status_spins_until_the_whole_page_is_drawn():
+    at = run("The river bank was steep and the bank by the town lent money.")
+    assert not at.exception
+    assert len(at.status) == 1 and at.status[0].label.startswith("Page complete")
+    assert at.status[0].state == "complete"                              # no longer spinning
+    assert charts(at) == 3                                               # paths, nearest entries, movement
+
+
+def test_predicting_first_folds_the_movement_bars_until_revealed():
+    at = run("Time flies like an arrow.")
+    from ui.quiz import FOLDED
+
+    assert not any(t.label == FOLDED for t in at.tabs)
+    toggle = next(t for t in at.toggle if t.key.startswith("context_quiz"))
+    toggle.set_value(True).run()
+    labels = [t.label for t in at.tabs]
+    assert FOLDED in labels and not at.tabs[labels.index(FOLDED)].get("plotly_chart")   # the first tab: no answer
+    assert at.tabs[labels.index(FOLDED) + 1].get("plotly_chart")        # the bars, a click away
+    radio = next(r for r in at.radio if r.key.startswith("context_quiz"))
+    radio.set_value(0).run()
+    at.button(key=radio.key.replace("_pick", "_button")).click().run()
+    assert not at.exception and (at.success or at.error)
+    assert not any(t.label == FOLDED for t in at.tabs)
+    assert charts(at) == 3

@@ -52,11 +52,30 @@ def test_attention_answer_is_the_rows_strongest_key(trace):
             keys = question.details["keys"]
             assert keys[question.answer] == int(np.argmax(row))
             assert len(set(keys)) == len(keys)
-            # Tokens that occur twice carry their position, so two "cat" choices never look alike.
+            # Tokens that occur twice carry their context, so two "cat" choices never look alike.
             for key, label in zip(keys, question.choices):
                 assert label.startswith(trace.tokens[key])
-                assert (f"(#{key})" in label) == (trace.tokens.count(trace.tokens[key]) > 1)
+                assert ("(" in label) == (trace.tokens.count(trace.tokens[key]) > 1)
             assert f"{row[keys[question.answer]]:.3f}" in question.explanation
+
+
+def test_questions_name_the_token_in_its_context_not_by_number(minilm):
+    from bench.screenshots import PARAGRAPH
+
+    trace = minilm.trace(PARAGRAPH)
+    asked = [q for q in question_set(trace) if q.kind in ("attention", "movement")]
+    assert asked and not any("(#" in q.prompt for q in asked)
+    for question in asked:
+        position = question.details["query" if question.kind == "attention" else "position"]
+        start, end = trace.offsets[position]
+        # “bank” in “…money at the bank. The…”: the token, then the words around it, as typed
+        assert f"“{trace.tokens[position]}” in “" in question.prompt
+        around = question.prompt.split(" in “", 1)[1].split("”")[0].strip("…")
+        assert trace.text[start:end] in around and around in trace.text
+    repeated = minilm.trace("the cat sat on the mat. the cat sat on the mat.")   # a phrase twice, word for word
+    for layer in range(repeated.n_layers):
+        for head in range(repeated.n_heads):
+            well_formed(attention_question(repeated, layer, head))
 
 
 def test_a_fair_query_is_a_word_whose_strongest_key_is_a_word(trace):
@@ -205,17 +224,57 @@ def test_quiz_page_with_a_language_model(gpt2_folder):
     assert "trained or opened in your session" in texts(at.warning)
 
 
+def ask_first(at):
+    """Switch the page's "Predict first" on."""
+    next(t for t in at.toggle if t.key.endswith("_quiz_asking")).set_value(True).run()
+    return at
+
+
 def test_main_pages_ask_first(gpt2_folder):
+    from ui.quiz import FOLDED
+
     at = run_page("attention_head", layer=2, head=5)
-    assert not at.exception
+    assert not at.exception and not any(r.key.startswith("attention_head_quiz") for r in at.radio)
+    assert not any(t.label == FOLDED for t in at.tabs)                     # no question: the heatmap in place
+    ask_first(at)
     radio = next(r for r in at.radio if r.key.startswith("attention_head_quiz"))
     assert radio.value is None and "layer 2, head 5" in texts(at.markdown)
+    labels = [t.label for t in at.tabs]
+    assert FOLDED in labels                                                 # the answer folded meanwhile
+    assert not at.tabs[labels.index(FOLDED)].get("dataframe")               # strongest links not in view
     radio.set_value(0).run()
     at.button(key=radio.key.replace("_pick", "_button")).click().run()
     assert at.success or at.error
-    context = run_page("context")
+    assert not any(t.label == FOLDED for t in at.tabs) and at.get("dataframe")
+    context = ask_first(run_page("context"))
     assert not context.exception and any(r.key.startswith("context_quiz") for r in context.radio)
-    embeddings = run_page("embeddings")
+    embeddings = ask_first(run_page("embeddings"))
     assert not embeddings.exception and any(r.key.startswith("embeddings_quiz") for r in embeddings.radio)
     lm = run_page("attention_head", sentence="the", model=gpt2_folder)      # one token: no question, no error
     assert not lm.exception and not any(r.key.startswith("attention_head_quiz") for r in lm.radio)
+
+
+def test_each_quiz_question_links_to_its_page_and_head():
+    from ui.quiz import FOLLOW, question_key, quiz_for
+
+    at = run_page("quiz")
+    questions = quiz_for("minilm", "Time flies like an arrow.")
+    keys = [f"quiz_q_{question_key(q)}_open" for q in questions]
+    assert all(at.button(key=k) for k in keys)                   # one button per question
+    first = questions[0]
+    assert first.kind == "attention"
+    assert f"layer {first.details['layer']}, head {first.details['head']}" in at.button(key=keys[0]).label
+    at.button(key=keys[0]).click().run()
+    assert not at.exception
+    assert (at.session_state["layer"], at.session_state["head"]) == (first.details["layer"], first.details["head"])
+    movement = next(i for i, q in enumerate(questions) if q.kind == "movement")
+    at.button(key=keys[movement]).click().run()
+    from ui.widgets import sentence_key
+
+    asked = (sentence_key("Time flies like an arrow."), questions[movement].details["position"])
+    assert at.session_state[FOLLOW] == asked
+    context = run_page("context", **{FOLLOW: asked})                      # Context at work follows that token
+    assert not context.exception
+    assert next(w for w in context.selectbox if w.key.startswith("context_token_")).value == asked[1]
+    other = run_page("context", **{FOLLOW: (asked[0], 4)})                # not the page's own default (2, "flies")
+    assert next(w for w in other.selectbox if w.key.startswith("context_token_")).value == 4

@@ -233,3 +233,43 @@ def test_the_loop_reports_every_step_so_stop_is_noticed_within_one(stream, bpe):
     reports = list(train_lm(net, stream, TrainConfig(steps=7, batch_size=4, report_every=5, eval_batches=1),
                             on_step=seen.append))
     assert seen == list(range(1, 8)) and [r.step for r in reports] == [5, 7]
+
+
+# -- time: the estimate follows the server's present pace, the time left corrects itself ---------------------
+def test_the_estimate_follows_the_present_load_and_the_steps_running_now():
+    from training.cost import MIN_RECENT_STEPS, Calibration, TrainingCost
+
+    cost = TrainingCost(step_seconds=0.027, seconds=27.0, bytes=0, parameters=0)
+    load, now = [0.0], [0.0]
+    calibration = Calibration(load=lambda: load[0], cores=2, clock=lambda: now[0])
+    assert calibration.seconds(cost) == pytest.approx(27.0)                  # a quiet server: the settings' time
+    load[0] = 28.0                                                           # 14 runnable per core: busy
+    assert calibration.seconds(cost) == pytest.approx(27.0 * 15)             # one more run shares the cores
+    assert "present load" in calibration.basis()
+    for _ in range(MIN_RECENT_STEPS):                                        # a run going now: 15× its estimate
+        calibration.observe_step(0.027, 0.027 * 15.1)
+    assert calibration.seconds(cost) == pytest.approx(27.0 * 15.1)
+    assert "last minute" in calibration.basis()
+    now[0] = 120.0                                                           # those steps are old news now
+    load[0] = 0.0
+    assert calibration.seconds(cost) == pytest.approx(27.0)
+    load[0] = 2.0                                                            # a finished run, alone on 2 cores:
+    calibration.record(27.0, 54.0)                                           # twice as slow as estimated
+    assert calibration.seconds(cost) == pytest.approx(54.0 * 2)              # and now another one's load
+
+
+def test_the_time_left_corrects_itself_when_the_pace_changes():
+    from training.cost import StepPace
+
+    now = [0.0]
+    pace = StepPace(1000, window_s=10.0, clock=lambda: now[0])
+    assert pace.seconds_left() is None
+    for step in range(1, 101):                                               # 100 quick steps: 0.1 s each
+        now[0] += 0.1
+        pace.step(step)
+    assert pace.seconds_left() == pytest.approx(90.0)
+    for step in range(101, 131):                                             # the server gets busy: 1 s each
+        now[0] += 1.0
+        pace.step(step)
+    assert pace.seconds_left() == pytest.approx(870.0)                       # the new pace, not the average
+    assert pace.last_step_s == pytest.approx(1.0)

@@ -38,6 +38,15 @@ def test_the_embedding_move_has_no_dual_axis():
     assert change.yaxis != fig.data[0].yaxis                         # the tiny change has its own panel and axis
 
 
+def test_the_after_dots_show_on_top_of_the_before_dots():
+    before = np.random.default_rng(0).normal(0, 0.5, 64)
+    fig = embedding_move(before, before + 1e-4, "king")          # a step moves little: the two coincide
+    ring, dot = (next(t for t in fig.data if t.name == name) for name in ("before", "after"))
+    assert ring.marker.symbol == "circle-open"                      # a ring does not cover what sits inside it
+    assert fig.data.index(dot) > fig.data.index(ring)               # the dot drawn over the ring
+    assert 6 <= dot.marker.size < ring.marker.size - 2 * ring.marker.line.width + 2   # big enough, inside
+
+
 def test_before_and_after_probabilities_share_one_axis():
     _, random_probs = untrained_logits()
     trained = np.zeros(len(VOCAB))

@@ -7,18 +7,23 @@ at a throughput measured on a 2-core machine, and the bytes of weights, gradient
 two moments, the kept snapshots and one step's activations. They are meant to be right
 within a factor of about two, which is enough to tell a minute from a day.
 
-A server learns its own speed: each finished run reports its measured time to a
-`Calibration`, and later estimates are scaled by the median of measured/estimated over
-the recent runs, so the time a page promises is the time runs here really take.
+A server learns its own speed, now: every step of a run reports how long it took to a
+`Calibration`, and while steps have been measured in the last minute an estimate is scaled by
+their median measured/estimated ratio: the server's present pace, under its present load. With
+no recent steps, the finished runs' ratios (each taken back to an unloaded machine by the load
+during that run) are scaled by the load right now (the 1-minute load average per core), so an
+estimate made on a busy server is not a quiet server's. A run's progress bar tells the time
+left from its own last seconds of steps (`StepPace`), so it corrects itself when the pace changes.
 """
 from __future__ import annotations
 
 import os
 import statistics
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
@@ -33,6 +38,9 @@ STEP_OVERHEAD_S = 0.015     # Python and optimizer work that does not scale with
 EVAL_BATCH = 64             # sequences per validation batch (training/lm.py's evaluate)
 DECODE_STEP_S = 0.01        # one greedy decoding step of the reversal model (Python work, measured)
 HELD_OUT = 200              # held-out strings the reversal model is scored on at each report
+RECENT_S = 60.0             # steps measured this recently tell the server's present pace
+MIN_RECENT_STEPS = 5        # fewer recent steps than this say too little (a first step includes set-up)
+PACE_WINDOW_S = 10.0        # the progress bar's time left: the pace of the last seconds of steps
 
 
 def _limit(name: str, default: float) -> float:
@@ -101,33 +109,107 @@ def seq2seq_cost(config: TransformerConfig, task: ReversalTask, steps: int, batc
                         int(4 * parameters * 6 + activations), parameters)
 
 
-class Calibration:
-    """Measured / estimated time of this server's recent runs (thread-safe), to scale estimates."""
+def load_average() -> float:
+    """Runnable processes on this machine over the last minute (0 where the system does not say)."""
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return 0.0
 
-    def __init__(self, keep: int = 20):
-        self._ratios: deque[float] = deque(maxlen=keep)
+
+class Calibration:
+    """Measured / estimated time on this server, to scale estimates (thread-safe): the steps of the
+    last minute (the pace right now), else recent finished runs scaled by the present load.
+
+    `load` (the 1-minute load average), `cores` and `clock` are the machine's unless a test passes its own."""
+
+    def __init__(self, keep: int = 20, load: Callable[[], float] = load_average, cores: int | None = None,
+                 clock: Callable[[], float] = time.monotonic, recent_s: float = RECENT_S):
+        self._ratios: deque[float] = deque(maxlen=keep)          # finished runs, as on an unloaded machine
+        self._steps: deque[tuple[float, float]] = deque(maxlen=200)   # (when, measured/estimated) per step
         self._lock = threading.Lock()
+        self._load, self._cores, self._clock, self.recent_s = load, cores or os.cpu_count() or 1, clock, recent_s
+
+    def _busy(self, running: bool) -> float:
+        """How much slower than alone on the machine: during a run its own threads fill the cores
+        (load/cores); before one starts it will add a core's worth per core (1 + load/cores)."""
+        per_core = max(self._load(), 0.0) / self._cores
+        return max(1.0, per_core if running else 1.0 + per_core)
 
     def record(self, estimated_s: float, measured_s: float, steps_done: int = 0, steps: int = 0) -> None:
         """A run's measured time; a stopped run counts for the share of its steps it did."""
         share = steps_done / steps if steps else 1.0
         if estimated_s > 0 and measured_s > 0 and share > 0.05:
+            ratio = measured_s / (estimated_s * share) / self._busy(running=True)
             with self._lock:
-                self._ratios.append(measured_s / (estimated_s * share))
+                self._ratios.append(ratio)
+
+    def observe_step(self, estimated_s: float, measured_s: float) -> None:
+        """One step of a run going now: how long it took against its share of the estimate."""
+        if estimated_s > 0 and measured_s > 0:
+            with self._lock:
+                self._steps.append((self._clock(), measured_s / estimated_s))
+
+    def _recent(self) -> list[float]:
+        now = self._clock()
+        with self._lock:
+            return [ratio for when, ratio in self._steps if now - when <= self.recent_s]
 
     @property
     def factor(self) -> float:
-        """How much slower (> 1) or faster than the estimate runs have been here; 1 before any run."""
+        """How much slower (> 1) or faster than the estimate a run would go here now; 1 on a quiet
+        server that has measured nothing."""
+        recent = self._recent()
+        if len(recent) >= MIN_RECENT_STEPS:
+            return statistics.median(recent)
         with self._lock:
-            return statistics.median(self._ratios) if self._ratios else 1.0
+            base = statistics.median(self._ratios) if self._ratios else 1.0
+        return base * self._busy(running=False)
 
     @property
     def runs(self) -> int:
         with self._lock:
             return len(self._ratios)
 
+    def basis(self) -> str:
+        """What the factor rests on, for the page: "the pace of the steps running now", …"""
+        if len(self._recent()) >= MIN_RECENT_STEPS:
+            return "at the pace of the training steps this server ran in the last minute"
+        load = f"its present load ({self._busy(running=False):.1f}× slower than a free machine)"
+        if self.runs:
+            return f"scaled by the measured time of the last {self.runs} run(s) on this server and {load}"
+        return f"from the settings and {load}; no run measured here yet, so right within a factor of about two"
+
     def seconds(self, cost: TrainingCost) -> float:
         return cost.seconds * self.factor
+
+
+class StepPace:
+    """A run's time left at its recent pace: the steps of the last `window_s` seconds (at least
+    `min_steps` of them), so a server that slows down or speeds up mid-run shows within seconds,
+    not after the average since the start has caught up."""
+
+    def __init__(self, total: int, window_s: float = PACE_WINDOW_S, min_steps: int = MIN_RECENT_STEPS,
+                 clock: Callable[[], float] = time.perf_counter):
+        self.total, self.window_s, self.min_steps, self._clock = total, window_s, min_steps, clock
+        self._marks: deque[tuple[int, float]] = deque([(0, clock())])     # (step, when)
+        self.last_step_s = 0.0                                              # how long the latest step took
+
+    def step(self, step: int) -> None:
+        now = self._clock()
+        last_step, last_time = self._marks[-1]
+        if step > last_step:
+            self.last_step_s = (now - last_time) / (step - last_step)
+        self._marks.append((step, now))
+        while len(self._marks) > self.min_steps + 1 and now - self._marks[1][1] >= self.window_s:
+            self._marks.popleft()
+
+    def seconds_left(self) -> Optional[float]:
+        """The remaining steps at the recent pace (None before a step has been timed)."""
+        (first, start), (step, now) = self._marks[0], self._marks[-1]
+        if step <= first or now <= start:
+            return None
+        return (now - start) / (step - first) * max(self.total - step, 0)
 
 
 def duration(seconds: float) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from ui.widgets import MAX_WINDOW, WINDOW, pick_window, sentence_key
 SHOW_ALL = 80        # sentences up to this many tokens are shown whole
 JSON_LIMIT = 128     # all-heads JSON above this many tokens gets too large; NPZ has no limit
 ONE_HEAD_PAGE = "pages/attention_head.py"
+MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")   # characters markdown could read as markup
 
 
 def stats_for(model_name: str, text: str) -> HeadStats:
@@ -50,10 +52,20 @@ def view(matrix: np.ndarray, trace: Trace, hide_specials: bool) -> tuple[np.ndar
     return smaller, [int(i) for i in kept]
 
 
-def busiest_window(attentions: np.ndarray, positions: list[int], special_mask, size: int) -> int:
+def most_attended(attentions: np.ndarray, positions: list[int]) -> int:
+    """Index (into `positions`) of the token that receives the most attention, all heads averaged:
+    the [CLS]/[SEP] or first token that a sink head parks on. A window that leaves it out makes such a
+    head look blank, so windows keep it in view."""
+    links = np.asarray(attentions, dtype=np.float32).mean(axis=(0, 1))[np.ix_(positions, positions)]  # (n, n)
+    return int(np.argmax(links.sum(axis=0)))
+
+
+def busiest_window(attentions: np.ndarray, positions: list[int], special_mask, size: int,
+                   keep: int | None = None) -> int:
     """Where a `size`-token window over `positions` starts so that its tokens attend to each other the
     most (all heads averaged; links to or from [CLS]/[SEP] and to oneself left out): a long text's
-    heatmap opens where there is something to see rather than on its first tokens."""
+    heatmap opens where there is something to see rather than on its first tokens. With `keep` (an
+    index into `positions`), only windows that hold that token are considered."""
     n = len(positions)
     if n <= size:
         return 0
@@ -66,21 +78,46 @@ def busiest_window(attentions: np.ndarray, positions: list[int], special_mask, s
     first = np.arange(n - size + 1)
     last = first + size
     inside = total[last, last] - total[first, last] - total[last, first] + total[first, first]
+    if keep is not None:                                                   # windows without it never win
+        inside = np.where((first <= keep) & (keep < last), inside, -np.inf)
     return int(np.argmax(inside))
+
+
+def opening_window(attentions: np.ndarray, positions: list[int], special_mask, size: int) -> tuple[int, int]:
+    """(start, the token kept in view): the busiest window that still holds the most-attended token."""
+    keep = most_attended(attentions, positions)
+    return busiest_window(attentions, positions, special_mask, size, keep), keep
 
 
 def attention_window(positions: list[int], trace: Trace, page: str, limit: int = MAX_WINDOW) -> slice:
     """The part of `positions` a heatmap shows: all of a short sentence, a chosen window of a long one
-    (opening on its busiest stretch, see busiest_window)."""
-    around = 0
+    (opening on its busiest stretch that still holds the token most attention goes to, see
+    opening_window), with a line saying which part of the text is shown."""
+    around, keep = 0, None
     if len(positions) > SHOW_ALL:
-        start = cached(("busiest window", current_model_name(), trace.text, tuple(positions), WINDOW),
-                       lambda: busiest_window(trace.attentions, positions, trace.special_mask, WINDOW),
-                       "Finding where the attention is…")
+        start, keep = cached(("opening window", current_model_name(), trace.text, tuple(positions), WINDOW),
+                             lambda: opening_window(trace.attentions, positions, trace.special_mask, WINDOW),
+                             "Finding where the attention is…")
         around = start + WINDOW // 2
     shown = pick_window(len(positions), f"{page}_window_{sentence_key(trace.text)}", limit=limit,
                         show_all=SHOW_ALL, around=around)
+    if len(shown) < len(positions):
+        st.caption(window_note(trace, positions, shown, keep, words=page.endswith("_words")))
     return slice(shown.start, shown.stop)
+
+
+def window_note(trace: Trace, positions: list[int], shown: range, keep: int | None, words: bool = False) -> str:
+    """"Showing positions 0–63 of 141, from “[CLS]” to “river”; …": which part of a long text is drawn.
+    `words`: the positions are words (ui.words), named by number only."""
+    def name(i: int) -> str:
+        return f"word {i}" if words else MARKUP.sub(r"\\\1", trace.tokens[positions[i]])   # the token, literally
+    note = (f"Showing positions {shown.start}–{shown.stop - 1} of {len(positions)}, from “{name(shown.start)}” "
+            f"to “{name(shown.stop - 1)}”; move the token window to see the rest.")
+    if keep is not None:
+        inside = "it is in view" if keep in shown else "it is outside the window now"
+        note += (f" The window opened where “{name(keep)}” (position {keep}), the token that receives the most "
+                 f"attention, is drawn ({inside}).")
+    return note
 
 
 def head_csv(weights: np.ndarray, trace: Trace) -> str:

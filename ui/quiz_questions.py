@@ -82,10 +82,34 @@ def _distractors(first: Sequence, pool: Sequence, count: int, rng: np.random.Gen
 
 
 # -- attention: which key does a query look at most? ------------------------------------------------------
+CONTEXT_WORDS = 3     # words either side of a token when a question names it in its context
+
+
+def in_context(trace: Trace, position: int, words: int = CONTEXT_WORDS) -> str:
+    """A few words of the text around the token ("…money at the bank. The…"), or the token itself
+    when it has no place in the text ([CLS], [SEP])."""
+    start, end = trace.offsets[position] if trace.offsets and position < len(trace.offsets) else (0, 0)
+    if end <= start:
+        return trace.tokens[position]
+    before = trace.text[:start].split(" ")
+    after = trace.text[end:].split(" ")
+    left = " ".join(before[-words - 1:])          # the word the token sits in, and `words` before it
+    right = " ".join(after[:words + 1])
+    return (("…" if len(before) > words + 1 else "") + left + trace.text[start:end] + right
+            + ("…" if len(after) > words + 1 else ""))
+
+
 def token_name(trace: Trace, position: int) -> str:
-    """The token's text, with its position when the same text occurs more than once ("the (#5)")."""
+    """The token's text, told apart from its repeats by its context ("the (…at the bank…)")."""
     token = trace.tokens[position]
-    return f"{token} (#{position})" if trace.tokens.count(token) > 1 else token
+    return f"{token} ({in_context(trace, position, 2)})" if trace.tokens.count(token) > 1 else token
+
+
+def named_in_context(trace: Trace, position: int) -> str:
+    """How a question names a token: “bank” in “…money at the bank. The…”."""
+    context = in_context(trace, position)
+    token = trace.tokens[position]
+    return f"“{token}”" if context == token else f"“{token}” in “{context}”"
 
 
 def whole_words(trace: Trace) -> np.ndarray:
@@ -154,6 +178,9 @@ def attention_question(trace: Trace, layer: int, head: int, n_choices: int = N_C
     pool = candidates[1:]
     positions, index = _arrange(answer, _distractors(first, pool, count, rng), rng)
     names = [token_name(trace, k) for k in positions]
+    if len(set(names)) < len(names):             # a phrase repeated word for word: positions tell them apart
+        names = [f"{trace.tokens[k]} (#{k})" if trace.tokens.count(trace.tokens[k]) > 1 else trace.tokens[k]
+                 for k in positions]
     others_text = "; ".join(f"“{token_name(trace, k)}” {weights[k]:.3f}"
                             for k in ranked if k in positions and k != answer)         # strongest first
     skipped = [k for k in ranked if trace.special_mask[k] and k not in positions]
@@ -165,7 +192,7 @@ def attention_question(trace: Trace, layer: int, head: int, n_choices: int = N_C
         f"{len(ranked)} tokens it can see). The other choices: {others_text}.{special_text} Its row in this "
         "head's heatmap (the One head page) shows the whole pattern.")
     return Question("attention",
-                    f"In layer {layer}, head {head}, which token does “{token_name(trace, query)}” attend to most?",
+                    f"In layer {layer}, head {head}, which token does {named_in_context(trace, query)} attend to most?",
                     tuple(names), index, explanation,
                     {"layer": layer, "head": head, "query": query, "keys": tuple(positions), "grade": picked[1]})
 
@@ -271,7 +298,8 @@ def movement_question(trace: Trace, position: int | None = None, n_choices: int 
         f"(cosine to the layer before {movement['cosine_to_previous'][at]:.3f}). The other choices: {others}. "
         f"In that layer attention added a vector of size {movement['attn_out_norm'][at]:.2f} and the "
         f"feed-forward one of size {movement['mlp_out_norm'][at]:.2f}. Layers count from 0, as on every page.")
-    return Question("movement", f"Which layer moves “{name}” the most (the biggest change to its vector)?",
+    return Question("movement", f"Which layer moves {named_in_context(trace, position)} the most (the biggest "
+                                "change to its vector)?",
                     tuple(f"layer {l}" for l in layers), index, explanation,
                     {"position": position, "layers": tuple(layers)})
 

@@ -23,7 +23,7 @@ import streamlit as st
 
 from core import Transformer, TransformerConfig, from_state_dict
 from training.corpus import CorpusConfig, generate_corpus, split_lines
-from training.cost import Calibration, duration, seconds_left
+from training.cost import Calibration, StepPace, duration
 from training.lm import LossNotFinite, Progress, TrainConfig, make_stream, train_lm
 from training.probe import ProbeRecorder, lm_recorder, reversal_recorder
 from training.queue import TrainingQueue
@@ -210,18 +210,22 @@ def calibration(kind: str) -> Calibration:
 
 
 def estimate_note(kind: str) -> str:
-    runs = calibration(kind).runs
-    return (f"scaled by the measured time of the last {runs} run(s) on this server" if runs else
-            "from the settings; no run measured on this server yet, so right within a factor of about two")
+    return calibration(kind).basis()
 
 
-def step_progress(where, total: int) -> Callable[[int], None]:
-    """An on_step function that draws a bar in `where`: step, time so far, time left at this pace."""
-    bar, start = where.progress(0.0, text=f"step 0 / {total:,}"), time.perf_counter()
+def step_progress(where, total: int, kind: str | None = None, estimate_s: float = 0.0) -> Callable[[int], None]:
+    """An on_step function that draws a bar in `where`: step, time so far, and time left at the pace
+    of the last few seconds (it corrects itself when the server slows down or speeds up). Each
+    step's time also tells the server's calibration of `kind` its present pace."""
+    bar, start, pace = where.progress(0.0, text=f"step 0 / {total:,}"), time.perf_counter(), StepPace(total)
+    step_estimate = estimate_s / total if total else 0.0
 
     def show(step: int) -> None:   # every step: Stop, or a closed tab, is noticed within one step
+        pace.step(step)
+        if kind is not None and step > 1:          # the first step includes setting up
+            calibration(kind).observe_step(step_estimate, pace.last_step_s)
         elapsed = time.perf_counter() - start
-        left = seconds_left(step, total, elapsed)
+        left = pace.seconds_left()
         bar.progress(min(step / total, 1.0), text=f"step {step:,} / {total:,} · {duration(elapsed)} so far"
                      + (f" · about {duration(left)} left" if left is not None and step < total else ""))
     return show
@@ -250,7 +254,7 @@ def train_language_model(run: Run, net: Transformer, lines: list[str], context: 
     try:
         with training_slot(status):
             run.probe = lm_recorder(net, run.tokenizer, lines, run.stream_ids, cfg.steps)
-            show = step_progress(bar, cfg.steps)
+            show = step_progress(bar, cfg.steps, "lm", run.estimate_s)
             for p in train_lm(net, make_stream(run.stream_ids, context), cfg, on_good_weights=run.keep,
                               on_step=every_step(run.probe and run.probe.on_step, show)):
                 run.history.append(p)
@@ -281,7 +285,7 @@ def train_reversal(run: dict, net, task: ReversalTask, steps: int, lr: float, se
     try:
         with training_slot(status):
             run["probe"] = reversal_recorder(net, task, steps)
-            show = step_progress(bar, steps)
+            show = step_progress(bar, steps, "seq2seq", run["estimate_s"])
             for p in train_seq2seq(net, task, steps=steps, lr=lr, seed=seed, report_every=max(10, steps // 20),
                                    on_step=every_step(run["probe"].on_step, show)):
                 run["history"].append(p)

@@ -124,9 +124,12 @@ def embedding_move(before: np.ndarray, after: np.ndarray, token: str, max_dims: 
     dims = list(range(d))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1, row_heights=[0.55, 0.45],
                         subplot_titles=["value before and after", "change (after − before)"])
-    fig.add_scatter(x=dims, y=before[:d], mode="markers", name="before", marker=dict(color="#868e96", size=8),
+    # The two sit almost on top of each other (a step moves little): "before" a ring, "after" a dot
+    # that shows inside it, each big enough to see.
+    fig.add_scatter(x=dims, y=before[:d], mode="markers", name="before",
+                    marker=dict(color="#868e96", size=11, symbol="circle-open", line=dict(width=2)),
                     hovertemplate="dim %{x}: before %{y:.4f}<extra></extra>", row=1, col=1)
-    fig.add_scatter(x=dims, y=after[:d], mode="markers", name="after", marker=dict(color=HEAD_COLOURS[0], size=4),
+    fig.add_scatter(x=dims, y=after[:d], mode="markers", name="after", marker=dict(color=HEAD_COLOURS[0], size=6),
                     hovertemplate="dim %{x}: after %{y:.4f}<extra></extra>", row=1, col=1)
     fig.add_bar(x=dims, y=(after - before)[:d], name="change", marker_color=HEAD_COLOURS[1], showlegend=False,
                 hovertemplate="dim %{x}: change %{y:.2e}<extra></extra>", row=2, col=1)
