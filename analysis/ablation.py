@@ -56,14 +56,14 @@ def head_importance(net: Transformer, ids: Sequence[int], mode: str = "zero",
     distance = distance or (next_token_shift if config.lm_head else sentence_shift)
     ids_t = torch.tensor([list(ids)], dtype=torch.long)                              # (1, T)
     emb, records, _, _ = net.run(ids_t)
-    intact = _outputs(net, records[-1]["resid_post"] if records else emb.embed)
+    intact = _outputs(net, records[-1].resid_post if records else emb.embed)
     t, h = ids_t.shape[1], config.n_heads
     allowed = build_allowed(config, t, None)
     positions = torch.arange(t) if config.positional == "rotary" else None
     one_each = KnockOut(torch.eye(h, dtype=torch.bool), mode)                       # row i: head i out
     effects = np.zeros((config.n_layers, h), dtype=np.float32)
     for layer in range(config.n_layers):
-        start = records[layer]["resid_pre"].expand(h, t, -1)                         # (H, T, d_model)
+        start = records[layer].resid_pre.expand(h, t, -1)                         # (H, T, d_model)
         hidden, _ = run_blocks(net.blocks[layer:], start, allowed, positions, knock_outs={0: one_each})
         effects[layer] = distance(intact, _outputs(net, hidden)).numpy()
     return effects

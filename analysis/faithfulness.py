@@ -167,7 +167,7 @@ def similarity_scorer(net, ids: Sequence[int]) -> ScoreFn:
     def pooled(batch: list[list[int]]) -> torch.Tensor:
         with torch.inference_mode():
             emb, records, _, _ = net.run(torch.tensor(batch, dtype=torch.long))
-            hidden = records[-1]["resid_post"] if records else emb.embed   # (B, T', d_model)
+            hidden = records[-1].resid_post if records else emb.embed   # (B, T', d_model)
             return mean_pooled(hidden)                                      # (B, d_model) unit length
 
     full = pooled([list(ids)])[0]

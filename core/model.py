@@ -16,7 +16,7 @@ from .attention import KnockOut, causal_mask
 from .blocks import EncoderBlock, make_norm
 from .config import TransformerConfig
 from .embeddings import Embeddings, sinusoidal_encoding
-from .trace import AttentionTrace, LayerTrace, Trace
+from .trace import AttentionRecord, AttentionTrace, BlockRecord, LayerTrace, Trace
 
 
 def to_numpy(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
@@ -28,37 +28,48 @@ def to_numpy(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
     return out
 
 
-def attention_trace(record: dict) -> AttentionTrace:
-    return AttentionTrace(**{name: to_numpy(value) for name, value in record.items()})
+def attention_trace(record: AttentionRecord, shared: Optional[dict[int, np.ndarray]] = None) -> AttentionTrace:
+    shared = shared or {}
+    arrays = {name: shared[id(value)] if id(value) in shared else to_numpy(value)
+              for name, value in vars(record).items() if name not in ("q_raw", "k_raw")}
+    return AttentionTrace(**arrays)
 
 
-def layer_trace(record: dict, shared: Optional[dict[int, np.ndarray]] = None) -> LayerTrace:
+def layer_trace(record: BlockRecord, shared: Optional[dict[int, np.ndarray]] = None) -> LayerTrace:
     """One block's record as arrays; `shared` maps a tensor (by id) to a view already made of it."""
     shared = shared or {}
-    fields = {name: shared[id(value)] if id(value) in shared else to_numpy(value)
-              for name, value in record.items() if name != "cross"}
-    cross = attention_trace(record["cross"]) if record.get("cross") is not None else None
-    return LayerTrace(**fields, cross=cross)
+
+    def array(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
+        return shared[id(t)] if id(t) in shared else to_numpy(t)
+
+    a = record.attention
+    cross = attention_trace(record.cross) if record.cross is not None else None
+    return LayerTrace(resid_pre=array(record.resid_pre), attn_in=array(a.attn_in), q=array(a.q), k=array(a.k),
+                      v=array(a.v), scores=array(a.scores), weights=array(a.weights), head_out=array(a.head_out),
+                      attn_out=array(a.attn_out), resid_mid=array(record.resid_mid), mlp_in=array(record.mlp_in),
+                      mlp_pre=array(record.mlp_pre), mlp_hidden=array(record.mlp_hidden),
+                      mlp_out=array(record.mlp_out), resid_post=array(record.resid_post), cross=cross,
+                      q_raw=array(a.q_raw), k_raw=array(a.k_raw), mlp_up=array(record.mlp_up))
 
 
-def stacked_views(emb, records: list[dict]) -> dict[int, np.ndarray]:
+def stacked_views(emb, records: list[BlockRecord]) -> dict[int, np.ndarray]:
     """Every layer's weights as views into one (L, H, T, T) array, and the residual stream (the
     embedding, each block's input and output) as views into one (L + 1, T, d_model) array.
     `trace.attentions` and `trace.hidden_states` are then those arrays, not second copies:
     at 512 tokens that is 75 MB less for MiniLM, and what a trace weighs no longer grows with use."""
     if not records:
         return {}
-    weights = to_numpy(torch.stack([r["weights"] for r in records], dim=1))           # (L, H, T, T)
-    hidden = to_numpy(torch.stack([emb.embed] + [r["resid_post"] for r in records], dim=1))  # (L+1, T, d)
+    weights = to_numpy(torch.stack([r.attention.weights for r in records], dim=1))       # (L, H, T, T)
+    hidden = to_numpy(torch.stack([emb.embed] + [r.resid_post for r in records], dim=1))  # (L+1, T, d)
     shared = {id(emb.embed): hidden[0]}
     for layer, record in enumerate(records):
-        shared[id(record["weights"])] = weights[layer]
-        shared[id(record["resid_post"])] = hidden[layer + 1]
+        shared[id(record.attention.weights)] = weights[layer]
+        shared[id(record.resid_post)] = hidden[layer + 1]
     return shared
 
 
 def run_blocks(blocks, x: torch.Tensor, *args,
-               knock_outs: Optional[dict[int, KnockOut]] = None) -> tuple[torch.Tensor, list[dict]]:
+               knock_outs: Optional[dict[int, KnockOut]] = None) -> tuple[torch.Tensor, list[BlockRecord]]:
     """x through every block in turn; returns the last output and each block's record.
     knock_outs: block index -> the heads knocked out in that block (for this call only)."""
     records = []
@@ -71,7 +82,7 @@ def run_blocks(blocks, x: torch.Tensor, *args,
     return x, records
 
 
-def build_trace(ids: Sequence[int], emb, records: list[dict], *, causal: bool,
+def build_trace(ids: Sequence[int], emb, records: list[BlockRecord], *, causal: bool,
                 tokens: Optional[Sequence[str]] = None, offsets: Optional[Sequence[tuple[int, int]]] = None,
                 special_mask: Optional[Sequence[bool]] = None, truncated: bool = False, text: str = "",
                 n_input_tokens: Optional[int] = None, final: Optional[torch.Tensor] = None,
@@ -169,7 +180,7 @@ class Transformer(nn.Module):
         emb, records, final, logits = self.run(ids, type_ids, key_mask)
         if logits is not None:
             return logits
-        return records[-1]["resid_post"] if records else emb.embed
+        return records[-1].resid_post if records else emb.embed
 
     @torch.inference_mode()
     def trace(self, ids: Sequence[int], tokens: Optional[Sequence[str]] = None,

@@ -7,11 +7,44 @@ into another's page.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Optional
 
 import numpy as np
+import torch
+
+
+# -- what a block hands back while it runs (tensors, batch kept) --------------------------------
+@dataclass(frozen=True)
+class AttentionRecord:
+    """One attention sublayer's intermediates as torch tensors, batch dimension B kept."""
+    attn_in: torch.Tensor                     # (B, T_q, d_model)  what W_Q reads
+    q: torch.Tensor                           # (B, H, T_q, d_head)  rotated by position with RoPE
+    k: torch.Tensor                           # (B, H_kv, T_k, d_head)
+    v: torch.Tensor                           # (B, H_kv, T_k, d_head)
+    scores: torch.Tensor                      # (B, H, T_q, T_k)
+    weights: torch.Tensor                     # (B, H, T_q, T_k)
+    head_out: torch.Tensor                    # (B, H, T_q, d_head)
+    attn_out: torch.Tensor                    # (B, T_q, d_model)
+    q_raw: Optional[torch.Tensor] = None      # (B, H, T_q, d_head)  RoPE: before the rotation
+    k_raw: Optional[torch.Tensor] = None      # (B, H_kv, T_k, d_head)  RoPE: before the rotation
+
+
+@dataclass(frozen=True)
+class BlockRecord:
+    """One block's run: its input, its attention, its feed-forward and its output (tensors, batch kept).
+    `LayerTrace` below is the same record for one sequence as read-only numpy arrays."""
+    resid_pre: torch.Tensor                   # (B, T, d_model)
+    attention: AttentionRecord                # self-attention
+    resid_mid: torch.Tensor                   # (B, T, d_model)
+    mlp_in: torch.Tensor                      # (B, T, d_model)
+    mlp_pre: torch.Tensor                     # (B, T, d_ff)
+    mlp_hidden: torch.Tensor                  # (B, T, d_ff)
+    mlp_out: torch.Tensor                     # (B, T, d_model)
+    resid_post: torch.Tensor                  # (B, T, d_model)
+    mlp_up: Optional[torch.Tensor] = None     # (B, T, d_ff)  gated feed-forward only
+    cross: Optional[AttentionRecord] = None   # decoder blocks: attention to the encoder's output
 
 
 @dataclass(frozen=True)
@@ -96,7 +129,6 @@ class Trace:
     causal: bool = False
     final: Optional[np.ndarray] = None   # (T, d_model)  after the final norm (pre-LN LMs)
     logits: Optional[np.ndarray] = None  # (T, vocab)  next-token scores (LMs)
-    meta: dict = field(default_factory=dict)
 
     @property
     def n_layers(self) -> int:
