@@ -1,96 +1,172 @@
 """A stack of blocks over the embeddings: BERT-style encoders and GPT-style decoders.
 
-`forward` is for training (batched tensors in, logits out); `trace` runs one sequence
-and returns a fresh, frozen Trace of every intermediate. Nothing is stored on the
-module during a forward, so one instance can serve many threads at once.
+`forward` is for training (batched tensors in, logits out); `trace` runs one sequence and
+returns a fresh, frozen Trace: the residual stream, streamed head summaries and the top next
+tokens, with every other intermediate recomputed on access by the same blocks (core/trace.py).
+Nothing is stored on the module during a forward, so one instance can serve many threads at once.
+
+Weights may be stored in bf16 or fp16 (a checkpoint's own dtype): every block is still computed
+in float32, with float32 copies of one block's weights at a time (`in_float32`).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import os
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from .attention import KnockOut, causal_mask
 from .blocks import EncoderBlock, make_norm
 from .config import TransformerConfig
 from .embeddings import Embeddings, sinusoidal_encoding
-from .trace import AttentionRecord, AttentionTrace, BlockRecord, LayerTrace, Trace
+from .trace import BlockRecord, SummaryBuilder, Trace, to_numpy
+
+TOP_K = 20            # next tokens kept per position in a language model's trace
+LOGIT_ROWS = 256      # positions unembedded at once: (LOGIT_ROWS, vocab) floats at a time
 
 
-def to_numpy(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
-    """First batch element as a read-only float32 array (no copy when already contiguous)."""
-    if t is None:
-        return None
-    out = t.detach()[0].to(torch.float32).contiguous().numpy()
-    out.flags.writeable = False
-    return out
+def device_from_env() -> torch.device:
+    """The torch device the operator asked for (ATTENTION_EXPLORER_DEVICE, e.g. cuda), else the CPU."""
+    return torch.device(os.environ.get("ATTENTION_EXPLORER_DEVICE", "cpu") or "cpu")
 
 
-def attention_trace(record: AttentionRecord, shared: Optional[dict[int, np.ndarray]] = None) -> AttentionTrace:
-    shared = shared or {}
-    arrays = {name: shared[id(value)] if id(value) in shared else to_numpy(value)
-              for name, value in vars(record).items() if name not in ("q_raw", "k_raw")}
-    return AttentionTrace(**arrays)
+def in_float32(module: nn.Module, *args, **kwargs):
+    """module(*args, **kwargs) computed in float32. Weights stored in bf16/fp16 are copied to float32
+    for this call only (one block at a time: a bf16 model never needs a float32 copy of itself);
+    float32 weights are used as they are."""
+    tensors = dict(module.named_parameters())
+    tensors.update(module.named_buffers())
+    if all(t.dtype == torch.float32 for t in tensors.values() if t.is_floating_point()):
+        return module(*args, **kwargs)
+    return functional_call(module, {name: t.float() if t.is_floating_point() else t
+                                    for name, t in tensors.items()}, args, kwargs)
 
 
-def layer_trace(record: BlockRecord, shared: Optional[dict[int, np.ndarray]] = None) -> LayerTrace:
-    """One block's record as arrays; `shared` maps a tensor (by id) to a view already made of it."""
-    shared = shared or {}
+def run_blocks(blocks, x: torch.Tensor, *args, knock_outs: Optional[dict[int, KnockOut]] = None,
+               keep: Optional[Callable[[int, BlockRecord], Any]] = None,
+               stream: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, list]:
+    """x through every block in turn; returns the last output and what was kept of each block's record.
 
-    def array(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
-        return shared[id(t)] if id(t) in shared else to_numpy(t)
-
-    a = record.attention
-    cross = attention_trace(record.cross) if record.cross is not None else None
-    return LayerTrace(resid_pre=array(record.resid_pre), attn_in=array(a.attn_in), q=array(a.q), k=array(a.k),
-                      v=array(a.v), scores=array(a.scores), weights=array(a.weights), head_out=array(a.head_out),
-                      attn_out=array(a.attn_out), resid_mid=array(record.resid_mid), mlp_in=array(record.mlp_in),
-                      mlp_pre=array(record.mlp_pre), mlp_hidden=array(record.mlp_hidden),
-                      mlp_out=array(record.mlp_out), resid_post=array(record.resid_post), cross=cross,
-                      q_raw=array(a.q_raw), k_raw=array(a.k_raw), mlp_up=array(record.mlp_up))
-
-
-def stacked_views(emb, records: list[BlockRecord]) -> dict[int, np.ndarray]:
-    """Every layer's weights as views into one (L, H, T, T) array, and the residual stream (the
-    embedding, each block's input and output) as views into one (L + 1, T, d_model) array.
-    `trace.attentions` and `trace.hidden_states` are then those arrays, not second copies:
-    at 512 tokens that is 75 MB less for MiniLM, and what a trace weighs no longer grows with use."""
-    if not records:
-        return {}
-    weights = to_numpy(torch.stack([r.attention.weights for r in records], dim=1))       # (L, H, T, T)
-    hidden = to_numpy(torch.stack([emb.embed] + [r.resid_post for r in records], dim=1))  # (L+1, T, d)
-    shared = {id(emb.embed): hidden[0]}
-    for layer, record in enumerate(records):
-        shared[id(record.attention.weights)] = weights[layer]
-        shared[id(record.resid_post)] = hidden[layer + 1]
-    return shared
-
-
-def run_blocks(blocks, x: torch.Tensor, *args,
-               knock_outs: Optional[dict[int, KnockOut]] = None) -> tuple[torch.Tensor, list[BlockRecord]]:
-    """x through every block in turn; returns the last output and each block's record.
-    knock_outs: block index -> the heads knocked out in that block (for this call only)."""
-    records = []
+    knock_outs: block index -> the heads knocked out in that block (for this call only).
+    keep: (index, record) -> what to keep of each record (default: the whole record). A trace keeps
+      only small summaries, so one layer's T×T scores and weights are let go before the next runs.
+    stream: (n_blocks + 1, *x.shape) float32 CPU buffer: x goes to stream[0], block i's output to
+      stream[i + 1], and each block reads its input from there. A layer recomputed later from the
+      stored stream then reads the very same memory as the forward pass did.
+    """
+    kept = []
+    if stream is not None:
+        stream[0] = x
     for i, block in enumerate(blocks):
-        if knock_outs and i in knock_outs:
-            x, record = block(x, *args, knock_out=knock_outs[i])
-        else:
-            x, record = block(x, *args)
-        records.append(record)
-    return x, records
+        if stream is not None:
+            x = stream[i].to(x.device)          # the buffer itself on the CPU (no copy)
+        extra = {"knock_out": knock_outs[i]} if knock_outs and i in knock_outs else {}
+        x, record = in_float32(block, x, *args, **extra)
+        kept.append(record if keep is None else keep(i, record))
+        del record
+        if stream is not None:
+            stream[i + 1] = x
+    return x, kept
 
 
-def build_trace(ids: Sequence[int], emb, records: list[BlockRecord], *, causal: bool,
-                tokens: Optional[Sequence[str]] = None, offsets: Optional[Sequence[tuple[int, int]]] = None,
+class BlockRerun:
+    """Runs one block of a traced sequence again, from its stored input, by the forward pass's code:
+    the same module, the same masks and positions, the same knocked-out heads.
+
+    It refuses when the weights have changed since the trace was made (a model being trained, or
+    reloaded in place), instead of showing the new weights' attention beside the old stream.
+    """
+
+    def __init__(self, blocks, make_args: Callable[[], tuple], knock_outs: Optional[dict[int, KnockOut]],
+                 unembedding: Optional[Callable[[], torch.Tensor]] = None):
+        self.blocks = blocks
+        self.make_args = make_args            # the masks are rebuilt, not kept: a T×T mask per cached trace
+        self.knock_outs = knock_outs or {}
+        self.unembedding = unembedding
+        self.device = next(blocks.parameters()).device if len(blocks) else torch.device("cpu")
+        self.params = [(p, p._version) for p in blocks.parameters()]
+        self.stream: Optional[torch.Tensor] = None   # (L + 1, 1, T, d_model), set by build_trace
+
+    def check(self) -> None:
+        if any(p._version != version for p, version in self.params) or \
+                [id(p) for p, _ in self.params] != [id(p) for p in self.blocks.parameters()]:
+            raise RuntimeError("the model's weights changed after this text was traced (it was trained "
+                               "or reloaded): trace the text again to see its layers.")
+
+    @torch.inference_mode()
+    def block(self, layer: int) -> BlockRecord:
+        """Block `layer` from its input in the stored stream: the memory the forward pass read."""
+        self.check()
+        extra = {"knock_out": self.knock_outs[layer]} if layer in self.knock_outs else {}
+        resid_pre = self.stream[layer].to(self.device)                         # (1, T, d_model)
+        _, record = in_float32(self.blocks[layer], resid_pre, *self.make_args(), **extra)
+        return record
+
+    @torch.inference_mode()
+    def logits(self, final: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(N, d_model) final-norm rows -> (N, vocab) next-token scores, in float32."""
+        self.check()
+        final = torch.tensor(final) if isinstance(final, np.ndarray) else final   # a copy: T × d_model only
+        return final.to(self.device) @ self.unembedding().to(torch.float32).T    # (N, vocab)
+
+
+class Streamed:
+    """What a trace keeps of each block while the forward pass runs: its middle and its summary."""
+
+    def __init__(self, n_layers: int, n_heads: int, x: torch.Tensor):
+        b, t, d = x.shape
+        self.stream = torch.empty(n_layers + 1, b, t, d)          # (L + 1, 1, T, d_model)
+        self.mid = torch.empty(n_layers, b, t, d)                 # (L, 1, T, d_model)
+        self.summary = SummaryBuilder(n_layers, n_heads, t)
+
+    def keep(self, layer: int, record: BlockRecord) -> None:
+        self.mid[layer] = record.resid_mid
+        self.summary.add(layer, record.attention.weights[0])     # (H, T, T)
+
+
+def trace_blocks(blocks, n_heads: int, x: torch.Tensor, *args,
+                 knock_outs: Optional[dict[int, KnockOut]] = None) -> tuple[torch.Tensor, Streamed]:
+    """The forward pass of a trace: every block once, keeping the stream, middles and summaries."""
+    kept = Streamed(len(blocks), n_heads, x)
+    x, _ = run_blocks(blocks, x, *args, knock_outs=knock_outs, keep=kept.keep, stream=kept.stream)
+    return x, kept
+
+
+def next_tokens(final: torch.Tensor, rerun: BlockRerun, k: int = TOP_K):
+    """final (T, d_model) -> top ids (T, k), their log-probabilities (T, k), log-sum-exp (T,).
+    LOGIT_ROWS positions at a time, so the (T, vocab) logits never exist whole."""
+    ids, logprobs, lse = [], [], []
+    for start in range(0, final.shape[0], LOGIT_ROWS):
+        logits = rerun.logits(final[start:start + LOGIT_ROWS])           # (rows, vocab)
+        total = torch.logsumexp(logits, dim=-1)                         # (rows,)
+        top = logits.topk(min(k, logits.shape[-1]), dim=-1)
+        ids.append(top.indices.cpu())
+        logprobs.append((top.values - total[:, None]).cpu())
+        lse.append(total.cpu())
+    frozen = [torch.cat(parts).numpy() for parts in (ids, logprobs, lse)]
+    for array in frozen:
+        array.flags.writeable = False
+    return frozen
+
+
+def build_trace(ids: Sequence[int], emb, kept: Streamed, rerun: BlockRerun, *, causal: bool,
+                n_heads: int, n_kv_heads: int, tokens: Optional[Sequence[str]] = None,
+                offsets: Optional[Sequence[tuple[int, int]]] = None,
                 special_mask: Optional[Sequence[bool]] = None, truncated: bool = False, text: str = "",
-                n_input_tokens: Optional[int] = None, final: Optional[torch.Tensor] = None,
-                logits: Optional[torch.Tensor] = None) -> Trace:
+                n_input_tokens: Optional[int] = None, final: Optional[torch.Tensor] = None) -> Trace:
     """The frozen record of one sequence's run (batch of 1): the one place a Trace is made."""
     t = len(ids)
     pos_embed = emb.pos_embed.expand(1, t, -1)                       # (1, T, d_model)
-    shared = stacked_views(emb, records)
+    resid = kept.stream[:, 0].numpy()                                # (L + 1, T, d_model), no copy
+    mid = kept.mid[:, 0].numpy()                                     # (L, T, d_model)
+    resid.flags.writeable = mid.flags.writeable = False
+    rerun.stream = kept.stream
+    top_ids = top_logprobs = lse = None
+    if final is not None:
+        top_ids, top_logprobs, lse = next_tokens(final[0], rerun)
     return Trace(
         tokens=list(tokens) if tokens is not None else [str(i) for i in ids],
         ids=[int(i) for i in ids],
@@ -99,14 +175,14 @@ def build_trace(ids: Sequence[int], emb, records: list[BlockRecord], *, causal: 
         token_embed=to_numpy(emb.token_embed),
         pos_embed=to_numpy(pos_embed),
         type_embed=to_numpy(emb.type_embed),
-        embed=shared.get(id(emb.embed), to_numpy(emb.embed)),
-        layers=tuple(layer_trace(r, shared) for r in records),
+        resid=resid, resid_mid=mid, n_heads=n_heads, n_kv_heads=n_kv_heads, rerun=rerun,
         truncated=truncated,
         text=text,
         n_input_tokens=t if n_input_tokens is None else n_input_tokens,
         causal=causal,
         final=to_numpy(final),
-        logits=to_numpy(logits),
+        top_ids=top_ids, top_logprobs=top_logprobs, log_sum_exp=lse,
+        summary=kept.summary.result(),
     )
 
 
@@ -163,16 +239,21 @@ class Transformer(nn.Module):
         """ids: (B, T). Returns (embedding result, layer records, final, logits).
         knock_outs: layer -> heads knocked out there (see analysis/ablation.py).
         token_embed: (B, T, d_model) token rows to use instead of the table's (see analysis/attribution.py)."""
-        emb = self.embeddings(ids, type_ids, token_embed=token_embed)
-        allowed = build_allowed(self.config, ids.shape[1], key_mask, ids.device)
-        # Rotary models turn q and k by these positions inside every attention layer.
-        positions = torch.arange(ids.shape[1], device=ids.device) if self.config.positional == "rotary" else None
+        emb = in_float32(self.embeddings, ids, type_ids, token_embed=token_embed)
+        allowed, positions = self.block_args(ids.shape[1], key_mask, ids.device)
         x, records = run_blocks(self.blocks, emb.embed, allowed, positions, knock_outs=knock_outs)
         final = logits = None
         if self.config.lm_head:
-            final = self.final_norm(x)
-            logits = final @ self.unembedding().T                  # (B, T, vocab)
+            final = in_float32(self.final_norm, x)
+            logits = final @ self.unembedding().to(torch.float32).T    # (B, T, vocab)
         return emb, records, final, logits
+
+    def block_args(self, t: int, key_mask: Optional[torch.Tensor], device=None) -> tuple:
+        """What every block reads beside its input: the allowed mask and (rotary models) the positions."""
+        allowed = build_allowed(self.config, t, key_mask, device)
+        # Rotary models turn q and k by these positions inside every attention layer.
+        positions = torch.arange(t, device=device) if self.config.positional == "rotary" else None
+        return allowed, positions
 
     def forward(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
                 key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -189,18 +270,25 @@ class Transformer(nn.Module):
               key_mask: Optional[Sequence[bool]] = None, truncated: bool = False,
               text: str = "", n_input_tokens: Optional[int] = None,
               ablate: Sequence[tuple[int, int]] = (), mode: str = "zero") -> Trace:
-        """Run one sequence and return every intermediate.
+        """Run one sequence and return its Trace (the residual stream; layers recomputed on access).
         ablate: (layer, head) pairs whose outputs are replaced ("zero" or their "mean") before W_O."""
         ids = [int(i) for i in ids]
         if not ids:
             raise ValueError("cannot trace an empty sequence of tokens.")
-        id_tensor = torch.tensor([ids], dtype=torch.long)                # (1, T)
-        mask_tensor = None if key_mask is None else torch.tensor([list(key_mask)], dtype=torch.bool)
+        device = self.token_table.device
+        id_tensor = torch.tensor([ids], dtype=torch.long, device=device)                # (1, T)
+        mask_tensor = None if key_mask is None else torch.tensor([list(key_mask)], dtype=torch.bool, device=device)
         knock_outs = knock_outs_for(self.config, ablate, mode)
-        emb, records, final, logits = self.run(id_tensor, key_mask=mask_tensor, knock_outs=knock_outs)
-        return build_trace(ids, emb, records, causal=self.config.causal, tokens=tokens, offsets=offsets,
+        emb = in_float32(self.embeddings, id_tensor)
+        rerun = BlockRerun(self.blocks, lambda: self.block_args(len(ids), mask_tensor, device), knock_outs,
+                           self.unembedding if self.config.lm_head else None)
+        x, kept = trace_blocks(self.blocks, self.config.n_heads, emb.embed.to("cpu", torch.float32),
+                               *self.block_args(len(ids), mask_tensor, device), knock_outs=knock_outs)
+        final = in_float32(self.final_norm, x) if self.config.lm_head else None
+        return build_trace(ids, emb, kept, rerun, causal=self.config.causal, n_heads=self.config.n_heads,
+                           n_kv_heads=self.config.kv_heads, tokens=tokens, offsets=offsets,
                            special_mask=special_mask, truncated=truncated, text=text,
-                           n_input_tokens=n_input_tokens, final=final, logits=logits)
+                           n_input_tokens=n_input_tokens, final=final)
 
 
 def from_state_dict(config: TransformerConfig, state: dict[str, torch.Tensor]) -> Transformer:
