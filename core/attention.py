@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .config import TransformerConfig
-from .rotary import apply_rotary
+from .rotary import RopeScaling, apply_rotary
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -122,6 +122,7 @@ class MultiHeadAttention(nn.Module):
         self.n_heads = config.n_heads
         self.n_kv_heads = config.kv_heads
         self.rope_theta = config.rope_theta if config.positional == "rotary" else None
+        self.rope_scaling = RopeScaling.of(config)
         d, d_kv = config.d_model, config.kv_heads * config.d_head
         self.query = nn.Linear(d, d, bias=config.qkv_bias)
         self.key = nn.Linear(d, d_kv, bias=config.qkv_bias)
@@ -146,8 +147,8 @@ class MultiHeadAttention(nn.Module):
             if positions is None:
                 positions = torch.arange(x.shape[1], device=x.device)
             q_raw, k_raw = q, k
-            q = apply_rotary(q_raw, positions, self.rope_theta)  # (B, H, T, d_head)
-            k = apply_rotary(k_raw, positions, self.rope_theta)  # (B, H_kv, T, d_head)
+            q = apply_rotary(q_raw, positions, self.rope_theta, self.rope_scaling)  # (B, H, T, d_head)
+            k = apply_rotary(k_raw, positions, self.rope_theta, self.rope_scaling)  # (B, H_kv, T, d_head)
         scores, weights, head_out = attend(q, k, v, allowed)
         if knock_out is not None:
             head_out = knock_out.apply(head_out)

@@ -306,7 +306,7 @@ class Layers(Sequence):
     """trace.layers: a sequence of LayerTrace, each recomputed from its stored input when read."""
 
     def __init__(self, trace: "Trace"):
-        self._trace = weakref.ref(trace)        # no cycle: the trace owns this object
+        self._trace = trace     # made anew on each `trace.layers`, never stored on the trace: no cycle
         self._n = trace.n_layers
 
     def __len__(self) -> int:
@@ -319,7 +319,7 @@ class Layers(Sequence):
         if not -self._n <= index < self._n:
             raise IndexError(f"layer {index} out of range: this model has {self._n} layers.")
         index %= self._n
-        trace = self._trace()
+        trace = self._trace
         return LAYER_CACHE.get(trace, index, lambda: trace.recompute_layer(index), layer_bytes)
 
     def __iter__(self) -> Iterator[LayerTrace]:
