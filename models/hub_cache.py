@@ -21,7 +21,7 @@ from typing import Optional
 from core.budget import count_parameters
 
 from .checkpoint import weight_files
-from .families import SUPPORTED, check_size, config_for, max_tokens
+from .families import SUPPORTED, check_size, config_for, fitting_tokens, max_tokens
 from .files import read_config
 
 PREFIX = "models--"
@@ -78,7 +78,7 @@ def _problem(folder: Path, hf: dict) -> tuple[int, Optional[str]]:
         return 0, str(exc)
     n = count_parameters(config)
     try:
-        check_size(config, max_tokens(config, hf), hf.get("model_type", "model"))
+        check_size(config, fitting_tokens(config, max_tokens(config, hf)), hf.get("model_type", "model"))
         weight_files(folder)
     except (ValueError, FileNotFoundError) as exc:
         return n, str(exc)
