@@ -116,21 +116,22 @@ class BlockRerun:
 class Streamed:
     """What a trace keeps of each block while the forward pass runs: its middle and its summary."""
 
-    def __init__(self, n_layers: int, n_heads: int, x: torch.Tensor):
+    def __init__(self, n_layers: int, n_heads: int, x: torch.Tensor, causal: bool):
         b, t, d = x.shape
         self.stream = torch.empty(n_layers + 1, b, t, d)          # (L + 1, 1, T, d_model)
         self.mid = torch.empty(n_layers, b, t, d)                 # (L, 1, T, d_model)
-        self.summary = SummaryBuilder(n_layers, n_heads, t)
+        self.summary = SummaryBuilder(n_layers, n_heads, t, causal)
 
     def keep(self, layer: int, record: BlockRecord) -> None:
         self.mid[layer] = record.resid_mid
         self.summary.add(layer, record.attention.weights[0])     # (H, T, T)
 
 
-def trace_blocks(blocks, n_heads: int, x: torch.Tensor, *args,
+def trace_blocks(blocks, n_heads: int, causal: bool, x: torch.Tensor, *args,
                  knock_outs: Optional[dict[int, KnockOut]] = None) -> tuple[torch.Tensor, Streamed]:
-    """The forward pass of a trace: every block once, keeping the stream, middles and summaries."""
-    kept = Streamed(len(blocks), n_heads, x)
+    """The forward pass of a trace: every block once, keeping the stream, middles and summaries.
+    causal: the blocks' self-attention hides the future (the summary then measures distance faster)."""
+    kept = Streamed(len(blocks), n_heads, x, causal)
     x, _ = run_blocks(blocks, x, *args, knock_outs=knock_outs, keep=kept.keep, stream=kept.stream)
     return x, kept
 
@@ -282,7 +283,7 @@ class Transformer(nn.Module):
         emb = in_float32(self.embeddings, id_tensor)
         rerun = BlockRerun(self.blocks, lambda: self.block_args(len(ids), mask_tensor, device), knock_outs,
                            self.unembedding if self.config.lm_head else None)
-        x, kept = trace_blocks(self.blocks, self.config.n_heads, emb.embed.to("cpu", torch.float32),
+        x, kept = trace_blocks(self.blocks, self.config.n_heads, self.config.causal, emb.embed.to("cpu", torch.float32),
                                *self.block_args(len(ids), mask_tensor, device), knock_outs=knock_outs)
         final = in_float32(self.final_norm, x) if self.config.lm_head else None
         return build_trace(ids, emb, kept, rerun, causal=self.config.causal, n_heads=self.config.n_heads,

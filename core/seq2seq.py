@@ -84,14 +84,14 @@ class EncoderDecoder(nn.Module):
             return (keys[:, None, None, :],)                                # (1, 1, 1, S)
 
         enc_emb = in_float32(self.source_embed, source)
-        x, enc_kept = trace_blocks(self.encoder, h, enc_emb.embed, *encoder_args())
+        x, enc_kept = trace_blocks(self.encoder, h, False, enc_emb.embed, *encoder_args())
         memory = in_float32(self.encoder_norm, x)                           # (1, S, d_model)
 
         def decoder_args() -> tuple:
             return memory, causal_mask(t, t)[None, None], keys[:, None, None, :]
 
         dec_emb = in_float32(self.target_embed, target_in)
-        x, dec_kept = trace_blocks(self.decoder, h, dec_emb.embed, *decoder_args())
+        x, dec_kept = trace_blocks(self.decoder, h, True, dec_emb.embed, *decoder_args())
         final = in_float32(self.final_norm, x)
         encoder = build_trace(source_ids, enc_emb, enc_kept, BlockRerun(self.encoder, encoder_args, None),
                               causal=False, n_heads=h, n_kv_heads=h_kv, tokens=source_tokens,

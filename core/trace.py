@@ -129,6 +129,7 @@ class LayerTrace:
 # -- streamed while the forward pass runs --------------------------------------------------------
 THUMB_SIDE = 64        # the all-heads thumbnails are block-pooled down to this many rows and columns
 MEAN_SIDE = 512        # the per-layer mean attention is exact up to this many tokens, pooled beyond
+ROWS_AT_ONCE = 2**22   # weights read per step while summarising a layer (16 MB of temporaries each)
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,8 @@ def block_starts(t: int, side: int) -> np.ndarray:
 class SummaryBuilder:
     """Collects an AttentionSummary one layer at a time; each layer's weights are let go after `add`."""
 
-    def __init__(self, n_layers: int, n_heads: int, t: int):
-        self.t = t
+    def __init__(self, n_layers: int, n_heads: int, t: int, causal: bool = False):
+        self.t, self.causal = t, causal
         self.per_head = {name: np.zeros((n_layers, n_heads), dtype=np.float32)
                          for name in ("entropy", "distance", "previous", "next", "self")}
         self.received = np.zeros((n_layers, n_heads, t), dtype=np.float32)
@@ -178,24 +179,36 @@ class SummaryBuilder:
         self.thumbnails = np.zeros((n_layers, n_heads, len(self.thumb_starts), len(self.thumb_starts)),
                                    dtype=np.float32)
         self.mean_weights = np.zeros((n_layers, len(self.mean_starts), len(self.mean_starts)), dtype=np.float32)
-        position = torch.arange(t, dtype=torch.float32)
-        self.gap = (position[:, None] - position[None, :]).abs_()               # (T, T)  |i - k|
+        self.position = torch.arange(t, dtype=torch.float32)                      # (T,)
+        # |i - k| for every query and key; a causal model needs no T × T table (see add).
+        self.gap = None if causal else (self.position[:, None] - self.position[None, :]).abs_()   # (T, T)
 
     def add(self, layer: int, weights: torch.Tensor) -> None:
-        """weights: (H, T, T) of one layer. One head at a time, so the temporaries stay T×T."""
+        """weights: (H, T, T) of one layer, read in bands of query rows so temporaries stay small."""
         weights = weights.detach().to("cpu", torch.float32)
-        total = torch.zeros_like(weights[0])                                     # (T, T)
-        for h, w in enumerate(weights):
+        h, t, _ = weights.shape
+        entropy, distance = torch.zeros(h), torch.zeros(h)
+        received = torch.zeros(h, t)
+        band = max(1, ROWS_AT_ONCE // (h * t))
+        for start in range(0, t, band):
+            w = weights[:, start:start + band]                                   # (H, rows, T)
             # 0·log 0 counts as 0 (xlogy), as in analysis/head_stats.py.
-            self.per_head["entropy"][layer, h] = -torch.special.xlogy(w, w).sum(-1).mean() / np.log(2.0)
-            self.per_head["distance"][layer, h] = (w * self.gap).sum(-1).mean()
-            for name, offset in (("previous", -1), ("next", 1), ("self", 0)):
-                diag = torch.diagonal(w, offset=offset)
-                self.per_head[name][layer, h] = diag.mean() if diag.numel() else 0.0
-            self.received[layer, h] = w.mean(0).numpy()
-            self.thumbnails[layer, h] = pool(w, self.thumb_starts).numpy()
-            total += w
-        self.mean_weights[layer] = pool(total / weights.shape[0], self.mean_starts).numpy()
+            entropy += torch.special.xlogy(w, w).sum(-1).sum(-1)
+            if self.causal:    # keys k ≤ i only: Σ_k w_ik (i - k) = i - Σ_k w_ik k, one matrix-vector product
+                rows = torch.arange(start, start + w.shape[1], dtype=torch.float32)
+                distance += (rows - w @ self.position).sum(-1)
+            else:
+                distance += (w * self.gap[start:start + band]).sum(-1).sum(-1)
+            received += w.sum(-2)
+        self.per_head["entropy"][layer] = (-entropy / t / np.log(2.0)).numpy()
+        self.per_head["distance"][layer] = (distance / t).numpy()
+        self.received[layer] = (received / t).numpy()
+        for name, offset in (("previous", -1), ("next", 1), ("self", 0)):
+            diag = torch.diagonal(weights, offset=offset, dim1=-2, dim2=-1)     # (H, T - |offset|)
+            self.per_head[name][layer] = diag.mean(-1).numpy() if diag.shape[-1] else 0.0
+        array = weights.numpy()
+        self.thumbnails[layer] = pool(array, self.thumb_starts)
+        self.mean_weights[layer] = pool(array.mean(axis=0), self.mean_starts)
 
     def result(self) -> AttentionSummary:
         arrays = dict(**self.per_head, received=self.received, thumbnails=self.thumbnails,
@@ -206,16 +219,16 @@ class SummaryBuilder:
         return AttentionSummary(**arrays)
 
 
-def pool(w: torch.Tensor, starts: np.ndarray) -> torch.Tensor:
-    """(T, T) -> (S, S): keys summed over each block, queries averaged (as viz.heads.block_pool)."""
+def pool(w: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(…, T, T) -> (…, S, S): keys summed over each block, queries averaged (viz.heads.block_pool's
+    arithmetic, so a thumbnail drawn from the summary equals one pooled from the full attention)."""
     t = w.shape[-1]
     if len(starts) == t:
-        return w.clone()
-    block = torch.from_numpy(np.searchsorted(starts, np.arange(t), side="right") - 1)   # (T,) block of each
-    rows = torch.zeros(len(starts), t).index_add_(0, block, w)                           # (S, T)
-    both = torch.zeros(len(starts), len(starts)).index_add_(1, block, rows)              # (S, S)
-    heights = torch.bincount(block, minlength=len(starts)).to(torch.float32)              # (S,)
-    return both / heights[:, None]
+        return np.array(w, dtype=np.float32)
+    heights = np.diff(np.append(starts, t)).astype(np.float32)
+    rows = np.add.reduceat(w, starts, axis=-2)                                # (…, S, T)  queries summed
+    both = np.add.reduceat(rows, starts, axis=-1)                             # (…, S, S)  keys summed
+    return (both / heights[:, None]).astype(np.float32)
 
 
 # -- recomputed on access ------------------------------------------------------------------------

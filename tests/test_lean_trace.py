@@ -145,6 +145,15 @@ def test_streamed_summaries_equal_the_statistics_of_the_full_attention(monkeypat
     assert short.mean_is_exact and short.thumbnails.shape == (2, 4, 30, 30)
 
 
+def test_a_causal_summary_equals_the_statistics_of_the_full_attention():
+    """Causal models measure distance as i - Σ_k w_ik k (no T × T table): the same numbers."""
+    trace = model(**LLAMA_LIKE).trace(ids_of(90))
+    none = np.zeros(90, bool)
+    stats = head_statistics(trace.attentions, none, none)
+    for name in ("entropy", "distance", "previous", "next", "self"):
+        np.testing.assert_allclose(getattr(trace.summary, name), stats.get(name), rtol=1e-5, atol=1e-5, err_msg=name)
+
+
 def test_next_tokens_are_stored_and_any_probability_is_one_row_away():
     net = model(**LLAMA_LIKE)
     trace = net.trace(ids_of(300))                             # more positions than one unembedding chunk
