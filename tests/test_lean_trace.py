@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.head_stats import head_statistics
+from analysis.head_stats import head_statistics, summary_statistics
 from core import Transformer, TransformerConfig
 from core import trace as trace_module
 from core.budget import estimate_layer_bytes, estimate_stored_bytes
@@ -134,8 +134,9 @@ def test_streamed_summaries_equal_the_statistics_of_the_full_attention(monkeypat
     stats = head_statistics(attentions, cls, sep)
     for name in ("entropy", "distance", "previous", "next", "self"):
         np.testing.assert_allclose(getattr(summary, name), stats.get(name), rtol=1e-5, atol=1e-6, err_msg=name)
-    np.testing.assert_allclose(summary.received[..., cls].sum(-1), stats.cls, atol=1e-6)
-    np.testing.assert_allclose(summary.received[..., sep].sum(-1), stats.sep, atol=1e-6)
+    streamed = summary_statistics(summary, cls, sep)
+    for name in ("entropy", "distance", "cls", "sep", "previous", "next", "self"):
+        np.testing.assert_allclose(streamed.get(name), stats.get(name), rtol=1e-5, atol=1e-6, err_msg=name)
     pooled, starts = block_pool(attentions, 64)
     np.testing.assert_allclose(summary.thumbnails, pooled, atol=1e-6)
     np.testing.assert_array_equal(summary.thumb_starts, starts)
