@@ -33,16 +33,23 @@ def device_from_env() -> torch.device:
     return torch.device(os.environ.get("ATTENTION_EXPLORER_DEVICE", "cpu") or "cpu")
 
 
+HALF = (torch.bfloat16, torch.float16)
+
+
+def computed(t: torch.Tensor) -> torch.Tensor:
+    """A weight as computed: bf16/fp16 copied to float32; float32 (and float64) as they are."""
+    return t.float() if t.dtype in HALF else t
+
+
 def in_float32(module: nn.Module, *args, **kwargs):
-    """module(*args, **kwargs) computed in float32. Weights stored in bf16/fp16 are copied to float32
-    for this call only (one block at a time: a bf16 model never needs a float32 copy of itself);
-    float32 weights are used as they are."""
+    """module(*args, **kwargs) with weights stored in bf16/fp16 computed in float32: copied to float32
+    for this call only (one block at a time: a bf16 model never needs a float32 copy of itself).
+    Other weights (float32, or float64 in the attribution checks) are used as they are."""
     tensors = dict(module.named_parameters())
     tensors.update(module.named_buffers())
-    if all(t.dtype == torch.float32 for t in tensors.values() if t.is_floating_point()):
+    if not any(t.dtype in HALF for t in tensors.values()):
         return module(*args, **kwargs)
-    return functional_call(module, {name: t.float() if t.is_floating_point() else t
-                                    for name, t in tensors.items()}, args, kwargs)
+    return functional_call(module, {name: computed(t) for name, t in tensors.items()}, args, kwargs)
 
 
 def run_blocks(blocks, x: torch.Tensor, *args, knock_outs: Optional[dict[int, KnockOut]] = None,
@@ -53,7 +60,7 @@ def run_blocks(blocks, x: torch.Tensor, *args, knock_outs: Optional[dict[int, Kn
     knock_outs: block index -> the heads knocked out in that block (for this call only).
     keep: (index, record) -> what to keep of each record (default: the whole record). A trace keeps
       only small summaries, so one layer's T×T scores and weights are let go before the next runs.
-    stream: (n_blocks + 1, *x.shape) float32 CPU buffer: x goes to stream[0], block i's output to
+    stream: (n_blocks + 1, *x.shape) CPU buffer of x's dtype: x goes to stream[0], block i's output to
       stream[i + 1], and each block reads its input from there. A layer recomputed later from the
       stored stream then reads the very same memory as the forward pass did.
     """
@@ -110,7 +117,8 @@ class BlockRerun:
         """(N, d_model) final-norm rows -> (N, vocab) next-token scores, in float32."""
         self.check()
         final = torch.tensor(final) if isinstance(final, np.ndarray) else final   # a copy: T × d_model only
-        return final.to(self.device) @ self.unembedding().to(torch.float32).T    # (N, vocab)
+        table = computed(self.unembedding())
+        return final.to(self.device, table.dtype) @ table.T                     # (N, vocab)
 
 
 class Streamed:
@@ -118,8 +126,8 @@ class Streamed:
 
     def __init__(self, n_layers: int, n_heads: int, x: torch.Tensor, causal: bool):
         b, t, d = x.shape
-        self.stream = torch.empty(n_layers + 1, b, t, d)          # (L + 1, 1, T, d_model)
-        self.mid = torch.empty(n_layers, b, t, d)                 # (L, 1, T, d_model)
+        self.stream = torch.empty(n_layers + 1, b, t, d, dtype=x.dtype)     # (L + 1, 1, T, d_model)
+        self.mid = torch.empty(n_layers, b, t, d, dtype=x.dtype)            # (L, 1, T, d_model)
         self.summary = SummaryBuilder(n_layers, n_heads, t, causal)
 
     def keep(self, layer: int, record: BlockRecord) -> None:
@@ -161,8 +169,9 @@ def build_trace(ids: Sequence[int], emb, kept: Streamed, rerun: BlockRerun, *, c
     """The frozen record of one sequence's run (batch of 1): the one place a Trace is made."""
     t = len(ids)
     pos_embed = emb.pos_embed.expand(1, t, -1)                       # (1, T, d_model)
-    resid = kept.stream[:, 0].numpy()                                # (L + 1, T, d_model), no copy
-    mid = kept.mid[:, 0].numpy()                                     # (L, T, d_model)
+    # Views of the buffers the forward pass read (a float32 copy only for a float64 model).
+    resid = kept.stream[:, 0].to(torch.float32).numpy()              # (L + 1, T, d_model)
+    mid = kept.mid[:, 0].to(torch.float32).numpy()                   # (L, T, d_model)
     resid.flags.writeable = mid.flags.writeable = False
     rerun.stream = kept.stream
     top_ids = top_logprobs = lse = None
@@ -246,7 +255,7 @@ class Transformer(nn.Module):
         final = logits = None
         if self.config.lm_head:
             final = in_float32(self.final_norm, x)
-            logits = final @ self.unembedding().to(torch.float32).T    # (B, T, vocab)
+            logits = final @ computed(self.unembedding()).T             # (B, T, vocab)
         return emb, records, final, logits
 
     def block_args(self, t: int, key_mask: Optional[torch.Tensor], device=None) -> tuple:
@@ -283,7 +292,7 @@ class Transformer(nn.Module):
         emb = in_float32(self.embeddings, id_tensor)
         rerun = BlockRerun(self.blocks, lambda: self.block_args(len(ids), mask_tensor, device), knock_outs,
                            self.unembedding if self.config.lm_head else None)
-        x, kept = trace_blocks(self.blocks, self.config.n_heads, self.config.causal, emb.embed.to("cpu", torch.float32),
+        x, kept = trace_blocks(self.blocks, self.config.n_heads, self.config.causal, emb.embed.cpu(),
                                *self.block_args(len(ids), mask_tensor, device), knock_outs=knock_outs)
         final = in_float32(self.final_norm, x) if self.config.lm_head else None
         return build_trace(ids, emb, kept, rerun, causal=self.config.causal, n_heads=self.config.n_heads,
