@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from core import Trace
-from analysis.head_stats import HeadStats, head_statistics
+from analysis.head_stats import HeadStats, summary_statistics
 from analysis.recognisable import HeadChoice, recognisable_head
 from models import EmptyTextError, LoadedModel, load_model
 from ui.cache import ByteCache, budget_from_env
@@ -183,7 +183,7 @@ def head_stats_of(trace: Trace) -> HeadStats:
         if hit is not None and hit[0]() is trace:
             return hit[1]
     opening, closing = special_key_masks(trace)
-    stats = head_statistics(trace.attentions, opening, closing)
+    stats = summary_statistics(trace.summary, opening, closing)      # streamed: no (L, H, T, T) needed
     with _stats_lock:
         for key in [key for key, (ref, _) in _stats_memo.items() if ref() is None]:
             del _stats_memo[key]
