@@ -192,15 +192,15 @@ class SummaryBuilder:
         band = max(1, ROWS_AT_ONCE // (h * t))
         for start in range(0, t, band):
             w = weights[:, start:start + band]                                   # (H, rows, T)
-            # 0·log 0 counts as 0 (xlogy), as in analysis/head_stats.py.
-            entropy += torch.special.xlogy(w, w).sum(-1).sum(-1)
+            # entr(w) = -w·ln w, and 0 at w = 0 (0·log 0 counts as 0, as in analysis/head_stats.py).
+            entropy += torch.special.entr(w).sum(-1).sum(-1)
             if self.causal:    # keys k ≤ i only: Σ_k w_ik (i - k) = i - Σ_k w_ik k, one matrix-vector product
                 rows = torch.arange(start, start + w.shape[1], dtype=torch.float32)
                 distance += (rows - w @ self.position).sum(-1)
             else:
                 distance += (w * self.gap[start:start + band]).sum(-1).sum(-1)
             received += w.sum(-2)
-        self.per_head["entropy"][layer] = (-entropy / t / np.log(2.0)).numpy()
+        self.per_head["entropy"][layer] = (entropy / t / np.log(2.0)).numpy()
         self.per_head["distance"][layer] = (distance / t).numpy()
         self.received[layer] = (received / t).numpy()
         for name, offset in (("previous", -1), ("next", 1), ("self", 0)):
@@ -225,6 +225,11 @@ def pool(w: np.ndarray, starts: np.ndarray) -> np.ndarray:
     t = w.shape[-1]
     if len(starts) == t:
         return np.array(w, dtype=np.float32)
+    side = len(starts)
+    if t % side == 0:   # equal blocks (T = 512, 1024, 4096 ...): sums over a reshaped axis, no gather
+        width = t // side
+        rows = w.reshape(*w.shape[:-2], side, width, t).sum(axis=-2)                # (…, S, T)
+        return (rows.reshape(*w.shape[:-2], side, side, width).sum(axis=-1) / width).astype(np.float32)
     heights = np.diff(np.append(starts, t)).astype(np.float32)
     rows = np.add.reduceat(w, starts, axis=-2)                                # (…, S, T)  queries summed
     both = np.add.reduceat(rows, starts, axis=-1)                             # (…, S, S)  keys summed

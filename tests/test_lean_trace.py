@@ -142,6 +142,8 @@ def test_streamed_summaries_equal_the_statistics_of_the_full_attention(monkeypat
     np.testing.assert_array_equal(summary.thumb_starts, starts)
     assert not summary.mean_is_exact and summary.mean_weights.shape == (2, 40, 40)
     np.testing.assert_allclose(summary.mean_weights, block_pool(attentions.mean(1), 40)[0], atol=1e-6)
+    even = net.trace(ids_of(128))                             # T a multiple of 64: pooled by reshaping
+    np.testing.assert_allclose(even.summary.thumbnails, block_pool(even.attentions, 64)[0], atol=1e-6)
     short = net.trace(ids[:30]).summary
     assert short.mean_is_exact and short.thumbnails.shape == (2, 4, 30, 30)
 
