@@ -130,6 +130,7 @@ class LayerTrace:
 THUMB_SIDE = 64        # the all-heads thumbnails are block-pooled down to this many rows and columns
 MEAN_SIDE = 512        # the per-layer mean attention is exact up to this many tokens, pooled beyond
 ROWS_AT_ONCE = 2**22   # weights read per step while summarising a layer (16 MB of temporaries each)
+STACK_LIMIT_BYTES = 2 * 2**30   # trace.attentions (every layer stacked) is refused beyond this
 
 
 @dataclass(frozen=True)
@@ -414,6 +415,11 @@ class Trace:
     def attentions(self) -> np.ndarray:
         """(n_layers, H, T, T): every layer's weights, as transformers returns them. Recomputes every
         layer (kept in the layer cache's budget): for short inputs; long ones read `summary`."""
+        size = self.n_layers * self.n_heads * len(self) ** 2 * 4
+        if size > STACK_LIMIT_BYTES:
+            raise ValueError(f"every layer's attention at {len(self):,} tokens would take {size / 1e9:.1f} GB; read one "
+                             "layer at a time (trace.layers[l].weights) or the streamed trace.summary instead.")
+
         def stack() -> np.ndarray:
             out = np.stack([self.recompute_layer(layer).weights for layer in range(self.n_layers)])
             out.flags.writeable = False

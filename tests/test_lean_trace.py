@@ -173,6 +173,14 @@ def test_next_tokens_are_stored_and_any_probability_is_one_row_away():
     assert model(**BERT_LIKE).trace([1, 2, 3]).logits is None
 
 
+def test_stacking_every_layer_is_refused_beyond_its_limit(monkeypatch):
+    trace = model(**BERT_LIKE).trace(ids_of(40))
+    monkeypatch.setattr(trace_module, "STACK_LIMIT_BYTES", 2 * 4 * 40 * 40 * 4 - 1)
+    with pytest.raises(ValueError, match="one layer at a time"):
+        trace.attentions
+    assert trace.layers[1].weights.shape == (4, 40, 40)
+
+
 def test_a_trace_refuses_layers_once_the_weights_changed():
     net = model(**LLAMA_LIKE)
     trace = net.trace(ids_of(10))
