@@ -108,7 +108,7 @@ def target_function(net, ids: Sequence[int], target: Target) -> Callable[[torch.
 
 def _last_hidden(net, ids: torch.Tensor, rows: Optional[torch.Tensor]) -> torch.Tensor:
     emb, records, _, _ = net.run(ids, token_embed=rows)
-    return records[-1]["resid_post"] if records else emb.embed        # (B, T, d_model)
+    return records[-1].resid_post if records else emb.embed        # (B, T, d_model)
 
 
 def token_rows(net, ids: Sequence[int]) -> torch.Tensor:

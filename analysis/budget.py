@@ -23,6 +23,7 @@ from typing import Optional
 import torch
 
 from core.config import TransformerConfig
+from core.model import in_float32
 
 FLOAT32 = 4
 DEFAULT_JOB_MB = 400
@@ -81,7 +82,7 @@ def last_hidden(net, x: torch.Tensor, blocks=None, allowed=None, positions=None,
     knock_out applies to the first block only (see analysis/ablation.py)."""
     for i, block in enumerate(net.blocks if blocks is None else blocks):
         # [0] at once: binding the record to a name would keep two blocks' worth alive.
-        x = block(x, allowed, positions, knock_out=knock_out if i == 0 else None)[0]     # (B, T, d_model)
+        x = in_float32(block, x, allowed, positions, knock_out=knock_out if i == 0 else None)[0]   # (B, T, d_model)
     return x
 
 

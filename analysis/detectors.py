@@ -133,7 +133,7 @@ def induction_probe(model, n: int = 20, batch: int = 4, seed: int = 0, prefix: S
     n = max(2, min(int(n), room))
     ids = repeated_tokens(min(config.vocab_size, vocab or config.vocab_size), n, batch, seed, prefix, avoid)
     _, records, _, logits = net.run(torch.from_numpy(ids))
-    weights = torch.stack([r["weights"] for r in records], dim=1)                   # (B, L, H, T, T)
+    weights = torch.stack([r.attention.weights for r in records], dim=1)            # (B, L, H, T, T)
     start = len(prefix)
     queries = torch.arange(start + n, start + 2 * n)                                 # (n,)
     targets = queries - n + 1                                                        # the token after the earlier copy

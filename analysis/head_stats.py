@@ -91,6 +91,19 @@ def head_statistics(attentions: np.ndarray, cls_mask: Sequence[bool],
     )
 
 
+def summary_statistics(summary, cls_mask: Sequence[bool], sep_mask: Sequence[bool]) -> HeadStats:
+    """The same HeadStats from a trace's streamed summary (core.trace.AttentionSummary, measured during
+    the forward pass), without the (L, H, T, T) attentions: what long inputs use."""
+    received = summary.received                                               # (L, H, T_k)
+    cls_mask = np.asarray(cls_mask, dtype=bool)
+    sep_mask = np.asarray(sep_mask, dtype=bool)
+    if cls_mask.shape != received.shape[-1:] or sep_mask.shape != received.shape[-1:]:
+        raise ValueError(f"cls_mask and sep_mask need one flag per token ({received.shape[-1]})")
+    return HeadStats(entropy=summary.entropy, distance=summary.distance,
+                     cls=received[..., cls_mask].sum(axis=-1), sep=received[..., sep_mask].sum(axis=-1),
+                     previous=summary.previous, next=summary.next, self=summary.self)
+
+
 def special_masks(tokens: Sequence[str], special_mask: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
     """([CLS] positions, [SEP] positions) from a trace's tokens; other specials count as neither."""
     special = np.asarray(special_mask, dtype=bool)

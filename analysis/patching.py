@@ -65,9 +65,9 @@ def _net(model) -> Transformer:
     return getattr(model, "net", model)         # a LoadedModel or a bare Transformer
 
 
-def _last_hidden(net: Transformer, ids: Sequence[int]) -> tuple[torch.Tensor, list[dict]]:
+def _last_hidden(net: Transformer, ids: Sequence[int]) -> tuple[torch.Tensor, list]:
     emb, records, _, _ = net.run(torch.tensor([list(ids)], dtype=torch.long))         # (1, T)
-    return (records[-1]["resid_post"] if records else emb.embed), records
+    return (records[-1].resid_post if records else emb.embed), records
 
 
 @torch.inference_mode()
@@ -144,7 +144,7 @@ def patch_grid(model, clean: Trace, corrupted_ids: Sequence[int], kind: str, met
         step = _rows_per_batch(net, t, n_layers - layer)
         for first in range(0, rows, step):
             chunk = masks[first:first + step]
-            start = corrupted[layer]["resid_pre"].expand(len(chunk), t, -1)               # (rows, T, d_model)
+            start = corrupted[layer].resid_pre.expand(len(chunk), t, -1)                  # (rows, T, d_model)
             patch = Patch({site: chunk}, {site: clean_value})
             hidden, _ = run_blocks(net.blocks[layer:], start, allowed, positions, patches={0: patch})
             values[layer, first:first + len(chunk)] = metric.score(hidden).float().numpy()

@@ -7,7 +7,7 @@ The model, in dependency order:
   blocks.py      encoder and decoder blocks: attention and feed-forward, residual adds, LayerNorm
   model.py       Transformer (BERT-style encoder or GPT-style decoder); run_blocks and build_trace
   seq2seq.py     EncoderDecoder, the original paper's shape, on the same blocks and the same Trace
-  trace.py       Trace, the frozen record of every intermediate of one forward pass
+  trace.py       Trace: the residual stream of one forward pass, layers recomputed on access
   rotary.py      rotary position embedding (RoPE): q and k turned by position
   budget.py      parameter counts and the bytes a model and one trace take
 
@@ -22,10 +22,10 @@ from .config import TransformerConfig
 from .embeddings import Embeddings, sinusoidal_encoding
 from .model import Transformer, from_state_dict
 from .rotary import apply_rotary, rotary_angles
-from .trace import AttentionTrace, LayerTrace, Trace
+from .trace import AttentionRecord, AttentionSummary, AttentionTrace, BlockRecord, LayerTrace, Trace
 
 __all__ = [
-    "AttentionTrace", "DecoderBlock", "Embeddings", "EncoderBlock", "FeedForward",
+    "AttentionRecord", "AttentionSummary", "AttentionTrace", "BlockRecord", "DecoderBlock", "Embeddings", "EncoderBlock", "FeedForward",
     "LayerTrace", "MultiHeadAttention", "RMSNorm", "Trace", "Transformer", "TransformerConfig",
     "apply_rotary", "attend", "causal_mask", "count_parameters", "estimate_model_bytes",
     "estimate_trace_bytes", "from_state_dict", "merge_heads", "rotary_angles",

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .config import TransformerConfig
-from .rotary import rotary_angles, rotate
+from .rotary import RopeScaling, rotary_angles, rotate
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -144,6 +144,7 @@ class MultiHeadAttention(nn.Module):
         self.n_kv_heads = config.kv_heads
         self.rope_theta = config.rope_theta if config.positional == "rotary" else None
         self.rotary_dims = config.rotated_dims               # all of d_head, or fewer (partial rotary)
+        self.rope_scaling = RopeScaling.of(config)
         d, d_kv = config.d_model, config.kv_heads * config.d_head
         self.query = nn.Linear(d, d, bias=config.qkv_bias)
         self.key = nn.Linear(d, d_kv, bias=config.qkv_bias)
@@ -170,7 +171,8 @@ class MultiHeadAttention(nn.Module):
             if positions is None:
                 positions = torch.arange(x.shape[1], device=x.device)
             q_raw, k_raw = q, k
-            angles = rotary_angles(positions, self.rotary_dims, self.rope_theta)  # (T, d_rot/2), once for q and k
+            angles = rotary_angles(positions, self.rotary_dims, self.rope_theta,
+                                   self.rope_scaling)                  # (T, d_rot/2), once for q and k
             q = rotate(q_raw, angles)                                  # (B, H, T, d_head)
             k = rotate(k_raw, angles)                                  # (B, H_kv, T, d_head)
         scores, weights, head_out = attend(q, k, v, allowed)

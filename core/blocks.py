@@ -9,7 +9,7 @@ Decoder (encoder-decoder, pre-LN):    masked self-attention, then cross-attentio
                                       encoder's output, then the feed-forward.
 Llama, Mistral and Qwen2 are pre-LN blocks whose "LN" is RMSNorm (config.norm_kind) and
 whose feed-forward is gated (config.mlp): the same block, other switches.
-Each block returns its output and a dict of its intermediates (tensors, batch kept).
+Each block returns its output and a BlockRecord of its intermediates (core/trace.py; tensors, batch kept).
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from .attention import KnockOut, MultiHeadAttention, Patch
 from .config import TransformerConfig
+from .trace import AttentionRecord, BlockRecord
 
 
 class RMSNorm(nn.Module):
@@ -76,9 +77,10 @@ class FeedForward(nn.Module):
         return mlp_pre, mlp_hidden, self.down(mlp_hidden), mlp_up
 
 
-def _self_attention_record(a) -> dict:
-    return dict(q=a.q, k=a.k, v=a.v, scores=a.scores, weights=a.weights,
-                head_out=a.head_out, attn_out=a.attn_out)
+def attention_record(attn_in: torch.Tensor, a) -> AttentionRecord:
+    """An AttentionResult and the input it read, as the record a trace is made from."""
+    return AttentionRecord(attn_in, a.q, a.k, a.v, a.scores, a.weights, a.head_out, a.attn_out,
+                           a.q_raw, a.k_raw)
 
 
 class EncoderBlock(nn.Module):
@@ -117,13 +119,8 @@ class EncoderBlock(nn.Module):
         if patch is not None:
             mlp_out = patch.apply("mlp_out", mlp_out)
         resid_post = resid_mid + mlp_out if self.pre_ln else self.mlp_norm(resid_mid + mlp_out)
-        record = dict(resid_pre=x, attn_in=attn_in, **_self_attention_record(a),
-                      resid_mid=resid_mid, mlp_in=mlp_in, mlp_pre=mlp_pre,
-                      mlp_hidden=mlp_hidden, mlp_out=mlp_out, resid_post=resid_post)
-        # Only the families that have them: a BERT trace keeps exactly its old fields.
-        extras = dict(q_raw=a.q_raw, k_raw=a.k_raw, mlp_up=mlp_up)
-        record.update({name: value for name, value in extras.items() if value is not None})
-        return resid_post, record
+        return resid_post, BlockRecord(x, attention_record(attn_in, a), resid_mid, mlp_in, mlp_pre,
+                                       mlp_hidden, mlp_out, resid_post, mlp_up)
 
 
 class DecoderBlock(nn.Module):
@@ -154,9 +151,6 @@ class DecoderBlock(nn.Module):
         mlp_in = self.mlp_norm(resid_mid)
         mlp_pre, mlp_hidden, mlp_out, _ = self.mlp(mlp_in)
         resid_post = resid_mid + mlp_out
-        cross = dict(attn_in=cross_in, **_self_attention_record(c))
-        record = dict(resid_pre=x, attn_in=attn_in, **_self_attention_record(a),
-                      resid_mid=resid_mid, mlp_in=mlp_in, mlp_pre=mlp_pre,
-                      mlp_hidden=mlp_hidden, mlp_out=mlp_out, resid_post=resid_post,
-                      cross=cross)
-        return resid_post, record
+        return resid_post, BlockRecord(x, attention_record(attn_in, a), resid_mid, mlp_in, mlp_pre,
+                                       mlp_hidden, mlp_out, resid_post, mlp_up=None,
+                                       cross=attention_record(cross_in, c))

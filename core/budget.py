@@ -1,10 +1,12 @@
 """How much memory a model and one traced sentence take, before anything is loaded.
 
-Everything is stored as float32 (4 bytes), whatever the checkpoint's own dtype.
+A trace stores float32 (4 bytes); weights take their stored dtype's bytes (4 for float32, 2 for
+bf16/fp16 checkpoints kept as they are; every block is still computed in float32).
 """
 from __future__ import annotations
 
 from .config import TransformerConfig
+from .trace import MEAN_SIDE, THUMB_SIDE
 
 FLOAT32 = 4  # bytes
 
@@ -27,24 +29,37 @@ def count_parameters(config: TransformerConfig) -> int:
     return embed + config.n_layers * block + head
 
 
-def estimate_model_bytes(config: TransformerConfig) -> int:
-    return count_parameters(config) * FLOAT32
+def estimate_model_bytes(config: TransformerConfig, bytes_per_weight: int = FLOAT32) -> int:
+    return count_parameters(config) * bytes_per_weight
 
 
-def estimate_trace_bytes(config: TransformerConfig, t: int) -> int:
-    """Rough size of one Trace of t tokens (float32), the arrays of core/trace.py added up.
-
-    Per layer: q, head_out (H·T·d_head each), k, v (H_kv·T·d_head each; raw q and k again
-    with RoPE), scores and weights (2·H·T·T, the part that grows with T²), about eight
-    (T, d_model) residual-sized arrays, and two or three (T, d_ff) feed-forward arrays.
-    Plus the embeddings and, for an LM, the final norm and the (T, vocab) logits.
-    """
+def estimate_layer_bytes(config: TransformerConfig, t: int) -> int:
+    """One block's intermediates at t tokens: what the forward pass holds at once, and what one
+    recomputed layer (trace.layers[l]) takes. q, k, v, head_out (raw q and k again with RoPE),
+    scores and weights (2·H·T², the part that grows with T²), a few (T, d_model) and two or three
+    (T, d_ff) arrays."""
     h, h_kv, dh, d = config.n_heads, config.kv_heads, config.d_head, config.d_model
     qkv = (2 * h + 2 * h_kv) * t * dh
     if config.positional == "rotary":
         qkv += (h + h_kv) * t * dh
-    per_layer = qkv + 2 * h * t * t + 8 * t * d + (3 if config.mlp == "gated" else 2) * t * config.d_ff
-    total = config.n_layers * per_layer + 4 * t * d
+    return (qkv + 2 * h * t * t + 4 * t * d + (3 if config.mlp == "gated" else 2) * t * config.d_ff) * FLOAT32
+
+
+def estimate_stored_bytes(config: TransformerConfig, t: int) -> int:
+    """What one Trace keeps (core/trace.py): the residual stream at every layer boundary and block
+    middle ((2L + 1)·T·d_model), the embeddings, for an LM the final norm's output and top next
+    tokens, and the streamed summaries (per head: a few numbers, T key shares, a 64×64 thumbnail;
+    per layer: the mean attention, exact up to 512 tokens and pooled to 512×512 beyond)."""
+    d, layers, heads = config.d_model, config.n_layers, config.n_heads
+    total = (2 * layers + 1) * t * d + 3 * t * d
     if config.lm_head:
-        total += t * d + t * config.vocab_size
+        total += t * d + t * (3 * 20 + 1)          # final; top ids (int64), log-probs, log-sum-exp
+    side, mean = min(t, THUMB_SIDE), min(t, MEAN_SIDE)
+    total += layers * heads * (5 + t + side * side) + layers * mean * mean
     return total * FLOAT32
+
+
+def estimate_trace_bytes(config: TransformerConfig, t: int) -> int:
+    """Memory one traced sentence of t tokens needs: what it stores, plus one layer's intermediates
+    (held by the forward pass while it runs, and by a page that reads a layer)."""
+    return estimate_stored_bytes(config, t) + estimate_layer_bytes(config, t)

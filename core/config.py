@@ -49,6 +49,13 @@ class TransformerConfig:
     norm_kind: Literal["layernorm", "rmsnorm"] = "layernorm"  # RMSNorm only rescales (no centring, no β)
     n_kv_heads: Optional[int] = None  # key/value heads, fewer than n_heads: grouped-query; None: n_heads
     rope_theta: float = 10000.0     # RoPE base: pair i of a head turns by position * theta^(-2i/d_head)
+    # RoPE frequency scaling for long contexts (core/rotary.py): None, "linear" (every frequency / factor)
+    # or "llama3" (Llama 3.1/3.2: low frequencies / factor, high ones kept, a smooth band between).
+    rope_scaling: Optional[Literal["linear", "llama3"]] = None
+    rope_factor: float = 1.0              # linear and llama3: how much slower the slow pairs turn
+    rope_low_freq_factor: float = 1.0     # llama3: wavelengths above original / low are divided by factor
+    rope_high_freq_factor: float = 4.0    # llama3: wavelengths below original / high are kept
+    rope_original_positions: int = 8192   # llama3: the context length the model was first trained on
     mlp: Literal["standard", "gated"] = "standard"  # gated = SwiGLU: down(act(gate(x)) * up(x))
     bias: bool = True               # biases on W_O and the feed-forward's linears (Llama has none)
     qkv_bias: bool = True           # biases on W_Q, W_K, W_V (Llama: no; Qwen2: yes)
@@ -101,6 +108,19 @@ class TransformerConfig:
                                  or not 2 <= dims <= self.d_head or dims % 2):
             raise ValueError(f"rotary_dims must be an even number from 2 to d_head ({self.d_head}): "
                              f"rotary positions turn pairs of dimensions, got {dims!r}.")
+        if self.rope_scaling not in (None, "linear", "llama3"):
+            raise ValueError(f"rope_scaling must be None, 'linear' or 'llama3', got {self.rope_scaling!r}.")
+        for name in ("rope_factor", "rope_low_freq_factor", "rope_high_freq_factor"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}.")
+        if self.rope_scaling == "llama3" and not self.rope_high_freq_factor > self.rope_low_freq_factor:
+            raise ValueError("llama3 rope scaling needs rope_high_freq_factor > rope_low_freq_factor, got "
+                             f"{self.rope_high_freq_factor!r} and {self.rope_low_freq_factor!r}.")
+        if isinstance(self.rope_original_positions, bool) or not isinstance(self.rope_original_positions, int) \
+                or self.rope_original_positions < 1:
+            raise ValueError(f"rope_original_positions must be a positive whole number, "
+                             f"got {self.rope_original_positions!r}.")
         if not isinstance(self.position_offset, int) or not 0 <= self.position_offset < self.max_positions:
             raise ValueError(f"position_offset must be a whole number in [0, {self.max_positions}), "
                              f"got {self.position_offset!r}.")

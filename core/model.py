@@ -1,89 +1,198 @@
 """A stack of blocks over the embeddings: BERT-style encoders and GPT-style decoders.
 
-`forward` is for training (batched tensors in, logits out); `trace` runs one sequence
-and returns a fresh, frozen Trace of every intermediate. Nothing is stored on the
-module during a forward, so one instance can serve many threads at once.
+`forward` is for training (batched tensors in, logits out); `trace` runs one sequence and
+returns a fresh, frozen Trace: the residual stream, streamed head summaries and the top next
+tokens, with every other intermediate recomputed on access by the same blocks (core/trace.py).
+Nothing is stored on the module during a forward, so one instance can serve many threads at once.
+
+Weights may be stored in bf16 or fp16 (a checkpoint's own dtype): every block is still computed
+in float32, with float32 copies of one block's weights at a time (`in_float32`).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import os
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from .attention import KnockOut, Patch, causal_mask
 from .blocks import EncoderBlock, make_norm
 from .config import TransformerConfig
 from .embeddings import Embeddings, sinusoidal_encoding
-from .trace import AttentionTrace, LayerTrace, Trace
+from .trace import BlockRecord, SummaryBuilder, Trace, to_numpy
+
+TOP_K = 20            # next tokens kept per position in a language model's trace
+LOGIT_ROWS = 256      # positions unembedded at once: (LOGIT_ROWS, vocab) floats at a time
 
 
-def to_numpy(t: Optional[torch.Tensor]) -> Optional[np.ndarray]:
-    """First batch element as a read-only float32 array (no copy when already contiguous)."""
-    if t is None:
-        return None
-    out = t.detach()[0].to(torch.float32).contiguous().numpy()
-    out.flags.writeable = False
-    return out
+def device_from_env() -> torch.device:
+    """The torch device the operator asked for (ATTENTION_EXPLORER_DEVICE, e.g. cuda), else the CPU."""
+    return torch.device(os.environ.get("ATTENTION_EXPLORER_DEVICE", "cpu") or "cpu")
 
 
-def attention_trace(record: dict) -> AttentionTrace:
-    return AttentionTrace(**{name: to_numpy(value) for name, value in record.items()})
+HALF = (torch.bfloat16, torch.float16)
 
 
-def layer_trace(record: dict, shared: Optional[dict[int, np.ndarray]] = None) -> LayerTrace:
-    """One block's record as arrays; `shared` maps a tensor (by id) to a view already made of it."""
-    shared = shared or {}
-    fields = {name: shared[id(value)] if id(value) in shared else to_numpy(value)
-              for name, value in record.items() if name != "cross"}
-    cross = attention_trace(record["cross"]) if record.get("cross") is not None else None
-    return LayerTrace(**fields, cross=cross)
+def computed(t: torch.Tensor) -> torch.Tensor:
+    """A weight as computed: bf16/fp16 copied to float32; float32 (and float64) as they are."""
+    return t.float() if t.dtype in HALF else t
 
 
-def stacked_views(emb, records: list[dict]) -> dict[int, np.ndarray]:
-    """Every layer's weights as views into one (L, H, T, T) array, and the residual stream (the
-    embedding, each block's input and output) as views into one (L + 1, T, d_model) array.
-    `trace.attentions` and `trace.hidden_states` are then those arrays, not second copies:
-    at 512 tokens that is 75 MB less for MiniLM, and what a trace weighs no longer grows with use."""
-    if not records:
-        return {}
-    weights = to_numpy(torch.stack([r["weights"] for r in records], dim=1))           # (L, H, T, T)
-    hidden = to_numpy(torch.stack([emb.embed] + [r["resid_post"] for r in records], dim=1))  # (L+1, T, d)
-    shared = {id(emb.embed): hidden[0]}
-    for layer, record in enumerate(records):
-        shared[id(record["weights"])] = weights[layer]
-        shared[id(record["resid_post"])] = hidden[layer + 1]
-    return shared
+def in_float32(module: nn.Module, *args, **kwargs):
+    """module(*args, **kwargs) with weights stored in bf16/fp16 computed in float32: copied to float32
+    for this call only (one block at a time: a bf16 model never needs a float32 copy of itself).
+    Other weights (float32, or float64 in the attribution checks) are used as they are."""
+    tensors = dict(module.named_parameters())
+    tensors.update(module.named_buffers())
+    if not any(t.dtype in HALF for t in tensors.values()):
+        return module(*args, **kwargs)
+    return functional_call(module, {name: computed(t) for name, t in tensors.items()}, args, kwargs)
 
 
-def run_blocks(blocks, x: torch.Tensor, *args,
-               knock_outs: Optional[dict[int, KnockOut]] = None,
-               patches: Optional[dict[int, Patch]] = None) -> tuple[torch.Tensor, list[dict]]:
-    """x through every block in turn; returns the last output and each block's record.
+def block_extras(i: int, knock_outs: Optional[dict[int, KnockOut]],
+                 patches: Optional[dict[int, Patch]]) -> dict:
+    """What block i is handed for this call only: heads knocked out, another run's activations."""
+    extra = {}
+    if knock_outs and i in knock_outs:
+        extra["knock_out"] = knock_outs[i]
+    if patches and i in patches:
+        extra["patch"] = patches[i]
+    return extra
+
+
+def run_blocks(blocks, x: torch.Tensor, *args, knock_outs: Optional[dict[int, KnockOut]] = None,
+               patches: Optional[dict[int, Patch]] = None,
+               keep: Optional[Callable[[int, BlockRecord], Any]] = None,
+               stream: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, list]:
+    """x through every block in turn; returns the last output and what was kept of each block's record.
+
     knock_outs: block index -> the heads knocked out in that block (for this call only).
-    patches: block index -> another run's activations written into that block (for this call only)."""
-    records = []
+    patches: block index -> another run's activations written into that block (for this call only).
+    keep: (index, record) -> what to keep of each record (default: the whole record). A trace keeps
+      only small summaries, so one layer's T×T scores and weights are let go before the next runs.
+    stream: (n_blocks + 1, *x.shape) CPU buffer of x's dtype: x goes to stream[0], block i's output to
+      stream[i + 1], and each block reads its input from there. A layer recomputed later from the
+      stored stream then reads the very same memory as the forward pass did.
+    """
+    kept = []
+    if stream is not None:
+        stream[0] = x
     for i, block in enumerate(blocks):
-        extra = {}
-        if knock_outs and i in knock_outs:
-            extra["knock_out"] = knock_outs[i]
-        if patches and i in patches:
-            extra["patch"] = patches[i]
-        x, record = block(x, *args, **extra)
-        records.append(record)
-    return x, records
+        if stream is not None:
+            x = stream[i].to(x.device)          # the buffer itself on the CPU (no copy)
+        x, record = in_float32(block, x, *args, **block_extras(i, knock_outs, patches))
+        kept.append(record if keep is None else keep(i, record))
+        del record
+        if stream is not None:
+            stream[i + 1] = x
+    return x, kept
 
 
-def build_trace(ids: Sequence[int], emb, records: list[dict], *, causal: bool,
-                tokens: Optional[Sequence[str]] = None, offsets: Optional[Sequence[tuple[int, int]]] = None,
+class BlockRerun:
+    """Runs one block of a traced sequence again, from its stored input, by the forward pass's code:
+    the same module, the same masks and positions, the same knocked-out heads.
+
+    It refuses when the weights have changed since the trace was made (a model being trained, or
+    reloaded in place), instead of showing the new weights' attention beside the old stream.
+    """
+
+    def __init__(self, blocks, make_args: Callable[[], tuple], knock_outs: Optional[dict[int, KnockOut]],
+                 unembedding: Optional[Callable[[], torch.Tensor]] = None,
+                 patches: Optional[dict[int, Patch]] = None):
+        self.blocks = blocks
+        self.make_args = make_args            # the masks are rebuilt, not kept: a T×T mask per cached trace
+        self.knock_outs = knock_outs or {}
+        self.patches = patches or {}          # a patched run's layers are recomputed with the same patch
+        self.unembedding = unembedding
+        self.device = next(blocks.parameters()).device if len(blocks) else torch.device("cpu")
+        self.params = [(p, p._version) for p in blocks.parameters()]
+        self.stream: Optional[torch.Tensor] = None   # (L + 1, 1, T, d_model), set by build_trace
+
+    def check(self) -> None:
+        if any(p._version != version for p, version in self.params) or \
+                [id(p) for p, _ in self.params] != [id(p) for p in self.blocks.parameters()]:
+            raise RuntimeError("the model's weights changed after this text was traced (it was trained "
+                               "or reloaded): trace the text again to see its layers.")
+
+    @torch.inference_mode()
+    def block(self, layer: int) -> BlockRecord:
+        """Block `layer` from its input in the stored stream: the memory the forward pass read."""
+        self.check()
+        extra = block_extras(layer, self.knock_outs, self.patches)
+        resid_pre = self.stream[layer].to(self.device)                         # (1, T, d_model)
+        _, record = in_float32(self.blocks[layer], resid_pre, *self.make_args(), **extra)
+        return record
+
+    @torch.inference_mode()
+    def logits(self, final: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """(N, d_model) final-norm rows -> (N, vocab) next-token scores, in float32."""
+        self.check()
+        final = torch.tensor(final) if isinstance(final, np.ndarray) else final   # a copy: T × d_model only
+        table = computed(self.unembedding())
+        return final.to(self.device, table.dtype) @ table.T                     # (N, vocab)
+
+
+class Streamed:
+    """What a trace keeps of each block while the forward pass runs: its middle and its summary."""
+
+    def __init__(self, n_layers: int, n_heads: int, x: torch.Tensor, causal: bool):
+        b, t, d = x.shape
+        self.stream = torch.empty(n_layers + 1, b, t, d, dtype=x.dtype)     # (L + 1, 1, T, d_model)
+        self.mid = torch.empty(n_layers, b, t, d, dtype=x.dtype)            # (L, 1, T, d_model)
+        self.summary = SummaryBuilder(n_layers, n_heads, t, causal)
+
+    def keep(self, layer: int, record: BlockRecord) -> None:
+        self.mid[layer] = record.resid_mid
+        self.summary.add(layer, record.attention.weights[0])     # (H, T, T)
+
+
+def trace_blocks(blocks, n_heads: int, causal: bool, x: torch.Tensor, *args,
+                 knock_outs: Optional[dict[int, KnockOut]] = None,
+                 patches: Optional[dict[int, Patch]] = None) -> tuple[torch.Tensor, Streamed]:
+    """The forward pass of a trace: every block once, keeping the stream, middles and summaries.
+    causal: the blocks' self-attention hides the future (the summary then measures distance faster)."""
+    kept = Streamed(len(blocks), n_heads, x, causal)
+    x, _ = run_blocks(blocks, x, *args, knock_outs=knock_outs, patches=patches, keep=kept.keep,
+                      stream=kept.stream)
+    return x, kept
+
+
+def next_tokens(final: torch.Tensor, rerun: BlockRerun, k: int = TOP_K):
+    """final (T, d_model) -> top ids (T, k), their log-probabilities (T, k), log-sum-exp (T,).
+    LOGIT_ROWS positions at a time, so the (T, vocab) logits never exist whole."""
+    ids, logprobs, lse = [], [], []
+    for start in range(0, final.shape[0], LOGIT_ROWS):
+        logits = rerun.logits(final[start:start + LOGIT_ROWS])           # (rows, vocab)
+        total = torch.logsumexp(logits, dim=-1)                         # (rows,)
+        top = logits.topk(min(k, logits.shape[-1]), dim=-1)
+        ids.append(top.indices.cpu())
+        logprobs.append((top.values - total[:, None]).cpu())
+        lse.append(total.cpu())
+    frozen = [torch.cat(parts).numpy() for parts in (ids, logprobs, lse)]
+    for array in frozen:
+        array.flags.writeable = False
+    return frozen
+
+
+def build_trace(ids: Sequence[int], emb, kept: Streamed, rerun: BlockRerun, *, causal: bool,
+                n_heads: int, n_kv_heads: int, tokens: Optional[Sequence[str]] = None,
+                offsets: Optional[Sequence[tuple[int, int]]] = None,
                 special_mask: Optional[Sequence[bool]] = None, truncated: bool = False, text: str = "",
-                n_input_tokens: Optional[int] = None, final: Optional[torch.Tensor] = None,
-                logits: Optional[torch.Tensor] = None) -> Trace:
+                n_input_tokens: Optional[int] = None, final: Optional[torch.Tensor] = None) -> Trace:
     """The frozen record of one sequence's run (batch of 1): the one place a Trace is made."""
     t = len(ids)
     pos_embed = emb.pos_embed.expand(1, t, -1)                       # (1, T, d_model)
-    shared = stacked_views(emb, records)
+    # Views of the buffers the forward pass read (a float32 copy only for a float64 model).
+    resid = kept.stream[:, 0].to(torch.float32).numpy()              # (L + 1, T, d_model)
+    mid = kept.mid[:, 0].to(torch.float32).numpy()                   # (L, T, d_model)
+    resid.flags.writeable = mid.flags.writeable = False
+    rerun.stream = kept.stream
+    top_ids = top_logprobs = lse = None
+    if final is not None:
+        top_ids, top_logprobs, lse = next_tokens(final[0], rerun)
     return Trace(
         tokens=list(tokens) if tokens is not None else [str(i) for i in ids],
         ids=[int(i) for i in ids],
@@ -92,14 +201,14 @@ def build_trace(ids: Sequence[int], emb, records: list[dict], *, causal: bool,
         token_embed=to_numpy(emb.token_embed),
         pos_embed=to_numpy(pos_embed),
         type_embed=to_numpy(emb.type_embed),
-        embed=shared.get(id(emb.embed), to_numpy(emb.embed)),
-        layers=tuple(layer_trace(r, shared) for r in records),
+        resid=resid, resid_mid=mid, n_heads=n_heads, n_kv_heads=n_kv_heads, rerun=rerun,
         truncated=truncated,
         text=text,
         n_input_tokens=t if n_input_tokens is None else n_input_tokens,
         causal=causal,
         final=to_numpy(final),
-        logits=to_numpy(logits),
+        top_ids=top_ids, top_logprobs=top_logprobs, log_sum_exp=lse,
+        summary=kept.summary.result(),
     )
 
 
@@ -199,16 +308,21 @@ class Transformer(nn.Module):
         knock_outs: layer -> heads knocked out there (see analysis/ablation.py).
         patches: layer -> another run's activations written there (see analysis/patching.py).
         token_embed: (B, T, d_model) token rows to use instead of the table's (see analysis/attribution.py)."""
-        emb = self.embeddings(ids, type_ids, token_embed=token_embed)
-        allowed = build_allowed(self.config, ids.shape[1], key_mask, ids.device)
-        # Rotary models turn q and k by these positions inside every attention layer.
-        positions = torch.arange(ids.shape[1], device=ids.device) if self.config.positional == "rotary" else None
+        emb = in_float32(self.embeddings, ids, type_ids, token_embed=token_embed)
+        allowed, positions = self.block_args(ids.shape[1], key_mask, ids.device)
         x, records = run_blocks(self.blocks, emb.embed, allowed, positions, knock_outs=knock_outs, patches=patches)
         final = logits = None
         if self.config.lm_head:
-            final = self.final_norm(x)
-            logits = final @ self.unembedding().T                  # (B, T, vocab)
+            final = in_float32(self.final_norm, x)
+            logits = final @ computed(self.unembedding()).T             # (B, T, vocab)
         return emb, records, final, logits
+
+    def block_args(self, t: int, key_mask: Optional[torch.Tensor], device=None) -> tuple:
+        """What every block reads beside its input: the allowed mask and (rotary models) the positions."""
+        allowed = build_allowed(self.config, t, key_mask, device)
+        # Rotary models turn q and k by these positions inside every attention layer.
+        positions = torch.arange(t, device=device) if self.config.positional == "rotary" else None
+        return allowed, positions
 
     def forward(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
                 key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -216,7 +330,7 @@ class Transformer(nn.Module):
         emb, records, final, logits = self.run(ids, type_ids, key_mask)
         if logits is not None:
             return logits
-        return records[-1]["resid_post"] if records else emb.embed
+        return records[-1].resid_post if records else emb.embed
 
     @torch.inference_mode()
     def trace(self, ids: Sequence[int], tokens: Optional[Sequence[str]] = None,
@@ -226,24 +340,31 @@ class Transformer(nn.Module):
               text: str = "", n_input_tokens: Optional[int] = None,
               ablate: Sequence[tuple[int, int]] = (), mode: str = "zero",
               patch_from: Optional[Trace] = None, sites: Sequence[tuple] = ()) -> Trace:
-        """Run one sequence and return every intermediate.
+        """Run one sequence and return its Trace (the residual stream; layers recomputed on access).
         ablate: (layer, head) pairs whose outputs are replaced ("zero" or their "mean") before W_O.
         patch_from, sites: the clean trace's activations written at those sites of this run
-        (activation patching; see core.model.patches_for for the sites)."""
+        (activation patching; see patches_for for the sites); recomputed layers repeat the patch."""
         ids = [int(i) for i in ids]
         if not ids:
             raise ValueError("cannot trace an empty sequence of tokens.")
-        id_tensor = torch.tensor([ids], dtype=torch.long)                # (1, T)
-        mask_tensor = None if key_mask is None else torch.tensor([list(key_mask)], dtype=torch.bool)
+        device = self.token_table.device
+        id_tensor = torch.tensor([ids], dtype=torch.long, device=device)                # (1, T)
+        mask_tensor = None if key_mask is None else torch.tensor([list(key_mask)], dtype=torch.bool, device=device)
         knock_outs = knock_outs_for(self.config, ablate, mode)
         if sites and patch_from is None:
             raise ValueError("sites to patch need patch_from, the clean trace their values come from.")
         patches = patches_for(self.config, patch_from, sites, len(ids)) if patch_from is not None else None
-        emb, records, final, logits = self.run(id_tensor, key_mask=mask_tensor, knock_outs=knock_outs,
-                                               patches=patches)
-        return build_trace(ids, emb, records, causal=self.config.causal, tokens=tokens, offsets=offsets,
+        emb = in_float32(self.embeddings, id_tensor)
+        rerun = BlockRerun(self.blocks, lambda: self.block_args(len(ids), mask_tensor, device), knock_outs,
+                           self.unembedding if self.config.lm_head else None, patches)
+        x, kept = trace_blocks(self.blocks, self.config.n_heads, self.config.causal, emb.embed.cpu(),
+                               *self.block_args(len(ids), mask_tensor, device), knock_outs=knock_outs,
+                               patches=patches)
+        final = in_float32(self.final_norm, x) if self.config.lm_head else None
+        return build_trace(ids, emb, kept, rerun, causal=self.config.causal, n_heads=self.config.n_heads,
+                           n_kv_heads=self.config.kv_heads, tokens=tokens, offsets=offsets,
                            special_mask=special_mask, truncated=truncated, text=text,
-                           n_input_tokens=n_input_tokens, final=final, logits=logits)
+                           n_input_tokens=n_input_tokens, final=final)
 
 
 def from_state_dict(config: TransformerConfig, state: dict[str, torch.Tensor]) -> Transformer:

@@ -20,7 +20,7 @@ from .attention import causal_mask
 from .blocks import DecoderBlock, EncoderBlock
 from .config import TransformerConfig
 from .embeddings import Embeddings
-from .model import build_trace, run_blocks
+from .model import BlockRerun, build_trace, in_float32, run_blocks, trace_blocks
 from .trace import Trace
 
 
@@ -74,15 +74,32 @@ class EncoderDecoder(nn.Module):
               target_tokens: Sequence[str], special: Optional[set[int]] = None, text: str = "") -> tuple[Trace, Trace]:
         """One source and one target (starting with the start token) -> (encoder Trace, decoder Trace)."""
         special = special or set()
+        h, h_kv = self.config.n_heads, self.config.kv_heads
         source = torch.tensor([list(source_ids)])                           # (1, S)
         target_in = torch.tensor([list(target_ids)])                        # (1, T)
-        enc_emb, enc_records, memory, keys = self.encode(source)
-        dec_emb, dec_records, final, logits = self.decode(target_in, memory, keys)
-        encoder = build_trace(source_ids, enc_emb, enc_records, causal=False, tokens=source_tokens,
+        keys = source != self.config.pad_id                                 # (1, S)
+        t = target_in.shape[1]
+
+        def encoder_args() -> tuple:
+            return (keys[:, None, None, :],)                                # (1, 1, 1, S)
+
+        enc_emb = in_float32(self.source_embed, source)
+        x, enc_kept = trace_blocks(self.encoder, h, False, enc_emb.embed, *encoder_args())
+        memory = in_float32(self.encoder_norm, x)                           # (1, S, d_model)
+
+        def decoder_args() -> tuple:
+            return memory, causal_mask(t, t)[None, None], keys[:, None, None, :]
+
+        dec_emb = in_float32(self.target_embed, target_in)
+        x, dec_kept = trace_blocks(self.decoder, h, True, dec_emb.embed, *decoder_args())
+        final = in_float32(self.final_norm, x)
+        encoder = build_trace(source_ids, enc_emb, enc_kept, BlockRerun(self.encoder, encoder_args, None),
+                              causal=False, n_heads=h, n_kv_heads=h_kv, tokens=source_tokens,
                               special_mask=[i in special for i in source_ids], text=text)
-        decoder = build_trace(target_ids, dec_emb, dec_records, causal=True, tokens=target_tokens,
-                              special_mask=[i in special for i in target_ids], text=text,
-                              final=final, logits=logits)
+        decoder = build_trace(target_ids, dec_emb, dec_kept,
+                              BlockRerun(self.decoder, decoder_args, None, lambda: self.target_embed.token.weight),
+                              causal=True, n_heads=h, n_kv_heads=h_kv, tokens=target_tokens,
+                              special_mask=[i in special for i in target_ids], text=text, final=final)
         return encoder, decoder
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core import TransformerConfig, from_state_dict
 from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
+from core.model import device_from_env
 
 from . import bert, distilbert, gpt2, gpt_neox, llama, roberta
 from .checkpoint import convert, read_weights
@@ -28,9 +29,10 @@ FAMILY_LIST: tuple[Family, ...] = (bert.FAMILY, roberta.FAMILY, distilbert.FAMIL
 FAMILIES: dict[str, Family] = {t: family for family in FAMILY_LIST for t in family.model_types}
 SUPPORTED = tuple(FAMILIES)
 
-# One trace holds H·T² scores per layer and rotary models allow 32k+ positions, so every
-# family is cut at this many tokens (the text is flagged `truncated`).
-DEFAULT_MAX_TOKENS = 512
+# A trace stores the residual stream (L·T·d_model) and recomputes one layer's H·T² attention at a
+# time, so long inputs fit; rotary models allow 32k+ positions, so every family is still cut at this
+# many tokens (the text is flagged `truncated`). BERT-style models stop at their own 512 positions.
+DEFAULT_MAX_TOKENS = 4096
 # The weights in float32 plus one trace at the token limit must fit in this many bytes.
 DEFAULT_MAX_MODEL_BYTES = 4 * 2**30
 
@@ -66,6 +68,14 @@ def max_tokens(config: TransformerConfig, hf: dict) -> int:
     family = family_of(hf.get("model_type"))
     own = family.token_limit(config, hf) if family is not None else None
     return min(limit, own) if own else limit
+
+
+def fitting_tokens(config: TransformerConfig, n_tokens: int) -> int:
+    """The token limit, halved (not below 512) until the weights and one trace fit the byte limit:
+    a larger model reads shorter texts instead of being refused."""
+    while n_tokens > 512 and estimate_model_bytes(config) + estimate_trace_bytes(config, n_tokens) > max_model_bytes():
+        n_tokens = max(512, n_tokens // 2)
+    return n_tokens
 
 
 def check_size(config: TransformerConfig, n_tokens: int, where: str) -> None:
@@ -112,7 +122,7 @@ def load_family(folder: Path, name: str, hf: dict | None = None):
     if model_type not in FAMILIES:
         raise unsupported(model_type)
     config = config_for(hf)
-    n_tokens = max_tokens(config, hf)
+    n_tokens = fitting_tokens(config, max_tokens(config, hf))
     check_size(config, n_tokens, name)
     tokenizer = TextTokenizer(folder / "tokenizer.json", max_tokens=n_tokens)
     if tokenizer.vocab_size > config.vocab_size:
@@ -123,7 +133,7 @@ def load_family(folder: Path, name: str, hf: dict | None = None):
     state = convert(theirs, mapping, ignored, config, str(folder))
     del theirs
     require_finite(state, folder / "model.safetensors")
-    net = from_state_dict(config, state)
+    net = from_state_dict(config, state).to(device_from_env())   # ATTENTION_EXPLORER_DEVICE, else the CPU
     info = {"family": model_type, "n_parameters": count_parameters(config), "max_tokens": n_tokens,
             "sentence": sentence_pooling(folder)}
     return LoadedModel(name=name, config=config, net=net, tokenizer=tokenizer,

@@ -33,7 +33,7 @@ from core import TransformerConfig
 from core.budget import count_parameters
 
 from .checkpoint import convert
-from .families import FAMILIES, SUPPORTED, check_size, config_for, max_tokens
+from .families import FAMILIES, SUPPORTED, check_size, config_for, fitting_tokens, max_tokens
 from .files import (MAX_TOKENIZER_BYTES, allowed_root, check_hf_fields, inside, read_config,
                     safetensors_header, weight_files)
 
@@ -158,7 +158,7 @@ def _problem(folder: Path, hf: dict) -> tuple[int, Optional[str]]:
         return 0, str(exc)
     n = count_parameters(config)
     try:
-        check_size(config, max_tokens(config, hf), hf.get("model_type", "model"))
+        check_size(config, fitting_tokens(config, max_tokens(config, hf)), hf.get("model_type", "model"))
         _check_shapes(hf["model_type"], config, _check_files(folder), str(folder))
     except (ValueError, OSError) as exc:
         return n, str(exc)

@@ -5,7 +5,8 @@ attention (num_key_value_heads key/value heads shared by num_attention_heads que
 heads) and a gated SiLU feed-forward (SwiGLU: gate_proj, up_proj, down_proj). No
 biases, except Qwen2's on W_Q, W_K, W_V (and Llama's optional attention_bias). The
 unembedding is `lm_head`, or the token table when tie_word_embeddings is true.
-Only plain RoPE: a rope scaling scheme (linear, dynamic, yarn, llama3, ...) is refused.
+RoPE plain or with "linear" or "llama3" frequency scaling (Llama 3.1/3.2); other scaling
+schemes (dynamic, yarn, longrope, ...) are refused by name.
 """
 from __future__ import annotations
 
@@ -18,21 +19,30 @@ from .family import Family
 
 ACTIVATIONS = {"silu": "silu", "swish": "silu"}
 PLAIN_ROPE = (None, "default")
+SCALED_ROPE = ("linear", "llama3")
+
+
+def rope_scaling(hf: dict) -> dict:
+    """Our config's rope_scaling fields, refusing a scheme we do not compute by name."""
+    found = {}
+    for source in (hf.get("rope_parameters") or {}, hf.get("rope_scaling") or {}):
+        kind = source.get("rope_type", source.get("type"))
+        if kind not in PLAIN_ROPE + SCALED_ROPE:
+            raise ValueError(f"rope scaling {kind!r} is not supported: only plain rotary positions "
+                             f"(rope_type 'default' or none) and the scalings {', '.join(SCALED_ROPE)} are")
+        if kind in SCALED_ROPE:
+            found = dict(rope_scaling=kind, rope_factor=float(source["factor"]))
+            if kind == "llama3":
+                found.update(rope_low_freq_factor=float(source["low_freq_factor"]),
+                             rope_high_freq_factor=float(source["high_freq_factor"]),
+                             rope_original_positions=int(source["original_max_position_embeddings"]))
+    return found
 
 
 def rope_theta(hf: dict) -> float:
-    """The RoPE base, refusing any scaling scheme by name.
-
-    transformers 5 writes rope_parameters = {"rope_type": ..., "rope_theta": ...}; older
-    checkpoints write rope_theta and rope_scaling = {"type" or "rope_type": ...} or null.
-    """
+    """The RoPE base. transformers 5 writes rope_parameters = {"rope_type": ..., "rope_theta": ...};
+    older checkpoints write rope_theta and rope_scaling = {"type" or "rope_type": ...} or null."""
     params = hf.get("rope_parameters") or {}
-    scaling = hf.get("rope_scaling") or {}
-    for source in (params, scaling):
-        kind = source.get("rope_type", source.get("type"))
-        if kind not in PLAIN_ROPE:
-            raise ValueError(f"rope scaling {kind!r} is not supported: only plain rotary positions "
-                             f"(rope_type 'default' or none) are")
     partial = params.get("partial_rotary_factor", hf.get("partial_rotary_factor", 1.0))
     if partial != 1.0:
         raise ValueError(f"partial_rotary_factor={partial} is not supported: RoPE must turn every dimension")
@@ -75,7 +85,7 @@ def config_from_hf(hf: dict) -> TransformerConfig:
         type_vocab_size=0, embed_norm=False, causal=True, lm_head=True,
         tie_embeddings=bool(hf.get("tie_word_embeddings", False)), pad_id=hf.get("pad_token_id") or 0,
         norm_kind="rmsnorm", n_kv_heads=kv_heads if kv_heads != n_heads else None, rope_theta=rope_theta(hf),
-        mlp="gated", bias=other_bias, qkv_bias=qkv_bias,
+        mlp="gated", bias=other_bias, qkv_bias=qkv_bias, **rope_scaling(hf),
     )
 
 

@@ -61,7 +61,7 @@ class LoadedModel:
             raise ValueError(f"{self.name} has no sentence embedding: it is not a sentence encoder.")
         enc = self.tokenizer.encode(text, max_tokens=self.info["sentence"]["max_tokens"])
         with torch.inference_mode():
-            hidden = self.net.run(torch.tensor([enc.ids]))[1][-1]["resid_post"]        # (1, T, d_model)
+            hidden = self.net.run(torch.tensor([enc.ids]))[1][-1].resid_post        # (1, T, d_model)
         return enc.tokens, hidden[0].numpy()
 
     def embedding_table(self) -> np.ndarray:

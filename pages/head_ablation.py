@@ -32,9 +32,9 @@ if not heads:
 ablated = cached(("ablated", name, trace.text, tuple(heads), mode),
                  lambda: model.trace(trace.text, ablate=heads, mode=mode), "Running without those heads…")
 
-if model.config.lm_head and trace.logits is not None:
+if model.config.lm_head and trace.top_ids is not None:
     vocab = model.vocabulary()
-    before, after = (np.exp(t.logits[-1] - t.logits[-1].max()) for t in (trace, ablated))
+    before, after = (np.exp(row - row.max()) for row in (trace.logits_at(-1), ablated.logits_at(-1)))
     before, after = before / before.sum(), after / after.sum()
     top = int(np.argmax(before))
     st.metric(f"P(next token = “{vocab[top]}”)", f"{after[top]:.1%}", f"{after[top] - before[top]:+.1%} without them")

@@ -32,7 +32,7 @@ fig = logit_lens_grid(top, lens.probs, [visible_token(names[trace.ids[i]]) for i
                       f"Top next token at every layer × position{window}", start=shown.start,
                       next_probs=lens.next_probs if actual else None, next_tokens=following)
 plot(fig, PAGE)
-own = np.asarray(trace.logits)[shown.start:shown.stop].argmax(axis=-1)
+own = trace.top_ids[shown.start:shown.stop, 0]                  # the model's own first choice
 agree = int((lens.ids[-1, :, 0] == own).sum())
 st.caption(f"Cell text: the most likely next token at that layer (␣ = a leading space); colour: "
            + ("the probability of the token that really follows; " if actual else "its probability; ")

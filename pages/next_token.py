@@ -19,14 +19,14 @@ left, right = st.columns([3, 1])
 position = left.selectbox("After token", range(t), index=t - 1, **linked(f"position_{sentence_key(trace.text)}"),
                           format_func=token_labels(trace).__getitem__)
 k = right.slider("How many", 3, 30, 10, **linked("k"))
-ids, probs = top_next_tokens(trace.logits[position], k)
+ids, probs = top_next_tokens(trace.logits_at(position), k)
 texts = [token_text(model, i) for i in ids]
 plot(next_token_bars(texts, probs, f"The {len(ids)} most likely tokens after position {position}"), PAGE)
 st.caption(f"␣ marks a leading space. The {len(ids)} bars hold {probs.sum():.1%} of the probability; the rest is "
            f"spread over the other {model.config.vocab_size - len(ids):,} tokens of the vocabulary.")
 if position + 1 < t:
     actual = trace.ids[position + 1]
-    p, rank = probability_and_rank(trace.logits[position], actual)
+    p, rank = probability_and_rank(trace.logits_at(position), actual)
     st.caption(f"The token that really comes next in your text (below) has probability {p:.2%}, rank {rank:,} of "
                f"{model.config.vocab_size:,}.")
     show_text(visible_token(token_text(model, actual)), limit=80)

@@ -53,14 +53,14 @@ def test_views_are_counted_once():
     assert nbytes({"a": base, "b": base[:10], "c": [base[5:], base]}) == 1_000_000
 
 
-def test_a_trace_keeps_its_size_when_its_stacked_views_are_used(minilm):
-    """attentions and hidden_states are the arrays the layers are views of, not second copies."""
+def test_a_trace_keeps_its_size_when_its_layers_and_stacked_views_are_used(minilm):
+    """Layers and attentions are recomputed on access (in the layer cache), never stored on the trace;
+    hidden_states is the stored residual stream itself, which the layers' resid_pre/post are views of."""
     trace = minilm.trace("The river bank was steep and the water was cold. " * 6)
     before = nbytes(trace)
-    attentions, hidden = trace.attentions, trace.hidden_states
+    attentions, hidden, layer = trace.attentions, trace.hidden_states, trace.layers[2]
     assert nbytes(trace) == before
-    assert np.shares_memory(attentions, trace.layers[3].weights)
-    assert np.shares_memory(hidden, trace.layers[2].resid_pre) and np.shares_memory(hidden, trace.layers[2].resid_post)
+    assert np.shares_memory(hidden, layer.resid_pre) and np.shares_memory(hidden, layer.resid_post)
     assert not attentions.flags.writeable and not hidden.flags.writeable
     np.testing.assert_array_equal(attentions[4], trace.layers[4].weights)
     np.testing.assert_array_equal(hidden[0], trace.embed)

@@ -82,9 +82,9 @@ def test_decoder_cross_attention_has_target_by_source_shape():
     with torch.no_grad():
         out, record = block(target, source, self_allowed=causal_mask(6, 6)[None, None])
     assert out.shape == (1, 6, 32)
-    assert record["cross"]["weights"].shape == (1, 4, 6, 9)
-    torch.testing.assert_close(record["cross"]["weights"].sum(-1), torch.ones(1, 4, 6))
-    assert (record["weights"][0][:, np.triu_indices(6, 1)[0], np.triu_indices(6, 1)[1]] == 0).all()
+    assert record.cross.weights.shape == (1, 4, 6, 9)
+    torch.testing.assert_close(record.cross.weights.sum(-1), torch.ones(1, 4, 6))
+    assert (record.attention.weights[0][:, np.triu_indices(6, 1)[0], np.triu_indices(6, 1)[1]] == 0).all()
 
 
 def test_heads_must_divide_d_model_with_a_reason():

@@ -256,8 +256,8 @@ def test_unsupported_model_type_lists_the_supported(checkpoints, tmp_path):
 
 
 @pytest.mark.parametrize("field,value,name", [
-    ("rope_scaling", {"rope_type": "llama3", "factor": 8.0}, "llama3"),                 # older config.json
-    ("rope_scaling", {"type": "linear", "factor": 2.0}, "linear"),
+    ("rope_scaling", {"rope_type": "dynamic", "factor": 8.0}, "dynamic"),                # older config.json
+    ("rope_scaling", {"type": "longrope", "factor": 2.0}, "longrope"),
     ("rope_parameters", {"rope_type": "yarn", "rope_theta": 1e4, "factor": 4.0}, "yarn"),  # transformers 5
 ])
 def test_rope_scaling_is_refused_by_name(checkpoints, tmp_path, field, value, name):
@@ -295,12 +295,15 @@ def test_token_limit_and_sliding_window_cap_the_trace(checkpoints, tmp_path, mon
 
 
 def test_trace_size_estimate_is_close(checkpoints):
+    """What a trace stores, plus one recomputed layer (core/budget.py), against the arrays themselves."""
     for family, variant in ALL_CASES:
         _, _, loaded = checkpoints(family, **variant)
         trace = loaded.trace(SENTENCES["long"])
-        arrays = [trace.token_embed, trace.pos_embed, trace.embed, trace.final, trace.logits, trace.type_embed]
-        for layer in trace.layers:
-            arrays += [getattr(layer, f) for f in layer.__dataclass_fields__ if f != "cross"]
+        arrays = [trace.token_embed, trace.pos_embed, trace.type_embed, trace.resid, trace.resid_mid, trace.final,
+                  trace.top_ids, trace.top_logprobs, trace.log_sum_exp, *vars(trace.summary).values()]
+        layer = trace.layers[1]
+        arrays += [getattr(layer, f) for f in layer.__dataclass_fields__
+                   if f not in ("cross", "resid_pre", "resid_mid", "resid_post")]
         actual = sum(a.nbytes for a in arrays if a is not None)
         estimate = estimate_trace_bytes(loaded.config, len(trace))
         assert 0.8 < estimate / actual < 1.25, case_id(family, variant)
@@ -372,9 +375,18 @@ def test_a_7b_model_is_refused_with_its_size(tmp_path):
 
     hf, _ = REAL["Mistral-7B-v0.1"]
     config = config_for(hf)
-    assert max_tokens(config, hf) == 512          # 32k positions, cut at the trace limit
-    with pytest.raises(ValueError, match=r"7,242M parameters are 28\.97 GB in float32.*512 tokens about 8\.23 GB"):
+    assert max_tokens(config, hf) == 4096         # 32k positions, cut at the token limit and its window
+    with pytest.raises(ValueError, match=r"7,242M parameters are 28\.97 GB in float32.*512 tokens about 0\.85 GB"):
         check_size(config, 512, "Mistral-7B-v0.1")
+
+
+def test_a_larger_model_reads_shorter_texts_instead_of_being_refused():
+    from models.families import fitting_tokens, max_tokens
+
+    hf, _ = REAL["Qwen2-0.5B"]          # 2.0 GB of float32 weights; one 4,096-token trace about 3 GB more
+    config = config_for(hf)
+    assert max_tokens(config, hf) == 4096 and fitting_tokens(config, 4096) == 2048
+    assert fitting_tokens(config_for(REAL["gpt2"][0]), 1024) == 1024
 
 
 def test_logit_lens_at_chosen_positions(checkpoints):

@@ -66,14 +66,14 @@ def test_ten_sessions_opening_the_same_new_link_measure_head_statistics_once(min
     import ui.head_choice as head_choice
 
     calls = []
-    real = head_choice.head_statistics
+    real = head_choice.summary_statistics
 
     def counted(*args):
         calls.append(1)
         time.sleep(0.2)                 # long enough for all ten to arrive while it runs
         return real(*args)
 
-    monkeypatch.setattr(head_choice, "head_statistics", counted)
+    monkeypatch.setattr(head_choice, "summary_statistics", counted)
     trace = minilm.trace("A new link opened by a whole class at the same moment, measured once.")
     results = []
     threads = [threading.Thread(target=lambda: results.append(head_choice.head_stats_of(trace))) for _ in range(10)]

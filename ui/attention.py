@@ -31,8 +31,15 @@ def stats_for(model_name: str, text: str) -> HeadStats:
 
 def rollout_for(model_name: str, text: str, residual: float) -> np.ndarray:
     return cached(("rollout", model_name, text, residual),
-                  lambda: rollout(trace_for(model_name, text).attentions, residual),
+                  lambda: rollout(mean_attention(trace_for(model_name, text)), residual),
                   "Rolling attention through the layers…")
+
+
+def mean_attention(trace) -> np.ndarray:
+    """(L, 1, T, T) each layer's mean over heads, as rollout reads it: streamed during the forward pass
+    (core.trace.AttentionSummary) while it is exact, recomputed from every layer beyond."""
+    summary = trace.summary
+    return summary.mean_weights[:, None] if summary.mean_is_exact else trace.attentions
 
 
 def colour_max(page: str) -> float | None:

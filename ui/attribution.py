@@ -77,7 +77,7 @@ def explain(model_name: str, text: str, kind: str, position: int = -1, other_tex
 
 def next_token_choices(model: LoadedModel, trace: Trace, k: int = 10) -> dict[int, str]:
     """The k likeliest next tokens after the text: id -> label with its probability."""
-    logits = trace.logits[-1].astype(np.float64)
+    logits = trace.logits_at(-1).astype(np.float64)
     p = np.exp(logits - logits.max())
     p /= p.sum()
     return {int(i): f"{model.tokenizer.id_to_token(int(i)) or f'<{i}>'}  ({p[i]:.1%})"

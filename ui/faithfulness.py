@@ -64,7 +64,7 @@ def _explain(model_name: str, text: str, progress) -> Explanations:
     trace = _trace(model_name, text)
     n_tokens, notes = len(trace), []
     if output_kind(model) == "next token":
-        predicted = int(np.argmax(trace.logits[-1]))
+        predicted = int(np.argmax(trace.logits_at(-1)))
         target = Target("next token", token_id=predicted)
         readout = np.eye(n_tokens)[-1]                                   # (T,) the last position predicts
         word = model.tokenizer.id_to_token(predicted) or f"<{predicted}>"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from analysis.head_stats import HeadStats, head_statistics
+from analysis.head_stats import HeadStats, summary_statistics
 from analysis.recognisable import HeadChoice, recognisable_head
 from core import Trace
 from ui import url
@@ -34,11 +34,11 @@ class HeadFacts:
 
 
 def _fingerprint(trace: Trace) -> tuple:
-    """A key for the trace in the shared cache: its text, ids and a digest of every head's last
-    row of weights (two models reading the same text differ there), without stacking all weights."""
+    """A key for the trace in the shared cache: its text, ids and a digest of its stored residual
+    stream's last row at every layer (two models reading the same text differ there), read from what
+    the trace stores: no layer is recomputed for it."""
     digest = hashlib.blake2b(digest_size=16)
-    for layer in trace.layers:
-        digest.update(np.ascontiguousarray(layer.weights[:, -1, :]).tobytes())    # (H, T): each head's last row
+    digest.update(np.ascontiguousarray(trace.hidden_states[:, -1, :]).tobytes())   # (L + 1, d_model)
     return trace.text, tuple(trace.ids), trace.n_layers, trace.n_heads, digest.hexdigest()
 
 
@@ -46,7 +46,7 @@ def _measure(trace: Trace) -> HeadFacts:
     opening, closing = special_key_masks(trace)
     names = {name: trace.tokens[int(np.flatnonzero(mask)[0])]
              for name, mask in (("cls", opening), ("sep", closing)) if mask.any()}
-    return HeadFacts(head_statistics(trace.attentions, opening, closing), names)
+    return HeadFacts(summary_statistics(trace.summary, opening, closing), names)   # streamed: no (L, H, T, T)
 
 
 def head_facts(trace: Trace) -> HeadFacts:

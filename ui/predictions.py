@@ -16,7 +16,7 @@ LENS_K = 5
 def require_unembedding(model: LoadedModel, trace: Trace) -> None:
     """Stop the page with a plain message when the model cannot predict tokens (an encoder), and
     offer the decoders this server has, one click each, instead of a dead end."""
-    if trace.logits is not None and model.net.final_norm is not None:
+    if trace.top_ids is not None and model.net.final_norm is not None:
         return
     name = model_family(model)
     st.info(f"{'This model' if name == 'this model' else name} has no unembedding: it is an encoder that reads the "

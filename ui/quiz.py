@@ -192,7 +192,7 @@ def quiz_for(model_name: str, text: str) -> list[Question]:
     """The questions for this sentence and model (the same for everyone who opens the same link)."""
     def make() -> list[Question]:
         trace = trace_for(model_name, text)
-        decode = partial(shown_token, get_model(model_name)) if trace.logits is not None else None
+        decode = partial(shown_token, get_model(model_name)) if trace.top_ids is not None else None
         try:
             vectors = get_vectors(QUIZ_SPACE)
         except (OSError, ValueError):   # GloVe not installed here: no analogy question

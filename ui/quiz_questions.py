@@ -311,10 +311,10 @@ def next_token_question(trace: Trace, decode: Callable[[int], str], position: in
 
     `decode` turns a vocabulary id into the text shown (spaces made visible); entries that read the
     same are offered once, as the better-ranked one."""
-    if trace.logits is None or not trace.tokens:
+    if trace.top_ids is None or not trace.tokens:
         return None
     position = len(trace.tokens) - 1 if position is None else position
-    logits = np.asarray(trace.logits[position], dtype=np.float64)    # (vocab,)
+    logits = np.asarray(trace.logits_at(position), dtype=np.float64)    # (vocab,)
     probs = np.exp(logits - logits.max())
     probs /= probs.sum()
     labels: dict[str, int] = {}
