@@ -62,9 +62,11 @@ CASES: dict[str, list[dict]] = {
     "gpt_neox": [dict(tied=False, parallel=True, rotary_pct=0.25),
                  dict(tied=False, parallel=False, rotary_pct=0.5),
                  dict(tied=True, parallel=True, rotary_pct=1.0)],
+    # Fused qkv_proj and gate_up_proj; grouped-query attention, and a partial rotary variant.
+    "phi3": [dict(tied=False, rotary_pct=1.0), dict(tied=True, rotary_pct=0.5)],
 }
 # What each model_type's tokenizer adds to a sentence, as its real tokenizer does.
-SPECIALS = {"gpt2": [], "gpt_neox": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"],
+SPECIALS = {"gpt2": [], "gpt_neox": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"], "phi3": ["<s>"],
             "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"]}
 
 
@@ -81,7 +83,7 @@ def case_id(family: str, variant: dict) -> str:
 def tokenizer_for(family: str) -> Tokenizer:
     if family in ("gpt2", "gpt_neox"):  # no specials added to a sentence
         return byte_level_bpe(["<|endoftext|>"], None)
-    if family in ("llama", "mistral", "qwen2"):  # Llama-style: <s> (bos) before every sentence
+    if family in ("llama", "mistral", "qwen2", "phi3"):  # Llama-style: <s> (bos) before every sentence
         tok = byte_level_bpe(["<unk>", "<s>", "</s>"], None)
         tok.post_processor = processors.TemplateProcessing(
             single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))])
@@ -142,6 +144,14 @@ def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = 
                                   rotary_pct=rotary_pct, rotary_emb_base=5000.0, use_parallel_residual=parallel,
                                   tie_word_embeddings=tied, bos_token_id=0, eos_token_id=0, **common)
         cls = tf.GPTNeoXForCausalLM
+    elif family == "phi3":  # pad_token_id 0: Phi-3's own 32000 is past this tiny vocabulary
+        rope_phi = dict(rope, partial_rotary_factor=rotary_pct)
+        config = tf.Phi3Config(hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS,
+                               num_attention_heads=HEADS, num_key_value_heads=KV_HEADS,
+                               max_position_embeddings=POSITIONS, original_max_position_embeddings=POSITIONS,
+                               rope_parameters=rope_phi, tie_word_embeddings=tied, bos_token_id=1,
+                               eos_token_id=2, pad_token_id=0, **common)
+        cls = tf.Phi3ForCausalLM
     else:
         raise ValueError(family)
     torch.manual_seed(seed)

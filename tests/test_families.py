@@ -252,7 +252,8 @@ def test_unsupported_model_type_lists_the_supported(checkpoints, tmp_path):
     with pytest.raises(ValueError, match="model_type 't5' is not supported") as info:
         load_model(str(folder))
     assert all(name in str(info.value) for name in SUPPORTED)
-    assert set(SUPPORTED) == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "gpt_neox"}
+    assert set(SUPPORTED) == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "gpt_neox",
+                              "phi3"}
 
 
 @pytest.mark.parametrize("field,value,name", [
@@ -460,3 +461,53 @@ def test_gpt_neox_refuses_what_core_lacks_by_name(change, message):
     assert config_for(base).rotary_dims == 4
     with pytest.raises(ValueError, match=message):
         config_for({**base, **change})
+
+
+# -- Phi-3: fused qkv_proj and gate_up_proj, long-rope refused -------------------------------------
+
+PHI3 = CASES["phi3"][0]
+
+
+def test_phi3_fused_matrices_are_cut_in_blocks(checkpoints):
+    """qkv_proj's rows are [all queries | all keys | all values] (not per head, unlike GPT-NeoX), and
+    gate_up_proj's are [gate | up]: the gate is the half that goes through SiLU."""
+    model, _, loaded = checkpoints("phi3", **PHI3)
+    layer = model.model.layers[1]
+    qkv, gate_up = layer.self_attn.qkv_proj.weight.detach(), layer.mlp.gate_up_proj.weight.detach()
+    ours = loaded.net.blocks[1]
+    d, d_kv, d_ff = loaded.config.d_model, KV_HEADS * loaded.config.d_head, loaded.config.d_ff
+    torch.testing.assert_close(ours.attention.query.weight, qkv[:d])
+    torch.testing.assert_close(ours.attention.key.weight, qkv[d:d + d_kv])
+    torch.testing.assert_close(ours.attention.value.weight, qkv[d + d_kv:])
+    torch.testing.assert_close(ours.mlp.gate.weight, gate_up[:d_ff])
+    torch.testing.assert_close(ours.mlp.up.weight, gate_up[d_ff:])
+
+
+PHI3_BASE = dict(model_type="phi3", vocab_size=10, hidden_size=64, num_attention_heads=4, num_key_value_heads=4,
+                 num_hidden_layers=1, intermediate_size=16, rope_theta=10000.0, sliding_window=2047)
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(rope_scaling={"type": "su", "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}),
+     "long-context rope scaling 'su'"),
+    (dict(rope_scaling={"type": "longrope", "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}),
+     "long-context rope scaling 'longrope'"),
+    (dict(rope_parameters={"rope_type": "longrope", "rope_theta": 1e4}), "long-context rope scaling 'longrope'"),
+    (dict(rope_scaling={"type": "dynamic", "factor": 2.0}), "rope scaling 'dynamic' is not supported"),
+    (dict(partial_rotary_factor=0.1), "turns 1 of 16 dimensions"),
+    (dict(head_dim=32), "head_dim=32"),
+    (dict(hidden_act="gelu"), "hidden_act 'gelu' is not supported"),
+])
+def test_phi3_refuses_what_core_lacks_by_name(change, message):
+    config = config_for(PHI3_BASE)
+    assert config.mlp == "gated" and config.rotary_dims is None and not config.bias
+    with pytest.raises(ValueError, match=message):
+        config_for({**PHI3_BASE, **change})
+
+
+def test_phi3_sliding_window_caps_the_trace():
+    from models.families import max_tokens
+    hf = dict(PHI3_BASE, max_position_embeddings=4096)
+    assert max_tokens(config_for(hf), hf) == min(2047, 512)
+    hf = dict(hf, sliding_window=20)
+    assert max_tokens(config_for(hf), hf) == 20
