@@ -64,9 +64,10 @@ CASES: dict[str, list[dict]] = {
                  dict(tied=True, parallel=True, rotary_pct=1.0)],
     # Fused qkv_proj and gate_up_proj; grouped-query attention, and a partial rotary variant.
     "phi3": [dict(tied=False, rotary_pct=1.0), dict(tied=True, rotary_pct=0.5)],
+    "qwen3": [dict(tied=True), dict(tied=False)],        # q/k norm per head, grouped-query attention
 }
 # What each model_type's tokenizer adds to a sentence, as its real tokenizer does.
-SPECIALS = {"gpt2": [], "gpt_neox": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"], "phi3": ["<s>"],
+SPECIALS = {"gpt2": [], "gpt_neox": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"], "phi3": ["<s>"], "qwen3": ["<s>"],
             "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"]}
 
 
@@ -83,7 +84,7 @@ def case_id(family: str, variant: dict) -> str:
 def tokenizer_for(family: str) -> Tokenizer:
     if family in ("gpt2", "gpt_neox"):  # no specials added to a sentence
         return byte_level_bpe(["<|endoftext|>"], None)
-    if family in ("llama", "mistral", "qwen2", "phi3"):  # Llama-style: <s> (bos) before every sentence
+    if family in ("llama", "mistral", "qwen2", "phi3", "qwen3"):  # Llama-style: <s> (bos) before every sentence
         tok = byte_level_bpe(["<unk>", "<s>", "</s>"], None)
         tok.post_processor = processors.TemplateProcessing(
             single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))])
@@ -152,6 +153,12 @@ def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = 
                                rope_parameters=rope_phi, tie_word_embeddings=tied, bos_token_id=1,
                                eos_token_id=2, pad_token_id=0, **common)
         cls = tf.Phi3ForCausalLM
+    elif family == "qwen3":  # head_dim written out: Qwen3Config's default is 128, not D / HEADS
+        config = tf.Qwen3Config(hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS,
+                                num_attention_heads=HEADS, num_key_value_heads=KV_HEADS, head_dim=D // HEADS,
+                                max_position_embeddings=POSITIONS, rope_parameters=rope,
+                                tie_word_embeddings=tied, bos_token_id=1, eos_token_id=2, **common)
+        cls = tf.Qwen3ForCausalLM
     else:
         raise ValueError(family)
     torch.manual_seed(seed)

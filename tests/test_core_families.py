@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import RMSNorm, Transformer, TransformerConfig, apply_rotary, attend, rotary_angles
+from core import MultiHeadAttention, RMSNorm, Transformer, TransformerConfig, apply_rotary, attend, rotary_angles
 from core.budget import count_parameters
 
 BASE = dict(vocab_size=50, d_model=32, n_heads=4, n_layers=2, d_ff=64, max_positions=16)
@@ -34,9 +34,10 @@ def test_old_saved_config_dicts_still_load():
     (dict(mlp="moe"), "mlp must be one of"),
     (dict(positional="rotary", d_model=12, n_heads=4), "d_head \\(3\\) must be even"),
     (dict(position_offset=16), "position_offset"),
-    (dict(norm="sandwich"), "norm must be one of \\['post', 'pre', 'parallel'\\]"),
+    (dict(norm="sandwich"), "norm must be one of \\['post', 'pre', 'parallel', 'post_sublayer'\\]"),
     (dict(positional="rotary", rotary_dims=3), "rotary_dims must be an even number from 2 to d_head \\(8\\)"),
     (dict(positional="rotary", rotary_dims=10), "rotary_dims must be an even number"),
+    (dict(qk_norm="layer"), "qk_norm must be one of \\[None, 'head', 'full'\\]"),
 ])
 def test_bad_switches_are_named(change, message):
     with pytest.raises(ValueError, match=message):
@@ -153,3 +154,46 @@ def test_layouts_differ_only_in_where_the_feed_forward_reads():
         expected = sequential.blocks[0].mlp_norm(torch.from_numpy(np.array(b.resid_mid))).numpy()
     np.testing.assert_allclose(b.mlp_in, expected, atol=1e-6)
     assert np.abs(a.mlp_in - b.mlp_in).max() > 1e-3
+
+
+# -- q/k norm (Qwen3: per head; OLMo 2: over the whole projection) ---------------------------------
+
+def qk_attention(qk_norm):
+    """One attention layer of a Llama-shaped model with the q/k norm, its γ left at 1, and its input."""
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(TransformerConfig(**dict(LLAMA, qk_norm=qk_norm, eps=1e-6))).eval()
+    return attention, torch.randn(1, 5, 32) * 3
+
+
+@pytest.mark.parametrize("qk_norm,shape", [("head", (8, 8)), ("full", (32, 16))])
+def test_qk_norm_weights_and_parameter_count(qk_norm, shape):
+    config = TransformerConfig(**dict(LLAMA, qk_norm=qk_norm))
+    net = Transformer(config)
+    attention = net.blocks[0].attention
+    assert (attention.q_norm.weight.shape[0], attention.k_norm.weight.shape[0]) == shape   # d_head, or H·d_head and H_kv·d_head
+    assert count_parameters(config) == sum(p.numel() for p in net.parameters())
+    assert Transformer(TransformerConfig(**LLAMA)).blocks[0].attention.q_norm is None
+
+
+def test_qk_norm_per_head_gives_each_head_unit_size_before_rope():
+    attention, x = qk_attention("head")
+    with torch.no_grad():
+        a = attention(x)
+    # Before RoPE every head's query and key has root mean square 1 (γ = 1); RoPE keeps lengths.
+    torch.testing.assert_close(a.q_raw.pow(2).mean(-1), torch.ones(1, 4, 5), atol=1e-4, rtol=0)
+    torch.testing.assert_close(a.k_raw.pow(2).mean(-1), torch.ones(1, 2, 5), atol=1e-4, rtol=0)
+    torch.testing.assert_close(a.q.norm(dim=-1), a.q_raw.norm(dim=-1))
+    # So a score is at most √d_head · γ² whatever the size of the input: the norm bounds the logits.
+    assert float(a.scores.max()) <= math.sqrt(8) + 1e-4
+
+
+def test_qk_norm_full_normalises_all_heads_together():
+    attention, x = qk_attention("full")
+    with torch.no_grad():
+        a = attention(x)
+        expected = attention.q_norm(attention.query(x))                       # (1, 5, 32) before the split
+    q_all = a.q_raw.transpose(1, 2).reshape(1, 5, 32)                          # (1, T, H·d_head)
+    torch.testing.assert_close(q_all, expected)
+    torch.testing.assert_close(q_all.pow(2).mean(-1), torch.ones(1, 5), atol=1e-4, rtol=0)
+    per_head = a.q_raw.pow(2).mean(-1)                                         # (1, H, T): not 1 head by head
+    assert float((per_head - 1).abs().max()) > 0.05
