@@ -65,9 +65,11 @@ CASES: dict[str, list[dict]] = {
     # Fused qkv_proj and gate_up_proj; grouped-query attention, and a partial rotary variant.
     "phi3": [dict(tied=False, rotary_pct=1.0), dict(tied=True, rotary_pct=0.5)],
     "qwen3": [dict(tied=True), dict(tied=False)],        # q/k norm per head, grouped-query attention
+    # Norms on the sublayers' outputs, q/k norm over the whole projection; grouped-query attention.
+    "olmo2": [dict(tied=False), dict(tied=True)],
 }
 # What each model_type's tokenizer adds to a sentence, as its real tokenizer does.
-SPECIALS = {"gpt2": [], "gpt_neox": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"], "phi3": ["<s>"], "qwen3": ["<s>"],
+SPECIALS = {"gpt2": [], "gpt_neox": [], "olmo2": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"], "phi3": ["<s>"], "qwen3": ["<s>"],
             "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"]}
 
 
@@ -82,7 +84,7 @@ def case_id(family: str, variant: dict) -> str:
 
 
 def tokenizer_for(family: str) -> Tokenizer:
-    if family in ("gpt2", "gpt_neox"):  # no specials added to a sentence
+    if family in ("gpt2", "gpt_neox", "olmo2"):  # no specials added to a sentence
         return byte_level_bpe(["<|endoftext|>"], None)
     if family in ("llama", "mistral", "qwen2", "phi3", "qwen3"):  # Llama-style: <s> (bos) before every sentence
         tok = byte_level_bpe(["<unk>", "<s>", "</s>"], None)
@@ -159,6 +161,12 @@ def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = 
                                 max_position_embeddings=POSITIONS, rope_parameters=rope,
                                 tie_word_embeddings=tied, bos_token_id=1, eos_token_id=2, **common)
         cls = tf.Qwen3ForCausalLM
+    elif family == "olmo2":  # pad_token_id 0 as GPT-NeoX's tokenizer, which OLMo 2's is built on, has it
+        config = tf.Olmo2Config(hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS,
+                                num_attention_heads=HEADS, num_key_value_heads=KV_HEADS,
+                                max_position_embeddings=POSITIONS, rope_parameters=rope,
+                                tie_word_embeddings=tied, pad_token_id=0, bos_token_id=0, eos_token_id=0, **common)
+        cls = tf.Olmo2ForCausalLM
     else:
         raise ValueError(family)
     torch.manual_seed(seed)

@@ -197,3 +197,32 @@ def test_qk_norm_full_normalises_all_heads_together():
     torch.testing.assert_close(q_all.pow(2).mean(-1), torch.ones(1, 5), atol=1e-4, rtol=0)
     per_head = a.q_raw.pow(2).mean(-1)                                         # (1, H, T): not 1 head by head
     assert float((per_head - 1).abs().max()) > 0.05
+
+
+# -- the post-sublayer layout (OLMo 2): the norm on each sublayer's output, before the add ----------
+
+def test_post_sublayer_block_normalises_what_each_sublayer_adds():
+    torch.manual_seed(0)
+    config = TransformerConfig(**dict(LLAMA, norm="post_sublayer", qk_norm="full"))
+    net = Transformer(config).eval()
+    assert count_parameters(config) == sum(p.numel() for p in net.parameters())
+    layer, block = net.trace([1, 2, 3, 4, 5]).layers[1], net.blocks[1]
+    as_tensor = lambda a: torch.from_numpy(np.array(a))   # noqa: E731
+    np.testing.assert_array_equal(layer.attn_in, layer.resid_pre)          # attention reads the raw residual
+    np.testing.assert_array_equal(layer.mlp_in, layer.resid_mid)           # so does the feed-forward
+    with torch.no_grad():
+        attn_added = block.attn_norm(as_tensor(layer.attn_out)).numpy()
+        mlp_added = block.mlp_norm(as_tensor(layer.mlp_out)).numpy()
+    np.testing.assert_allclose(layer.resid_mid, layer.resid_pre + attn_added, atol=1e-5)
+    np.testing.assert_allclose(layer.resid_post, layer.resid_mid + mlp_added, atol=1e-5)
+    # What each sublayer adds has root mean square |γ|-sized whatever the sublayer's own scale.
+    assert np.abs((attn_added ** 2).mean(-1) / (block.attn_norm.weight.detach().numpy() ** 2).mean() - 1).max() < 0.5
+
+
+def test_post_sublayer_differs_from_pre_ln_with_the_same_weights():
+    torch.manual_seed(0)
+    sublayer = Transformer(TransformerConfig(**dict(LLAMA, norm="post_sublayer"))).eval()
+    pre = Transformer(TransformerConfig(**dict(LLAMA, norm="pre"))).eval()
+    pre.load_state_dict(sublayer.state_dict())
+    a, b = sublayer.trace([1, 2, 3, 4]).layers[0], pre.trace([1, 2, 3, 4]).layers[0]
+    assert np.abs(np.array(a.attn_in) - np.array(b.attn_in)).max() > 1e-3   # pre-LN normalises the input instead

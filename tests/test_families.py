@@ -253,7 +253,7 @@ def test_unsupported_model_type_lists_the_supported(checkpoints, tmp_path):
         load_model(str(folder))
     assert all(name in str(info.value) for name in SUPPORTED)
     assert set(SUPPORTED) == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "gpt_neox",
-                              "phi3", "qwen3"}
+                              "phi3", "qwen3", "olmo2"}
 
 
 @pytest.mark.parametrize("field,value,name", [
@@ -511,3 +511,52 @@ def test_phi3_sliding_window_caps_the_trace():
     assert max_tokens(config_for(hf), hf) == min(2047, 512)
     hf = dict(hf, sliding_window=20)
     assert max_tokens(config_for(hf), hf) == 20
+
+
+# -- Qwen3 and OLMo 2: the q/k norm (per head; over the whole projection) and OLMo 2's layout -------
+
+def test_qwen3_normalises_each_heads_query_before_rope(checkpoints):
+    model, _, loaded = checkpoints("qwen3", True)
+    assert loaded.config.qk_norm == "head" and loaded.config.norm == "pre"
+    layer = loaded.trace(SENTENCES["plain"]).layers[0]
+    theirs = model.model.layers[0].self_attn
+    with torch.no_grad():
+        q = theirs.q_proj(torch.from_numpy(np.array(layer.attn_in)))                  # (T, H·d_head)
+        expected = theirs.q_norm(q.view(len(q), 4, -1)).transpose(0, 1)               # (H, T, d_head): per head
+    np.testing.assert_allclose(layer.q_raw, expected.numpy(), atol=1e-5)
+
+
+def test_olmo2_normalises_the_whole_query_projection_and_the_sublayer_outputs(checkpoints):
+    model, _, loaded = checkpoints("olmo2", False)
+    assert loaded.config.qk_norm == "full" and loaded.config.norm == "post_sublayer"
+    layer = loaded.trace(SENTENCES["plain"]).layers[0]
+    np.testing.assert_array_equal(layer.attn_in, layer.resid_pre)                    # no norm before attention
+    theirs = model.model.layers[0]
+    with torch.no_grad():
+        q = theirs.self_attn.q_norm(theirs.self_attn.q_proj(torch.from_numpy(np.array(layer.resid_pre))))
+        added = theirs.post_attention_layernorm(torch.from_numpy(np.array(layer.attn_out)))
+    np.testing.assert_allclose(layer.q_raw, q.view(len(q), 4, -1).transpose(0, 1).numpy(), atol=1e-5)  # all heads
+    np.testing.assert_allclose(layer.resid_mid, layer.resid_pre + added.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("family,change,message", [
+    ("qwen3", dict(head_dim=128), "head_dim=128 different from"),
+    ("qwen3", dict(attention_bias=True), "attention_bias=true is not supported"),
+    ("qwen3", dict(rope_scaling={"rope_type": "yarn", "factor": 4.0}), "rope scaling 'yarn'"),
+    ("olmo2", dict(attention_bias=True), "attention_bias=true is not supported"),
+    ("olmo2", dict(hidden_act="gelu"), "hidden_act 'gelu' is not supported"),
+])
+def test_qk_norm_families_refuse_what_core_lacks_by_name(family, change, message):
+    base = dict(model_type=family, vocab_size=10, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                num_hidden_layers=1, intermediate_size=16, head_dim=16)
+    assert config_for(base).kv_heads == 2
+    with pytest.raises(ValueError, match=message):
+        config_for({**base, **change})
+
+
+def test_qwen3_sliding_window_caps_the_trace_only_when_used():
+    from models.families import max_tokens
+    hf = dict(model_type="qwen3", vocab_size=10, hidden_size=64, num_attention_heads=4, num_hidden_layers=1,
+              intermediate_size=16, head_dim=16, max_position_embeddings=4096, sliding_window=40)
+    assert max_tokens(config_for(hf), hf) == 512
+    assert max_tokens(config_for(dict(hf, use_sliding_window=True)), dict(hf, use_sliding_window=True)) == 40
