@@ -298,7 +298,7 @@ class EmbeddingSteps:
     token_embed: np.ndarray          # (T, d_model)  rows of the token table picked by id
     pos_embed: np.ndarray            # (T, d_model)
     type_embed: np.ndarray | None    # (T, d_model)  segment A for every token
-    summed: np.ndarray               # (T, d_model)  token + position (+ segment)
+    summed: np.ndarray               # (T, d_model)  token · embed_scale + position (+ segment)
     embed: np.ndarray                # (T, d_model)  after the LayerNorm (BERT) = layer 0's input
 
     def agreement(self, trace: Trace) -> float:
@@ -317,7 +317,7 @@ def embedding_steps(net: Transformer, trace: Trace) -> EmbeddingSteps:
         pos = _array(emb.sinusoid[:t])
     else:                                                                  # rotary or none: nothing added
         pos = np.zeros_like(token)
-    summed = token + pos
+    summed = token * net.config.embed_scale + pos                         # Gemma scales the rows by √d_model
     segment = None
     if emb.segment is not None:
         segment = np.repeat(_array(emb.segment.weight[:1]), t, axis=0)    # (T, d_model) all segment 0

@@ -64,6 +64,9 @@ class TransformerConfig:
     # "head": over each head's d_head dimensions (Qwen3); "full": over the whole projection,
     # all heads together, before the split (OLMo 2). None: no q/k norm (every other family).
     qk_norm: Optional[Literal["head", "full"]] = None
+    # The token rows are multiplied by this before anything is added (Gemma: √d_model, so that rows
+    # of a table shared with the unembedding start at the size the residual stream works at).
+    embed_scale: float = 1.0
 
     def __post_init__(self) -> None:
         for name, upper in SIZE_LIMITS.items():
@@ -79,6 +82,9 @@ class TransformerConfig:
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}.")
         if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not 0 < self.eps < 1:
             raise ValueError(f"eps (the LayerNorm epsilon) must be a small positive number, got {self.eps!r}.")
+        if isinstance(self.embed_scale, bool) or not isinstance(self.embed_scale, (int, float)) \
+                or not 0 < self.embed_scale < 1e6:
+            raise ValueError(f"embed_scale must be a positive number, got {self.embed_scale!r}.")
         if self.d_model % self.n_heads != 0:
             raise ValueError(
                 f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}: "

@@ -67,9 +67,11 @@ CASES: dict[str, list[dict]] = {
     "qwen3": [dict(tied=True), dict(tied=False)],        # q/k norm per head, grouped-query attention
     # Norms on the sublayers' outputs, q/k norm over the whole projection; grouped-query attention.
     "olmo2": [dict(tied=False), dict(tied=True)],
+    # RMSNorm with (1 + w), token rows × √d_model, GeGLU; tied as Gemma ships, multi-query, and untied.
+    "gemma": [dict(tied=True), dict(tied=False)],
 }
 # What each model_type's tokenizer adds to a sentence, as its real tokenizer does.
-SPECIALS = {"gpt2": [], "gpt_neox": [], "olmo2": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"], "phi3": ["<s>"], "qwen3": ["<s>"],
+SPECIALS = {"gpt2": [], "gpt_neox": [], "olmo2": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"], "phi3": ["<s>"], "qwen3": ["<s>"], "gemma": ["<s>"],
             "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"]}
 
 
@@ -86,7 +88,7 @@ def case_id(family: str, variant: dict) -> str:
 def tokenizer_for(family: str) -> Tokenizer:
     if family in ("gpt2", "gpt_neox", "olmo2"):  # no specials added to a sentence
         return byte_level_bpe(["<|endoftext|>"], None)
-    if family in ("llama", "mistral", "qwen2", "phi3", "qwen3"):  # Llama-style: <s> (bos) before every sentence
+    if family in ("llama", "mistral", "qwen2", "phi3", "qwen3", "gemma"):  # Llama-style: <s> (bos) before every sentence
         tok = byte_level_bpe(["<unk>", "<s>", "</s>"], None)
         tok.post_processor = processors.TemplateProcessing(
             single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))])
@@ -167,6 +169,13 @@ def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = 
                                 max_position_embeddings=POSITIONS, rope_parameters=rope,
                                 tie_word_embeddings=tied, pad_token_id=0, bos_token_id=0, eos_token_id=0, **common)
         cls = tf.Olmo2ForCausalLM
+    elif family == "gemma":  # head_dim written out (GemmaConfig's default is 256); one key/value head when tied
+        config = tf.GemmaConfig(hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS,
+                                num_attention_heads=HEADS, num_key_value_heads=1 if tied else KV_HEADS,
+                                head_dim=D // HEADS, max_position_embeddings=POSITIONS, rope_parameters=rope,
+                                hidden_act="gelu_pytorch_tanh", tie_word_embeddings=tied,
+                                pad_token_id=0, bos_token_id=1, eos_token_id=2, **common)
+        cls = tf.GemmaForCausalLM
     else:
         raise ValueError(family)
     torch.manual_seed(seed)

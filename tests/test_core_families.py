@@ -37,6 +37,7 @@ def test_old_saved_config_dicts_still_load():
     (dict(norm="sandwich"), "norm must be one of \\['post', 'pre', 'parallel', 'post_sublayer'\\]"),
     (dict(positional="rotary", rotary_dims=3), "rotary_dims must be an even number from 2 to d_head \\(8\\)"),
     (dict(positional="rotary", rotary_dims=10), "rotary_dims must be an even number"),
+    (dict(embed_scale=0.0), "embed_scale must be a positive number"),
     (dict(qk_norm="layer"), "qk_norm must be one of \\[None, 'head', 'full'\\]"),
 ])
 def test_bad_switches_are_named(change, message):
@@ -226,3 +227,15 @@ def test_post_sublayer_differs_from_pre_ln_with_the_same_weights():
     pre.load_state_dict(sublayer.state_dict())
     a, b = sublayer.trace([1, 2, 3, 4]).layers[0], pre.trace([1, 2, 3, 4]).layers[0]
     assert np.abs(np.array(a.attn_in) - np.array(b.attn_in)).max() > 1e-3   # pre-LN normalises the input instead
+
+
+def test_embed_scale_multiplies_the_token_rows_only():
+    """Gemma: x = E_token[id] · √d_model (+ positions); the trace keeps the table's own rows."""
+    torch.manual_seed(0)
+    plain = Transformer(TransformerConfig(**dict(BASE, embed_norm=False))).eval()
+    scaled = Transformer(TransformerConfig(**dict(BASE, embed_norm=False, embed_scale=math.sqrt(32)))).eval()
+    scaled.load_state_dict(plain.state_dict())
+    a, b = plain.trace([1, 2, 3]), scaled.trace([1, 2, 3])
+    np.testing.assert_array_equal(a.token_embed, b.token_embed)
+    np.testing.assert_allclose(b.embed, b.token_embed * math.sqrt(32) + np.array(b.pos_embed), atol=1e-5)
+    assert np.abs(a.embed - b.embed).max() > 1e-2

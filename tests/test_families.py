@@ -253,7 +253,7 @@ def test_unsupported_model_type_lists_the_supported(checkpoints, tmp_path):
         load_model(str(folder))
     assert all(name in str(info.value) for name in SUPPORTED)
     assert set(SUPPORTED) == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "gpt_neox",
-                              "phi3", "qwen3", "olmo2"}
+                              "phi3", "qwen3", "olmo2", "gemma"}
 
 
 @pytest.mark.parametrize("field,value,name", [
@@ -355,6 +355,23 @@ REAL = {
                         num_hidden_layers=6, num_attention_heads=8, max_position_embeddings=2048,
                         rotary_pct=0.25, rotary_emb_base=10000, use_parallel_residual=True,
                         hidden_act="gelu", layer_norm_eps=1e-5, tie_word_embeddings=False), 70_426_624),
+    # The new families' own config.json fields; the counts are those transformers' models report.
+    "Phi-3-mini-4k": (dict(model_type="phi3", vocab_size=32064, hidden_size=3072, intermediate_size=8192,
+                           num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+                           max_position_embeddings=4096, rope_theta=10000.0, sliding_window=2047,
+                           tie_word_embeddings=False, pad_token_id=32000), 3_821_079_552),
+    "gemma-2b": (dict(model_type="gemma", vocab_size=256000, hidden_size=2048, intermediate_size=16384,
+                      num_hidden_layers=18, num_attention_heads=8, num_key_value_heads=1, head_dim=256,
+                      max_position_embeddings=8192, rope_theta=10000.0, hidden_act="gelu_pytorch_tanh"),
+                 2_506_172_416),
+    "Qwen3-8B": (dict(model_type="qwen3", vocab_size=151936, hidden_size=4096, intermediate_size=12288,
+                      num_hidden_layers=36, num_attention_heads=32, num_key_value_heads=8, head_dim=128,
+                      max_position_embeddings=40960, rope_theta=1000000.0, tie_word_embeddings=False),
+                 8_190_735_360),
+    "OLMo-2-0425-1B": (dict(model_type="olmo2", vocab_size=100352, hidden_size=2048, intermediate_size=8192,
+                            num_hidden_layers=16, num_attention_heads=16, num_key_value_heads=16,
+                            max_position_embeddings=4096, rope_theta=500000.0, tie_word_embeddings=False),
+                       1_484_916_736),
     "Mistral-7B-v0.1": (dict(model_type="mistral", vocab_size=32000, hidden_size=4096, intermediate_size=14336,
                              num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
                              max_position_embeddings=32768, rope_theta=10000.0, sliding_window=4096),
@@ -560,3 +577,36 @@ def test_qwen3_sliding_window_caps_the_trace_only_when_used():
               intermediate_size=16, head_dim=16, max_position_embeddings=4096, sliding_window=40)
     assert max_tokens(config_for(hf), hf) == 512
     assert max_tokens(config_for(dict(hf, use_sliding_window=True)), dict(hf, use_sliding_window=True)) == 40
+
+
+
+# -- Gemma: RMSNorm with (1 + w), token rows × √d_model, GeGLU -------------------------------------
+
+def test_gemma_norms_add_one_and_embeddings_are_scaled(checkpoints):
+    from analysis.recompute import embedding_steps
+
+    model, _, loaded = checkpoints("gemma", True)
+    assert loaded.config.embed_scale == pytest.approx(8.0) and loaded.config.activation == "gelu_tanh"
+    stored = model.model.layers[1].input_layernorm.weight.detach()
+    torch.testing.assert_close(loaded.net.blocks[1].attn_norm.weight.detach(), stored + 1.0)
+    torch.testing.assert_close(loaded.net.final_norm.weight.detach(), model.model.norm.weight.detach() + 1.0)
+    trace = loaded.trace(SENTENCES["plain"])
+    with torch.no_grad():
+        theirs = model.model.embed_tokens(torch.tensor([trace.ids]))[0].numpy()   # scaled inside transformers
+    np.testing.assert_allclose(trace.embed, theirs, atol=1e-5)
+    assert embedding_steps(loaded.net, trace).agreement(trace) < 1e-5
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(head_dim=256), "head_dim=256 different from"),
+    (dict(hidden_act="silu"), "hidden_act 'silu' is not supported"),
+    (dict(attention_bias=True), "attention_bias=true is not supported"),
+    (dict(use_bidirectional_attention=True), "use_bidirectional_attention=true is not supported"),
+    (dict(rope_scaling={"rope_type": "linear", "factor": 2.0}), "rope scaling 'linear'"),
+])
+def test_gemma_refuses_what_core_lacks_by_name(change, message):
+    base = dict(model_type="gemma", vocab_size=10, hidden_size=64, num_attention_heads=4, num_key_value_heads=1,
+                num_hidden_layers=1, intermediate_size=16, head_dim=16)
+    assert config_for(base).tie_embeddings and config_for(base).kv_heads == 1
+    with pytest.raises(ValueError, match=message):
+        config_for({**base, **change})
