@@ -240,7 +240,7 @@ def attention_steps(attention: MultiHeadAttention, attn_in: np.ndarray, config: 
         angles = rope_angles(config, t)
         q, k = kernels.rotate(q, angles), kernels.rotate(k, angles)
     scores, weights, head_out = kernels.attend(q, k, v, kernels.allowed_keys(causal, t))   # (H, T, T), (H, T, d_head)
-    heads_concat = head_out.transpose(1, 0, 2).reshape(t, config.d_model)  # (T, H*d_head)
+    heads_concat = head_out.transpose(1, 0, 2).reshape(t, config.d_attention)  # (T, H*d_head)
     return AttentionSteps(q, k, v, scores, weights, head_out, heads_concat, Affine.of(attention.output)(heads_concat))
 
 
@@ -400,7 +400,7 @@ def attention_parameters(config: TransformerConfig) -> dict[str, int]:
     with torch.device("meta"):
         heads = MultiHeadAttention(config)
         # the one full-width head is plain: its own keys and values (n_kv_heads = None)
-        full = MultiHeadAttention(replace(config, n_heads=1, n_kv_heads=None))
+        full = MultiHeadAttention(replace(config, n_heads=1, n_kv_heads=None, head_dim=None))
     rows = slice(0, config.d_head)                                          # one head's output features
 
     def one_head(linear: nn.Linear) -> int:                                 # one head's slice of W (and b)

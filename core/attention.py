@@ -80,7 +80,7 @@ class AttentionResult(NamedTuple):
     scores: torch.Tensor     # (B, H, T_q, T_k)
     weights: torch.Tensor    # (B, H, T_q, T_k)
     head_out: torch.Tensor   # (B, H, T_q, d_head)
-    attn_out: torch.Tensor   # (B, T_q, d_model)
+    attn_out: torch.Tensor   # (B, T_q, d_model)  (W_O maps H·d_head back to d_model)
     q_raw: Optional[torch.Tensor] = None   # (B, H, T_q, d_head)  before the rotation (RoPE only)
     k_raw: Optional[torch.Tensor] = None   # (B, H_kv, T_k, d_head)  before the rotation (RoPE only)
 
@@ -128,17 +128,17 @@ class MultiHeadAttention(nn.Module):
         self.n_kv_heads = config.kv_heads
         self.rope_theta = config.rope_theta if config.positional == "rotary" else None
         self.rotary_dims = config.rotated_dims               # all of d_head, or fewer (partial rotary)
-        d, d_kv = config.d_model, config.kv_heads * config.d_head
-        self.query = nn.Linear(d, d, bias=config.qkv_bias)
+        d, d_q, d_kv = config.d_model, config.d_attention, config.kv_heads * config.d_head
+        self.query = nn.Linear(d, d_q, bias=config.qkv_bias)
         self.key = nn.Linear(d, d_kv, bias=config.qkv_bias)
         self.value = nn.Linear(d, d_kv, bias=config.qkv_bias)
-        self.output = nn.Linear(d, d, bias=config.bias)
+        self.output = nn.Linear(d_q, d, bias=config.bias)
         # q/k norm (Qwen3: per head, over d_head; OLMo 2: over the whole projection): None without.
         self.qk_norm = config.qk_norm
         self.q_norm = self.k_norm = None
         if config.qk_norm is not None:
             per_head = config.qk_norm == "head"
-            self.q_norm = RMSNorm(config.d_head if per_head else d, config.eps)
+            self.q_norm = RMSNorm(config.d_head if per_head else d_q, config.eps)
             self.k_norm = RMSNorm(config.d_head if per_head else d_kv, config.eps)
 
     def forward(self, x: torch.Tensor, source: Optional[torch.Tensor] = None,
@@ -151,7 +151,7 @@ class MultiHeadAttention(nn.Module):
         knock_out: heads whose output is replaced (zero or its mean) before W_O reads it.
         """
         source = x if source is None else source
-        q, k = self.query(x), self.key(source)                # (B, T_q, d_model), (B, T_k, H_kv*d_head)
+        q, k = self.query(x), self.key(source)                # (B, T_q, H*d_head), (B, T_k, H_kv*d_head)
         if self.qk_norm == "full":                            # OLMo 2: all heads normalised together
             q, k = self.q_norm(q), self.k_norm(k)
         q = split_heads(q, self.n_heads)                      # (B, H, T_q, d_head)

@@ -67,6 +67,9 @@ class TransformerConfig:
     # The token rows are multiplied by this before anything is added (Gemma: √d_model, so that rows
     # of a table shared with the unembedding start at the size the residual stream works at).
     embed_scale: float = 1.0
+    # Each head's width when it is not d_model / n_heads (Qwen3-0.6B: 128 for 1024 / 16; gemma-7b: 256
+    # for 3072 / 16): W_Q gives n_heads · head_dim numbers and W_O reads them back to d_model. None: d_model / n_heads.
+    head_dim: Optional[int] = None
 
     def __post_init__(self) -> None:
         for name, upper in SIZE_LIMITS.items():
@@ -85,7 +88,10 @@ class TransformerConfig:
         if isinstance(self.embed_scale, bool) or not isinstance(self.embed_scale, (int, float)) \
                 or not 0 < self.embed_scale < 1e6:
             raise ValueError(f"embed_scale must be a positive number, got {self.embed_scale!r}.")
-        if self.d_model % self.n_heads != 0:
+        hd = self.head_dim
+        if hd is not None and (isinstance(hd, bool) or not isinstance(hd, int) or not 1 <= hd <= 65_536):
+            raise ValueError(f"head_dim must be a whole number from 1 to 65,536, got {hd!r}.")
+        if hd is None and self.d_model % self.n_heads != 0:
             raise ValueError(
                 f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}: "
                 "multi-head attention splits the d_model dimensions evenly between the heads, "
@@ -122,7 +128,12 @@ class TransformerConfig:
 
     @property
     def d_head(self) -> int:
-        return self.d_model // self.n_heads
+        return self.d_model // self.n_heads if self.head_dim is None else self.head_dim
+
+    @property
+    def d_attention(self) -> int:
+        """Width of all query heads side by side (what W_Q gives and W_O reads): d_model, unless head_dim."""
+        return self.n_heads * self.d_head
 
     @property
     def rotated_dims(self) -> int:

@@ -8,8 +8,7 @@ differences:
 - the token rows are multiplied by √d_model before layer 0 (core's embed_scale): the table is shared
   with the unembedding (tied), so its rows are small, and the scale brings them to the residual's size;
 - the gate's activation is GELU (tanh approximation): GeGLU, core's mlp="gated" with gelu_tanh.
-Only head_dim = hidden_size / num_attention_heads (gemma-2b); gemma-7b's wider heads (256 for
-3072 / 16) are not in our core yet: refused by name.
+gemma-7b's heads are wider than hidden_size / num_attention_heads (16 of 256 for 3072): core's head_dim.
 """
 from __future__ import annotations
 
@@ -29,10 +28,7 @@ ACTIVATIONS = {"gelu_pytorch_tanh": "gelu_tanh", "gelu_new": "gelu_tanh", "gelu"
 
 def config_from_hf(hf: dict) -> TransformerConfig:
     d, n_heads = hf["hidden_size"], hf["num_attention_heads"]
-    head_dim = hf.get("head_dim", 256)            # GemmaConfig's default, not d / H
-    if n_heads and head_dim != d // n_heads:
-        raise ValueError(f"head_dim={head_dim} different from hidden_size / num_attention_heads = "
-                         f"{d // n_heads} is not supported")
+    head_dim = hf.get("head_dim", 256)            # GemmaConfig's default, not d / H (gemma-7b: 256 for 3072 / 16)
     act = hf.get("hidden_act", "gelu_pytorch_tanh")
     if act not in ACTIVATIONS:
         raise ValueError(f"gemma hidden_act {act!r} is not supported (supported: {sorted(ACTIVATIONS)})")
@@ -50,6 +46,7 @@ def config_from_hf(hf: dict) -> TransformerConfig:
         tie_embeddings=bool(hf.get("tie_word_embeddings", True)), pad_id=hf.get("pad_token_id") or 0,
         norm_kind="rmsnorm", n_kv_heads=kv_heads if kv_heads != n_heads else None,
         rope_theta=rope_theta(hf), mlp="gated", bias=False, qkv_bias=False, embed_scale=math.sqrt(d),
+        head_dim=None if n_heads and head_dim * n_heads == d else head_dim,
     )
 
 

@@ -5,8 +5,8 @@ its q/k/v biases, and one new piece: a q/k norm. Right after W_Q and W_K, each h
 vector is RMS-normalised over its d_head dimensions with a learned γ (`self_attn.q_norm`,
 `self_attn.k_norm`, one γ of d_head values shared by all heads), and only then turned by RoPE
 (core's qk_norm="head"). The weight layout is Llama's plus those two norms.
-Only head_dim = hidden_size / num_attention_heads (Qwen3-8B, -14B, -32B); the smaller Qwen3 models
-use a wider head_dim, which our core does not have yet: refused by name.
+The smaller Qwen3 models' heads are wider than hidden_size / num_attention_heads (Qwen3-0.6B: 16 heads
+of 128 for 1024): core's head_dim.
 """
 from __future__ import annotations
 
@@ -23,16 +23,14 @@ from .family import Family
 def config_from_hf(hf: dict) -> TransformerConfig:
     d, n_heads = hf["hidden_size"], hf["num_attention_heads"]
     head_dim = hf.get("head_dim", 128)          # transformers' Qwen3Config default, not d / H
-    if n_heads and head_dim != d // n_heads:
-        raise ValueError(f"head_dim={head_dim} different from hidden_size / num_attention_heads = "
-                         f"{d // n_heads} is not supported")
     if hf.get("attention_bias", False):
         raise ValueError("qwen3 with attention_bias=true is not supported: it puts biases on W_O but not on "
                          "the feed-forward, and our blocks share one bias switch for both")
     # Llama's reading of the same fields (RoPE refused unless plain, SiLU, grouped-query attention).
     base = llama.config_from_hf({**hf, "model_type": "llama", "head_dim": None, "attention_bias": False,
                                  "mlp_bias": False})
-    return replace(base, qk_norm="head")
+    # The smaller Qwen3 models' heads are wider than d / H (0.6B: 128 for 1024 / 16): core's head_dim.
+    return replace(base, qk_norm="head", head_dim=None if n_heads and head_dim * n_heads == d else head_dim)
 
 
 def sliding_window(config: TransformerConfig, hf: dict) -> Optional[int]:

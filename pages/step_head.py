@@ -43,7 +43,7 @@ st.subheader("① X → Q, K, V")
 kv, bias = chain.kv_head, " + b" if model.config.qkv_bias else ""
 st.markdown(f"X ({t} × {d}) · W_Q ({d} × {dh}){bias} → **Q** ({t} × {dh});  the same with W_K → **K** and W_V → "
             f"**V**. Head {head} owns dimensions {head * dh}–{(head + 1) * dh - 1} of W_Q: "
-            f"{model.config.n_heads} heads × {dh} = {d}"
+            f"{model.config.n_heads} heads × {dh} = {model.config.d_attention}"
             + (f"; its K and V are key/value head {kv}'s dimensions {kv * dh}–{(kv + 1) * dh - 1} of W_K and W_V."
                if kv_note(trace, head) else "."))
 if kv_note(trace, head):

@@ -38,6 +38,8 @@ def test_old_saved_config_dicts_still_load():
     (dict(positional="rotary", rotary_dims=3), "rotary_dims must be an even number from 2 to d_head \\(8\\)"),
     (dict(positional="rotary", rotary_dims=10), "rotary_dims must be an even number"),
     (dict(embed_scale=0.0), "embed_scale must be a positive number"),
+    (dict(head_dim=0), "head_dim must be a whole number"),
+    (dict(d_model=30), "d_model=30 is not divisible by n_heads=4"),
     (dict(qk_norm="layer"), "qk_norm must be one of \\[None, 'head', 'full'\\]"),
 ])
 def test_bad_switches_are_named(change, message):
@@ -239,3 +241,20 @@ def test_embed_scale_multiplies_the_token_rows_only():
     np.testing.assert_array_equal(a.token_embed, b.token_embed)
     np.testing.assert_allclose(b.embed, b.token_embed * math.sqrt(32) + np.array(b.pos_embed), atol=1e-5)
     assert np.abs(a.embed - b.embed).max() > 1e-2
+
+
+
+def test_head_dim_wider_than_d_model_over_heads():
+    """Qwen3-0.6B, gemma-7b: H heads of head_dim each, so W_Q gives H·head_dim numbers and W_O reads them back."""
+    torch.manual_seed(0)
+    config = TransformerConfig(**dict(LLAMA, d_model=30, head_dim=12, qk_norm="full"))   # 30 is not 4 · 12
+    net = Transformer(config).eval()
+    attention = net.blocks[0].attention
+    assert config.d_head == 12 and config.d_attention == 48
+    assert attention.query.weight.shape == (48, 30) and attention.key.weight.shape == (24, 30)
+    assert attention.output.weight.shape == (30, 48) and attention.q_norm.weight.shape == (48,)
+    assert count_parameters(config) == sum(p.numel() for p in net.parameters())
+    layer = net.trace([1, 2, 3, 4]).layers[0]
+    assert layer.q.shape == (4, 4, 12) and layer.heads_concat.shape == (4, 48) and layer.attn_out.shape == (4, 30)
+    seen = np.tril(np.ones((4, 4), dtype=bool))                                # causal: the past only
+    np.testing.assert_allclose(layer.scores[0][seen], (layer.q[0] @ layer.k[0].T / math.sqrt(12))[seen], atol=1e-5)
