@@ -6,13 +6,15 @@ the trace's own input of that stretch:
 
     x = attn_in                         (T, d_model)
     q, k, v = x · W + b, split into heads   (T, d_head) each; k, v per key/value head (grouped-query)
+    q/k norm models: q and k RMS-normalised, per head (Qwen3) or over the whole projection (OLMo 2)
     RoPE models: q and k turned by position (pairs of dimensions rotated)
     dots_j = q_i · k_j;  scaled_j = dots_j / √d_head;  weights = softmax(scaled)
     head_out_i = Σ_j weights_j · v_j
     concat (T, d_model) · W_O + b_O = attn_out
     residual add, norm -> resid_mid;  feed-forward up (and gate), activation, down;  add, norm -> resid_post
 
-Every family's switches are followed: LayerNorm or RMSNorm, pre-, post-norm or parallel, grouped-query
+Every family's switches are followed: LayerNorm or RMSNorm, pre-, post-norm, parallel or post-sublayer
+(OLMo 2), q/k norm (Qwen3, OLMo 2), grouped-query
 attention (query head h reads key/value head config.kv_head_of(h)), rotary positions (full or partial), a gated
 (SwiGLU) feed-forward, GELU (exact or tanh), ReLU or SiLU, with or without biases.
 
@@ -139,6 +141,11 @@ def head_steps(net: Transformer, trace: Trace, layer: int, head: int, query: int
     w_q = Affine.of(attention.query, rows)
     w_k, w_v = Affine.of(attention.key, kv_rows), Affine.of(attention.value, kv_rows)
     q, k, v = w_q(x), w_k(x), w_v(x)                                       # (T, d_head) each
+    if config.qk_norm == "head":                                           # Qwen3: this head's vectors
+        q, k = apply_norm(q, attention.q_norm), apply_norm(k, attention.k_norm)
+    elif config.qk_norm == "full":                                         # OLMo 2: every head together
+        q = apply_norm(Affine.of(attention.query)(x), attention.q_norm)[:, rows]       # (T, d_head)
+        k = apply_norm(Affine.of(attention.key)(x), attention.k_norm)[:, kv_rows]      # (T, d_head)
     q_raw = k_raw = angles = None
     if config.positional == "rotary":
         angles = rope_angles(config, t)                                    # (T, d_head/2)
@@ -169,7 +176,7 @@ def softmax_formula(steps: HeadSteps, key: int, limit: int = 6) -> str:
 @dataclass(frozen=True)
 class LayerSteps:
     layer: int
-    norm: str                  # the layout: "post" (BERT), "pre" (GPT) or "parallel" (GPT-NeoX)
+    norm: str                  # the layout: "post" (BERT), "pre" (GPT), "parallel" (GPT-NeoX), "post_sublayer" (OLMo 2)
     resid_pre: np.ndarray      # (T, d_model)  the block's input
     attn_in: np.ndarray        # (T, d_model)
     q: np.ndarray              # (H, T, d_head)  rotated in RoPE models
@@ -180,13 +187,14 @@ class LayerSteps:
     head_out: np.ndarray       # (H, T, d_head)
     heads_concat: np.ndarray   # (T, d_model)  heads side by side
     attn_out: np.ndarray       # (T, d_model)  concat · W_O + b_O
-    attn_sum: np.ndarray       # (T, d_model)  resid_pre + attn_out (before the LayerNorm in post-LN)
+    attn_sum: np.ndarray       # (T, d_model)  resid_pre + attn_out (before the LayerNorm in post-LN;
+                               #   post-sublayer: resid_pre + norm(attn_out))
     resid_mid: np.ndarray      # (T, d_model)
     mlp_in: np.ndarray         # (T, d_model)
     mlp_pre: np.ndarray        # (T, d_ff)  x · W_up + b_up (gated: x · W_gate, the gate before act)
     mlp_hidden: np.ndarray     # (T, d_ff)  after the activation (gated: act(gate) * up)
     mlp_out: np.ndarray        # (T, d_model)  hidden · W_down + b_down
-    mlp_sum: np.ndarray        # (T, d_model)  resid_mid + mlp_out
+    mlp_sum: np.ndarray        # (T, d_model)  resid_mid + mlp_out (post-sublayer: + norm(mlp_out))
     resid_post: np.ndarray     # (T, d_model)  the next layer's input
     mlp_up: Optional[np.ndarray] = None   # (T, d_ff)  gated feed-forward: x · W_up, multiplied by act(gate)
 
@@ -221,14 +229,18 @@ def attention_steps(attention: MultiHeadAttention, attn_in: np.ndarray, config: 
                     causal: bool) -> AttentionSteps:
     """Every head of one attention layer on attn_in (T, d_model), with the numpy kernels."""
     t = attn_in.shape[0]
-    q = per_head(Affine.of(attention.query)(attn_in), config.n_heads)      # (H, T, d_head)
-    k, v = (per_head(Affine.of(lin)(attn_in), config.kv_heads)          # (H_kv, T, d_head) each
-            for lin in (attention.key, attention.value))
+    q, k, v = (Affine.of(lin)(attn_in) for lin in (attention.query, attention.key, attention.value))
+    if config.qk_norm == "full":                                           # OLMo 2: before the split into heads
+        q, k = apply_norm(q, attention.q_norm), apply_norm(k, attention.k_norm)
+    q = per_head(q, config.n_heads)                                        # (H, T, d_head)
+    k, v = per_head(k, config.kv_heads), per_head(v, config.kv_heads)      # (H_kv, T, d_head) each
+    if config.qk_norm == "head":                                           # Qwen3: each head on its own
+        q, k = apply_norm(q, attention.q_norm), apply_norm(k, attention.k_norm)
     if config.positional == "rotary":
         angles = rope_angles(config, t)
         q, k = kernels.rotate(q, angles), kernels.rotate(k, angles)
     scores, weights, head_out = kernels.attend(q, k, v, kernels.allowed_keys(causal, t))   # (H, T, T), (H, T, d_head)
-    heads_concat = head_out.transpose(1, 0, 2).reshape(t, config.d_model)  # (T, H*d_head)
+    heads_concat = head_out.transpose(1, 0, 2).reshape(t, config.d_attention)  # (T, H*d_head)
     return AttentionSteps(q, k, v, scores, weights, head_out, heads_concat, Affine.of(attention.output)(heads_concat))
 
 
@@ -254,19 +266,20 @@ def layer_steps(net: Transformer, trace: Trace, layer: int) -> LayerSteps:
     """Recompute block `layer` from its input trace.layers[layer].resid_pre."""
     config = net.config
     block = net.blocks[layer]
-    pre_ln = config.norm != "post"                      # pre and parallel normalise before each sublayer
+    pre_ln = config.norm in ("pre", "parallel")         # these normalise before each sublayer
+    sublayer = config.norm == "post_sublayer"            # OLMo 2: the norm on each sublayer's output
     x = np.asarray(trace.layers[layer].resid_pre, dtype=np.float64)       # (T, d_model)
     # The block's wiring: where the norms sit and what the residual adds; the attention and the
     # feed-forward stay as they are whatever the layout.
     attn_in = apply_norm(x, block.attn_norm) if pre_ln else x
     a = attention_steps(block.attention, attn_in, config, trace.causal)
-    attn_sum = x + a.attn_out
-    resid_mid = attn_sum if pre_ln else apply_norm(attn_sum, block.attn_norm)
+    attn_sum = x + (apply_norm(a.attn_out, block.attn_norm) if sublayer else a.attn_out)
+    resid_mid = attn_sum if pre_ln or sublayer else apply_norm(attn_sum, block.attn_norm)
     # Parallel (GPT-NeoX): the feed-forward reads the layer input, beside attention, not resid_mid.
     mlp_in = apply_norm(x if config.norm == "parallel" else resid_mid, block.mlp_norm) if pre_ln else resid_mid
     f = feed_forward_steps(block.mlp, mlp_in, config.activation)
-    mlp_sum = resid_mid + f.mlp_out
-    resid_post = mlp_sum if pre_ln else apply_norm(mlp_sum, block.mlp_norm)
+    mlp_sum = resid_mid + (apply_norm(f.mlp_out, block.mlp_norm) if sublayer else f.mlp_out)
+    resid_post = mlp_sum if pre_ln or sublayer else apply_norm(mlp_sum, block.mlp_norm)
     return LayerSteps(layer, config.norm, x, attn_in, a.q, a.k, a.v, a.scores, a.weights, a.head_out,
                       a.heads_concat, a.attn_out, attn_sum, resid_mid, mlp_in, f.mlp_pre, f.mlp_hidden,
                       f.mlp_out, mlp_sum, resid_post, f.mlp_up)
@@ -285,7 +298,7 @@ class EmbeddingSteps:
     token_embed: np.ndarray          # (T, d_model)  rows of the token table picked by id
     pos_embed: np.ndarray            # (T, d_model)
     type_embed: np.ndarray | None    # (T, d_model)  segment A for every token
-    summed: np.ndarray               # (T, d_model)  token + position (+ segment)
+    summed: np.ndarray               # (T, d_model)  token · embed_scale + position (+ segment)
     embed: np.ndarray                # (T, d_model)  after the LayerNorm (BERT) = layer 0's input
 
     def agreement(self, trace: Trace) -> float:
@@ -304,7 +317,7 @@ def embedding_steps(net: Transformer, trace: Trace) -> EmbeddingSteps:
         pos = _array(emb.sinusoid[:t])
     else:                                                                  # rotary or none: nothing added
         pos = np.zeros_like(token)
-    summed = token + pos
+    summed = token * net.config.embed_scale + pos                         # Gemma scales the rows by √d_model
     segment = None
     if emb.segment is not None:
         segment = np.repeat(_array(emb.segment.weight[:1]), t, axis=0)    # (T, d_model) all segment 0
@@ -347,7 +360,7 @@ def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]
     block = net.blocks[layer]
     a = block.attention
     norm = norm_name(config)
-    where = "after" if config.norm == "post" else "before"
+    where = {"post": "after", "post_sublayer": "on the output of"}.get(config.norm, "before")
     kv = " (shared by a group of query heads)" if config.kv_heads < config.n_heads else ""
     attn_norm = [(f"{norm} {where} attention", block.attn_norm, "norm")]
     mlp_norm = [(f"{norm} {where} feed-forward", block.mlp_norm, "norm")]
@@ -356,7 +369,11 @@ def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]
          ("feed-forward down (W_down)", block.mlp.down, "feed-forward")]
     attention = [("W_Q (query)", a.query, "attention"), (f"W_K (key){kv}", a.key, "attention"),
                  (f"W_V (value){kv}", a.value, "attention"), ("W_O (output)", a.output, "attention")]
-    parts = ((attention + attn_norm + ffn + mlp_norm) if config.norm == "post"
+    if a.q_norm is not None:     # Qwen3 (per head), OLMo 2 (whole projection): RMSNorm on q and k before RoPE
+        over = "each head's" if config.qk_norm == "head" else "all heads'"
+        attention[3:3] = [(f"q norm ({norm} over {over} queries)", a.q_norm, "norm"),
+                          (f"k norm ({norm} over {over} keys)", a.k_norm, "norm")]
+    parts = ((attention + attn_norm + ffn + mlp_norm) if config.norm in ("post", "post_sublayer")
              else (attn_norm + attention + mlp_norm + ffn))
     out = []
     for step, module, part in parts:
@@ -383,7 +400,7 @@ def attention_parameters(config: TransformerConfig) -> dict[str, int]:
     with torch.device("meta"):
         heads = MultiHeadAttention(config)
         # the one full-width head is plain: its own keys and values (n_kv_heads = None)
-        full = MultiHeadAttention(replace(config, n_heads=1, n_kv_heads=None))
+        full = MultiHeadAttention(replace(config, n_heads=1, n_kv_heads=None, head_dim=None))
     rows = slice(0, config.d_head)                                          # one head's output features
 
     def one_head(linear: nn.Linear) -> int:                                 # one head's slice of W (and b)

@@ -7,6 +7,10 @@
 Never a fused kernel: the weights are the thing this app exists to show.
 Tensors carry a leading batch dimension B; a trace uses B = 1.
 
+q/k norm (Qwen3, OLMo 2; config.qk_norm): q and k are RMS-normalised right after W_Q and W_K,
+before RoPE: per head over d_head (Qwen3), or over the whole projection before the split (OLMo 2).
+The trace's q_raw and k_raw are these normalised vectors, before the rotation.
+
 Grouped-query attention (Llama 2 70B, Mistral, Qwen2): there are fewer key/value heads
 than query heads, and each key/value head is shared by a group of consecutive query
 heads (query head h reads key/value head h // group). Scores and weights still have one
@@ -22,6 +26,7 @@ import torch
 from torch import nn
 
 from .config import TransformerConfig
+from .norms import RMSNorm
 from .rotary import RopeScaling, rotary_angles, rotate
 
 
@@ -96,7 +101,7 @@ class AttentionResult(NamedTuple):
     scores: torch.Tensor     # (B, H, T_q, T_k)
     weights: torch.Tensor    # (B, H, T_q, T_k)
     head_out: torch.Tensor   # (B, H, T_q, d_head)
-    attn_out: torch.Tensor   # (B, T_q, d_model)
+    attn_out: torch.Tensor   # (B, T_q, d_model)  (W_O maps H·d_head back to d_model)
     q_raw: Optional[torch.Tensor] = None   # (B, H, T_q, d_head)  before the rotation (RoPE only)
     k_raw: Optional[torch.Tensor] = None   # (B, H_kv, T_k, d_head)  before the rotation (RoPE only)
 
@@ -145,11 +150,18 @@ class MultiHeadAttention(nn.Module):
         self.rope_theta = config.rope_theta if config.positional == "rotary" else None
         self.rotary_dims = config.rotated_dims               # all of d_head, or fewer (partial rotary)
         self.rope_scaling = RopeScaling.of(config)
-        d, d_kv = config.d_model, config.kv_heads * config.d_head
-        self.query = nn.Linear(d, d, bias=config.qkv_bias)
+        d, d_q, d_kv = config.d_model, config.d_attention, config.kv_heads * config.d_head
+        self.query = nn.Linear(d, d_q, bias=config.qkv_bias)
         self.key = nn.Linear(d, d_kv, bias=config.qkv_bias)
         self.value = nn.Linear(d, d_kv, bias=config.qkv_bias)
-        self.output = nn.Linear(d, d, bias=config.bias)
+        self.output = nn.Linear(d_q, d, bias=config.bias)
+        # q/k norm (Qwen3: per head, over d_head; OLMo 2: over the whole projection): None without.
+        self.qk_norm = config.qk_norm
+        self.q_norm = self.k_norm = None
+        if config.qk_norm is not None:
+            per_head = config.qk_norm == "head"
+            self.q_norm = RMSNorm(config.d_head if per_head else d_q, config.eps)
+            self.k_norm = RMSNorm(config.d_head if per_head else d_kv, config.eps)
 
     def forward(self, x: torch.Tensor, source: Optional[torch.Tensor] = None,
                 allowed: Optional[torch.Tensor] = None,
@@ -163,8 +175,13 @@ class MultiHeadAttention(nn.Module):
         patch: heads' outputs replaced by another run's before W_O reads them ("head_out").
         """
         source = x if source is None else source
-        q = split_heads(self.query(x), self.n_heads)          # (B, H, T_q, d_head)
-        k = split_heads(self.key(source), self.n_kv_heads)    # (B, H_kv, T_k, d_head)
+        q, k = self.query(x), self.key(source)                # (B, T_q, H*d_head), (B, T_k, H_kv*d_head)
+        if self.qk_norm == "full":                            # OLMo 2: all heads normalised together
+            q, k = self.q_norm(q), self.k_norm(k)
+        q = split_heads(q, self.n_heads)                      # (B, H, T_q, d_head)
+        k = split_heads(k, self.n_kv_heads)                   # (B, H_kv, T_k, d_head)
+        if self.qk_norm == "head":                            # Qwen3: each head's vector on its own
+            q, k = self.q_norm(q), self.k_norm(k)
         v = split_heads(self.value(source), self.n_kv_heads)  # (B, H_kv, T_k, d_head)
         q_raw = k_raw = None
         if self.rope_theta is not None:

@@ -5,6 +5,9 @@ Pre-LN  (GPT-2):                      mid = x + Attn(LN(x));      out = mid + FF
 Parallel (GPT-NeoX, Pythia):          mid = x + Attn(LN1(x));     out = mid + FFN(LN2(x))
                                       both sublayers read the block's input x, so neither waits
                                       for the other; mid is the residual between the two adds.
+Post-sublayer (OLMo 2):               mid = x + LN1(Attn(x));     out = mid + LN2(FFN(mid))
+                                      the norm sits on each sublayer's output, before the add, so
+                                      the residual stream itself is never normalised.
 Decoder (encoder-decoder, pre-LN):    masked self-attention, then cross-attention to the
                                       encoder's output, then the feed-forward.
 Llama, Mistral and Qwen2 are pre-LN blocks whose "LN" is RMSNorm (config.norm_kind) and
@@ -21,19 +24,8 @@ from torch.nn import functional as F
 
 from .attention import KnockOut, MultiHeadAttention, Patch
 from .config import TransformerConfig
+from .norms import RMSNorm
 from .trace import AttentionRecord, BlockRecord
-
-
-class RMSNorm(nn.Module):
-    """x / sqrt(mean(x²) + eps) * weight: LayerNorm without subtracting the mean and without β."""
-
-    def __init__(self, d_model: int, eps: float):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(d_model))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
 def make_norm(config: TransformerConfig) -> nn.Module:
@@ -84,13 +76,13 @@ def attention_record(attn_in: torch.Tensor, a) -> AttentionRecord:
 
 
 class EncoderBlock(nn.Module):
-    """One block with self-attention; `config.norm` picks the layout: post-LN (BERT), pre-LN (GPT)
-    or parallel (GPT-NeoX)."""
+    """One block with self-attention; `config.norm` picks the layout: post-LN (BERT), pre-LN (GPT),
+    parallel (GPT-NeoX) or post-sublayer (OLMo 2)."""
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.layout = config.norm
-        self.pre_ln = config.norm != "post"            # pre and parallel normalise before each sublayer
+        self.pre_ln = config.norm in ("pre", "parallel")   # these normalise before each sublayer
         self.attention = MultiHeadAttention(config)
         self.attn_norm = make_norm(config)
         self.mlp = FeedForward(config)
@@ -108,7 +100,11 @@ class EncoderBlock(nn.Module):
         a = self.attention(attn_in, allowed=allowed, positions=positions, knock_out=knock_out, patch=patch)
         if patch is not None:
             a = a._replace(attn_out=patch.apply("attn_out", a.attn_out))
-        if self.pre_ln:
+        if self.layout == "post_sublayer":
+            # OLMo 2: each sublayer reads the raw residual and its output is normalised before the add.
+            resid_mid = x + self.attn_norm(a.attn_out)
+            mlp_in = resid_mid
+        elif self.pre_ln:
             resid_mid = x + a.attn_out
             # Parallel: the feed-forward reads the block's input, not what attention added to it.
             mlp_in = self.mlp_norm(x if self.layout == "parallel" else resid_mid)
@@ -118,7 +114,10 @@ class EncoderBlock(nn.Module):
         mlp_pre, mlp_hidden, mlp_out, mlp_up = self.mlp(mlp_in)
         if patch is not None:
             mlp_out = patch.apply("mlp_out", mlp_out)
-        resid_post = resid_mid + mlp_out if self.pre_ln else self.mlp_norm(resid_mid + mlp_out)
+        if self.layout == "post_sublayer":
+            resid_post = resid_mid + self.mlp_norm(mlp_out)
+        else:
+            resid_post = resid_mid + mlp_out if self.pre_ln else self.mlp_norm(resid_mid + mlp_out)
         return resid_post, BlockRecord(x, attention_record(attn_in, a), resid_mid, mlp_in, mlp_pre,
                                        mlp_hidden, mlp_out, resid_post, mlp_up)
 

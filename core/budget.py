@@ -13,9 +13,10 @@ FLOAT32 = 4  # bytes
 
 def count_parameters(config: TransformerConfig) -> int:
     """Weights the config implies (tied unembedding counted once)."""
-    d, d_ff, d_kv = config.d_model, config.d_ff, config.kv_heads * config.d_head
-    attention = d * d + 2 * d * d_kv + d * d                        # W_Q, W_K, W_V, W_O
-    attention += (d + 2 * d_kv) * config.qkv_bias + d * config.bias
+    d, d_ff, d_kv, d_q = config.d_model, config.d_ff, config.kv_heads * config.d_head, config.d_attention
+    attention = d * d_q + 2 * d * d_kv + d_q * d                    # W_Q, W_K, W_V, W_O
+    attention += (d_q + 2 * d_kv) * config.qkv_bias + d * config.bias
+    attention += {None: 0, "head": 2 * config.d_head, "full": d_q + d_kv}[config.qk_norm]   # q/k norm weights
     n_linears = 3 if config.mlp == "gated" else 2
     mlp = n_linears * d * d_ff + (2 * d_ff + d if config.mlp == "gated" else d_ff + d) * config.bias
     norm = d if config.norm_kind == "rmsnorm" else 2 * d

@@ -13,7 +13,10 @@ NORMS = ("layernorm", "rmsnorm")
 ACTIVATIONS = ("gelu", "relu", "gelu_tanh", "silu")
 MLPS = ("standard", "gated")
 # Where the norms sit and how a block joins its two sublayers (see core/blocks.py).
-LAYOUTS = ("post", "pre", "parallel")
+LAYOUTS = ("post", "pre", "parallel", "post_sublayer")
+# RMSNorm on the queries and keys before RoPE: over each head's d_head dimensions (Qwen3) or over
+# the whole query / key projection before it is split into heads (OLMo 2).
+QK_NORMS = (None, "head", "full")
 
 
 # Far above any model this app can hold in memory; a config beyond them is damaged or hostile.
@@ -33,9 +36,10 @@ class TransformerConfig:
     # original paper, rotary (RoPE: q and k are rotated by position inside attention; Llama), or none.
     positional: Literal["learned", "sinusoidal", "rotary", "none"] = "learned"
     # The block's layout: post-LN is BERT; pre-LN is GPT-2 and Llama; parallel is GPT-NeoX (Pythia),
-    # where attention and the feed-forward both read the block's input and both outputs are added.
+    # where attention and the feed-forward both read the block's input and both outputs are added;
+    # post_sublayer is OLMo 2, where each sublayer's output is normalised before the residual add.
     # (Named `norm` since before the parallel layout, so that saved models' configs still load.)
-    norm: Literal["post", "pre", "parallel"] = "post"
+    norm: Literal["post", "pre", "parallel", "post_sublayer"] = "post"
     # gelu is exact (erf, BERT); gelu_tanh is GPT-2's tanh approximation ("gelu_new"); silu is Llama's.
     activation: Literal["gelu", "relu", "gelu_tanh", "silu"] = "gelu"
     eps: float = 1e-12              # norm epsilon (BERT: 1e-12; GPT-2: 1e-5; Llama: 1e-5 or 1e-6)
@@ -63,6 +67,16 @@ class TransformerConfig:
     # Partial rotary: RoPE turns only the first rotary_dims dimensions of each head and leaves the
     # rest as they are (GPT-NeoX/Pythia: a quarter of d_head). None: every dimension (Llama).
     rotary_dims: Optional[int] = None
+    # q/k norm: an RMSNorm (eps = `eps`) on q and k before RoPE, keeping attention logits from growing.
+    # "head": over each head's d_head dimensions (Qwen3); "full": over the whole projection,
+    # all heads together, before the split (OLMo 2). None: no q/k norm (every other family).
+    qk_norm: Optional[Literal["head", "full"]] = None
+    # The token rows are multiplied by this before anything is added (Gemma: √d_model, so that rows
+    # of a table shared with the unembedding start at the size the residual stream works at).
+    embed_scale: float = 1.0
+    # Each head's width when it is not d_model / n_heads (Qwen3-0.6B: 128 for 1024 / 16; gemma-7b: 256
+    # for 3072 / 16): W_Q gives n_heads · head_dim numbers and W_O reads them back to d_model. None: d_model / n_heads.
+    head_dim: Optional[int] = None
 
     def __post_init__(self) -> None:
         for name, upper in SIZE_LIMITS.items():
@@ -78,7 +92,13 @@ class TransformerConfig:
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}.")
         if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not 0 < self.eps < 1:
             raise ValueError(f"eps (the LayerNorm epsilon) must be a small positive number, got {self.eps!r}.")
-        if self.d_model % self.n_heads != 0:
+        if isinstance(self.embed_scale, bool) or not isinstance(self.embed_scale, (int, float)) \
+                or not 0 < self.embed_scale < 1e6:
+            raise ValueError(f"embed_scale must be a positive number, got {self.embed_scale!r}.")
+        hd = self.head_dim
+        if hd is not None and (isinstance(hd, bool) or not isinstance(hd, int) or not 1 <= hd <= 65_536):
+            raise ValueError(f"head_dim must be a whole number from 1 to 65,536, got {hd!r}.")
+        if hd is None and self.d_model % self.n_heads != 0:
             raise ValueError(
                 f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}: "
                 "multi-head attention splits the d_model dimensions evenly between the heads, "
@@ -86,7 +106,8 @@ class TransformerConfig:
                 "Choose a number of heads that divides d_model."
             )
         for name, allowed in (("positional", POSITIONAL), ("norm", LAYOUTS),
-                              ("activation", ACTIVATIONS), ("norm_kind", NORMS), ("mlp", MLPS)):
+                              ("activation", ACTIVATIONS), ("norm_kind", NORMS), ("mlp", MLPS),
+                              ("qk_norm", QK_NORMS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}.")
         if self.positional == "sinusoidal" and self.d_model % 2 != 0:
@@ -127,7 +148,12 @@ class TransformerConfig:
 
     @property
     def d_head(self) -> int:
-        return self.d_model // self.n_heads
+        return self.d_model // self.n_heads if self.head_dim is None else self.head_dim
+
+    @property
+    def d_attention(self) -> int:
+        """Width of all query heads side by side (what W_Q gives and W_O reads): d_model, unless head_dim."""
+        return self.n_heads * self.d_head
 
     @property
     def rotated_dims(self) -> int:

@@ -1,6 +1,7 @@
 """Token, position and segment embeddings, and the sinusoidal encoding.
 
-The input of layer 0 is  E_token[id] + P[position] (+ E_type[segment]),
+The input of layer 0 is  E_token[id] · scale + P[position] (+ E_type[segment]),
+(scale = config.embed_scale: 1, or √d_model in Gemma)
 LayerNorm-ed in BERT (embed_norm=True), passed on as is in GPT-2.
 Rotary models (Llama) add no position here: P is zero and RoPE acts inside attention.
 """
@@ -83,7 +84,8 @@ class Embeddings(nn.Module):
             pos_embed = self.sinusoid[:t].unsqueeze(0)                  # (1, T, d_model)
         else:  # rotary or none: nothing is added to the tokens
             pos_embed = token_embed.new_zeros(1, t, self.config.d_model)  # (1, T, d_model)
-        x = token_embed + pos_embed
+        # Gemma scales the token rows by √d_model (config.embed_scale); token_embed stays the table's rows.
+        x = (token_embed * self.config.embed_scale if self.config.embed_scale != 1.0 else token_embed) + pos_embed
         type_embed = None
         if self.segment is not None:
             type_ids = torch.zeros_like(ids) if type_ids is None else type_ids

@@ -44,11 +44,16 @@ st.subheader("① X → Q, K, V")
 kv, bias = chain.kv_head, " + b" if model.config.qkv_bias else ""
 st.markdown(f"X ({t} × {d}) · W_Q ({d} × {dh}){bias} → **Q** ({t} × {dh});  the same with W_K → **K** and W_V → "
             f"**V**. Head {head} owns dimensions {head * dh}–{(head + 1) * dh - 1} of W_Q: "
-            f"{model.config.n_heads} heads × {dh} = {d}"
+            f"{model.config.n_heads} heads × {dh} = {model.config.d_attention}"
             + (f"; its K and V are key/value head {kv}'s dimensions {kv * dh}–{(kv + 1) * dh - 1} of W_K and W_V."
                if kv_note(trace, head) else "."))
 if kv_note(trace, head):
     st.caption(kv_note(trace, head))
+if model.config.qk_norm:                     # Qwen3 (per head), OLMo 2 (all heads together)
+    over = (f"each head's {dh} dimensions" if model.config.qk_norm == "head" else
+            f"the whole projection, all heads together ({d} query and {model.config.kv_heads * dh} key dimensions)")
+    st.caption(f"This model applies a q/k norm: right after W_Q and W_K, RMSNorm over {over} (a learned γ, no β). "
+               "The Q and K below are after that norm.")
 plot(matrix_heatmap(chain.x[span], f"X = layer {layer} input: {t} × {d}{window_note}", key_tokens, keys.start),
      "step_head_x")
 cols = st.columns(3)

@@ -54,7 +54,7 @@ how = DIMS[st.radio("Dimensions shown", list(DIMS), horizontal=True, **linked("d
                     help=f"{d} numbers do not fit across the page: see a few of them as numbers, or all as colours.")]
 
 st.subheader("① Concatenate the heads, then W_O")
-st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {d}) · W_O ({d} × {d}){' + b' if config.bias else ''} → "
+st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {h * dh}) · W_O ({h * dh} × {d}){' + b' if config.bias else ''} → "
             f"**attention output** ({t} × {d}). W_O lets each output dimension draw on every head.")
 if parallel:
     st.caption(f"This model is parallel (as GPT-NeoX and Pythia): attention reads {NORM}₁(layer input) and the "
@@ -67,7 +67,7 @@ elif not post:
                "itself is never normalised, so the adds below have no norm after them."
                + (" RMSNorm divides by the root mean square and scales by γ: no mean subtracted, no β."
                   if NORM == "RMSNorm" else ""))
-plot(head_borders(matrix_heatmap(block.heads_concat[span], f"Heads concatenated: {t} × {d}{note} — one band per head",
+plot(head_borders(matrix_heatmap(block.heads_concat[span], f"Heads concatenated: {t} × {h * dh}{note} — one band per head",
                                  labels, rows.start), h, dh), "step_layer_concat")
 plot(matrix_heatmap(block.attn_out[span], f"Attention output = concat · W_O: {t} × {d}{note}", labels, rows.start,
                     dims=strip_dims(block.attn_out[span], how)), "step_layer_attn_out")

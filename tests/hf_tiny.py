@@ -62,9 +62,17 @@ CASES: dict[str, list[dict]] = {
     "gpt_neox": [dict(tied=False, parallel=True, rotary_pct=0.25),
                  dict(tied=False, parallel=False, rotary_pct=0.5),
                  dict(tied=True, parallel=True, rotary_pct=1.0)],
+    # Fused qkv_proj and gate_up_proj; grouped-query attention, and a partial rotary variant.
+    "phi3": [dict(tied=False, rotary_pct=1.0), dict(tied=True, rotary_pct=0.5)],
+    # q/k norm per head, grouped-query attention; heads wider than D / HEADS (as Qwen3-0.6B's).
+    "qwen3": [dict(tied=True, head_dim=32), dict(tied=False)],
+    # Norms on the sublayers' outputs, q/k norm over the whole projection; grouped-query attention.
+    "olmo2": [dict(tied=False), dict(tied=True)],
+    # RMSNorm with (1 + w), token rows × √d_model, GeGLU; tied as Gemma ships, multi-query, and untied.
+    "gemma": [dict(tied=True), dict(tied=False, head_dim=32)],
 }
 # What each model_type's tokenizer adds to a sentence, as its real tokenizer does.
-SPECIALS = {"gpt2": [], "gpt_neox": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"],
+SPECIALS = {"gpt2": [], "gpt_neox": [], "olmo2": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"], "phi3": ["<s>"], "qwen3": ["<s>"], "gemma": ["<s>"],
             "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"]}
 
 
@@ -75,13 +83,15 @@ def case_id(family: str, variant: dict) -> str:
         parts.append("sequential")
     if "rotary_pct" in variant:
         parts.append(f"rotary{variant['rotary_pct']:g}")
+    if "head_dim" in variant:
+        parts.append(f"head_dim{variant['head_dim']}")
     return "-".join(parts)
 
 
 def tokenizer_for(family: str) -> Tokenizer:
-    if family in ("gpt2", "gpt_neox"):  # no specials added to a sentence
+    if family in ("gpt2", "gpt_neox", "olmo2"):  # no specials added to a sentence
         return byte_level_bpe(["<|endoftext|>"], None)
-    if family in ("llama", "mistral", "qwen2"):  # Llama-style: <s> (bos) before every sentence
+    if family in ("llama", "mistral", "qwen2", "phi3", "qwen3", "gemma"):  # Llama-style: <s> (bos) before every sentence
         tok = byte_level_bpe(["<unk>", "<s>", "</s>"], None)
         tok.post_processor = processors.TemplateProcessing(
             single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))])
@@ -103,9 +113,11 @@ def tokenizer_for(family: str) -> Tokenizer:
     raise ValueError(family)
 
 
-def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = True, rotary_pct: float = 0.25):
+def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = True, rotary_pct: float = 0.25,
+             head_dim: int = D // HEADS):
     """A transformers model of the family with random weights large enough to make attention uneven.
-    parallel, rotary_pct: GPT-NeoX's use_parallel_residual and share of each head turned by RoPE."""
+    parallel, rotary_pct: GPT-NeoX's use_parallel_residual and share of each head turned by RoPE;
+    head_dim: Qwen3's and Gemma's head width (D // HEADS, or wider)."""
     import transformers as tf
 
     common = dict(vocab_size=VOCAB, attn_implementation="eager")
@@ -142,6 +154,33 @@ def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = 
                                   rotary_pct=rotary_pct, rotary_emb_base=5000.0, use_parallel_residual=parallel,
                                   tie_word_embeddings=tied, bos_token_id=0, eos_token_id=0, **common)
         cls = tf.GPTNeoXForCausalLM
+    elif family == "phi3":  # pad_token_id 0: Phi-3's own 32000 is past this tiny vocabulary
+        rope_phi = dict(rope, partial_rotary_factor=rotary_pct)
+        config = tf.Phi3Config(hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS,
+                               num_attention_heads=HEADS, num_key_value_heads=KV_HEADS,
+                               max_position_embeddings=POSITIONS, original_max_position_embeddings=POSITIONS,
+                               rope_parameters=rope_phi, tie_word_embeddings=tied, bos_token_id=1,
+                               eos_token_id=2, pad_token_id=0, **common)
+        cls = tf.Phi3ForCausalLM
+    elif family == "qwen3":  # head_dim written out: Qwen3Config's default is 128, not D / HEADS
+        config = tf.Qwen3Config(hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS,
+                                num_attention_heads=HEADS, num_key_value_heads=KV_HEADS, head_dim=head_dim,
+                                max_position_embeddings=POSITIONS, rope_parameters=rope,
+                                tie_word_embeddings=tied, bos_token_id=1, eos_token_id=2, **common)
+        cls = tf.Qwen3ForCausalLM
+    elif family == "olmo2":  # pad_token_id 0 as GPT-NeoX's tokenizer, which OLMo 2's is built on, has it
+        config = tf.Olmo2Config(hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS,
+                                num_attention_heads=HEADS, num_key_value_heads=KV_HEADS,
+                                max_position_embeddings=POSITIONS, rope_parameters=rope,
+                                tie_word_embeddings=tied, pad_token_id=0, bos_token_id=0, eos_token_id=0, **common)
+        cls = tf.Olmo2ForCausalLM
+    elif family == "gemma":  # head_dim written out (GemmaConfig's default is 256); one key/value head when tied
+        config = tf.GemmaConfig(hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS,
+                                num_attention_heads=HEADS, num_key_value_heads=1 if tied else KV_HEADS,
+                                head_dim=head_dim, max_position_embeddings=POSITIONS, rope_parameters=rope,
+                                hidden_act="gelu_pytorch_tanh", tie_word_embeddings=tied,
+                                pad_token_id=0, bos_token_id=1, eos_token_id=2, **common)
+        cls = tf.GemmaForCausalLM
     else:
         raise ValueError(family)
     torch.manual_seed(seed)

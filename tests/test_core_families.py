@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import RMSNorm, Transformer, TransformerConfig, apply_rotary, attend, rotary_angles
+from core import MultiHeadAttention, RMSNorm, Transformer, TransformerConfig, apply_rotary, attend, rotary_angles
 from core.budget import count_parameters
 
 BASE = dict(vocab_size=50, d_model=32, n_heads=4, n_layers=2, d_ff=64, max_positions=16)
@@ -34,9 +34,13 @@ def test_old_saved_config_dicts_still_load():
     (dict(mlp="moe"), "mlp must be one of"),
     (dict(positional="rotary", d_model=12, n_heads=4), "d_head \\(3\\) must be even"),
     (dict(position_offset=16), "position_offset"),
-    (dict(norm="sandwich"), "norm must be one of \\['post', 'pre', 'parallel'\\]"),
+    (dict(norm="sandwich"), "norm must be one of \\['post', 'pre', 'parallel', 'post_sublayer'\\]"),
     (dict(positional="rotary", rotary_dims=3), "rotary_dims must be an even number from 2 to d_head \\(8\\)"),
     (dict(positional="rotary", rotary_dims=10), "rotary_dims must be an even number"),
+    (dict(embed_scale=0.0), "embed_scale must be a positive number"),
+    (dict(head_dim=0), "head_dim must be a whole number"),
+    (dict(d_model=30), "d_model=30 is not divisible by n_heads=4"),
+    (dict(qk_norm="layer"), "qk_norm must be one of \\[None, 'head', 'full'\\]"),
 ])
 def test_bad_switches_are_named(change, message):
     with pytest.raises(ValueError, match=message):
@@ -153,3 +157,104 @@ def test_layouts_differ_only_in_where_the_feed_forward_reads():
         expected = sequential.blocks[0].mlp_norm(torch.from_numpy(np.array(b.resid_mid))).numpy()
     np.testing.assert_allclose(b.mlp_in, expected, atol=1e-6)
     assert np.abs(a.mlp_in - b.mlp_in).max() > 1e-3
+
+
+# -- q/k norm (Qwen3: per head; OLMo 2: over the whole projection) ---------------------------------
+
+def qk_attention(qk_norm):
+    """One attention layer of a Llama-shaped model with the q/k norm, its γ left at 1, and its input."""
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(TransformerConfig(**dict(LLAMA, qk_norm=qk_norm, eps=1e-6))).eval()
+    return attention, torch.randn(1, 5, 32) * 3
+
+
+@pytest.mark.parametrize("qk_norm,shape", [("head", (8, 8)), ("full", (32, 16))])
+def test_qk_norm_weights_and_parameter_count(qk_norm, shape):
+    config = TransformerConfig(**dict(LLAMA, qk_norm=qk_norm))
+    net = Transformer(config)
+    attention = net.blocks[0].attention
+    assert (attention.q_norm.weight.shape[0], attention.k_norm.weight.shape[0]) == shape   # d_head, or H·d_head and H_kv·d_head
+    assert count_parameters(config) == sum(p.numel() for p in net.parameters())
+    assert Transformer(TransformerConfig(**LLAMA)).blocks[0].attention.q_norm is None
+
+
+def test_qk_norm_per_head_gives_each_head_unit_size_before_rope():
+    attention, x = qk_attention("head")
+    with torch.no_grad():
+        a = attention(x)
+    # Before RoPE every head's query and key has root mean square 1 (γ = 1); RoPE keeps lengths.
+    torch.testing.assert_close(a.q_raw.pow(2).mean(-1), torch.ones(1, 4, 5), atol=1e-4, rtol=0)
+    torch.testing.assert_close(a.k_raw.pow(2).mean(-1), torch.ones(1, 2, 5), atol=1e-4, rtol=0)
+    torch.testing.assert_close(a.q.norm(dim=-1), a.q_raw.norm(dim=-1))
+    # So a score is at most √d_head · γ² whatever the size of the input: the norm bounds the logits.
+    assert float(a.scores.max()) <= math.sqrt(8) + 1e-4
+
+
+def test_qk_norm_full_normalises_all_heads_together():
+    attention, x = qk_attention("full")
+    with torch.no_grad():
+        a = attention(x)
+        expected = attention.q_norm(attention.query(x))                       # (1, 5, 32) before the split
+    q_all = a.q_raw.transpose(1, 2).reshape(1, 5, 32)                          # (1, T, H·d_head)
+    torch.testing.assert_close(q_all, expected)
+    torch.testing.assert_close(q_all.pow(2).mean(-1), torch.ones(1, 5), atol=1e-4, rtol=0)
+    per_head = a.q_raw.pow(2).mean(-1)                                         # (1, H, T): not 1 head by head
+    assert float((per_head - 1).abs().max()) > 0.05
+
+
+# -- the post-sublayer layout (OLMo 2): the norm on each sublayer's output, before the add ----------
+
+def test_post_sublayer_block_normalises_what_each_sublayer_adds():
+    torch.manual_seed(0)
+    config = TransformerConfig(**dict(LLAMA, norm="post_sublayer", qk_norm="full"))
+    net = Transformer(config).eval()
+    assert count_parameters(config) == sum(p.numel() for p in net.parameters())
+    layer, block = net.trace([1, 2, 3, 4, 5]).layers[1], net.blocks[1]
+    as_tensor = lambda a: torch.from_numpy(np.array(a))   # noqa: E731
+    np.testing.assert_array_equal(layer.attn_in, layer.resid_pre)          # attention reads the raw residual
+    np.testing.assert_array_equal(layer.mlp_in, layer.resid_mid)           # so does the feed-forward
+    with torch.no_grad():
+        attn_added = block.attn_norm(as_tensor(layer.attn_out)).numpy()
+        mlp_added = block.mlp_norm(as_tensor(layer.mlp_out)).numpy()
+    np.testing.assert_allclose(layer.resid_mid, layer.resid_pre + attn_added, atol=1e-5)
+    np.testing.assert_allclose(layer.resid_post, layer.resid_mid + mlp_added, atol=1e-5)
+    # What each sublayer adds has root mean square |γ|-sized whatever the sublayer's own scale.
+    assert np.abs((attn_added ** 2).mean(-1) / (block.attn_norm.weight.detach().numpy() ** 2).mean() - 1).max() < 0.5
+
+
+def test_post_sublayer_differs_from_pre_ln_with_the_same_weights():
+    torch.manual_seed(0)
+    sublayer = Transformer(TransformerConfig(**dict(LLAMA, norm="post_sublayer"))).eval()
+    pre = Transformer(TransformerConfig(**dict(LLAMA, norm="pre"))).eval()
+    pre.load_state_dict(sublayer.state_dict())
+    a, b = sublayer.trace([1, 2, 3, 4]).layers[0], pre.trace([1, 2, 3, 4]).layers[0]
+    assert np.abs(np.array(a.attn_in) - np.array(b.attn_in)).max() > 1e-3   # pre-LN normalises the input instead
+
+
+def test_embed_scale_multiplies_the_token_rows_only():
+    """Gemma: x = E_token[id] · √d_model (+ positions); the trace keeps the table's own rows."""
+    torch.manual_seed(0)
+    plain = Transformer(TransformerConfig(**dict(BASE, embed_norm=False))).eval()
+    scaled = Transformer(TransformerConfig(**dict(BASE, embed_norm=False, embed_scale=math.sqrt(32)))).eval()
+    scaled.load_state_dict(plain.state_dict())
+    a, b = plain.trace([1, 2, 3]), scaled.trace([1, 2, 3])
+    np.testing.assert_array_equal(a.token_embed, b.token_embed)
+    np.testing.assert_allclose(b.embed, b.token_embed * math.sqrt(32) + np.array(b.pos_embed), atol=1e-5)
+    assert np.abs(a.embed - b.embed).max() > 1e-2
+
+
+
+def test_head_dim_wider_than_d_model_over_heads():
+    """Qwen3-0.6B, gemma-7b: H heads of head_dim each, so W_Q gives H·head_dim numbers and W_O reads them back."""
+    torch.manual_seed(0)
+    config = TransformerConfig(**dict(LLAMA, d_model=30, head_dim=12, qk_norm="full"))   # 30 is not 4 · 12
+    net = Transformer(config).eval()
+    attention = net.blocks[0].attention
+    assert config.d_head == 12 and config.d_attention == 48
+    assert attention.query.weight.shape == (48, 30) and attention.key.weight.shape == (24, 30)
+    assert attention.output.weight.shape == (30, 48) and attention.q_norm.weight.shape == (48,)
+    assert count_parameters(config) == sum(p.numel() for p in net.parameters())
+    layer = net.trace([1, 2, 3, 4]).layers[0]
+    assert layer.q.shape == (4, 4, 12) and layer.heads_concat.shape == (4, 48) and layer.attn_out.shape == (4, 30)
+    seen = np.tril(np.ones((4, 4), dtype=bool))                                # causal: the past only
+    np.testing.assert_allclose(layer.scores[0][seen], (layer.q[0] @ layer.k[0].T / math.sqrt(12))[seen], atol=1e-5)

@@ -252,7 +252,8 @@ def test_unsupported_model_type_lists_the_supported(checkpoints, tmp_path):
     with pytest.raises(ValueError, match="model_type 't5' is not supported") as info:
         load_model(str(folder))
     assert all(name in str(info.value) for name in SUPPORTED)
-    assert set(SUPPORTED) == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "gpt_neox"}
+    assert set(SUPPORTED) == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "gpt_neox",
+                              "phi3", "qwen3", "olmo2", "gemma"}
 
 
 @pytest.mark.parametrize("field,value,name", [
@@ -357,6 +358,31 @@ REAL = {
                         num_hidden_layers=6, num_attention_heads=8, max_position_embeddings=2048,
                         rotary_pct=0.25, rotary_emb_base=10000, use_parallel_residual=True,
                         hidden_act="gelu", layer_norm_eps=1e-5, tie_word_embeddings=False), 70_426_624),
+    # The new families' own config.json fields; the counts are those transformers' models report.
+    "Phi-3-mini-4k": (dict(model_type="phi3", vocab_size=32064, hidden_size=3072, intermediate_size=8192,
+                           num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=32,
+                           max_position_embeddings=4096, rope_theta=10000.0, sliding_window=2047,
+                           tie_word_embeddings=False, pad_token_id=32000), 3_821_079_552),
+    "gemma-2b": (dict(model_type="gemma", vocab_size=256000, hidden_size=2048, intermediate_size=16384,
+                      num_hidden_layers=18, num_attention_heads=8, num_key_value_heads=1, head_dim=256,
+                      max_position_embeddings=8192, rope_theta=10000.0, hidden_act="gelu_pytorch_tanh"),
+                 2_506_172_416),
+    "Qwen3-8B": (dict(model_type="qwen3", vocab_size=151936, hidden_size=4096, intermediate_size=12288,
+                      num_hidden_layers=36, num_attention_heads=32, num_key_value_heads=8, head_dim=128,
+                      max_position_embeddings=40960, rope_theta=1000000.0, tie_word_embeddings=False),
+                 8_190_735_360),
+    "Qwen3-0.6B": (dict(model_type="qwen3", vocab_size=151936, hidden_size=1024, intermediate_size=3072,
+                        num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8, head_dim=128,
+                        max_position_embeddings=40960, rope_theta=1000000.0, tie_word_embeddings=True),
+                   596_049_920),                                    # heads of 128, wider than 1024 / 16
+    "gemma-7b": (dict(model_type="gemma", vocab_size=256000, hidden_size=3072, intermediate_size=24576,
+                      num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=16, head_dim=256,
+                      max_position_embeddings=8192, rope_theta=10000.0, hidden_act="gelu_pytorch_tanh"),
+                 8_537_680_896),                                    # heads of 256, wider than 3072 / 16
+    "OLMo-2-0425-1B": (dict(model_type="olmo2", vocab_size=100352, hidden_size=2048, intermediate_size=8192,
+                            num_hidden_layers=16, num_attention_heads=16, num_key_value_heads=16,
+                            max_position_embeddings=4096, rope_theta=500000.0, tie_word_embeddings=False),
+                       1_484_916_736),
     "Mistral-7B-v0.1": (dict(model_type="mistral", vocab_size=32000, hidden_size=4096, intermediate_size=14336,
                              num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
                              max_position_embeddings=32768, rope_theta=10000.0, sliding_window=4096),
@@ -470,5 +496,135 @@ def test_gpt_neox_refuses_what_core_lacks_by_name(change, message):
     base = dict(model_type="gpt_neox", vocab_size=10, hidden_size=64, num_attention_heads=4,
                 num_hidden_layers=1, intermediate_size=16, rotary_pct=0.25)
     assert config_for(base).rotary_dims == 4
+    with pytest.raises(ValueError, match=message):
+        config_for({**base, **change})
+
+
+# -- Phi-3: fused qkv_proj and gate_up_proj, long-rope refused -------------------------------------
+
+PHI3 = CASES["phi3"][0]
+
+
+def test_phi3_fused_matrices_are_cut_in_blocks(checkpoints):
+    """qkv_proj's rows are [all queries | all keys | all values] (not per head, unlike GPT-NeoX), and
+    gate_up_proj's are [gate | up]: the gate is the half that goes through SiLU."""
+    model, _, loaded = checkpoints("phi3", **PHI3)
+    layer = model.model.layers[1]
+    qkv, gate_up = layer.self_attn.qkv_proj.weight.detach(), layer.mlp.gate_up_proj.weight.detach()
+    ours = loaded.net.blocks[1]
+    d, d_kv, d_ff = loaded.config.d_model, KV_HEADS * loaded.config.d_head, loaded.config.d_ff
+    torch.testing.assert_close(ours.attention.query.weight, qkv[:d])
+    torch.testing.assert_close(ours.attention.key.weight, qkv[d:d + d_kv])
+    torch.testing.assert_close(ours.attention.value.weight, qkv[d + d_kv:])
+    torch.testing.assert_close(ours.mlp.gate.weight, gate_up[:d_ff])
+    torch.testing.assert_close(ours.mlp.up.weight, gate_up[d_ff:])
+
+
+PHI3_BASE = dict(model_type="phi3", vocab_size=10, hidden_size=64, num_attention_heads=4, num_key_value_heads=4,
+                 num_hidden_layers=1, intermediate_size=16, rope_theta=10000.0, sliding_window=2047)
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(rope_scaling={"type": "su", "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}),
+     "long-context rope scaling 'su'"),
+    (dict(rope_scaling={"type": "longrope", "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}),
+     "long-context rope scaling 'longrope'"),
+    (dict(rope_parameters={"rope_type": "longrope", "rope_theta": 1e4}), "long-context rope scaling 'longrope'"),
+    (dict(rope_scaling={"type": "dynamic", "factor": 2.0}), "rope scaling 'dynamic' is not supported"),
+    (dict(partial_rotary_factor=0.1), "turns 1 of 16 dimensions"),
+    (dict(head_dim=32), "head_dim=32"),
+    (dict(hidden_act="gelu"), "hidden_act 'gelu' is not supported"),
+])
+def test_phi3_refuses_what_core_lacks_by_name(change, message):
+    config = config_for(PHI3_BASE)
+    assert config.mlp == "gated" and config.rotary_dims is None and not config.bias
+    with pytest.raises(ValueError, match=message):
+        config_for({**PHI3_BASE, **change})
+
+
+def test_phi3_sliding_window_caps_the_trace():
+    from models.families import max_tokens
+    hf = dict(PHI3_BASE, max_position_embeddings=4096)
+    assert max_tokens(config_for(hf), hf) == min(2047, 512)
+    hf = dict(hf, sliding_window=20)
+    assert max_tokens(config_for(hf), hf) == 20
+
+
+# -- Qwen3 and OLMo 2: the q/k norm (per head; over the whole projection) and OLMo 2's layout -------
+
+def test_qwen3_normalises_each_heads_query_before_rope(checkpoints):
+    model, _, loaded = checkpoints("qwen3", True)
+    assert loaded.config.qk_norm == "head" and loaded.config.norm == "pre"
+    layer = loaded.trace(SENTENCES["plain"]).layers[0]
+    theirs = model.model.layers[0].self_attn
+    with torch.no_grad():
+        q = theirs.q_proj(torch.from_numpy(np.array(layer.attn_in)))                  # (T, H·d_head)
+        expected = theirs.q_norm(q.view(len(q), 4, -1)).transpose(0, 1)               # (H, T, d_head): per head
+    np.testing.assert_allclose(layer.q_raw, expected.numpy(), atol=1e-5)
+
+
+def test_olmo2_normalises_the_whole_query_projection_and_the_sublayer_outputs(checkpoints):
+    model, _, loaded = checkpoints("olmo2", False)
+    assert loaded.config.qk_norm == "full" and loaded.config.norm == "post_sublayer"
+    layer = loaded.trace(SENTENCES["plain"]).layers[0]
+    np.testing.assert_array_equal(layer.attn_in, layer.resid_pre)                    # no norm before attention
+    theirs = model.model.layers[0]
+    with torch.no_grad():
+        q = theirs.self_attn.q_norm(theirs.self_attn.q_proj(torch.from_numpy(np.array(layer.resid_pre))))
+        added = theirs.post_attention_layernorm(torch.from_numpy(np.array(layer.attn_out)))
+    np.testing.assert_allclose(layer.q_raw, q.view(len(q), 4, -1).transpose(0, 1).numpy(), atol=1e-5)  # all heads
+    np.testing.assert_allclose(layer.resid_mid, layer.resid_pre + added.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("family,change,message", [
+    ("qwen3", dict(attention_bias=True), "attention_bias=true is not supported"),
+    ("qwen3", dict(rope_scaling={"rope_type": "yarn", "factor": 4.0}), "rope scaling 'yarn'"),
+    ("olmo2", dict(attention_bias=True), "attention_bias=true is not supported"),
+    ("olmo2", dict(hidden_act="gelu"), "hidden_act 'gelu' is not supported"),
+])
+def test_qk_norm_families_refuse_what_core_lacks_by_name(family, change, message):
+    base = dict(model_type=family, vocab_size=10, hidden_size=64, num_attention_heads=4, num_key_value_heads=2,
+                num_hidden_layers=1, intermediate_size=16, head_dim=16)
+    assert config_for(base).kv_heads == 2
+    with pytest.raises(ValueError, match=message):
+        config_for({**base, **change})
+
+
+def test_qwen3_sliding_window_caps_the_trace_only_when_used():
+    from models.families import max_tokens
+    hf = dict(model_type="qwen3", vocab_size=10, hidden_size=64, num_attention_heads=4, num_hidden_layers=1,
+              intermediate_size=16, head_dim=16, max_position_embeddings=4096, sliding_window=40)
+    assert max_tokens(config_for(hf), hf) == 512
+    assert max_tokens(config_for(dict(hf, use_sliding_window=True)), dict(hf, use_sliding_window=True)) == 40
+
+
+
+# -- Gemma: RMSNorm with (1 + w), token rows × √d_model, GeGLU -------------------------------------
+
+def test_gemma_norms_add_one_and_embeddings_are_scaled(checkpoints):
+    from analysis.recompute import embedding_steps
+
+    model, _, loaded = checkpoints("gemma", True)
+    assert loaded.config.embed_scale == pytest.approx(8.0) and loaded.config.activation == "gelu_tanh"
+    stored = model.model.layers[1].input_layernorm.weight.detach()
+    torch.testing.assert_close(loaded.net.blocks[1].attn_norm.weight.detach(), stored + 1.0)
+    torch.testing.assert_close(loaded.net.final_norm.weight.detach(), model.model.norm.weight.detach() + 1.0)
+    trace = loaded.trace(SENTENCES["plain"])
+    with torch.no_grad():
+        theirs = model.model.embed_tokens(torch.tensor([trace.ids]))[0].numpy()   # scaled inside transformers
+    np.testing.assert_allclose(trace.embed, theirs, atol=1e-5)
+    assert embedding_steps(loaded.net, trace).agreement(trace) < 1e-5
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(hidden_act="silu"), "hidden_act 'silu' is not supported"),
+    (dict(attention_bias=True), "attention_bias=true is not supported"),
+    (dict(use_bidirectional_attention=True), "use_bidirectional_attention=true is not supported"),
+    (dict(rope_scaling={"rope_type": "linear", "factor": 2.0}), "rope scaling 'linear'"),
+])
+def test_gemma_refuses_what_core_lacks_by_name(change, message):
+    base = dict(model_type="gemma", vocab_size=10, hidden_size=64, num_attention_heads=4, num_key_value_heads=1,
+                num_hidden_layers=1, intermediate_size=16, head_dim=16)
+    assert config_for(base).tie_embeddings and config_for(base).kv_heads == 1
     with pytest.raises(ValueError, match=message):
         config_for({**base, **change})

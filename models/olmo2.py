@@ -1,0 +1,62 @@
+"""OLMo 2 checkpoints (model_type "olmo2": OLMo-2-1124-7B, -13B, OLMo-2-0425-1B, ...) -> our core.
+
+Llama's pieces (RMSNorm, RoPE, SwiGLU, no biases) in another arrangement:
+- the norms sit on each sublayer's *output*, before the residual add, and nothing normalises the
+  sublayer's input: mid = x + RMSNorm(Attn(x)), out = mid + RMSNorm(FFN(mid)) (core's
+  norm="post_sublayer"). Their names keep Llama's: `post_attention_layernorm` is the norm on
+  attention's output (our attn_norm), `post_feedforward_layernorm` the one on the feed-forward's
+  (our mlp_norm); there is no `input_layernorm`;
+- a q/k norm over the whole projection: x·W_Q (all heads, H·d_head values) and x·W_K are each
+  RMS-normalised as one vector before being split into heads and turned by RoPE (core's
+  qk_norm="full"; Qwen3 normalises each head on its own instead).
+The final norm and the unembedding (`lm_head`, untied) are Llama's.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from core import TransformerConfig
+
+from . import llama
+from .checkpoint import NameMap, common_prefix, linears, unembedding
+from .family import STEP_PAGES, Family
+
+
+def config_from_hf(hf: dict) -> TransformerConfig:
+    if hf.get("attention_bias", False):
+        raise ValueError("olmo2 with attention_bias=true is not supported: it puts biases on W_O but not on "
+                         "the feed-forward, and our blocks share one bias switch for both")
+    # Llama's reading of the same fields (RoPE refused unless plain, SiLU, grouped-query attention).
+    base = llama.config_from_hf({**hf, "model_type": "llama", "attention_bias": False, "mlp_bias": False,
+                                 "rms_norm_eps": hf.get("rms_norm_eps", 1e-5)})
+    return replace(base, norm="post_sublayer", qk_norm="full")
+
+
+def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
+    """(our name -> (their name, conversion)), and the regexes of tensors we may ignore."""
+    p = common_prefix(theirs, ("model.",), "embed_tokens.weight")
+    m: NameMap = {
+        "embeddings.token.weight": (f"{p}embed_tokens.weight", None),
+        "final_norm.weight": (f"{p}norm.weight", None),
+    }
+    parts = {
+        "self_attn.q_proj": "attention.query", "self_attn.k_proj": "attention.key",
+        "self_attn.v_proj": "attention.value", "self_attn.o_proj": "attention.output",
+        "self_attn.q_norm": "attention.q_norm", "self_attn.k_norm": "attention.k_norm",
+        "mlp.gate_proj": "mlp.gate", "mlp.up_proj": "mlp.up", "mlp.down_proj": "mlp.down",
+        # the norms on the sublayers' outputs (RMSNorm: no bias)
+        "post_attention_layernorm": "attn_norm", "post_feedforward_layernorm": "mlp_norm",
+    }
+    for i in range(config.n_layers):
+        m.update(linears(f"{p}layers.{i}.", f"blocks.{i}.", parts, bias=False))
+    # Old checkpoints store RoPE's frequencies as a buffer; we compute them from rope_theta.
+    ignored = [rf"{p}layers\.\d+\.self_attn\.rotary_emb\.inv_freq"]
+    ignored += unembedding(m, config, theirs, "lm_head.weight", f"{p}embed_tokens.weight", where)
+    return m, ignored
+
+
+# The layer step page's words describe post-LN, pre-LN and parallel blocks, not norms on the sublayers'
+# outputs: it says it does not apply (analysis/recompute.py's layer_steps does follow the layout, and
+# tests/test_family_pages.py checks its numbers).
+FAMILY = Family("olmo2", {"olmo2": "OLMo 2"}, config_from_hf, hf_name_map,
+                step_pages=tuple(page for page in STEP_PAGES if page != "step_layer"))
