@@ -4,12 +4,11 @@ import streamlit as st
 from analysis.corpus_search import head_queries
 from ui.corpus import MAX_SEARCH_SENTENCES, choose_corpus, query_index, search_hit
 from ui.frame import require_frame
-from ui.state import current_model_name, current_trace, pick_head, pick_layer
-from ui.widgets import sentence_key, token_labels
+from ui.head_choice import pick_head, pick_layer
+from ui.state import current_model_name, current_trace
+from ui.widgets import linked, sentence_key, token_labels
 
-PAGE = "corpus_search"
-
-require_frame()
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🔎 Search the corpus by head")
 st.markdown("At one head, each token's **query** says what it is looking for. Pick a token of your sentence "
             "and a head: the corpus tokens whose queries point the **same way** (cosine) are listed, each "
@@ -25,14 +24,14 @@ with cols[1]:
 words = [i for i, special in enumerate(trace.special_mask) if not special] or [0]
 position = cols[2].selectbox("Your token", range(len(trace)), index=words[0],
                              format_func=token_labels(trace).__getitem__,
-                             key=f"{PAGE}_token_{sentence_key(trace.text)}")
-chosen = choose_corpus(PAGE)
+                             **linked(f"token_{sentence_key(trace.text)}"))
+chosen = choose_corpus()
 if chosen is None:
     st.stop()
 texts, described = chosen
 texts = texts[:MAX_SEARCH_SENTENCES]
-k = st.slider("Contexts to show", 1, 10, 5, key=f"{PAGE}_k")
-if not st.toggle(f"Search {len(texts)} passages", key=f"{PAGE}_go",
+k = st.slider("Contexts to show", 1, 10, 5, **linked("k"))
+if not st.toggle(f"Search {len(texts)} passages", **linked("go"),
                  help=f"Reads every passage at this head (at most {MAX_SEARCH_SENTENCES}); kept for the next search."):
     st.caption(f"Corpus: {described}.")
     st.stop()

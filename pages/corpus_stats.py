@@ -3,28 +3,26 @@ import streamlit as st
 
 from analysis.head_stats import STATISTICS
 from jobs.store import to_table
-from ui.corpus import choose_corpus, job_key, run_job, sentence_rows, stored
+from ui.corpus import choose_corpus, job_key, pick_corpus_head, run_job, sentence_rows, stored
 from ui.frame import require_frame
 from ui.state import current_model_name
-from ui.widgets import plot
+from ui.widgets import linked, plot
 from viz.corpus import head_distribution, mean_spread_heatmap
 
-PAGE = "corpus_stats"
-
-require_frame()
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("📚 Corpus head statistics")
 st.markdown("One sentence can make a head look like a previous-token head by chance. Here every head's "
             "statistics are measured on **many sentences** and shown as **mean ± spread** (the standard "
             "deviation over the sentences), as Clark et al. (2019) did over a thousand segments. The job runs "
             "on **Ray** (two workers on this server, or a cluster) or in this process.")
 model_name = current_model_name()
-chosen = choose_corpus(PAGE)
+chosen = choose_corpus()
 if chosen is None:
     st.stop()
 texts, described = chosen
 key = job_key(model_name, texts)
 result = stored(key)
-engine = st.radio("Run on", ["ray", "local"], horizontal=True, key=f"{PAGE}_engine",
+engine = st.radio("Run on", ["ray", "local"], horizontal=True, **linked("engine"),
                   format_func={"ray": "Ray (2 workers)", "local": "this process"}.get,
                   help="The numbers are the same; Ray uses both cores and, with ATTENTION_EXPLORER_RAY_ADDRESS, "
                        "a cluster. If Ray cannot start, the job runs here and says so.")
@@ -43,7 +41,7 @@ else:
 
 name = st.selectbox("Statistic", list(STATISTICS), index=list(STATISTICS).index("previous"),
                     format_func={n: f"{label}: {meaning}" for n, (label, meaning) in STATISTICS.items()}.get,
-                    key=f"{PAGE}_stat")
+                    **linked("stat"))
 label = STATISTICS[name][0]
 mean, spread = result.mean(name), result.spread(name)
 plot(mean_spread_heatmap(mean, spread, label, f"{label}: mean ± spread over {result.n_sentences} sentences"),
@@ -53,10 +51,7 @@ st.caption(f"Highest mean {label}: **layer {best[0]}, head {best[1]}** ({mean[be
            "A small spread says the head does this on every sentence, not on a few.")
 
 st.subheader("One head across the corpus")
-layers, heads = result.shape
-cols = st.columns(2)
-layer = cols[0].selectbox("Layer", range(layers), index=best[0], key=f"{PAGE}_layer_pick")
-head = cols[1].selectbox("Head", range(heads), index=best[1], key=f"{PAGE}_head_pick")
+layer, head = pick_corpus_head(result.shape, best)    # the person's head if they chose one, else the best
 plot(head_distribution(result.per_sentence(name)[:, layer, head], label,
                        f"Layer {layer}, head {head}: {label} on each sentence"), f"corpus_{name}_{layer}_{head}")
 most, least = result.typical(name, layer, head, k=5)

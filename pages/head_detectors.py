@@ -9,11 +9,10 @@ from ui.causal import does_not_apply, induction_for
 from ui.frame import require_frame
 from ui.predictions import token_texts
 from ui.state import current_model_and_trace, current_model_name
-from ui.widgets import plot
+from ui.widgets import linked, plot
 from viz.attention import attention_heatmap
 from viz.causal import layer_head_map, loss_by_position
 
-PAGE = "head_detectors"
 SENTENCE = {
     "previous": ("Previous token", "the share of the head's attention on the token just before each query",
                  previous_token_scores),
@@ -32,7 +31,7 @@ def name_top(scores: np.ndarray, what: str) -> None:
     st.caption(f"Top {what} heads: " + "; ".join(f"**layer {l}, head {h}** ({s:.2f})" for l, h, s in best) + ".")
 
 
-require_frame()
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🕵️ Head detectors")
 st.markdown("Some heads do one recognisable job in every sentence. Each detector gives every head a score from 0 to "
             "1; the definitions follow TransformerLens's head_detector.")
@@ -77,7 +76,7 @@ with tab_probe:
         st.caption("This model has no language-model head, so there is no loss on the repeat to show.")
 
 with tab_sentence:
-    choice = st.radio("Detector", list(SENTENCE), format_func={k: v[0] for k, v in SENTENCE.items()}.__getitem__, key=f"{PAGE}_detector",
+    choice = st.radio("Detector", list(SENTENCE), format_func={k: v[0] for k, v in SENTENCE.items()}.__getitem__, **linked("detector"),
                       horizontal=True)
     title, meaning, detect = SENTENCE[choice]
     scores = detect(trace)

@@ -8,13 +8,12 @@ from ui.causal import does_not_apply
 from ui.frame import require_frame
 from ui.predictions import token_text
 from ui.state import current_model_and_trace
-from ui.widgets import plot, sentence_key, token_labels
+from ui.widgets import linked, plot, sentence_key, token_labels
 from viz.causal import contribution_bars, layer_head_map
 
-PAGE = "logit_attribution"
 TOP = 10
 
-require_frame()
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🧾 Direct logit attribution")
 st.markdown("The last residual stream is a **sum** of what every part of the model wrote into it: the embeddings, "
             "each head, each MLP. Pass each part alone through the final norm and the unembedding and you get its "
@@ -27,16 +26,16 @@ if reason:
 t = len(trace)
 key = sentence_key(trace.text)
 position = st.selectbox("Position (the model predicts the token after it)", list(range(t)), index=t - 1,
-                        format_func=token_labels(trace).__getitem__, key=f"{PAGE}_position_{key}")
+                        format_func=token_labels(trace).__getitem__, **linked(f"position_{key}"))
 logits = np.asarray(trace.logits[position], dtype=np.float64)
 top = [int(i) for i in np.argsort(-logits)[:TOP]]
 names = {i: token_text(model, i) for i in top}
 left, right = st.columns(2)
 # Labels as dicts, not lambdas: a page's lambda would keep its whole namespace alive (ui/widgets.token_labels).
 token = left.selectbox("Token", top, format_func={i: f"{names[i]!r} (logit {logits[i]:.2f})" for i in top}.__getitem__,
-                       key=f"{PAGE}_token_{key}_{position}")
+                       **linked(f"token_{key}_{position}"))
 choices = [None] + [i for i in top if i != token]
-other = right.selectbox("Minus the logit of (optional)", choices, key=f"{PAGE}_other_{key}_{position}",
+other = right.selectbox("Minus the logit of (optional)", choices, **linked(f"other_{key}_{position}"),
                         format_func={None: "nothing: the logit itself", **{i: repr(names[i]) for i in top}}.__getitem__)
 dla = logit_attribution(model, trace, position, token, other)
 what = f"logit({names[token]!r})" + (f" − logit({names[other]!r})" if other is not None else "")

@@ -6,16 +6,15 @@ from ui.attention import head_opener
 from ui.causal import DECODER_PAIR, ENCODER_PAIR, answer_token, does_not_apply, patch_grid_for
 from ui.frame import require_frame
 from ui.state import current_model, current_model_name, current_trace
-from ui.widgets import plot
+from ui.widgets import linked, plot
 from viz.causal import layer_head_map, layer_position_map
 
-PAGE = "patching"
 KINDS = {"resid_pre": "Residual stream (each layer's input) · layer × position",
          "attn_out": "Attention output · layer × position",
          "mlp_out": "MLP output · layer × position",
          "head": "Each head's output (all positions) · layer × head"}
 
-require_frame()
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🔌 Activation patching")
 st.markdown("Run a **corrupted** prompt, and copy into it, at one place only, what the **clean** prompt had "
             "there. If the output swings back to the clean answer, that place carries the information. Every "
@@ -24,8 +23,8 @@ model, name = current_model(), current_model_name()
 lm = model.config.lm_head
 default = DECODER_PAIR if lm else ENCODER_PAIR
 left, right = st.columns(2)
-clean_text = left.text_area("Clean prompt", default[0], key=f"{PAGE}_clean", height=90, max_chars=600)
-corrupted_text = right.text_area("Corrupted prompt", default[1], key=f"{PAGE}_corrupted", height=90, max_chars=600,
+clean_text = left.text_area("Clean prompt", default[0], **linked("clean"), height=90, max_chars=600)
+corrupted_text = right.text_area("Corrupted prompt", default[1], **linked("corrupted"), height=90, max_chars=600,
                                  help="Change a word or two, keeping the number of tokens: activations are "
                                       "copied position by position.")
 clean = current_trace(clean_text)
@@ -48,8 +47,8 @@ st.caption(f"{len(clean)} tokens each; they differ at position{'s' if len(differ
 answer = other = None
 if lm:
     a, b = st.columns(2)
-    answer_text = a.text_input("Answer the clean prompt should give", default[2], key=f"{PAGE}_answer")
-    other_text = b.text_input("Answer the corrupted prompt gives", default[3], key=f"{PAGE}_other",
+    answer_text = a.text_input("Answer the clean prompt should give", default[2], **linked("answer"))
+    other_text = b.text_input("Answer the corrupted prompt gives", default[3], **linked("other"),
                               help="Mind the leading space: GPT-2 reads \" Mary\" and \"Mary\" as different tokens.")
     picked = answer_token(model, answer_text), answer_token(model, other_text)
     if None in picked:
@@ -68,7 +67,7 @@ else:
                "patched run's mean-pooled vector to the clean run's, normalised so that the clean run scores "
                "**1** and the corrupted run **0**.")
 
-kind = st.radio("What to patch", list(KINDS), format_func=KINDS.get, key=f"{PAGE}_kind")
+kind = st.radio("What to patch", list(KINDS), format_func=KINDS.get, **linked("kind"))
 try:
     grid = patch_grid_for(name, clean, corrupted, kind, answer, other)
 except ValueError as exc:

@@ -32,7 +32,7 @@ def test_a_pasted_corpus_runs_and_shows_mean_spread_and_typical_sentences(tmp_pa
     again.button(key="corpus_stats_least_0").click().run()
     assert not again.exception
     assert again.session_state["sentence"] == least_first      # the sentence the button stands beside
-    assert again.session_state["layer"] == again.session_state["corpus_stats_layer_pick"]
+    assert again.session_state["layer"] == again.session_state["corpus_stats_layer"]
 
 
 def test_a_bad_upload_gets_a_message_not_a_traceback(tmp_path, monkeypatch):

@@ -26,9 +26,12 @@ from analysis.corpus import CorpusStats
 from jobs import (CorpusError, JobCancelled, ResultStore, builtin_corpus, corpus_hash, corpus_head_stats, read_corpus,
                   result_key)
 from jobs.store import HEAD_STATS
+from ui import url
 from ui.attention import open_head
+from ui.head_choice import HEAD, LAYER, choose, explicit
 from ui.library import listed_models
 from ui.state import get_model
+from ui.widgets import linked
 
 MAX_UPLOAD_BYTES = 1_000_000   # as every upload in the app (.streamlit/config.toml caps it too)
 MAX_SENTENCES = 2_000          # a job from the page: minutes at most on two workers
@@ -41,14 +44,19 @@ def result_store() -> ResultStore:
     return ResultStore()
 
 
-def choose_corpus(page: str) -> tuple[list[str], str] | None:
-    """(passages, a short description), or None with a message saying what is missing."""
-    source = st.segmented_control("Corpus", SOURCES, default=SOURCES[0], key=f"{page}_source")
+def choose_corpus() -> tuple[list[str], str] | None:
+    """(passages, a short description), or None with a message saying what is missing.
+
+    The source, the built-in corpus's size and a table's text column are kept in the link
+    (ui/widgets.linked); a pasted corpus (up to 200,000 characters, far over a link's
+    url.MAX_VALUE_CHARS) and an uploaded file are not: a link that names them opens the same source
+    with an empty box, as the training page's pasted text does."""
+    source = st.segmented_control("Corpus", SOURCES, default=SOURCES[0], **linked("source"))
     try:
         if source == "Upload a file":
             upload = st.file_uploader("One passage per line (.txt), or a table with a text column (.csv, .parquet), "
-                                      "at most 1 MB", type=["txt", "csv", "parquet"], key=f"{page}_upload")
-            column = st.text_input("Text column (tables)", value="", max_chars=60, key=f"{page}_column")
+                                      "at most 1 MB", type=["txt", "csv", "parquet"], key=url.page_key("upload"))
+            column = st.text_input("Text column (tables)", value="", max_chars=60, **linked("column"))
             if upload is None:
                 st.info("Choose a file to read.")
                 return None
@@ -58,17 +66,36 @@ def choose_corpus(page: str) -> tuple[list[str], str] | None:
             texts = read_corpus(upload.getvalue(), upload.name, column.strip() or None, MAX_SENTENCES)
             return texts, f"{upload.name} ({len(texts)} passages)"
         if source == "Paste text":
-            pasted = st.text_area("One passage per line", height=160, max_chars=200_000, key=f"{page}_paste")
+            pasted = st.text_area("One passage per line", height=160, max_chars=200_000,
+                                  key=url.page_key("paste"))          # too big for a link: not bound
             texts = read_corpus(pasted.encode("utf-8"), "pasted.txt", None, MAX_SENTENCES) if pasted.strip() else []
             if not texts:
                 st.info("Paste some passages, one per line.")
                 return None
             return texts, f"pasted text ({len(texts)} passages)"
-        count = st.slider("Sentences of the built-in corpus", 50, MAX_SENTENCES, 200, step=50, key=f"{page}_count")
+        count = st.slider("Sentences of the built-in corpus", 50, MAX_SENTENCES, 200, step=50, **linked("count"))
         return builtin_corpus(count), f"the built-in corpus ({count} sentences)"
     except CorpusError as exc:
         st.error(str(exc))
         return None
+
+
+def _head_chosen(layer_key: str, head_key: str) -> None:
+    """A layer or head picker moved: both are now the person's choice (every page, the link)."""
+    choose(st.session_state[layer_key], st.session_state[head_key])
+
+
+def pick_corpus_head(shape: tuple[int, int], best: tuple[int, int]) -> tuple[int, int]:
+    """Layer and head pickers for one head across the corpus: the person's own choice (ui/head_choice.py,
+    shared with every page and the link) if they made one, else the corpus's `best` head."""
+    keys = url.page_key(LAYER), url.page_key(HEAD)
+    cols = st.columns(2)
+    picked = []
+    for col, name, count, fallback, key in zip(cols, (LAYER, HEAD), shape, best, keys):
+        value = explicit(name, count)
+        st.session_state[key] = fallback if value is None else value     # the choice, clamped to this model
+        picked.append(col.selectbox(name.capitalize(), range(count), key=key, on_change=_head_chosen, args=keys))
+    return picked[0], picked[1]
 
 
 def job_key(model_name: str, texts: list[str]) -> str:

@@ -46,6 +46,14 @@ GLOSSARY: dict[str, str] = {
                   "stopped there: where the next word starts to be known.",
     "ablation (knocking a head out)": "Replacing a head's output by zero or its mean and measuring how much "
                                       "the model's output changes: how much the model needs that head.",
+    "activation patching": "Run a corrupted prompt, copy in one activation (a layer, a position, a head) from "
+                           "the clean prompt's run, and see how far the output moves back to the clean answer.",
+    "direct logit attribution": "The last residual stream is a sum of what each part wrote; each part's sum "
+                                "through the final norm and unembedding is its direct share of a token's logit.",
+    "induction head": "A head that looks from a token to the token that came after an earlier copy of it, so the "
+                      "model can continue a repeated run: ... A B ... A → B.",
+    "corpus": "A collection of many texts (passages, one per line) that a measurement is repeated over, so a "
+              "head's behaviour is not judged on one sentence.",
     "gradient × input": "How much each input token's embedding pushes a number up or down, to first order: "
                         "the gradient times the embedding, summed over its dimensions.",
     "integrated gradients": "Gradients averaged along a straight path from a baseline to the real input; the "
@@ -90,6 +98,11 @@ PAGE_TERMS: dict[str, list[str]] = {
     "pages/train_results.py": ["logit", "softmax", "PCA"],
     "pages/train_step.py": ["logit", "softmax"],
     "pages/seq2seq.py": ["attention head", "causal mask", "query, key, value (Q, K, V)"],
+    "pages/corpus_stats.py": ["corpus", "attention head", "sink"],
+    "pages/corpus_search.py": ["corpus", "query, key, value (Q, K, V)", "cosine similarity"],
+    "pages/patching.py": ["activation patching", "residual stream", "logit"],
+    "pages/logit_attribution.py": ["direct logit attribution", "logit", "residual stream", "LayerNorm / RMSNorm"],
+    "pages/head_detectors.py": ["induction head", "attention head", "sink"],
 }
 
 
