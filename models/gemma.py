@@ -20,7 +20,7 @@ from core import TransformerConfig
 
 from .checkpoint import NameMap, common_prefix, linears, unembedding
 from .family import STEP_PAGES, Family
-from .llama import rope_theta
+from .llama import rope_scaling, rope_theta
 
 # transformers 5 reads hidden_act ("gelu_pytorch_tanh" by default); "gelu" is the exact GELU there.
 ACTIVATIONS = {"gelu_pytorch_tanh": "gelu_tanh", "gelu_new": "gelu_tanh", "gelu": "gelu"}
@@ -45,7 +45,8 @@ def config_from_hf(hf: dict) -> TransformerConfig:
         type_vocab_size=0, embed_norm=False, causal=True, lm_head=True,
         tie_embeddings=bool(hf.get("tie_word_embeddings", True)), pad_id=hf.get("pad_token_id") or 0,
         norm_kind="rmsnorm", n_kv_heads=kv_heads if kv_heads != n_heads else None,
-        rope_theta=rope_theta(hf), mlp="gated", bias=False, qkv_bias=False, embed_scale=math.sqrt(d),
+        rope_theta=rope_theta(hf), **rope_scaling(hf), mlp="gated", bias=False, qkv_bias=False,
+        embed_scale=math.sqrt(d),
         head_dim=None if n_heads and head_dim * n_heads == d else head_dim,
     )
 

@@ -543,9 +543,9 @@ def test_phi3_refuses_what_core_lacks_by_name(change, message):
 
 
 def test_phi3_sliding_window_caps_the_trace():
-    from models.families import max_tokens
+    from models.families import max_tokens, token_limit
     hf = dict(PHI3_BASE, max_position_embeddings=4096)
-    assert max_tokens(config_for(hf), hf) == min(2047, 512)
+    assert max_tokens(config_for(hf), hf) == min(2047, token_limit())    # the window, or the server's limit
     hf = dict(hf, sliding_window=20)
     assert max_tokens(config_for(hf), hf) == 20
 
@@ -591,10 +591,10 @@ def test_qk_norm_families_refuse_what_core_lacks_by_name(family, change, message
 
 
 def test_qwen3_sliding_window_caps_the_trace_only_when_used():
-    from models.families import max_tokens
+    from models.families import max_tokens, token_limit
     hf = dict(model_type="qwen3", vocab_size=10, hidden_size=64, num_attention_heads=4, num_hidden_layers=1,
               intermediate_size=16, head_dim=16, max_position_embeddings=4096, sliding_window=40)
-    assert max_tokens(config_for(hf), hf) == 512
+    assert max_tokens(config_for(hf), hf) == min(4096, token_limit())         # the window is off
     assert max_tokens(config_for(dict(hf, use_sliding_window=True)), dict(hf, use_sliding_window=True)) == 40
 
 
@@ -620,7 +620,7 @@ def test_gemma_norms_add_one_and_embeddings_are_scaled(checkpoints):
     (dict(hidden_act="silu"), "hidden_act 'silu' is not supported"),
     (dict(attention_bias=True), "attention_bias=true is not supported"),
     (dict(use_bidirectional_attention=True), "use_bidirectional_attention=true is not supported"),
-    (dict(rope_scaling={"rope_type": "linear", "factor": 2.0}), "rope scaling 'linear'"),
+    (dict(rope_scaling={"rope_type": "yarn", "factor": 2.0}), "rope scaling 'yarn'"),
 ])
 def test_gemma_refuses_what_core_lacks_by_name(change, message):
     base = dict(model_type="gemma", vocab_size=10, hidden_size=64, num_attention_heads=4, num_key_value_heads=1,
