@@ -45,7 +45,7 @@ def test_the_estimates_grow_as_the_work_does(minilm):
 def test_the_lean_forward_equals_the_model_run(minilm):
     ids = torch.tensor([minilm.tokenizer.encode(SENTENCE).ids])
     with torch.inference_mode():
-        expected = minilm.net.run(ids)[1][-1]["resid_post"]
+        expected = minilm.net.run(ids)[1][-1].resid_post
         np.testing.assert_array_equal(final_hidden(minilm.net, ids).numpy(), expected.numpy())
 
 

@@ -16,6 +16,7 @@ import streamlit as st
 
 from models import available_models, load_model
 from models.files import read_config
+from models.hub_cache import cache_dir
 from models.registry import has_failed
 from models.saved import MODEL_TYPE as TRAINED_HERE, models_dir
 
@@ -31,12 +32,13 @@ def free_paths_allowed() -> bool:
 def listed_models() -> dict[str, str]:
     """Name -> label of every model this server offers (looked up again after 15 s: new saves appear);
     a model that failed on a page is left out at once, until its files change."""
-    listed = _listed_in(tuple(str(root) for root in allowed_roots()))
+    listed = _listed_in(tuple(str(root) for root in allowed_roots()), str(cache_dir()))
     return {name: label for name, label in listed.items() if not has_failed(name)}
 
 
 @st.cache_data(ttl=15, show_spinner=False)
-def _listed_in(roots: tuple[str, ...]) -> dict[str, str]:
+def _listed_in(roots: tuple[str, ...], hf_cache: str) -> dict[str, str]:
+    """Keyed by the folders and the Hugging Face cache they are read from (a moved cache lists anew)."""
     return available_models(roots)
 
 
