@@ -12,7 +12,8 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import DIVERGING_SCALE, HEAD_COLOURS, WEIGHT_SCALE, base_layout, colour, safe, shorten, token_ticks
+from .common import (DIVERGING_SCALE, GAP, HEAD_COLOURS, LINE, MIN_FONT, PLOT_WIDTH, WEIGHT_SCALE, base_layout, colour,
+                     label_depth, safe, shorten, text_width, token_axis, token_ticks)
 
 CHIP_COLOURS = ["#d0ebff", "#ffe8cc", "#d3f9d8", "#ffe3e3", "#e5dbff", "#c5f6fa", "#fff3bf", "#f3d9fa"]
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -37,6 +38,33 @@ def colour_limit(values: np.ndarray, q: float = 99.0) -> float:
     if not finite.size:
         return 1.0
     return float(np.percentile(finite, q)) or 1.0
+
+
+CHIP_LABEL_FONT = 11   # px: the token written under its characters
+CHIP_LINE_PX = 72      # px per line of text: the characters, then up to two rows of token labels
+CHIP_FONT = 14         # px: the characters; 0.62 × 14 < 640 px / 73 columns, so a word never spills out of its box
+
+
+def chip_label(box: dict) -> str:
+    return shorten(box["token"], max(box["n"] + 3, 7))
+
+
+def chip_label_rows(boxes: Sequence[dict], width: int, plot_px: float = PLOT_WIDTH) -> list[int | None]:
+    """Which row under the characters each token's label goes in (0 or 1), or None when it fits in neither
+    (the token is still in the hover). Short pieces side by side ("##s", "##er") have labels wider than
+    their boxes: the second one drops a row rather than writing over the first. `plot_px`: the narrowest
+    width the `width` characters are drawn in."""
+    unit = plot_px / (width + 1)                              # px per character column
+    ends: dict[tuple[int, int], float] = {}                   # (line, row) -> where the last label there ends
+    rows: list[int | None] = []
+    for b in boxes:
+        half = (text_width(chip_label(b), CHIP_LABEL_FONT) / 2 + GAP) / unit   # columns
+        centre = b["x"] + b["n"] / 2
+        row = next((r for r in (0, 1) if ends.get((b["line"], r), -1e9) <= centre - half), None)
+        if row is not None:
+            ends[(b["line"], row)] = centre + half
+        rows.append(row)
+    return rows
 
 
 # -- tokens over the original text -------------------------------------------------------------
@@ -70,6 +98,7 @@ def token_chips(text: str, spans: Sequence[tuple[int, int]], tokens: Sequence[st
         boxes.append(dict(x=x, n=max(len(chars), 1), line=y, chars=chars, token=tok, kind="token", i=n))
         prev_end = max(prev_end, end)
     n_lines = line + 1
+    rows = chip_label_rows(boxes, width)
     fig = go.Figure()
     for b in boxes:  # boxes are shapes, not bars: Plotly would shrink or rotate text inside bars
         fig.add_shape(type="rect", x0=b["x"] + 0.08, x1=b["x"] + b["n"] - 0.08, y0=-2 * b["line"] - 0.42,
@@ -81,15 +110,16 @@ def token_chips(text: str, spans: Sequence[tuple[int, int]], tokens: Sequence[st
     fig.add_trace(go.Scatter(
         x=[b["x"] + b["n"] / 2 for b in boxes], y=[-2 * b["line"] for b in boxes], mode="text",
         text=[safe(b["chars"]) for b in boxes], customdata=custom, showlegend=False,
-        textfont=dict(family=MONO, size=16, color="#212529"),
+        textfont=dict(family=MONO, size=CHIP_FONT, color="#212529"),
         hovertemplate="characters: %{customdata[0]}<br>token: %{customdata[1]}<br>id: %{customdata[2]}"
                       "<br>offsets: %{customdata[3]}<extra></extra>"))
+    labelled = [(b, row) for b, row in zip(boxes, rows) if row is not None]
     fig.add_trace(go.Scatter(
-        x=[b["x"] + b["n"] / 2 for b in boxes], y=[-2 * b["line"] - 0.8 for b in boxes], mode="text",
-        text=[safe(shorten(b["token"], max(b["n"] + 3, 7))) for b in boxes], hoverinfo="skip", showlegend=False,
-        textfont=dict(family=MONO, size=11, color=["#1c7ed6" if b["token"].startswith("##") else "#495057"
-                                                   for b in boxes])))
-    base_layout(fig, title, height=(50 if title else 20) + 20 + 62 * n_lines)
+        x=[b["x"] + b["n"] / 2 for b, _ in labelled], y=[-2 * b["line"] - 0.8 - 0.5 * row for b, row in labelled],
+        mode="text", text=[safe(chip_label(b)) for b, _ in labelled], hoverinfo="skip", showlegend=False,
+        textfont=dict(family=MONO, size=CHIP_LABEL_FONT,
+                      color=["#1c7ed6" if b["token"].startswith("##") else "#495057" for b, _ in labelled])))
+    base_layout(fig, title, height=(50 if title else 20) + 20 + CHIP_LINE_PX * n_lines)
     fig.update_xaxes(visible=False, range=[-0.5, width + 0.5])
     fig.update_yaxes(visible=False, range=[-2 * n_lines + 0.7, 0.6])
     return fig
@@ -305,43 +335,65 @@ def top_neurons_figure(neurons: Sequence[tuple[int, float]], title: str,
 
 
 # -- the mask -------------------------------------------------------------------------------------
-def scores_with_mask(scores: np.ndarray, tokens: Sequence[str], title: str, start: int = 0) -> go.Figure:
-    """(T_q, T_k) scores before the softmax; hidden cells grey with '−∞' written in them."""
+MASK_ROOM = PLOT_WIDTH / 2 - 100   # px: the plot area of a grid in one of two columns (colour bar, labels aside)
+
+
+def scores_with_mask(scores: np.ndarray, tokens: Sequence[str], title: str, start: int = 0,
+                     room_px: float = MASK_ROOM) -> go.Figure:
+    """(T_q, T_k) scores before the softmax; hidden cells grey with '−∞' written in them (when it fits)."""
     scores = np.asarray(scores, dtype=np.float64)
     finite = np.isfinite(scores)
     lim = float(np.nanmax(np.abs(np.where(finite, scores, np.nan)))) if finite.any() else 1.0
     return _masked_grid(scores, ~finite, "−∞", tokens, title, start,
-                        dict(colorscale=DIVERGING_SCALE, zmid=0, zmin=-lim, zmax=lim), "score")
+                        dict(colorscale=DIVERGING_SCALE, zmid=0, zmin=-lim, zmax=lim), "score", room_px)
 
 
 def weights_with_mask(weights: np.ndarray, masked: np.ndarray, tokens: Sequence[str], title: str,
-                      start: int = 0) -> go.Figure:
+                      start: int = 0, room_px: float = MASK_ROOM) -> go.Figure:
     """The same grid after the softmax: masked cells grey with the exact 0 written in them, the rest
     coloured 0 to 1. Drawn like scores_with_mask so the two sit side by side cell for cell."""
     return _masked_grid(np.asarray(weights, dtype=np.float64), np.asarray(masked, dtype=bool), "0", tokens, title,
-                        start, dict(colorscale=WEIGHT_SCALE, zmin=0.0, zmax=1.0), "weight")
+                        start, dict(colorscale=WEIGHT_SCALE, zmin=0.0, zmax=1.0), "weight", room_px)
+
+
+def cell_font(text: str, cell_px: float, largest: int = 11) -> int | None:
+    """The font (px) at which `text` fits a cell `cell_px` wide and tall with GAP px to spare, or None
+    when not even MIN_FONT fits (then the cell's colour alone says it, and hover gives the value)."""
+    for font in range(largest, MIN_FONT - 1, -1):
+        if text_width(text, font) + 2 * GAP <= cell_px and font * LINE + GAP <= cell_px:
+            return font
+    return None
 
 
 def _masked_grid(values: np.ndarray, masked: np.ndarray, masked_text: str, tokens: Sequence[str], title: str,
-                 start: int, colours: dict, value_name: str) -> go.Figure:
-    """A square query × key grid: masked cells grey with `masked_text`, the others coloured; key labels
-    on top, the dashed diagonal where a token meets itself. One layout for every such grid."""
+                 start: int, colours: dict, value_name: str, room_px: float) -> go.Figure:
+    """A square query × key grid about `room_px` wide: masked cells grey with `masked_text` (where it fits
+    a cell), the others coloured; key labels on top, thinned and upright when they do not fit level, the
+    dashed diagonal where a token meets itself. One layout for every such grid."""
     t = len(tokens)
     axis = list(range(start, start + t))
+    x_ticks = token_axis(tokens, room_px, across=True, limit=14)
+    y_ticks = token_axis(tokens, room_px, limit=14)
+    for ticks in (x_ticks, y_ticks):
+        ticks["tickvals"] = [start + v for v in ticks["tickvals"]]
+    font = cell_font(masked_text, room_px / max(t, 1))
     fig = go.Figure()
     grey = [[0, "#dee2e6"], [1, "#dee2e6"]]
+    written = dict(text=np.where(masked, masked_text, ""), texttemplate="%{text}",
+                   textfont=dict(color="#495057", size=font)) if font else {}
     fig.add_trace(go.Heatmap(z=np.where(masked, 0.0, np.nan), x=axis, y=axis, colorscale=grey, showscale=False,
-                             hoverinfo="skip", text=np.where(masked, masked_text, ""),
-                             texttemplate="%{text}", textfont=dict(color="#495057", size=11 if t <= 24 else 8)))
+                             customdata=np.where(masked, masked_text, ""),
+                             hovertemplate=f"query %{{y}}, key %{{x}}: %{{customdata}} (hidden)<extra></extra>",
+                             **written))
     fig.add_trace(go.Heatmap(z=np.where(masked, np.nan, values), x=axis, y=axis, **colours,
-                             colorbar=dict(title=value_name, thickness=12),
+                             colorbar=dict(title=dict(text=value_name, side="right"), thickness=12),
                              hovertemplate=f"query %{{y}}, key %{{x}}: %{{z:.3f}}<extra></extra>"))
     fig.add_shape(type="line", x0=start - 0.5, y0=start - 0.5, x1=start + t - 0.5, y1=start + t - 0.5,
                   line=dict(color="#e8590c", dash="dash"))
-    side = max(340, min(760, 90 + 24 * t))
-    base_layout(fig, title, height=side)
-    fig.update_layout(margin=dict(t=110))   # room for the title above the key labels
-    fig.update_xaxes(side="top", tickangle=-60, range=[start - 0.5, start + t - 0.5],
-                     **token_ticks(tokens, start=start))
-    fig.update_yaxes(title="query (attending)", autorange="reversed", **token_ticks(tokens, start=start))
+    top = 50 + label_depth(tokens, x_ticks)                # the title above the key labels
+    rows_px = max(240, room_px)
+    base_layout(fig, title, height=int(top + rows_px + 20))
+    fig.update_layout(margin=dict(t=int(top), b=20), title=dict(yref="container", y=0.99, yanchor="top"))
+    fig.update_xaxes(side="top", range=[start - 0.5, start + t - 0.5], **x_ticks)
+    fig.update_yaxes(title="query (attending)", autorange="reversed", **y_ticks)
     return fig
