@@ -257,9 +257,10 @@ def step_bars(values: np.ndarray, tokens: Sequence[str], title: str, start: int 
     fig = go.Figure(go.Bar(x=positions, y=heights, text=labels, textposition="outside", cliponaxis=False,
                            marker_color=colours, customdata=[safe(t) for t in tokens],
                            hovertemplate="%{customdata} (position %{x}): %{text}<extra></extra>"))
-    base_layout(fig, title, height=340)
-    fig.update_layout(uniformtext=dict(minsize=8, mode="hide"))
-    fig.update_xaxes(tickangle=-50, **token_ticks(tokens, start=start))
+    x_ticks = token_axis(tokens, PLOT_WIDTH * 0.95, across=True, limit=14, start=start)   # thinned, never on each other
+    base_layout(fig, title, height=int(300 + label_depth(tokens, x_ticks)))
+    fig.update_layout(uniformtext=dict(minsize=MIN_FONT, mode="hide"))   # a number too small for its bar: hover
+    fig.update_xaxes(**x_ticks)
     fig.update_yaxes(title=y_title, zeroline=True, zerolinecolor="#adb5bd")
     if finite.any():
         lo, hi = float(heights.min()), float(heights.max())
@@ -372,10 +373,8 @@ def _masked_grid(values: np.ndarray, masked: np.ndarray, masked_text: str, token
     dashed diagonal where a token meets itself. One layout for every such grid."""
     t = len(tokens)
     axis = list(range(start, start + t))
-    x_ticks = token_axis(tokens, room_px, across=True, limit=14)
-    y_ticks = token_axis(tokens, room_px, limit=14)
-    for ticks in (x_ticks, y_ticks):
-        ticks["tickvals"] = [start + v for v in ticks["tickvals"]]
+    x_ticks = token_axis(tokens, room_px, across=True, limit=14, start=start)
+    y_ticks = token_axis(tokens, room_px, limit=14, start=start)
     font = cell_font(masked_text, room_px / max(t, 1))
     fig = go.Figure()
     grey = [[0, "#dee2e6"], [1, "#dee2e6"]]
