@@ -406,3 +406,16 @@ def test_compared_heads_and_their_difference_stand_equally_tall():
     heights = [fig.height - fig.margin.t - fig.margin.b for fig in (side, diff)]
     assert max(heights) < 1.3 * min(heights), heights
     assert heights[0] >= 0.45 * PLOT_WIDTH                               # A and B near square, not flattened
+
+
+def test_inside_one_score_keeps_its_key_labels_apart_in_half_a_page():
+    """Inside one score at 141 tokens: two heatmaps abreast planned their key labels for the full width,
+    and the key-share bars wrote all 48 labels at -60°, each on the next."""
+    from viz.score_parts import key_shares
+
+    n, half = 48, PLOT_WIDTH / 2 - 60
+    tokens, w = tokens_of(n), spread_attention(n)
+    heat = attention_heatmap(w, tokens, zmax=None, height=560, width_px=half).layout.to_plotly_json()
+    assert_axis_fits(heat["xaxis"], n, half * heat["xaxis"]["domain"][1] if "domain" in heat["xaxis"] else half * 0.9)
+    bars = key_shares(w, w, tokens).layout.to_plotly_json()
+    assert_axis_fits(bars["xaxis"], n, PLOT_WIDTH * 0.9)

@@ -164,7 +164,8 @@ NOT_IN_SAFE = re.compile(r"\b(red|darker|white \(0\)|dark (first|diagonal|column
 SETTLED = """() => {
   const busy = document.querySelector("[data-testid=stStatusWidget], [data-testid=stSpinner], [data-testid=stSkeleton]");
   const undrawn = Array.from(document.querySelectorAll("[data-testid=stPlotlyChart]"))
-    .some(c => c.getClientRects().length && !c.querySelector(".main-svg"));
+    .some(c => c.getClientRects().length && !c.querySelector(".main-svg"))
+    || Array.from(document.querySelectorAll(".attention-view")).some(v => !v.querySelector("svg"));
   const count = document.querySelectorAll("[data-testid=stElementContainer], .main-svg, .attention-view svg").length;
   const now = Date.now(), last = window.__settled || {count: -1, since: now};
   window.__settled = count === last.count ? last : {count, since: now};

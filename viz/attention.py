@@ -47,7 +47,7 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
                       zmin: float | None = 0.0, colorscale=WEIGHT_SCALE, value_name: str = "weight",
                       height: int | None = None, query_title: str = "query (attending)",
                       key_title: str = "key (attended to)", numbers: bool = False,
-                      log_colour: bool | None = None) -> go.Figure:
+                      log_colour: bool | None = None, width_px: float = PLOT_WIDTH) -> go.Figure:
     """One head's weights (T_q, T_k): query tokens down the rows, key tokens along the columns.
     Square self-attention and rectangular cross-attention alike.
 
@@ -59,6 +59,8 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
     than LOG_FROM keys.
     numbers: write each weight in its cell and keep cells square (short sequences, such as
     the reversal task's dozen letters).
+    width_px: the narrowest plot area the figure gets (PLOT_WIDTH / 2 for one of two columns): key
+    labels are thinned to fit it.
     """
     weights = np.asarray(weights, dtype=np.float32)
     key_tokens = tokens if key_tokens is None else key_tokens
@@ -84,7 +86,7 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
     ))
     # Every label readable and none on another: key labels thinned for a narrow window's width,
     # query rows given the height they need (up to a cap, then thinned too). Hover names them all.
-    x_ticks = token_axis(key_tokens, PLOT_WIDTH * (KEY_SHARE if log else 0.9), across=True,
+    x_ticks = token_axis(key_tokens, width_px * (KEY_SHARE if log else 0.9), across=True,
                          limit=_limit(len(key_tokens)))
     top = (46 if title else 12) + label_depth(key_tokens, x_ticks) + 24        # title, labels, axis title
     if height:

@@ -183,13 +183,13 @@ def _matrix_columns(matrix: np.ndarray, dims: np.ndarray, title: str, row_labels
     custom = np.repeat(np.array(labels, dtype=object)[:, None], len(dims), axis=1)
     fig = go.Figure(go.Heatmap(
         z=z, x=[str(i) for i in dims], y=rows, customdata=custom, colorscale=DIVERGING_SCALE, zmid=0,
-        zmin=-lim, zmax=lim, xgap=1, ygap=1, text=np.vectorize(lambda v: f"{v:.2f}")(z),
-        texttemplate="%{text}" if n_rows <= 40 else None, textfont=dict(size=9),
+        zmin=-lim, zmax=lim, xgap=1, ygap=1, text=np.vectorize(cell_text)(z),
+        texttemplate="%{text}" if n_rows <= 40 else None, textfont=dict(size=MIN_FONT),
         colorbar=dict(thickness=12, title=dict(text="value", side="right")),
         hovertemplate="%{customdata} (position %{y}), dim %{x}: %{z:.4f}<extra></extra>"))
     base_layout(fig, title, height=max(220, min(900, 110 + 24 * n_rows)))
     fig.update_xaxes(title=f"{x_title} ({len(dims)} of {matrix.shape[1]} shown)", type="category", tickangle=0,
-                     tickfont=dict(size=9))
+                     tickfont=dict(size=MIN_FONT))
     ticks = token_ticks(row_labels, start=row_start) if row_labels is not None else {}
     fig.update_yaxes(title=y_title, autorange="reversed", **ticks)
     return fig
@@ -200,6 +200,12 @@ def cell_text(value: float) -> str:
     query that gives its keys almost no weight made 32 columns of "-0.00")."""
     text = f"{value:.2f}"
     return "0" if text in ("0.00", "-0.00") else text
+
+
+def short_cell_text(value: float) -> str:
+    """cell_text without the leading zero (".12", "−.05"): 25–40 columns leave a number about 25 px."""
+    text = cell_text(value)
+    return text.replace("0.", ".", 1) if text.lstrip("-").startswith("0.") else text
 
 
 def vector_strip(rows: np.ndarray, names: Sequence[str], title: str, height: int | None = None,
@@ -220,15 +226,17 @@ def vector_strip(rows: np.ndarray, names: Sequence[str], title: str, height: int
     fig = go.Figure(go.Heatmap(
         z=z, x=columns, y=list(range(len(names))), customdata=custom, colorscale=DIVERGING_SCALE,
         zmid=0, zmin=-lim, zmax=lim, xgap=1 if readable else 0, ygap=2,
-        text=np.vectorize(cell_text)(z) if readable else None,
-        texttemplate="%{text}" if readable else None, textfont=dict(size=9 if len(dims) > 24 else 10),
+        text=np.vectorize(cell_text if len(dims) <= STRIP_DIMS else short_cell_text)(z) if readable else None,
+        texttemplate="%{text}" if readable else None, textfont=dict(size=MIN_FONT),
         colorbar=dict(thickness=12, title=dict(text="value", side="right")),
         hovertemplate="%{customdata}, dim %{x}: %{z:.4f}<extra></extra>"))
     base_layout(fig, title, height=height or 110 + 46 * len(names))
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(names))), ticktext=names, autorange="reversed")
     shown = "dimension" if len(dims) == d else f"dimension ({len(dims)} of {d} shown)"
     fig.update_xaxes(title=shown, type="category" if readable else "linear", tickangle=0,
-                     tickfont=dict(size=9 if len(dims) > 24 else 11))
+                     tickfont=dict(size=MIN_FONT if len(dims) > STRIP_DIMS else 11))
+    if readable and len(dims) > STRIP_DIMS:     # every other dimension named: 3-digit names fill a narrow column
+        fig.update_xaxes(tickmode="array", tickvals=columns[::2], ticktext=columns[::2])
     return fig
 
 
