@@ -398,7 +398,7 @@ def _masked_grid(values: np.ndarray, masked: np.ndarray, masked_text: str, token
     fig.add_shape(type="line", x0=start - 0.5, y0=start - 0.5, x1=start + t - 0.5, y1=start + t - 0.5,
                   line=dict(color="#e8590c", dash="dash"))
     top = 50 + label_depth(tokens, x_ticks)                # the title above the key labels
-    rows_px = max(240, room_px)
+    rows_px = max(320, room_px)                         # about as tall as a half-page column is wide
     base_layout(fig, title, height=int(top + rows_px + 20))
     fig.update_layout(margin=dict(t=int(top), b=20), title=dict(yref="container", y=0.99, yanchor="top"))
     fig.update_xaxes(side="top", range=[start - 0.5, start + t - 0.5], **x_ticks)
