@@ -188,9 +188,9 @@ def problems_on(page, name: str, query: str, palette: re.Pattern) -> list[str]:
 
     found = []
     try:
-        page.wait_for_function(SETTLED, timeout=120_000, polling=400)
+        page.wait_for_function(SETTLED, timeout=240_000, polling=400)   # integrated gradients on 141 tokens: slow
     except Late:
-        found.append("the page did not finish within 120 s")
+        found.append("the page did not finish within 240 s")
     found += [f"exception: {t[:200]}" for t in page.locator("[data-testid=stException]").all_inner_texts()]
     for figure in page.evaluate(FIGURE_LABELS):
         boxes = figure["labels"]
