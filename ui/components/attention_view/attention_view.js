@@ -96,10 +96,11 @@ function drawHeatmap(root, data, width) {
   const bar = Math.max(40, Math.min(down - 30, 300));                 // the colour bar, its title under it
   const tall = Math.max(down, bar + 30);
   const left = labelRoom + 24;                                       // room for the query axis title
-  const top = labelRoom + 30;                                        // key labels are written upright
+  const level = labelRoom - 10 + 6 <= cellWidth;                     // every key label fits its column
+  const top = level ? font + 34 : labelRoom + 30;                    // else key labels are written upright
   // Every step-th label only, so that labels never overlap (all of them are in the tooltip).
   const rowStep = Math.ceil((font + 2) / cellHeight);
-  const columnStep = Math.ceil((font + 2) / cellWidth);
+  const columnStep = level ? 1 : Math.ceil((font + 2) / cellWidth);
   const colour = colourScale(data.scale);
 
   root.append(htmlNode("div", "title", data.title));
@@ -132,7 +133,8 @@ function drawHeatmap(root, data, width) {
     "dominant-baseline": "central", "font-size": font, "data-index": i }, text));
   const columnLabels = labels.map((text, i) => {
     const [x, y] = [left + (i + 0.5) * cellWidth, top - 6];
-    return svgNode("text", { class: "token key", x, y, transform: `rotate(-90 ${x} ${y})`,
+    const turn = level ? { "text-anchor": "middle" } : { transform: `rotate(-90 ${x} ${y})` };
+    return svgNode("text", { class: "token key", x, y, ...turn,
                              "dominant-baseline": "central", "font-size": font, "data-index": i }, text);
   });
   rowLabels.forEach((label, i) => label.classList.toggle("thinned", i % rowStep !== 0));
