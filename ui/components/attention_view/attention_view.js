@@ -132,7 +132,7 @@ function drawHeatmap(root, data, width) {
     class: "token query", x: left - 6, y: top + (i + 0.5) * cellHeight, "text-anchor": "end",
     "dominant-baseline": "central", "font-size": font, "data-index": i }, text));
   const columnLabels = labels.map((text, i) => {
-    const [x, y] = [left + (i + 0.5) * cellWidth, top - 6];
+    const [x, y] = [left + (i + 0.5) * cellWidth, top - (level ? 12 : 6)];   // clear of the grid's edge
     const turn = level ? { "text-anchor": "middle" } : { transform: `rotate(-90 ${x} ${y})` };
     return svgNode("text", { class: "token key", x, y, ...turn,
                              "dominant-baseline": "central", "font-size": font, "data-index": i }, text);
