@@ -206,7 +206,7 @@ def problems_on(page, name: str, query: str, palette: re.Pattern) -> list[str]:
     return [f"{name}: {p}" for p in found]
 
 
-@pytest.mark.slow           # 4 × 28 page loads: about 2 s each on an idle 2-core machine, far more on a busy one
+@pytest.mark.slow           # 2 × 2 × 28 page loads: minutes, more on a busy machine
 @pytest.mark.parametrize("model", ["minilm", DECODER])
 def test_every_page_is_readable_at_8_and_141_tokens(page, model):
     """Issue 26: every page, at 8 and 141 tokens, for MiniLM and a decoder. The short MiniLM pass has the
