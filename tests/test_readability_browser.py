@@ -155,8 +155,10 @@ FIGURE_LABELS = """() => {
   return figures.map(f => ({...f, labels: f.labels.filter(b => b.text.trim() && b.x1 > b.x0 && b.y1 > b.y0)}));
 }"""
 # A caption naming a colour that the active palette does not draw (ui/colour_words.py has the right words).
+# "Wider, darker lines" (Query–key space) stays true in both: those lines are one grey, darker by opacity.
 NOT_IN_USUAL = re.compile(r"\b(yellow|brighter)\b", re.I)
-NOT_IN_SAFE = re.compile(r"\b(red|darker|white \(0\)|dark (first|diagonal|column|band))\b", re.I)
+NOT_IN_SAFE = re.compile(r"\b(?:red\b|darker(?: =| means\b| is\b| cells?\b)|white \(0\)"
+                         r"|dark (?:first|diagonal|column|band|cells?)\b)", re.I)
 
 
 # The script has finished and every figure is drawn: no status widget, spinner or skeleton, every visible
