@@ -27,10 +27,7 @@ hide = bool(specials) and cols[0].toggle(f"Hide {specials}", **linked("hide"), h
 whole_words = word_toggle(PAGE, cols[0])
 with cols[1]:
     zmax = colour_max(PAGE)
-residual = st.slider("Rollout: share kept by the skip connection", 0.0, 0.9, 0.5, 0.05, **linked("residual"),
-                     help="Abnar & Zuidema (2020) use 0.5: Â = 0.5·A + 0.5·I, rows renormalised.")
 mean = mean_over_heads(trace.layers[layer].weights)                 # (T, T)
-rolled = rollout_for(model_name, trace.text, float(residual))[layer]  # (T, T)
 tab_mean, tab_roll, tab_flow, tab_sum = st.tabs(["Mean over heads", "Rollout", "Attention flow",
                                                   "Several query tokens"])
 
@@ -52,7 +49,11 @@ with tab_mean:
     st.caption(f"The {trace.n_heads} heads of layer {layer} averaged: what the layer as a whole mixes, "
                "before W_O weighs the heads differently.")
     heatmap(mean, f"Layer {layer}, mean of {trace.n_heads} heads", "mean")
-with tab_roll:
+with tab_roll:   # each control on the tab it steers: the skip share belongs to rollout (and flow, which reuses it)
+    residual = st.slider("Rollout: share kept by the skip connection", 0.0, 0.9, 0.5, 0.05, **linked("residual"),
+                         help="Abnar & Zuidema (2020) use 0.5: Â = 0.5·A + 0.5·I, rows renormalised. "
+                              "Attention flow and the summed rollout use the same share.")
+    rolled = rollout_for(model_name, trace.text, float(residual))[layer]  # (T, T)
     st.caption(f"Rollout through layers 0–{layer}: each layer's mean head plus the skip connection "
                f"({residual:.2f}·I), multiplied layer after layer. Row *i* estimates how much of token *i*'s "
                "vector after this layer comes from each input token. Rows sum to 1. It is an estimate: it "
@@ -60,7 +61,7 @@ with tab_roll:
     heatmap(rolled, f"Rollout through layer {layer} (skip share {residual:.2f})", "rollout")
 with tab_flow:
     st.caption(f"Attention flow (Abnar & Zuidema 2020) uses the same pipes as rollout, {1 - residual:.2f}·A + "
-               f"{residual:.2f}·I per layer (the slider above), "
+               f"{residual:.2f}·I per layer (the slider on the Rollout tab), "
                "but asks how much can get from input token *j* to token *i* **at once**: a pipe shared by many "
                "paths carries its capacity only once. Each value is between 0 and 1; rows need not sum to 1, and "
                "through more layers (more paths) most values climb towards 1.")

@@ -9,7 +9,7 @@ from ui.head_choice import suggested_head
 from ui.state import current_trace
 from ui.widgets import head_label, linked, plot
 from ui.words import attention_view, units, window_key, word_toggle, words_caption
-from viz.attention import compare_heatmaps, difference_heatmap
+from viz.attention import compare_heatmaps, compare_rows_px, difference_heatmap
 
 # After the head with a clear pattern on this sentence: heads that differ visibly in MiniLM on most
 # sentences, so the page opens on a contrast.
@@ -64,5 +64,6 @@ else:
     up, down = colour_words().up, colour_words().down
     st.caption(f"**{up.capitalize()}**: {names[first]} puts more weight there; **{down}**: {names[second]} does. White: "
                "they agree. The scale is symmetric around 0 and stretched to the largest difference.")
-    plot(difference_heatmap(shown[first], shown[second], tokens, positions=positions,
-                            title=f"{names[first]} minus {names[second]}"), "attention_head_difference")
+    plot(difference_heatmap(shown[first], shown[second], tokens, positions=positions,   # as tall as A and B
+                            title=f"{names[first]} minus {names[second]}", height=compare_rows_px(count) + 160),
+         "attention_head_difference")

@@ -8,7 +8,10 @@ from ui.frame import require_frame
 from ui.state import cached, current_model_and_trace, current_model_name
 from ui.widgets import linked, pick_window, plot, sentence_key, token_label, token_labels
 from viz.attention import attention_heatmap
+from viz.common import PLOT_WIDTH
 from viz.score_parts import key_shares, score_bars
+
+HALF = PLOT_WIDTH / 2 - 60   # px: one of two heatmaps abreast, its colour bar aside
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("🔍 Inside one score")
@@ -62,10 +65,11 @@ tokens = [trace.tokens[i] for i in window]
 sl = slice(window.start, window.stop)
 cols = st.columns(2)
 cols[0].markdown(f"**Weights α** (layer {layer}, head {head}): where it looks")
-plot(attention_heatmap(lt.weights[head][sl, sl], tokens, zmax=None, positions=list(window), height=560),
+plot(attention_heatmap(lt.weights[head][sl, sl], tokens, zmax=None, positions=list(window), height=560, width_px=HALF),
      f"weights_L{layer}H{head}", where=cols[0])
 cols[1].markdown(f"**‖α·v·W_O‖** (layer {layer}, head {head}): what it writes")
-plot(attention_heatmap(norms[sl, sl], tokens, zmax=None, positions=list(window), value_name="norm", height=560),
+plot(attention_heatmap(norms[sl, sl], tokens, zmax=None, positions=list(window), value_name="norm", height=560,
+                       width_px=HALF),
      f"norm_attention_L{layer}H{head}", where=cols[1])
 plot(key_shares(lt.weights[head][:, sl], norms[:, sl], tokens, positions=list(window),
                 title="Each key's share of the weight vs its share of what the head writes"),

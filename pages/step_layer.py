@@ -67,24 +67,30 @@ elif not post:
                "itself is never normalised, so the adds below have no norm after them."
                + (" RMSNorm divides by the root mean square and scales by γ: no mean subtracted, no β."
                   if NORM == "RMSNorm" else ""))
-plot(head_borders(matrix_heatmap(block.heads_concat[span], f"Heads concatenated: {t} × {h * dh}{note} — one band per head",
-                                 labels, rows.start), h, dh), "step_layer_concat")
-plot(matrix_heatmap(block.attn_out[span], f"Attention output = concat · W_O: {t} × {d}{note}", labels, rows.start,
-                    dims=strip_dims(block.attn_out[span], how)), "step_layer_attn_out")
+# One figure in view per step, the others a tab away: the page once ran 4,400–6,300 px tall.
+concat_tab, out_tab = st.tabs(["Heads concatenated", "· W_O → attention output"])
+with concat_tab:
+    plot(head_borders(matrix_heatmap(block.heads_concat[span], f"Heads concatenated: {t} × {h * dh}{note} — one band per "
+                                     "head", labels, rows.start), h, dh), "step_layer_concat")
+with out_tab:
+    plot(matrix_heatmap(block.attn_out[span], f"Attention output = concat · W_O: {t} × {d}{note}", labels, rows.start,
+                        dims=strip_dims(block.attn_out[span], how)), "step_layer_attn_out")
 
 st.subheader(f"② Residual add, {NORM}" if post else "② Residual add")
 st.markdown(f"resid_mid = {NORM + '(' if post else ''}layer input + attention output{')' if post else ''}  "
             f"({t} × {d}). The residual keeps the token's own vector; attention only adds to it.")
-plot(matrix_heatmap(block.resid_mid[span], f"resid_mid: {t} × {d}{note}", labels, rows.start,
-                    dims=strip_dims(block.resid_mid[span], how)), "step_layer_resid_mid")
-st.text(f"token: {trace.tokens[token]} (position {token})")
-first_add = np.stack([block.resid_pre[token], block.attn_out[token], block.attn_sum[token], block.resid_mid[token]])
-dims = strip_dims(first_add, how)
-plot(vector_strip(first_add, ["layer input", "+ attention output", "= sum",
-                              f"{NORM} → resid_mid" if post else "resid_mid"],
-                  f"The add{' and the norm' if post else ''} for one token, each 1 × {d}", dims=dims),
-     "step_layer_add_norm_1")
-st.caption(strip_note(dims, d, how))
+one_tab, every_tab = st.tabs([f"One token: {trace.tokens[token]} (position {token})", "Every token: resid_mid"])
+with one_tab:
+    first_add = np.stack([block.resid_pre[token], block.attn_out[token], block.attn_sum[token], block.resid_mid[token]])
+    dims = strip_dims(first_add, how)
+    plot(vector_strip(first_add, ["layer input", "+ attention output", "= sum",
+                                  f"{NORM} → resid_mid" if post else "resid_mid"],
+                      f"The add{' and the norm' if post else ''} for one token, each 1 × {d}", dims=dims),
+         "step_layer_add_norm_1")
+    st.caption(strip_note(dims, d, how))
+with every_tab:
+    plot(matrix_heatmap(block.resid_mid[span], f"resid_mid: {t} × {d}{note}", labels, rows.start,
+                        dims=strip_dims(block.resid_mid[span], how)), "step_layer_resid_mid")
 
 st.subheader(f"③ Feed-forward: {d} → {dff} → {d}")
 b = " + b" if config.bias else ""
@@ -111,24 +117,28 @@ st.caption(f"{ACT.split()[0]} lets positive values through and squashes negative
            + f": {100 * active:.0f}% of the {dff} neurons are clearly on (> 0.1) for this token.")
 
 st.subheader(f"④ Residual add, {NORM} → the next layer's input" if post else "④ Residual add → next layer")
-plot(matrix_heatmap(block.resid_post[span], f"resid_post = {NORM + '(' if post else ''}resid_mid + mlp_out"
-                    f"{')' if post else ''}: {t} × {d}{note}", labels, rows.start,
-                    dims=strip_dims(block.resid_post[span], how)), "step_layer_resid_post")
-second_add = np.stack([block.resid_mid[token], block.mlp_out[token], block.mlp_sum[token], block.resid_post[token]])
-plot(vector_strip(second_add, ["resid_mid", "+ feed-forward output", "= sum",
-                               f"{NORM} → resid_post" if post else "resid_post"],
-                  f"The add{' and the norm' if post else ''} for the same token, each 1 × {d}",
-                  dims=strip_dims(second_add, how)), "step_layer_add_norm_2")
+one_tab, every_tab = st.tabs([f"One token: {trace.tokens[token]} (position {token})", "Every token: resid_post"])
+with one_tab:
+    second_add = np.stack([block.resid_mid[token], block.mlp_out[token], block.mlp_sum[token], block.resid_post[token]])
+    plot(vector_strip(second_add, ["resid_mid", "+ feed-forward output", "= sum",
+                                   f"{NORM} → resid_post" if post else "resid_post"],
+                      f"The add{' and the norm' if post else ''} for the same token, each 1 × {d}",
+                      dims=strip_dims(second_add, how)), "step_layer_add_norm_2")
+with every_tab:
+    plot(matrix_heatmap(block.resid_post[span], f"resid_post = {NORM + '(' if post else ''}resid_mid + mlp_out"
+                        f"{')' if post else ''}: {t} × {d}{note}", labels, rows.start,
+                        dims=strip_dims(block.resid_post[span], how)), "step_layer_resid_post")
 relative_gaps = block.agreement(trace)
 st.caption("Recomputed on this page from the layer's input and the weights; the model's own forward pass agrees "
            "to " + ", ".join(f"{v:.0e} ({k})" for k, v in relative_gaps.items()) + " (relative to the largest value).")
 
-st.subheader("Parameters of one block")
 counts = layer_parameter_counts(model.net, layer)
-table = pd.DataFrame([(c.step, c.shape, c.count) for c in counts], columns=["step", "weights", "parameters"])
-st.dataframe(table, hide_index=True, column_config={"parameters": st.column_config.NumberColumn(format="localized")})
 total = sum(c.count for c in counts)
 ffn = sum(c.count for c in counts if c.part == "feed-forward")
-st.markdown(f"**{total:,}** parameters per block × {config.n_layers} blocks = {total * config.n_layers:,}. "
-            f"The feed-forward holds {100 * ffn / total:.0f}% of them.")
-st.markdown(parameters_text(attention_parameters(config), config))
+with st.expander(f"Parameters of one block: {total:,}"):
+    table = pd.DataFrame([(c.step, c.shape, c.count) for c in counts], columns=["step", "weights", "parameters"])
+    st.dataframe(table, hide_index=True,
+                 column_config={"parameters": st.column_config.NumberColumn(format="localized")})
+    st.markdown(f"**{total:,}** parameters per block × {config.n_layers} blocks = {total * config.n_layers:,}. "
+                f"The feed-forward holds {100 * ffn / total:.0f}% of them.")
+    st.markdown(parameters_text(attention_parameters(config), config))

@@ -11,9 +11,11 @@ from ui.frame import require_frame
 from ui.head_choice import explicit, pick_head, pick_layer
 from ui.state import current_model_and_trace, current_model_name, current_trace, get_model, model_choices
 from ui.widgets import linked, pick_window, plot, token_labels, window_at
+from viz.common import PLOT_WIDTH
 from viz.steps import scores_with_mask, step_bars, weights_with_mask
 
 WINDOW = 24
+FULL_ROOM = PLOT_WIDTH - 160   # px: the full-width grid's cells, its labels and colour bar aside
 
 
 @st.cache_resource(show_spinner="Building a small random decoder…")
@@ -71,7 +73,7 @@ note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
 above = f"{later[layer, head]:.0%} of the weight is above the diagonal" if t > 1 else "one token: nothing to mask"
 hidden = ~np.isfinite(trace.layers[layer].scores[head][ws, ws])      # (window, window): True where masked
 plot(weights_with_mask(trace.layers[layer].weights[head][ws, ws], hidden, [trace.tokens[i] for i in rows],
-                       f"Layer {layer}, head {head}: {above}{note}", rows.start), "mask_minilm")
+                       f"Layer {layer}, head {head}: {above}{note}", rows.start, room_px=FULL_ROOM), "mask_minilm")
 if not trace.causal:
     st.caption(f"Above the diagonal: a query looking at a token that comes *after* it. {family} does it in every "
                "layer, which is why it understands a word from both sides but cannot generate text left to right.")

@@ -31,11 +31,11 @@ def hover_heatmap(page, url: str) -> None:
     assert not row.is_visible() and not tooltip.is_visible()     # nothing lit before the mouse comes
 
     grid = view.locator("rect.grid").bounding_box()
-    cell = grid["height"] / len(TOKENS)
-    page.mouse.move(grid["x"] + 1.5 * cell, grid["y"] + 3.5 * cell)   # query "like" (row 3), key "time" (column 1)
+    cell, column_width = grid["height"] / len(TOKENS), grid["width"] / len(TOKENS)   # columns share the width
+    page.mouse.move(grid["x"] + 1.5 * column_width, grid["y"] + 3.5 * cell)   # query "like" (row 3), key "time" (column 1)
     assert row.is_visible() and column.is_visible()
     assert abs(centre(row.bounding_box())[1] - (grid["y"] + 3.5 * cell)) < cell / 2
-    assert abs(centre(column.bounding_box())[0] - (grid["x"] + 1.5 * cell)) < cell / 2
+    assert abs(centre(column.bounding_box())[0] - (grid["x"] + 1.5 * column_width)) < column_width / 2
     assert (view.get_attribute("data-query"), view.get_attribute("data-key")) == ("3", "1")
     assert view.locator("text.token.query.active").all_text_contents() == ["like"]
     assert view.locator("text.token.key.active").all_text_contents() == ["time"]
@@ -44,7 +44,7 @@ def hover_heatmap(page, url: str) -> None:
     # Walking along the row reads that query's weights: a softmax row, so they add up to 1.
     row_weights = []
     for k in range(len(TOKENS)):
-        page.mouse.move(grid["x"] + (k + 0.5) * cell, grid["y"] + 3.5 * cell)
+        page.mouse.move(grid["x"] + (k + 0.5) * column_width, grid["y"] + 3.5 * cell)
         assert view.get_attribute("data-key") == str(k)
         row_weights.append(float(WEIGHT.search(tooltip.text_content()).group(1)))
     assert abs(sum(row_weights) - 1) < 0.01, row_weights

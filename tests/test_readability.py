@@ -308,3 +308,114 @@ def test_twelve_heads_get_twelve_colours_a_reader_tells_apart():
     assert len(set(HEAD_COLOURS)) == 12
     closest = min(np.linalg.norm(lab(a) - lab(b)) for a, b in itertools.combinations(HEAD_COLOURS, 2))
     assert closest > 20
+
+
+# -- issue 26: labels that overlapped at 141 tokens ------------------------------------------------------------
+def assert_axis_fits(axis: dict, n: int, room_px: float) -> None:
+    """Upright (or stacked) labels each get a line; level labels each fit their column."""
+    if axis.get("tickangle") == -90:
+        assert_labels_fit(axis, n, room_px)
+    else:
+        assert axis["tickangle"] == 0
+        widest = max(text_width(t, axis["tickfont"]["size"]) for t in axis["ticktext"])
+        assert widest < room_px / n
+
+
+@pytest.mark.parametrize("n", [8, 24])
+def test_mask_grids_thin_their_labels_and_write_minus_infinity_only_where_it_fits(n):
+    """5 · Masks at 141 tokens: key labels at -60° ran into each other and the 8-px "−∞" of one cell
+    touched the next ("−∞−∞−∞")."""
+    from viz.steps import MASK_ROOM, scores_with_mask, weights_with_mask
+
+    tokens = tokens_of(n)
+    scores = np.where(np.tril(np.ones((n, n))) > 0, 1.0, -np.inf)
+    for fig in (scores_with_mask(scores, tokens, "scores", start=100),
+                weights_with_mask(np.tril(spread_attention(n)), ~np.isfinite(scores), tokens, "weights", start=100)):
+        layout, grey = fig.layout.to_plotly_json(), fig.data[0]
+        assert_axis_fits(layout["xaxis"], n, MASK_ROOM)
+        rows_px = layout["height"] - layout["margin"]["t"] - layout["margin"]["b"]
+        assert_labels_fit(layout["yaxis"], n, rows_px)
+        assert min(layout["xaxis"]["tickvals"]) == 100                  # the window's own positions
+        cell = MASK_ROOM / n
+        if grey.texttemplate:                                            # written: readable, and inside its cell
+            size = grey.textfont.size
+            assert size >= MIN_FONT
+            assert max(text_width(t, size) for t in np.ravel(grey.text) if t) + 2 * GAP <= cell
+        assert (grey.texttemplate is not None) == (n == 8)               # 24 cells in half a page: colour only
+        assert "(hidden)" in grey.hovertemplate                          # the hover still says what it is
+
+
+def test_methods_heatmap_labels_fit_and_its_colour_bar_title_is_whole():
+    """Which tokens drove it at 141 tokens: 96 key labels at -60° on each other, and the colour bar's
+    title "÷ row max |·|" written above a 144-px bar, wider than the margin, cut to "÷ row m"."""
+    from viz.attribution import methods_heatmap
+
+    n = 96
+    tokens = tokens_of(n)
+    fig = methods_heatmap(np.random.default_rng(0).normal(size=(3, n)), ["integrated gradients", "gradient × input",
+                                                                         "attention rollout"], tokens)
+    layout = fig.layout.to_plotly_json()
+    assert_axis_fits(layout["xaxis"], n, PLOT_WIDTH * 0.7)
+    assert len(layout["xaxis"]["tickvals"]) < n
+    bar = fig.data[0].colorbar
+    assert bar.title.side == "right"                                     # along the bar, not above it
+    rows_px = layout["height"] - layout["margin"]["t"] - layout["margin"]["b"]
+    assert text_width(bar.title.text, 13) < rows_px - 90                 # the bar's length holds it (labels aside)
+
+
+def test_token_chips_labels_of_short_pieces_never_overlap():
+    """1 · Tokenization: the labels under short `##` pieces ("##s", ",") ran into each other."""
+    from viz.steps import CHIP_LABEL_FONT, token_chips
+
+    words = "the transform ##er ##s , a deep ##ly learn ##ing model ##s . it is ##n ' t".split()
+    text, spans, at = "", [], 0
+    for w in words:
+        piece = w.removeprefix("##")
+        if not w.startswith("##") and text:
+            text += " "
+        spans.append((len(text), len(text) + len(piece)))
+        text += piece
+    fig = token_chips(text, spans, words, list(range(len(words))), width=72)
+    labels = fig.data[1]
+    unit = PLOT_WIDTH / 73                                               # px per character column, narrowest page
+    boxes = [(x * unit - text_width(t, CHIP_LABEL_FONT) / 2, y, x * unit + text_width(t, CHIP_LABEL_FONT) / 2)
+             for x, y, t in zip(labels.x, labels.y, labels.text)]
+    for (a0, ay, a1), (b0, by, b1) in itertools.combinations(boxes, 2):
+        assert ay != by or a1 <= b0 or b1 <= a0, (a0, a1, b0, b1)        # same row: side by side, never on top
+    assert len(set(labels.y)) == 2 and len(labels.text) >= len(words) - 2   # a second row rather than dropping
+
+
+@pytest.mark.parametrize("n", [8, 24])
+def test_one_query_bars_thin_their_token_labels(n):
+    """5 · Masks and 3 · One head with numbers: bars of one query's keys labelled at -50°, all of them."""
+    from viz.steps import step_bars
+
+    fig = step_bars(np.linspace(-1, 1, n), tokens_of(n), "row", start=40).layout.to_plotly_json()
+    assert_axis_fits(fig["xaxis"], n, PLOT_WIDTH * 0.95)
+    assert fig["xaxis"]["tickvals"][0] == 40
+
+
+def test_compared_heads_and_their_difference_stand_equally_tall():
+    """Compare heads: A and B squeezed into 380 px while the difference map under them stood three times taller."""
+    from viz.attention import compare_rows_px, difference_heatmap
+
+    n = 96
+    w = spread_attention(n)
+    side = compare_heatmaps([w, w], ["A", "B"], tokens_of(n)).layout
+    diff = difference_heatmap(w, w * 0.5, tokens_of(n), title="A minus B", height=compare_rows_px(2) + 160).layout
+    heights = [fig.height - fig.margin.t - fig.margin.b for fig in (side, diff)]
+    assert max(heights) < 1.3 * min(heights), heights
+    assert heights[0] >= 0.45 * PLOT_WIDTH                               # A and B near square, not flattened
+
+
+def test_inside_one_score_keeps_its_key_labels_apart_in_half_a_page():
+    """Inside one score at 141 tokens: two heatmaps abreast planned their key labels for the full width,
+    and the key-share bars wrote all 48 labels at -60°, each on the next."""
+    from viz.score_parts import key_shares
+
+    n, half = 48, PLOT_WIDTH / 2 - 60
+    tokens, w = tokens_of(n), spread_attention(n)
+    heat = attention_heatmap(w, tokens, zmax=None, height=560, width_px=half).layout.to_plotly_json()
+    assert_axis_fits(heat["xaxis"], n, half * heat["xaxis"]["domain"][1] if "domain" in heat["xaxis"] else half * 0.9)
+    bars = key_shares(w, w, tokens).layout.to_plotly_json()
+    assert_axis_fits(bars["xaxis"], n, PLOT_WIDTH * 0.9)

@@ -47,7 +47,7 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
                       zmin: float | None = 0.0, colorscale=WEIGHT_SCALE, value_name: str = "weight",
                       height: int | None = None, query_title: str = "query (attending)",
                       key_title: str = "key (attended to)", numbers: bool = False,
-                      log_colour: bool | None = None) -> go.Figure:
+                      log_colour: bool | None = None, width_px: float = PLOT_WIDTH) -> go.Figure:
     """One head's weights (T_q, T_k): query tokens down the rows, key tokens along the columns.
     Square self-attention and rectangular cross-attention alike.
 
@@ -59,6 +59,8 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
     than LOG_FROM keys.
     numbers: write each weight in its cell and keep cells square (short sequences, such as
     the reversal task's dozen letters).
+    width_px: the narrowest plot area the figure gets (PLOT_WIDTH / 2 for one of two columns): key
+    labels are thinned to fit it.
     """
     weights = np.asarray(weights, dtype=np.float32)
     key_tokens = tokens if key_tokens is None else key_tokens
@@ -84,7 +86,7 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
     ))
     # Every label readable and none on another: key labels thinned for a narrow window's width,
     # query rows given the height they need (up to a cap, then thinned too). Hover names them all.
-    x_ticks = token_axis(key_tokens, PLOT_WIDTH * (KEY_SHARE if log else 0.9), across=True,
+    x_ticks = token_axis(key_tokens, width_px * (KEY_SHARE if log else 0.9), across=True,
                          limit=_limit(len(key_tokens)))
     top = (46 if title else 12) + label_depth(key_tokens, x_ticks) + 24        # title, labels, axis title
     if height:
@@ -110,12 +112,20 @@ def attention_heatmap(weights: np.ndarray, tokens: Sequence[str], title: str | N
 
 
 def difference_heatmap(a: np.ndarray, b: np.ndarray, tokens: Sequence[str], title: str | None = None,
-                       positions: Sequence[int] | None = None) -> go.Figure:
-    """a - b on a diverging scale centred on 0: red where a looks more, blue where b does."""
+                       positions: Sequence[int] | None = None, height: int | None = None) -> go.Figure:
+    """a - b on a diverging scale centred on 0: red where a looks more, blue where b does.
+    height: the figure's px (compare_rows_px + its labels, to stand as tall as the heads it compares)."""
     diff = np.asarray(a, dtype=np.float32) - np.asarray(b, dtype=np.float32)
     limit = float(max(np.abs(diff).max(), 1e-6))
     return attention_heatmap(diff, tokens, title, zmax=limit, zmin=-limit, positions=positions,
-                             colorscale=DIVERGING_SCALE, value_name="difference")
+                             colorscale=DIVERGING_SCALE, value_name="difference", height=height)
+
+
+def compare_rows_px(panels: int) -> int:
+    """px the rows of compare_heatmaps take with this many panels: about as tall as one panel is wide
+    (cells near square), so 2 heads side by side are not squeezed flat. A difference map under them
+    gets the same (the page passes it), rather than standing three times taller."""
+    return int(min(760, max(300, 1000 / panels)))
 
 
 def compare_heatmaps(matrices: Sequence[np.ndarray], names: Sequence[str], tokens: Sequence[str],
@@ -128,9 +138,11 @@ def compare_heatmaps(matrices: Sequence[np.ndarray], names: Sequence[str], token
     fig = make_subplots(rows=1, cols=len(matrices), subplot_titles=safe_all(names),
                         horizontal_spacing=0.04 if n <= 20 else 0.06)
     custom = _hover_pairs(labelled(tokens, positions), labelled(tokens, positions))
-    height = min(900, max(380, 200 + (22 if n <= 30 else 12) * n))
+    rows_px = compare_rows_px(len(matrices))
     x_ticks = token_axis(tokens, PLOT_WIDTH * 0.85 / len(matrices), across=True, limit=_limit(n))
-    y_ticks = token_axis(tokens, height - 130, limit=_limit(n))
+    y_ticks = token_axis(tokens, rows_px, limit=_limit(n))
+    depth = label_depth(tokens, x_ticks)
+    height = int(rows_px + depth + 60)
     for col, matrix in enumerate(matrices, start=1):
         fig.add_trace(go.Heatmap(
             z=np.asarray(matrix, dtype=np.float32), x=list(range(n)), y=list(range(n)),
@@ -142,7 +154,6 @@ def compare_heatmaps(matrices: Sequence[np.ndarray], names: Sequence[str], token
     fig.update_layout(coloraxis=dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=zmax,
                                       colorbar=dict(title="weight")))
     base_layout(fig, None, height=height)
-    depth = label_depth(tokens, x_ticks)
     fig.update_layout(margin=dict(l=10, r=10, t=int(depth + 50), b=10))
     fig.update_annotations(yshift=depth + 8, font=dict(size=14))  # titles above the tokens on top
     return fig
@@ -165,4 +176,4 @@ def key_bar(values: np.ndarray, tokens: Sequence[str], title: str | None = None,
     return fig
 
 
-__all__ = ["attention_heatmap", "compare_heatmaps", "difference_heatmap", "key_bar", "labelled", "shorten"]
+__all__ = ["attention_heatmap", "compare_rows_px", "compare_heatmaps", "difference_heatmap", "key_bar", "labelled", "shorten"]

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from .common import DIVERGING_SCALE, base_layout, safe, shorten, token_ticks
+from .common import DIVERGING_SCALE, PLOT_WIDTH, base_layout, label_depth, safe, shorten, token_axis
 
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
 
@@ -77,10 +77,14 @@ def methods_heatmap(matrix: np.ndarray, methods: Sequence[str], tokens: Sequence
                        for row in matrix], dtype=object)
     fig = go.Figure(go.Heatmap(
         z=scaled, x=list(range(len(tokens))), y=list(range(len(methods))), customdata=custom,
-        colorscale=DIVERGING_SCALE, zmin=-1, zmax=1, colorbar=dict(title="÷ row max |·|", thickness=12),
-        xgap=1, ygap=1, hovertemplate="%{customdata[0]}<br>%{customdata[1]}  (scaled %{z:.2f})<extra></extra>"))
-    base_layout(fig, title, height=(60 if title else 30) + 48 * len(methods) + 90)
-    fig.update_xaxes(**token_ticks(tokens), tickangle=-60)
+        colorscale=DIVERGING_SCALE, zmin=-1, zmax=1, xgap=1, ygap=1,
+        # the title written along the bar: above it, it was wider than the margin and cut to "÷ row m"
+        colorbar=dict(title=dict(text="÷ row max |·|", side="right"), thickness=12, tickvals=[-1, 0, 1]),
+        hovertemplate="%{customdata[0]}<br>%{customdata[1]}  (scaled %{z:.2f})<extra></extra>"))
+    x_ticks = token_axis(tokens, PLOT_WIDTH * 0.7, across=True, limit=14)   # level when they fit, else upright
+    rows_px = max(150, 48 * len(methods))                                   # the colour bar's title fits along it
+    base_layout(fig, title, height=int((60 if title else 30) + rows_px + label_depth(tokens, x_ticks) + 10))
+    fig.update_xaxes(**x_ticks)
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(methods))), ticktext=[safe(m) for m in methods],
                      autorange="reversed")
     return fig

@@ -102,7 +102,7 @@ def label_plan(n: int, room_px: float, largest: int = 13) -> tuple[int, int]:
 
 
 def token_axis(tokens: Sequence[str], room_px: float, across: bool = False, limit: int = 18,
-               largest: int = 13) -> dict:
+               largest: int = 13, start: int = 0) -> dict:
     """Tick settings for a token axis `room_px` long whose labels never overlap and are ≥ MIN_FONT px.
 
     across=True is an x axis: labels stay level when every one fits its column, else they turn
@@ -118,7 +118,7 @@ def token_axis(tokens: Sequence[str], room_px: float, across: bool = False, limi
             font, step = largest, 1
         else:
             angle = -90
-    ticks = token_ticks(tokens, limit=limit, step=step)
+    ticks = token_ticks(tokens, start=start, limit=limit, step=step)    # token i sits at start + i
     ticks.update(tickfont=dict(size=font), tickangle=angle)
     return ticks
 

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .common import base_layout, colour, safe, shorten, token_ticks
+from .common import PLOT_WIDTH, base_layout, colour, label_depth, safe, shorten, token_axis
 
 
 def score_bars(q: np.ndarray, k: np.ndarray, product: np.ndarray, query: str, key: str,
@@ -51,9 +51,10 @@ def key_shares(weights: np.ndarray, norms: np.ndarray, tokens: Sequence[str],
                hovertemplate="%{customdata}: %{y:.1%} of the weight<extra></extra>"),
         go.Bar(x=x, y=n_share, name="share of what the head writes (‖α·v·W_O‖)", marker_color="#e8590c",
                customdata=labels, hovertemplate="%{customdata}: %{y:.1%} of the norm<extra></extra>")])
-    base_layout(fig, title, height=380)
+    x_ticks = token_axis(tokens, PLOT_WIDTH * 0.9, across=True, limit=14)     # thinned, never on each other
+    base_layout(fig, title, height=int(320 + label_depth(tokens, x_ticks)))
     fig.update_layout(barmode="group", legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
                       margin=dict(t=95 if title else 45))
-    fig.update_xaxes(**token_ticks(tokens), tickangle=-60)
+    fig.update_xaxes(**x_ticks)
     fig.update_yaxes(tickformat=".0%", title="share (summed over queries)")
     return fig

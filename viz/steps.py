@@ -12,7 +12,8 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import DIVERGING_SCALE, HEAD_COLOURS, WEIGHT_SCALE, base_layout, colour, safe, shorten, token_ticks
+from .common import (DIVERGING_SCALE, GAP, HEAD_COLOURS, LINE, MIN_FONT, PLOT_WIDTH, WEIGHT_SCALE, base_layout, colour,
+                     label_depth, safe, shorten, text_width, token_axis, token_ticks)
 
 CHIP_COLOURS = ["#d0ebff", "#ffe8cc", "#d3f9d8", "#ffe3e3", "#e5dbff", "#c5f6fa", "#fff3bf", "#f3d9fa"]
 MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
@@ -37,6 +38,33 @@ def colour_limit(values: np.ndarray, q: float = 99.0) -> float:
     if not finite.size:
         return 1.0
     return float(np.percentile(finite, q)) or 1.0
+
+
+CHIP_LABEL_FONT = 11   # px: the token written under its characters
+CHIP_LINE_PX = 72      # px per line of text: the characters, then up to two rows of token labels
+CHIP_FONT = 14         # px: the characters; 0.62 × 14 < 640 px / 73 columns, so a word never spills out of its box
+
+
+def chip_label(box: dict) -> str:
+    return shorten(box["token"], max(box["n"] + 3, 7))
+
+
+def chip_label_rows(boxes: Sequence[dict], width: int, plot_px: float = PLOT_WIDTH) -> list[int | None]:
+    """Which row under the characters each token's label goes in (0 or 1), or None when it fits in neither
+    (the token is still in the hover). Short pieces side by side ("##s", "##er") have labels wider than
+    their boxes: the second one drops a row rather than writing over the first. `plot_px`: the narrowest
+    width the `width` characters are drawn in."""
+    unit = plot_px / (width + 1)                              # px per character column
+    ends: dict[tuple[int, int], float] = {}                   # (line, row) -> where the last label there ends
+    rows: list[int | None] = []
+    for b in boxes:
+        half = (text_width(chip_label(b), CHIP_LABEL_FONT) / 2 + GAP) / unit   # columns
+        centre = b["x"] + b["n"] / 2
+        row = next((r for r in (0, 1) if ends.get((b["line"], r), -1e9) <= centre - half), None)
+        if row is not None:
+            ends[(b["line"], row)] = centre + half
+        rows.append(row)
+    return rows
 
 
 # -- tokens over the original text -------------------------------------------------------------
@@ -70,6 +98,7 @@ def token_chips(text: str, spans: Sequence[tuple[int, int]], tokens: Sequence[st
         boxes.append(dict(x=x, n=max(len(chars), 1), line=y, chars=chars, token=tok, kind="token", i=n))
         prev_end = max(prev_end, end)
     n_lines = line + 1
+    rows = chip_label_rows(boxes, width)
     fig = go.Figure()
     for b in boxes:  # boxes are shapes, not bars: Plotly would shrink or rotate text inside bars
         fig.add_shape(type="rect", x0=b["x"] + 0.08, x1=b["x"] + b["n"] - 0.08, y0=-2 * b["line"] - 0.42,
@@ -81,15 +110,16 @@ def token_chips(text: str, spans: Sequence[tuple[int, int]], tokens: Sequence[st
     fig.add_trace(go.Scatter(
         x=[b["x"] + b["n"] / 2 for b in boxes], y=[-2 * b["line"] for b in boxes], mode="text",
         text=[safe(b["chars"]) for b in boxes], customdata=custom, showlegend=False,
-        textfont=dict(family=MONO, size=16, color="#212529"),
+        textfont=dict(family=MONO, size=CHIP_FONT, color="#212529"),
         hovertemplate="characters: %{customdata[0]}<br>token: %{customdata[1]}<br>id: %{customdata[2]}"
                       "<br>offsets: %{customdata[3]}<extra></extra>"))
+    labelled = [(b, row) for b, row in zip(boxes, rows) if row is not None]
     fig.add_trace(go.Scatter(
-        x=[b["x"] + b["n"] / 2 for b in boxes], y=[-2 * b["line"] - 0.8 for b in boxes], mode="text",
-        text=[safe(shorten(b["token"], max(b["n"] + 3, 7))) for b in boxes], hoverinfo="skip", showlegend=False,
-        textfont=dict(family=MONO, size=11, color=["#1c7ed6" if b["token"].startswith("##") else "#495057"
-                                                   for b in boxes])))
-    base_layout(fig, title, height=(50 if title else 20) + 20 + 62 * n_lines)
+        x=[b["x"] + b["n"] / 2 for b, _ in labelled], y=[-2 * b["line"] - 0.8 - 0.5 * row for b, row in labelled],
+        mode="text", text=[safe(chip_label(b)) for b, _ in labelled], hoverinfo="skip", showlegend=False,
+        textfont=dict(family=MONO, size=CHIP_LABEL_FONT,
+                      color=["#1c7ed6" if b["token"].startswith("##") else "#495057" for b, _ in labelled])))
+    base_layout(fig, title, height=(50 if title else 20) + 20 + CHIP_LINE_PX * n_lines)
     fig.update_xaxes(visible=False, range=[-0.5, width + 0.5])
     fig.update_yaxes(visible=False, range=[-2 * n_lines + 0.7, 0.6])
     return fig
@@ -153,13 +183,13 @@ def _matrix_columns(matrix: np.ndarray, dims: np.ndarray, title: str, row_labels
     custom = np.repeat(np.array(labels, dtype=object)[:, None], len(dims), axis=1)
     fig = go.Figure(go.Heatmap(
         z=z, x=[str(i) for i in dims], y=rows, customdata=custom, colorscale=DIVERGING_SCALE, zmid=0,
-        zmin=-lim, zmax=lim, xgap=1, ygap=1, text=np.vectorize(lambda v: f"{v:.2f}")(z),
-        texttemplate="%{text}" if n_rows <= 40 else None, textfont=dict(size=9),
+        zmin=-lim, zmax=lim, xgap=1, ygap=1, text=np.vectorize(cell_text)(z),
+        texttemplate="%{text}" if n_rows <= 40 else None, textfont=dict(size=MIN_FONT),
         colorbar=dict(thickness=12, title=dict(text="value", side="right")),
         hovertemplate="%{customdata} (position %{y}), dim %{x}: %{z:.4f}<extra></extra>"))
     base_layout(fig, title, height=max(220, min(900, 110 + 24 * n_rows)))
     fig.update_xaxes(title=f"{x_title} ({len(dims)} of {matrix.shape[1]} shown)", type="category", tickangle=0,
-                     tickfont=dict(size=9))
+                     tickfont=dict(size=MIN_FONT))
     ticks = token_ticks(row_labels, start=row_start) if row_labels is not None else {}
     fig.update_yaxes(title=y_title, autorange="reversed", **ticks)
     return fig
@@ -170,6 +200,12 @@ def cell_text(value: float) -> str:
     query that gives its keys almost no weight made 32 columns of "-0.00")."""
     text = f"{value:.2f}"
     return "0" if text in ("0.00", "-0.00") else text
+
+
+def short_cell_text(value: float) -> str:
+    """cell_text without the leading zero (".12", "−.05"): 25–40 columns leave a number about 25 px."""
+    text = cell_text(value)
+    return text.replace("0.", ".", 1) if text.lstrip("-").startswith("0.") else text
 
 
 def vector_strip(rows: np.ndarray, names: Sequence[str], title: str, height: int | None = None,
@@ -190,15 +226,17 @@ def vector_strip(rows: np.ndarray, names: Sequence[str], title: str, height: int
     fig = go.Figure(go.Heatmap(
         z=z, x=columns, y=list(range(len(names))), customdata=custom, colorscale=DIVERGING_SCALE,
         zmid=0, zmin=-lim, zmax=lim, xgap=1 if readable else 0, ygap=2,
-        text=np.vectorize(cell_text)(z) if readable else None,
-        texttemplate="%{text}" if readable else None, textfont=dict(size=9 if len(dims) > 24 else 10),
+        text=np.vectorize(cell_text if len(dims) <= STRIP_DIMS else short_cell_text)(z) if readable else None,
+        texttemplate="%{text}" if readable else None, textfont=dict(size=MIN_FONT),
         colorbar=dict(thickness=12, title=dict(text="value", side="right")),
         hovertemplate="%{customdata}, dim %{x}: %{z:.4f}<extra></extra>"))
     base_layout(fig, title, height=height or 110 + 46 * len(names))
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(names))), ticktext=names, autorange="reversed")
     shown = "dimension" if len(dims) == d else f"dimension ({len(dims)} of {d} shown)"
     fig.update_xaxes(title=shown, type="category" if readable else "linear", tickangle=0,
-                     tickfont=dict(size=9 if len(dims) > 24 else 11))
+                     tickfont=dict(size=MIN_FONT if len(dims) > STRIP_DIMS else 11))
+    if readable and len(dims) > STRIP_DIMS:     # every other dimension named: 3-digit names fill a narrow column
+        fig.update_xaxes(tickmode="array", tickvals=columns[::2], ticktext=columns[::2])
     return fig
 
 
@@ -206,8 +244,9 @@ def strip_note(dims: Sequence[int], d: int, how: str = "largest") -> str:
     """One line under a strip: what a cell and a colour mean, and which dimensions are shown."""
     which = ("all of them" if len(dims) == d else
              f"the {len(dims)} with the largest values here" if how == "largest" else f"the first {len(dims)}")
-    return (f"Each cell is one of the vector's {d} numbers (the dimension is under its column): **red** "
-            f"positive, **blue** negative, white near 0; the strips share one colour scale. Shown: {which}. A "
+    return (f"Each cell is one of the vector's {d} numbers (the dimension is under its column), coloured by "
+            # no colour named: the colour-blind palette draws the same numbers in other colours
+            f"the colour bar: one colour for positive, the other for negative, pale near 0; the strips share one scale. Shown: {which}. A "
             "single dimension has no meaning of its own: compare the rows column by column.")
 
 
@@ -227,9 +266,10 @@ def step_bars(values: np.ndarray, tokens: Sequence[str], title: str, start: int 
     fig = go.Figure(go.Bar(x=positions, y=heights, text=labels, textposition="outside", cliponaxis=False,
                            marker_color=colours, customdata=[safe(t) for t in tokens],
                            hovertemplate="%{customdata} (position %{x}): %{text}<extra></extra>"))
-    base_layout(fig, title, height=340)
-    fig.update_layout(uniformtext=dict(minsize=8, mode="hide"))
-    fig.update_xaxes(tickangle=-50, **token_ticks(tokens, start=start))
+    x_ticks = token_axis(tokens, PLOT_WIDTH * 0.95, across=True, limit=14, start=start)   # thinned, never on each other
+    base_layout(fig, title, height=int(300 + label_depth(tokens, x_ticks)))
+    fig.update_layout(uniformtext=dict(minsize=MIN_FONT, mode="hide"))   # a number too small for its bar: hover
+    fig.update_xaxes(**x_ticks)
     fig.update_yaxes(title=y_title, zeroline=True, zerolinecolor="#adb5bd")
     if finite.any():
         lo, hi = float(heights.min()), float(heights.max())
@@ -305,43 +345,63 @@ def top_neurons_figure(neurons: Sequence[tuple[int, float]], title: str,
 
 
 # -- the mask -------------------------------------------------------------------------------------
-def scores_with_mask(scores: np.ndarray, tokens: Sequence[str], title: str, start: int = 0) -> go.Figure:
-    """(T_q, T_k) scores before the softmax; hidden cells grey with '−∞' written in them."""
+MASK_ROOM = PLOT_WIDTH / 2 - 100   # px: the plot area of a grid in one of two columns (colour bar, labels aside)
+
+
+def scores_with_mask(scores: np.ndarray, tokens: Sequence[str], title: str, start: int = 0,
+                     room_px: float = MASK_ROOM) -> go.Figure:
+    """(T_q, T_k) scores before the softmax; hidden cells grey with '−∞' written in them (when it fits)."""
     scores = np.asarray(scores, dtype=np.float64)
     finite = np.isfinite(scores)
     lim = float(np.nanmax(np.abs(np.where(finite, scores, np.nan)))) if finite.any() else 1.0
     return _masked_grid(scores, ~finite, "−∞", tokens, title, start,
-                        dict(colorscale=DIVERGING_SCALE, zmid=0, zmin=-lim, zmax=lim), "score")
+                        dict(colorscale=DIVERGING_SCALE, zmid=0, zmin=-lim, zmax=lim), "score", room_px)
 
 
 def weights_with_mask(weights: np.ndarray, masked: np.ndarray, tokens: Sequence[str], title: str,
-                      start: int = 0) -> go.Figure:
+                      start: int = 0, room_px: float = MASK_ROOM) -> go.Figure:
     """The same grid after the softmax: masked cells grey with the exact 0 written in them, the rest
     coloured 0 to 1. Drawn like scores_with_mask so the two sit side by side cell for cell."""
     return _masked_grid(np.asarray(weights, dtype=np.float64), np.asarray(masked, dtype=bool), "0", tokens, title,
-                        start, dict(colorscale=WEIGHT_SCALE, zmin=0.0, zmax=1.0), "weight")
+                        start, dict(colorscale=WEIGHT_SCALE, zmin=0.0, zmax=1.0), "weight", room_px)
+
+
+def cell_font(text: str, cell_px: float, largest: int = 11) -> int | None:
+    """The font (px) at which `text` fits a cell `cell_px` wide and tall with GAP px to spare, or None
+    when not even MIN_FONT fits (then the cell's colour alone says it, and hover gives the value)."""
+    for font in range(largest, MIN_FONT - 1, -1):
+        if text_width(text, font) + 2 * GAP <= cell_px and font * LINE + GAP <= cell_px:
+            return font
+    return None
 
 
 def _masked_grid(values: np.ndarray, masked: np.ndarray, masked_text: str, tokens: Sequence[str], title: str,
-                 start: int, colours: dict, value_name: str) -> go.Figure:
-    """A square query × key grid: masked cells grey with `masked_text`, the others coloured; key labels
-    on top, the dashed diagonal where a token meets itself. One layout for every such grid."""
+                 start: int, colours: dict, value_name: str, room_px: float) -> go.Figure:
+    """A square query × key grid about `room_px` wide: masked cells grey with `masked_text` (where it fits
+    a cell), the others coloured; key labels on top, thinned and upright when they do not fit level, the
+    dashed diagonal where a token meets itself. One layout for every such grid."""
     t = len(tokens)
     axis = list(range(start, start + t))
+    x_ticks = token_axis(tokens, room_px, across=True, limit=14, start=start)
+    y_ticks = token_axis(tokens, room_px, limit=14, start=start)
+    font = cell_font(masked_text, room_px / max(t, 1))
     fig = go.Figure()
     grey = [[0, "#dee2e6"], [1, "#dee2e6"]]
+    written = dict(text=np.where(masked, masked_text, ""), texttemplate="%{text}",
+                   textfont=dict(color="#495057", size=font)) if font else {}
     fig.add_trace(go.Heatmap(z=np.where(masked, 0.0, np.nan), x=axis, y=axis, colorscale=grey, showscale=False,
-                             hoverinfo="skip", text=np.where(masked, masked_text, ""),
-                             texttemplate="%{text}", textfont=dict(color="#495057", size=11 if t <= 24 else 8)))
+                             customdata=np.where(masked, masked_text, ""),
+                             hovertemplate=f"query %{{y}}, key %{{x}}: %{{customdata}} (hidden)<extra></extra>",
+                             **written))
     fig.add_trace(go.Heatmap(z=np.where(masked, np.nan, values), x=axis, y=axis, **colours,
-                             colorbar=dict(title=value_name, thickness=12),
+                             colorbar=dict(title=dict(text=value_name, side="right"), thickness=12),
                              hovertemplate=f"query %{{y}}, key %{{x}}: %{{z:.3f}}<extra></extra>"))
     fig.add_shape(type="line", x0=start - 0.5, y0=start - 0.5, x1=start + t - 0.5, y1=start + t - 0.5,
                   line=dict(color="#e8590c", dash="dash"))
-    side = max(340, min(760, 90 + 24 * t))
-    base_layout(fig, title, height=side)
-    fig.update_layout(margin=dict(t=110))   # room for the title above the key labels
-    fig.update_xaxes(side="top", tickangle=-60, range=[start - 0.5, start + t - 0.5],
-                     **token_ticks(tokens, start=start))
-    fig.update_yaxes(title="query (attending)", autorange="reversed", **token_ticks(tokens, start=start))
+    top = 50 + label_depth(tokens, x_ticks)                # the title above the key labels
+    rows_px = max(320, room_px)                         # about as tall as a half-page column is wide
+    base_layout(fig, title, height=int(top + rows_px + 20))
+    fig.update_layout(margin=dict(t=int(top), b=20), title=dict(yref="container", y=0.99, yanchor="top"))
+    fig.update_xaxes(side="top", range=[start - 0.5, start + t - 0.5], **x_ticks)
+    fig.update_yaxes(title="query (attending)", autorange="reversed", **y_ticks)
     return fig

@@ -9,6 +9,7 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 const observers = new WeakMap();   // parentElement -> the ResizeObserver of the view drawn in it
+const ROW_MAX = 48;                // px: the tallest heatmap row
 
 export default function render({ data, parentElement }) {
   observers.get(parentElement)?.disconnect();
@@ -87,60 +88,67 @@ function drawHeatmap(root, data, width) {
   const labels = tokens.map(t => shorten(t, n > 40 ? 14 : 18));
   const labelRoom = Math.min(150, Math.max(...labels.map(textWidth(font))) + 10);
   const colourbar = 80;
-  const cell = Math.max(3, Math.min(52, Math.floor((width - labelRoom - colourbar - 40) / n)));
-  const side = cell * n;
+  // Columns share out the whole width; rows are as tall as columns are wide up to ROW_MAX, so a short
+  // sentence fills the page across without a heatmap taller than the screen.
+  const cellWidth = Math.max(3, Math.floor((width - labelRoom - colourbar - 40) / n));
+  const cellHeight = Math.min(cellWidth, ROW_MAX);
+  const [across, down] = [cellWidth * n, cellHeight * n];
+  const bar = Math.max(40, Math.min(down - 30, 300));                 // the colour bar, its title under it
+  const tall = Math.max(down, bar + 30);
   const left = labelRoom + 24;                                       // room for the query axis title
-  const top = Math.ceil(labelRoom * Math.sin(Math.PI / 3)) + 30;     // key labels are written at -60°
+  const level = labelRoom - 10 + 6 <= cellWidth;                     // every key label fits its column
+  const top = level ? font + 34 : labelRoom + 30;                    // else key labels are written upright
   // Every step-th label only, so that labels never overlap (all of them are in the tooltip).
-  const rowStep = Math.ceil((font + 2) / cell);
-  const columnStep = Math.ceil((font + 2) / (cell * Math.sin(Math.PI / 3)));
+  const rowStep = Math.ceil((font + 2) / cellHeight);
+  const columnStep = level ? 1 : Math.ceil((font + 2) / cellWidth);
   const colour = colourScale(data.scale);
 
   root.append(htmlNode("div", "title", data.title));
   const stage = htmlNode("div", "stage");
-  stage.style.width = `${left + side + colourbar}px`;
-  stage.style.height = `${top + side + 10}px`;
+  stage.style.width = `${left + across + colourbar}px`;
+  stage.style.height = `${top + tall + 10}px`;
   root.append(stage);
 
   const canvas = document.createElement("canvas");
   const ratio = window.devicePixelRatio || 1;
-  canvas.width = side * ratio;
-  canvas.height = side * ratio;
-  Object.assign(canvas.style, { left: `${left}px`, top: `${top}px`, width: `${side}px`, height: `${side}px` });
+  canvas.width = across * ratio;
+  canvas.height = down * ratio;
+  Object.assign(canvas.style, { left: `${left}px`, top: `${top}px`, width: `${across}px`, height: `${down}px` });
   const context = canvas.getContext("2d");
   context.scale(ratio, ratio);
   weights.forEach((row, q) => row.forEach((w, k) => {
     context.fillStyle = colour(w / data.zmax);
-    context.fillRect(k * cell, q * cell, cell, cell);
+    context.fillRect(k * cellWidth, q * cellHeight, cellWidth, cellHeight);
   }));
   stage.append(canvas);
 
-  const svg = svgNode("svg", { width: left + side + colourbar, height: top + side + 10 });
+  const svg = svgNode("svg", { width: left + across + colourbar, height: top + tall + 10 });
   stage.append(svg);
   svg.append(svgNode("text", { class: "axis-title", x: left, y: 14 }, "key (attended to) →"));
-  const middle = top + side / 2;
+  const middle = top + down / 2;
   svg.append(svgNode("text", { class: "axis-title", x: 12, y: middle, "text-anchor": "middle",
                                transform: `rotate(-90 12 ${middle})` }, "query (attending)"));
   const rowLabels = labels.map((text, i) => svgNode("text", {
-    class: "token query", x: left - 6, y: top + (i + 0.5) * cell, "text-anchor": "end",
+    class: "token query", x: left - 6, y: top + (i + 0.5) * cellHeight, "text-anchor": "end",
     "dominant-baseline": "central", "font-size": font, "data-index": i }, text));
   const columnLabels = labels.map((text, i) => {
-    const [x, y] = [left + (i + 0.5) * cell, top - 6];
-    return svgNode("text", { class: "token key", x, y, transform: `rotate(-60 ${x} ${y})`,
+    const [x, y] = [left + (i + 0.5) * cellWidth, top - (level ? 12 : 6)];   // clear of the grid's edge
+    const turn = level ? { "text-anchor": "middle" } : { transform: `rotate(-90 ${x} ${y})` };
+    return svgNode("text", { class: "token key", x, y, ...turn,
                              "dominant-baseline": "central", "font-size": font, "data-index": i }, text);
   });
   rowLabels.forEach((label, i) => label.classList.toggle("thinned", i % rowStep !== 0));
   columnLabels.forEach((label, i) => label.classList.toggle("thinned", i % columnStep !== 0));
   svg.append(...rowLabels, ...columnLabels);
-  drawColourbar(svg, data, left + side + 18, top, Math.min(side, 300));
+  drawColourbar(svg, data, left + across + 18, top, bar);
 
   // What lights up: the query's row, the key's column, the cell where they cross.
-  const grid = svgNode("rect", { class: "grid", x: left, y: top, width: side, height: side, fill: "transparent" });
-  const rowBand = svgNode("rect", { class: "band row", x: left, width: side, height: cell });
-  const columnBand = svgNode("rect", { class: "band column", y: top, width: cell, height: side });
+  const grid = svgNode("rect", { class: "grid", x: left, y: top, width: across, height: down, fill: "transparent" });
+  const rowBand = svgNode("rect", { class: "band row", x: left, width: across, height: cellHeight });
+  const columnBand = svgNode("rect", { class: "band column", y: top, width: cellWidth, height: down });
   // The crossing cell: a dark ring round a white one, seen on pale and on dark cells alike.
-  const crossing = [svgNode("rect", { class: "band cell", width: cell, height: cell }),
-                    svgNode("rect", { class: "band cell inner", width: cell, height: cell })];
+  const crossing = [svgNode("rect", { class: "band cell", width: cellWidth, height: cellHeight }),
+                    svgNode("rect", { class: "band cell inner", width: cellWidth, height: cellHeight })];
   svg.append(grid, rowBand, columnBand, ...crossing);
   const tooltip = htmlNode("div", "tooltip");
   stage.append(tooltip);
@@ -148,11 +156,11 @@ function drawHeatmap(root, data, width) {
   function highlight(query, key, text, event) {
     rowLabels.forEach((label, i) => label.classList.toggle("active", i === query));
     columnLabels.forEach((label, i) => label.classList.toggle("active", i === key));
-    rowBand.setAttribute("y", top + query * cell);
-    columnBand.setAttribute("x", left + key * cell);
+    rowBand.setAttribute("y", top + query * cellHeight);
+    columnBand.setAttribute("x", left + key * cellWidth);
     for (const ring of crossing) {
-      ring.setAttribute("x", left + key * cell);
-      ring.setAttribute("y", top + query * cell);
+      ring.setAttribute("x", left + key * cellWidth);
+      ring.setAttribute("y", top + query * cellHeight);
     }
     for (const band of [rowBand, columnBand, ...crossing]) band.classList.add("shown");
     Object.assign(root.dataset, { query, key });
@@ -174,8 +182,8 @@ function drawHeatmap(root, data, width) {
 
   grid.addEventListener("mousemove", event => {
     const box = grid.getBoundingClientRect();
-    const at = offset => Math.min(n - 1, Math.max(0, Math.floor(offset / cell)));
-    const [q, k] = [at(event.clientY - box.top), at(event.clientX - box.left)];
+    const at = (offset, size) => Math.min(n - 1, Math.max(0, Math.floor(offset / size)));
+    const [q, k] = [at(event.clientY - box.top, cellHeight), at(event.clientX - box.left, cellWidth)];
     highlight(q, k, `${tokenName(data, q)} → ${tokenName(data, k)}: ${weights[q][k].toFixed(3)}`, event);
   });
   grid.addEventListener("mouseleave", clear);
@@ -205,7 +213,8 @@ function drawColourbar(svg, data, x, top, height) {
     svg.append(svgNode("text", { x: x + 20, y: top + height * (1 - f), "dominant-baseline": "central",
                                  "font-size": 11 }, (data.zmax * f).toFixed(2)));
   }
-  svg.append(svgNode("text", { class: "axis-title", x, y: top - 10 }, "weight"));
+  // under the bar: above it, "weight" touched the "1.00" at the bar's top (and the last key labels)
+  svg.append(svgNode("text", { class: "axis-title", x, y: top + height + 24 }, "weight"));
 }
 
 // -- lines: queries on the left, keys on the right (BertViz's head view) ------------------------
