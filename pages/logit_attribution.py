@@ -4,6 +4,7 @@ import streamlit as st
 
 from analysis.logit_attribution import applies, logit_attribution
 from ui.attention import head_opener
+from ui.colour_words import colour_words
 from ui.causal import does_not_apply
 from ui.frame import require_frame
 from ui.predictions import token_text
@@ -50,7 +51,8 @@ st.caption(f"Attributed: {what} after position {position}. Convention (as Transf
 
 plot(layer_head_map(dla.heads, f"Each head's direct contribution to {what}", "contribution"), f"{PAGE}_heads")
 best = np.unravel_index(int(np.argmax(np.abs(dla.heads))), dla.heads.shape)
-st.caption(f"Red heads push the token up, blue heads push it down. The largest: layer {best[0]}, head {best[1]} "
+st.caption(f"{colour_words().up.capitalize()} heads push the token up, {colour_words().down} heads push it down. "
+           f"The largest: layer {best[0]}, head {best[1]} "
            f"({dla.heads[best]:+.3f}). A head's share is its output through its slice of W_O, then the frozen norm "
            "and the unembedding.")
 head_opener(trace, PAGE, "Open this head", default=(int(best[0]), int(best[1])))

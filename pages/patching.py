@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 from ui.attention import head_opener
+from ui.colour_words import colour_words
 from ui.causal import DECODER_PAIR, ENCODER_PAIR, answer_token, does_not_apply, patch_grid_for
 from ui.frame import require_frame
 from ui.state import current_model, current_model_name, current_trace
@@ -92,7 +93,8 @@ else:
     best = np.unravel_index(int(np.nanargmax(np.abs(values))), values.shape)
     where = f"layer {best[0]}, position {best[1]}"
 plot(fig, f"{PAGE}_{kind}")
-st.caption(f"Red: the patch moves the output towards the clean run (1 = all the way); blue: away from it. "
+st.caption(f"{colour_words().up.capitalize()}: the patch moves the output towards the clean run (1 = all the way); "
+           f"{colour_words().down}: away from it. "
            f"The strongest single patch: {where} ({values[best]:+.2f}). Hover a cell for its value and token.")
 if kind == "head":
     head_opener(clean, PAGE, "Open this head", default=(int(best[0]), int(best[1])))

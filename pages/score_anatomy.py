@@ -33,7 +33,7 @@ key_pos = cols[1].selectbox("Key token (answering)", range(len(trace)), index=st
 parts = score_parts(trace, layer, head, query, key_pos)
 d_head = len(parts.q)
 cols = st.columns(4)
-cols[0].metric("Σ q ⊙ k", f"{parts.dot:.4f}", help=f"The sum of the {d_head} green and red bars.")
+cols[0].metric("Σ q ⊙ k", f"{parts.dot:.4f}", help=f"The sum of the {d_head} bars of q ⊙ k, dimension by dimension.")
 cols[1].metric("÷ √d_head", f"{parts.scale:.4f}", help=f"d_head = {d_head}")
 cols[2].metric("= score", "masked (−∞)" if parts.masked else f"{parts.score:.4f}",
                help="Recomputed with the model's own attention code: equal to trace.scores bit for bit.")

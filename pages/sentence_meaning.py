@@ -10,7 +10,7 @@ from ui.widgets import linked, plot, show_text
 from viz.attention import attention_heatmap, key_bar
 from viz.embedding_space import projection_figure
 
-require_frame()
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("📐 Sentence meaning")
 st.markdown("all-MiniLM-L6-v2 is a **sentence encoder**: the mean of its last layer's token vectors, scaled "
             "to length 1, is the sentence's meaning. Sentences that mean alike point alike: their **cosine** "
@@ -27,7 +27,7 @@ if len(sentences) < 2:
 cosines, projection = similarity_and_map(vectors)
 # Numbered as in the text box (its first line is 1); the sidebar's sentence, compared first, is 0.
 sidebar = current_sentence().strip()[:MAX_SENTENCE_CHARS]
-box = [line.strip()[:MAX_SENTENCE_CHARS] for line in st.session_state.get("sentences_list", "").splitlines()
+box = [line.strip()[:MAX_SENTENCE_CHARS] for line in st.session_state.get(f"{PAGE}_list", "").splitlines()
        if line.strip()]
 numbers = ["0" if s == sidebar or s not in box else str(box.index(s) + 1) for s in sentences]
 labels = [f"{n}. {s}" for n, s in zip(numbers, sentences)]

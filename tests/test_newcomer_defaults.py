@@ -21,7 +21,7 @@ def test_sentence_meaning_opens_on_the_closest_pair_numbered_as_the_text_box():
     a, b = at.selectbox(key="sentence_meaning_a").value, at.selectbox(key="sentence_meaning_b").value
     assert cosines[a, b] == cosines.max() > 0.3           # the most alike pair, not the first two
     # The text box's first line is 1 in the matrix and the picker; the sidebar's sentence is 0.
-    first_line = at.text_area(key="sentences_list").value.splitlines()[0]
+    first_line = at.text_area(key="sentence_meaning_list").value.splitlines()[0]
     labels = at.selectbox(key="sentence_meaning_a").options
     assert labels[0].startswith("0. I sat on the bank") and labels[1] == f"1. {first_line}"
 
