@@ -11,6 +11,11 @@ q/k norm (Qwen3, OLMo 2; config.qk_norm): q and k are RMS-normalised right after
 before RoPE: per head over d_head (Qwen3), or over the whole projection before the split (OLMo 2).
 The trace's q_raw and k_raw are these normalised vectors, before the rotation.
 
+T5 (config.positional == "relative", config.scale_attention False): scores = q · kᵀ + bias, with no
+√d_head, where bias[h, i, j] is a learned number of head h for the bucket of the distance j − i
+(RelativePositionBias below). The first layer owns the table and every layer of the stack adds the
+same bias; the cross-attention adds none.
+
 Grouped-query attention (Llama 2 70B, Mistral, Qwen2): there are fewer key/value heads
 than query heads, and each key/value head is shared by a group of consecutive query
 heads (query head h reads key/value head h // group). Scores and weights still have one
@@ -107,11 +112,13 @@ class AttentionResult(NamedTuple):
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-           allowed: Optional[torch.Tensor] = None):
+           allowed: Optional[torch.Tensor] = None, bias: Optional[torch.Tensor] = None, scale: bool = True):
     """Scaled dot-product attention: q (B, H, T_q, d_head); k, v (B, H_kv, T_k, d_head).
 
     H_kv may divide H (grouped-query attention): query head h then reads k/v head h // (H / H_kv).
     allowed: bool, broadcastable to (B, H, T_q, T_k); False hides a key from a query.
+    bias: broadcastable to (B, H, T_q, T_k), added to the scores (T5's relative positions).
+    scale: divide q·kᵀ by √d_head (every family but T5).
     Returns (scores, weights, head_out), each with all H query heads.
     """
     b, h, t_q, d_head = q.shape
@@ -125,8 +132,12 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
         q = q.view(b, h_kv, group, t_q, d_head)             # (B, H_kv, group, T_q, d_head)
     # In place on the fresh product: at 512 tokens the scores are 12 × 512 × 512 floats per
     # layer, and a second copy for the division costs more than the softmax.
-    scores = torch.matmul(q, k.transpose(-2, -1)).div_(math.sqrt(d_head))  # (B, H_kv, [group,] T_q, T_k)
+    scores = torch.matmul(q, k.transpose(-2, -1))                           # (B, H_kv, [group,] T_q, T_k)
+    if scale:
+        scores = scores.div_(math.sqrt(d_head))
     scores = scores.view(b, h, t_q, -1)                                     # (B, H, T_q, T_k)
+    if bias is not None:
+        scores = scores.add_(bias)
     if allowed is not None:
         scores = scores.masked_fill_(~allowed, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
@@ -140,11 +151,52 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     return scores, weights, head_out
 
 
+def relative_bucket(distance: torch.Tensor, bidirectional: bool, n_buckets: int, max_distance: int) -> torch.Tensor:
+    """T5's bucket of each distance key − query (a tensor of whole numbers), as Mesh TensorFlow cut them.
+
+    Bidirectional (the encoder): half the buckets for keys before the query, half for keys after.
+    Causal (the decoder): keys after the query are never seen, so every bucket is for the past.
+    Within one direction, the first half of the buckets are the distances 0, 1, 2, ... one each; the
+    other half cover max_exact .. max_distance in logarithmically wider steps; farther is the last bucket.
+    """
+    bucket = torch.zeros_like(distance)
+    if bidirectional:
+        n_buckets //= 2
+        bucket += (distance > 0).long() * n_buckets            # keys after the query: the upper half
+        distance = distance.abs()
+    else:
+        distance = -torch.clamp(distance, max=0)               # how far back the key is (the future: 0)
+    max_exact = n_buckets // 2
+    far = max_exact + (torch.log(distance.float() / max_exact) / math.log(max_distance / max_exact)
+                       * (n_buckets - max_exact)).long()
+    far = torch.clamp(far, max=n_buckets - 1)
+    return bucket + torch.where(distance < max_exact, distance, far)
+
+
+class RelativePositionBias(nn.Module):
+    """T5's positions: a learned number per head for each bucket of the distance key − query, added
+    to the scores. One table per stack (the first layer's, in T5's checkpoints), shared by every layer."""
+
+    def __init__(self, config: TransformerConfig, bidirectional: bool):
+        super().__init__()
+        self.bidirectional = bidirectional
+        self.n_buckets, self.max_distance = config.relative_buckets, config.relative_max_distance
+        self.buckets = nn.Embedding(config.relative_buckets, config.n_heads)   # (buckets, H)
+
+    def forward(self, t_q: int, t_k: int) -> torch.Tensor:
+        """(1, H, T_q, T_k) bias for every query and key."""
+        device = self.buckets.weight.device
+        distance = torch.arange(t_k, device=device)[None, :] - torch.arange(t_q, device=device)[:, None]  # (T_q, T_k)
+        bucket = relative_bucket(distance, self.bidirectional, self.n_buckets, self.max_distance)
+        return self.buckets(bucket).permute(2, 0, 1)[None]                   # (1, H, T_q, T_k)
+
+
 class MultiHeadAttention(nn.Module):
     """W_Q, W_K, W_V, (RoPE on q and k), the explicit attention above, W_O."""
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
+        self.scale = config.scale_attention                  # ÷ √d_head (all but T5)
         self.n_heads = config.n_heads
         self.n_kv_heads = config.kv_heads
         self.rope_theta = config.rope_theta if config.positional == "rotary" else None
@@ -167,10 +219,11 @@ class MultiHeadAttention(nn.Module):
                 allowed: Optional[torch.Tensor] = None,
                 positions: Optional[torch.Tensor] = None,
                 knock_out: Optional["KnockOut"] = None,
-                patch: Optional[Patch] = None) -> AttentionResult:
+                patch: Optional[Patch] = None, bias: Optional[torch.Tensor] = None) -> AttentionResult:
         """x: (B, T_q, d_model) queries; source: (B, T_k, d_model) keys/values (x itself if None).
 
         positions: (T,) token positions, used only by rotary models (self-attention).
+        bias: (1, H, T_q, T_k) added to the scores (T5's relative positions), or None.
         knock_out: heads whose output is replaced (zero or its mean) before W_O reads it.
         patch: heads' outputs replaced by another run's before W_O reads them ("head_out").
         """
@@ -192,7 +245,7 @@ class MultiHeadAttention(nn.Module):
                                    self.rope_scaling)                  # (T, d_rot/2), once for q and k
             q = rotate(q_raw, angles)                                  # (B, H, T, d_head)
             k = rotate(k_raw, angles)                                  # (B, H_kv, T, d_head)
-        scores, weights, head_out = attend(q, k, v, allowed)
+        scores, weights, head_out = attend(q, k, v, allowed, bias, self.scale)
         if knock_out is not None:
             head_out = knock_out.apply(head_out)
         if patch is not None:

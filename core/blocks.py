@@ -8,8 +8,10 @@ Parallel (GPT-NeoX, Pythia):          mid = x + Attn(LN1(x));     out = mid + FF
 Post-sublayer (OLMo 2):               mid = x + LN1(Attn(x));     out = mid + LN2(FFN(mid))
                                       the norm sits on each sublayer's output, before the add, so
                                       the residual stream itself is never normalised.
-Decoder (encoder-decoder, pre-LN):    masked self-attention, then cross-attention to the
-                                      encoder's output, then the feed-forward.
+Decoder (encoder-decoder):            masked self-attention, then cross-attention to the
+                                      encoder's output, then the feed-forward; each of the three
+                                      pre-LN (the toy, T5: x + Sub(LN(x))) or post-LN (BART, Marian:
+                                      LN(x + Sub(x))).
 Llama, Mistral and Qwen2 are pre-LN blocks whose "LN" is RMSNorm (config.norm_kind) and
 whose feed-forward is gated (config.mlp): the same block, other switches.
 Each block returns its output and a BlockRecord of its intermediates (core/trace.py; tensors, batch kept).
@@ -89,15 +91,17 @@ class EncoderBlock(nn.Module):
         self.mlp_norm = make_norm(config)
 
     def forward(self, x: torch.Tensor, allowed: Optional[torch.Tensor] = None,
-                positions: Optional[torch.Tensor] = None, knock_out: Optional[KnockOut] = None,
-                patch: Optional[Patch] = None):
+                positions: Optional[torch.Tensor] = None, position_bias: Optional[torch.Tensor] = None,
+                knock_out: Optional[KnockOut] = None, patch: Optional[Patch] = None):
         """x: (B, T, d_model); allowed: bool mask broadcastable to (B, H, T, T);
-        positions: (T,) for rotary models; knock_out: heads of this block to knock out;
+        positions: (T,) for rotary models; position_bias: (1, H, T, T) added to the scores (T5);
+        knock_out: heads of this block to knock out;
         patch: another run's activations written into this block (resid_pre, head_out, attn_out, mlp_out)."""
         if patch is not None:
             x = patch.apply("resid_pre", x)
         attn_in = self.attn_norm(x) if self.pre_ln else x
-        a = self.attention(attn_in, allowed=allowed, positions=positions, knock_out=knock_out, patch=patch)
+        a = self.attention(attn_in, allowed=allowed, positions=positions, knock_out=knock_out, patch=patch,
+                           bias=position_bias)
         if patch is not None:
             a = a._replace(attn_out=patch.apply("attn_out", a.attn_out))
         if self.layout == "post_sublayer":
@@ -123,33 +127,44 @@ class EncoderBlock(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    """Pre-LN decoder block: masked self-attention, cross-attention to the encoder, feed-forward."""
+    """Decoder block: masked self-attention, cross-attention to the encoder, feed-forward; pre-LN (the
+    toy, T5) or post-LN (BART, Marian) by `config.norm`."""
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
-        self.self_norm = nn.LayerNorm(config.d_model, eps=config.eps)
+        self.pre_ln = config.norm != "post"
+        self.self_norm = make_norm(config)
         self.self_attention = MultiHeadAttention(config)
-        self.cross_norm = nn.LayerNorm(config.d_model, eps=config.eps)
+        self.cross_norm = make_norm(config)
         self.cross_attention = MultiHeadAttention(config)
-        self.mlp_norm = nn.LayerNorm(config.d_model, eps=config.eps)
+        self.mlp_norm = make_norm(config)
         self.mlp = FeedForward(config)
 
     def forward(self, x: torch.Tensor, memory: torch.Tensor,
                 self_allowed: Optional[torch.Tensor] = None,
-                cross_allowed: Optional[torch.Tensor] = None):
+                cross_allowed: Optional[torch.Tensor] = None,
+                position_bias: Optional[torch.Tensor] = None):
         """x: (B, T_target, d_model); memory: the encoder's output (B, T_source, d_model).
 
-        self_allowed should include the causal mask; cross_allowed hides padded source keys.
+        self_allowed should include the causal mask; cross_allowed hides padded source keys;
+        position_bias: (1, H, T_target, T_target) added to the self-attention's scores (T5).
         """
-        attn_in = self.self_norm(x)
-        a = self.self_attention(attn_in, allowed=self_allowed)
-        after_self = x + a.attn_out
-        cross_in = self.cross_norm(after_self)
-        c = self.cross_attention(cross_in, source=memory, allowed=cross_allowed)
-        resid_mid = after_self + c.attn_out
-        mlp_in = self.mlp_norm(resid_mid)
-        mlp_pre, mlp_hidden, mlp_out, _ = self.mlp(mlp_in)
-        resid_post = resid_mid + mlp_out
+        if self.pre_ln:
+            attn_in = self.self_norm(x)
+            a = self.self_attention(attn_in, allowed=self_allowed, bias=position_bias)
+            after_self = x + a.attn_out
+            cross_in = self.cross_norm(after_self)
+            c = self.cross_attention(cross_in, source=memory, allowed=cross_allowed)
+            resid_mid = after_self + c.attn_out
+            mlp_in = self.mlp_norm(resid_mid)
+        else:   # post-LN: each sublayer reads the stream as it is, and the sum is normalised
+            attn_in = x
+            a = self.self_attention(attn_in, allowed=self_allowed, bias=position_bias)
+            cross_in = self.self_norm(x + a.attn_out)
+            c = self.cross_attention(cross_in, source=memory, allowed=cross_allowed)
+            resid_mid = mlp_in = self.cross_norm(cross_in + c.attn_out)
+        mlp_pre, mlp_hidden, mlp_out, mlp_up = self.mlp(mlp_in)
+        resid_post = resid_mid + mlp_out if self.pre_ln else self.mlp_norm(resid_mid + mlp_out)
         return resid_post, BlockRecord(x, attention_record(attn_in, a), resid_mid, mlp_in, mlp_pre,
-                                       mlp_hidden, mlp_out, resid_post, mlp_up=None,
+                                       mlp_hidden, mlp_out, resid_post, mlp_up=mlp_up,
                                        cross=attention_record(cross_in, c))

@@ -12,7 +12,14 @@ FLOAT32 = 4  # bytes
 
 
 def count_parameters(config: TransformerConfig) -> int:
-    """Weights the config implies (tied unembedding counted once)."""
+    """Weights the config implies (tied unembedding counted once). An encoder–decoder's are counted
+    on its module built without memory (both stacks, both embedding tables, cross-attention)."""
+    if config.encoder_decoder:
+        import torch
+
+        from .seq2seq import EncoderDecoder   # here, not at the top: seq2seq builds on model, model on this
+        with torch.device("meta"):
+            return sum(p.numel() for p in EncoderDecoder(config).parameters())
     d, d_ff, d_kv, d_q = config.d_model, config.d_ff, config.kv_heads * config.d_head, config.d_attention
     attention = d * d_q + 2 * d * d_kv + d_q * d                    # W_Q, W_K, W_V, W_O
     attention += (d_q + 2 * d_kv) * config.qkv_bias + d * config.bias
@@ -62,5 +69,7 @@ def estimate_stored_bytes(config: TransformerConfig, t: int) -> int:
 
 def estimate_trace_bytes(config: TransformerConfig, t: int) -> int:
     """Memory one traced sentence of t tokens needs: what it stores, plus one layer's intermediates
-    (held by the forward pass while it runs, and by a page that reads a layer)."""
-    return estimate_stored_bytes(config, t) + estimate_layer_bytes(config, t)
+    (held by the forward pass while it runs, and by a page that reads a layer). An encoder–decoder
+    keeps a trace of each stack (the decoder's up to as many tokens), and its cross-attention's layer more."""
+    one = estimate_stored_bytes(config, t) + estimate_layer_bytes(config, t)
+    return 3 * one if config.encoder_decoder else one

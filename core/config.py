@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal, Optional
 
-POSITIONAL = ("learned", "sinusoidal", "rotary", "none")
+POSITIONAL = ("learned", "sinusoidal", "rotary", "relative", "none")
+# Where the sinusoids' sin and cos columns sit: interleaved (sin, cos, sin, cos, ...: the paper's
+# layout) or halves (every sin first, then every cos: Marian's).
+SINUSOID_LAYOUTS = ("interleaved", "halves")
 NORMS = ("layernorm", "rmsnorm")
 ACTIVATIONS = ("gelu", "relu", "gelu_tanh", "silu")
 MLPS = ("standard", "gated")
@@ -33,8 +36,9 @@ class TransformerConfig:
     d_ff: int                       # hidden width of the feed-forward (usually 4 * d_model)
     max_positions: int              # longest sequence the position table covers
     # How a token learns where it is: a learned table (BERT, GPT-2), the fixed sinusoids of the
-    # original paper, rotary (RoPE: q and k are rotated by position inside attention; Llama), or none.
-    positional: Literal["learned", "sinusoidal", "rotary", "none"] = "learned"
+    # original paper, rotary (RoPE: q and k are rotated by position inside attention; Llama), relative
+    # (T5: a learned bias per head and distance bucket added to every score; nothing added to the tokens), or none.
+    positional: Literal["learned", "sinusoidal", "rotary", "relative", "none"] = "learned"
     # The block's layout: post-LN is BERT; pre-LN is GPT-2 and Llama; parallel is GPT-NeoX (Pythia),
     # where attention and the feed-forward both read the block's input and both outputs are added;
     # post_sublayer is OLMo 2, where each sublayer's output is normalised before the residual add.
@@ -77,6 +81,20 @@ class TransformerConfig:
     # Each head's width when it is not d_model / n_heads (Qwen3-0.6B: 128 for 1024 / 16; gemma-7b: 256
     # for 3072 / 16): W_Q gives n_heads · head_dim numbers and W_O reads them back to d_model. None: d_model / n_heads.
     head_dim: Optional[int] = None
+    # -- encoder–decoders (core/seq2seq.py) --
+    # The config describes both stacks of an encoder–decoder (n_layers each side, the same sizes):
+    # T5, BART, Marian and the reversal toy; parameter counts and memory estimates then count both.
+    encoder_decoder: bool = False
+    # Scores are q·kᵀ/√d_head; T5 leaves out the √d_head (its initialisation absorbed it): q·kᵀ.
+    scale_attention: bool = True
+    # T5's relative positions (positional="relative"): each head adds a learned number per bucket of
+    # the distance key − query; `relative_buckets` buckets (half per direction in the encoder), exact
+    # up to a few tokens, logarithmic beyond, all distances past `relative_max_distance` in the last.
+    relative_buckets: int = 32
+    relative_max_distance: int = 128
+    sinusoid_layout: Literal["interleaved", "halves"] = "interleaved"
+    # A learned bias added to every logit (BART's and Marian's final_logits_bias).
+    logits_bias: bool = False
 
     def __post_init__(self) -> None:
         for name, upper in SIZE_LIMITS.items():
@@ -87,7 +105,8 @@ class TransformerConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a whole number from 0, got {value!r}.")
-        for name in ("embed_norm", "causal", "lm_head", "tie_embeddings", "bias", "qkv_bias"):
+        for name in ("embed_norm", "causal", "lm_head", "tie_embeddings", "bias", "qkv_bias", "encoder_decoder",
+                     "scale_attention", "logits_bias"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}.")
         if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not 0 < self.eps < 1:
@@ -107,9 +126,15 @@ class TransformerConfig:
             )
         for name, allowed in (("positional", POSITIONAL), ("norm", LAYOUTS),
                               ("activation", ACTIVATIONS), ("norm_kind", NORMS), ("mlp", MLPS),
-                              ("qk_norm", QK_NORMS)):
+                              ("qk_norm", QK_NORMS), ("sinusoid_layout", SINUSOID_LAYOUTS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}.")
+        for name in ("relative_buckets", "relative_max_distance"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= 1_000_000:
+                raise ValueError(f"{name} must be a whole number from 2 to 1,000,000, got {value!r}.")
+        if self.positional == "relative" and not self.encoder_decoder:
+            raise ValueError("relative positions (T5's bucketed bias) are built for encoder–decoders only here.")
         if self.positional == "sinusoidal" and self.d_model % 2 != 0:
             raise ValueError("the sinusoidal encoding pairs sin and cos dimensions, so d_model must be even.")
         # None stays None (not n_heads) so that dataclasses.replace(config, n_heads=...) stays valid.

@@ -3,7 +3,8 @@
 The input of layer 0 is  E_token[id] · scale + P[position] (+ E_type[segment]),
 (scale = config.embed_scale: 1, or √d_model in Gemma)
 LayerNorm-ed in BERT (embed_norm=True), passed on as is in GPT-2.
-Rotary models (Llama) add no position here: P is zero and RoPE acts inside attention.
+Rotary models (Llama) add no position here: P is zero and RoPE acts inside attention; nor does T5,
+whose relative positions are a bias on the attention scores (core/attention.py).
 """
 from __future__ import annotations
 
@@ -17,20 +18,26 @@ from torch import nn
 from .config import TransformerConfig
 
 
-def sinusoidal_encoding(n_positions: int, d_model: int) -> np.ndarray:
+def sinusoidal_encoding(n_positions: int, d_model: int, layout: str = "interleaved") -> np.ndarray:
     """The positional encoding of *Attention Is All You Need* (section 3.5).
 
     PE[pos, 2i]   = sin(pos / 10000^(2i / d_model))
     PE[pos, 2i+1] = cos(pos / 10000^(2i / d_model))
     Each pair of dimensions is a clock turning at its own speed; returns (n_positions, d_model).
+    layout "halves" (Marian) puts the same numbers in another order: every sin first, then every
+    cos (PE[pos, i] = sin(...), PE[pos, d_model/2 + i] = cos(...)).
     """
     if d_model % 2:
         raise ValueError("d_model must be even: dimensions come in sin/cos pairs.")
     position = np.arange(n_positions, dtype=np.float64)[:, None]            # (P, 1)
     rate = np.exp(-math.log(10000.0) * np.arange(0, d_model, 2) / d_model)   # (d_model/2,)
     pe = np.zeros((n_positions, d_model), dtype=np.float64)
-    pe[:, 0::2] = np.sin(position * rate)
-    pe[:, 1::2] = np.cos(position * rate)
+    if layout == "halves":
+        pe[:, : d_model // 2] = np.sin(position * rate)
+        pe[:, d_model // 2:] = np.cos(position * rate)
+    else:
+        pe[:, 0::2] = np.sin(position * rate)
+        pe[:, 1::2] = np.cos(position * rate)
     return pe.astype(np.float32)
 
 
@@ -50,7 +57,8 @@ class Embeddings(nn.Module):
             self.position = nn.Embedding(config.max_positions, config.d_model)
         elif config.positional == "sinusoidal":
             # A fixed table, not a parameter: saved with the model but never trained.
-            table = torch.from_numpy(sinusoidal_encoding(config.max_positions, config.d_model))
+            table = torch.from_numpy(sinusoidal_encoding(config.max_positions, config.d_model,
+                                                         config.sinusoid_layout))
             self.register_buffer("sinusoid", table, persistent=False)
         self.segment = nn.Embedding(config.type_vocab_size, config.d_model) if config.type_vocab_size else None
         self.norm = nn.LayerNorm(config.d_model, eps=config.eps) if config.embed_norm else None
@@ -82,7 +90,7 @@ class Embeddings(nn.Module):
             pos_embed = self.position.weight[:t].unsqueeze(0)           # (1, T, d_model)
         elif self.config.positional == "sinusoidal":
             pos_embed = self.sinusoid[:t].unsqueeze(0)                  # (1, T, d_model)
-        else:  # rotary or none: nothing is added to the tokens
+        else:  # rotary, relative (T5: a bias on the scores) or none: nothing is added to the tokens
             pos_embed = token_embed.new_zeros(1, t, self.config.d_model)  # (1, T, d_model)
         # Gemma scales the token rows by √d_model (config.embed_scale); token_embed stays the table's rows.
         x = (token_embed * self.config.embed_scale if self.config.embed_scale != 1.0 else token_embed) + pos_embed

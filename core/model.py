@@ -101,12 +101,14 @@ class BlockRerun:
 
     def __init__(self, blocks, make_args: Callable[[], tuple], knock_outs: Optional[dict[int, KnockOut]],
                  unembedding: Optional[Callable[[], torch.Tensor]] = None,
-                 patches: Optional[dict[int, Patch]] = None):
+                 patches: Optional[dict[int, Patch]] = None,
+                 logits_bias: Optional[Callable[[], Optional[torch.Tensor]]] = None):
         self.blocks = blocks
         self.make_args = make_args            # the masks are rebuilt, not kept: a T×T mask per cached trace
         self.knock_outs = knock_outs or {}
         self.patches = patches or {}          # a patched run's layers are recomputed with the same patch
         self.unembedding = unembedding
+        self.logits_bias = logits_bias        # BART's and Marian's bias on every logit (None: none)
         self.device = next(blocks.parameters()).device if len(blocks) else torch.device("cpu")
         self.params = [(p, p._version) for p in blocks.parameters()]
         self.stream: Optional[torch.Tensor] = None   # (L + 1, 1, T, d_model), set by build_trace
@@ -132,7 +134,9 @@ class BlockRerun:
         self.check()
         final = torch.tensor(final) if isinstance(final, np.ndarray) else final   # a copy: T × d_model only
         table = computed(self.unembedding())
-        return final.to(self.device, table.dtype) @ table.T                     # (N, vocab)
+        logits = final.to(self.device, table.dtype) @ table.T                   # (N, vocab)
+        bias = self.logits_bias() if self.logits_bias is not None else None
+        return logits if bias is None else logits + computed(bias)
 
 
 class Streamed:
@@ -367,14 +371,15 @@ class Transformer(nn.Module):
                            n_input_tokens=n_input_tokens, final=final)
 
 
-def from_state_dict(config: TransformerConfig, state: dict[str, torch.Tensor]) -> Transformer:
-    """Build a Transformer whose parameters are exactly `state` (strict: no missing, no extra).
+def from_state_dict(config: TransformerConfig, state: dict[str, torch.Tensor], net_class=None) -> nn.Module:
+    """Build a Transformer (or `net_class`, core/seq2seq.py's EncoderDecoder) whose parameters are
+    exactly `state` (strict: no missing, no extra).
 
     The module is created on the meta device so no time is spent on a random
     initialisation that would be overwritten at once.
     """
     with torch.device("meta"):
-        net = Transformer(config)
+        net = (net_class or Transformer)(config)
     expected = net.state_dict()
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
@@ -385,6 +390,9 @@ def from_state_dict(config: TransformerConfig, state: dict[str, torch.Tensor]) -
             raise ValueError(f"weight {name} has shape {tuple(tensor.shape)}, "
                              f"the config needs {tuple(expected[name].shape)}")
     net.load_state_dict(state, strict=True, assign=True)
-    if config.positional == "sinusoidal":  # a computed, non-persistent table
-        net.embeddings.sinusoid = torch.from_numpy(sinusoidal_encoding(config.max_positions, config.d_model))
+    if config.positional == "sinusoidal":  # a computed, non-persistent table (one per Embeddings)
+        for module in net.modules():
+            if isinstance(module, Embeddings):
+                module.sinusoid = torch.from_numpy(sinusoidal_encoding(config.max_positions, config.d_model,
+                                                                       config.sinusoid_layout))
     return net.eval()

@@ -5,7 +5,8 @@
 
 `trace` runs one source and one target and returns a Trace for each side, built as the
 decoder-only model builds its own: the decoder's Trace holds cross-attention in
-`.layers[l].cross`. The toy task it is trained on lives in training/reversal.py.
+`.layers[l].cross`. The toy task it is trained on lives in training/reversal.py; the real
+encoder–decoders (T5, BART, Marian) are loaded by models/seq2seq.py onto this same class.
 """
 from __future__ import annotations
 
@@ -16,91 +17,145 @@ import numpy as np
 import torch
 from torch import nn
 
-from .attention import causal_mask
-from .blocks import DecoderBlock, EncoderBlock
+from .attention import RelativePositionBias, causal_mask
+from .blocks import DecoderBlock, EncoderBlock, make_norm
 from .config import TransformerConfig
 from .embeddings import Embeddings
-from .model import BlockRerun, build_trace, in_float32, run_blocks, trace_blocks
+from .model import BlockRerun, build_trace, computed, from_state_dict, in_float32, run_blocks, trace_blocks
 from .trace import Trace
 
 
 class EncoderDecoder(nn.Module):
-    """Encoder (self-attention) + decoder (masked self-attention, cross-attention); one shared vocabulary."""
+    """Encoder (self-attention) + decoder (masked self-attention, cross-attention); one vocabulary.
+
+    The same switches as the decoder-only Transformer pick the family: the toy and T5 are pre-LN with a
+    final norm after each stack (T5: RMSNorm, relative position bias, unscaled scores); BART and Marian
+    are post-LN, with no final norm (BART: learned positions, a LayerNorm on the embeddings; Marian:
+    sinusoids, token rows × √d_model) and a bias on the logits. The logits read the target table
+    (tied) or their own matrix (`unembed`, T5 v1.1).
+    """
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.config = config
         self.source_embed = Embeddings(config)
         self.target_embed = Embeddings(config)
+        pre_ln = config.norm != "post"          # post-LN stacks end in their last block's own norm
         self.encoder = nn.ModuleList(EncoderBlock(config) for _ in range(config.n_layers))
-        self.encoder_norm = nn.LayerNorm(config.d_model, eps=config.eps)
+        self.encoder_norm = make_norm(config) if pre_ln else None
         self.decoder = nn.ModuleList(DecoderBlock(config) for _ in range(config.n_layers))
-        self.final_norm = nn.LayerNorm(config.d_model, eps=config.eps)
+        self.final_norm = make_norm(config) if pre_ln else None
+        relative = config.positional == "relative"
+        self.encoder_bias = RelativePositionBias(config, bidirectional=True) if relative else None
+        self.decoder_bias = RelativePositionBias(config, bidirectional=False) if relative else None
+        self.unembed = None if config.tie_embeddings else nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.logits_bias = nn.Parameter(torch.zeros(config.vocab_size)) if config.logits_bias else None
+
+    def unembedding(self) -> torch.Tensor:
+        """(vocab, d_model) matrix whose rows score each next token."""
+        return self.target_embed.token.weight if self.unembed is None else self.unembed.weight
+
+    def output_bias(self) -> Optional[torch.Tensor]:
+        """(vocab,) added to every logit (BART, Marian), or None."""
+        return self.logits_bias
+
+    def encoder_args(self, keys: torch.Tensor) -> tuple:
+        """What every encoder block reads besides its input: the mask of real source keys (B, S)
+        as (B, 1, 1, S), no rotary positions, and T5's bias."""
+        s = keys.shape[1]
+        bias = self.encoder_bias(s, s) if self.encoder_bias is not None else None
+        return keys[:, None, None, :], None, bias
+
+    def decoder_args(self, t: int, memory: torch.Tensor, keys: torch.Tensor) -> tuple:
+        """What every decoder block reads besides its input: the memory, the causal mask, the source
+        keys' mask and T5's (causal) bias."""
+        bias = self.decoder_bias(t, t) if self.decoder_bias is not None else None
+        return memory, causal_mask(t, t, memory.device)[None, None], keys[:, None, None, :], bias
+
+    def final(self, x: torch.Tensor, norm: Optional[nn.Module]) -> torch.Tensor:
+        return in_float32(norm, x) if norm is not None else x
+
+    def logits_of(self, final: torch.Tensor) -> torch.Tensor:
+        logits = final @ computed(self.unembedding()).T                    # (B, T, vocab)
+        return logits if self.logits_bias is None else logits + computed(self.logits_bias)
 
     def encode(self, source: torch.Tensor):
         """source: (B, S) ids. Returns (embedding result, records, memory (B, S, d_model), key mask (B, S))."""
         keys = source != self.config.pad_id                          # (B, S) padding is never looked at
-        emb = self.source_embed(source)
-        x, records = run_blocks(self.encoder, emb.embed, keys[:, None, None, :])   # mask (B, 1, 1, S)
-        return emb, records, self.encoder_norm(x), keys
+        emb = in_float32(self.source_embed, source)
+        x, records = run_blocks(self.encoder, emb.embed, *self.encoder_args(keys))
+        return emb, records, self.final(x, self.encoder_norm), keys
 
     def decode(self, target_in: torch.Tensor, memory: torch.Tensor, source_keys: torch.Tensor):
         """target_in: (B, T) ids starting with the start token. Returns (embedding result, records, final, logits)."""
-        t = target_in.shape[1]
-        self_allowed = causal_mask(t, t, target_in.device)[None, None]       # (1, 1, T, T)
-        cross_allowed = source_keys[:, None, None, :]                         # (B, 1, 1, S)
-        emb = self.target_embed(target_in)
-        x, records = run_blocks(self.decoder, emb.embed, memory, self_allowed, cross_allowed)
-        final = self.final_norm(x)
-        logits = final @ self.target_embed.token.weight.T                     # (B, T, vocab), tied
-        return emb, records, final, logits
+        emb = in_float32(self.target_embed, target_in)
+        x, records = run_blocks(self.decoder, emb.embed, *self.decoder_args(target_in.shape[1], memory, source_keys))
+        final = self.final(x, self.final_norm)
+        return emb, records, final, self.logits_of(final)
 
     def forward(self, source: torch.Tensor, target_in: torch.Tensor) -> torch.Tensor:
         _, _, memory, keys = self.encode(source)
         return self.decode(target_in, memory, keys)[3]
 
     @torch.no_grad()
-    def greedy(self, source: torch.Tensor, max_len: int, start_id: int) -> torch.Tensor:
-        """Write the output one token at a time, always taking the most likely; (B, ≤ max_len)."""
+    def greedy(self, source: torch.Tensor, max_len: int, start_id: int, stop_id: Optional[int] = None,
+               banned: Sequence[int] = (), first_id: Optional[int] = None) -> torch.Tensor:
+        """Write the output one token at a time, always taking the most likely; (B, ≤ max_len).
+
+        stop_id: the end token, after which a row writes nothing more (it is kept; a batch of one stops
+        there). banned: tokens never written. first_id: the token forced first (some BART checkpoints'
+        forced_bos_token_id). The same rules as transformers' greedy generate."""
         _, _, memory, keys = self.encode(source)
-        out = torch.full((source.shape[0], 1), start_id, dtype=torch.long)
-        for _ in range(max_len):
+        out = torch.full((source.shape[0], 1), start_id, dtype=torch.long, device=source.device)
+        for step in range(max_len):
             logits = self.decode(out, memory, keys)[3][:, -1]                  # (B, vocab)
+            if banned:
+                logits[:, list(banned)] = float("-inf")
+            if step == 0 and first_id is not None:
+                logits[:, :] = float("-inf")
+                logits[:, first_id] = 0.0
             out = torch.cat([out, logits.argmax(-1, keepdim=True)], dim=1)
+            if stop_id is not None and source.shape[0] == 1 and int(out[0, -1]) == stop_id:
+                break
         return out[:, 1:]
 
     @torch.inference_mode()
     def trace(self, source_ids: Sequence[int], target_ids: Sequence[int], source_tokens: Sequence[str],
-              target_tokens: Sequence[str], special: Optional[set[int]] = None, text: str = "") -> tuple[Trace, Trace]:
-        """One source and one target (starting with the start token) -> (encoder Trace, decoder Trace)."""
+              target_tokens: Sequence[str], special: Optional[set[int]] = None, text: str = "",
+              source_offsets: Optional[Sequence[tuple[int, int]]] = None,
+              source_special: Optional[Sequence[bool]] = None) -> tuple[Trace, Trace]:
+        """One source and one target (starting with the start token) -> (encoder Trace, decoder Trace).
+        special: ids marked special (or source_special: the source tokenizer's own mask)."""
         special = special or set()
         h, h_kv = self.config.n_heads, self.config.kv_heads
-        source = torch.tensor([list(source_ids)])                           # (1, S)
-        target_in = torch.tensor([list(target_ids)])                        # (1, T)
+        device = self.source_embed.token.weight.device
+        source = torch.tensor([list(source_ids)], device=device)           # (1, S)
+        target_in = torch.tensor([list(target_ids)], device=device)        # (1, T)
         keys = source != self.config.pad_id                                 # (1, S)
         t = target_in.shape[1]
 
-        def encoder_args() -> tuple:
-            return (keys[:, None, None, :],)                                # (1, 1, 1, S)
-
         enc_emb = in_float32(self.source_embed, source)
-        x, enc_kept = trace_blocks(self.encoder, h, False, enc_emb.embed, *encoder_args())
-        memory = in_float32(self.encoder_norm, x)                           # (1, S, d_model)
-
-        def decoder_args() -> tuple:
-            return memory, causal_mask(t, t)[None, None], keys[:, None, None, :]
-
+        x, enc_kept = trace_blocks(self.encoder, h, False, enc_emb.embed.cpu(), *self.encoder_args(keys))
+        memory = self.final(x, self.encoder_norm)                           # (1, S, d_model)
         dec_emb = in_float32(self.target_embed, target_in)
-        x, dec_kept = trace_blocks(self.decoder, h, True, dec_emb.embed, *decoder_args())
-        final = in_float32(self.final_norm, x)
-        encoder = build_trace(source_ids, enc_emb, enc_kept, BlockRerun(self.encoder, encoder_args, None),
-                              causal=False, n_heads=h, n_kv_heads=h_kv, tokens=source_tokens,
-                              special_mask=[i in special for i in source_ids], text=text)
+        x, dec_kept = trace_blocks(self.decoder, h, True, dec_emb.embed.cpu(), *self.decoder_args(t, memory, keys))
+        final = self.final(x, self.final_norm)
+        encoder = build_trace(source_ids, enc_emb, enc_kept, BlockRerun(self.encoder, lambda: self.encoder_args(keys),
+                                                                        None),
+                              causal=False, n_heads=h, n_kv_heads=h_kv, tokens=source_tokens, offsets=source_offsets,
+                              special_mask=list(source_special) if source_special is not None
+                              else [i in special for i in source_ids], text=text)
         decoder = build_trace(target_ids, dec_emb, dec_kept,
-                              BlockRerun(self.decoder, decoder_args, None, lambda: self.target_embed.token.weight),
+                              BlockRerun(self.decoder, lambda: self.decoder_args(t, memory, keys), None,
+                                         self.unembedding, logits_bias=self.output_bias),
                               causal=True, n_heads=h, n_kv_heads=h_kv, tokens=target_tokens,
                               special_mask=[i in special for i in target_ids], text=text, final=final)
         return encoder, decoder
+
+
+def seq2seq_from_state_dict(config: TransformerConfig, state: dict[str, torch.Tensor]) -> EncoderDecoder:
+    """An EncoderDecoder whose parameters are exactly `state` (strict, as core.model.from_state_dict)."""
+    return from_state_dict(config, state, EncoderDecoder)
 
 
 @dataclass(frozen=True)
