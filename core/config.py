@@ -95,6 +95,9 @@ class TransformerConfig:
     sinusoid_layout: Literal["interleaved", "halves"] = "interleaved"
     # A learned bias added to every logit (BART's and Marian's final_logits_bias).
     logits_bias: bool = False
+    # The decoder's output is multiplied by this before the unembedding (the original T5: d_model^-0.5,
+    # which keeps logits read from the shared token table small); 1 for every other model.
+    output_scale: float = 1.0
 
     def __post_init__(self) -> None:
         for name, upper in SIZE_LIMITS.items():
@@ -114,6 +117,9 @@ class TransformerConfig:
         if isinstance(self.embed_scale, bool) or not isinstance(self.embed_scale, (int, float)) \
                 or not 0 < self.embed_scale < 1e6:
             raise ValueError(f"embed_scale must be a positive number, got {self.embed_scale!r}.")
+        if isinstance(self.output_scale, bool) or not isinstance(self.output_scale, (int, float)) \
+                or not 0 < self.output_scale < 1e6:
+            raise ValueError(f"output_scale must be a positive number, got {self.output_scale!r}.")
         hd = self.head_dim
         if hd is not None and (isinstance(hd, bool) or not isinstance(hd, int) or not 1 <= hd <= 65_536):
             raise ValueError(f"head_dim must be a whole number from 1 to 65,536, got {hd!r}.")

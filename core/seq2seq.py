@@ -52,8 +52,10 @@ class EncoderDecoder(nn.Module):
         self.logits_bias = nn.Parameter(torch.zeros(config.vocab_size)) if config.logits_bias else None
 
     def unembedding(self) -> torch.Tensor:
-        """(vocab, d_model) matrix whose rows score each next token."""
-        return self.target_embed.token.weight if self.unembed is None else self.unembed.weight
+        """(vocab, d_model) matrix whose rows score each next token; with the original T5's output
+        scale folded in (final · s) · Eᵀ = final · (s · E)ᵀ, a scaled copy made for this call."""
+        table = self.target_embed.token.weight if self.unembed is None else self.unembed.weight
+        return table if self.config.output_scale == 1.0 else computed(table) * self.config.output_scale
 
     def output_bias(self) -> Optional[torch.Tensor]:
         """(vocab,) added to every logit (BART, Marian), or None."""
@@ -165,6 +167,8 @@ class Seq2SeqTrace:
     encoder: Trace                # source tokens; encoder self-attention in .layers[l].weights
     decoder: Trace                # start token + output; masked self-attention in .layers[l].weights,
                                   # cross-attention (T_target, T_source) in .layers[l].cross.weights
+    typed: bool = False           # the target was given (forced decoding), not the model's own output
+    truncated: bool = False       # the source was cut to the model's token limit
 
     def anti_diagonal_share(self, layer: int = -1) -> float:
         """Mean cross-attention weight (over heads) that output token i puts on source token n-1-i:

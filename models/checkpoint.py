@@ -18,6 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 
 from core import Transformer, TransformerConfig
+from core.seq2seq import EncoderDecoder
 
 from .files import weight_files  # paths checked inside the folder, the shard index read bounded
 
@@ -53,7 +54,7 @@ def common_prefix(names: Iterable[str], candidates: tuple[str, ...], probe: str)
 def expected_shapes(config: TransformerConfig) -> dict[str, tuple[int, ...]]:
     """Our parameter names and shapes for `config`, without allocating any weights."""
     with torch.device("meta"):
-        net = Transformer(config)
+        net = EncoderDecoder(config) if config.encoder_decoder else Transformer(config)
     return {name: tuple(t.shape) for name, t in net.state_dict().items()}
 
 

@@ -15,18 +15,20 @@ from pathlib import Path
 from core import TransformerConfig, from_state_dict
 from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
 from core.model import device_from_env
+from core.seq2seq import seq2seq_from_state_dict
 
-from . import bert, distilbert, gemma, gpt2, gpt_neox, llama, olmo2, phi3, qwen3, roberta
+from . import bart, bert, distilbert, gemma, gpt2, gpt_neox, llama, marian, olmo2, phi3, qwen3, roberta, t5
 from .checkpoint import convert, read_weights
 from .family import STEP_PAGES, Family
-from .files import read_config, require_finite, sentence_pooling
+from .files import MAX_CONFIG_BYTES, inside, read_config, read_json_capped, require_finite, sentence_pooling
 from .loaded import LoadedModel
+from .seq2seq import LoadedSeq2Seq, generation_of
 from .text import TextTokenizer
 
 # The family list: adding a family is its own file, and one entry here (and in the import above).
 FAMILY_LIST: tuple[Family, ...] = (bert.FAMILY, roberta.FAMILY, distilbert.FAMILY, gpt2.FAMILY, llama.FAMILY,
                                    gpt_neox.FAMILY, phi3.FAMILY, qwen3.FAMILY,
-                                   olmo2.FAMILY, gemma.FAMILY)
+                                   olmo2.FAMILY, gemma.FAMILY, t5.FAMILY, bart.FAMILY, marian.FAMILY)
 FAMILIES: dict[str, Family] = {t: family for family in FAMILY_LIST for t in family.model_types}
 SUPPORTED = tuple(FAMILIES)
 
@@ -108,11 +110,29 @@ def step_pages(model_type) -> tuple[str, ...]:
     return family.step_pages if family is not None else STEP_PAGES
 
 
+def page_applies(model_type, page: str) -> bool:
+    """Whether a page reads models of this type (every page reads ours and the single-stack families)."""
+    family = family_of(model_type)
+    return family.page_applies(page) if family is not None else True
+
+
 def describe(model_type: str, config: TransformerConfig, where: str) -> str:
     kv = f" ({config.kv_heads} key/value heads)" if config.kv_heads != config.n_heads else ""
     kind = "decoder: each token sees only the past" if config.causal else "encoder: every token sees every other"
+    if config.encoder_decoder:
+        kind = ("encoder–decoder: the encoder reads the source, the decoder writes the output reading it "
+                "through cross-attention; layers and heads per side")
     return (f"{model_type} from {where}: {config.n_layers} layers × {config.n_heads} heads{kv}, "
             f"{config.d_model} dimensions, {count_parameters(config) / 1e6:,.1f}M parameters; {kind}.")
+
+
+def generation_config(folder: Path) -> dict:
+    """generation_config.json when the folder has one (how transformers' generate writes: its start,
+    end and banned tokens override config.json's), else {}."""
+    if not (folder / "generation_config.json").is_file():
+        return {}
+    raw = read_json_capped(inside(folder, "generation_config.json"), MAX_CONFIG_BYTES)
+    return raw if isinstance(raw, dict) else {}
 
 
 def load_family(folder: Path, name: str, hf: dict | None = None):
@@ -134,8 +154,12 @@ def load_family(folder: Path, name: str, hf: dict | None = None):
     state = convert(theirs, mapping, ignored, config, str(folder))
     del theirs
     require_finite(state, folder / "model.safetensors")
-    net = from_state_dict(config, state).to(device_from_env())   # ATTENTION_EXPLORER_DEVICE, else the CPU
     info = {"family": model_type, "n_parameters": count_parameters(config), "max_tokens": n_tokens,
             "sentence": sentence_pooling(folder)}
+    if config.encoder_decoder:
+        net = seq2seq_from_state_dict(config, state).to(device_from_env())
+        return LoadedSeq2Seq(name=name, config=config, net=net, tokenizer=tokenizer, generation=generation_of(hf, generation_config(folder)),
+                             description=describe(model_type, config, name), folder=folder, info=info)
+    net = from_state_dict(config, state).to(device_from_env())   # ATTENTION_EXPLORER_DEVICE, else the CPU
     return LoadedModel(name=name, config=config, net=net, tokenizer=tokenizer,
                        description=describe(model_type, config, name), folder=folder, info=info)

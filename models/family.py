@@ -15,6 +15,9 @@ all read these fields.
                    (a sliding window), or None; the server's own limit applies on top
     step_pages     the "inside the model" step pages whose numpy recomputation (analysis/recompute.py)
                    follows this family's mathematics; the others say plainly that they do not apply
+    encoder_decoder  an encoder–decoder (T5, BART, Marian): loaded as core/seq2seq.py's EncoderDecoder
+                   (models/seq2seq.py), traced as a source and a target; only the pages in
+                   ENCODER_DECODER_PAGES apply, the others say why they do not
 """
 from __future__ import annotations
 
@@ -29,6 +32,10 @@ from .checkpoint import NameMap
 # the tokens and mask steps do not depend on the family. A family whose mathematics recompute.py
 # does not follow yet lists fewer, and those pages say so instead of showing wrong numbers.
 STEP_PAGES = ("step_embeddings", "step_head", "step_layer")
+
+# The pages that read an encoder–decoder's two traces (encoder, decoder with cross-attention). Every other
+# page reads one stack's Trace and the model's one block list, and says so instead for these models.
+ENCODER_DECODER_PAGES = ("seq2seq",)
 
 ConfigMapping = Callable[[dict], TransformerConfig]
 WeightMap = Callable[[TransformerConfig, dict, str], tuple[NameMap, list[str]]]
@@ -47,13 +54,20 @@ class Family:
     weight_map: WeightMap
     token_limit: Callable[[TransformerConfig, dict], Optional[int]] = no_token_limit
     step_pages: tuple[str, ...] = field(default=STEP_PAGES)
+    encoder_decoder: bool = False
 
     def __post_init__(self) -> None:
+        if self.encoder_decoder:   # the step pages recompute one stack's blocks: not an encoder–decoder's
+            object.__setattr__(self, "step_pages", ())
         if not self.model_types:
             raise ValueError(f"family {self.name!r} names no model_type")
         unknown = set(self.step_pages) - set(STEP_PAGES)
         if unknown:
             raise ValueError(f"family {self.name!r} lists unknown step pages {sorted(unknown)}")
+
+    def page_applies(self, page: str) -> bool:
+        """Whether the page (its file name, "attention_head") reads models of this family."""
+        return page in ENCODER_DECODER_PAGES if self.encoder_decoder else True
 
     def display_name(self, model_type: str) -> str:
         """"GPT-NeoX", "Mistral", ...: the name headings use for a model of this type."""

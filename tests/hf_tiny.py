@@ -70,10 +70,16 @@ CASES: dict[str, list[dict]] = {
     "olmo2": [dict(tied=False), dict(tied=True)],
     # RMSNorm with (1 + w), token rows × √d_model, GeGLU; tied as Gemma ships, multi-query, and untied.
     "gemma": [dict(tied=True), dict(tied=False, head_dim=32)],
+    # Encoder–decoders (tests/test_seq2seq_families.py). T5: the original (ReLU, output × d_model^-0.5
+    # into the tied table) and v1.1 / Flan-T5 (gated GELU, no scaling, heads wider than D / HEADS).
+    "t5": [dict(tied=True), dict(tied=False, head_dim=32)],
+    "bart": [dict(tied=True), dict(tied=True, scale=True)],   # token rows × √d_model in the second
+    "marian": [dict(tied=True)],
 }
 # What each model_type's tokenizer adds to a sentence, as its real tokenizer does.
 SPECIALS = {"gpt2": [], "gpt_neox": [], "olmo2": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"], "phi3": ["<s>"], "qwen3": ["<s>"], "gemma": ["<s>"],
-            "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"]}
+            "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"],
+            "t5": ["</s>"], "bart": ["<s>", "</s>"], "marian": ["</s>"]}
 
 
 def case_id(family: str, variant: dict) -> str:
@@ -85,6 +91,8 @@ def case_id(family: str, variant: dict) -> str:
         parts.append(f"rotary{variant['rotary_pct']:g}")
     if "head_dim" in variant:
         parts.append(f"head_dim{variant['head_dim']}")
+    if variant.get("scale"):
+        parts.append("scaled")
     return "-".join(parts)
 
 
@@ -97,6 +105,16 @@ def tokenizer_for(family: str) -> Tokenizer:
             single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))])
         return tok
     if family == "roberta":  # <s> ... </s>, pad is id 1
+        tok = byte_level_bpe(["<s>", "<pad>", "</s>", "<unk>"], None)
+        tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=True)
+        return tok
+    if family in ("t5", "marian"):  # the source ends in </s>; T5: pad 0, eos 1; Marian: eos 0, pad 2
+        specials = ["<pad>", "</s>", "<unk>"] if family == "t5" else ["</s>", "<unk>", "<pad>"]
+        tok = byte_level_bpe(specials, None)
+        tok.post_processor = processors.TemplateProcessing(
+            single="$A </s>", pair="$A $B </s>", special_tokens=[("</s>", tok.token_to_id("</s>"))])
+        return tok
+    if family == "bart":  # <s> ... </s> as RoBERTa, pad 1, eos 2
         tok = byte_level_bpe(["<s>", "<pad>", "</s>", "<unk>"], None)
         tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=True)
         return tok
@@ -114,7 +132,7 @@ def tokenizer_for(family: str) -> Tokenizer:
 
 
 def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = True, rotary_pct: float = 0.25,
-             head_dim: int = D // HEADS):
+             head_dim: int = D // HEADS, scale: bool = False):
     """A transformers model of the family with random weights large enough to make attention uneven.
     parallel, rotary_pct: GPT-NeoX's use_parallel_residual and share of each head turned by RoPE;
     head_dim: Qwen3's and Gemma's head width (D // HEADS, or wider)."""
@@ -181,17 +199,43 @@ def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = 
                                 hidden_act="gelu_pytorch_tanh", tie_word_embeddings=tied,
                                 pad_token_id=0, bos_token_id=1, eos_token_id=2, **common)
         cls = tf.GemmaForCausalLM
+    elif family == "t5":  # few buckets and a short max distance, so test sentences reach the log-spaced and last ones
+        config = tf.T5Config(d_model=D, d_kv=head_dim, d_ff=D_FF, num_layers=LAYERS, num_heads=HEADS,
+                             relative_attention_num_buckets=8, relative_attention_max_distance=20,
+                             feed_forward_proj="relu" if tied else "gated-gelu", tie_word_embeddings=tied,
+                             pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, **common)
+        cls = tf.T5ForConditionalGeneration
+    elif family in ("bart", "marian"):
+        sizes = dict(d_model=D, encoder_layers=LAYERS, decoder_layers=LAYERS, encoder_attention_heads=HEADS,
+                     decoder_attention_heads=HEADS, encoder_ffn_dim=D_FF, decoder_ffn_dim=D_FF,
+                     max_position_embeddings=POSITIONS, tie_word_embeddings=tied, **common)
+        if family == "bart":
+            config = tf.BartConfig(scale_embedding=scale, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                                   decoder_start_token_id=2, forced_eos_token_id=2, **sizes)
+            cls = tf.BartForConditionalGeneration
+        else:  # as the opus-mt models: swish, token rows × √d_model, the pad token never written
+            config = tf.MarianConfig(scale_embedding=True, activation_function="swish", pad_token_id=2,
+                                     eos_token_id=0, decoder_start_token_id=2, forced_eos_token_id=0, **sizes)
+            cls = tf.MarianMTModel
     else:
         raise ValueError(family)
     torch.manual_seed(seed)
     model = cls(config).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():  # tied tables appear once
+            if family == "marian" and "embed_positions" in name:   # the fixed sinusoids, never saved
+                continue
             is_norm = "norm" in name.lower() or ".ln_" in name or name.startswith("ln_f")
             if is_norm and name.endswith("weight"):
                 p.copy_(1 + 0.1 * torch.randn_like(p))
+            elif "relative_attention_bias" in name:            # T5: large enough to move the weights
+                p.copy_(torch.randn_like(p))
             else:
                 p.copy_(0.1 * torch.randn_like(p))
+        if hasattr(model, "final_logits_bias"):          # BART, Marian: a buffer, zeros unless set
+            model.final_logits_bias.copy_(0.5 * torch.randn_like(model.final_logits_bias))
+    if family == "marian":
+        model.generation_config.bad_words_ids = [[2]]   # opus-mt's generation config bans its pad token
     return model
 
 
