@@ -169,6 +169,7 @@ class Seq2SeqTrace:
                                   # cross-attention (T_target, T_source) in .layers[l].cross.weights
     typed: bool = False           # the target was given (forced decoding), not the model's own output
     truncated: bool = False       # the source was cut to the model's token limit
+    last_guess: str = ""          # the token the decoder's last row finds likeliest (the end token, when done)
 
     def anti_diagonal_share(self, layer: int = -1) -> float:
         """Mean cross-attention weight (over heads) that output token i puts on source token n-1-i:
@@ -176,3 +177,21 @@ class Seq2SeqTrace:
         weights = self.decoder.layers[layer].cross.weights.mean(axis=0)     # (T_target, S)
         n = weights.shape[1]
         return float(np.mean([weights[i, n - 1 - i] for i in range(min(n, weights.shape[0]))]))
+
+    def cross_weights(self, layer: int = -1, head: Optional[int] = None) -> np.ndarray:
+        """(T_target, T_source) cross-attention of one head, or the mean of the layer's heads (head None)."""
+        weights = self.decoder.layers[layer].cross.weights                  # (H, T_target, S)
+        return weights.mean(axis=0) if head is None else weights[head]
+
+    def alignment(self, layer: int = -1, head: Optional[int] = None) -> list[tuple[str, str, float]]:
+        """For each decoder row: the token it writes (the next one it reads; for the last row, the model's
+        own likeliest next token), the source token its cross-attention weighs most, and that weight."""
+        weights = self.cross_weights(layer, head)
+        rows = []
+        for i in range(len(self.decoder)):
+            written = self.decoder.tokens[i + 1] if i + 1 < len(self.decoder) else None
+            if written is None:
+                written = f"({self.last_guess})" if self.last_guess else ""
+            j = int(weights[i].argmax())
+            rows.append((written or "", self.encoder.tokens[j], float(weights[i, j])))
+        return rows

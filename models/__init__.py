@@ -2,6 +2,7 @@
 
 registry.py     load_model(name): "minilm" or a folder, dispatched on config.json's model_type
 loaded.py       LoadedModel: a core Transformer and its tokenizer, read-only after loading
+seq2seq.py      LoadedSeq2Seq: an encoder–decoder (T5, BART, Marian), traced as a source and a target
 families.py     Hugging Face checkpoints: the one family list (FAMILY_LIST), load_family, size checks
 family.py       the Family protocol each family file fills in (names, config mapping, weight map, ...)
 <family>.py     one file per Hugging Face family, listed in families.py (bert.py: MiniLM is a BERT)
@@ -12,8 +13,9 @@ text.py         text -> tokens with the `tokenizers` library; stages.py: each to
 vectors.py      word-vector tables: GloVe, and any loaded model's input embeddings (vectors_from_model)
 """
 from .loaded import LoadedModel
+from .seq2seq import LoadedSeq2Seq
 from .registry import available_models, load_model
 from .text import EmptyTextError
 from .vectors import VECTOR_SPACES, load_vectors
 
-__all__ = ["EmptyTextError", "LoadedModel", "VECTOR_SPACES", "available_models", "load_model", "load_vectors"]
+__all__ = ["EmptyTextError", "LoadedModel", "LoadedSeq2Seq", "VECTOR_SPACES", "available_models", "load_model", "load_vectors"]

@@ -116,7 +116,7 @@ def summary(raw: dict) -> str:
         size = count_parameters(config) / 1e6
     except Exception:   # noqa: BLE001 - a label never breaks the listing
         return ""
-    kind = "decoder" if config.causal else "encoder"
+    kind = "encoder–decoder" if config.encoder_decoder else "decoder" if config.causal else "encoder"
     millions = f"{size:,.0f} M" if size >= 10 else f"{size:,.1f} M"
     return f"{family} {kind} · {config.n_layers} × {config.n_heads} heads · {millions}"
 

@@ -101,5 +101,6 @@ class LoadedSeq2Seq:
             enc.ids, decoder_ids, enc.tokens, [self.tokenizer.id_to_token(i) or f"<{i}>" for i in decoder_ids],
             special=specials, text=source, source_offsets=enc.offsets, source_special=enc.special_mask)
         output = self.tokenizer.backend.decode(decoder_ids[1:], skip_special_tokens=True)
+        guess = self.tokenizer.id_to_token(int(decoder.top_ids[-1, 0])) or ""
         return Seq2SeqTrace(source=source, output=output, encoder=encoder, decoder=decoder,
-                            typed=target is not None, truncated=enc.truncated)
+                            typed=target is not None, truncated=enc.truncated, last_guess=guess)

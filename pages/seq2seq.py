@@ -1,11 +1,15 @@
-"""Encoder–decoder: train a model to reverse letters, then watch its cross-attention align output with input."""
+"""Encoder–decoder: a real one picked in the sidebar (T5, BART, Marian: ui/seq2seq.py), or train a model to
+reverse letters, then watch its cross-attention align output with input."""
 import streamlit as st
 
 from core.seq2seq import EncoderDecoder
 from training.cost import cost_problem, duration, seq2seq_cost
 from training.reversal import ReversalTask, new_seq2seq, predictions, seq2seq_config, trace_reversal
 from training.weights import snapshot
+from models import LoadedSeq2Seq
 from ui.frame import require_frame
+from ui.seq2seq import encoder_decoder_page
+from ui.state import current_model
 from ui.training import calibration, estimate_note, train_reversal
 from ui.training_probe import letters_heatmap, show_letters, training_scrubber
 from ui.widgets import linked, plot
@@ -19,6 +23,10 @@ def model_of(run: dict, trained: bool = True) -> EncoderDecoder:
 
 
 require_frame()
+picked = current_model()
+if isinstance(picked, LoadedSeq2Seq):    # a real encoder–decoder in the sidebar: its own source and output
+    encoder_decoder_page(picked)
+    st.stop()
 st.title("🔁 Encoder–decoder: reversing letters")
 st.markdown("A translation model in miniature. The **encoder** reads the input letters with self-attention "
             "(everyone sees everyone); the **decoder** writes the output one letter at a time with *masked* "

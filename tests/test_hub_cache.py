@@ -53,8 +53,8 @@ def cache(tmp_path, monkeypatch, models_built):
     root = tmp_path / "hub"
     add_to_cache(root, "tiny-org/tiny-gpt2", models_built["gpt2"][1])
     add_to_cache(root, "tiny-org/tiny-llama", models_built["llama"][1], ref=False)  # no refs/main
-    t5 = {"config.json": json.dumps({"model_type": "t5"}).encode()}
-    add_to_cache(root, "other/t5-small", t5)                                          # not a supported family
+    mbart = {"config.json": json.dumps({"model_type": "mbart"}).encode()}
+    add_to_cache(root, "other/mbart-small", mbart)                                       # not a supported family
     pickled = dict(models_built["gpt2"][1])
     pickled["pytorch_model.bin"] = pickled.pop("model.safetensors")
     add_to_cache(root, "old/pickled-gpt2", pickled)                                   # only a pickle file

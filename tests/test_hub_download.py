@@ -56,8 +56,8 @@ def hub(tmp_path, monkeypatch, checkpoints):
         hub.add("old-org/pickled-gpt2", pickled)
         hub.add("gated-org/gated-gpt2", main, gated=True, tokens=("hf_good",))
         hub.add("big-org/sharded-gpt2", checkpoints["sharded"])
-        t5 = dict(main, **{"config.json": b'{"model_type": "t5", "d_model": 64}'})
-        hub.add("other-org/tiny-t5", t5, parameters={"F32": 123_456})
+        mbart = dict(main, **{"config.json": b'{"model_type": "mbart", "d_model": 64}'})
+        hub.add("other-org/tiny-mbart", mbart, parameters={"F32": 123_456})
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
         monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
         monkeypatch.delenv("HF_TOKEN", raising=False)
@@ -152,8 +152,8 @@ def test_a_sharded_checkpoint_comes_with_its_index_and_every_shard(hub, checkpoi
 
 
 def test_a_family_the_core_does_not_implement_is_refused_with_the_hubs_count(hub):
-    plan = plan_download("other-org/tiny-t5")
-    assert plan.family == "t5" and "not supported" in plan.problem
+    plan = plan_download("other-org/tiny-mbart")
+    assert plan.family == "mbart" and "not supported" in plan.problem
     assert plan.n_parameters == 123_456                           # the Hub's safetensors metadata
     assert any("0.1M parameters" in line for line in plan.summary())
     assert written(cache_dir()) == []

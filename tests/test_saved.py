@@ -88,7 +88,7 @@ def test_mismatched_weights_are_refused(trained, tmp_path):
     (lambda f: (f / "config.json").unlink(), "config.json"),
     (lambda f: (f / "model.safetensors").unlink(), "model.safetensors is missing"),
     (lambda f: (f / "tokenizer.json").write_text("garbage"), "tokenizer.json"),
-    (lambda f: (f / "config.json").write_text('{"model_type": "t5"}'), "model_type 't5' is not supported"),
+    (lambda f: (f / "config.json").write_text('{"model_type": "mbart"}'), "model_type 'mbart' is not supported"),
     (lambda f: (f / "config.json").write_text('[1, 2]'), "must hold a JSON object"),
     (lambda f: (f / "config.json").write_text("[" * 200_000), "config.json is not valid JSON"),
 ])

@@ -7,10 +7,15 @@ Each page runs alone too (AppTest), with these defaults.
 """
 from __future__ import annotations
 
+import contextvars
+from pathlib import Path
+
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import Trace
 from models import EmptyTextError, LoadedModel, load_model
+from models.families import display_name, page_applies
 from ui.cache import ByteCache, budget_from_env
 from ui.library import listed_models
 
@@ -26,6 +31,21 @@ EXAMPLES = [
 MAX_CHARS = 20_000   # more than 512 tokens' worth; the text box refuses beyond this
 URL_SENTENCE_LIMIT = 2_000  # longer sentences stay in the session but not in the link (ui/url.py)
 COLOUR_BLIND = "colour_blind"  # the sidebar's "Colour-blind-safe colours" (cb=1 in the link)
+
+
+# The page this run shows (its file name): set by the frame (ui/url.set_page) or by the page itself.
+PAGE = contextvars.ContextVar("page", default="")
+
+
+def page_name() -> str:
+    """The page this run shows: the frame's word, else (a page run alone, as tests do) the script's
+    own file name."""
+    name = PAGE.get()
+    if not name:
+        ctx = get_script_run_ctx()
+        script = Path(ctx.main_script_path) if ctx is not None else None
+        name = script.stem if script is not None and script.name != "app.py" else ""
+    return name
 
 
 # -- models and traces -------------------------------------------------------------------
@@ -73,12 +93,30 @@ def current_sentence() -> str:
 
 
 def current_model(model_name: str | None = None) -> LoadedModel:
+    """The sidebar's model (or `model_name`); a page that does not read this model's family stops, saying why."""
     name = model_name or current_model_name()
     try:
-        return get_model(name)
+        model = get_model(name)
     except (OSError, ValueError) as exc:
         st.error(f"The model {model_choices().get(name, 'you picked')} could not be loaded: {exc}")  # no server path
         st.stop()
+    require_page_applies(model)
+    return model
+
+
+def require_page_applies(model) -> None:
+    """An encoder–decoder (T5, BART, Marian) is two stacks read through cross-attention: pages built for one
+    stack of attention say so and point to the page that shows it, instead of showing half the model."""
+    family = model.info.get("family")
+    if page_applies(family, page_name()):
+        return
+    st.info(f"{model.name} is an encoder–decoder ({display_name(family)}): an encoder reads the source and a decoder "
+            "writes the output, reading the source through cross-attention. This page reads one stack of "
+            "attention and one list of blocks, so it does not apply to it. Open **Encoder–decoder** (under "
+            "Train) to see its encoder, its decoder and which source words each output word read; or pick "
+            "another model in the sidebar.")
+    st.page_link("pages/seq2seq.py", label="Open Encoder–decoder", icon="🔁")
+    st.stop()
 
 
 def current_model_and_trace() -> tuple[LoadedModel, Trace]:

@@ -30,14 +30,14 @@ from a constant each page must remember.
 """
 from __future__ import annotations
 
-import contextvars
 import re
 from pathlib import Path
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ui.state import COLOUR_BLIND, DEFAULT_MODEL, DEFAULT_SENTENCE, MAX_CHARS, URL_SENTENCE_LIMIT
+from ui.state import PAGE as _page
+from ui.state import page_name  # noqa: F401  (the page this run shows: kept in state, which reads it too)
 
 LINK = "query-params"            # Streamlit's public binding of a widget's value to the URL
 SHARED = ("model", "sentence", "layer", "head", "cb")     # the frame's own parameters
@@ -52,7 +52,6 @@ OPENED = "_url_read"             # session-state marks: the link was read, ...
 LINK_CONTROLS = "_link_controls"  # ... the page controls it brought (until their page has run once),
 RESET_NOTICE = "_link_reset"     # ... and the next run says some of them did not fit.
 UNBOUND = "_link_unbound"        # keys drawn once without the link (their values in it broke the page)
-_page = contextvars.ContextVar("page", default="")
 
 
 # -- the page whose controls are in the link ------------------------------------------------------
@@ -67,15 +66,6 @@ def page_file(path: str) -> None:
     _page.set(Path(path).stem)
 
 
-def page_name() -> str:
-    """The page this run shows: the frame's word, else (a page run alone, as tests do) the script's
-    own file name."""
-    name = _page.get()
-    if not name:
-        ctx = get_script_run_ctx()
-        script = Path(ctx.main_script_path) if ctx is not None else None
-        name = script.stem if script is not None and script.name != "app.py" else ""
-    return name
 
 
 def page_key(name: str) -> str:
