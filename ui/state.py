@@ -17,6 +17,7 @@ from core import Trace
 from models import EmptyTextError, LoadedModel, load_model
 from models.families import display_name, page_applies
 from ui.cache import ByteCache, budget_from_env
+from ui.paths import link
 from ui.library import listed_models
 
 DEFAULT_MODEL = "minilm"
@@ -115,7 +116,7 @@ def require_page_applies(model) -> None:
             "attention and one list of blocks, so it does not apply to it. Open **Encoder–decoder** (under "
             "Train) to see its encoder, its decoder and which source words each output word read; or pick "
             "another model in the sidebar.")
-    st.page_link("pages/seq2seq.py", label="Open Encoder–decoder", icon="🔁")
+    link(st, "pages/seq2seq.py", "Open Encoder–decoder")
     st.stop()
 
 
