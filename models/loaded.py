@@ -12,20 +12,29 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from core import Trace, Transformer, TransformerConfig
+from torch import nn
+
+from core import Trace, TransformerConfig
 
 from .text import TextTokenizer
 
 
 @dataclass(frozen=True, eq=False)
-class LoadedModel:
+class Loaded:
+    """What every loaded model is: a core network (a Transformer, or an EncoderDecoder for
+    models/seq2seq.py's LoadedSeq2Seq), its tokenizer, and what the loader said about it."""
     name: str
     config: TransformerConfig
-    net: Transformer
+    net: nn.Module
     tokenizer: TextTokenizer
     description: str = ""
     folder: Path | None = None
     info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel(Loaded):
+    """A single-stack model: `net` is a core Transformer (an encoder like BERT or a decoder like GPT-2)."""
 
     def trace(self, text: str, ablate: Sequence[tuple[int, int]] = (), mode: str = "zero",
               patch_from: Trace | None = None, sites: Sequence[tuple] = ()) -> Trace:

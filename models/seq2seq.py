@@ -9,16 +9,15 @@ own (nothing is read after it). Read-only after loading, like LoadedModel.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 
-from core import TransformerConfig
-from core.seq2seq import EncoderDecoder, Seq2SeqTrace
+from core.seq2seq import Seq2SeqTrace
 
-from .text import EmptyTextError, TextTokenizer
+from .loaded import Loaded
+from .text import EmptyTextError
 
 MAX_OUTPUT = 128      # tokens the decoder writes or reads at most (a typed target is cut there too)
 
@@ -52,15 +51,9 @@ def generation_of(hf: dict, generation: Optional[dict] = None) -> Generation:
 
 
 @dataclass(frozen=True, eq=False)
-class LoadedSeq2Seq:
-    name: str
-    config: TransformerConfig
-    net: EncoderDecoder
-    tokenizer: TextTokenizer
-    generation: Generation
-    description: str = ""
-    folder: Path | None = None
-    info: dict = field(default_factory=dict)
+class LoadedSeq2Seq(Loaded):
+    """An encoder–decoder: `net` is core's EncoderDecoder; `generation` says how it writes."""
+    generation: Generation = Generation(start_id=0)
 
     @property
     def special_ids(self) -> set[int]:
