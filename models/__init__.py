@@ -18,4 +18,5 @@ from .registry import available_models, load_model
 from .text import EmptyTextError
 from .vectors import VECTOR_SPACES, load_vectors
 
-__all__ = ["EmptyTextError", "LoadedModel", "LoadedSeq2Seq", "VECTOR_SPACES", "available_models", "load_model", "load_vectors"]
+__all__ = ["EmptyTextError", "LoadedModel", "LoadedSeq2Seq", "VECTOR_SPACES", "available_models", "load_model",
+           "load_vectors"]

@@ -158,7 +158,8 @@ def load_family(folder: Path, name: str, hf: dict | None = None):
             "sentence": sentence_pooling(folder)}
     if config.encoder_decoder:
         net = seq2seq_from_state_dict(config, state).to(device_from_env())
-        return LoadedSeq2Seq(name=name, config=config, net=net, tokenizer=tokenizer, generation=generation_of(hf, generation_config(folder)),
+        return LoadedSeq2Seq(name=name, config=config, net=net, tokenizer=tokenizer,
+                             generation=generation_of(hf, generation_config(folder)),
                              description=describe(model_type, config, name), folder=folder, info=info)
     net = from_state_dict(config, state).to(device_from_env())   # ATTENTION_EXPLORER_DEVICE, else the CPU
     return LoadedModel(name=name, config=config, net=net, tokenizer=tokenizer,

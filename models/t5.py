@@ -58,6 +58,10 @@ def config_from_hf(hf: dict) -> TransformerConfig:
     )
 
 
+BIAS_TABLE = "block.0.layer.0.SelfAttention.relative_attention_bias.weight"
+PROJECTIONS = ("query", "key", "value", "output")      # ours for T5's q, k, v, o
+
+
 def stack(theirs: str, ours: str, n_layers: int, decoder: bool, mlp: str) -> NameMap:
     """One stack's blocks: layer.0 self-attention, (decoder) layer.1 cross-attention, then the feed-forward."""
     m: NameMap = {}
@@ -65,11 +69,10 @@ def stack(theirs: str, ours: str, n_layers: int, decoder: bool, mlp: str) -> Nam
     for i in range(n_layers):
         b, o = f"{theirs}block.{i}.layer.", f"{ours}.{i}."
         attention = "self_attention" if decoder else "attention"
-        parts = {f"0.SelfAttention.{x}": f"{attention}.{y}" for x, y in zip("qkvo", ("query", "key", "value", "output"))}
+        parts = {f"0.SelfAttention.{x}": f"{attention}.{y}" for x, y in zip("qkvo", PROJECTIONS)}
         parts["0.layer_norm"] = "self_norm" if decoder else "attn_norm"
         if decoder:
-            parts.update({f"1.EncDecAttention.{x}": f"cross_attention.{y}"
-                          for x, y in zip("qkvo", ("query", "key", "value", "output"))})
+            parts.update({f"1.EncDecAttention.{x}": f"cross_attention.{y}" for x, y in zip("qkvo", PROJECTIONS)})
             parts["1.layer_norm"] = "cross_norm"
         parts[f"{ff}.layer_norm"] = "mlp_norm"
         if mlp == "gated":
@@ -85,10 +88,9 @@ def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[Na
     table = next((n for n in ("shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight")
                   if n in theirs), "shared.weight")
     m: NameMap = {"source_embed.token.weight": (table, None), "target_embed.token.weight": (table, None),
-                  "encoder_bias.buckets.weight": ("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-                                                  None),
-                  "decoder_bias.buckets.weight": ("decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-                                                  None),
+                  # the relative-position table of each stack sits in its first layer
+                  "encoder_bias.buckets.weight": (f"encoder.{BIAS_TABLE}", None),
+                  "decoder_bias.buckets.weight": (f"decoder.{BIAS_TABLE}", None),
                   "encoder_norm.weight": ("encoder.final_layer_norm.weight", None),
                   "final_norm.weight": ("decoder.final_layer_norm.weight", None)}
     m.update(stack("encoder.", "encoder", config.n_layers, False, config.mlp))

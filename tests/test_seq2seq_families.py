@@ -28,7 +28,8 @@ from models.seq2seq import LoadedSeq2Seq  # noqa: E402
 ATOL = 1e-4
 SEQ2SEQ = [family for family, f in FAMILIES.items() if f.encoder_decoder]
 ALL = [(family, variant) for family in SEQ2SEQ for variant in CASES[family]]
-TARGETS = {"plain": "Le temps file comme une flèche.", "emoji_cjk": "我爱 🍕 和 東京!", "accents": "crème brûlée",
+TARGETS = {"plain": "Le temps file comme une flèche.", "emoji_cjk": "我爱 🍕 和 東京!",
+           "accents": "crème brûlée",
            "long": SENTENCES["long"]}
 
 
@@ -71,7 +72,8 @@ def assert_matches(model, trace: Seq2SeqTrace, pre_ln: bool):
         close(enc.layers[layer].weights, out.encoder_attentions[layer][0], f"encoder self-attention {layer}")
         close(dec.layers[layer].weights, out.decoder_attentions[layer][0], f"decoder self-attention {layer}")
         close(dec.layers[layer].cross.weights, out.cross_attentions[layer][0], f"cross-attention {layer}")
-    for ours, theirs, name in ((enc, out.encoder_hidden_states, "encoder"), (dec, out.decoder_hidden_states, "decoder")):
+    for ours, theirs, name in ((enc, out.encoder_hidden_states, "encoder"),
+                               (dec, out.decoder_hidden_states, "decoder")):
         n = LAYERS if pre_ln else LAYERS + 1
         for i in range(n):
             close(ours.hidden_states[i], theirs[i][0], f"{name} hidden state {i}")

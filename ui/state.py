@@ -111,7 +111,8 @@ def require_page_applies(model) -> None:
     family = model.info.get("family")
     if page_applies(family, page_name()):
         return
-    st.info(f"{model.name} is an encoder–decoder ({display_name(family)}): an encoder reads the source and a decoder "
+    st.info(f"The picked model is an encoder–decoder ({display_name(family)}): an encoder reads the source and "
+            "a decoder "
             "writes the output, reading the source through cross-attention. This page reads one stack of "
             "attention and one list of blocks, so it does not apply to it. Open **Encoder–decoder** (under "
             "Train) to see its encoder, its decoder and which source words each output word read; or pick "
