@@ -152,3 +152,35 @@ def test_a_typed_target_and_an_empty_one(built):
         ours.trace("a cat", "   ")
     trace = ours.trace("a cat", "un chat")
     assert trace.output == "un chat" and trace.decoder.tokens[:2] == ["</s>", "<s>"]
+
+
+def test_core_switches_of_the_encoder_decoders():
+    """Each new switch does what its comment says, on a bare core (no loader)."""
+    from core import TransformerConfig, attend, sinusoidal_encoding
+
+    interleaved, halves = sinusoidal_encoding(7, 8), sinusoidal_encoding(7, 8, "halves")
+    np.testing.assert_array_equal(halves[:, :4], interleaved[:, 0::2])        # every sin, then every cos
+    np.testing.assert_array_equal(halves[:, 4:], interleaved[:, 1::2])
+    q, k, v = torch.randn(3, 1, 2, 5, 4).unbind(0)
+    bias = torch.randn(1, 2, 5, 5)
+    scores = attend(q, k, v, None, bias, scale=False)[0]
+    torch.testing.assert_close(scores, q @ k.transpose(-2, -1) + bias)        # T5: no ÷ √d_head
+    with pytest.raises(ValueError, match="encoder–decoders only"):
+        TransformerConfig(vocab_size=10, d_model=8, n_heads=2, n_layers=1, d_ff=8, max_positions=8,
+                          positional="relative")
+    with pytest.raises(ValueError, match="output_scale"):
+        TransformerConfig(vocab_size=10, d_model=8, n_heads=2, n_layers=1, d_ff=8, max_positions=8, output_scale=0)
+
+
+def test_a_different_decoder_depth_is_refused_by_name(built, tmp_path):
+    import json
+    import shutil
+
+    _, ours = built("t5", CASES["t5"][0])
+    folder = tmp_path / "t5"
+    shutil.copytree(ours.folder, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["num_decoder_layers"] = 1
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="num_decoder_layers 1 differs"):
+        load_model(str(folder))
