@@ -125,7 +125,8 @@ class EncoderDecoder(nn.Module):
     def trace(self, source_ids: Sequence[int], target_ids: Sequence[int], source_tokens: Sequence[str],
               target_tokens: Sequence[str], special: Optional[set[int]] = None, text: str = "",
               source_offsets: Optional[Sequence[tuple[int, int]]] = None,
-              source_special: Optional[Sequence[bool]] = None) -> tuple[Trace, Trace]:
+              source_special: Optional[Sequence[bool]] = None, truncated: bool = False,
+              n_input_tokens: Optional[int] = None) -> tuple[Trace, Trace]:
         """One source and one target (starting with the start token) -> (encoder Trace, decoder Trace).
         special: ids marked special (or source_special: the source tokenizer's own mask)."""
         special = special or set()
@@ -146,7 +147,8 @@ class EncoderDecoder(nn.Module):
                                                                         None),
                               causal=False, n_heads=h, n_kv_heads=h_kv, tokens=source_tokens, offsets=source_offsets,
                               special_mask=list(source_special) if source_special is not None
-                              else [i in special for i in source_ids], text=text)
+                              else [i in special for i in source_ids], text=text, truncated=truncated,
+                              n_input_tokens=n_input_tokens)
         decoder = build_trace(target_ids, dec_emb, dec_kept,
                               BlockRerun(self.decoder, lambda: self.decoder_args(t, memory, keys), None,
                                          self.unembedding, logits_bias=self.output_bias),

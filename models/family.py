@@ -33,9 +33,13 @@ from .checkpoint import NameMap
 # does not follow yet lists fewer, and those pages say so instead of showing wrong numbers.
 STEP_PAGES = ("step_embeddings", "step_head", "step_layer")
 
-# The pages that read an encoder–decoder's two traces (encoder, decoder with cross-attention). Every other
-# page reads one stack's Trace and the model's one block list, and says so instead for these models.
-ENCODER_DECODER_PAGES = ("seq2seq",)
+# The pages that read an encoder–decoder: its own page (the encoder's and the decoder's traces, cross-attention)
+# and the attention pages that read only a Trace, which show the encoder's self-attention over the source
+# (ENCODER_PAGES). Every other page needs the model's one list of blocks or its next-token head, and says
+# so instead for these models.
+ENCODER_PAGES = ("step_tokens", "attention_head", "attention_grid", "attention_compare", "attention_lines",
+                 "attention_aggregate", "head_stats", "query_key")
+ENCODER_DECODER_PAGES = ("seq2seq",) + ENCODER_PAGES
 
 ConfigMapping = Callable[[dict], TransformerConfig]
 WeightMap = Callable[[TransformerConfig, dict, str], tuple[NameMap, list[str]]]

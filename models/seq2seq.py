@@ -14,6 +14,7 @@ from typing import Optional
 
 import torch
 
+from core import Trace
 from core.seq2seq import Seq2SeqTrace
 
 from .loaded import Loaded
@@ -74,6 +75,16 @@ class LoadedSeq2Seq(Loaded):
         if g.last_id is not None and len(out) == max_new and out[-1] != g.stop_id:
             out = out[:-1] + [g.last_id]    # transformers forces the end token at the last step of a bounded output
         return out
+
+    def encoder_trace(self, source: str) -> Trace:
+        """The encoder's Trace of `source` alone (the decoder reads only its start token): what the
+        attention pages show of an encoder–decoder."""
+        enc = self.tokenizer.encode(source)
+        start = self.generation.start_id
+        return self.net.trace(enc.ids, [start], enc.tokens, [self.tokenizer.id_to_token(start) or ""],
+                              special=self.special_ids, text=source, source_offsets=enc.offsets,
+                              source_special=enc.special_mask, truncated=enc.truncated,
+                              n_input_tokens=enc.n_input_tokens)[0]
 
     def trace(self, source: str, target: Optional[str] = None, max_new: Optional[int] = None) -> Seq2SeqTrace:
         """Encode `source`; decode `target` (typed) or the model's own greedy output. Empty text raises

@@ -50,7 +50,8 @@ def built(tmp_path_factory):
 
 def test_the_encoder_decoder_families_are_registered():
     assert set(SEQ2SEQ) == {"t5", "bart", "marian"}
-    assert all(FAMILIES[f].step_pages == () and not FAMILIES[f].page_applies("attention_head") for f in SEQ2SEQ)
+    assert all(FAMILIES[f].step_pages == () and not FAMILIES[f].page_applies("step_head") for f in SEQ2SEQ)
+    assert all(FAMILIES[f].page_applies("attention_head") for f in SEQ2SEQ)     # on the encoder
 
 
 def reference(model, trace: Seq2SeqTrace):

@@ -18,13 +18,14 @@ from hf_tiny import CASES, hf_model, save_checkpoint, tokenizer_for  # noqa: E40
 from test_pages_smoke import PAGES, frame_errors  # noqa: E402
 
 from models import load_model  # noqa: E402
+from models.family import ENCODER_PAGES  # noqa: E402
 
 SENTENCE = "Time flies like an arrow; 東京 🍕."
 NOT_APPLY = "does not apply to it"
-# Pages that read the sidebar's model and its one stack of attention.
-ONE_STACK = ["pages/attention_head.py", "pages/attention_grid.py", "pages/head_stats.py", "pages/step_head.py",
-             "pages/step_layer.py", "pages/step_tokens.py", "pages/next_token.py", "pages/logit_lens.py",
-             "pages/home.py", "pages/quiz.py"]
+# Pages that need the model's one list of blocks or its next-token head: they say they do not apply.
+ONE_STACK = ["pages/step_head.py", "pages/step_layer.py", "pages/next_token.py", "pages/logit_lens.py",
+             "pages/home.py", "pages/quiz.py", "pages/patching.py", "pages/head_ablation.py"]
+ENCODER_NOTE = "this page shows its encoder"
 
 
 @pytest.fixture(scope="module")
@@ -69,5 +70,20 @@ def test_every_page_runs_or_says_why_not(page, folders):
     if page in ONE_STACK:
         assert NOT_APPLY in texts(at.info), page
         assert not at.get("plotly_chart")
+    if page.removeprefix("pages/").removesuffix(".py") in ENCODER_PAGES:
+        assert ENCODER_NOTE in texts(at.caption) and NOT_APPLY not in texts(at.info), page
     if page == "pages/seq2seq.py":
         assert NOT_APPLY not in texts(at.info)
+
+
+def test_the_one_head_page_shows_the_encoders_attention(folders):
+    """An attention page reads the encoder's self-attention over the source, the same numbers as the trace's."""
+    import json
+
+    at = run_page("pages/attention_head.py", SENTENCE, folders["bart"], layer=1, head=2)
+    assert not at.exception
+    encoder = load_model(folders["bart"]).trace(SENTENCE).encoder
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    heat = next(t for t in figure["data"] if t.get("type") == "heatmap")
+    z = np.asarray(spec_array(heat["z"]), dtype=float)
+    np.testing.assert_allclose(z, encoder.layers[1].weights[2][:z.shape[0], :z.shape[1]], atol=1e-5)

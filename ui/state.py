@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core import Trace
-from models import EmptyTextError, LoadedModel, load_model
+from models import EmptyTextError, LoadedModel, LoadedSeq2Seq, load_model
 from models.families import display_name, page_applies
 from ui.cache import ByteCache, budget_from_env
 from ui.paths import link
@@ -81,7 +81,11 @@ def cached(key: tuple, compute, busy: str):
 
 
 def trace_for(model_name: str, text: str) -> Trace:
-    return cached(("trace", model_name, text), lambda: get_model(model_name).trace(text), "Running the model…")
+    """The trace of `text`; for an encoder–decoder, its encoder's (the pages in ENCODER_PAGES read it)."""
+    def run() -> Trace:
+        model = get_model(model_name)
+        return model.encoder_trace(text) if isinstance(model, LoadedSeq2Seq) else model.trace(text)
+    return cached(("trace", model_name, text), run, "Running the model…")
 
 
 def current_model_name() -> str:
@@ -110,6 +114,10 @@ def require_page_applies(model) -> None:
     stack of attention say so and point to the page that shows it, instead of showing half the model."""
     family = model.info.get("family")
     if page_applies(family, page_name()):
+        if isinstance(model, LoadedSeq2Seq) and page_name() != "seq2seq":
+            st.caption(f"The picked model is an encoder–decoder ({display_name(family)}): this page shows its "
+                       "encoder, the self-attention over the source. The decoder and its cross-attention are on "
+                       "the Encoder–decoder page.")
         return
     st.info(f"The picked model is an encoder–decoder ({display_name(family)}): an encoder reads the source and "
             "a decoder "
