@@ -17,7 +17,7 @@ all read these fields.
                    follows this family's mathematics; the others say plainly that they do not apply
     encoder_decoder  an encoder–decoder (T5, BART, Marian): loaded as core/seq2seq.py's EncoderDecoder
                    (models/seq2seq.py), traced as a source and a target; only the pages in
-                   ENCODER_DECODER_PAGES apply, the others say why they do not
+                   ENCODER_DECODER_PAGES apply (ENCODER_PAGES on its encoder), the others say why not
 """
 from __future__ import annotations
 

@@ -114,10 +114,6 @@ def require_page_applies(model) -> None:
     stack of attention say so and point to the page that shows it, instead of showing half the model."""
     family = model.info.get("family")
     if page_applies(family, page_name()):
-        if isinstance(model, LoadedSeq2Seq) and page_name() != "seq2seq":
-            st.caption(f"The picked model is an encoder–decoder ({display_name(family)}): this page shows its "
-                       "encoder, the self-attention over the source. The decoder and its cross-attention are on "
-                       "the Encoder–decoder page.")
         return
     st.info(f"The picked model is an encoder–decoder ({display_name(family)}): an encoder reads the source and "
             "a decoder "
@@ -139,7 +135,7 @@ def current_trace(text: str | None = None, model_name: str | None = None,
     """The trace of the sidebar's sentence (or of `text`); stops the page with a message if none."""
     text = current_sentence() if text is None else text
     model_name = model_name or current_model_name()
-    current_model(model_name)  # a model that fails to load gets its own message
+    model = current_model(model_name)  # a model that fails to load gets its own message
     try:
         trace = trace_for(model_name, text)
     except EmptyTextError as exc:
@@ -148,6 +144,10 @@ def current_trace(text: str | None = None, model_name: str | None = None,
     except (OSError, ValueError) as exc:
         st.error(f"The model could not read this text: {exc}")
         st.stop()
+    if notice and isinstance(model, LoadedSeq2Seq):
+        st.caption(f"The picked model is an encoder–decoder ({display_name(model.info.get('family'))}): this page "
+                   "reads its encoder, which reads the source. The decoder and its cross-attention to the source are "
+                   "on the Encoder–decoder page.")
     if notice and trace.truncated:
         st.warning(
             f"The text made {trace.n_input_tokens:,} tokens; the model reads at most "
