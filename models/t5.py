@@ -95,8 +95,10 @@ def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[Na
                   "final_norm.weight": ("decoder.final_layer_norm.weight", None)}
     m.update(stack("encoder.", "encoder", config.n_layers, False, config.mlp))
     m.update(stack("decoder.", "decoder", config.n_layers, True, config.mlp))
-    # Copies of the shared table that a checkpoint may also store under the stacks' names.
-    ignored = []
+    # Copies of the shared table that a checkpoint may also store under the stacks' names; and a
+    # cross-attention position table the original checkpoints (t5-small, ...) carry but T5 never uses
+    # (transformers ignores it on load too: cross-attention has no position bias).
+    ignored = [re.escape("decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight")]
     for name in ("shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"):
         if name != table and name in theirs:
             if not torch.equal(theirs[name], theirs[table]):

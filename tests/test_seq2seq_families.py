@@ -185,3 +185,21 @@ def test_a_different_decoder_depth_is_refused_by_name(built, tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="num_decoder_layers 1 differs"):
         load_model(str(folder))
+
+
+def test_the_original_t5s_unused_cross_attention_table_is_ignored(built, tmp_path):
+    """t5-small and its siblings store a relative-position table in the first cross-attention, which T5
+    never reads: it loads, and the numbers are unchanged."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    model, ours = built("t5", CASES["t5"][0])
+    folder = tmp_path / "t5"
+    shutil.copytree(ours.folder, folder)
+    tensors = load_file(folder / "model.safetensors")
+    tensors["decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight"] = torch.randn(8, 4)
+    tensors["lm_head.weight"] = tensors["shared.weight"].clone()          # a stored copy of the tied head
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    again = load_model(str(folder)).trace(SENTENCES["plain"], TARGETS["plain"])
+    assert_matches(model, again, pre_ln=True)
