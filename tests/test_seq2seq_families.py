@@ -203,3 +203,29 @@ def test_the_original_t5s_unused_cross_attention_table_is_ignored(built, tmp_pat
     save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
     again = load_model(str(folder)).trace(SENTENCES["plain"], TARGETS["plain"])
     assert_matches(model, again, pre_ln=True)
+
+
+def test_flan_t5s_own_output_matrix(tmp_path):
+    """v1.1 / Flan-T5 checkpoints say tie_word_embeddings false and store their own lm_head (transformers 5
+    ties it on load; the released checkpoints do not): our logits read that matrix, unscaled."""
+    import copy
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    model = hf_model("t5", **CASES["t5"][1])
+    folder = save_checkpoint(model, tokenizer_for("t5"), tmp_path / "flan")
+    untied = copy.deepcopy(model)
+    untied.lm_head.weight = torch.nn.Parameter(0.1 * torch.randn_like(model.shared.weight))
+    tensors = load_file(folder / "model.safetensors")
+    tensors["lm_head.weight"] = untied.lm_head.weight.detach().clone()
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("scale_decoder_outputs")
+    config["tie_word_embeddings"] = False                      # as flan-t5-small's config.json says
+    (folder / "config.json").write_text(json.dumps(config))
+    ours = load_model(str(folder))
+    assert not ours.config.tie_embeddings and ours.config.output_scale == 1.0
+    trace = ours.trace(SENTENCES["emoji_cjk"], TARGETS["emoji_cjk"])
+    assert_matches(untied, trace, pre_ln=True)
