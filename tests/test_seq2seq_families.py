@@ -210,7 +210,6 @@ def test_flan_t5s_own_output_matrix(tmp_path):
     ties it on load; the released checkpoints do not): our logits read that matrix, unscaled."""
     import copy
     import json
-    import shutil
 
     from safetensors.torch import load_file, save_file
 
