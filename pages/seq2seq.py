@@ -19,11 +19,6 @@ def model_of(run: dict, trained: bool = True) -> EncoderDecoder:
 
 
 require_frame()
-st.title("🔁 Encoder–decoder: reversing letters")
-st.markdown("A translation model in miniature. The **encoder** reads the input letters with self-attention "
-            "(everyone sees everyone); the **decoder** writes the output one letter at a time with *masked* "
-            "self-attention (only what it has written) and **cross-attention** to the encoder's output. To reverse "
-            "`abcd` it must look at `d` first, then `c`…: a trained model's cross-attention draws an anti-diagonal.")
 
 c1, c2, c3, c4 = st.columns(4)
 n_letters = c1.slider("Letters (a, b, …)", 3, 26, 10, **linked("letters"))
