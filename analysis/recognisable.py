@@ -22,13 +22,19 @@ from .head_stats import HeadStats
 
 CLEAR = 0.5   # a pattern is "clear" when at least half of each token's attention follows it
 
-# statistic -> (where the attention goes, what such a head is called), in order of preference.
-PATTERNS: dict[str, tuple[str, str]] = {
-    "previous": ("the token just before it", "a previous-token head"),
-    "self": ("the token itself", "a sharp diagonal: each token looks at itself"),
-    "next": ("the token just after it", "a next-token head"),
-    "cls": ("{name}", "a sink: the head 'rests' on {name} when it has nothing to do"),
-    "sep": ("{name}", "a sink: the head 'rests' on {name} when it has nothing to do"),
+@dataclass(frozen=True)
+class Pattern:
+    target: str      # where the attention goes ("{name}": the special token's name)
+    kind: str        # what such a head is called
+
+
+SINK = Pattern("{name}", "a sink: the head 'rests' on {name} when it has nothing to do")
+# statistic -> its pattern, in order of preference.
+PATTERNS: dict[str, Pattern] = {
+    "previous": Pattern("the token just before it", "a previous-token head"),
+    "self": Pattern("the token itself", "a sharp diagonal: each token looks at itself"),
+    "next": Pattern("the token just after it", "a next-token head"),
+    "cls": SINK, "sep": SINK,
 }
 
 
@@ -67,7 +73,7 @@ def recognisable_head(stats: HeadStats, n_tokens: int, special_names: dict[str, 
         first = where(np.flatnonzero(allowed)[0])
         return HeadChoice(*first, None, 0.0, f"layer {first[0]} · head {first[1]}: with only {n_tokens} "
                           f"token{'s' if n_tokens != 1 else ''} every head looks alike; try a longer sentence.")
-    for pattern, (target, kind) in PATTERNS.items():
+    for pattern, shape in PATTERNS.items():
         if pattern in ("cls", "sep") and pattern not in names:
             continue
         share = np.where(allowed, stats.get(pattern), -1.0)             # (layers, heads)
@@ -77,7 +83,7 @@ def recognisable_head(stats: HeadStats, n_tokens: int, special_names: dict[str, 
             name = names.get(pattern, "")
             return HeadChoice(*at, pattern, float(share.flat[best]),
                               f"layer {at[0]} · head {at[1]}: on average {share.flat[best]:.0%} of each token's "
-                              f"attention goes to {target.format(name=name)} ({kind.format(name=name)}).")
+                              f"attention goes to {shape.target.format(name=name)} ({shape.kind.format(name=name)}).")
     entropy = np.where(allowed, stats.entropy, np.inf)                   # (layers, heads)
     best = int(entropy.argmin())
     at = where(best)

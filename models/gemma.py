@@ -18,37 +18,25 @@ import torch
 
 from core import TransformerConfig
 
-from .checkpoint import NameMap, common_prefix, linears, unembedding
+from .checkpoint import NameMap
 from .family import STEP_PAGES, Family
-from .llama import rope_scaling, rope_theta
+from .llama_style import activation, decoder_config, layers_map, read_rope, refuse_output_bias, wide_heads
 
 # transformers 5 reads hidden_act ("gelu_pytorch_tanh" by default); "gelu" is the exact GELU there.
 ACTIVATIONS = {"gelu_pytorch_tanh": "gelu_tanh", "gelu_new": "gelu_tanh", "gelu": "gelu"}
 
 
 def config_from_hf(hf: dict) -> TransformerConfig:
-    d, n_heads = hf["hidden_size"], hf["num_attention_heads"]
-    head_dim = hf.get("head_dim", 256)            # GemmaConfig's default, not d / H (gemma-7b: 256 for 3072 / 16)
-    act = hf.get("hidden_act", "gelu_pytorch_tanh")
-    if act not in ACTIVATIONS:
-        raise ValueError(f"gemma hidden_act {act!r} is not supported (supported: {sorted(ACTIVATIONS)})")
-    if hf.get("attention_bias", False):
-        raise ValueError("gemma with attention_bias=true is not supported: it puts biases on W_O but not on "
-                         "the feed-forward, and our blocks share one bias switch for both")
+    act = activation(hf, ACTIVATIONS, "gemma", "gelu_pytorch_tanh")
+    refuse_output_bias(hf, "gemma")
     if hf.get("use_bidirectional_attention"):
         raise ValueError("gemma with use_bidirectional_attention=true is not supported: only causal decoders")
-    kv_heads = hf.get("num_key_value_heads") or n_heads
-    return TransformerConfig(
-        vocab_size=hf["vocab_size"], d_model=d, n_heads=n_heads, n_layers=hf["num_hidden_layers"],
-        d_ff=hf["intermediate_size"], max_positions=hf.get("max_position_embeddings", 8192),
-        positional="rotary", norm="pre", activation=ACTIVATIONS[act], eps=hf.get("rms_norm_eps", 1e-6),
-        type_vocab_size=0, embed_norm=False, causal=True, lm_head=True,
-        tie_embeddings=bool(hf.get("tie_word_embeddings", True)), pad_id=hf.get("pad_token_id") or 0,
-        norm_kind="rmsnorm", n_kv_heads=kv_heads if kv_heads != n_heads else None,
-        rope_theta=rope_theta(hf), **rope_scaling(hf), mlp="gated", bias=False, qkv_bias=False,
-        embed_scale=math.sqrt(d),
-        head_dim=None if n_heads and head_dim * n_heads == d else head_dim,
-    )
+    rope = read_rope(hf)
+    if rope.share != 1.0:
+        raise ValueError(f"partial_rotary_factor={rope.share} is not supported: RoPE must turn every dimension")
+    # GemmaConfig's head_dim defaults to 256, not d / H (gemma-7b: 256 for 3072 / 16).
+    return decoder_config(hf, act=act, rope=rope, eps=1e-6, positions=8192, tied=True,
+                          embed_scale=math.sqrt(hf["hidden_size"]), head_dim=wide_heads(hf, default=256))
 
 
 def plus_one(weight: torch.Tensor) -> torch.Tensor:
@@ -57,26 +45,8 @@ def plus_one(weight: torch.Tensor) -> torch.Tensor:
 
 
 def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
-    """(our name -> (their name, conversion)), and the regexes of tensors we may ignore."""
-    p = common_prefix(theirs, ("model.",), "embed_tokens.weight")
-    m: NameMap = {
-        "embeddings.token.weight": (f"{p}embed_tokens.weight", None),
-        "final_norm.weight": (f"{p}norm.weight", plus_one),
-    }
-    parts = {
-        "self_attn.q_proj": "attention.query", "self_attn.k_proj": "attention.key",
-        "self_attn.v_proj": "attention.value", "self_attn.o_proj": "attention.output",
-        "mlp.gate_proj": "mlp.gate", "mlp.up_proj": "mlp.up", "mlp.down_proj": "mlp.down",
-    }
-    norms = {"input_layernorm": "attn_norm", "post_attention_layernorm": "mlp_norm"}
-    for i in range(config.n_layers):
-        layer, ours = f"{p}layers.{i}.", f"blocks.{i}."
-        m.update(linears(layer, ours, parts, bias=False))
-        m.update(linears(layer, ours, norms, bias=False, change=plus_one))
-    # Old checkpoints store RoPE's frequencies as a buffer; we compute them from rope_theta.
-    ignored = [rf"{p}layers\.\d+\.self_attn\.rotary_emb\.inv_freq"]
-    ignored += unembedding(m, config, theirs, "lm_head.weight", f"{p}embed_tokens.weight", where)
-    return m, ignored
+    """Llama's names; every RMSNorm's weight (the final one too) read as 1 + w."""
+    return layers_map(config, theirs, where, norm_change=plus_one)
 
 
 # The embeddings step page's words do not name the √d_model scale yet: it says it does not apply

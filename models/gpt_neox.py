@@ -19,50 +19,27 @@ from core import TransformerConfig
 
 from .checkpoint import NameMap, common_prefix, linears, unembedding
 from .family import Family
+from .llama_style import activation, read_rope, rotary_dims
 
 ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
-PLAIN_ROPE = (None, "default")
-
-
-def rope(hf: dict) -> tuple[float, float]:
-    """(rope_theta, the share of each head's dimensions turned), refusing any scaling scheme by name.
-
-    transformers 5 writes rope_parameters = {"rope_type", "rope_theta", "partial_rotary_factor"};
-    Pythia's own config.json writes rotary_emb_base and rotary_pct (and rope_scaling, null).
-    """
-    params = hf.get("rope_parameters") or {}
-    for source in (params, hf.get("rope_scaling") or {}):
-        kind = source.get("rope_type", source.get("type"))
-        if kind not in PLAIN_ROPE:
-            raise ValueError(f"rope scaling {kind!r} is not supported: only plain rotary positions "
-                             f"(rope_type 'default' or none) are")
-    theta = params.get("rope_theta", hf.get("rotary_emb_base", 10000.0))
-    share = params.get("partial_rotary_factor", hf.get("rotary_pct", 0.25))
-    return float(theta), float(share)
 
 
 def config_from_hf(hf: dict) -> TransformerConfig:
     d, n_heads = hf["hidden_size"], hf["num_attention_heads"]
-    act = hf.get("hidden_act", "gelu")
-    if act not in ACTIVATIONS:
-        raise ValueError(f"gpt_neox hidden_act {act!r} is not supported (supported: {sorted(ACTIVATIONS)})")
+    act = activation(hf, ACTIVATIONS, "gpt_neox", "gelu")
     if not hf.get("attention_bias", True):
         raise ValueError("gpt_neox with attention_bias=false is not supported: its feed-forward keeps biases, "
                          "and our blocks share one bias switch for W_O and the feed-forward")
-    theta, share = rope(hf)
-    d_head = d // n_heads if n_heads and d % n_heads == 0 else 0
-    rotary_dims = int(d_head * share)       # as transformers rounds it: down
-    if d_head and (rotary_dims < 2 or rotary_dims % 2):
-        raise ValueError(f"rotary_pct={share} turns {rotary_dims} of {d_head} dimensions per head; "
-                         "RoPE turns pairs, so that must be an even number of at least 2")
+    # Pythia's own config.json writes rotary_emb_base and rotary_pct; transformers 5 rope_parameters.
+    rope = read_rope(hf, scalings=(), theta_key="rotary_emb_base", share_key="rotary_pct", share_default=0.25)
     return TransformerConfig(
         vocab_size=hf["vocab_size"], d_model=d, n_heads=n_heads, n_layers=hf["num_hidden_layers"],
         d_ff=hf["intermediate_size"], max_positions=hf.get("max_position_embeddings", 2048),
         positional="rotary", norm="parallel" if hf.get("use_parallel_residual", True) else "pre",
-        activation=ACTIVATIONS[act], eps=hf.get("layer_norm_eps", 1e-5),
+        activation=act, eps=hf.get("layer_norm_eps", 1e-5),
         type_vocab_size=0, embed_norm=False, causal=True, lm_head=True,
         tie_embeddings=bool(hf.get("tie_word_embeddings", False)), pad_id=hf.get("pad_token_id") or 0,
-        rope_theta=theta, rotary_dims=None if rotary_dims == d_head else rotary_dims,
+        rope_theta=rope.theta, rotary_dims=rotary_dims(hf, rope.share, "rotary_pct"),
     )
 
 

@@ -18,14 +18,16 @@ from dataclasses import replace
 from core import TransformerConfig
 
 from . import llama
-from .checkpoint import NameMap, common_prefix, linears, unembedding
+from .checkpoint import NameMap
 from .family import STEP_PAGES, Family
+from .llama_style import ATTENTION_AND_MLP, QK_NORMS, layers_map, refuse_output_bias
+
+# The norms on the sublayers' outputs (RMSNorm: no bias); there is no input_layernorm.
+OUTPUT_NORMS = {"post_attention_layernorm": "attn_norm", "post_feedforward_layernorm": "mlp_norm"}
 
 
 def config_from_hf(hf: dict) -> TransformerConfig:
-    if hf.get("attention_bias", False):
-        raise ValueError("olmo2 with attention_bias=true is not supported: it puts biases on W_O but not on "
-                         "the feed-forward, and our blocks share one bias switch for both")
+    refuse_output_bias(hf, "olmo2")
     # Llama's reading of the same fields (RoPE refused unless plain, SiLU, grouped-query attention).
     base = llama.config_from_hf({**hf, "model_type": "llama", "attention_bias": False, "mlp_bias": False,
                                  "rms_norm_eps": hf.get("rms_norm_eps", 1e-5)})
@@ -34,25 +36,7 @@ def config_from_hf(hf: dict) -> TransformerConfig:
 
 def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
     """(our name -> (their name, conversion)), and the regexes of tensors we may ignore."""
-    p = common_prefix(theirs, ("model.",), "embed_tokens.weight")
-    m: NameMap = {
-        "embeddings.token.weight": (f"{p}embed_tokens.weight", None),
-        "final_norm.weight": (f"{p}norm.weight", None),
-    }
-    parts = {
-        "self_attn.q_proj": "attention.query", "self_attn.k_proj": "attention.key",
-        "self_attn.v_proj": "attention.value", "self_attn.o_proj": "attention.output",
-        "self_attn.q_norm": "attention.q_norm", "self_attn.k_norm": "attention.k_norm",
-        "mlp.gate_proj": "mlp.gate", "mlp.up_proj": "mlp.up", "mlp.down_proj": "mlp.down",
-        # the norms on the sublayers' outputs (RMSNorm: no bias)
-        "post_attention_layernorm": "attn_norm", "post_feedforward_layernorm": "mlp_norm",
-    }
-    for i in range(config.n_layers):
-        m.update(linears(f"{p}layers.{i}.", f"blocks.{i}.", parts, bias=False))
-    # Old checkpoints store RoPE's frequencies as a buffer; we compute them from rope_theta.
-    ignored = [rf"{p}layers\.\d+\.self_attn\.rotary_emb\.inv_freq"]
-    ignored += unembedding(m, config, theirs, "lm_head.weight", f"{p}embed_tokens.weight", where)
-    return m, ignored
+    return layers_map(config, theirs, where, {**ATTENTION_AND_MLP, **QK_NORMS}, norms=OUTPUT_NORMS)
 
 
 # The layer step page's words describe post-LN, pre-LN and parallel blocks, not norms on the sublayers'

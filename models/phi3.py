@@ -18,56 +18,21 @@ import torch
 
 from core import TransformerConfig
 
-from .checkpoint import NameMap, common_prefix, linears, unembedding
+from .checkpoint import NameMap
 from .family import Family
+from .llama_style import activation, decoder_config, layers_map, read_rope, require_plain_heads, rotary_dims
 
 ACTIVATIONS = {"silu": "silu", "swish": "silu"}
-PLAIN_ROPE = (None, "default")
-LONG_ROPE = ("su", "longrope", "yarn")
-
-
-def rope(hf: dict) -> tuple[float, float]:
-    """(rope_theta, the share of each head's dimensions turned), refusing any scaling scheme by name.
-    transformers 5 writes rope_parameters; Phi-3's own config.json writes rope_theta and rope_scaling."""
-    params = hf.get("rope_parameters") or {}
-    for source in (params, hf.get("rope_scaling") or {}):
-        kind = source.get("rope_type", source.get("type"))
-        if kind in LONG_ROPE:
-            raise ValueError(f"Phi-3's long-context rope scaling {kind!r} (the -128k models) is not supported: "
-                             "only plain rotary positions (rope_type 'default' or none) are")
-        if kind not in PLAIN_ROPE:
-            raise ValueError(f"rope scaling {kind!r} is not supported: only plain rotary positions "
-                             f"(rope_type 'default' or none) are")
-    theta = params.get("rope_theta", hf.get("rope_theta", 10000.0))
-    share = params.get("partial_rotary_factor", hf.get("partial_rotary_factor", 1.0))
-    return float(theta), float(share)
+# The long-context models (-128k) scale with per-pair factors, which core does not compute.
+LONG_ROPE = {kind: "Phi-3's long-context" for kind in ("su", "longrope", "yarn")}
 
 
 def config_from_hf(hf: dict) -> TransformerConfig:
-    d, n_heads = hf["hidden_size"], hf["num_attention_heads"]
-    head_dim = hf.get("head_dim")
-    if head_dim not in (None, d // n_heads):
-        raise ValueError(f"head_dim={head_dim} different from hidden_size / num_attention_heads = "
-                         f"{d // n_heads} is not supported")
-    act = hf.get("hidden_act", "silu")
-    if act not in ACTIVATIONS:
-        raise ValueError(f"phi3 hidden_act {act!r} is not supported (supported: {sorted(ACTIVATIONS)})")
-    theta, share = rope(hf)
-    d_head = d // n_heads if n_heads and d % n_heads == 0 else 0
-    rotary_dims = int(d_head * share)       # as transformers rounds it: down
-    if d_head and (rotary_dims < 2 or rotary_dims % 2):
-        raise ValueError(f"partial_rotary_factor={share} turns {rotary_dims} of {d_head} dimensions per head; "
-                         "RoPE turns pairs, so that must be an even number of at least 2")
-    kv_heads = hf.get("num_key_value_heads") or n_heads
-    return TransformerConfig(
-        vocab_size=hf["vocab_size"], d_model=d, n_heads=n_heads, n_layers=hf["num_hidden_layers"],
-        d_ff=hf["intermediate_size"], max_positions=hf.get("max_position_embeddings", 4096),
-        positional="rotary", norm="pre", activation=ACTIVATIONS[act], eps=hf.get("rms_norm_eps", 1e-5),
-        type_vocab_size=0, embed_norm=False, causal=True, lm_head=True,
-        tie_embeddings=bool(hf.get("tie_word_embeddings", False)), pad_id=hf.get("pad_token_id") or 0,
-        norm_kind="rmsnorm", n_kv_heads=kv_heads if kv_heads != n_heads else None, rope_theta=theta,
-        rotary_dims=None if rotary_dims == d_head else rotary_dims, mlp="gated", bias=False, qkv_bias=False,
-    )
+    require_plain_heads(hf)
+    act = activation(hf, ACTIVATIONS, "phi3", "silu")
+    rope = read_rope(hf, scalings=(), refused=LONG_ROPE)
+    return decoder_config(hf, act=act, rope=rope, eps=1e-5, positions=4096,
+                          rotary_dims=rotary_dims(hf, rope.share))
 
 
 def sliding_window(config: TransformerConfig, hf: dict) -> Optional[int]:
@@ -84,27 +49,19 @@ def _rows(start: int, stop: int):
 
 def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
     """(our name -> (their name, conversion)), and the regexes of tensors we may ignore."""
-    p = common_prefix(theirs, ("model.",), "embed_tokens.weight")
-    m: NameMap = {
-        "embeddings.token.weight": (f"{p}embed_tokens.weight", None),
-        "final_norm.weight": (f"{p}norm.weight", None),
-    }
     d_q, d_kv, d_ff = config.d_model, config.kv_heads * config.d_head, config.d_ff
     fused_qkv = {"query": _rows(0, d_q), "key": _rows(d_q, d_q + d_kv), "value": _rows(d_q + d_kv, d_q + 2 * d_kv)}
     fused_mlp = {"gate": _rows(0, d_ff), "up": _rows(d_ff, 2 * d_ff)}
-    parts = {"self_attn.o_proj": "attention.output", "mlp.down_proj": "mlp.down",
-             "input_layernorm": "attn_norm", "post_attention_layernorm": "mlp_norm"}
-    for i in range(config.n_layers):
-        layer, ours = f"{p}layers.{i}.", f"blocks.{i}."
-        for part, cut in fused_qkv.items():
-            m[f"{ours}attention.{part}.weight"] = (f"{layer}self_attn.qkv_proj.weight", cut)
-        for part, cut in fused_mlp.items():
-            m[f"{ours}mlp.{part}.weight"] = (f"{layer}mlp.gate_up_proj.weight", cut)
-        m.update(linears(layer, ours, parts, bias=False))
-    # Old checkpoints store RoPE's frequencies as a buffer; we compute them from rope_theta.
-    ignored = [rf"{p}layers\.\d+\.self_attn\.rotary_emb\.inv_freq"]
-    ignored += unembedding(m, config, theirs, "lm_head.weight", f"{p}embed_tokens.weight", where)
-    return m, ignored
+
+    def fused(layer: str, ours: str) -> NameMap:
+        m = {f"{ours}attention.{part}.weight": (f"{layer}self_attn.qkv_proj.weight", cut)
+             for part, cut in fused_qkv.items()}
+        m.update({f"{ours}mlp.{part}.weight": (f"{layer}mlp.gate_up_proj.weight", cut)
+                  for part, cut in fused_mlp.items()})
+        return m
+
+    parts = {"self_attn.o_proj": "attention.output", "mlp.down_proj": "mlp.down"}
+    return layers_map(config, theirs, where, parts, extra=fused)
 
 
 FAMILY = Family("phi3", {"phi3": "Phi-3"}, config_from_hf, hf_name_map, token_limit=sliding_window)

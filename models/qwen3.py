@@ -16,21 +16,19 @@ from typing import Optional
 from core import TransformerConfig
 
 from . import llama
-from .checkpoint import NameMap, linears
+from .checkpoint import NameMap
 from .family import Family
+from .llama_style import ATTENTION_AND_MLP, QK_NORMS, layers_map, refuse_output_bias, wide_heads
 
 
 def config_from_hf(hf: dict) -> TransformerConfig:
-    d, n_heads = hf["hidden_size"], hf["num_attention_heads"]
-    head_dim = hf.get("head_dim", 128)          # transformers' Qwen3Config default, not d / H
-    if hf.get("attention_bias", False):
-        raise ValueError("qwen3 with attention_bias=true is not supported: it puts biases on W_O but not on "
-                         "the feed-forward, and our blocks share one bias switch for both")
+    refuse_output_bias(hf, "qwen3")
     # Llama's reading of the same fields (RoPE refused unless plain, SiLU, grouped-query attention).
     base = llama.config_from_hf({**hf, "model_type": "llama", "head_dim": None, "attention_bias": False,
                                  "mlp_bias": False})
-    # The smaller Qwen3 models' heads are wider than d / H (0.6B: 128 for 1024 / 16): core's head_dim.
-    return replace(base, qk_norm="head", head_dim=None if n_heads and head_dim * n_heads == d else head_dim)
+    # The smaller Qwen3 models' heads are wider than d / H (0.6B: 128 for 1024 / 16): core's head_dim,
+    # with transformers' Qwen3Config default of 128.
+    return replace(base, qk_norm="head", head_dim=wide_heads(hf, default=128))
 
 
 def sliding_window(config: TransformerConfig, hf: dict) -> Optional[int]:
@@ -41,12 +39,7 @@ def sliding_window(config: TransformerConfig, hf: dict) -> Optional[int]:
 
 def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[NameMap, list[str]]:
     """Llama's map, and each layer's q/k norm (a γ of d_head values, no β)."""
-    m, ignored = llama.hf_name_map(config, theirs, where)
-    p = m["embeddings.token.weight"][0].removesuffix("embed_tokens.weight")
-    norms = {"self_attn.q_norm": "attention.q_norm", "self_attn.k_norm": "attention.k_norm"}
-    for i in range(config.n_layers):
-        m.update(linears(f"{p}layers.{i}.", f"blocks.{i}.", norms, bias=False))
-    return m, ignored
+    return layers_map(config, theirs, where, {**ATTENTION_AND_MLP, **QK_NORMS})
 
 
 FAMILY = Family("qwen3", {"qwen3": "Qwen3"}, config_from_hf, hf_name_map, token_limit=sliding_window)

@@ -15,9 +15,6 @@ from ui.words import attention_view, keys_view, units, window_key, word_toggle, 
 from viz.attention import attention_heatmap, key_bar
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("➕ Aggregates & rollout")
-st.markdown("One head is one of many. Here attention is **added up**: over the heads of a layer, through "
-            "the layers (*rollout*), and over several query tokens at once.")
 trace = current_trace()
 model_name = current_model_name()
 layer = pick_layer(trace, PAGE, label="Layer (mean over heads) / rollout through layer")

@@ -16,9 +16,6 @@ from viz.attention import compare_heatmaps, compare_rows_px, difference_heatmap
 CONTRASTS = [(2, 5), (4, 3), (5, 11), (0, 0)]
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("⚖️ Compare heads")
-st.markdown("Put heads next to each other on **one** colour scale, so the same colour means the same "
-            "weight everywhere, then subtract two of them to see exactly where they disagree.")
 trace = current_trace()
 count = st.radio("How many heads", [2, 3, 4], horizontal=True, **linked("count"))
 every_head = [(layer, head) for layer in range(trace.n_layers) for head in range(trace.n_heads)]

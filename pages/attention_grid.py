@@ -13,7 +13,6 @@ from ui.words import all_heads_in_words, word_toggle, words_caption
 from viz.heads import MAX_THUMB, block_pool, heads_grid
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🧩 All heads at once")
 trace = current_trace()
 n = len(trace.tokens)
 stats = head_stats_of(trace)

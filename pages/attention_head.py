@@ -24,10 +24,6 @@ def strongest_links(matrix: np.ndarray, positions: list[int], tokens: list[str],
 
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🔥 One head")
-st.markdown("Each **row** is a query token asking *where should I look?*; its colours are that token's "
-            "attention weights over the **key** tokens in the columns, and every row sums to 1. "
-            "Hover a cell for *query → key: weight*, or a token to light up its row and column.")
 trace = current_trace()
 layer, head = pick_layer_and_head(trace, PAGE)
 if kv_note(trace, head):

@@ -13,11 +13,6 @@ from viz.lines import MIN_WEIGHT, lines_figure
 LINES_WINDOW = 64   # more tokens than this make the two columns too tall to read
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("〰️ Lines view")
-st.markdown("The sentence twice: **queries** on the left, **keys** on the right. **Hover a token on the "
-            "left** to see where it looks: one line to each key, as strong as its weight. **Hover a token "
-            "on the right** to see which queries look at it. Pick one head, or lay several heads of a layer "
-            "on top of each other, one colour per head.")
 trace = current_trace()
 layer = pick_layer(trace, PAGE)
 mode = st.radio("Heads", ["One head", "All heads of the layer", "Some heads"], horizontal=True,

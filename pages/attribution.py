@@ -13,7 +13,6 @@ from viz.attribution import methods_heatmap, shaded_tokens
 OTHER = "A banana is a kind of fruit."
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🎯 Which tokens drove it")
 st.markdown(f"Pick one number the model computes, then ask which input tokens pushed it up ({colour_words().up}) "
             f"or down ({colour_words().down}). **Gradient × input** is one backward pass; **integrated gradients** "
             "(captum) add up the gradients along a straight path from a baseline to your sentence, so the scores sum to the "

@@ -23,9 +23,6 @@ from viz.context import lens_figure, movement_figure, trajectory_figure
 MAX_DRAWN = 40      # more paths than this are an unreadable tangle (and slow to draw)
 
 require_frame()
-st.title("🧭 Context at work")
-st.markdown("Attention mixes each token's vector with the vectors of its context, so the vector **moves** "
-            "from layer to layer. Follow it: where it goes, what it ends up near, and which layer moved it.")
 # A long text takes a while on a busy server: a status at the top spins, naming the part being drawn,
 # until the last part is on the page (Streamlit shows each part as it comes, so without it half a page
 # would look finished). The trace itself has its own spinner.

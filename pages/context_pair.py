@@ -19,9 +19,6 @@ from viz.context import colour, cosine_figure, trajectory_figure
 OWN = "your own"
 
 require_frame()
-st.title("🔀 Same word, two sentences")
-st.markdown("The same word starts from the same embedding in any sentence; attention then mixes in its "
-            "context. Follow one word through two sentences and watch its two vectors drift apart.")
 preset = st.selectbox("Example", list(PRESETS) + [OWN], **linked("preset"),
                       format_func={OWN: OWN, **{w: f"{w}: {' / '.join(pair)}" for w, pair in PRESETS.items()}}.get)
 shared_word, default_a, default_b = ("", "", "") if preset == OWN else (preset, *PRESETS[preset])

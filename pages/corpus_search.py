@@ -9,11 +9,6 @@ from ui.state import current_model_name, current_trace
 from ui.widgets import linked, sentence_key, token_labels
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🔎 Search the corpus by head")
-st.markdown("At one head, each token's **query** says what it is looking for. Pick a token of your sentence "
-            "and a head: the corpus tokens whose queries point the **same way** (cosine) are listed, each "
-            "with where the head looked from there — e.g. *where else does this head look from a verb to "
-            "its object?* (after exBERT, Hoover et al. 2020). Special tokens are left out of the corpus.")
 model_name = current_model_name()
 trace = current_trace()
 cols = st.columns(3)

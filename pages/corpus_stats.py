@@ -10,11 +10,6 @@ from ui.widgets import linked, plot
 from viz.corpus import head_distribution, mean_spread_heatmap
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("📚 Corpus head statistics")
-st.markdown("One sentence can make a head look like a previous-token head by chance. Here every head's "
-            "statistics are measured on **many sentences** and shown as **mean ± spread** (the standard "
-            "deviation over the sentences), as Clark et al. (2019) did over a thousand segments. The job runs "
-            "on **Ray** (two workers on this server, or a cluster) or in this process.")
 model_name = current_model_name()
 chosen = choose_corpus()
 if chosen is None:

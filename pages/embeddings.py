@@ -19,9 +19,6 @@ def use_preset() -> None:
 
 
 require_frame()
-st.title("🗺️ Embedding space")
-st.markdown("Every word is a point in space, and **directions mean something**: the step from *man* to "
-            "*king* is close to the step from *woman* to *queen*. Try it on real vectors.")
 space = st.radio("Vector space", list(VECTOR_SPACES), format_func=SPACE_LABELS.get, horizontal=True,
                  **linked("space"))
 st.caption(VECTOR_SPACES[space])

@@ -14,12 +14,6 @@ from viz.faithfulness import erasure_chart
 STEPS, BINS = "k = 1, 2, 3 … tokens", "ERASER's bins: 1, 5, 10, 20 and 50 % of the tokens"
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🧪 Is the explanation faithful?")
-st.markdown("Attention maps and attribution scores both *rank* the tokens, and they often disagree: attention "
-            "is not by itself an explanation. A test that needs no trust in any of them (ERASER, DeYoung et al. "
-            "2020): **delete** each method's top *k* tokens and see how far the model's output drops "
-            "(*comprehensiveness*: high is faithful), then **keep only** them (*sufficiency*: a small drop is "
-            "faithful). Random rankings show what chance does on the same sentence.")
 model, trace = current_model_and_trace()
 model_name = current_model_name()
 words = sum(not special for special in trace.special_mask)

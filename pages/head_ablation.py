@@ -16,9 +16,6 @@ from viz.training import token_probabilities
 MODES = {"zero": "zero (the head says nothing)", "mean": "mean (the head says its average, for every token)"}
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🔇 Knock heads out")
-st.markdown("Attention weights show where a head *looks*; knocking it out shows what it *does*. The chosen "
-            "heads' outputs are replaced before W_O reads them, and the rest of the model runs as usual.")
 model, trace = current_model_and_trace()
 name = current_model_name()
 all_heads = [(layer, head) for layer in range(trace.n_layers) for head in range(trace.n_heads)]

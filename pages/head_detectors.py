@@ -32,9 +32,6 @@ def name_top(scores: np.ndarray, what: str) -> None:
 
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🕵️ Head detectors")
-st.markdown("Some heads do one recognisable job in every sentence. Each detector gives every head a score from 0 to "
-            "1; the definitions follow TransformerLens's head_detector.")
 model, trace = current_model_and_trace()
 name = current_model_name()
 tab_probe, tab_sentence = st.tabs(["Induction on repeated random tokens", "On your sentence"])

@@ -12,7 +12,6 @@ from ui.widgets import linked, plot
 from viz.heads import statistic_heatmap
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("📊 Head statistics")
 trace = current_trace()
 STATISTICS = statistic_names(trace)
 specials = specials_text(trace)

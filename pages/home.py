@@ -15,9 +15,6 @@ from viz.common import LAYER_CONVENTION
 SHOWN = 40   # tokens in the home page's heatmap
 
 require_frame()
-st.title("🔎 Attention Explorer")
-st.markdown("Type a sentence in the sidebar and watch a real transformer read it. Every number is the real "
-            "model's number.")
 model = current_model()
 trace = current_trace()
 show_text(trace.text)

@@ -15,10 +15,6 @@ from viz.causal import contribution_bars, layer_head_map
 TOP = 10
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🧾 Direct logit attribution")
-st.markdown("The last residual stream is a **sum** of what every part of the model wrote into it: the embeddings, "
-            "each head, each MLP. Pass each part alone through the final norm and the unembedding and you get its "
-            "**direct** share of a token's logit. The shares add up to the model's logit exactly.")
 model, trace = current_model_and_trace()
 reason = applies(model.config)
 if reason:

@@ -11,11 +11,6 @@ from viz.lens import logit_lens_grid, visible_token
 WINDOW, LIMIT = 16, 32
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🔭 Logit lens")
-st.markdown("The model's own prediction comes from its **last** layer: final norm, then the unembedding. The "
-            "*logit lens* applies the same final norm and unembedding to the residual stream after **every** "
-            "layer, as if the model stopped there. Read a column from the bottom (the embedding) to the top (the "
-            "model's output) to see at which layer it starts to 'know' the next word.")
 model, trace = decoder_and_trace()
 t = len(trace.tokens)
 # A decoder's continuation is at the end of the text: open on the last positions.

@@ -9,10 +9,6 @@ from ui.widgets import linked, plot, sentence_key, show_text, token_labels
 from viz.lens import next_token_bars, visible_token
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🔮 Next token")
-st.markdown("A decoder ends in an **unembedding**: the last layer's output goes through a final norm and is scored "
-            "against every entry of the vocabulary (one *logit* each); a softmax turns the scores into probabilities "
-            "for the **next** token. The prediction after position i used only tokens 0…i (the model is causal).")
 model, trace = decoder_and_trace()
 t = len(trace.tokens)
 left, right = st.columns([3, 1])

@@ -16,10 +16,6 @@ KINDS = {"resid_pre": "Residual stream (each layer's input) · layer × position
          "head": "Each head's output (all positions) · layer × head"}
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🔌 Activation patching")
-st.markdown("Run a **corrupted** prompt, and copy into it, at one place only, what the **clean** prompt had "
-            "there. If the output swings back to the clean answer, that place carries the information. Every "
-            "place is tried, one at a time: each cell of a map below is one patched run.")
 model, name = current_model(), current_model_name()
 lm = model.config.lm_head
 default = DECODER_PAIR if lm else ENCODER_PAIR

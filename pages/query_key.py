@@ -14,14 +14,6 @@ LABELLED = 24        # up to this many tokens, every point is labelled; beyond, 
 TOP_LABELS = 12      # lines whose ends get labels in a long sentence
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🧲 Query–key space")
-st.markdown(
-    "A head compares every **query** (what a token is looking for) with every **key** (what a token "
-    "offers): the score is their dot product q·k/√d_head. Both are vectors of the same size, so they "
-    "can share one picture. As in **AttentionViz**, the keys are first moved so the two clouds share a "
-    "centre, and both are rescaled to the same average length: a move that changes **no** attention "
-    "weight (checked below). Then one PCA projects queries and keys together onto two axes. "
-    "Lines join queries to the keys they attend to most.")
 trace = current_trace()
 model_name = current_model_name()
 layer, head = pick_layer_and_head(trace, PAGE)

@@ -12,9 +12,6 @@ from ui.state import current_model_name, current_trace
 from ui.widgets import linked, show_text
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🎓 Quiz: predict, then reveal")
-st.markdown("Each question is made from **this model's own numbers** for your sentence: guess what the model does, "
-            "then reveal the answer and the numbers behind it (the same sentence always gives the same questions).")
 trace = current_trace()
 model_name = current_model_name()
 questions = quiz_for(model_name, trace.text)

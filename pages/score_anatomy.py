@@ -14,10 +14,6 @@ from viz.score_parts import key_shares, score_bars
 HALF = PLOT_WIDTH / 2 - 60   # px: one of two heatmaps abreast, its colour bar aside
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("🔍 Inside one score")
-st.markdown("An attention score is a dot product: multiply the query's and the key's numbers dimension by "
-            "dimension, add them up, divide by √d_head. Below, the real vectors of one head; then what the "
-            "head actually **writes**, which the weights alone do not show.")
 model, trace = current_model_and_trace()
 model_name, key = current_model_name(), sentence_key(trace.text)
 layer, head = pick_layer_and_head(trace, PAGE)

@@ -11,10 +11,6 @@ from viz.attention import attention_heatmap, key_bar
 from viz.embedding_space import projection_figure
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
-st.title("📐 Sentence meaning")
-st.markdown("all-MiniLM-L6-v2 is a **sentence encoder**: the mean of its last layer's token vectors, scaled "
-            "to length 1, is the sentence's meaning. Sentences that mean alike point alike: their **cosine** "
-            "is near 1. *bank* by a river and *bank* for money should land apart.")
 model = current_model()
 if not model.has_sentence_embedding:
     st.info("This model has no sentence embedding: it is not a sentence encoder (a decoder predicts the next "

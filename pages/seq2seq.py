@@ -27,11 +27,9 @@ picked = current_model()
 if isinstance(picked, LoadedSeq2Seq):    # a real encoder–decoder in the sidebar: its own source and output
     encoder_decoder_page(picked)
     st.stop()
-st.title("🔁 Encoder–decoder: reversing letters")
-st.markdown("A translation model in miniature. The **encoder** reads the input letters with self-attention "
-            "(everyone sees everyone); the **decoder** writes the output one letter at a time with *masked* "
-            "self-attention (only what it has written) and **cross-attention** to the encoder's output. To reverse "
-            "`abcd` it must look at `d` first, then `c`…: a trained model's cross-attention draws an anti-diagonal.")
+st.subheader("Reversing letters: a translation model in miniature")
+st.markdown("Train one here. To reverse `abcd` it must look at `d` first, then `c`…: a trained model's "
+            "cross-attention draws an anti-diagonal.")
 
 c1, c2, c3, c4 = st.columns(4)
 n_letters = c1.slider("Letters (a, b, …)", 3, 26, 10, **linked("letters"))

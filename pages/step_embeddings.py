@@ -17,7 +17,6 @@ DIMS = {"24 largest": "largest", "first 24": "first", "all (colours only)": "all
 
 
 require_frame()
-st.title("📍 2 · Embeddings and positions")
 model, trace = current_model_and_trace()
 require_step_page(model, "step_embeddings")
 net, config = model.net, model.config

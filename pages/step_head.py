@@ -17,10 +17,6 @@ WINDOW = 32
 
 
 require_frame()
-st.title("🧮 3 · One attention head, with numbers")
-st.markdown("A head asks, for each token (the **query**), *which other tokens matter to me?* It projects every "
-            "token's vector three ways — **Q**uery, **K**ey, **V**alue — scores each key against the query, "
-            "turns the scores into weights with a softmax, and returns the weighted sum of the values.")
 model, trace = current_model_and_trace()
 require_step_page(model, "step_head")
 t, d, dh = len(trace.tokens), model.config.d_model, model.config.d_head

@@ -27,7 +27,6 @@ def head_borders(fig, n_heads: int, d_head: int):
 
 
 require_frame()
-st.title("🧱 4 · From heads to the next layer")
 model, trace = current_model_and_trace()
 require_step_page(model, "step_layer")
 config = model.config

@@ -40,10 +40,6 @@ def causal_decoder(picked_model):
 
 
 require_frame()
-st.title("🎭 5 · Masks")
-st.markdown("A **mask** decides which keys a query may look at. An encoder like MiniLM reads the whole sentence at "
-            "once, so every token sees every other — no mask. A decoder that writes text one token at a time must "
-            "not peek at the words it has not written yet: it sets those scores to **−∞** before the softmax.")
 model, trace = current_model_and_trace()
 t = len(trace.tokens)
 

@@ -39,10 +39,6 @@ def chips(stages, title: str | None, first: int = 0, size: int = WINDOW, width: 
 
 
 require_frame()
-st.title("✂️ 1 · Tokenization")
-st.markdown("Before any attention, the text becomes a list of **token ids**. The `tokenizers` library does it "
-            "in stages — normalise, pre-tokenise, split into vocabulary pieces, look up ids — and each stage "
-            "below is the library's own output on your sentence.")
 model, trace = current_model_and_trace()
 stages = tokenizer_stages(model.tokenizer, trace.text)
 

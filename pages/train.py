@@ -17,11 +17,6 @@ from ui.widgets import linked, plot, show_text
 from viz.training import loss_curve
 
 require_frame()
-st.title("🏋️ Train a tiny transformer")
-st.markdown("Train a small GPT-style model **here, on this server**: it starts as random numbers and learns to "
-            "predict the next token. The time your settings take is estimated below before you start. Then open "
-            "the model in every other page with the sidebar's model picker — next to the same model *before* "
-            "training.")
 
 run = current_run()
 

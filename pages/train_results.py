@@ -20,7 +20,6 @@ from viz.attention import attention_heatmap
 from viz.training import embedding_map, probability_axis_end, token_probabilities
 
 require_frame()
-st.title("💬 Try your model")
 with st.expander("Where are saved models?"):
     model_opener()
 # Every model trained in this app, by this session or saved by another; the sidebar's pick first.

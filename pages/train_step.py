@@ -23,10 +23,6 @@ def word_to_predict(ids: list[int], vocab: list[str]) -> int:
 
 
 require_frame()
-st.title("🔬 One training step")
-st.markdown("Training is this, repeated: run a batch, compare each position's predicted next token with the true "
-            "one (the **loss**), compute how every weight should change to lower it (the **gradient**), and move "
-            "each weight a little: **w ← w − lr · ∇w**. Here is one such step with every number shown.")
 
 run = current_run()
 if run is None:

@@ -142,6 +142,17 @@ def test_every_page_starts_inside_the_frame(page):
 
 
 @pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "pages").glob("*.py")))
+def test_every_page_takes_its_title_from_one_place(page):
+    """Titles and introductions live in ui/intros.py, side by side, and the frame writes them: a page
+    script never writes its own title (the first words a newcomer reads are edited in one file)."""
+    from ui.intros import HEADERS
+
+    assert page.removesuffix(".py") in HEADERS, f"pages/{page} has no title in ui/intros.py"
+    source = (ROOT / "pages" / page).read_text()
+    assert "st.title(" not in source, f"pages/{page} writes its own title: put it in ui/intros.py"
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "pages").glob("*.py")))
 def test_pages_are_short(page):
     lines = len((ROOT / "pages" / page).read_text().splitlines())
     assert lines <= 150, f"pages/{page} has {lines} lines; move what it computes into ui/ or the objects it shows"

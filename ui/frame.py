@@ -25,6 +25,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from models.registry import mark_failed
 from models.saved import models_dir, remove_stale_temporaries
 from ui import url
+from ui.intros import write_header
 from ui.sections import SECTIONS
 from ui.state import DEFAULT_MODEL, current_model_name, model_choices
 
@@ -190,17 +191,18 @@ def require_frame() -> str:
     app.py, so no sidebar and the link's sentence ignored) reruns through app.py, which
     opens the same page. A page run alone on purpose (AppTest) is left alone. The page's file names
     its controls' keys (ui/url.py) when the frame has not named the page (a page run alone), and
-    that name is returned: `PAGE = require_frame()`."""
+    that name is returned: `PAGE = require_frame()`. The page's title and introduction come first
+    (ui/intros.py), so the script holds only what is its own."""
     caller = inspect.currentframe().f_back       # the page script itself
     if caller is not None and caller.f_globals.get("__file__"):
         url.page_file(caller.f_globals["__file__"])
-    if st.session_state.get(FRAMED):
-        return url.page_name()
     ctx = get_script_run_ctx()
-    if ctx is None or Path(ctx.main_script_path).name != "app.py":
-        return url.page_name()
-    _leave_pages_folder_mode()
-    st.rerun()
+    if not st.session_state.get(FRAMED) and ctx is not None and Path(ctx.main_script_path).name == "app.py":
+        _leave_pages_folder_mode()
+        st.rerun()
+    page = url.page_name()
+    write_header(page)       # the page's title and introduction (ui/intros.py)
+    return page
 
 
 def page_file_name(page) -> str:

@@ -31,13 +31,7 @@ def trace_of(model: LoadedSeq2Seq, source: str, target: str):
 
 def encoder_decoder_page(model: LoadedSeq2Seq) -> None:
     name = model_family(model)
-    st.title(f"🔁 Encoder–decoder: {name}")
-    config = model.config
-    st.markdown(f"A {name} encoder–decoder, {config.n_layers} layers × {config.n_heads} heads on each side. The "
-                "**encoder** reads the source (every token sees every token); the "
-                "**decoder** writes the output one token at a time with *masked* self-attention (only what it has "
-                "written) and **cross-attention** to the encoder's output: each output token's row says which "
-                "source tokens it read.")
+    st.subheader(f"{name}: {model.config.n_layers} layers × {model.config.n_heads} heads on each side")
     source = current_sentence()
     st.markdown("**Source** (the sidebar's sentence):")
     show_text(source)
