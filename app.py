@@ -31,7 +31,8 @@ def sidebar() -> None:
     missing = st.session_state.get("model") not in choices
     st.session_state["model"] = current_model_name()
     st.sidebar.selectbox("Model", list(choices), format_func=choices.get, key="model")
-    if missing and FAILED_MODEL not in st.session_state:   # a link naming a model this session has not opened (trained models are per session)
+    # a link naming a model this session has not opened (trained models are per session)
+    if missing and FAILED_MODEL not in st.session_state:
         st.sidebar.warning("The link names a model that is not open in this session, so MiniLM is shown. "
                            "Models trained in the app belong to the browser session that trained them.")
     st.sidebar.selectbox("Example sentences", EXAMPLES, index=None, key="example_choice",

@@ -86,7 +86,8 @@ def logit_attribution(model, trace: Trace, position: int, token: int, other: Opt
     direction = unembed[int(token)] - (unembed[int(other)] if other is not None else 0)    # (d_model,)
     norm = net.final_norm
     rms = config.norm_kind == "rmsnorm"
-    x = torch.from_numpy(np.array(trace.layers[-1].resid_post[position] if trace.layers else trace.embed[position])).double()
+    last = trace.layers[-1].resid_post[position] if trace.layers else trace.embed[position]
+    x = torch.from_numpy(np.array(last)).double()
     scale = torch.sqrt((x.pow(2).mean() if rms else x.var(unbiased=False)) + config.eps)
     gamma = norm.weight.double()
 
@@ -104,7 +105,8 @@ def logit_attribution(model, trace: Trace, position: int, token: int, other: Opt
     for layer, (block, lt) in enumerate(zip(net.blocks, trace.layers)):
         w_o = block.attention.output.weight.double()                                  # (d_model, H*d_head)
         per_head = w_o.view(config.d_model, config.n_heads, d_head).permute(1, 0, 2)  # (H, d_model, d_head)
-        written = per_head @ torch.from_numpy(np.array(lt.head_out[:, position])).double()[:, :, None]  # (H, d_model, 1)
+        head_out = torch.from_numpy(np.array(lt.head_out[:, position])).double()   # (H, d_head)
+        written = per_head @ head_out[:, :, None]  # (H, d_model, 1)
         heads[layer] = share(written[..., 0]).numpy()
         bias = block.attention.output.bias
         attn_bias[layer] = float(share(bias.double())) if bias is not None else 0.0

@@ -53,7 +53,8 @@ class Metric:
 @dataclass(frozen=True)
 class PatchGrid:
     kind: str                   # a key of KINDS
-    values: np.ndarray          # raw metric: (L, T) for resid_pre/attn_out/mlp_out, (L, H) head, (L, H, T) head_position
+    values: np.ndarray          # raw metric: (L, T) for resid_pre/attn_out/mlp_out, (L, H) head,
+                                # (L, H, T) head_position
     metric: Metric
 
     @property
@@ -140,7 +141,8 @@ def patch_grid(model, clean: Trace, corrupted_ids: Sequence[int], kind: str, met
     n_layers, rows = config.n_layers, masks.shape[0]
     values = np.zeros((n_layers, rows), dtype=np.float32)
     for layer in range(n_layers):
-        clean_value = torch.from_numpy(np.array(getattr(clean.layers[layer], site)))[None]   # (1, T, d) or (1, H, T, d_head)
+        # (1, T, d) or (1, H, T, d_head)
+        clean_value = torch.from_numpy(np.array(getattr(clean.layers[layer], site)))[None]
         step = _rows_per_batch(net, t, n_layers - layer)
         for first in range(0, rows, step):
             chunk = masks[first:first + step]

@@ -145,7 +145,8 @@ def main() -> None:
         print(f"Ray local, {workers} worker(s): ray.init {run['init_s']:.1f} s, workers up (model loaded) "
               f"{run['worker_start_s']:.1f} s, then {run['rate']:7.1f} sentences/s "
               f"(end to end {run['end_to_end']:.1f}/s); peak memory per worker "
-              f"{', '.join(f'{m:.0f}' for m in run['peak_mb'])} MB; max |diff| {np.abs(run['values'] - values).max():.1e}")
+              f"{', '.join(f'{m:.0f}' for m in run['peak_mb'])} MB; "
+              f"max |diff| {np.abs(run['values'] - values).max():.1e}")
     print(f"throughput 2 workers / 1 worker: {runs[2]['rate'] / runs[1]['rate']:.2f}x")
     print(f"ratio Ray (2 workers) / in-process ({default_threads} threads): {runs[2]['rate'] / rate_both:.2f} "
           f"(target >= 0.85); / in-process (1 thread): {runs[2]['rate'] / rate_one:.2f}")

@@ -363,7 +363,8 @@ class Run:
                        else self.expensive_session(page, i))
                 return
             # (action, menu, page, what shows it is done): a sentence, then three pages from the menus
-            visits = [("context", "Meaning", "context", "legend"), ("embeddings", "Meaning", "embeddings", "embeddings"),
+            visits = [("context", "Meaning", "context", "legend"),
+                      ("embeddings", "Meaning", "embeddings", "embeddings"),
                       ("attention", "Attention", "attention_head", "ticks")]
             for marker, text in sentences[1:]:
                 await self.act(page, "type", lambda: self.type(page, text), "ticks", marker, text, i)

@@ -25,7 +25,8 @@ import torch  # noqa: E402
 from analysis.patching import make_metric, patch_grid  # noqa: E402
 
 
-def reference_grid(hf, clean_ids: list[int], corrupted_ids: list[int], kind: str, direction: torch.Tensor) -> np.ndarray:
+def reference_grid(hf, clean_ids: list[int], corrupted_ids: list[int], kind: str,
+                   direction: torch.Tensor) -> np.ndarray:
     """transformers: per layer one batched forward of the corrupted prompt, row r patching site r
     with the clean run's activation (captured by hooks), scored by the same logit difference."""
     blocks, n_heads = hf.transformer.h, hf.config.n_head

@@ -31,7 +31,7 @@ PARAGRAPH = (
     "to be diminished. Transformers have the advantage of having no recurrent units, therefore "
     "requiring less training time than recurrent neural architectures."
 )
-SENTENCES = {8: SHORT, 143: PARAGRAPH}
+SENTENCES = {8: SHORT, 141: PARAGRAPH, 143: PARAGRAPH}   # 141 MiniLM tokens (the issue says 141, older notes 143)
 
 
 def free_port() -> int:
@@ -40,19 +40,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The script has finished and every figure is drawn: no status widget, spinner or skeleton, every visible
+# Plotly chart has its SVG (Plotly loads lazily), and the page's elements have not changed for 1.2 s.
+SETTLED = """() => {
+  const busy = document.querySelector(
+    "[data-testid=stStatusWidget], [data-testid=stSpinner], [data-testid=stSkeleton]");
+  const undrawn = Array.from(document.querySelectorAll("[data-testid=stPlotlyChart]"))
+    .some(c => c.getClientRects().length && !c.querySelector(".main-svg"))
+    || Array.from(document.querySelectorAll(".attention-view")).some(v => !v.querySelector("svg"));
+  const count = document.querySelectorAll("[data-testid=stElementContainer], .main-svg, .attention-view svg").length;
+  const now = Date.now(), last = window.__settled || {count: -1, since: now};
+  window.__settled = count === last.count ? last : {count, since: now};
+  return !busy && !undrawn && count > 0 && now - window.__settled.since > 1200;
+}"""
+
+
 def idle(page) -> None:
     """Until the script has finished (no status widget, no spinner) and the figures have drawn."""
-    page.wait_for_timeout(1500)
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]') && "
-                           "!document.querySelector('[data-testid=stSpinner]')", timeout=300_000)
-    page.wait_for_timeout(2500)
+    page.wait_for_function(SETTLED, timeout=300_000, polling=400)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("pages", help="comma-separated page names, e.g. attention_head,home")
     parser.add_argument("--tokens", type=int, default=8, choices=sorted(SENTENCES),
-                        help="8: the short sentence; 143: the paragraph")
+                        help="8: the short sentence; 141 (or 143): the paragraph")
     parser.add_argument("--sentence", help="any other sentence (overrides --tokens)")
     parser.add_argument("--query", default="", help="extra query string, e.g. 'layer=2&head=5'")
     parser.add_argument("--out", default="/tmp/shots")

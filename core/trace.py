@@ -417,8 +417,9 @@ class Trace:
         layer (kept in the layer cache's budget): for short inputs; long ones read `summary`."""
         size = self.n_layers * self.n_heads * len(self) ** 2 * 4
         if size > STACK_LIMIT_BYTES:
-            raise ValueError(f"every layer's attention at {len(self):,} tokens would take {size / 1e9:.1f} GB; read one "
-                             "layer at a time (trace.layers[l].weights) or the streamed trace.summary instead.")
+            raise ValueError(f"every layer's attention at {len(self):,} tokens would take {size / 1e9:.1f} GB; "
+                             "read one layer at a time (trace.layers[l].weights) or the streamed trace.summary "
+                             "instead.")
 
         def stack() -> np.ndarray:
             out = np.stack([self.recompute_layer(layer).weights for layer in range(self.n_layers)])

@@ -2,10 +2,10 @@
 
 A folder's config.json is read once (bounded, models/files.py); its `model_type` picks the
 loader: a model trained in this app (models/saved.py) or a Hugging Face family (models/families.py,
-whose family list names the supported types), which refuses any other type by name. "org/name" opens a snapshot already in the local Hugging Face
-cache (models/hub_cache.py); "org/name@step1000" or load_model("org/name", revision="step1000")
-opens that revision (a branch, a tag or a commit hash) and no other. Loading never downloads:
-models/hub_download.py fetches models into the cache. Each returns a LoadedModel.
+whose family list names the supported types), which refuses any other type by name. "org/name" opens a snapshot
+already in the local Hugging Face cache (models/hub_cache.py); "org/name@step1000" or
+load_model("org/name", revision="step1000") opens that revision (a branch, a tag or a commit hash) and no other.
+Loading never downloads: models/hub_download.py fetches models into the cache. Each returns a LoadedModel.
 
 Listing never raises (its result is every page's sidebar), and a model that failed on a page
 (`mark_failed`) is left out of every listing until its files change. Errors that reach a

@@ -150,7 +150,8 @@ def load_saved(folder: Path | str, raw: dict | None = None) -> LoadedModel:
         raise ValueError(f"{folder / 'tokenizer.json'}: tokenizer.json has {tokenizer.vocab_size} tokens "
                          f"but config.json says the model has {config.vocab_size}: they are from different runs")
     label = info.get("label") or folder.name
-    shape = f"{config.n_layers} layers × {config.n_heads} heads, d_model {config.d_model}, context {config.max_positions}"
+    shape = (f"{config.n_layers} layers × {config.n_heads} heads, d_model {config.d_model}, "
+             f"context {config.max_positions}")
     description = f"{label}: a decoder-only model trained in this app ({shape}, BPE vocabulary of {config.vocab_size})."
     return LoadedModel(name=str(folder), config=config, net=net, tokenizer=tokenizer,
                        description=description, folder=folder, info=info)

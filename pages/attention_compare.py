@@ -59,8 +59,8 @@ if first == second:
     st.info("Choose two different heads to subtract.")
 else:
     up, down = colour_words().up, colour_words().down
-    st.caption(f"**{up.capitalize()}**: {names[first]} puts more weight there; **{down}**: {names[second]} does. White: "
-               "they agree. The scale is symmetric around 0 and stretched to the largest difference.")
+    st.caption(f"**{up.capitalize()}**: {names[first]} puts more weight there; **{down}**: {names[second]} does. "
+               "White: they agree. The scale is symmetric around 0 and stretched to the largest difference.")
     plot(difference_heatmap(shown[first], shown[second], tokens, positions=positions,   # as tall as A and B
                             title=f"{names[first]} minus {names[second]}", height=compare_rows_px(count) + 160),
          "attention_head_difference")

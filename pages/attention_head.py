@@ -45,8 +45,8 @@ weights = trace.layers[layer].weights[head]                        # (T, T)
 matrix, kept = attention_view(weights, trace, hide, whole_words)   # (rows, rows): pieces or words
 names = units(trace, whole_words)
 if hide:
-    st.caption(f"{specials} {'are' if ' and ' in specials else 'is'} hidden and each row is **renormalised** to sum to 1 over the tokens "
-               "that remain, so the numbers are shares of the attention *not* spent on them.")
+    st.caption(f"{specials} {'are' if ' and ' in specials else 'is'} hidden and each row is **renormalised** to sum "
+               "to 1 over the tokens that remain, so the numbers are shares of the attention *not* spent on them.")
 if whole_words:
     words_caption(trace, hide)
 window = attention_window(kept, trace, window_key(PAGE, whole_words))

@@ -15,8 +15,8 @@ OTHER = "A banana is a kind of fruit."
 PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.markdown(f"Pick one number the model computes, then ask which input tokens pushed it up ({colour_words().up}) "
             f"or down ({colour_words().down}). **Gradient × input** is one backward pass; **integrated gradients** "
-            "(captum) add up the gradients along a straight path from a baseline to your sentence, so the scores sum to the "
-            "change in the number. **Attention rollout** is shown beside them: where attention and "
+            "(captum) add up the gradients along a straight path from a baseline to your sentence, so the scores sum "
+            "to the change in the number. **Attention rollout** is shown beside them: where attention and "
             "gradients disagree, attention alone does not explain the output.")
 model, trace = current_model_and_trace()
 model_name, key = current_model_name(), sentence_key(trace.text)
@@ -72,7 +72,8 @@ shown = st.radio("Shade the sentence by", list(methods), horizontal=True, **link
 window = pick_window(len(result.tokens), f"{PAGE}_window_{key}", show_all=96)
 tokens = [result.tokens[i] for i in window]
 scores = methods[shown][window.start:window.stop]
-plot(shaded_tokens(tokens, scores, f"{shown}: {colour_words().up} raises f, {colour_words().down} lowers it", positions=list(window),
+plot(shaded_tokens(tokens, scores, f"{shown}: {colour_words().up} raises f, {colour_words().down} lowers it",
+                   positions=list(window),
                    value_name=shown.split()[0] if shown != "attention rollout" else "share",
                    limit=float(np.abs(methods[shown]).max()) or 1.0), f"attribution_{PAGE}")   # one scale, all windows
 matrix = np.stack([m[window.start:window.stop] for m in methods.values()])

@@ -66,15 +66,16 @@ with tab_probe:
              f"{PAGE}_loss")
         first = probe.loss[probe.start:probe.start + probe.n - 1].mean()
         repeat = probe.loss[probe.start + probe.n:].mean()
-        verdict = ("much lower on the repeat: the model copies what came after the earlier copy." if repeat < 0.5 * first
+        verdict = ("much lower on the repeat: the model copies what came after the earlier copy."
+                   if repeat < 0.5 * first
                    else "no lower on the repeat: this model does not (yet) copy with induction heads.")
         st.caption(f"Mean loss on the first run {first:.2f} nats, on the repeat {repeat:.2f}: {verdict}")
     else:
         st.caption("This model has no language-model head, so there is no loss on the repeat to show.")
 
 with tab_sentence:
-    choice = st.radio("Detector", list(SENTENCE), format_func={k: v[0] for k, v in SENTENCE.items()}.__getitem__, **linked("detector"),
-                      horizontal=True)
+    choice = st.radio("Detector", list(SENTENCE), format_func={k: v[0] for k, v in SENTENCE.items()}.__getitem__,
+                      **linked("detector"), horizontal=True)
     title, meaning, detect = SENTENCE[choice]
     scores = detect(trace)
     if not np.isfinite(scores).any():
@@ -82,8 +83,8 @@ with tab_sentence:
     elif len(trace) < 2:
         st.info("A single token has no previous token or earlier copies: type a longer sentence.")
     else:
-        plot(layer_head_map(scores, f"{title} score of every head on your sentence", "score", diverging=False, zmax=1.0),
-             f"{PAGE}_{choice}")
+        plot(layer_head_map(scores, f"{title} score of every head on your sentence", "score", diverging=False,
+                            zmax=1.0), f"{PAGE}_{choice}")
         name_top(scores, title.lower())
         st.caption(f"Score: {meaning}, over all queries of your sentence.")
         repeats = (np.asarray(trace.ids)[:, None] == np.asarray(trace.ids)).sum() > len(trace)

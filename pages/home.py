@@ -39,7 +39,8 @@ path_cards()
 def page_guide() -> None:
     """Every page with one line on what it shows, in the menu's order (down the first column, then
     the second); links when the app frame is running."""
-    sections = [(name, [entry for entry in entries if entry[0] != "pages/home.py"]) for name, entries in SECTIONS.items()]
+    sections = [(name, [entry for entry in entries if entry[0] != "pages/home.py"])
+                for name, entries in SECTIONS.items()]
     sections = [(name, entries) for name, entries in sections if entries]
     half = (sum(len(entries) + 1 for _, entries in sections) + 1) // 2
     columns, filled = st.columns(2), 0

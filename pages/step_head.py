@@ -56,8 +56,8 @@ cols = st.columns(3)
 for col, name, affine in zip(cols, "QKV", (chain.w_q, chain.w_k, chain.w_v)):
     with col:
         shared = f" (key/value head {kv})" if name != "Q" and kv_note(trace, head) else ""
-        plot(matrix_heatmap(affine.w, f"W_{name}: {d} × {dh}{shared}", x_title=f"{name} dimension", y_title="X dimension",
-                            height=360), f"step_head_w{name.lower()}")
+        plot(matrix_heatmap(affine.w, f"W_{name}: {d} × {dh}{shared}", x_title=f"{name} dimension",
+                            y_title="X dimension", height=360), f"step_head_w{name.lower()}")
 cols = st.columns(3)
 for col, name, m in zip(cols, "QKV", (chain.q, chain.k, chain.v)):
     with col:
@@ -84,7 +84,8 @@ plot(step_bars(chain.scaled[span], key_tokens, f"Divided by √d_head = √{dh} 
                keys.start, query, colour="#7048e8"), "step_head_scaled")
 st.caption("Why divide: a dot product of two random d-dimensional vectors grows like √d; without the scaling the "
            "softmax would put nearly all weight on one key and its gradients would vanish.")
-plot(step_bars(chain.weights[span], key_tokens, f"Softmax: the attention weights (they sum to {chain.weights.sum():.4f})"
+plot(step_bars(chain.weights[span], key_tokens,
+               f"Softmax: the attention weights (they sum to {chain.weights.sum():.4f})"
                f"{window_note}", keys.start, query, fmt="{:.3f}", colour="#2b8a3e"), "step_head_softmax")
 top = int(np.argmax(chain.weights))
 key = st.selectbox("Write out the softmax for key", range(t), index=top, **linked(f"key_{t}"),

@@ -53,7 +53,8 @@ how = DIMS[st.radio("Dimensions shown", list(DIMS), horizontal=True, **linked("d
                     help=f"{d} numbers do not fit across the page: see a few of them as numbers, or all as colours.")]
 
 st.subheader("① Concatenate the heads, then W_O")
-st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {h * dh}) · W_O ({h * dh} × {d}){' + b' if config.bias else ''} → "
+st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {h * dh}) · W_O ({h * dh} × {d})"
+            f"{' + b' if config.bias else ''} → "
             f"**attention output** ({t} × {d}). W_O lets each output dimension draw on every head.")
 if parallel:
     st.caption(f"This model is parallel (as GPT-NeoX and Pythia): attention reads {NORM}₁(layer input) and the "
@@ -69,8 +70,9 @@ elif not post:
 # One figure in view per step, the others a tab away: the page once ran 4,400–6,300 px tall.
 concat_tab, out_tab = st.tabs(["Heads concatenated", "· W_O → attention output"])
 with concat_tab:
-    plot(head_borders(matrix_heatmap(block.heads_concat[span], f"Heads concatenated: {t} × {h * dh}{note} — one band per "
-                                     "head", labels, rows.start), h, dh), "step_layer_concat")
+    plot(head_borders(matrix_heatmap(block.heads_concat[span],
+                                     f"Heads concatenated: {t} × {h * dh}{note} — one band per head", labels,
+                                     rows.start), h, dh), "step_layer_concat")
 with out_tab:
     plot(matrix_heatmap(block.attn_out[span], f"Attention output = concat · W_O: {t} × {d}{note}", labels, rows.start,
                         dims=strip_dims(block.attn_out[span], how)), "step_layer_attn_out")

@@ -27,7 +27,8 @@ st.code("\n".join(lines[:6]), language=None)
 
 st.header("2 · Tokenizer: byte-pair encoding")
 vocab_size = st.slider("Vocabulary size", 32, 2048, 384, step=16, **linked("vocab"),
-                       help="BPE starts from single characters and merges the most frequent pair until it has this many tokens.")
+                       help="BPE starts from single characters and merges the most frequent pair until it has "
+                            "this many tokens.")
 problem = vocab_problem(lines, vocab_size)
 if problem:
     st.error(problem)

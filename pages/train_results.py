@@ -114,7 +114,8 @@ if before:
             table = m.embedding_table()[rows]
             pca = fit_pca(table, 2)
             plot(embedding_map(pca.project(table), [w for w, _ in words], [g for _, g in words],
-                               f"Embeddings {name}", pca.explained_variance_ratio), f"embeddings_{name.split()[0]}", col)
+                               f"Embeddings {name}", pca.explained_variance_ratio),
+                 f"embeddings_{name.split()[0]}", col)
 
     st.header("man : king :: woman : ?")
     st.caption("3CosAdd on the model's own embedding table: the rows nearest (cosine) to king − man + woman, "

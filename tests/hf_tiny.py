@@ -77,7 +77,8 @@ CASES: dict[str, list[dict]] = {
     "marian": [dict(tied=True)],
 }
 # What each model_type's tokenizer adds to a sentence, as its real tokenizer does.
-SPECIALS = {"gpt2": [], "gpt_neox": [], "olmo2": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"], "phi3": ["<s>"], "qwen3": ["<s>"], "gemma": ["<s>"],
+SPECIALS = {"gpt2": [], "gpt_neox": [], "olmo2": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"],
+            "phi3": ["<s>"], "qwen3": ["<s>"], "gemma": ["<s>"],
             "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"],
             "t5": ["</s>"], "bart": ["<s>", "</s>"], "marian": ["</s>"]}
 
@@ -99,7 +100,8 @@ def case_id(family: str, variant: dict) -> str:
 def tokenizer_for(family: str) -> Tokenizer:
     if family in ("gpt2", "gpt_neox", "olmo2"):  # no specials added to a sentence
         return byte_level_bpe(["<|endoftext|>"], None)
-    if family in ("llama", "mistral", "qwen2", "phi3", "qwen3", "gemma"):  # Llama-style: <s> (bos) before every sentence
+    # Llama-style: <s> (bos) before every sentence
+    if family in ("llama", "mistral", "qwen2", "phi3", "qwen3", "gemma"):
         tok = byte_level_bpe(["<unk>", "<s>", "</s>"], None)
         tok.post_processor = processors.TemplateProcessing(
             single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))])

@@ -54,8 +54,8 @@ def test_ablated_trace_equals_the_reference(minilm, reference_bert, ablate, mode
         if mode == "zero":
             assert not head_out.any()
         else:
-            np.testing.assert_allclose(head_out, np.broadcast_to(intact.layers[layer].head_out[head].mean(0), head_out.shape),
-                                       atol=1e-5)
+            mean = intact.layers[layer].head_out[head].mean(0)
+            np.testing.assert_allclose(head_out, np.broadcast_to(mean, head_out.shape), atol=1e-5)
 
 
 def test_a_head_that_does_not_exist_is_named(minilm):

@@ -158,7 +158,8 @@ def test_type_a_sentence_share_the_link_and_open_a_head(server, browser):
     wait_for_ticks(copy, "today")
     wait_idle(copy)
     assert slider_values(copy)[:2] == [2, 5]
-    assert copy.get_by_role("textbox", name="Sentence", exact=True).input_value() == "The cat sat on the <b>mat</b> today"
+    sentence_box = copy.get_by_role("textbox", name="Sentence", exact=True)
+    assert sentence_box.input_value() == "The cat sat on the <b>mat</b> today"
     copy.close()
 
     # 4. All heads: clicking the thumbnail of layer 3, head 7 opens that head.

@@ -39,7 +39,8 @@ def test_every_causal_page_opens_for_every_family(page, family, folders):
         assert "does not apply" in messages(at) and "no language-model head" in messages(at)
     elif page == "logit_attribution":
         shown = {m.label: m.value for m in at.metric}
-        assert float(shown["Sum of the contributions"]) == pytest.approx(float(shown["The model's own logit"]), abs=2e-4)
+        own = float(shown["The model's own logit"])
+        assert float(shown["Sum of the contributions"]) == pytest.approx(own, abs=2e-4)
         assert charts(at) == 2
     elif page == "head_detectors":
         assert charts(at) >= 3 and "Top induction heads" in texts(at.caption)

@@ -173,7 +173,8 @@ def test_qk_norm_weights_and_parameter_count(qk_norm, shape):
     config = TransformerConfig(**dict(LLAMA, qk_norm=qk_norm))
     net = Transformer(config)
     attention = net.blocks[0].attention
-    assert (attention.q_norm.weight.shape[0], attention.k_norm.weight.shape[0]) == shape   # d_head, or H·d_head and H_kv·d_head
+    # d_head, or H·d_head and H_kv·d_head
+    assert (attention.q_norm.weight.shape[0], attention.k_norm.weight.shape[0]) == shape
     assert count_parameters(config) == sum(p.numel() for p in net.parameters())
     assert Transformer(TransformerConfig(**LLAMA)).blocks[0].attention.q_norm is None
 

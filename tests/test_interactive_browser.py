@@ -32,7 +32,8 @@ def hover_heatmap(page, url: str) -> None:
 
     grid = view.locator("rect.grid").bounding_box()
     cell, column_width = grid["height"] / len(TOKENS), grid["width"] / len(TOKENS)   # columns share the width
-    page.mouse.move(grid["x"] + 1.5 * column_width, grid["y"] + 3.5 * cell)   # query "like" (row 3), key "time" (column 1)
+    # query "like" (row 3), key "time" (column 1)
+    page.mouse.move(grid["x"] + 1.5 * column_width, grid["y"] + 3.5 * cell)
     assert row.is_visible() and column.is_visible()
     assert abs(centre(row.bounding_box())[1] - (grid["y"] + 3.5 * cell)) < cell / 2
     assert abs(centre(column.bounding_box())[0] - (grid["x"] + 1.5 * column_width)) < column_width / 2

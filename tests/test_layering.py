@@ -2,8 +2,8 @@
 {viz, models, training} -> analysis -> core.
 
 core imports none of the others and no Streamlit, Plotly or tokenizers; analysis (what is computed
-from a trace) imports only core; models, training and analysis never import Streamlit; no page script imports another page script (or
-anything from pages/); and no import cycle among the project's modules, checked
+from a trace) imports only core; models, training and analysis never import Streamlit; no page script imports another
+page script (or anything from pages/); and no import cycle among the project's modules, checked
 on the real import graph, not by eye.
 """
 from __future__ import annotations
@@ -19,9 +19,10 @@ PACKAGES = ("core", "analysis", "models", "training", "jobs", "viz", "ui", "page
 FORBIDDEN = {
     "core": {"streamlit", "plotly", "tokenizers", "transformers", "analysis", "models", "jobs", "training", "viz", "ui",
              "pages", "app"},
-    "analysis": {"streamlit", "plotly", "tokenizers", "transformers", "models", "jobs", "training", "viz", "ui", "pages",
-                 "app"},
-    "models": {"streamlit", "plotly", "transformers", "training", "jobs", "viz", "ui", "pages", "app"},  # transformers: tests only
+    "analysis": {"streamlit", "plotly", "tokenizers", "transformers", "models", "jobs", "training", "viz", "ui",
+                 "pages", "app"},
+    # transformers: tests only
+    "models": {"streamlit", "plotly", "transformers", "training", "jobs", "viz", "ui", "pages", "app"},
     "training": {"streamlit", "plotly", "transformers", "models", "jobs", "viz", "ui", "pages", "app"},
     # jobs: corpus jobs (Ray or in-process) load models by name and run analysis; no page code.
     "jobs": {"streamlit", "plotly", "transformers", "viz", "ui", "pages", "app"},

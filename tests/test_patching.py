@@ -50,7 +50,8 @@ def hf_activations(hf, family: str, ids: list[int], n_layers: int) -> dict:
             m["block"].register_forward_pre_hook(
                 lambda mod, args, kwargs, l=layer: seen.__setitem__(
                     ("resid_pre", l), (args[0] if args else kwargs["hidden_states"]).clone()), with_kwargs=True),
-            m["attn"].register_forward_hook(lambda mod, a, out, l=layer: seen.__setitem__(("attn_out", l), _first(out).clone())),
+            m["attn"].register_forward_hook(
+                lambda mod, a, out, l=layer: seen.__setitem__(("attn_out", l), _first(out).clone())),
             m["mlp"].register_forward_hook(lambda mod, a, out, l=layer: seen.__setitem__(("mlp_out", l), out.clone())),
             m["w_o"].register_forward_pre_hook(lambda mod, a, l=layer: seen.__setitem__(("heads", l), a[0].clone())),
         ]
@@ -118,7 +119,8 @@ def test_patching_every_residual_position_gives_the_clean_run(pair):
     _, _, ours = pair
     clean = ours.net.trace(CLEAN)
     everything = [("resid_pre", 0, p) for p in range(len(CLEAN))]
-    np.testing.assert_allclose(ours.net.trace(CORRUPTED, patch_from=clean, sites=everything).logits, clean.logits, **TOL)
+    patched = ours.net.trace(CORRUPTED, patch_from=clean, sites=everything)
+    np.testing.assert_allclose(patched.logits, clean.logits, **TOL)
 
 
 @pytest.mark.parametrize("kind", ["resid_pre", "attn_out", "mlp_out", "head", "head_position"])
@@ -129,7 +131,8 @@ def test_batched_grid_equals_one_patched_run_per_site(pair, kind):
     fractions = []
     grid = patch_grid(ours, clean, CORRUPTED, kind, metric, progress=fractions.append)
     n_layers, n_heads, t = ours.config.n_layers, ours.config.n_heads, len(CLEAN)
-    assert grid.values.shape == {"head": (n_layers, n_heads), "head_position": (n_layers, n_heads, t)}.get(kind, (n_layers, t))
+    shapes = {"head": (n_layers, n_heads), "head_position": (n_layers, n_heads, t)}
+    assert grid.values.shape == shapes.get(kind, (n_layers, t))
     assert fractions[-1] == pytest.approx(1.0) and fractions == sorted(fractions)
     logits = lambda tr: float(tr.logits[-1, 17] - tr.logits[-1, 250])            # noqa: E731
     assert metric.clean == pytest.approx(logits(clean), abs=1e-4)

@@ -164,7 +164,8 @@ NOT_IN_SAFE = re.compile(r"\b(?:red\b|darker(?: =| means\b| is\b| cells?\b)|whit
 # The script has finished and every figure is drawn: no status widget, spinner or skeleton, every visible
 # Plotly chart has its SVG (Plotly loads lazily), and the page's elements have not changed for 1.2 s.
 SETTLED = """() => {
-  const busy = document.querySelector("[data-testid=stStatusWidget], [data-testid=stSpinner], [data-testid=stSkeleton]");
+  const busy = document.querySelector(
+    "[data-testid=stStatusWidget], [data-testid=stSpinner], [data-testid=stSkeleton]");
   const undrawn = Array.from(document.querySelectorAll("[data-testid=stPlotlyChart]"))
     .some(c => c.getClientRects().length && !c.querySelector(".main-svg"))
     || Array.from(document.querySelectorAll(".attention-view")).some(v => !v.querySelector("svg"));

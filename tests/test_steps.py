@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from core.budget import count_parameters
-from analysis.recompute import (attention_parameters, cosine_matrix, embedding_steps, head_steps, layer_parameter_counts,
-                            layer_steps, position_table, softmax_formula, top_neurons)
+from analysis.recompute import (attention_parameters, cosine_matrix, embedding_steps, head_steps,
+                            layer_parameter_counts, layer_steps, position_table, softmax_formula, top_neurons)
 from models.stages import tokenizer_stages
 from training.demo import UNTRAINED_CAUSAL, fold_ids, untrained_causal_model
 from ui.widgets import window_at

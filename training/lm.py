@@ -95,7 +95,8 @@ def data_problem(n_tokens: int, context: int, val_fraction: float = 0.1) -> Opti
 
 # -- the model ---------------------------------------------------------------------------------
 def lm_config(vocab_size: int, context: int = 32, d_model: int = 64, n_heads: int = 4, n_layers: int = 2,
-              positional: str = "learned", tie_embeddings: bool = True, d_ff: Optional[int] = None) -> TransformerConfig:
+              positional: str = "learned", tie_embeddings: bool = True,
+              d_ff: Optional[int] = None) -> TransformerConfig:
     """A GPT-style decoder: pre-LN, causal mask, logits over the vocabulary. Checks its own sizes."""
     return TransformerConfig(
         vocab_size=vocab_size, d_model=d_model, n_heads=n_heads, n_layers=n_layers,

@@ -145,7 +145,8 @@ def _run_child(model_name: str, texts: list[str], bar: Bar, engine: str = "ray")
         corpus = Path(folder) / "corpus.txt"
         corpus.write_text("\n".join(texts) + "\n", encoding="utf-8")
         command = [sys.executable, "-m", "jobs", "corpus-stats", "--model", model_name, "--corpus", str(corpus),
-                   "--store", str(result_store().folder), "--progress-lines", "--limit", str(MAX_SENTENCES), "--engine", engine]
+                   "--store", str(result_store().folder), "--progress-lines", "--limit", str(MAX_SENTENCES),
+                   "--engine", engine]
         log = Path(folder) / "stderr.txt"       # a file, not a pipe: Ray's warnings cannot fill it and block
         with open(log, "w") as errors:
             child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True,

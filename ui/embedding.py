@@ -43,7 +43,8 @@ GROUPS = {               # preset -> {legend group: words}
                      "comparative": ["better", "worse", "bigger", "smaller", "faster", "stronger"]},
     "elephants, trucks, mice and toasters": {
         "big animals": ["elephant", "whale", "giraffe", "rhino"], "big machines": ["truck", "bus", "tractor", "tank"],
-        "small animals": ["mouse", "hamster", "frog", "sparrow"], "small machines": ["toaster", "kettle", "phone", "radio"]},
+        "small animals": ["mouse", "hamster", "frog", "sparrow"],
+        "small machines": ["toaster", "kettle", "phone", "radio"]},
 }
 
 

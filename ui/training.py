@@ -136,7 +136,8 @@ def corpus_picker() -> tuple[list[str], bool]:
                       horizontal=True, key="train_source", bind=url.bound("train_source"))
     if source == "Built-in grammar corpus":
         c1, c2 = st.columns(2)
-        seed = c1.number_input("Corpus seed", 0, 10_000, 0, key="train_corpus_seed", bind=url.bound("train_corpus_seed"),
+        seed = c1.number_input("Corpus seed", 0, 10_000, 0, key="train_corpus_seed",
+                               bind=url.bound("train_corpus_seed"),
                                help="The same seed always generates the same sentences.")
         n = c2.slider("Sentences", 500, 12_000, 6000, step=500, key="train_corpus_n", bind=url.bound("train_corpus_n"))
         return builtin_corpus(int(seed), int(n)), True

@@ -176,4 +176,5 @@ def key_bar(values: np.ndarray, tokens: Sequence[str], title: str | None = None,
     return fig
 
 
-__all__ = ["attention_heatmap", "compare_rows_px", "compare_heatmaps", "difference_heatmap", "key_bar", "labelled", "shorten"]
+__all__ = ["attention_heatmap", "compare_rows_px", "compare_heatmaps", "difference_heatmap", "key_bar", "labelled",
+           "shorten"]

@@ -246,8 +246,8 @@ def strip_note(dims: Sequence[int], d: int, how: str = "largest") -> str:
              f"the {len(dims)} with the largest values here" if how == "largest" else f"the first {len(dims)}")
     return (f"Each cell is one of the vector's {d} numbers (the dimension is under its column), coloured by "
             # no colour named: the colour-blind palette draws the same numbers in other colours
-            f"the colour bar: one colour for positive, the other for negative, pale near 0; the strips share one scale. Shown: {which}. A "
-            "single dimension has no meaning of its own: compare the rows column by column.")
+            "the colour bar: one colour for positive, the other for negative, pale near 0; the strips share one "
+            f"scale. Shown: {which}. A single dimension has no meaning of its own: compare the rows column by column.")
 
 
 # -- one query's scores, step by step ----------------------------------------------------------
