@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.screenshots import PARAGRAPH, SHORT
+from bench.screenshots import PARAGRAPH, SETTLED, SHORT
 from test_browser import ARGS, CHROMIUM, running_server, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -161,19 +161,6 @@ NOT_IN_SAFE = re.compile(r"\b(?:red\b|darker(?: =| means\b| is\b| cells?\b)|whit
                          r"|dark (?:first|diagonal|column|band|cells?)\b)", re.I)
 
 
-# The script has finished and every figure is drawn: no status widget, spinner or skeleton, every visible
-# Plotly chart has its SVG (Plotly loads lazily), and the page's elements have not changed for 1.2 s.
-SETTLED = """() => {
-  const busy = document.querySelector(
-    "[data-testid=stStatusWidget], [data-testid=stSpinner], [data-testid=stSkeleton]");
-  const undrawn = Array.from(document.querySelectorAll("[data-testid=stPlotlyChart]"))
-    .some(c => c.getClientRects().length && !c.querySelector(".main-svg"))
-    || Array.from(document.querySelectorAll(".attention-view")).some(v => !v.querySelector("svg"));
-  const count = document.querySelectorAll("[data-testid=stElementContainer], .main-svg, .attention-view svg").length;
-  const now = Date.now(), last = window.__settled || {count: -1, since: now};
-  window.__settled = count === last.count ? last : {count, since: now};
-  return !busy && !undrawn && count > 0 && now - window.__settled.since > 1200;
-}"""
 
 
 def walk_pages() -> list[str]:
