@@ -5,8 +5,7 @@ import streamlit as st
 from analysis.recompute import cosine_matrix
 from ui.colour_words import colour_words
 from ui.frame import require_frame
-from ui.heads import importance_for, importance_key
-from ui.jobs import is_ready
+from ui.heads import importance_for, map_on_load, most_important_head
 from ui.state import cached, current_model_and_trace, current_model_name
 from ui.widgets import head_label, linked, plot
 from viz.attention import key_bar
@@ -20,7 +19,7 @@ model, trace = current_model_and_trace()
 name = current_model_name()
 all_heads = [(layer, head) for layer in range(trace.n_layers) for head in range(trace.n_heads)]
 cols = st.columns([3, 2])
-heads = cols[0].multiselect("Heads to knock out", all_heads, default=[all_heads[min(len(all_heads) - 1, 2)]],
+heads = cols[0].multiselect("Heads to knock out", all_heads, default=[most_important_head(name, trace)],
                             format_func=head_label, **linked("heads"))
 mode = cols[1].radio("Replace each output with", list(MODES), format_func=MODES.get, **linked("mode"))
 if not heads:
@@ -57,7 +56,7 @@ else:
 st.subheader("Which heads matter for this sentence")
 st.caption(f"Every head knocked out alone, one at a time ({trace.n_layers * trace.n_heads} runs, batched): "
            f"the colour is the {measure}. {colour_words().more.capitalize()} heads change the output most.")
-long_text = len(trace.tokens) > 128 and not is_ready(importance_key(name, trace.text, mode))
+long_text = not map_on_load(name, trace, mode)
 if long_text:
     st.caption("Long text: the map is computed on demand, in the server's queue for expensive work.")
 if not long_text or st.button("Compute the map", key=f"{PAGE}_map"):

@@ -1,7 +1,10 @@
 """The knock-out and sentence-meaning pages under AppTest: MiniLM, a small decoder, bad input."""
 from __future__ import annotations
 
+import base64
 import json
+
+import numpy as np
 
 import pytest
 from page_helpers import run_page as run, texts
@@ -41,6 +44,20 @@ def test_knocking_out_a_minilm_head_shows_the_sentence_change_and_the_map():
     assert any("final vector turned" in t for t in titles) and any("knocking out each head" in t for t in titles)
     grid = next(f for f in figures(at) if "knocking out each head" in f["layout"]["title"]["text"])
     assert shape_of(grid["data"][0]["z"]) == (6, 12)
+
+
+def test_the_page_opens_on_the_head_that_matters_most():
+    """Knocking out a head that changes nothing (cosine 0.998) teaches nothing: the default is the map's
+    strongest head, and the caption under the map names the same one."""
+    at = run("head_ablation", "Time flies like an arrow.")
+    assert not at.exception
+    grid = next(f for f in figures(at) if "knocking out each head" in f["layout"]["title"]["text"])
+    z = grid["data"][0]["z"]
+    if isinstance(z, dict):                     # packed binary: decode
+        z = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape_of(z))
+    layer, head = np.unravel_index(int(np.argmax(np.asarray(z, dtype=float))), shape_of(grid["data"][0]["z"]))
+    assert at.multiselect(key="head_ablation_heads").value == [(layer, head)]
+    assert f"layer {layer}, head {head}" in texts(at.caption)
 
 
 def test_a_decoder_compares_next_token_bars_on_one_axis(decoder):
