@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui.attention import head_opener
 from ui.colour_words import colour_words
-from ui.causal import DECODER_PAIR, ENCODER_PAIR, answer_token, does_not_apply, patch_grid_for
+from ui.causal import DECODER_PAIR, ENCODER_PAIR, answers_for, does_not_apply, patch_grid_for
 from ui.frame import require_frame
 from ui.state import current_model, current_model_name, current_trace
 from ui.widgets import linked, plot
@@ -24,8 +24,18 @@ clean_text = left.text_area("Clean prompt", default[0], **linked("clean"), heigh
 corrupted_text = right.text_area("Corrupted prompt", default[1], **linked("corrupted"), height=90, max_chars=600,
                                  help="Change a word or two, keeping the number of tokens: activations are "
                                       "copied position by position.")
-clean = current_trace(clean_text)
-corrupted = current_trace(corrupted_text)
+answers = None
+if lm:
+    a, b = st.columns(2)
+    answer_text = a.text_input("Answer the clean prompt should give", default[2], **linked("answer"))
+    other_text = b.text_input("Answer the corrupted prompt gives", default[3], **linked("other"),
+                              help="Mind the leading space: GPT-2 reads \" Mary\" and \"Mary\" as different tokens.")
+    answers = answers_for(model, answer_text, other_text)
+    if isinstance(answers, str):
+        does_not_apply(answers)
+shared = answers.shared if answers else ""      # both answers' first tokens, read by the model first
+clean = current_trace(clean_text + shared)
+corrupted = current_trace(corrupted_text + shared)
 if len(clean) != len(corrupted):
     st.warning(f"The clean prompt makes {len(clean)} tokens and the corrupted one {len(corrupted)}: patching copies "
                "activations position by position, so both need the same number. Change words for words that "
@@ -34,6 +44,9 @@ if len(clean) != len(corrupted):
     st.dataframe({"position": list(range(t)), "clean": clean.tokens + [""] * (t - len(clean)),
                   "corrupted": corrupted.tokens + [""] * (t - len(corrupted))}, hide_index=True)
     st.stop()
+if answers and answers.n_shared and tuple(clean.ids[-answers.n_shared:]) != answers.shared_ids:
+    does_not_apply(f"Both answers begin with {answers.shared!r}, but after the clean prompt those characters make "
+                   "other tokens, so the model cannot be asked for the rest. Pick answers that part at once.")
 differ = [i for i in range(len(clean)) if clean.ids[i] != corrupted.ids[i]]
 if not differ:
     does_not_apply("The two prompts make the same tokens: there is no difference to trace. Change a word of the "
@@ -42,23 +55,16 @@ st.caption(f"{len(clean)} tokens each; they differ at position{'s' if len(differ
            f"{', '.join(map(str, differ))}.")
 
 answer = other = None
-if lm:
-    a, b = st.columns(2)
-    answer_text = a.text_input("Answer the clean prompt should give", default[2], **linked("answer"))
-    other_text = b.text_input("Answer the corrupted prompt gives", default[3], **linked("other"),
-                              help="Mind the leading space: GPT-2 reads \" Mary\" and \"Mary\" as different tokens.")
-    picked = answer_token(model, answer_text), answer_token(model, other_text)
-    if None in picked:
-        does_not_apply("Type both answers: the measure is the difference of their logits.")
-    (answer, answer_piece, answer_len), (other, other_piece, other_len) = picked
-    if answer == other:
-        does_not_apply("The two answers begin with the same token, and only the first token of each is measured: "
-                       "their logit difference is always 0. Pick answers that begin differently (see the "
-                       "Tokenization page for how this model splits them).")
-    st.caption("Measured: logit(answer) − logit(other) at the last position, on the first token of each answer, "
-               "normalised so that the clean run scores **1** and the corrupted run **0**.")
-    st.dataframe({"": ["answer", "other"], "first token": [answer_piece, other_piece], "id": [answer, other],
-                  "tokens in the answer": [answer_len, other_len]}, hide_index=True)
+if answers:
+    answer, other = answers.answer, answers.other
+    read_first = (f" Both answers begin with the same {answers.n_shared} token"
+                  f"{'s' if answers.n_shared > 1 else ''} ({answers.shared!r}), so the model reads "
+                  f"{'them' if answers.n_shared > 1 else 'it'} after each prompt and the tokens where the answers "
+                  "part are measured." if answers.n_shared else "")
+    st.caption("Measured: logit(answer) − logit(other) at the last position, on the first token where the answers "
+               "differ, normalised so that the clean run scores **1** and the corrupted run **0**." + read_first)
+    st.dataframe({"": ["answer", "other"], "token measured": [answers.answer_piece, answers.other_piece],
+                  "id": [answer, other]}, hide_index=True)
 else:
     st.caption("This model has no language-model head, so the measure is its sentence embedding: the cosine of the "
                "patched run's mean-pooled vector to the clean run's, normalised so that the clean run scores "

@@ -63,6 +63,16 @@ def test_patching_a_decoder_shows_the_normalised_map(family, folders):
     assert "The strongest single patch: layer" in texts(at.caption)
 
 
+def test_answers_spelled_piece_by_piece_are_measured_where_they_part(folders):
+    """A small vocabulary spells " Mary" and " John" as "Ġ", "M", ... and "Ġ", "J", ...: the shared space is
+    read after both prompts and "M" against "J" is measured, so the default pair draws a map for any decoder."""
+    at = run_page("patching", SENTENCE, folders["gpt2"])
+    assert not at.exception and charts(at) == 1, messages(at)
+    assert "Both answers begin with the same 1 token (' ')" in texts(at.caption)
+    table = at.dataframe[-1].value
+    assert list(table["token measured"]) == ["M", "J"]
+
+
 def test_patching_says_when_the_prompts_do_not_line_up(folders):
     at = run_page("patching", SENTENCE, folders["gpt2"], patching_clean="the cat sat",
                   patching_corrupted="the cat sat on the mat", patching_answer=" mat", patching_other=" dog")

@@ -2,6 +2,8 @@
 with a plain message where a tool does not apply."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from analysis.detectors import InductionProbe, induction_probe
@@ -22,13 +24,43 @@ def does_not_apply(message: str) -> None:
     st.stop()
 
 
-def answer_token(model: LoadedModel, text: str) -> tuple[int, str, int] | None:
-    """The first token the tokenizer makes of `text` (no specials added), its text, and how many
-    tokens `text` makes; None if none."""
-    ids = model.tokenizer.backend.encode(text, add_special_tokens=False).ids if text else []
-    if not ids:
-        return None
-    return int(ids[0]), model.tokenizer.id_to_token(int(ids[0])) or f"<{ids[0]}>", len(ids)
+@dataclass(frozen=True)
+class Answers:
+    """The two answers of a patching run, as the logit difference reads them."""
+    answer: int              # the clean answer's token where the two answers part
+    other: int               # the corrupted answer's token there
+    answer_piece: str
+    other_piece: str
+    shared: str              # the text of the whole tokens both answers begin with ("" when they part at once)
+    shared_ids: tuple[int, ...]   # those tokens
+
+    @property
+    def n_shared(self) -> int:
+        return len(self.shared_ids)
+
+
+def answers_for(model: LoadedModel, answer_text: str, other_text: str) -> Answers | str:
+    """Where the two answers part, or why they cannot be compared (a message).
+
+    A model with a small vocabulary spells " Mary" and " John" piece by piece, both starting with the
+    same space token, whose logit difference is always 0. The tokens both answers share are then
+    appended to both prompts (the model has read them), and the first tokens that differ are measured."""
+    encode = model.tokenizer.backend.encode
+    a = encode(answer_text, add_special_tokens=False).ids if answer_text else []
+    b = encode(other_text, add_special_tokens=False).ids if other_text else []
+    if not a or not b:
+        return "Type both answers: the measure is the difference of their logits."
+    shared = 0
+    while shared < min(len(a), len(b)) and a[shared] == b[shared]:
+        shared += 1
+    if shared == min(len(a), len(b)):
+        return ("The two answers make the same tokens (or one is the start of the other), so no token tells them "
+                "apart. Pick answers that differ (see the Tokenization page for how this model splits them).")
+
+    def piece(token: int) -> str:
+        return model.tokenizer.id_to_token(int(token)) or f"<{token}>"
+    return Answers(int(a[shared]), int(b[shared]), piece(a[shared]), piece(b[shared]),
+                   model.tokenizer.backend.decode(a[:shared]) if shared else "", tuple(int(t) for t in a[:shared]))
 
 
 def patch_grid_for(model_name: str, clean: Trace, corrupted: Trace, kind: str,
