@@ -44,33 +44,40 @@ model, trace = current_model_and_trace()
 t = len(trace.tokens)
 
 family = model_family(model)
-st.subheader(f"{family}: bidirectional, no mask" if not trace.causal else f"{family}: causal")
-future = np.triu(trace.attentions, k=1).sum(axis=-1)                 # (L, H, T): weight each query gives later keys
-later = future[..., :-1].mean(axis=-1) if t > 1 else np.zeros(future.shape[:2])   # (L, H); the last query has none
-suggestion = None
-if not trace.causal and t > 1 and trace.n_layers:   # open on the head that looks ahead the most: the point here
-    mine = [explicit("layer", trace.n_layers), explicit("head", trace.n_heads)]
-    at = best_head(later, *(mine if None in mine else (None, None)))
-    suggestion = HeadChoice(*at, "later", float(later[at]), f"layer {at[0]} · head {at[1]} looks ahead the most: on "
-                            f"average {later[at]:.0%} of each token's attention goes to tokens after it.")
-c1, c2 = st.columns(2)
-with c1:
-    layer = pick_layer(trace, "step_mask", suggestion=suggestion)
-with c2:
-    head = pick_head(trace, "step_mask", suggestion=suggestion)
-head_reason(trace, "step_mask", suggestion)
-if t > 1:
-    st.metric("Attention weight on later tokens (mean over every layer, head and query)", f"{100 * later.mean():.1f}%")
-st.caption("In the grids below each row is a query token and each column (labels along the top) a key; the "
-           "dashed line is the diagonal, where a token looks at itself.")
-rows = pick_window(t, "step_mask_window", size=WINDOW, limit=WINDOW)
-ws = slice(rows.start, rows.stop)
-note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
-above = f"{later[layer, head]:.0%} of the weight is above the diagonal" if t > 1 else "one token: nothing to mask"
-hidden = ~np.isfinite(trace.layers[layer].scores[head][ws, ws])      # (window, window): True where masked
-plot(weights_with_mask(trace.layers[layer].weights[head][ws, ws], hidden, [trace.tokens[i] for i in rows],
-                       f"Layer {layer}, head {head}: {above}{note}", rows.start, room_px=FULL_ROOM), "mask_minilm")
-if not trace.causal:
+rows = range(0)   # the encoder's window, which the decoder's opens on
+if trace.causal:   # a decoder's own weights above the diagonal are all 0: its mask is the section below
+    st.caption(f"{family} is a decoder: it never looks ahead. Its causal mask is drawn below, with its real "
+               "scores.")
+else:
+    st.subheader(f"{family}: bidirectional, no mask")
+    future = np.triu(trace.attentions, k=1).sum(axis=-1)           # (L, H, T): weight each query gives later keys
+    later = future[..., :-1].mean(axis=-1) if t > 1 else np.zeros(future.shape[:2])   # (L, H); last query: none
+    suggestion = None
+    if t > 1 and trace.n_layers:   # open on the head that looks ahead the most: the point here
+        mine = [explicit("layer", trace.n_layers), explicit("head", trace.n_heads)]
+        at = best_head(later, *(mine if None in mine else (None, None)))
+        suggestion = HeadChoice(*at, "later", float(later[at]), f"layer {at[0]} · head {at[1]} looks ahead the most: "
+                                f"on average {later[at]:.0%} of each token's attention goes to tokens after it.")
+    c1, c2 = st.columns(2)
+    with c1:
+        layer = pick_layer(trace, "step_mask", suggestion=suggestion)
+    with c2:
+        head = pick_head(trace, "step_mask", suggestion=suggestion)
+    head_reason(trace, "step_mask", suggestion)
+    if t > 1:
+        st.metric("Attention weight on later tokens (mean over every layer, head and query)",
+                  f"{100 * later.mean():.1f}%")
+    st.caption("In the grids below each row is a query token and each column (labels along the top) a key; the "
+               "dashed line is the diagonal, where a token looks at itself.")
+    rows = pick_window(t, "step_mask_window", size=WINDOW, limit=WINDOW)
+    ws = slice(rows.start, rows.stop)
+    note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
+    above = (f"{later[layer, head]:.0%} of the weight is above the diagonal" if t > 1
+             else "one token: nothing to mask")
+    hidden = ~np.isfinite(trace.layers[layer].scores[head][ws, ws])      # (window, window): True where masked
+    plot(weights_with_mask(trace.layers[layer].weights[head][ws, ws], hidden, [trace.tokens[i] for i in rows],
+                           f"Layer {layer}, head {head}: {above}{note}", rows.start, room_px=FULL_ROOM),
+         "mask_minilm")
     st.caption(f"Above the diagonal: a query looking at a token that comes *after* it. {family} does it in every "
                "layer, which is why it understands a word from both sides but cannot generate text left to right.")
 

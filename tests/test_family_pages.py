@@ -129,6 +129,9 @@ def test_masks_page_uses_the_picked_decoder(family, family_folders):
     assert not at.exception, at.exception
     assert "untrained" not in texts(at.info) and "random" not in texts(at.info)
     assert any("picked in the sidebar" in str(t.value) for t in at.text)
+    # A decoder never looks ahead: no "weight on later tokens" section that can only read 0 %, one mask figure set.
+    assert not at.metric and "never looks ahead" in texts(at.caption)
+    assert [s.value for s in at.subheader] == ["A decoder: the causal mask"]
 def test_parallel_layout_on_the_layer_page(family_folders):
     """Pythia's block: the page says both branches read the layer input, and its recomputation agrees."""
     at = run_page("pages/step_layer.py", SENTENCE, family_folders["gpt_neox"])
