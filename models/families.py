@@ -16,7 +16,7 @@ from core import TransformerConfig, from_state_dict
 from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
 from core.model import device_from_env
 
-from . import bert, distilbert, gemma, gpt2, gpt_neox, llama, olmo2, phi3, qwen3, roberta
+from . import bert, distilbert, gemma, gemma2, gpt2, gpt_neox, llama, olmo2, phi3, qwen3, roberta
 from .checkpoint import convert, read_weights
 from .family import STEP_PAGES, Family
 from .files import read_config, require_finite, sentence_pooling
@@ -26,7 +26,7 @@ from .text import TextTokenizer
 # The family list: adding a family is its own file, and one entry here (and in the import above).
 FAMILY_LIST: tuple[Family, ...] = (bert.FAMILY, roberta.FAMILY, distilbert.FAMILY, gpt2.FAMILY, llama.FAMILY,
                                    gpt_neox.FAMILY, phi3.FAMILY, qwen3.FAMILY,
-                                   olmo2.FAMILY, gemma.FAMILY)
+                                   olmo2.FAMILY, gemma.FAMILY, gemma2.FAMILY)
 FAMILIES: dict[str, Family] = {t: family for family in FAMILY_LIST for t in family.model_types}
 SUPPORTED = tuple(FAMILIES)
 
