@@ -12,7 +12,7 @@ from ui.head_choice import explicit, pick_head, pick_layer
 from ui.state import current_model_and_trace, current_model_name, current_trace, get_model, model_choices
 from ui.widgets import linked, pick_window, plot, token_labels, window_at
 from viz.common import PLOT_WIDTH
-from viz.steps import scores_with_mask, step_bars, weights_with_mask
+from viz.steps import scores_with_mask, softcap_curve, step_bars, weights_with_mask
 
 WINDOW = 24
 FULL_ROOM = PLOT_WIDTH - 160   # px: the full-width grid's cells, its labels and colour bar aside
@@ -123,3 +123,43 @@ plot(step_bars(chain.weights[span], ktokens, "The same row after the softmax: la
 upper = float(np.triu(ctrace.attentions, k=1).max()) if n_causal > 1 else 0.0
 st.caption(f"Largest weight on a later token, over every layer, head and query of the decoder: {upper:.1e}. "
            "The first token can only look at itself, so its row is a single 1.")
+
+config = net.config
+if config.sliding_window is not None:
+    st.subheader("A sliding window beside the causal mask")
+    window = config.sliding_window
+    sliding = [layer for layer in range(config.n_layers) if config.window_of(layer)]
+    full = [layer for layer in range(config.n_layers) if not config.window_of(layer)]
+    st.markdown(f"In layers {', '.join(map(str, sliding))} a query sees only the last **{window}** keys (itself "
+                "included): the causal mask hides the future, the window hides the distant past too, so the "
+                f"visible cells form a band {window} wide along the diagonal. "
+                + (f"Layers {', '.join(map(str, full))} are global: the whole past. " if full else "")
+                + "Information from further back still arrives, passed on by the global layers.")
+    pair = ([(full[0], "global: causal mask only")] if full else []) + [(sliding[0], f"sliding window of {window}")]
+    for column, (shown, what) in zip(st.columns(len(pair)), pair):
+        grid = ctrace.layers[shown]
+        with column:
+            plot(weights_with_mask(grid.weights[chead][causal_span, causal_span],
+                                   ~np.isfinite(grid.scores[chead][causal_span, causal_span]), ctokens,
+                                   f"Layer {shown} ({what}){cnote}", crows.start), f"mask_window_{shown}")
+    band = ~np.isfinite(ctrace.layers[sliding[0]].scores[chead])
+    st.caption(f"Layer {sliding[0]}: the query at position {n_causal - 1} sees "
+               f"{int((~band[-1]).sum())} of its {n_causal} keys; its weights on the others are exactly 0.")
+if config.attn_softcap is not None or config.final_softcap is not None:
+    st.subheader("Soft-capping: scores bent to stay within ±cap")
+if config.attn_softcap is not None:
+    cap = config.attn_softcap
+    seen = chain.allowed
+    raw = chain.dots[seen] / chain.scale                             # before the cap: q·k / √scale
+    st.markdown(f"Before the mask and the softmax, every score x becomes **{cap:g} · tanh(x / {cap:g})**: "
+                f"almost x while it is small, never beyond ±{cap:g}, so no single key can take all the weight "
+                f"by a huge score. The scores are divided by √{chain.scale ** 2:g} first"
+                + (" (query_pre_attn_scalar, not d_head)." if config.attn_scale is not None else "."))
+    plot(softcap_curve(raw, chain.scaled[seen], cap, [ctrace.tokens[i] for i in np.flatnonzero(seen)],
+                       f"Layer {clayer}, head {chead}, the query at position {query}: each visible key's score"),
+         "softcap_scores")
+    st.caption(f"Largest score before the cap: {np.abs(raw).max():.3f}; after: {np.abs(chain.scaled[seen]).max():.3f}.")
+if config.final_softcap is not None:
+    st.markdown(f"The next-token logits are capped the same way at the very end: "
+                f"**{config.final_softcap:g} · tanh(logit / {config.final_softcap:g})**, which keeps their order "
+                "(the likeliest token stays the likeliest) but flattens the extremes.")

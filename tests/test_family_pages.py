@@ -128,6 +128,29 @@ def test_masks_page_uses_the_picked_decoder(family, family_folders):
     assert not at.exception, at.exception
     assert "untrained" not in texts(at.info) and "random" not in texts(at.info)
     assert any("picked in the sidebar" in str(t.value) for t in at.text)
+def test_masks_page_draws_the_sliding_window_and_the_soft_cap(family_folders):
+    """Gemma 2: the sliding layer's band beside the global layer's triangle, and the cap as a curve whose
+    markers are the real scores before and after the cap."""
+    import base64
+    import json
+
+    import numpy as np
+
+    at = run_page("pages/step_mask.py", SENTENCE, family_folders["gemma2"])
+    assert not at.exception, at.exception
+    assert "A sliding window beside the causal mask" in texts(at.subheader)
+    shown = texts(at.markdown) + texts(at.caption)
+    assert "only the last **5** keys" in shown and "sees 5 of its" in shown
+    assert "2 · tanh(x / 2)" in shown
+    curve = [c for c in at.get("plotly_chart") if "before the cap" in str(c.proto.spec)]
+    assert len(curve) == 1
+    markers = [d for d in json.loads(curve[0].proto.spec)["data"] if d.get("mode") == "markers"][0]
+    # Plotly writes numpy arrays as base64 ("bdata") with their dtype.
+    x, y = (np.frombuffer(base64.b64decode(markers[a]["bdata"]), dtype=markers[a]["dtype"]) for a in "xy")
+    np.testing.assert_allclose(y, 2.0 * np.tanh(x / 2.0), atol=1e-9)
+    assert 1 <= len(x) <= 5                                  # the query sees at most its window of 5 keys
+
+
 def test_parallel_layout_on_the_layer_page(family_folders):
     """Pythia's block: the page says both branches read the layer input, and its recomputation agrees."""
     at = run_page("pages/step_layer.py", SENTENCE, family_folders["gpt_neox"])
