@@ -151,6 +151,28 @@ def test_masks_page_draws_the_sliding_window_and_the_soft_cap(family_folders):
     assert 1 <= len(x) <= 5                                  # the query sees at most its window of 5 keys
 
 
+@pytest.mark.parametrize("family, words", [
+    ("olmo2", "resid_mid = layer input + RMSNorm(attention output)"),
+    ("gemma2", "resid_mid = layer input + RMSNorm₂(attention output)")])
+def test_norms_on_the_sublayer_outputs_on_the_layer_page(family, words, family_folders):
+    """OLMo 2 and Gemma 2 normalise what each sublayer adds: the page says so, and the strip's second row is
+    what was added (the normalised output), so the rows above '= sum' add up."""
+    import numpy as np
+
+    at = run_page("pages/step_layer.py", SENTENCE, family_folders[family])
+    assert not at.exception, at.exception
+    assert "does not apply" not in texts(at.info) + texts(at.warning)
+    shown = texts(at.markdown) + texts(at.caption)
+    assert words in shown
+    assert "+ RMSNorm(attention output)" in chart_specs(at)
+    from analysis.recompute import layer_steps
+    from models import load_model
+    model = load_model(family_folders[family])
+    trace = model.trace(SENTENCE)
+    block = layer_steps(model.net, trace, 0)
+    assert np.abs(block.attn_sum - block.resid_pre - block.attn_out).max() > 1e-3   # the norm changes what is added
+
+
 def test_parallel_layout_on_the_layer_page(family_folders):
     """Pythia's block: the page says both branches read the layer input, and its recomputation agrees."""
     at = run_page("pages/step_layer.py", SENTENCE, family_folders["gpt_neox"])
