@@ -173,6 +173,19 @@ def test_norms_on_the_sublayer_outputs_on_the_layer_page(family, words, family_f
     assert np.abs(block.attn_sum - block.resid_pre - block.attn_out).max() > 1e-3   # the norm changes what is added
 
 
+@pytest.mark.parametrize("family", ["gemma", "gemma2"])
+def test_embeddings_page_names_the_square_root_scale(family, family_folders):
+    """Gemma multiplies the token rows by √d_model: the page says so and draws the row and its scaled copy."""
+    at = run_page("pages/step_embeddings.py", SENTENCE, family_folders[family])
+    assert not at.exception, at.exception
+    assert "does not apply" not in texts(at.info) + texts(at.warning)
+    shown = texts(at.markdown)
+    assert "multiplied by √d_model = √64 = 8.00" in shown and "· √64 (= 8.00)" in shown
+    import json
+    assert any("× √64 (= 8.00)" in json.dumps(json.loads(chart.proto.spec), ensure_ascii=False)
+               for chart in at.get("plotly_chart"))
+
+
 def test_parallel_layout_on_the_layer_page(family_folders):
     """Pythia's block: the page says both branches read the layer input, and its recomputation agrees."""
     at = run_page("pages/step_layer.py", SENTENCE, family_folders["gpt_neox"])
