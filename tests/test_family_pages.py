@@ -186,6 +186,15 @@ def test_embeddings_page_names_the_square_root_scale(family, family_folders):
                for chart in at.get("plotly_chart"))
 
 
+def test_one_score_page_divides_and_caps_as_gemma2_does(family_folders):
+    """Inside one score: ÷ √query_pre_attn_scalar and the soft cap, equal to the traced score (no warning)."""
+    at = run_page("pages/score_anatomy.py", SENTENCE, family_folders["gemma2"])
+    assert not at.exception, at.exception
+    assert not at.warning
+    assert "÷ √24" in [m.label for m in at.metric]
+    assert "soft-capped to 2 · tanh(… / 2)" in texts(at.caption)
+
+
 def test_parallel_layout_on_the_layer_page(family_folders):
     """Pythia's block: the page says both branches read the layer input, and its recomputation agrees."""
     at = run_page("pages/step_layer.py", SENTENCE, family_folders["gpt_neox"])
