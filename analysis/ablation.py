@@ -22,8 +22,9 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from core.attention import KnockOut
+from core.attention import KnockOut, soft_cap
 from core.model import Transformer, build_allowed
+
 from .budget import batch_size, chunks, forward_bytes, last_hidden
 from .sentence import mean_pooled
 
@@ -50,7 +51,7 @@ def _outputs(net: Transformer, hidden: torch.Tensor) -> Outputs:
     if not net.config.lm_head:
         return Outputs(hidden, None)
     final = net.final_norm(hidden[:, -1])                                            # (B, d_model)
-    return Outputs(hidden, final @ net.unembedding().T)                              # (B, vocab)
+    return Outputs(hidden, soft_cap(final @ net.unembedding().T, net.config.final_softcap))   # (B, vocab)
 
 
 def importance_chunk(config, t: int, budget: Optional[int] = None) -> int:

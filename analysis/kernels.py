@@ -5,7 +5,9 @@ redo a stretch of the forward pass by hand use these functions, so each piece of
 written twice in all (here and in core/), not once per page. tests/test_kernels.py feeds the same
 inputs through both and checks they agree.
 
-    scaled_scores  q · kᵀ / √d_head, hidden keys −∞          core/attention.py attend
+    scaled_scores  q · kᵀ / √d_head (or ÷ √attn_scale, soft-capped), hidden keys −∞   core/attention.py attend
+    soft_cap       cap · tanh(x / cap)                        core/attention.py soft_cap
+    allowed_keys   causal triangle, sliding-window band       core/attention.py causal_mask, window_mask
     softmax        exp(s − max) / Σ exp(s − max)             torch.softmax
     attend         scores, weights, head_out = weights · v    core/attention.py attend
     rope_angles    position · θ^(−2i/d)                       core/rotary.py rotary_angles
@@ -31,10 +33,17 @@ def _f64(x) -> np.ndarray:
 
 
 # -- attention ------------------------------------------------------------------------------------
-def allowed_keys(causal: bool, t: int) -> np.ndarray:
-    """(T, T) bool: True where query i may look at key j (everything, or j ≤ i when causal)."""
+def allowed_keys(causal: bool, t: int, window: Optional[int] = None) -> np.ndarray:
+    """(T, T) bool: True where query i may look at key j (everything, or j ≤ i when causal; with a
+    sliding window also j > i − window: only the last `window` keys, itself included)."""
     full = np.ones((t, t), dtype=bool)
-    return np.tril(full) if causal else full
+    allowed = np.tril(full) if causal else full
+    return allowed if window is None else allowed & np.triu(full, 1 - window)
+
+
+def soft_cap(x: np.ndarray, cap: Optional[float]) -> np.ndarray:
+    """cap · tanh(x / cap) (Gemma 2's soft-capping): close to x while |x| ≪ cap, never past ±cap."""
+    return _f64(x) if cap is None else np.tanh(_f64(x) / cap) * cap
 
 
 def shared_kv(k: np.ndarray, n_heads: int) -> np.ndarray:
@@ -44,13 +53,15 @@ def shared_kv(k: np.ndarray, n_heads: int) -> np.ndarray:
     return k if h_kv == n_heads else np.repeat(k, n_heads // h_kv, axis=-3)   # (..., H, T, d_head)
 
 
-def scaled_scores(q: np.ndarray, k: np.ndarray, allowed: Optional[np.ndarray] = None) -> np.ndarray:
-    """q (..., [H,] T_q, d_head), k (..., [H_kv,] T_k, d_head) -> (..., [H,] T_q, T_k) q·kᵀ/√d_head,
-    −∞ where `allowed` (broadcastable) is False."""
+def scaled_scores(q: np.ndarray, k: np.ndarray, allowed: Optional[np.ndarray] = None,
+                  scale: Optional[float] = None, softcap: Optional[float] = None) -> np.ndarray:
+    """q (..., [H,] T_q, d_head), k (..., [H_kv,] T_k, d_head) -> (..., [H,] T_q, T_k) q·kᵀ/√d_head
+    (÷ √scale when given), soft-capped when softcap is given, −∞ where `allowed` (broadcastable) is False."""
     q, k = _f64(q), _f64(k)
     if q.ndim >= 3 and k.ndim >= 3:
         k = shared_kv(k, q.shape[-3])
-    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1])   # (..., T_q, T_k)
+    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1] if scale is None else scale)   # (..., T_q, T_k)
+    scores = soft_cap(scores, softcap)
     return scores if allowed is None else np.where(allowed, scores, -np.inf)
 
 
@@ -72,10 +83,12 @@ class Attention(NamedTuple):
     head_out: np.ndarray   # (..., H, T_q, d_head)  weights · v
 
 
-def attend(q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: Optional[np.ndarray] = None) -> Attention:
+def attend(q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: Optional[np.ndarray] = None,
+           scale: Optional[float] = None, softcap: Optional[float] = None) -> Attention:
     """Scaled dot-product attention, as core/attention.py `attend`: q (..., H, T_q, d_head);
-    k, v (..., H_kv, T_k, d_head) with H_kv dividing H; allowed broadcastable to the scores."""
-    scores = scaled_scores(q, k, allowed)
+    k, v (..., H_kv, T_k, d_head) with H_kv dividing H; allowed broadcastable to the scores;
+    scale, softcap: Gemma 2's divisor √scale and soft-capping (see scaled_scores)."""
+    scores = scaled_scores(q, k, allowed, scale, softcap)
     _, weights = softmax(scores)
     v = _f64(v)
     if v.ndim >= 3 and scores.ndim >= 3:
@@ -84,13 +97,16 @@ def attend(q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: Optional[np.nda
 
 
 # -- rotary positions -----------------------------------------------------------------------------
-def rope_angles(positions: np.ndarray, dims: int, theta: float) -> np.ndarray:
+def rope_angles(positions: np.ndarray, dims: int, theta: float, factor: float = 1.0) -> np.ndarray:
     """(T,) positions -> (T, dims/2) angles, in float32 like core/rotary.py and the reference
     (the frequencies rounded to float32 from a float64 power: equal to torch's to one float32 step).
-    dims is d_head, or the rotated part of it in partial-rotary models."""
+    dims is d_head, or the rotated part of it in partial-rotary models; factor: linear scaling, every
+    frequency divided by it (Gemma 3's global layers)."""
     exponents = np.arange(0, dims, 2, dtype=np.float32) / np.float32(dims)             # (dims/2,)
     powers = (np.float64(np.float32(theta)) ** exponents.astype(np.float64)).astype(np.float32)
     inv_freq = np.float32(1.0) / powers                                                # (dims/2,)
+    if factor != 1.0:
+        inv_freq = inv_freq / np.float32(factor)
     return np.asarray(positions, dtype=np.float32)[:, None] * inv_freq[None, :]        # (T, dims/2)
 
 

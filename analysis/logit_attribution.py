@@ -62,7 +62,10 @@ def applies(config) -> Optional[str]:
     if not config.lm_head:
         return "the model has no language-model head: there is no logit to attribute."
     if config.norm != "pre":
-        return ("the model normalises after each block (post-LN), so its output is not a sum of what the "
+        what = {"sandwich": "normalises each sublayer's output before adding it",
+                "post_sublayer": "normalises each sublayer's output before adding it"}.get(
+            config.norm, "normalises after each block (post-LN)")
+        return (f"the model {what}, so its output is not a sum of what the "
                 "parts wrote: direct logit attribution needs a pre-LN model.")
     return None
 

@@ -21,9 +21,10 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from core.attention import Patch
+from core.attention import Patch, soft_cap
 from core.model import Transformer, build_allowed, run_blocks
 from core.trace import Trace
+
 from .sentence import mean_pooled
 
 KINDS = {"resid_pre": "residual stream (block input)", "attn_out": "attention output",
@@ -89,7 +90,13 @@ def make_metric(model, clean_ids: Sequence[int], corrupted_ids: Sequence[int], a
         direction = unembed[int(answer)] - (unembed[int(other)] if other is not None else 0)   # (d_model,)
 
         def score(hidden: torch.Tensor) -> torch.Tensor:
-            return net.final_norm(hidden[:, position]) @ direction                            # (B,)
+            final = net.final_norm(hidden[:, position])                                        # (B, d_model)
+            cap = net.config.final_softcap
+            if cap is None:
+                return final @ direction                                                       # (B,)
+            # Soft-capped logits (Gemma 2): each logit capped before the difference, as the model does.
+            capped = soft_cap(final @ unembed[int(answer)], cap)
+            return capped - (soft_cap(final @ unembed[int(other)], cap) if other is not None else 0)
         name = "logit difference" if other is not None else "logit of the answer"
     else:
         target = mean_pooled(clean_hidden)                                                     # (1, d_model)

@@ -85,11 +85,15 @@ def norm_name(config: TransformerConfig) -> str:
 ACTIVATION_NAMES = {"gelu": "GELU", "gelu_tanh": "GELU (tanh approximation)", "relu": "ReLU", "silu": "SiLU"}
 
 
-def rope_angles(config: TransformerConfig, t: int) -> np.ndarray:
+def rope_angles(config: TransformerConfig, t: int, attention: Optional[MultiHeadAttention] = None) -> np.ndarray:
     """(T, d_rot/2) the rotary angles of positions 0..T-1 in this model (the one place that says which
     dimensions of a head turn: d_rot = d_head, or config.rotary_dims with partial rotary; the kernel's
-    rotate leaves the dimensions after d_rot unturned)."""
-    return kernels.rope_angles(np.arange(t), config.rotated_dims, config.rope_theta)
+    rotate leaves the dimensions after d_rot unturned). attention: one layer's, whose own base and
+    scaling it reads (Gemma 3's sliding layers turn with another base); None: the config's."""
+    theta = config.rope_theta if attention is None else attention.rope_theta
+    scaling = config.rope_scaling if attention is None else getattr(attention.rope_scaling, "kind", None)
+    factor = config.rope_factor if scaling == "linear" else 1.0
+    return kernels.rope_angles(np.arange(t), config.rotated_dims, theta, factor)
 
 
 # -- one head, one query token -------------------------------------------------------------------
@@ -148,13 +152,14 @@ def head_steps(net: Transformer, trace: Trace, layer: int, head: int, query: int
         k = apply_norm(Affine.of(attention.key)(x), attention.k_norm)[:, kv_rows]      # (T, d_head)
     q_raw = k_raw = angles = None
     if config.positional == "rotary":
-        angles = rope_angles(config, t)                                    # (T, d_head/2)
+        angles = rope_angles(config, t, attention)                         # (T, d_head/2)
         q_raw, k_raw = q, k
         q, k = kernels.rotate(q_raw, angles), kernels.rotate(k_raw, angles)
-    allowed = kernels.allowed_keys(trace.causal, t)[query]
+    allowed = kernels.allowed_keys(trace.causal, t, attention.window)[query]
     dots = k @ q[query]                                                    # (T,)  q_i · k_j for every j
-    scale = math.sqrt(dh)
-    scaled = kernels.scaled_scores(q[query], k, allowed)                   # (T,)  dots / √d_head, -inf where hidden
+    scale = math.sqrt(dh if config.attn_scale is None else config.attn_scale)
+    scaled = kernels.scaled_scores(q[query], k, allowed, config.attn_scale,
+                                   config.attn_softcap)                    # (T,)  dots / √d_head, -inf where hidden
     exps, weights = kernels.softmax(scaled)
     head_out = weights @ v                                                 # (d_head,)
     return HeadSteps(layer, head, query, x, w_q, w_k, w_v, q, k, v, allowed, dots, scale,
@@ -237,9 +242,10 @@ def attention_steps(attention: MultiHeadAttention, attn_in: np.ndarray, config: 
     if config.qk_norm == "head":                                           # Qwen3: each head on its own
         q, k = apply_norm(q, attention.q_norm), apply_norm(k, attention.k_norm)
     if config.positional == "rotary":
-        angles = rope_angles(config, t)
+        angles = rope_angles(config, t, attention)
         q, k = kernels.rotate(q, angles), kernels.rotate(k, angles)
-    scores, weights, head_out = kernels.attend(q, k, v, kernels.allowed_keys(causal, t))   # (H, T, T), (H, T, d_head)
+    scores, weights, head_out = kernels.attend(q, k, v, kernels.allowed_keys(causal, t, attention.window),
+                                               config.attn_scale, config.attn_softcap)   # (H, T, T), (H, T, d_head)
     heads_concat = head_out.transpose(1, 0, 2).reshape(t, config.d_attention)  # (T, H*d_head)
     return AttentionSteps(q, k, v, scores, weights, head_out, heads_concat, Affine.of(attention.output)(heads_concat))
 
@@ -266,19 +272,23 @@ def layer_steps(net: Transformer, trace: Trace, layer: int) -> LayerSteps:
     """Recompute block `layer` from its input trace.layers[layer].resid_pre."""
     config = net.config
     block = net.blocks[layer]
-    pre_ln = config.norm in ("pre", "parallel")         # these normalise before each sublayer
+    pre_ln = config.norm in ("pre", "parallel", "sandwich")   # these normalise before each sublayer
     sublayer = config.norm == "post_sublayer"            # OLMo 2: the norm on each sublayer's output
+    # Sandwich (Gemma 2, 3): a second norm on each sublayer's output, besides the one on its input.
+    attn_out_norm, mlp_out_norm = block.attn_out_norm, block.mlp_out_norm
     x = np.asarray(trace.layers[layer].resid_pre, dtype=np.float64)       # (T, d_model)
     # The block's wiring: where the norms sit and what the residual adds; the attention and the
     # feed-forward stay as they are whatever the layout.
     attn_in = apply_norm(x, block.attn_norm) if pre_ln else x
     a = attention_steps(block.attention, attn_in, config, trace.causal)
-    attn_sum = x + (apply_norm(a.attn_out, block.attn_norm) if sublayer else a.attn_out)
+    attn_sum = x + (apply_norm(a.attn_out, block.attn_norm) if sublayer else
+                    apply_norm(a.attn_out, attn_out_norm) if attn_out_norm is not None else a.attn_out)
     resid_mid = attn_sum if pre_ln or sublayer else apply_norm(attn_sum, block.attn_norm)
     # Parallel (GPT-NeoX): the feed-forward reads the layer input, beside attention, not resid_mid.
     mlp_in = apply_norm(x if config.norm == "parallel" else resid_mid, block.mlp_norm) if pre_ln else resid_mid
     f = feed_forward_steps(block.mlp, mlp_in, config.activation)
-    mlp_sum = resid_mid + (apply_norm(f.mlp_out, block.mlp_norm) if sublayer else f.mlp_out)
+    mlp_sum = resid_mid + (apply_norm(f.mlp_out, block.mlp_norm) if sublayer else
+                           apply_norm(f.mlp_out, mlp_out_norm) if mlp_out_norm is not None else f.mlp_out)
     resid_post = mlp_sum if pre_ln or sublayer else apply_norm(mlp_sum, block.mlp_norm)
     return LayerSteps(layer, config.norm, x, attn_in, a.q, a.k, a.v, a.scores, a.weights, a.head_out,
                       a.heads_concat, a.attn_out, attn_sum, resid_mid, mlp_in, f.mlp_pre, f.mlp_hidden,
@@ -373,8 +383,12 @@ def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]
         over = "each head's" if config.qk_norm == "head" else "all heads'"
         attention[3:3] = [(f"q norm ({norm} over {over} queries)", a.q_norm, "norm"),
                           (f"k norm ({norm} over {over} keys)", a.k_norm, "norm")]
-    parts = ((attention + attn_norm + ffn + mlp_norm) if config.norm in ("post", "post_sublayer")
-             else (attn_norm + attention + mlp_norm + ffn))
+    if config.norm == "sandwich":        # Gemma 2, 3: a norm on each sublayer's output too
+        parts = (attn_norm + attention + [(f"{norm} on the output of attention", block.attn_out_norm, "norm")]
+                 + mlp_norm + ffn + [(f"{norm} on the output of feed-forward", block.mlp_out_norm, "norm")])
+    else:
+        parts = ((attention + attn_norm + ffn + mlp_norm) if config.norm in ("post", "post_sublayer")
+                 else (attn_norm + attention + mlp_norm + ffn))
     out = []
     for step, module, part in parts:
         w, b = module.weight, getattr(module, "bias", None)

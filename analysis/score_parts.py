@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import Optional
+
 import numpy as np
 import torch
 
@@ -55,8 +57,10 @@ def _check(trace: Trace, layer: int, head: int, *positions: int) -> None:
             raise ValueError(f"token position must be in 0..{len(trace) - 1}, got {p}.")
 
 
-def score_parts(trace: Trace, layer: int, head: int, query: int, key: int) -> ScoreParts:
-    """The pieces of scores[head, query, key] in one layer."""
+def score_parts(trace: Trace, layer: int, head: int, query: int, key: int, *, scale: Optional[float] = None,
+                softcap: Optional[float] = None) -> ScoreParts:
+    """The pieces of scores[head, query, key] in one layer. scale, softcap: the model's config.attn_scale
+    and config.attn_softcap (Gemma 2: ÷ √query_pre_attn_scalar, then cap · tanh(score / cap))."""
     _check(trace, layer, head, query, key)
     lt = trace.layers[layer]
     kv = lt.kv_head_of(head)
@@ -66,11 +70,11 @@ def score_parts(trace: Trace, layer: int, head: int, query: int, key: int) -> Sc
     # The score exactly as core computes it: attend() on the whole layer (the same matmul shapes,
     # so the same float32 summation), unmasked; `dot` is the product summed in float64.
     scores, _, _ = attend(torch.from_numpy(np.array(lt.q))[None], torch.from_numpy(np.array(lt.k))[None],
-                          torch.from_numpy(np.array(lt.v))[None])          # (1, H, T, T)
+                          torch.from_numpy(np.array(lt.v))[None], scale=scale, softcap=softcap)   # (1, H, T, T)
     score = float(scores[0, head, query, key])
     dot = float(np.sum(q.astype(np.float64) * k.astype(np.float64)))
     trace_score = float(lt.scores[head, query, key])
-    return ScoreParts(q, k, q * k, dot, math.sqrt(d_head), score, trace_score, kv,
+    return ScoreParts(q, k, q * k, dot, math.sqrt(d_head if scale is None else scale), score, trace_score, kv,
                       not np.isfinite(trace_score))
 
 

@@ -1,4 +1,4 @@
-"""Our trace vs transformers' eager forward (attentions + hidden states): GPT-2, Llama and Pythia shapes.
+"""Our trace vs transformers' eager forward (attentions + hidden states): GPT-2, Llama, Pythia and Gemma 2 shapes.
 
     python bench/families_vs_reference.py [--runs 15] [--tokens 128] [--only pythia]
 
@@ -8,6 +8,9 @@ our loader (nothing downloaded):
   llama  12 layers, 12 heads, 4 key/value heads, d_model 768, d_ff 2048, vocab 32000
   pythia 12 layers, 12 heads, d_model 768, d_ff 3072, vocab 50304 (Pythia-160m: GPT-NeoX,
          parallel attention and feed-forward, a quarter of each head turned by RoPE, untied)
+  gemma2 12 layers, 8 heads of 128, 4 key/value heads, d_model 768, d_ff 3072, vocab 32000, tied
+         (Gemma 2's arrangement: norms before and after each sublayer, scores soft-capped at 50 and
+         logits at 30, query_pre_attn_scalar 128, a sliding window of 64 keys in every other layer)
 On 2 threads, the two forwards are interleaved and the medians compared (target ours/ref
 <= 1.10); on a shared machine the absolute times swing with its load, the ratio much less.
 The largest logit difference between the two is printed beside each ratio (same outputs).
@@ -41,6 +44,9 @@ SHAPES = {
     "pythia": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
                    vocab_size=50304, max_position_embeddings=2048, rotary_pct=0.25, rotary_emb_base=10000,
                    use_parallel_residual=True, tie_word_embeddings=False),
+    "gemma2": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=8, num_key_value_heads=4, head_dim=128,
+                   intermediate_size=3072, vocab_size=32000, max_position_embeddings=2048, sliding_window=64,
+                   query_pre_attn_scalar=128, attn_logit_softcapping=50.0, final_logit_softcapping=30.0),
 }
 
 
@@ -48,7 +54,8 @@ def reference_model(family: str):
     import transformers as tf
 
     classes = {"gpt2": (tf.GPT2LMHeadModel, tf.GPT2Config), "llama": (tf.LlamaForCausalLM, tf.LlamaConfig),
-               "pythia": (tf.GPTNeoXForCausalLM, tf.GPTNeoXConfig)}
+               "pythia": (tf.GPTNeoXForCausalLM, tf.GPTNeoXConfig),
+               "gemma2": (tf.Gemma2ForCausalLM, tf.Gemma2Config)}
     model_class, config_class = classes[family]
     torch.manual_seed(0)
     return model_class(config_class(**SHAPES[family], attn_implementation="eager")).eval()

@@ -52,6 +52,18 @@ def causal_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
 
 
+def window_mask(t_q: int, t_k: int, window: int, device=None) -> torch.Tensor:
+    """(T_q, T_k) bool, True where a key is among the last `window` positions up to the query
+    (itself included): key j > query i − window, as transformers' sliding_window_overlay. With the
+    causal mask it leaves a band of `window` keys."""
+    return torch.ones(t_q, t_k, dtype=torch.bool, device=device).triu(diagonal=t_k - t_q - window + 1)
+
+
+def soft_cap(x: torch.Tensor, cap: Optional[float]) -> torch.Tensor:
+    """cap · tanh(x / cap): about x while |x| is well below cap, never beyond ±cap (Gemma 2). None: x."""
+    return x if cap is None else torch.tanh(x / cap) * cap
+
+
 @dataclass(frozen=True)
 class KnockOut:
     """Heads knocked out in one layer: their outputs replaced before W_O reads them.
@@ -112,8 +124,11 @@ class AttentionResult(NamedTuple):
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-           allowed: Optional[torch.Tensor] = None, bias: Optional[torch.Tensor] = None, scale: bool = True):
+           allowed: Optional[torch.Tensor] = None, bias: Optional[torch.Tensor] = None, *, scaled: bool = True,
+           scale: Optional[float] = None, softcap: Optional[float] = None):
     """Scaled dot-product attention: q (B, H, T_q, d_head); k, v (B, H_kv, T_k, d_head).
+    scale: the scores' divisor's square (Gemma 2's query_pre_attn_scalar), d_head when None;
+    softcap: scores <- cap · tanh(scores / cap) before the mask (Gemma 2), none when None.
 
     H_kv may divide H (grouped-query attention): query head h then reads k/v head h // (H / H_kv).
     allowed: bool, broadcastable to (B, H, T_q, T_k); False hides a key from a query.
@@ -133,11 +148,14 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     # In place on the fresh product: at 512 tokens the scores are 12 × 512 × 512 floats per
     # layer, and a second copy for the division costs more than the softmax.
     scores = torch.matmul(q, k.transpose(-2, -1))                           # (B, H_kv, [group,] T_q, T_k)
-    if scale:
+    if scaled and scale is None:
         scores = scores.div_(math.sqrt(d_head))
+    elif scaled:                             # as the reference: a product by scale^-0.5, not a division
+        scores = scores.mul_(scale ** -0.5)
     scores = scores.view(b, h, t_q, -1)                                     # (B, H, T_q, T_k)
     if bias is not None:
         scores = scores.add_(bias)
+    scores = soft_cap(scores, softcap)
     if allowed is not None:
         scores = scores.masked_fill_(~allowed, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
@@ -194,14 +212,20 @@ class RelativePositionBias(nn.Module):
 class MultiHeadAttention(nn.Module):
     """W_Q, W_K, W_V, (RoPE on q and k), the explicit attention above, W_O."""
 
-    def __init__(self, config: TransformerConfig):
+    def __init__(self, config: TransformerConfig, layer: int = 0):
         super().__init__()
-        self.scale = config.scale_attention                  # ÷ √d_head (all but T5)
+        self.scaled = config.scale_attention                 # ÷ √d_head (all but T5)
         self.n_heads = config.n_heads
         self.n_kv_heads = config.kv_heads
         self.rope_theta = config.rope_theta if config.positional == "rotary" else None
         self.rotary_dims = config.rotated_dims               # all of d_head, or fewer (partial rotary)
         self.rope_scaling = RopeScaling.of(config)
+        # Sliding-window layers (Gemma 2, 3) see only the latest `window` keys; Gemma 3 turns them
+        # with their own RoPE base and no scaling.
+        self.window = config.window_of(layer)
+        if self.window is not None and config.rope_local_theta is not None and self.rope_theta is not None:
+            self.rope_theta, self.rope_scaling = config.rope_local_theta, None
+        self.scale, self.softcap = config.attn_scale, config.attn_softcap
         d, d_q, d_kv = config.d_model, config.d_attention, config.kv_heads * config.d_head
         self.query = nn.Linear(d, d_q, bias=config.qkv_bias)
         self.key = nn.Linear(d, d_kv, bias=config.qkv_bias)
@@ -245,7 +269,11 @@ class MultiHeadAttention(nn.Module):
                                    self.rope_scaling)                  # (T, d_rot/2), once for q and k
             q = rotate(q_raw, angles)                                  # (B, H, T, d_head)
             k = rotate(k_raw, angles)                                  # (B, H_kv, T, d_head)
-        scores, weights, head_out = attend(q, k, v, allowed, bias, self.scale)
+        if self.window is not None:
+            band = window_mask(q.shape[2], k.shape[2], self.window, q.device)   # (T_q, T_k)
+            allowed = band if allowed is None else allowed & band
+        scores, weights, head_out = attend(q, k, v, allowed, bias, scaled=self.scaled, scale=self.scale,
+                                           softcap=self.softcap)
         if knock_out is not None:
             head_out = knock_out.apply(head_out)
         if patch is not None:

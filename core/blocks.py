@@ -8,6 +8,8 @@ Parallel (GPT-NeoX, Pythia):          mid = x + Attn(LN1(x));     out = mid + FF
 Post-sublayer (OLMo 2):               mid = x + LN1(Attn(x));     out = mid + LN2(FFN(mid))
                                       the norm sits on each sublayer's output, before the add, so
                                       the residual stream itself is never normalised.
+Sandwich (Gemma 2, 3):                mid = x + LN2(Attn(LN1(x)));  out = mid + LN4(FFN(LN3(mid)))
+                                      a norm before and after each sublayer.
 Decoder (encoder-decoder):            masked self-attention, then cross-attention to the
                                       encoder's output, then the feed-forward; each of the three
                                       pre-LN (the toy, T5: x + Sub(LN(x))) or post-LN (BART, Marian:
@@ -79,16 +81,21 @@ def attention_record(attn_in: torch.Tensor, a) -> AttentionRecord:
 
 class EncoderBlock(nn.Module):
     """One block with self-attention; `config.norm` picks the layout: post-LN (BERT), pre-LN (GPT),
-    parallel (GPT-NeoX) or post-sublayer (OLMo 2)."""
+    parallel (GPT-NeoX), post-sublayer (OLMo 2) or sandwich (Gemma 2, 3). `layer`: its place in the
+    stack (sliding-window layers differ from the global ones)."""
 
-    def __init__(self, config: TransformerConfig):
+    def __init__(self, config: TransformerConfig, layer: int = 0):
         super().__init__()
         self.layout = config.norm
-        self.pre_ln = config.norm in ("pre", "parallel")   # these normalise before each sublayer
-        self.attention = MultiHeadAttention(config)
+        self.pre_ln = config.norm in ("pre", "parallel", "sandwich")   # these normalise before each sublayer
+        self.attention = MultiHeadAttention(config, layer)
         self.attn_norm = make_norm(config)
         self.mlp = FeedForward(config)
         self.mlp_norm = make_norm(config)
+        # Sandwich: the norms on the sublayers' outputs, beside those on their inputs. None otherwise.
+        sandwich = config.norm == "sandwich"
+        self.attn_out_norm = make_norm(config) if sandwich else None
+        self.mlp_out_norm = make_norm(config) if sandwich else None
 
     def forward(self, x: torch.Tensor, allowed: Optional[torch.Tensor] = None,
                 positions: Optional[torch.Tensor] = None, position_bias: Optional[torch.Tensor] = None,
@@ -109,7 +116,7 @@ class EncoderBlock(nn.Module):
             resid_mid = x + self.attn_norm(a.attn_out)
             mlp_in = resid_mid
         elif self.pre_ln:
-            resid_mid = x + a.attn_out
+            resid_mid = x + (a.attn_out if self.attn_out_norm is None else self.attn_out_norm(a.attn_out))
             # Parallel: the feed-forward reads the block's input, not what attention added to it.
             mlp_in = self.mlp_norm(x if self.layout == "parallel" else resid_mid)
         else:
@@ -120,6 +127,8 @@ class EncoderBlock(nn.Module):
             mlp_out = patch.apply("mlp_out", mlp_out)
         if self.layout == "post_sublayer":
             resid_post = resid_mid + self.mlp_norm(mlp_out)
+        elif self.mlp_out_norm is not None:
+            resid_post = resid_mid + self.mlp_out_norm(mlp_out)
         else:
             resid_post = resid_mid + mlp_out if self.pre_ln else self.mlp_norm(resid_mid + mlp_out)
         return resid_post, BlockRecord(x, attention_record(attn_in, a), resid_mid, mlp_in, mlp_pre,

@@ -27,7 +27,7 @@ def count_parameters(config: TransformerConfig) -> int:
     n_linears = 3 if config.mlp == "gated" else 2
     mlp = n_linears * d * d_ff + (2 * d_ff + d if config.mlp == "gated" else d_ff + d) * config.bias
     norm = d if config.norm_kind == "rmsnorm" else 2 * d
-    block = attention + mlp + 2 * norm
+    block = attention + mlp + (4 if config.norm == "sandwich" else 2) * norm   # sandwich: 2 more
     embed = config.vocab_size * d + config.type_vocab_size * d
     embed += config.max_positions * d if config.positional == "learned" else 0
     embed += norm if config.embed_norm else 0

@@ -16,7 +16,7 @@ NORMS = ("layernorm", "rmsnorm")
 ACTIVATIONS = ("gelu", "relu", "gelu_tanh", "silu")
 MLPS = ("standard", "gated")
 # Where the norms sit and how a block joins its two sublayers (see core/blocks.py).
-LAYOUTS = ("post", "pre", "parallel", "post_sublayer")
+LAYOUTS = ("post", "pre", "parallel", "post_sublayer", "sandwich")
 # RMSNorm on the queries and keys before RoPE: over each head's d_head dimensions (Qwen3) or over
 # the whole query / key projection before it is split into heads (OLMo 2).
 QK_NORMS = (None, "head", "full")
@@ -43,7 +43,8 @@ class TransformerConfig:
     # where attention and the feed-forward both read the block's input and both outputs are added;
     # post_sublayer is OLMo 2, where each sublayer's output is normalised before the residual add.
     # (Named `norm` since before the parallel layout, so that saved models' configs still load.)
-    norm: Literal["post", "pre", "parallel", "post_sublayer"] = "post"
+    # sandwich is Gemma 2 and 3: a norm before *and* after each sublayer, mid = x + LN2(Attn(LN1(x))).
+    norm: Literal["post", "pre", "parallel", "post_sublayer", "sandwich"] = "post"
     # gelu is exact (erf, BERT); gelu_tanh is GPT-2's tanh approximation ("gelu_new"); silu is Llama's.
     activation: Literal["gelu", "relu", "gelu_tanh", "silu"] = "gelu"
     eps: float = 1e-12              # norm epsilon (BERT: 1e-12; GPT-2: 1e-5; Llama: 1e-5 or 1e-6)
@@ -98,6 +99,20 @@ class TransformerConfig:
     # The decoder's output is multiplied by this before the unembedding (the original T5: d_model^-0.5,
     # which keeps logits read from the shared token table small); 1 for every other model.
     output_scale: float = 1.0
+    # -- Gemma 2 and 3 --
+    # Scores are divided by √attn_scale instead of √d_head (Gemma 2's query_pre_attn_scalar). None: d_head.
+    attn_scale: Optional[float] = None
+    # Soft-capping: scores <- cap · tanh(scores / cap) before the mask and softmax (Gemma 2's
+    # attn_logit_softcapping), and the logits the same way (final_logit_softcapping). None: no cap.
+    attn_softcap: Optional[float] = None
+    final_softcap: Optional[float] = None
+    # Sliding-window attention: in the layers listed in sliding_layers (all layers when None) a query
+    # sees only the last sliding_window keys, itself included. None: every layer sees the whole past.
+    sliding_window: Optional[int] = None
+    sliding_layers: Optional[tuple[int, ...]] = None
+    # Gemma 3: the sliding layers turn q and k with this RoPE base and no scaling; the global layers
+    # with rope_theta and rope_scaling. None: every layer the same.
+    rope_local_theta: Optional[float] = None
 
     def __post_init__(self) -> None:
         for name, upper in SIZE_LIMITS.items():
@@ -173,6 +188,21 @@ class TransformerConfig:
                 or self.rope_original_positions < 1:
             raise ValueError(f"rope_original_positions must be a positive whole number, "
                              f"got {self.rope_original_positions!r}.")
+        for name in ("attn_scale", "attn_softcap", "final_softcap", "rope_local_theta"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 < value < 1e9):
+                raise ValueError(f"{name} must be a positive number or None, got {value!r}.")
+        window = self.sliding_window
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+            raise ValueError(f"sliding_window must be a positive whole number or None, got {window!r}.")
+        if self.sliding_layers is not None:
+            layers = self.sliding_layers
+            if not isinstance(layers, (tuple, list)) or any(
+                    isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.n_layers for i in layers):
+                raise ValueError(f"sliding_layers must list layer numbers from 0 to {self.n_layers - 1}, "
+                                 f"got {layers!r}.")
+            object.__setattr__(self, "sliding_layers", tuple(layers))   # a saved config's JSON list
         if not isinstance(self.position_offset, int) or not 0 <= self.position_offset < self.max_positions:
             raise ValueError(f"position_offset must be a whole number in [0, {self.max_positions}), "
                              f"got {self.position_offset!r}.")
@@ -200,6 +230,12 @@ class TransformerConfig:
     def n_positions(self) -> int:
         """Longest sequence the positions allow (the table's rows after RoBERTa's offset)."""
         return self.max_positions - self.position_offset
+
+    def window_of(self, layer: int) -> Optional[int]:
+        """The sliding window of layer `layer` (how many of the latest keys a query sees), or None."""
+        if self.sliding_window is None or (self.sliding_layers is not None and layer not in self.sliding_layers):
+            return None
+        return self.sliding_window
 
     def kv_head_of(self, head: int) -> int:
         """The key/value head that query head `head` reads (itself, without grouped-query attention)."""

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .attention import KnockOut, Patch, causal_mask
+from .attention import KnockOut, Patch, causal_mask, soft_cap
 from .blocks import EncoderBlock, make_norm
 from .config import TransformerConfig
 from .embeddings import Embeddings, sinusoidal_encoding
@@ -102,13 +102,15 @@ class BlockRerun:
     def __init__(self, blocks, make_args: Callable[[], tuple], knock_outs: Optional[dict[int, KnockOut]],
                  unembedding: Optional[Callable[[], torch.Tensor]] = None,
                  patches: Optional[dict[int, Patch]] = None,
-                 logits_bias: Optional[Callable[[], Optional[torch.Tensor]]] = None):
+                 logits_bias: Optional[Callable[[], Optional[torch.Tensor]]] = None,
+                 final_softcap: Optional[float] = None):
         self.blocks = blocks
         self.make_args = make_args            # the masks are rebuilt, not kept: a T×T mask per cached trace
         self.knock_outs = knock_outs or {}
         self.patches = patches or {}          # a patched run's layers are recomputed with the same patch
         self.unembedding = unembedding
         self.logits_bias = logits_bias        # BART's and Marian's bias on every logit (None: none)
+        self.final_softcap = final_softcap    # Gemma 2: logits <- cap · tanh(logits / cap)
         self.device = next(blocks.parameters()).device if len(blocks) else torch.device("cpu")
         self.params = [(p, p._version) for p in blocks.parameters()]
         self.stream: Optional[torch.Tensor] = None   # (L + 1, 1, T, d_model), set by build_trace
@@ -136,7 +138,7 @@ class BlockRerun:
         table = computed(self.unembedding())
         logits = final.to(self.device, table.dtype) @ table.T                   # (N, vocab)
         bias = self.logits_bias() if self.logits_bias is not None else None
-        return logits if bias is None else logits + computed(bias)
+        return soft_cap(logits if bias is None else logits + computed(bias), self.final_softcap)
 
 
 class Streamed:
@@ -289,7 +291,7 @@ class Transformer(nn.Module):
         super().__init__()
         self.config = config
         self.embeddings = Embeddings(config)
-        self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.n_layers))
+        self.blocks = nn.ModuleList(EncoderBlock(config, i) for i in range(config.n_layers))
         self.final_norm = make_norm(config) if config.lm_head else None
         untied = config.lm_head and not config.tie_embeddings
         self.unembed = nn.Linear(config.d_model, config.vocab_size, bias=False) if untied else None
@@ -318,7 +320,7 @@ class Transformer(nn.Module):
         final = logits = None
         if self.config.lm_head:
             final = in_float32(self.final_norm, x)
-            logits = final @ computed(self.unembedding()).T             # (B, T, vocab)
+            logits = soft_cap(final @ computed(self.unembedding()).T, self.config.final_softcap)  # (B, T, vocab)
         return emb, records, final, logits
 
     def block_args(self, t: int, key_mask: Optional[torch.Tensor], device=None) -> tuple:
@@ -360,7 +362,7 @@ class Transformer(nn.Module):
         patches = patches_for(self.config, patch_from, sites, len(ids)) if patch_from is not None else None
         emb = in_float32(self.embeddings, id_tensor)
         rerun = BlockRerun(self.blocks, lambda: self.block_args(len(ids), mask_tensor, device), knock_outs,
-                           self.unembedding if self.config.lm_head else None, patches)
+                           self.unembedding if self.config.lm_head else None, patches, self.config.final_softcap)
         x, kept = trace_blocks(self.blocks, self.config.n_heads, self.config.causal, emb.embed.cpu(),
                                *self.block_args(len(ids), mask_tensor, device), knock_outs=knock_outs,
                                patches=patches)

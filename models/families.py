@@ -17,7 +17,7 @@ from core.budget import count_parameters, estimate_model_bytes, estimate_trace_b
 from core.model import device_from_env
 from core.seq2seq import seq2seq_from_state_dict
 
-from . import bart, bert, distilbert, gemma, gpt2, gpt_neox, llama, marian, olmo2, phi3, qwen3, roberta, t5
+from . import bart, bert, distilbert, gemma, gemma2, gpt2, gpt_neox, llama, marian, olmo2, phi3, qwen3, roberta, t5
 from .checkpoint import convert, read_weights
 from .family import STEP_PAGES, Family
 from .files import MAX_CONFIG_BYTES, inside, read_config, read_json_capped, require_finite, sentence_pooling
@@ -28,7 +28,7 @@ from .text import TextTokenizer
 # The family list: adding a family is its own file, and one entry here (and in the import above).
 FAMILY_LIST: tuple[Family, ...] = (bert.FAMILY, roberta.FAMILY, distilbert.FAMILY, gpt2.FAMILY, llama.FAMILY,
                                    gpt_neox.FAMILY, phi3.FAMILY, qwen3.FAMILY,
-                                   olmo2.FAMILY, gemma.FAMILY, t5.FAMILY, bart.FAMILY, marian.FAMILY)
+                                   olmo2.FAMILY, gemma.FAMILY, gemma2.FAMILY, t5.FAMILY, bart.FAMILY, marian.FAMILY)
 FAMILIES: dict[str, Family] = {t: family for family in FAMILY_LIST for t in family.model_types}
 SUPPORTED = tuple(FAMILIES)
 

@@ -19,7 +19,7 @@ import torch
 from core import TransformerConfig
 
 from .checkpoint import NameMap
-from .family import STEP_PAGES, Family
+from .family import Family
 from .llama_style import activation, decoder_config, layers_map, read_rope, refuse_output_bias, wide_heads
 
 # transformers 5 reads hidden_act ("gelu_pytorch_tanh" by default); "gelu" is the exact GELU there.
@@ -49,7 +49,4 @@ def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[Na
     return layers_map(config, theirs, where, norm_change=plus_one)
 
 
-# The embeddings step page's words do not name the √d_model scale yet: it says it does not apply
-# (analysis/recompute.py's embedding_steps does scale, and its numbers are checked).
-FAMILY = Family("gemma", {"gemma": "Gemma"}, config_from_hf, hf_name_map,
-                step_pages=tuple(page for page in STEP_PAGES if page != "step_embeddings"))
+FAMILY = Family("gemma", {"gemma": "Gemma"}, config_from_hf, hf_name_map)

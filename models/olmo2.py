@@ -19,7 +19,7 @@ from core import TransformerConfig
 
 from . import llama
 from .checkpoint import NameMap
-from .family import STEP_PAGES, Family
+from .family import Family
 from .llama_style import ATTENTION_AND_MLP, QK_NORMS, layers_map, refuse_output_bias
 
 # The norms on the sublayers' outputs (RMSNorm: no bias); there is no input_layernorm.
@@ -39,8 +39,4 @@ def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[Na
     return layers_map(config, theirs, where, {**ATTENTION_AND_MLP, **QK_NORMS}, norms=OUTPUT_NORMS)
 
 
-# The layer step page's words describe post-LN, pre-LN and parallel blocks, not norms on the sublayers'
-# outputs: it says it does not apply (analysis/recompute.py's layer_steps does follow the layout, and
-# tests/test_family_pages.py checks its numbers).
-FAMILY = Family("olmo2", {"olmo2": "OLMo 2"}, config_from_hf, hf_name_map,
-                step_pages=tuple(page for page in STEP_PAGES if page != "step_layer"))
+FAMILY = Family("olmo2", {"olmo2": "OLMo 2"}, config_from_hf, hf_name_map)

@@ -1,4 +1,6 @@
 """Inside one attention score (q, k, q ⊙ k), and what a head writes (norm-based attention)."""
+import math
+
 import numpy as np
 import streamlit as st
 
@@ -26,11 +28,14 @@ strongest = int(np.argmax(lt.weights[head, query]))
 key_pos = cols[1].selectbox("Key token (answering)", range(len(trace)), index=strongest,
                             format_func=token_labels(trace).__getitem__, **linked(f"key_{key}_{query}"),
                             help="Starts at the key this query weights most in this head.")
-parts = score_parts(trace, layer, head, query, key_pos)
+config = model.config
+parts = score_parts(trace, layer, head, query, key_pos, scale=config.attn_scale, softcap=config.attn_softcap)
 d_head = len(parts.q)
+divisor = "√d_head" if config.attn_scale is None else f"√{config.attn_scale:g}"
 cols = st.columns(4)
 cols[0].metric("Σ q ⊙ k", f"{parts.dot:.4f}", help=f"The sum of the {d_head} bars of q ⊙ k, dimension by dimension.")
-cols[1].metric("÷ √d_head", f"{parts.scale:.4f}", help=f"d_head = {d_head}")
+cols[1].metric(f"÷ {divisor}", f"{parts.scale:.4f}", help=f"d_head = {d_head}" + (
+    "; this model divides by √query_pre_attn_scalar instead" if config.attn_scale is not None else ""))
 cols[2].metric("= score", "masked (−∞)" if parts.masked else f"{parts.score:.4f}",
                help="Recomputed with the model's own attention code: equal to trace.scores bit for bit.")
 cols[3].metric("weight after softmax", f"{lt.weights[head, query, key_pos]:.4f}",
@@ -41,8 +46,10 @@ if parts.masked:
 elif parts.score != parts.trace_score:
     st.warning(f"The recomputed score differs from the traced one ({parts.trace_score:.6f}).")
 else:
-    st.caption(f"Σ q⊙k ÷ √{d_head} = {parts.dot / parts.scale:.6f} (summed in float64); the traced score "
-               f"is {parts.trace_score:.6f}, identical to the model's float32 arithmetic.")
+    cap = config.attn_softcap
+    capped = "" if cap is None else f", soft-capped to {cap:g} · tanh(… / {cap:g}) = {cap * math.tanh(parts.dot / parts.scale / cap):.6f}"
+    st.caption(f"Σ q⊙k ÷ √{parts.scale ** 2:g} = {parts.dot / parts.scale:.6f} (summed in float64){capped}; the "
+               f"traced score is {parts.trace_score:.6f}, identical to the model's float32 arithmetic.")
 if trace.n_kv_heads != trace.n_heads:
     st.caption(f"Grouped-query attention: query head {head} reads key/value head {parts.kv_head}.")
 plot(score_bars(parts.q, parts.k, parts.product, token_label(trace, query), token_label(trace, key_pos),

@@ -31,6 +31,13 @@ st.markdown("Each id picks one **row of the embedding table**. Attention by itse
                "This model adds nothing here: the token's row itself is layer 0's input, and positions enter "
                "inside every attention layer, which turns q and k by position (rotary, below)." if rotary else
                "This model has no position signal at all: the token's row itself is layer 0's input."))
+scale = config.embed_scale
+scaled = scale != 1.0
+times = f" · √{d} (= {scale:.2f})" if scaled and abs(scale * scale - d) < 1e-6 else f" · {scale:g}" if scaled else ""
+if scaled:   # Gemma: the table is shared with the unembedding, so its rows are small; √d_model brings them up
+    st.markdown(f"First the token's row is **multiplied by √d_model = √{d} = {scale:.2f}**: the same table gives "
+                "the output scores (tied), which keeps its rows small, and this scale brings them to the size "
+                "the residual stream works at.")
 
 token = st.selectbox("Token", range(t), index=min(1, t - 1), **linked(f"token_{t}"),
                      format_func=token_labels(trace).__getitem__)
@@ -38,7 +45,7 @@ plus_segment = f" + E_segment[0] ({config.type_vocab_size} × {d} table)" if ste
 norm = " → LayerNorm" if net.embeddings.norm is not None else ""
 kind = {"learned": "learned table", "sinusoidal": "sinusoidal encoding"}.get(config.positional)
 position = (f" + **P[position {token}]** (row of the {config.max_positions} × {d} {kind})" if added else "")
-st.markdown(f"**E_token[id = {trace.ids[token]}]** (row of the {config.vocab_size:,} × {d} table){position}"
+st.markdown(f"**E_token[id = {trace.ids[token]}]** (row of the {config.vocab_size:,} × {d} table){times}{position}"
             f"{plus_segment}{norm} → **x** (1 × {d}); for all tokens at once, X is {t} × {d}.")
 names = ["token embedding"] + ([f"position {token} embedding"] if added else [])
 rows = [steps.token_embed[token]] + ([steps.pos_embed[token]] if added else [])
@@ -52,6 +59,9 @@ dims = strip_dims(strips, how)
 if len(rows) > 1:
     plot(vector_strip(np.stack(rows + [steps.summed[token]]), names + ["sum"],
                       f"“{trace.tokens[token]}”: the vectors added, each 1 × {d}", dims=dims), "embedding_sum")
+elif scaled:
+    plot(vector_strip(np.stack(rows + [steps.summed[token]]), ["token embedding", f"×{times[2:]}"],
+                      f"“{trace.tokens[token]}”: its row and layer 0's input, 1 × {d}", dims=dims), "embedding_sum")
 else:
     plot(vector_strip(np.stack(rows), ["token embedding"], f"“{trace.tokens[token]}”: its row, 1 × {d}", dims=dims),
          "embedding_sum")

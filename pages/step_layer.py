@@ -9,7 +9,7 @@ from ui.family import require_step_page
 from ui.frame import require_frame
 from ui.head_choice import pick_layer
 from ui.state import current_model_and_trace
-from ui.steps import parameters_text
+from ui.steps import layout_caption, parameters_text
 from ui.widgets import linked, pick_window, plot, token_labels
 from viz.steps import activation_histogram, matrix_heatmap, strip_dims, strip_note, top_neurons_figure, vector_strip
 
@@ -34,7 +34,8 @@ NORM, ACT, gated = norm_name(config), ACTIVATION_NAMES[config.activation], confi
 st.markdown("Every head returns a small vector per token. The block glues them together, mixes them with W_O, "
             "adds the result to its input (the **residual**), runs a **feed-forward** network on each token on "
             f"its own and adds again, with a {NORM} "
-            + ("after each add" if config.norm == "post" else "before each sublayer")
+            + {"post": "after each add", "post_sublayer": "on each sublayer's output, before its add",
+               "sandwich": "before and after each sublayer"}.get(config.norm, "before each sublayer")
             + " — and that is the next layer's input."
             + (" In this model the two run **in parallel**: attention and the feed-forward both read the layer's "
                "input, and both outputs are added to it." if config.norm == "parallel" else ""))
@@ -49,6 +50,9 @@ span = slice(rows.start, rows.stop)
 labels = [trace.tokens[i] for i in rows]
 note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
 post, parallel = block.norm == "post", block.norm == "parallel"
+# OLMo 2 (post_sublayer) and Gemma 2, 3 (sandwich) normalise what each sublayer adds, before the add.
+out_norm = block.norm in ("post_sublayer", "sandwich")
+added = (lambda what: f"{NORM}({what})") if out_norm else (lambda what: what)   # noqa: E731
 how = DIMS[st.radio("Dimensions shown", list(DIMS), horizontal=True, **linked("dims"),
                     help=f"{d} numbers do not fit across the page: see a few of them as numbers, or all as colours.")]
 
@@ -56,17 +60,7 @@ st.subheader("① Concatenate the heads, then W_O")
 st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {h * dh}) · W_O ({h * dh} × {d})"
             f"{' + b' if config.bias else ''} → "
             f"**attention output** ({t} × {d}). W_O lets each output dimension draw on every head.")
-if parallel:
-    st.caption(f"This model is parallel (as GPT-NeoX and Pythia): attention reads {NORM}₁(layer input) and the "
-               f"feed-forward reads {NORM}₂(layer input) — the same input, not resid_mid — so the two branches "
-               "could run at the same time; resid_post = layer input + attention output + feed-forward output. "
-               "The residual stream itself is never normalised.")
-elif not post:
-    st.caption(f"This model is pre-norm (as GPT-2 and Llama): the {NORM} comes *before* each sublayer — attention "
-               f"reads {NORM}(layer input), the feed-forward reads {NORM}(resid_mid) — and the residual stream "
-               "itself is never normalised, so the adds below have no norm after them."
-               + (" RMSNorm divides by the root mean square and scales by γ: no mean subtracted, no β."
-                  if NORM == "RMSNorm" else ""))
+layout_caption(block.norm, parallel, post, NORM)
 # One figure in view per step, the others a tab away: the page once ran 4,400–6,300 px tall.
 concat_tab, out_tab = st.tabs(["Heads concatenated", "· W_O → attention output"])
 with concat_tab:
@@ -78,13 +72,14 @@ with out_tab:
                         dims=strip_dims(block.attn_out[span], how)), "step_layer_attn_out")
 
 st.subheader(f"② Residual add, {NORM}" if post else "② Residual add")
-st.markdown(f"resid_mid = {NORM + '(' if post else ''}layer input + attention output{')' if post else ''}  "
+st.markdown(f"resid_mid = {NORM + '(' if post else ''}layer input + {added('attention output')}{')' if post else ''}  "
             f"({t} × {d}). The residual keeps the token's own vector; attention only adds to it.")
 one_tab, every_tab = st.tabs([f"One token: {trace.tokens[token]} (position {token})", "Every token: resid_mid"])
 with one_tab:
-    first_add = np.stack([block.resid_pre[token], block.attn_out[token], block.attn_sum[token], block.resid_mid[token]])
+    attn_added = block.attn_sum[token] - block.resid_pre[token]           # attn_out, or its norm
+    first_add = np.stack([block.resid_pre[token], attn_added, block.attn_sum[token], block.resid_mid[token]])
     dims = strip_dims(first_add, how)
-    plot(vector_strip(first_add, ["layer input", "+ attention output", "= sum",
+    plot(vector_strip(first_add, ["layer input", f"+ {added('attention output')}", "= sum",
                                   f"{NORM} → resid_mid" if post else "resid_mid"],
                       f"The add{' and the norm' if post else ''} for one token, each 1 × {d}", dims=dims),
          "step_layer_add_norm_1")
@@ -120,13 +115,14 @@ st.caption(f"{ACT.split()[0]} lets positive values through and squashes negative
 st.subheader(f"④ Residual add, {NORM} → the next layer's input" if post else "④ Residual add → next layer")
 one_tab, every_tab = st.tabs([f"One token: {trace.tokens[token]} (position {token})", "Every token: resid_post"])
 with one_tab:
-    second_add = np.stack([block.resid_mid[token], block.mlp_out[token], block.mlp_sum[token], block.resid_post[token]])
-    plot(vector_strip(second_add, ["resid_mid", "+ feed-forward output", "= sum",
+    mlp_added = block.mlp_sum[token] - block.resid_mid[token]             # mlp_out, or its norm
+    second_add = np.stack([block.resid_mid[token], mlp_added, block.mlp_sum[token], block.resid_post[token]])
+    plot(vector_strip(second_add, ["resid_mid", f"+ {added('feed-forward output')}", "= sum",
                                    f"{NORM} → resid_post" if post else "resid_post"],
                       f"The add{' and the norm' if post else ''} for the same token, each 1 × {d}",
                       dims=strip_dims(second_add, how)), "step_layer_add_norm_2")
 with every_tab:
-    plot(matrix_heatmap(block.resid_post[span], f"resid_post = {NORM + '(' if post else ''}resid_mid + mlp_out"
+    plot(matrix_heatmap(block.resid_post[span], f"resid_post = {NORM + '(' if post else ''}resid_mid + {added('mlp_out')}"
                         f"{')' if post else ''}: {t} × {d}{note}", labels, rows.start,
                         dims=strip_dims(block.resid_post[span], how)), "step_layer_resid_post")
 relative_gaps = block.agreement(trace)

@@ -9,6 +9,7 @@ from ui.defaults import head_reason
 from ui.family import model_family
 from ui.frame import require_frame
 from ui.head_choice import explicit, pick_head, pick_layer
+from ui.steps import gemma_mask_sections
 from ui.state import current_model_and_trace, current_model_name, current_trace, get_model, model_choices
 from ui.widgets import linked, pick_window, plot, token_labels, window_at
 from viz.common import PLOT_WIDTH
@@ -126,3 +127,5 @@ plot(step_bars(chain.weights[span], ktokens, "The same row after the softmax: la
 upper = float(np.triu(ctrace.attentions, k=1).max()) if n_causal > 1 else 0.0
 st.caption(f"Largest weight on a later token, over every layer, head and query of the decoder: {upper:.1e}. "
            "The first token can only look at itself, so its row is a single 1.")
+
+gemma_mask_sections(net.config, ctrace, chain, clayer, chead, query, crows)

@@ -19,6 +19,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 VOCAB = 320          # model rows; every tokenizer below has fewer tokens
 D, LAYERS, HEADS, KV_HEADS, D_FF = 64, 3, 4, 2, 160
 POSITIONS = 64       # small, so truncation is cheap to reach
+WINDOW = 5           # Gemma 2 and 3's sliding window: fewer keys than any test sentence has tokens
 
 LONG = " ".join(["the cat sat on the mat and looked at the dog"] * 12)  # > 64 tokens for every tokenizer
 SENTENCES = {
@@ -70,6 +71,11 @@ CASES: dict[str, list[dict]] = {
     "olmo2": [dict(tied=False), dict(tied=True)],
     # RMSNorm with (1 + w), token rows × √d_model, GeGLU; tied as Gemma ships, multi-query, and untied.
     "gemma": [dict(tied=True), dict(tied=False, head_dim=32)],
+    # Norms before and after each sublayer, soft-capped scores and logits, query_pre_attn_scalar, sliding
+    # windows of 5 keys in layers 0 and 2 (shorter than every test text); tied as Gemma 2 ships, and untied.
+    "gemma2": [dict(tied=True), dict(tied=False, head_dim=32)],
+    # q/k norm per head, local (sliding) and global RoPE bases, linear scaling in the global layers.
+    "gemma3_text": [dict(tied=True), dict(tied=False, head_dim=32)],
     # Encoder–decoders (tests/test_seq2seq_families.py). T5: the original (ReLU, output × d_model^-0.5
     # into the tied table) and v1.1 / Flan-T5 (gated GELU, no scaling, heads wider than D / HEADS).
     "t5": [dict(tied=True), dict(tied=False, head_dim=32)],
@@ -78,7 +84,7 @@ CASES: dict[str, list[dict]] = {
 }
 # What each model_type's tokenizer adds to a sentence, as its real tokenizer does.
 SPECIALS = {"gpt2": [], "gpt_neox": [], "olmo2": [], "llama": ["<s>"], "mistral": ["<s>"], "qwen2": ["<s>"],
-            "phi3": ["<s>"], "qwen3": ["<s>"], "gemma": ["<s>"],
+            "phi3": ["<s>"], "qwen3": ["<s>"], "gemma": ["<s>"], "gemma2": ["<s>"], "gemma3_text": ["<s>"],
             "roberta": ["<s>", "</s>"], "distilbert": ["[CLS]", "[SEP]"], "bert": ["[CLS]", "[SEP]"],
             "t5": ["</s>"], "bart": ["<s>", "</s>"], "marian": ["</s>"]}
 
@@ -101,7 +107,7 @@ def tokenizer_for(family: str) -> Tokenizer:
     if family in ("gpt2", "gpt_neox", "olmo2"):  # no specials added to a sentence
         return byte_level_bpe(["<|endoftext|>"], None)
     # Llama-style: <s> (bos) before every sentence
-    if family in ("llama", "mistral", "qwen2", "phi3", "qwen3", "gemma"):
+    if family in ("llama", "mistral", "qwen2", "phi3", "qwen3", "gemma", "gemma2", "gemma3_text"):
         tok = byte_level_bpe(["<unk>", "<s>", "</s>"], None)
         tok.post_processor = processors.TemplateProcessing(
             single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", tok.token_to_id("<s>"))])
@@ -201,6 +207,25 @@ def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = 
                                 hidden_act="gelu_pytorch_tanh", tie_word_embeddings=tied,
                                 pad_token_id=0, bos_token_id=1, eos_token_id=2, **common)
         cls = tf.GemmaForCausalLM
+    elif family == "gemma2":  # caps small enough to bend these random scores and logits
+        config = tf.Gemma2Config(hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS,
+                                 num_attention_heads=HEADS, num_key_value_heads=KV_HEADS, head_dim=head_dim,
+                                 max_position_embeddings=POSITIONS, rope_parameters=rope,
+                                 hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=tied,
+                                 query_pre_attn_scalar=24, attn_logit_softcapping=2.0, final_logit_softcapping=3.0,
+                                 sliding_window=WINDOW, pad_token_id=0, bos_token_id=1, eos_token_id=2, **common)
+        cls = tf.Gemma2ForCausalLM
+    elif family == "gemma3_text":  # global layers: base 5000 slowed 4 times; sliding ones: base 300
+        config = tf.Gemma3TextConfig(
+            hidden_size=D, intermediate_size=D_FF, num_hidden_layers=LAYERS, num_attention_heads=HEADS,
+            num_key_value_heads=KV_HEADS, head_dim=head_dim, max_position_embeddings=POSITIONS,
+            rope_parameters={"full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 5000.0},
+                             "sliding_attention": {"rope_type": "default", "rope_theta": 300.0}},
+            layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+            hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=tied, query_pre_attn_scalar=24,
+            final_logit_softcapping=3.0, sliding_window=WINDOW, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+            **common)
+        cls = tf.Gemma3ForCausalLM
     elif family == "t5":  # few buckets and a short max distance, so test sentences reach the log-spaced and last ones
         config = tf.T5Config(d_model=D, d_kv=head_dim, d_ff=D_FF, num_layers=LAYERS, num_heads=HEADS,
                              relative_attention_num_buckets=8, relative_attention_max_distance=20,

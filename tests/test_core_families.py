@@ -34,7 +34,10 @@ def test_old_saved_config_dicts_still_load():
     (dict(mlp="moe"), "mlp must be one of"),
     (dict(positional="rotary", d_model=12, n_heads=4), "d_head \\(3\\) must be even"),
     (dict(position_offset=16), "position_offset"),
-    (dict(norm="sandwich"), "norm must be one of \\['post', 'pre', 'parallel', 'post_sublayer'\\]"),
+    (dict(norm="hourglass"), "norm must be one of \\['post', 'pre', 'parallel', 'post_sublayer', 'sandwich'\\]"),
+    (dict(attn_softcap=0.0), "attn_softcap must be a positive number or None"),
+    (dict(sliding_window=0), "sliding_window must be a positive whole number"),
+    (dict(sliding_window=4, sliding_layers=(0, 2)), "sliding_layers must list layer numbers from 0 to 1"),
     (dict(positional="rotary", rotary_dims=3), "rotary_dims must be an even number from 2 to d_head \\(8\\)"),
     (dict(positional="rotary", rotary_dims=10), "rotary_dims must be an even number"),
     (dict(embed_scale=0.0), "embed_scale must be a positive number"),
@@ -259,3 +262,70 @@ def test_head_dim_wider_than_d_model_over_heads():
     assert layer.q.shape == (4, 4, 12) and layer.heads_concat.shape == (4, 48) and layer.attn_out.shape == (4, 30)
     seen = np.tril(np.ones((4, 4), dtype=bool))                                # causal: the past only
     np.testing.assert_allclose(layer.scores[0][seen], (layer.q[0] @ layer.k[0].T / math.sqrt(12))[seen], atol=1e-5)
+
+
+# -- Gemma 2 and 3: sandwich norms, soft-capping, ÷√query_pre_attn_scalar, sliding windows, local RoPE --
+
+GEMMA2 = dict(LLAMA, norm="sandwich", attn_scale=24.0, attn_softcap=2.0, final_softcap=3.0,
+              sliding_window=3, sliding_layers=(0,))
+
+
+def test_sandwich_block_normalises_before_and_after_each_sublayer():
+    torch.manual_seed(0)
+    config = TransformerConfig(**GEMMA2)
+    net = Transformer(config).eval()
+    assert count_parameters(config) == sum(p.numel() for p in net.parameters())   # four norms a layer
+    layer, block = net.trace([1, 2, 3, 4, 5]).layers[1], net.blocks[1]
+    as_tensor = lambda a: torch.from_numpy(np.array(a))   # noqa: E731
+    with torch.no_grad():
+        np.testing.assert_allclose(layer.attn_in, block.attn_norm(as_tensor(layer.resid_pre)).numpy(), atol=1e-6)
+        np.testing.assert_allclose(layer.mlp_in, block.mlp_norm(as_tensor(layer.resid_mid)).numpy(), atol=1e-6)
+        attn_added = block.attn_out_norm(as_tensor(layer.attn_out)).numpy()
+        mlp_added = block.mlp_out_norm(as_tensor(layer.mlp_out)).numpy()
+    np.testing.assert_allclose(layer.resid_mid, layer.resid_pre + attn_added, atol=1e-5)
+    np.testing.assert_allclose(layer.resid_post, layer.resid_mid + mlp_added, atol=1e-5)
+
+
+def test_soft_capped_scores_and_logits_stay_within_the_caps():
+    """scores = cap · tanh(q·kᵀ / √attn_scale / cap); logits = cap · tanh(logits / cap)."""
+    torch.manual_seed(0)
+    net = Transformer(TransformerConfig(**GEMMA2)).eval()
+    with torch.no_grad():                      # big weights, so the caps bend the numbers
+        for p in net.parameters():
+            p.mul_(4.0)
+    trace = net.trace(list(range(1, 9)))
+    layer = trace.layers[1]
+    seen = np.tril(np.ones((8, 8), dtype=bool))
+    raw = layer.q[0] @ layer.k[0].T / math.sqrt(24.0)                          # head 0 reads k/v head 0
+    np.testing.assert_allclose(layer.scores[0][seen], (2.0 * np.tanh(raw / 2.0))[seen], atol=1e-5)
+    assert np.abs(raw[seen]).max() > 2.0 >= np.abs(layer.scores[0][seen]).max()
+    logits = trace.logits
+    assert np.abs(logits).max() <= 3.0
+    uncapped = np.array(trace.final) @ net.unembedding().detach().numpy().T
+    np.testing.assert_allclose(logits, 3.0 * np.tanh(uncapped / 3.0), atol=1e-5)
+
+
+def test_sliding_layers_see_only_the_last_window_keys():
+    torch.manual_seed(0)
+    net = Transformer(TransformerConfig(**GEMMA2)).eval()
+    trace = net.trace(list(range(1, 11)))
+    i, j = np.indices((10, 10))
+    band = (j <= i) & (j > i - 3)
+    assert ((trace.layers[0].weights > 0) == band).all()                      # layer 0 slides
+    assert ((trace.layers[1].weights > 0) == (j <= i)).all()                  # layer 1 sees the whole past
+    np.testing.assert_array_equal(trace.attentions[0], trace.layers[0].weights)
+
+
+def test_local_rope_base_turns_the_sliding_layers_only():
+    """Gemma 3: sliding layers turn q and k with rope_local_theta, unscaled; global layers with rope_theta."""
+    from core.rotary import RopeScaling
+
+    config = TransformerConfig(**dict(LLAMA, sliding_window=3, sliding_layers=(0,), rope_local_theta=300.0,
+                                      rope_theta=5000.0, rope_scaling="linear", rope_factor=4.0))
+    net = Transformer(config).eval()
+    local, global_ = net.blocks[0].attention, net.blocks[1].attention
+    assert (local.rope_theta, local.rope_scaling) == (300.0, None)
+    assert (global_.rope_theta, global_.rope_scaling) == (5000.0, RopeScaling.of(config))
+    layer = net.trace([1, 2, 3, 4]).layers[0]
+    turned = apply_rotary(torch.from_numpy(np.array(layer.q_raw)), torch.arange(4), 300.0).numpy()
+    np.testing.assert_allclose(layer.q, turned, atol=1e-6)

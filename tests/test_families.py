@@ -255,7 +255,7 @@ def test_unsupported_model_type_lists_the_supported(checkpoints, tmp_path):
         load_model(str(folder))
     assert all(name in str(info.value) for name in SUPPORTED)
     assert set(SUPPORTED) == {"bert", "roberta", "distilbert", "gpt2", "llama", "mistral", "qwen2", "gpt_neox",
-                              "phi3", "qwen3", "olmo2", "gemma", "t5", "bart", "marian"}
+                              "phi3", "qwen3", "olmo2", "gemma", "gemma2", "gemma3_text", "t5", "bart", "marian"}
 
 
 @pytest.mark.parametrize("field,value,name", [

@@ -132,6 +132,75 @@ def test_masks_page_uses_the_picked_decoder(family, family_folders):
     # A decoder never looks ahead: no "weight on later tokens" section that can only read 0 %, one mask figure set.
     assert not at.metric and "never looks ahead" in texts(at.caption)
     assert [s.value for s in at.subheader] == ["A decoder: the causal mask"]
+
+
+def test_masks_page_draws_the_sliding_window_and_the_soft_cap(family_folders):
+    """Gemma 2: the sliding layer's band beside the global layer's triangle, and the cap as a curve whose
+    markers are the real scores before and after the cap."""
+    import base64
+    import json
+
+    import numpy as np
+
+    at = run_page("pages/step_mask.py", SENTENCE, family_folders["gemma2"])
+    assert not at.exception, at.exception
+    assert "A sliding window beside the causal mask" in texts(at.subheader)
+    shown = texts(at.markdown) + texts(at.caption)
+    assert "only the last **5** keys" in shown and "sees 5 of its" in shown
+    assert "2 · tanh(x / 2)" in shown
+    curve = [c for c in at.get("plotly_chart") if "before the cap" in str(c.proto.spec)]
+    assert len(curve) == 1
+    markers = [d for d in json.loads(curve[0].proto.spec)["data"] if d.get("mode") == "markers"][0]
+    # Plotly writes numpy arrays as base64 ("bdata") with their dtype.
+    x, y = (np.frombuffer(base64.b64decode(markers[a]["bdata"]), dtype=markers[a]["dtype"]) for a in "xy")
+    np.testing.assert_allclose(y, 2.0 * np.tanh(x / 2.0), atol=1e-9)
+    assert 1 <= len(x) <= 5                                  # the query sees at most its window of 5 keys
+
+
+@pytest.mark.parametrize("family, words", [
+    ("olmo2", "resid_mid = layer input + RMSNorm(attention output)"),
+    ("gemma2", "resid_mid = layer input + RMSNorm₂(attention output)")])
+def test_norms_on_the_sublayer_outputs_on_the_layer_page(family, words, family_folders):
+    """OLMo 2 and Gemma 2 normalise what each sublayer adds: the page says so, and the strip's second row is
+    what was added (the normalised output), so the rows above '= sum' add up."""
+    import numpy as np
+
+    at = run_page("pages/step_layer.py", SENTENCE, family_folders[family])
+    assert not at.exception, at.exception
+    assert "does not apply" not in texts(at.info) + texts(at.warning)
+    shown = texts(at.markdown) + texts(at.caption)
+    assert words in shown
+    assert "+ RMSNorm(attention output)" in chart_specs(at)
+    from analysis.recompute import layer_steps
+    from models import load_model
+    model = load_model(family_folders[family])
+    trace = model.trace(SENTENCE)
+    block = layer_steps(model.net, trace, 0)
+    assert np.abs(block.attn_sum - block.resid_pre - block.attn_out).max() > 1e-3   # the norm changes what is added
+
+
+@pytest.mark.parametrize("family", ["gemma", "gemma2"])
+def test_embeddings_page_names_the_square_root_scale(family, family_folders):
+    """Gemma multiplies the token rows by √d_model: the page says so and draws the row and its scaled copy."""
+    at = run_page("pages/step_embeddings.py", SENTENCE, family_folders[family])
+    assert not at.exception, at.exception
+    assert "does not apply" not in texts(at.info) + texts(at.warning)
+    shown = texts(at.markdown)
+    assert "multiplied by √d_model = √64 = 8.00" in shown and "· √64 (= 8.00)" in shown
+    import json
+    assert any("× √64 (= 8.00)" in json.dumps(json.loads(chart.proto.spec), ensure_ascii=False)
+               for chart in at.get("plotly_chart"))
+
+
+def test_one_score_page_divides_and_caps_as_gemma2_does(family_folders):
+    """Inside one score: ÷ √query_pre_attn_scalar and the soft cap, equal to the traced score (no warning)."""
+    at = run_page("pages/score_anatomy.py", SENTENCE, family_folders["gemma2"])
+    assert not at.exception, at.exception
+    assert not at.warning
+    assert "÷ √24" in [m.label for m in at.metric]
+    assert "soft-capped to 2 · tanh(… / 2)" in texts(at.caption)
+
+
 def test_parallel_layout_on_the_layer_page(family_folders):
     """Pythia's block: the page says both branches read the layer input, and its recomputation agrees."""
     at = run_page("pages/step_layer.py", SENTENCE, family_folders["gpt_neox"])

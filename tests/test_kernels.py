@@ -14,7 +14,7 @@ from torch import nn
 
 from analysis import kernels
 from core import blocks
-from core.attention import attend, causal_mask
+from core.attention import attend, causal_mask, soft_cap, window_mask
 from core.config import TransformerConfig
 from core.rotary import rotary_angles, rotate
 
@@ -141,3 +141,30 @@ def test_swiglu_equals_core_gated_feed_forward(activation):
 def test_allowed_keys_is_core_causal_mask():
     np.testing.assert_array_equal(kernels.allowed_keys(True, 6), causal_mask(6, 6).numpy())
     assert kernels.allowed_keys(False, 6).all()
+
+
+@pytest.mark.parametrize("window", [1, 3, 7, 20])
+def test_sliding_window_keys_equal_core(window):
+    """The band of a sliding-window layer: the last `window` keys up to the query, as core masks them."""
+    t = 9
+    core_band = (causal_mask(t, t) & window_mask(t, t, window)).numpy()
+    np.testing.assert_array_equal(kernels.allowed_keys(True, t, window), core_band)
+    assert (core_band.sum(axis=1) == np.minimum(np.arange(1, t + 1), window)).all()
+
+
+@pytest.mark.parametrize("scale, softcap", [(None, None), (24.0, None), (None, 2.0), (24.0, 2.0)])
+def test_scaled_soft_capped_attention_equals_core(scale, softcap):
+    """Gemma 2: scores ÷ √query_pre_attn_scalar, then cap · tanh(scores / cap), then mask and softmax."""
+    t, d_head = 7, 8
+    q, k, v = normal(4, t, d_head, seed=8, scale=3.0), normal(2, t, d_head, seed=9, scale=3.0), normal(2, t, d_head)
+    allowed = (causal_mask(t, t) & window_mask(t, t, 3)).numpy()
+    ours = kernels.attend(q, k, v, allowed, scale, softcap)
+    mask = torch.from_numpy(allowed)
+    theirs = [x[0].numpy() for x in attend(*(torch.from_numpy(x)[None] for x in (q, k, v)), mask,
+                                            scale=scale, softcap=softcap)]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(np.where(np.isfinite(a), a, 0), np.where(np.isfinite(b), b, 0), **EXACT)
+    if softcap is not None:
+        assert np.abs(ours.scores[np.isfinite(ours.scores)]).max() < softcap
+    x = normal(50, seed=10, scale=10.0)
+    np.testing.assert_allclose(kernels.soft_cap(x, 5.0), soft_cap(torch.from_numpy(x), 5.0).numpy(), **EXACT)

@@ -1,6 +1,7 @@
 """What the "inside the model" pages share beyond widgets: the rotary-positions section."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from core import Trace
@@ -9,6 +10,7 @@ from models import LoadedModel
 from ui.family import model_family
 from ui.widgets import plot
 from viz.rotary import rotary_angle_heatmap, rotary_arrows
+from viz.steps import softcap_curve, weights_with_mask
 
 
 def arrow_positions(n_tokens: int, limit: int = 4) -> list[int]:
@@ -99,3 +101,76 @@ def diagonal_band_caption(cosines) -> str:
     return (f"No band along the diagonal: neighbouring positions are hardly more alike than distant ones "
             f"({numbers}). This table does not encode 'nearby means similar' the way the sinusoids do.")
 
+
+def gemma_mask_sections(config, ctrace: Trace, chain, clayer: int, chead: int, query: int, crows: range) -> None:
+    """5 · Masks for Gemma 2 and 3: a sliding-window layer beside a global one, and soft-capping as a curve
+    with this query's real scores before and after the cap."""
+    n_causal = len(ctrace.tokens)
+    causal_span = slice(crows.start, crows.stop)
+    ctokens = [ctrace.tokens[i] for i in crows]
+    cnote = f" (tokens {crows.start}–{crows.stop - 1})" if len(crows) < n_causal else ""
+    if config.sliding_window is not None:
+        st.subheader("A sliding window beside the causal mask")
+        window = config.sliding_window
+        sliding = [layer for layer in range(config.n_layers) if config.window_of(layer)]
+        full = [layer for layer in range(config.n_layers) if not config.window_of(layer)]
+        st.markdown(f"In layers {', '.join(map(str, sliding))} a query sees only the last **{window}** keys (itself "
+                    "included): the causal mask hides the future, the window hides the distant past too, so the "
+                    f"visible cells form a band {window} wide along the diagonal. "
+                    + (f"Layers {', '.join(map(str, full))} are global: the whole past. " if full else "")
+                    + "Information from further back still arrives, passed on by the global layers.")
+        pair = ([(full[0], "global: causal mask only")] if full else []) + [(sliding[0], f"sliding window of {window}")]
+        for column, (shown, what) in zip(st.columns(len(pair)), pair):
+            grid = ctrace.layers[shown]
+            with column:
+                plot(weights_with_mask(grid.weights[chead][causal_span, causal_span],
+                                       ~np.isfinite(grid.scores[chead][causal_span, causal_span]), ctokens,
+                                       f"Layer {shown} ({what}){cnote}", crows.start), f"mask_window_{shown}")
+        band = ~np.isfinite(ctrace.layers[sliding[0]].scores[chead])
+        st.caption(f"Layer {sliding[0]}: the query at position {n_causal - 1} sees "
+                   f"{int((~band[-1]).sum())} of its {n_causal} keys; its weights on the others are exactly 0.")
+    if config.attn_softcap is not None or config.final_softcap is not None:
+        st.subheader("Soft-capping: scores bent to stay within ±cap")
+    if config.attn_softcap is not None:
+        cap = config.attn_softcap
+        seen = chain.allowed
+        raw = chain.dots[seen] / chain.scale                             # before the cap: q·k / √scale
+        st.markdown(f"Before the mask and the softmax, every score x becomes **{cap:g} · tanh(x / {cap:g})**: "
+                    f"almost x while it is small, never beyond ±{cap:g}, so no single key can take all the weight "
+                    f"by a huge score. The scores are divided by √{chain.scale ** 2:g} first"
+                    + (" (query_pre_attn_scalar, not d_head)." if config.attn_scale is not None else "."))
+        plot(softcap_curve(raw, chain.scaled[seen], cap, [ctrace.tokens[i] for i in np.flatnonzero(seen)],
+                           f"Layer {clayer}, head {chead}, the query at position {query}: each visible key's score"),
+             "softcap_scores")
+        st.caption(f"Largest score before the cap: {np.abs(raw).max():.3f}; "
+                   f"after: {np.abs(chain.scaled[seen]).max():.3f}.")
+    if config.final_softcap is not None:
+        st.markdown(f"The next-token logits are capped the same way at the very end: "
+                    f"**{config.final_softcap:g} · tanh(logit / {config.final_softcap:g})**, which keeps their order "
+                    "(the likeliest token stays the likeliest) but flattens the extremes.")
+
+
+def layout_caption(norm: str, parallel: bool, post: bool, NORM: str) -> None:
+    """4 · Heads to the next layer: where this block's norms sit, in one caption (every layout but post-LN,
+    which the page's headings already name)."""
+    if parallel:
+        st.caption(f"This model is parallel (as GPT-NeoX and Pythia): attention reads {NORM}₁(layer input) and the "
+                   f"feed-forward reads {NORM}₂(layer input) — the same input, not resid_mid — so the two branches "
+                   "could run at the same time; resid_post = layer input + attention output + feed-forward output. "
+                   "The residual stream itself is never normalised.")
+    elif norm == "post_sublayer":
+        st.caption(f"This model puts its {NORM} on each sublayer's *output* (as OLMo 2): attention reads the layer "
+                   f"input as it is, and what it returns is normalised before the add: resid_mid = layer input + "
+                   f"{NORM}(attention output); likewise resid_post = resid_mid + {NORM}(feed-forward output). The "
+                   "residual stream itself is never normalised.")
+    elif norm == "sandwich":
+        st.caption(f"This model has a {NORM} before *and* after each sublayer (as Gemma 2 and 3): attention reads "
+                   f"{NORM}₁(layer input) and its output goes through {NORM}₂ before the add: resid_mid = layer input "
+                   f"+ {NORM}₂(attention output); the feed-forward reads {NORM}₃(resid_mid), and resid_post = resid_mid "
+                   f"+ {NORM}₄(feed-forward output). The residual stream itself is never normalised.")
+    elif not post:
+        st.caption(f"This model is pre-norm (as GPT-2 and Llama): the {NORM} comes *before* each sublayer — attention "
+                   f"reads {NORM}(layer input), the feed-forward reads {NORM}(resid_mid) — and the residual stream "
+                   "itself is never normalised, so the adds below have no norm after them."
+                   + (" RMSNorm divides by the root mean square and scales by γ: no mean subtracted, no β."
+                      if NORM == "RMSNorm" else ""))

@@ -405,3 +405,26 @@ def _masked_grid(values: np.ndarray, masked: np.ndarray, masked_text: str, token
     fig.update_xaxes(side="top", range=[start - 0.5, start + t - 0.5], **x_ticks)
     fig.update_yaxes(title="query (attending)", autorange="reversed", **y_ticks)
     return fig
+
+
+def softcap_curve(raw: np.ndarray, capped: np.ndarray, cap: float, tokens: Sequence[str], title: str) -> go.Figure:
+    """Soft-capping as a curve: cap · tanh(x / cap) against x, the identity for comparison, and one
+    marker per key at (its score before, after). raw, capped: (n,) the visible keys' scores."""
+    raw, capped = np.asarray(raw, dtype=np.float64), np.asarray(capped, dtype=np.float64)
+    reach = max(2.0 * cap, 1.1 * float(np.abs(raw).max()) if raw.size else cap)
+    x = np.linspace(-reach, reach, 241)
+    fig = go.Figure([
+        go.Scatter(x=x, y=x, mode="lines", name="no cap (y = x)", line=dict(color="#adb5bd", dash="dash"),
+                   hoverinfo="skip"),
+        go.Scatter(x=x, y=cap * np.tanh(x / cap), mode="lines", name=f"{cap:g} · tanh(x / {cap:g})",
+                   line=dict(color="#7048e8", width=2), hoverinfo="skip"),
+        go.Scatter(x=raw, y=capped, mode="markers", name="this query's keys", marker=dict(color="#f76707", size=8),
+                   customdata=[safe(t) for t in tokens],
+                   hovertemplate="%{customdata}: %{x:.3f} → %{y:.3f}<extra></extra>"),
+    ])
+    for bound in (cap, -cap):
+        fig.add_hline(y=bound, line=dict(color="#868e96", width=1, dash="dot"))
+    base_layout(fig, title, height=360)
+    fig.update_xaxes(title="score before the cap")
+    fig.update_yaxes(title="score after the cap", range=[-1.15 * cap, 1.15 * cap])
+    return fig
