@@ -122,7 +122,8 @@ with one_tab:
                       f"The add{' and the norm' if post else ''} for the same token, each 1 × {d}",
                       dims=strip_dims(second_add, how)), "step_layer_add_norm_2")
 with every_tab:
-    plot(matrix_heatmap(block.resid_post[span], f"resid_post = {NORM + '(' if post else ''}resid_mid + {added('mlp_out')}"
+    plot(matrix_heatmap(block.resid_post[span],
+                        f"resid_post = {NORM + '(' if post else ''}resid_mid + {added('mlp_out')}"
                         f"{')' if post else ''}: {t} × {d}{note}", labels, rows.start,
                         dims=strip_dims(block.resid_post[span], how)), "step_layer_resid_post")
 relative_gaps = block.agreement(trace)

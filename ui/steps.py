@@ -166,7 +166,8 @@ def layout_caption(norm: str, parallel: bool, post: bool, NORM: str) -> None:
     elif norm == "sandwich":
         st.caption(f"This model has a {NORM} before *and* after each sublayer (as Gemma 2 and 3): attention reads "
                    f"{NORM}₁(layer input) and its output goes through {NORM}₂ before the add: resid_mid = layer input "
-                   f"+ {NORM}₂(attention output); the feed-forward reads {NORM}₃(resid_mid), and resid_post = resid_mid "
+                   f"+ {NORM}₂(attention output); the feed-forward reads {NORM}₃(resid_mid), and resid_post = "
+                   f"resid_mid "
                    f"+ {NORM}₄(feed-forward output). The residual stream itself is never normalised.")
     elif not post:
         st.caption(f"This model is pre-norm (as GPT-2 and Llama): the {NORM} comes *before* each sublayer — attention "
