@@ -62,3 +62,18 @@ def test_a_patching_grid_stays_within_the_budget_where_all_at_once_would_not(net
     assert patch_chunk(net.config, t, budget) * forward_bytes(net.config, t) <= budget
     growth = peak_growth(lambda: grid(net, t, "resid_pre", budget))
     assert growth < 2 * budget, f"grew {growth / 1e6:.0f} MB for a {budget / 1e6:.0f} MB budget"
+
+
+def test_detector_scores_do_not_depend_on_the_chunks_and_equal_every_layer_stacked(net):
+    from analysis.detectors import (detector_chunk, duplicate_token_pattern, duplicate_token_scores,
+                                    pattern_scores, sink_scores)
+
+    ids = [int(i) for i in np.random.default_rng(1).integers(0, 48, 60)]
+    trace = net.trace(ids)
+    stacked = pattern_scores(trace.attentions, duplicate_token_pattern(ids))     # every layer at once
+    np.testing.assert_allclose(duplicate_token_scores(trace, budget=1), stacked, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(duplicate_token_scores(trace, budget=10 ** 12), stacked, rtol=1e-6, atol=1e-9)
+    sinks = np.asarray(trace.attentions, dtype=np.float64)[:, :, 1:, 0].mean(-1)
+    np.testing.assert_allclose(sink_scores(trace, budget=1), sinks, rtol=1e-6, atol=1e-9)
+    assert detector_chunk(12, 512, 1) == 1 and detector_chunk(12, 512, 10 ** 12) == 12
+    assert detector_chunk(12, 2048, 400_000_000) < 12                  # long texts: a few heads at a time

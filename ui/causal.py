@@ -44,6 +44,12 @@ def patch_grid_for(model_name: str, clean: Trace, corrupted: Trace, kind: str,
                    "Patching, layer by layer")
 
 
+def detector_scores_for(model_name: str, trace: Trace, detector: str, detect):
+    """detect(trace, progress=...) -> (L, H), once per server, as a job of the one queue."""
+    return run_job(("detector", model_name, trace.text, detector),
+                   lambda progress: detect(trace, progress=progress), "Scoring every head")
+
+
 def special_ids(model: LoadedModel) -> list[int]:
     """Ids of the tokenizer's special tokens ([CLS], <s>, <|endoftext|>...): never drawn as random tokens."""
     added = model.tokenizer.backend.get_added_tokens_decoder()
