@@ -86,7 +86,7 @@ def last_hidden(net, x: torch.Tensor, blocks=None, allowed=None, positions=None,
     return x
 
 
-def block_inputs(net, ids: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+def block_inputs(net, ids: torch.Tensor) -> tuple[list, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
     """ids (1, T) through the stack one block at a time: (each block's input (1, T, d_model), the
     last block's output, the attention mask, the rotary positions). Jobs that rerun the stack from
     one layer on (knock-outs, patches) start there; nothing but the L + 1 hidden states is kept."""
