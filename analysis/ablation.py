@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from core.attention import KnockOut, soft_cap
-from core.model import Transformer, build_allowed
+from core.model import Transformer
 
-from .budget import batch_size, chunks, forward_bytes, last_hidden
+from .budget import batch_size, block_inputs, chunks, forward_bytes, last_hidden
 from .sentence import mean_pooled
 
 
@@ -74,13 +74,7 @@ def head_importance(net: Transformer, ids: Sequence[int], mode: str = "zero",
     distance = distance or (next_token_shift if config.lm_head else sentence_shift)
     ids_t = torch.tensor([list(ids)], dtype=torch.long)                              # (1, T)
     t, h = ids_t.shape[1], config.n_heads
-    allowed = build_allowed(config, t, None)
-    positions = torch.arange(t) if config.positional == "rotary" else None
-    starts = []                                       # each block's input on the intact run
-    x = net.embeddings(ids_t).embed                                                  # (1, T, d_model)
-    for block in net.blocks:
-        starts.append(x)
-        x = last_hidden(net, x, [block], allowed, positions)
+    starts, x, allowed, positions = block_inputs(net, ids_t)     # each block's input on the intact run
     intact = _outputs(net, x)
     parts = chunks(h, importance_chunk(config, t, budget))
     effects = np.zeros((config.n_layers, h), dtype=np.float32)

@@ -86,6 +86,22 @@ def last_hidden(net, x: torch.Tensor, blocks=None, allowed=None, positions=None,
     return x
 
 
+def block_inputs(net, ids: torch.Tensor) -> tuple[list, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    """ids (1, T) through the stack one block at a time: (each block's input (1, T, d_model), the
+    last block's output, the attention mask, the rotary positions). Jobs that rerun the stack from
+    one layer on (knock-outs, patches) start there; nothing but the L + 1 hidden states is kept."""
+    from core.model import build_allowed
+
+    t = ids.shape[1]
+    allowed = build_allowed(net.config, t, None)
+    positions = torch.arange(t) if net.config.positional == "rotary" else None
+    inputs, x = [], net.embeddings(ids).embed                                      # (1, T, d_model)
+    for block in net.blocks:
+        inputs.append(x)
+        x = last_hidden(net, x, [block], allowed, positions)
+    return inputs, x, allowed, positions
+
+
 def final_hidden(net, ids: torch.Tensor) -> torch.Tensor:
     """ids (B, T) -> (B, T, d_model) the last block's output, as `net.run` computes it, but
     keeping one block's intermediates at a time instead of every block's (no gradient needed)."""

@@ -19,12 +19,13 @@ attention evenly over the keys it may see would score there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
 
 from core.trace import Trace
+from .budget import FLOAT32, batch_size, chunks, job_budget_bytes
 
 
 # -- detection patterns (T × T, 1 where a head of that kind would look) -------------------------
@@ -54,34 +55,63 @@ def pattern_scores(weights: np.ndarray, pattern: np.ndarray) -> np.ndarray:
     return (np.einsum("lhqk,qk->lh", weights, pattern) / np.maximum(total, 1e-12)).astype(np.float32)
 
 
-def previous_token_scores(trace: Trace) -> np.ndarray:
-    return pattern_scores(trace.attentions, previous_token_pattern(len(trace)))
+def detector_chunk(n_heads: int, t: int, budget: Optional[int] = None) -> int:
+    """Heads scored at once at t tokens within the per-job budget: each needs its float64 weights and
+    one product of the same size (2 · T² · 8 bytes); the layer's own float32 weights and the pattern
+    come first. At least one head."""
+    budget = job_budget_bytes() if budget is None else int(budget)
+    fixed = 3 * n_heads * t * t * FLOAT32 + t * t * 8              # the layer recomputed, the pattern
+    return batch_size(2 * t * t * 8, max(1, budget - fixed), most=n_heads)
 
 
-def duplicate_token_scores(trace: Trace) -> np.ndarray:
-    return pattern_scores(trace.attentions, duplicate_token_pattern(trace.ids))
+def per_head(trace: Trace, score: Callable[[np.ndarray], np.ndarray], budget: Optional[int] = None,
+             progress: Optional[Callable[[float], None]] = None) -> np.ndarray:
+    """(L, H): score(weights (h, T, T) float64) -> (h,), one layer at a time (recomputed from the trace)
+    and a chunk of heads at a time, so no T² array of every head and layer is ever held: a long text
+    stays within the per-job budget (stacking every layer took L · H · T² · 12 bytes)."""
+    out = np.zeros((trace.n_layers, trace.n_heads), dtype=np.float32)
+    parts = chunks(trace.n_heads, detector_chunk(trace.n_heads, len(trace), budget))
+    for layer in range(trace.n_layers):
+        weights = trace.layers[layer].weights                                    # (H, T, T) float32
+        for part in parts:
+            out[layer, part.start:part.stop] = score(np.asarray(weights[part.start:part.stop], dtype=np.float64))
+        if progress is not None:
+            progress((layer + 1) / trace.n_layers)
+    return out
 
 
-def sentence_induction_scores(trace: Trace) -> np.ndarray:
-    return pattern_scores(trace.attentions, induction_pattern(trace.ids))
+def _pattern_score(pattern: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda weights: pattern_scores(weights[None], pattern)[0]             # (h, T, T) -> (h,)
 
 
-def sink_scores(trace: Trace, on: str = "first") -> np.ndarray:
+def previous_token_scores(trace: Trace, budget: Optional[int] = None, progress=None) -> np.ndarray:
+    return per_head(trace, _pattern_score(previous_token_pattern(len(trace))), budget, progress)
+
+
+def duplicate_token_scores(trace: Trace, budget: Optional[int] = None, progress=None) -> np.ndarray:
+    return per_head(trace, _pattern_score(duplicate_token_pattern(trace.ids)), budget, progress)
+
+
+def sentence_induction_scores(trace: Trace, budget: Optional[int] = None, progress=None) -> np.ndarray:
+    return per_head(trace, _pattern_score(induction_pattern(trace.ids)), budget, progress)
+
+
+def sink_scores(trace: Trace, on: str = "first", budget: Optional[int] = None, progress=None) -> np.ndarray:
     """(L, H) mean attention of each query but the first on the first token ("first") or on the
     special tokens ("special"); NaN for "special" when the text has none."""
-    weights = np.asarray(trace.attentions, dtype=np.float64)[:, :, 1:]        # (L, H, T − 1, T)
+    shape = (trace.n_layers, trace.n_heads)
     if on == "first":
         keys = np.zeros(len(trace), dtype=bool)
         keys[0] = True
     elif on == "special":
         keys = np.asarray(trace.special_mask, dtype=bool)
         if not keys.any():
-            return np.full(weights.shape[:2], np.nan, dtype=np.float32)
+            return np.full(shape, np.nan, dtype=np.float32)
     else:
         raise ValueError(f"on must be 'first' or 'special', got {on!r}.")
-    if weights.shape[2] == 0:
-        return np.zeros(weights.shape[:2], dtype=np.float32)
-    return weights[..., keys].sum(-1).mean(-1).astype(np.float32)
+    if len(trace) < 2:
+        return np.zeros(shape, dtype=np.float32)
+    return per_head(trace, lambda weights: weights[:, 1:][..., keys].sum(-1).mean(-1), budget, progress)
 
 
 # -- induction on repeated random tokens ---------------------------------------------------------

@@ -5,7 +5,11 @@ at one site, the activation the clean prompt had there. If the output moves back
 answer, that site carries the information. `Transformer.trace(ids, patch_from=clean_trace,
 sites=[...])` does one patched run (core.model.patches_for); here whole grids are measured,
 batched: a patch at layer l changes nothing below l, so the corrupted run is reused up to l and
-every variant of layer l (all positions, or all heads) runs together from there.
+every variant of layer l (all positions, or all heads) runs from there, in chunks of as many
+variants as fit the per-job memory budget (analysis/budget.py): each chunk keeps only its running
+hidden state, one block's intermediates at a time. At 512 MiniLM tokens a variant needs about
+55 MB, so the default 400 MB runs the 512 positions of a layer 7 at a time (before, each row kept
+every later block's record). The chunks change no value: every row is computed on its own.
 
 The metric, normalised so that the clean run scores 1 and the corrupted run 0:
 - a language model: the logit difference answer − other at one position (the last by default);
@@ -22,15 +26,15 @@ import numpy as np
 import torch
 
 from core.attention import Patch, soft_cap
-from core.model import Transformer, build_allowed, run_blocks
+from core.model import Transformer, in_float32
 from core.trace import Trace
 
+from .budget import batch_size, block_inputs, chunks, final_hidden, forward_bytes, last_hidden
 from .sentence import mean_pooled
 
 KINDS = {"resid_pre": "residual stream (block input)", "attn_out": "attention output",
          "mlp_out": "MLP output", "head": "head output, all positions",
          "head_position": "head output at one position"}
-BATCH_BYTES = 256 * 2 ** 20      # activations of one batched forward: rows are split to stay under it
 
 
 @dataclass(frozen=True)
@@ -67,18 +71,13 @@ def _net(model) -> Transformer:
     return getattr(model, "net", model)         # a LoadedModel or a bare Transformer
 
 
-def _last_hidden(net: Transformer, ids: Sequence[int]) -> tuple[torch.Tensor, list]:
-    emb, records, _, _ = net.run(torch.tensor([list(ids)], dtype=torch.long))         # (1, T)
-    return (records[-1].resid_post if records else emb.embed), records
-
-
 @torch.inference_mode()
 def make_metric(model, clean_ids: Sequence[int], corrupted_ids: Sequence[int], answer: Optional[int] = None,
                 other: Optional[int] = None, position: int = -1) -> Metric:
     """The logit difference answer − other at `position` (a language model; other=None: the answer's
     logit alone), or the sentence-embedding cosine to the clean run (an encoder)."""
     net = _net(model)
-    clean_hidden, _ = _last_hidden(net, clean_ids)
+    clean_hidden = final_hidden(net, torch.tensor([list(clean_ids)], dtype=torch.long))        # (1, T, d_model)
     if net.config.lm_head:
         if answer is None:
             raise ValueError("a language model needs an answer token: the logit difference is measured on it.")
@@ -104,7 +103,7 @@ def make_metric(model, clean_ids: Sequence[int], corrupted_ids: Sequence[int], a
         def score(hidden: torch.Tensor) -> torch.Tensor:
             return (mean_pooled(hidden) * target).sum(-1)                                      # (B,)
         name = "cosine of the sentence embedding to the clean run's"
-    corrupted_hidden, _ = _last_hidden(net, corrupted_ids)
+    corrupted_hidden = final_hidden(net, torch.tensor([list(corrupted_ids)], dtype=torch.long))
     return Metric(name, score, float(score(clean_hidden)[0]), float(score(corrupted_hidden)[0]))
 
 
@@ -120,21 +119,20 @@ def _variants(kind: str, n_heads: int, t: int) -> tuple[str, torch.Tensor]:
     raise ValueError(f"unknown kind {kind!r}: one of {list(KINDS)}.")
 
 
-def _rows_per_batch(net: Transformer, t: int, layers_left: int) -> int:
-    """Rows one batched forward may hold: every block keeps q, k, v, scores, weights and a few
-    (T, d) and (T, d_ff) tensors per row until the run ends."""
-    c = net.config
-    per_row = 4 * layers_left * (2 * c.n_heads * t * t + t * (10 * c.d_model + 3 * c.d_ff))
-    return max(1, BATCH_BYTES // max(per_row, 1))
+def patch_chunk(config, t: int, budget: Optional[int] = None) -> int:
+    """How many patched variants run in one pass at t tokens: as many as fit the per-job budget
+    (each needs one block's intermediates and its hidden state, `forward_bytes`), at least one."""
+    return batch_size(forward_bytes(config, t), budget)
 
 
 @torch.inference_mode()
 def patch_grid(model, clean: Trace, corrupted_ids: Sequence[int], kind: str, metric: Metric,
-               progress: Optional[Callable[[float], None]] = None) -> PatchGrid:
+               progress: Optional[Callable[[float], None]] = None, budget: Optional[int] = None) -> PatchGrid:
     """Patch every site of one kind, one at a time, from the clean trace into the corrupted run.
 
     kind: "resid_pre", "attn_out", "mlp_out" (L × T), "head" (L × H, the head's output at every
-    position) or "head_position" (L × H × T). progress(fraction) is called after each batch."""
+    position) or "head_position" (L × H × T). progress(fraction) is called after each batch;
+    budget: bytes one batch may take (default $ATTENTION_EXPLORER_JOB_MB)."""
     net = _net(model)
     config = net.config
     t = len(corrupted_ids)
@@ -142,23 +140,23 @@ def patch_grid(model, clean: Trace, corrupted_ids: Sequence[int], kind: str, met
         raise ValueError(f"the clean text has {len(clean)} tokens and the corrupted one {t}: patching "
                          "copies activations position by position, so both need the same number of tokens.")
     site, masks = _variants(kind, config.n_heads, t)
-    _, corrupted = _last_hidden(net, corrupted_ids)
-    allowed = build_allowed(config, t, None)
-    positions = torch.arange(t) if config.positional == "rotary" else None
+    ids = torch.tensor([list(corrupted_ids)], dtype=torch.long)                        # (1, T)
+    starts, _, allowed, positions = block_inputs(net, ids)          # each block's input on the corrupted run
     n_layers, rows = config.n_layers, masks.shape[0]
+    parts = chunks(rows, patch_chunk(config, t, budget))
     values = np.zeros((n_layers, rows), dtype=np.float32)
     for layer in range(n_layers):
         # (1, T, d) or (1, H, T, d_head)
         clean_value = torch.from_numpy(np.array(getattr(clean.layers[layer], site)))[None]
-        step = _rows_per_batch(net, t, n_layers - layer)
-        for first in range(0, rows, step):
-            chunk = masks[first:first + step]
-            start = corrupted[layer].resid_pre.expand(len(chunk), t, -1)                  # (rows, T, d_model)
+        for step, part in enumerate(parts):
+            chunk = masks[part.start:part.stop]
+            start = starts[layer].expand(len(chunk), t, -1)                              # (rows, T, d_model)
             patch = Patch({site: chunk}, {site: clean_value})
-            hidden, _ = run_blocks(net.blocks[layer:], start, allowed, positions, patches={0: patch})
-            values[layer, first:first + len(chunk)] = metric.score(hidden).float().numpy()
+            x = in_float32(net.blocks[layer], start, allowed, positions, patch=patch)[0]   # (rows, T, d_model)
+            hidden = last_hidden(net, x, net.blocks[layer + 1:], allowed, positions)
+            values[layer, part.start:part.stop] = metric.score(hidden).float().numpy()
             if progress is not None:
-                progress((layer + (first + len(chunk)) / rows) / n_layers)
+                progress((layer * len(parts) + step + 1) / (n_layers * len(parts)))
     if kind == "head_position":
         values = values.reshape(n_layers, config.n_heads, t)                           # (L, H, T)
     return PatchGrid(kind, values, metric)

@@ -24,7 +24,8 @@ server's resident memory is printed after every 20 texts so a person can see whe
 
 --expensive: N sessions, each with its own ~512-token text (cut at 512 by MiniLM), open Knock heads out,
 press "Compute the map" at the same moment, then open Which tokens drove it (integrated gradients) and
-Is the explanation faithful? (both compute on opening); meanwhile one more session (the bystander) types
+Is the explanation faithful? (both compute on opening), Head detectors (the sentence's detector and the
+induction probe) and Activation patching (its default prompts); meanwhile one more session (the bystander) types
 short sentences on One head without a pause. Reported: each expensive action's time, how long it
 waited in the server's job queue (from the first "number N in line" message to its progress bar), the
 bystander's latency while the expensive work runs, and the server's peak memory.
@@ -388,6 +389,10 @@ class Run:
                            "figure:The three methods side by side", marker, text, i)
             await self.act(page, "faithfulness", lambda: self.menu(page, "What heads do", "faithfulness"),
                            "figure:Deleting (left)", marker, text, i)
+            await self.act(page, "detectors", lambda: self.menu(page, "Why the model says it", "head_detectors"),
+                           "figure:Induction score of every head", marker, text, i)
+            await self.act(page, "patching", lambda: self.menu(page, "Why the model says it", "patching"),
+                           "figure:Patching the residual", marker, text, i)
         finally:
             self.expensive_left -= 1
             if not self.expensive_left:

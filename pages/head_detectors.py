@@ -5,7 +5,7 @@ import streamlit as st
 from analysis.detectors import (duplicate_token_scores, previous_token_scores, sentence_induction_scores,
                                 sink_scores, top_heads)
 from ui.attention import head_opener
-from ui.causal import does_not_apply, induction_for
+from ui.causal import detector_scores_for, does_not_apply, induction_for
 from ui.frame import require_frame
 from ui.predictions import token_texts
 from ui.state import current_model_and_trace, current_model_name
@@ -22,7 +22,7 @@ SENTENCE = {
                   sentence_induction_scores),
     "sink": ("Sink: first token", "the mean attention each query (but the first) puts on the first token", sink_scores),
     "special": ("Sink: special tokens", "the mean attention each query (but the first) puts on [CLS], [SEP], <s>…",
-                lambda trace: sink_scores(trace, on="special")),
+                lambda trace, progress=None: sink_scores(trace, on="special", progress=progress)),
 }
 
 
@@ -77,7 +77,7 @@ with tab_sentence:
     choice = st.radio("Detector", list(SENTENCE), format_func={k: v[0] for k, v in SENTENCE.items()}.__getitem__,
                       **linked("detector"), horizontal=True)
     title, meaning, detect = SENTENCE[choice]
-    scores = detect(trace)
+    scores = detector_scores_for(name, trace, choice, detect)
     if not np.isfinite(scores).any():
         st.info("Your sentence has no special tokens with this model's tokenizer, so there is nothing to sink into.")
     elif len(trace) < 2:

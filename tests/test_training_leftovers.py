@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui.training import training_queue
+from ui.jobs import job_queue
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ def saved(models: Path) -> list[str]:
 
 
 def test_a_tab_closed_while_its_run_waits_in_the_queue_saves_nothing(models):
-    queue = training_queue()
+    queue = job_queue()
     others = [queue.enter() for _ in range(queue.slots)]     # other people's runs hold every slot
     assert all(queue.try_start(ticket) for ticket in others)
     try:

@@ -1,4 +1,5 @@
-"""The training queue: at most N runs at once, the rest in arrival order, every slot freed."""
+"""The server's one job queue (training runs and expensive pages): at most N at once, in arrival order,
+every slot freed."""
 from __future__ import annotations
 
 import threading
@@ -6,11 +7,11 @@ import time
 
 import pytest
 
-from training.queue import TrainingQueue
+from training.jobs import JobQueue
 
 
 def test_one_slot_serves_in_arrival_order():
-    queue = TrainingQueue(slots=1)
+    queue = JobQueue(slots=1)
     a, b, c = queue.enter(), queue.enter(), queue.enter()
     assert [queue.ahead_of(t) for t in (a, b, c)] == [0, 1, 2]
     assert not queue.try_start(b)                  # b may not jump the line
@@ -25,7 +26,7 @@ def test_one_slot_serves_in_arrival_order():
 
 
 def test_two_slots_and_many_threads_never_exceed_the_limit():
-    queue = TrainingQueue(slots=2)
+    queue = JobQueue(slots=2)
     peak, now, lock = [0], [0], threading.Lock()
 
     def student():
@@ -50,4 +51,4 @@ def test_two_slots_and_many_threads_never_exceed_the_limit():
 
 def test_a_queue_needs_a_slot():
     with pytest.raises(ValueError):
-        TrainingQueue(slots=0)
+        JobQueue(slots=0)

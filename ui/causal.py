@@ -10,7 +10,8 @@ from analysis.detectors import InductionProbe, induction_probe
 from analysis.patching import PatchGrid, make_metric, patch_grid
 from core import Trace
 from models import LoadedModel
-from ui.state import cached, get_model
+from ui.jobs import run_job
+from ui.state import get_model
 
 # Prompt pairs that differ in one name or word and keep the same number of tokens in GPT-2's tokenizer.
 DECODER_PAIR = ("When Mary and John went to the store, John gave a drink to",
@@ -65,17 +66,20 @@ def answers_for(model: LoadedModel, answer_text: str, other_text: str) -> Answer
 
 def patch_grid_for(model_name: str, clean: Trace, corrupted: Trace, kind: str,
                    answer: int | None, other: int | None) -> PatchGrid:
-    """One patching grid, once per server (byte-budgeted cache), with a progress bar while it runs."""
-    def compute() -> PatchGrid:
+    """One patching grid, once per server, as a job of the server's one queue (ui/jobs.py: place in
+    line, progress, Cancel); its batches stay within the per-job memory budget (analysis/patching.py)."""
+    def compute(progress) -> PatchGrid:
         model = get_model(model_name)
         metric = make_metric(model, clean.ids, corrupted.ids, answer, other)
-        bar = st.progress(0.0, text="Patching, layer by layer…")
-        grid = patch_grid(model, clean, corrupted.ids, kind, metric,
-                          progress=lambda done: bar.progress(min(1.0, done), text=f"Patching… {done:.0%}"))
-        bar.empty()
-        return grid
-    return cached(("patch", model_name, clean.text, corrupted.text, kind, answer, other), compute,
-                  "Running the patched forwards…")
+        return patch_grid(model, clean, corrupted.ids, kind, metric, progress=progress)
+    return run_job(("patch", model_name, clean.text, corrupted.text, kind, answer, other), compute,
+                   "Patching, layer by layer")
+
+
+def detector_scores_for(model_name: str, trace: Trace, detector: str, detect):
+    """detect(trace, progress=...) -> (L, H), once per server, as a job of the one queue."""
+    return run_job(("detector", model_name, trace.text, detector),
+                   lambda progress: detect(trace, progress=progress), "Scoring every head")
 
 
 def special_ids(model: LoadedModel) -> list[int]:
@@ -97,8 +101,8 @@ def leading_specials(model: LoadedModel) -> list[int]:
 
 def induction_for(model_name: str) -> InductionProbe:
     """The induction probe of a model (random tokens, seeded: the same for everyone), cached."""
-    def compute() -> InductionProbe:
+    def compute(progress) -> InductionProbe:
         model = get_model(model_name)
         return induction_probe(model, n=20, batch=4, seed=0, prefix=leading_specials(model),
                                avoid=special_ids(model), vocab=model.tokenizer.vocab_size)
-    return cached(("induction probe", model_name), compute, "Running repeated random tokens…")
+    return run_job(("induction probe", model_name), compute, "Running repeated random tokens")

@@ -29,6 +29,8 @@ from jobs.store import HEAD_STATS
 from ui import url
 from ui.attention import open_head
 from ui.head_choice import HEAD, LAYER, choose, explicit
+from ui.jobs import queue_place
+from ui.jobs import run_job as run_queued
 from ui.library import listed_models
 from ui.state import get_model
 from ui.widgets import linked
@@ -115,7 +117,8 @@ def job_lock() -> threading.Lock:
 class Bar:
     """The progress bar with sentences done and time left."""
 
-    def __init__(self):
+    def __init__(self, report=None):
+        self.report = report                 # the job queue's progress, seen by the people in line
         self.widget = st.progress(0.0, text="Starting the workers (Ray's start-up takes a few seconds)…")
         self.started = time.perf_counter()
         self.first: tuple[float, int] | None = None
@@ -126,6 +129,8 @@ class Bar:
         rate = (done - d0) / max(time.perf_counter() - t0, 1e-9)
         left = f" · about {(total - done) / rate:.0f} s left" if done > d0 and rate > 0 else ""
         self.widget.progress(done / max(total, 1), text=f"{done} / {total} sentences{left}")
+        if self.report is not None:
+            self.report(done / max(total, 1))
 
     def waiting(self) -> bool:
         """A Streamlit call every half second: where a Cancel click stops the run. Never cancels itself."""
@@ -176,11 +181,16 @@ def _run_child(model_name: str, texts: list[str], bar: Bar, engine: str = "ray")
 def run_job(model_name: str, texts: list[str], key: str, engine: str) -> CorpusStats | None:
     """Run the job with a progress bar, time left and Cancel; store the result. None: cancelled or failed."""
     st.button("Cancel", key="corpus_cancel", icon=":material/stop:")   # a click stops this run (see top)
+    with queue_place("Corpus head statistics", st.empty()) as report:    # the server's one line (ui/jobs.py)
+        return _run_in_slot(model_name, texts, key, engine, report)
+
+
+def _run_in_slot(model_name: str, texts: list[str], key: str, engine: str, report) -> CorpusStats | None:
     if not job_lock().acquire(blocking=False):
         st.warning("Another corpus job is running on this server: try again in a minute.")
         return None
     try:
-        bar = Bar()
+        bar = Bar(report)
         if engine == "ray" and model_name in listed_models():
             error = _run_child(model_name, texts, bar)
             if error:
@@ -225,11 +235,11 @@ MAX_SEARCH_SENTENCES = 500    # one head's index is read in this process, a few 
 def query_index(model_name: str, texts: list[str], layer: int, head: int):
     """(QueryIndex, covered) for one head of the corpus, once per server (bounded in bytes)."""
     from jobs.corpus_search import corpus_query_index
-    from ui.state import cached
 
-    return cached(("corpus_queries", model_name, corpus_hash(texts), layer, head),
-                  lambda: corpus_query_index(get_model(model_name), texts, layer, head),
-                  f"Reading {len(texts)} passages at layer {layer}, head {head}…")
+    return run_queued(("corpus_queries", model_name, corpus_hash(texts), layer, head),
+                      lambda progress: corpus_query_index(get_model(model_name), texts, layer, head,
+                                                          progress=lambda done, total: progress(done / max(total, 1))),
+                      f"Reading {len(texts)} passages at layer {layer}, head {head}")
 
 
 def search_hit(model_name: str, text: str, position: int, layer: int, head: int, cosine: float, page: str,

@@ -14,10 +14,11 @@ extra memory for expensive work is at most slots × $ATTENTION_EXPLORER_JOB_MB.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from typing import Callable, Hashable
+from typing import Callable, Hashable, Iterator
 
 import streamlit as st
 
@@ -43,6 +44,26 @@ def is_ready(key: Hashable) -> bool:
     return key in shared_cache()
 
 
+@contextlib.contextmanager
+def queue_place(label: str, where, leave: str = "Cancel") -> Iterator[Progress]:
+    """Wait in the server's one queue (the place shown in `where`, an st.empty) until this job may
+    run; yields progress(fraction), which the people behind it see. Always leaves: a finished,
+    cancelled or abandoned job (Stop, Cancel, a closed tab: each wait step is a Streamlit call)
+    frees its slot or its place in line. Training runs and every expensive page wait here."""
+    queue = job_queue()
+    ticket = queue.enter(label)
+    try:
+        while not queue.try_start(ticket):
+            where.info(waiting_line(queue, ticket, label, leave))
+            time.sleep(WAIT_STEP_S)
+        where.empty()
+        yield lambda fraction: queue.report(ticket, fraction)
+    finally:
+        record = queue.leave(ticket)
+        if record is not None:
+            log.info("job %r waited %.1f s", label, record.waited_s)
+
+
 def run_job(key: Hashable, compute: Callable[[Progress], object], label: str):
     """compute(progress) once per key for the whole server, as one job of the server's queue.
     `label` names the work for the person waiting ("Knocking out every head")."""
@@ -56,22 +77,13 @@ def run_job(key: Hashable, compute: Callable[[Progress], object], label: str):
         status.info(f"⏳ {label}: someone else asked for the same result just before you; it is on its way.")
 
     def job():
-        queue = job_queue()
-        ticket = queue.enter(label)
-        try:
-            while not queue.try_start(ticket):
-                status.info(waiting_line(queue, ticket, label))
-                time.sleep(WAIT_STEP_S)
+        with queue_place(label, status) as report:
             bar = status.progress(0.0, text=f"{label}…")
 
             def progress(fraction: float) -> None:
-                queue.report(ticket, fraction)
+                report(fraction)
                 bar.progress(min(1.0, max(0.0, fraction)), text=f"{label}… {fraction:.0%}")
             return compute(progress)
-        finally:
-            record = queue.leave(ticket)
-            if record is not None:
-                log.info("job %r waited %.1f s", label, record.waited_s)
 
     try:
         return cache.get_or_compute(key, job, on_wait=shared_wait)
@@ -80,10 +92,11 @@ def run_job(key: Hashable, compute: Callable[[Progress], object], label: str):
         cancel.empty()
 
 
-def waiting_line(queue: JobQueue, ticket: int, label: str) -> str:
-    """What a person in line reads: their place, what runs now and how far it is."""
+def waiting_line(queue: JobQueue, ticket: int, label: str, leave: str = "Cancel") -> str:
+    """What a person in line reads: their place, what runs now and how far it is, and which button
+    (`leave`: Cancel, or Stop on the training pages) gives the place up."""
     ahead = queue.ahead_of(ticket)
     running = queue.now_running()
     now = ", ".join(f"{t.label.lower()} ({t.progress:.0%})" for t in running) or "nothing"
     return (f"⏳ {label}: other people's computations come first on this server ({queue.slots} at a time). "
-            f"Yours is number {ahead + 1} in line; running now: {now}. It starts by itself; Cancel leaves the line.")
+            f"Yours is number {ahead + 1} in line; running now: {now}. It starts by itself; {leave} leaves the line.")

@@ -26,13 +26,13 @@ from training.corpus import CorpusConfig, generate_corpus, split_lines
 from training.cost import Calibration, StepPace, duration
 from training.lm import LossNotFinite, Progress, TrainConfig, make_stream, train_lm
 from training.probe import ProbeRecorder, lm_recorder, reversal_recorder
-from training.queue import TrainingQueue
 from training.reversal import ReversalTask, train_seq2seq
 from training.weights import snapshot
 from training.bpe import BPETokenizer, train_bpe
 from models.saved import folder_bytes, models_dir, save_model, unique_name
 from viz.training import accuracy_curve, loss_curve
 from ui import url
+from ui.jobs import queue_place
 
 MAX_UPLOAD_BYTES = 1_000_000     # 1 MB of text: trains in minutes at most, and a BPE pass is instant
 MAX_PASTE_CHARS = 200_000
@@ -69,30 +69,13 @@ class Run:
         return tokenizer_from_json(self.tokenizer_json)
 
 
-@st.cache_resource
-def training_queue() -> TrainingQueue:
-    """One queue for the whole server: $ATTENTION_EXPLORER_TRAINING_SLOTS runs at once (default:
-    one per two cores), every other run waits its turn."""
-    slots = os.environ.get("ATTENTION_EXPLORER_TRAINING_SLOTS", "")
-    return TrainingQueue(int(slots) if slots.isdigit() and int(slots) > 0 else max(1, (os.cpu_count() or 2) // 2))
-
-
 @contextlib.contextmanager
-def training_slot(where) -> Iterator[None]:
-    """Wait in line (showing the place in `where`) until this session may train; always leave.
-    Each wait step is a Streamlit call, so Stop or a closed tab also ends the wait."""
-    queue = training_queue()
-    ticket = queue.enter()
-    try:
-        while not queue.try_start(ticket):
-            ahead = queue.ahead_of(ticket)
-            where.info(f"⏳ Other people are training on this server: {ahead + queue.running} run(s) before "
-                       f"yours ({queue.slots} at a time). Yours starts by itself; Stop leaves the line.")
-            time.sleep(0.5)
-        where.empty()
-        yield
-    finally:
-        queue.leave(ticket)
+def training_slot(where, label: str = "Training a model") -> Iterator[Callable[[float], None]]:
+    """Wait in the server's one job queue (ui/jobs.py, the same line as every expensive page),
+    showing the place in `where`, until this session may train; yields progress(fraction) for the
+    people waiting behind. Stop or a closed tab ends the wait or the run and frees the place."""
+    with queue_place(label, where, leave="Stop") as report:
+        yield report
 
 
 def current_run() -> Optional[Run]:
@@ -253,11 +236,12 @@ def train_language_model(run: Run, net: Transformer, lines: list[str], context: 
     box = st.container()
     bar, status, chart = box.empty(), box.empty(), box.empty()
     try:
-        with training_slot(status):
+        with training_slot(status, "Training a language model") as report:
             run.probe = lm_recorder(net, run.tokenizer, lines, run.stream_ids, cfg.steps)
             show = step_progress(bar, cfg.steps, "lm", run.estimate_s)
             for p in train_lm(net, make_stream(run.stream_ids, context), cfg, on_good_weights=run.keep,
-                              on_step=every_step(run.probe and run.probe.on_step, show)):
+                              on_step=every_step(run.probe and run.probe.on_step, show,
+                                                 lambda step: report(step / cfg.steps))):
                 run.history.append(p)
                 status.markdown(f"loss **{p.loss:.3f}** · validation **{p.val_loss:.3f}** · "
                                 f"**{p.tokens_per_s:,.0f}** tokens/s · {p.elapsed:.0f} s")
@@ -284,11 +268,11 @@ def train_reversal(run: dict, net, task: ReversalTask, steps: int, lr: float, se
     box = st.container()
     bar, status, chart = box.empty(), box.empty(), box.empty()
     try:
-        with training_slot(status):
+        with training_slot(status, "Training the reversal model") as report:
             run["probe"] = reversal_recorder(net, task, steps)
             show = step_progress(bar, steps, "seq2seq", run["estimate_s"])
             for p in train_seq2seq(net, task, steps=steps, lr=lr, seed=seed, report_every=max(10, steps // 20),
-                                   on_step=every_step(run["probe"].on_step, show)):
+                                   on_step=every_step(run["probe"].on_step, show, lambda step: report(step / steps))):
                 run["history"].append(p)
                 run["weights"] = snapshot(net)
                 status.markdown(f"held-out exact match **{p.accuracy:.0%}** · {p.elapsed:.0f} s")
