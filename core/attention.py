@@ -160,8 +160,11 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
         scores = scores.masked_fill_(~allowed, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     if allowed is not None:
-        # A query that may see nothing (all keys padding) would give NaN; give it zeros.
-        weights = torch.nan_to_num(weights, nan=0.0)
+        # A query that may see nothing (all keys padding) would give NaN; give it zeros. Such rows are
+        # found on the small bool mask, so a causal mask alone (every query sees itself) costs no pass.
+        blind = ~allowed.any(dim=-1, keepdim=True)                             # (…, T_q, 1)
+        if blind.any():
+            weights = weights.masked_fill_(blind, 0.0)
     if h_kv != h:
         head_out = torch.matmul(weights.view(b, h_kv, h // h_kv, t_q, -1), v)  # (B, H_kv, group, T_q, d_head)
         return scores, weights, head_out.view(b, h, t_q, d_head)              # (B, H, T_q, d_head)

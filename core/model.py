@@ -152,7 +152,7 @@ class Streamed:
 
     def keep(self, layer: int, record: BlockRecord) -> None:
         self.mid[layer] = record.resid_mid
-        self.summary.add(layer, record.attention.weights[0])     # (H, T, T)
+        self.summary.add(layer, record.attention.weights[0], record.attention.scores[0])     # (H, T, T) each
 
 
 def trace_blocks(blocks, n_heads: int, causal: bool, x: torch.Tensor, *args,

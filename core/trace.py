@@ -129,7 +129,7 @@ class LayerTrace:
 # -- streamed while the forward pass runs --------------------------------------------------------
 THUMB_SIDE = 64        # the all-heads thumbnails are block-pooled down to this many rows and columns
 MEAN_SIDE = 512        # the per-layer mean attention is exact up to this many tokens, pooled beyond
-ROWS_AT_ONCE = 2**22   # weights read per step while summarising a layer (16 MB of temporaries each)
+ROWS_AT_ONCE = 2**18   # weights read per step while summarising a layer: 1 MB bands stay in the cache
 STACK_LIMIT_BYTES = 2 * 2**30   # trace.attentions (every layer stacked) is refused beyond this
 
 
@@ -184,32 +184,38 @@ class SummaryBuilder:
         # |i - k| for every query and key; a causal model needs no T × T table (see add).
         self.gap = None if causal else (self.position[:, None] - self.position[None, :]).abs_()   # (T, T)
 
-    def add(self, layer: int, weights: torch.Tensor) -> None:
-        """weights: (H, T, T) of one layer, read in bands of query rows so temporaries stay small."""
+    def add(self, layer: int, weights: torch.Tensor, scores: Optional[torch.Tensor] = None) -> None:
+        """weights, scores: (H, T, T) of one layer (scores optional: they make the entropy cheaper),
+        read in bands of query rows so temporaries stay small and in the processor's cache."""
         weights = weights.detach().to("cpu", torch.float32)
+        scores = None if scores is None else scores.detach().to("cpu", torch.float32)
         h, t, _ = weights.shape
-        entropy, distance = torch.zeros(h), torch.zeros(h)
-        received = torch.zeros(h, t)
+        # Sums over many rows are kept in float64, so the order of the bands does not show.
+        entropy, distance = torch.zeros(h, dtype=torch.float64), torch.zeros(h, dtype=torch.float64)
+        received = torch.zeros(h, t, dtype=torch.float64)
         band = max(1, ROWS_AT_ONCE // (h * t))
         for start in range(0, t, band):
-            w = weights[:, start:start + band]                                   # (H, rows, T)
-            # entr(w) = -w·ln w, and 0 at w = 0 (0·log 0 counts as 0, as in analysis/head_stats.py).
-            entropy += torch.special.entr(w).sum(-1).sum(-1)
-            if self.causal:    # keys k ≤ i only: Σ_k w_ik (i - k) = i - Σ_k w_ik k, one matrix-vector product
-                rows = torch.arange(start, start + w.shape[1], dtype=torch.float32)
-                distance += (rows - w @ self.position).sum(-1)
+            stop = min(t, start + band)
+            # A causal query i reads keys k ≤ i: the rest of its row is 0 and is not read at all.
+            keys = stop if self.causal else t
+            w = weights[:, start:stop, :keys]                                     # (H, rows, keys)
+            entropy += row_entropy(w, None if scores is None else scores[:, start:stop, :keys])
+            received[:, :keys] += w.sum(-2)
+            if self.causal:    # Σ_k w_ik (i - k) = i·Σ_k w_ik - Σ_k w_ik·k; the second part, summed
+                rows = torch.arange(start, stop, dtype=torch.float64)    # over i, is Σ_k k·received_k
+                distance += (w.sum(-1).double() * rows).sum(-1)
             else:
-                distance += (w * self.gap[start:start + band]).sum(-1).sum(-1)
-            received += w.sum(-2)
+                distance += (w * self.gap[start:stop]).sum(-1).sum(-1)
+        if self.causal:
+            distance -= received @ self.position.double()
         self.per_head["entropy"][layer] = (entropy / t / np.log(2.0)).numpy()
         self.per_head["distance"][layer] = (distance / t).numpy()
         self.received[layer] = (received / t).numpy()
         for name, offset in (("previous", -1), ("next", 1), ("self", 0)):
             diag = torch.diagonal(weights, offset=offset, dim1=-2, dim2=-1)     # (H, T - |offset|)
             self.per_head[name][layer] = diag.mean(-1).numpy() if diag.shape[-1] else 0.0
-        array = weights.numpy()
-        self.thumbnails[layer] = pool(array, self.thumb_starts)
-        self.mean_weights[layer] = pool(array.mean(axis=0), self.mean_starts)
+        self.thumbnails[layer] = pool(weights, self.thumb_starts)
+        self.mean_weights[layer] = pool(weights.mean(0), self.mean_starts)
 
     def result(self) -> AttentionSummary:
         arrays = dict(**self.per_head, received=self.received, thumbnails=self.thumbnails,
@@ -220,21 +226,58 @@ class SummaryBuilder:
         return AttentionSummary(**arrays)
 
 
-def pool(w: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def row_entropy(w: torch.Tensor, scores: Optional[torch.Tensor]) -> torch.Tensor:
+    """(H, rows, T) weights -> (H,) Σ over the rows of each row's entropy -Σ_k w_k ln w_k, in nats
+    (0·ln 0 counts as 0, as in analysis/head_stats.py), float64.
+
+    With the scores s the weights came from (w = softmax(s)): ln w_k = (s_k - m) - ln Z, where m is
+    the row's largest score and 1/Z its largest weight, so the entropy is ln Z - Σ_k w_k (s_k - m):
+    one subtraction, one product and a sum per weight instead of a logarithm, and no cancellation
+    (both terms ≥ 0). Hidden keys (s = -inf, w = 0) give NaN in the product and are left out of
+    the sum; a row that sees nothing (padding) has entropy 0."""
+    if scores is None:
+        return torch.special.entr(w).sum(-1).sum(-1, dtype=torch.float64)
+    largest = w.amax(-1)                                                    # (H, rows)  1/Z
+    below = (scores - scores.amax(-1, keepdim=True)).mul_(w)                # (H, rows, T)  w·(s - m) ≤ 0
+    rows = torch.where(largest > 0, -torch.log(largest) - below.nansum(-1), 0.0)   # (H, rows)
+    return rows.sum(-1, dtype=torch.float64)
+
+
+def pool(w, starts: np.ndarray) -> np.ndarray:
     """(…, T, T) -> (…, S, S): keys summed over each block, queries averaged (viz.heads.block_pool's
-    arithmetic, so a thumbnail drawn from the summary equals one pooled from the full attention)."""
-    t = w.shape[-1]
-    if len(starts) == t:
+    arithmetic, so a thumbnail drawn from the summary equals one pooled from the full attention).
+    w: a numpy array or a float32 CPU tensor (read as numpy without a copy)."""
+    w = w.numpy() if isinstance(w, torch.Tensor) else w
+    t, side = w.shape[-1], len(starts)
+    if side == t:
         return np.array(w, dtype=np.float32)
-    side = len(starts)
-    if t % side == 0:   # equal blocks (T = 512, 1024, 4096 ...): sums over a reshaped axis, no gather
+    heights = np.diff(np.append(starts, t)).astype(np.float32)                  # (S,)  positions per block
+    if t % side == 0:   # equal blocks (T = 512, 1024, 4096 ...): strided sums, no gather
         width = t // side
-        rows = w.reshape(*w.shape[:-2], side, width, t).sum(axis=-2)                # (…, S, T)
-        return (rows.reshape(*w.shape[:-2], side, side, width).sum(axis=-1) / width).astype(np.float32)
-    heights = np.diff(np.append(starts, t)).astype(np.float32)
-    rows = np.add.reduceat(w, starts, axis=-2)                                # (…, S, T)  queries summed
-    both = np.add.reduceat(rows, starts, axis=-1)                             # (…, S, S)  keys summed
+        rows = w.reshape(*w.shape[:-2], side, width, t).sum(axis=-2)             # (…, S, T)  queries summed
+        # Keys summed as `width` strided slices: a reshape to (…, S, S, width) would make numpy loop
+        # once per block over a short innermost axis, several times slower.
+        both = rows[..., 0::width].copy()                                        # (…, S, S)
+        for offset in range(1, width):
+            both += rows[..., offset::width]
+    else:
+        rows = first_rows_sums(w, starts, heights)                               # (…, S, T)  queries summed
+        both = np.add.reduceat(rows, starts, axis=-1)                            # (…, S, S)  keys summed
     return (both / heights[:, None]).astype(np.float32)
+
+
+def first_rows_sums(w: np.ndarray, starts: np.ndarray, heights: np.ndarray) -> np.ndarray:
+    """(…, T, M) -> (…, S, M): the rows of each block summed, for blocks of h or h + 1 rows (linspace's):
+    h gathers of one row per block, then the extra row of the taller blocks (numpy's reduceat over
+    a middle axis is several times slower)."""
+    shortest = int(heights.min())
+    out = np.take(w, starts, axis=-2)                                            # (…, S, M)
+    for offset in range(1, shortest):
+        out += np.take(w, starts + offset, axis=-2)
+    taller = np.flatnonzero(heights > shortest)                                  # blocks with one more row
+    if taller.size:
+        out[..., taller, :] += np.take(w, starts[taller] + shortest, axis=-2)
+    return out
 
 
 # -- recomputed on access ------------------------------------------------------------------------
