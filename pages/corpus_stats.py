@@ -1,7 +1,7 @@
 """Corpus head statistics: what each head does on many sentences, as mean ± spread over a corpus."""
 import streamlit as st
 
-from analysis.head_stats import STATISTICS
+from analysis.corpus import CORPUS_STATISTICS as STATISTICS, DETECTORS
 from jobs.store import to_table
 from ui.corpus import choose_corpus, job_key, pick_corpus_head, run_job, sentence_rows, stored
 from ui.frame import require_frame
@@ -13,7 +13,8 @@ PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.title("📚 Corpus head statistics")
 st.markdown("One sentence can make a head look like a previous-token head by chance. Here every head's "
             "statistics are measured on **many sentences** and shown as **mean ± spread** (the standard "
-            "deviation over the sentences), as Clark et al. (2019) did over a thousand segments. The job runs "
+            "deviation over the sentences), as Clark et al. (2019) did over a thousand segments, and so are the "
+            "**head detectors** (previous-token, duplicate-token, induction, sink). The job runs "
             "on **Ray** (two workers on this server, or a cluster) or in this process.")
 model_name = current_model_name()
 chosen = choose_corpus()
@@ -43,6 +44,9 @@ name = st.selectbox("Statistic", list(STATISTICS), index=list(STATISTICS).index(
                     format_func={n: f"{label}: {meaning}" for n, (label, meaning) in STATISTICS.items()}.get,
                     **linked("stat"))
 label = STATISTICS[name][0]
+if name in DETECTORS:
+    st.caption(f"{STATISTICS[name][1].capitalize()}: the Head detectors page's score, measured on each sentence; "
+               "1 = the head only ever looks there.")
 mean, spread = result.mean(name), result.spread(name)
 plot(mean_spread_heatmap(mean, spread, label, f"{label}: mean ± spread over {result.n_sentences} sentences"),
      f"corpus_{name}")
