@@ -33,7 +33,7 @@ from core import Trace
 
 def head_queries(trace: Trace, layer: int, head: int) -> np.ndarray:
     """(T, d_head): every token's query at one head, as the scores use it (rotated in RoPE models)."""
-    _check_head(trace, layer, head)
+    check_head(trace, layer, head)
     return np.asarray(trace.layers[layer].q[head], dtype=np.float32)
 
 
@@ -65,11 +65,11 @@ def sink_keys(trace: Trace) -> np.ndarray:
 
 def head_profiles(trace: Trace, layer: int, head: int) -> np.ndarray:
     """(T, len(BINS)): every token's attention row at one head, pooled by relative position."""
-    _check_head(trace, layer, head)
+    check_head(trace, layer, head)
     return pattern_profiles(trace.layers[layer].weights[head], sink_keys(trace))
 
 
-def _check_head(trace: Trace, layer: int, head: int) -> None:
+def check_head(trace: Trace, layer: int, head: int) -> None:
     if not 0 <= layer < trace.n_layers or not 0 <= head < trace.n_heads:
         raise ValueError(f"layer {layer}, head {head} is not in this model "
                          f"({trace.n_layers} layers × {trace.n_heads} heads)")
