@@ -1,6 +1,6 @@
 """Head statistics over a corpus: each head's numbers on many sentences, then mean ± spread.
 
-One sentence's statistics (analysis/head_stats.py) can make a head look like a previous-token
+One sentence's statistics (analysis/head_stats.py, and the detectors of analysis/detectors.py) can make a head look like a previous-token
 head by chance; Clark et al. (2019) averaged them over a thousand segments. Here every sentence's
 (layers, heads) statistics are kept, so each cell of the L×H map has a distribution behind it:
 
@@ -21,9 +21,21 @@ import numpy as np
 
 from core import Trace
 
+from .detectors import duplicate_token_scores, previous_token_scores, sentence_induction_scores, sink_scores
 from .head_stats import STATISTICS, special_masks, head_statistics
 
-NAMES = tuple(STATISTICS)        # the order of the statistic axis
+# The head detectors (analysis/detectors.py), measured on every sentence like the statistics above:
+# name -> (short label, what it means). Each is a share of the head's attention, 0 to 1.
+DETECTORS: dict[str, tuple[str, str]] = {
+    "previous_token": ("previous-token score", "detector: share of all the head's attention on the key just "
+                                               "before each query"),
+    "duplicate_token": ("duplicate-token score", "detector: share on earlier copies of the query's own token"),
+    "induction": ("induction score", "detector: share on the token just after an earlier copy of the query's "
+                                     "token (on a sentence; 0 where nothing repeats)"),
+    "sink": ("sink score", "detector: mean attention of each query but the first on the first token"),
+}
+CORPUS_STATISTICS = {**STATISTICS, **DETECTORS}    # what a corpus result holds per head
+NAMES = tuple(CORPUS_STATISTICS)                   # the order of the statistic axis
 
 
 def key_masks(tokens: Sequence[str], special_mask: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
@@ -38,10 +50,19 @@ def key_masks(tokens: Sequence[str], special_mask: Sequence[bool]) -> tuple[np.n
     return opening, special & ~opening
 
 
+def detector_values(trace: Trace) -> dict[str, np.ndarray]:
+    """Each detector's (layers, heads) score on one sentence: the head detectors page's measures."""
+    return {"previous_token": previous_token_scores(trace), "duplicate_token": duplicate_token_scores(trace),
+            "induction": sentence_induction_scores(trace), "sink": sink_scores(trace, "first")}
+
+
 def sentence_values(trace: Trace) -> np.ndarray:
-    """(statistics, layers, heads) float32: every statistic of every head on one sentence."""
-    stats = head_statistics(trace.attentions, *key_masks(trace.tokens, trace.special_mask))
-    return np.stack([stats.get(name) for name in NAMES]).astype(np.float32)   # (S, L, H)
+    """(statistics, layers, heads) float32: every statistic and detector of every head on one sentence."""
+    weights = trace.attentions                                              # (L, H, T, T)
+    stats = head_statistics(weights, *key_masks(trace.tokens, trace.special_mask))
+    detectors = detector_values(trace)
+    return np.stack([detectors[name] if name in DETECTORS else stats.get(name)
+                     for name in NAMES]).astype(np.float32)                 # (S, L, H)
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +91,7 @@ class CorpusStats:
 
     def per_sentence(self, name: str) -> np.ndarray:
         """(sentences, layers, heads): one statistic on every sentence."""
-        if name not in STATISTICS:
+        if name not in CORPUS_STATISTICS:
             raise KeyError(f"unknown statistic {name!r}; choose from {list(NAMES)}")
         return self.values[:, NAMES.index(name)]
 

@@ -3,7 +3,7 @@
     python bench/corpus.py                  # 1,000 sentences of ~30 tokens with MiniLM
     python bench/corpus.py --sentences 300  # shorter
 
-Prints, for the same sentences:
+Prints, for the same sentences, in interleaved rounds (--repeats):
   * in-process sentences/s: torch with its default threads (both cores), and with one thread;
   * Ray with 1 and 2 single-threaded workers on a local instance: ray.init's seconds, the workers'
     start-up (each loads the model), sentences/s once they are up, and each worker's peak memory;
@@ -113,50 +113,76 @@ def two_node_cluster(texts) -> dict:
             current.unlink()
 
 
+def summary(values: list[float]) -> str:
+    """median (min–max) of the repeats."""
+    return f"{np.median(values):7.1f} ({min(values):.1f}–{max(values):.1f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sentences", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds; each round runs every configuration once, interleaved, so a change of "
+                             "the machine's load falls on all of them alike")
     parser.add_argument("--skip-cluster", action="store_true")
-    parser.add_argument("--both-cores-sample", type=int, default=100,
-                        help="in-process with torch's default threads runs on this many of the passages: on a "
-                             "busy 2-core machine its threads wait on each other and it can be 20x slower")
+    parser.add_argument("--both-cores-sample", type=int, default=None,
+                        help="in-process with torch's default threads runs on this many of the passages (default "
+                             "all): on a busy 2-core machine its threads wait on each other and it can be 20x slower")
     args = parser.parse_args()
     texts = sentences(args.sentences)
     model = load_model("minilm")
     tokens = np.mean([len(model.tokenizer.encode(t).ids) for t in texts])
     print(f"{len(texts)} passages, {tokens:.1f} tokens on average, MiniLM (6 layers x 12 heads); "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
 
     default_threads = torch.get_num_threads()
-    sample = texts[:args.both_cores_sample]
-    rate_both, reference = in_process(model, sample, None)
-    print(f"in-process, torch {default_threads} threads: {rate_both:7.1f} sentences/s   (first {len(sample)} passages)")
-    rate_one, values = in_process(model, texts, 1)
-    print(f"in-process, torch 1 thread:  {rate_one:7.1f} sentences/s   "
-          f"(max |diff| to {default_threads} threads {np.abs(values[:len(sample)] - reference).max():.1e})")
+    sample = texts[:args.both_cores_sample] if args.both_cores_sample else texts
+    rates: dict[str, list[float]] = {"both": [], "one": [], 1: [], 2: []}
+    reference = None
+    runs: dict = {}
+    for round_ in range(args.repeats):
+        load = os.getloadavg()[0]
+        rate_both, values_both = in_process(model, sample, None)
+        rate_one, values = in_process(model, texts, 1)
+        reference = values if reference is None else reference
+        rates["both"].append(rate_both)
+        rates["one"].append(rate_one)
+        line = (f"round {round_ + 1} (load {load:.1f}): in-process {default_threads} threads {rate_both:.1f}/s, "
+                f"1 thread {rate_one:.1f}/s (max |diff| {np.abs(values[:len(sample)] - values_both).max():.1e})")
+        for workers in (1, 2):
+            run = on_ray(texts, workers)
+            runs.setdefault(workers, []).append(run)
+            rates[workers].append(run["rate"])
+            line += (f"; Ray {workers} worker(s) {run['rate']:.1f}/s (init {run['init_s']:.1f} s, workers up "
+                     f"{run['worker_start_s']:.1f} s, max |diff| {np.abs(run['values'] - reference).max():.1e})")
+        print(line + f"; load after {os.getloadavg()[0]:.1f}", flush=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  peak memory of this process (model + runs): {rss:.0f} MB")
-    del model
-
-    runs = {}
+    print(f"peak memory of this process (model + in-process runs): {rss:.0f} MB")
+    print(f"sentences/s, median (min-max) of {args.repeats} interleaved rounds:")
+    print(f"  in-process, torch {default_threads} threads: {summary(rates['both'])}"
+          + (f"   (first {len(sample)} passages)" if len(sample) < len(texts) else ""))
+    print(f"  in-process, torch 1 thread:  {summary(rates['one'])}")
     for workers in (1, 2):
-        run = on_ray(texts, workers)
-        runs[workers] = run
-        print(f"Ray local, {workers} worker(s): ray.init {run['init_s']:.1f} s, workers up (model loaded) "
-              f"{run['worker_start_s']:.1f} s, then {run['rate']:7.1f} sentences/s "
-              f"(end to end {run['end_to_end']:.1f}/s); peak memory per worker "
-              f"{', '.join(f'{m:.0f}' for m in run['peak_mb'])} MB; "
-              f"max |diff| {np.abs(run['values'] - values).max():.1e}")
-    print(f"throughput 2 workers / 1 worker: {runs[2]['rate'] / runs[1]['rate']:.2f}x")
-    print(f"ratio Ray (2 workers) / in-process ({default_threads} threads): {runs[2]['rate'] / rate_both:.2f} "
-          f"(target >= 0.85); / in-process (1 thread): {runs[2]['rate'] / rate_one:.2f}")
+        last = runs[workers][-1]
+        print(f"  Ray local, {workers} worker(s):   {summary(rates[workers])}   ray.init "
+              f"{np.median([r['init_s'] for r in runs[workers]]):.1f} s, workers up (model loaded) "
+              f"{np.median([r['worker_start_s'] for r in runs[workers]]):.1f} s; peak memory per worker "
+              f"{', '.join(f'{m:.0f}' for m in last['peak_mb'])} MB")
+    growth = [two / one for one, two in zip(rates[1], rates[2])]
+    ratio = [two / both for both, two in zip(rates["both"], rates[2])]
+    print(f"throughput 2 workers / 1 worker, per round: {', '.join(f'{g:.2f}' for g in growth)}x")
+    print(f"Ray (2 workers) / in-process ({default_threads} threads), per round: "
+          f"{', '.join(f'{r:.2f}' for r in ratio)} (target >= 0.85)")
 
     if not args.skip_cluster:
+        load = os.getloadavg()[0]
         run = two_node_cluster(texts)
-        print(f"cluster (ray start --head + ray start --address, 1 CPU each): up in {run['cluster_up_s']:.1f} s, "
-              f"{run['nodes']} nodes used, workers up {run['worker_start_s']:.1f} s, then {run['rate']:7.1f} "
-              f"sentences/s; peak memory per worker {', '.join(f'{m:.0f}' for m in run['peak_mb'])} MB; "
-              f"max |diff| {np.abs(run['values'] - values).max():.1e}")
+        print(f"cluster (ray start --head + ray start --address, 1 CPU each; load {load:.1f}): up in "
+              f"{run['cluster_up_s']:.1f} s, {run['nodes']} nodes used, workers up {run['worker_start_s']:.1f} s, "
+              f"then {run['rate']:7.1f} sentences/s; peak memory per worker "
+              f"{', '.join(f'{m:.0f}' for m in run['peak_mb'])} MB; max |diff| {np.abs(run['values'] - reference).max():.1e}")
+        growth = run["rate"] / np.median(rates[1])
+        print(f"cluster 2 workers / local 1 worker (median): {growth:.2f}x")
 
 
 if __name__ == "__main__":

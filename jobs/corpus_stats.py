@@ -17,7 +17,7 @@ from typing import Sequence
 from analysis.corpus import CorpusStats, combine
 from models import LoadedModel, load_model
 
-from .engine import (DEFAULT_WORKERS, WORKERS_ENV, Cancelled, JobCancelled, Progress, RayUnavailable,
+from .engine import (DEFAULT_WORKERS, WORKERS_ENV, Cancelled, JobCancelled, Progress, RayUnavailable, Task,
                      cluster_cpus, ray_session, run_local, run_ray)
 
 ENGINES = ("ray", "local")
@@ -40,23 +40,36 @@ def corpus_head_stats(model: str | LoadedModel, texts: Sequence[str], engine: st
     threads: torch threads of an in-process run (None: the process's setting). Ray workers use one
     each; at equal thread counts the two engines agree bit for bit, else to float32 rounding (~2e-6).
     """
+    texts = list(texts)
+    name = model.name if isinstance(model, LoadedModel) else str(model)
+    rows, used, note = run_corpus_job(model, texts, engine, address, workers, batch_size, progress, cancelled,
+                                      timings, threads)
+    kept = [(text, row) for text, row in zip(texts, rows) if row is not None]
+    skipped = len(texts) - len(kept)
+    if skipped:
+        note += f" {skipped} passage(s) had nothing the model reads and were left out."
+    return combine(name, [t for t, _ in kept], [r for _, r in kept], engine=used, note=note.strip())
+
+
+def run_corpus_job(model: str | LoadedModel, texts: list[str], engine: str = "ray", address: str | None = None,
+                   workers: int | None = None, batch_size: int = 16, progress: Progress | None = None,
+                   cancelled: Cancelled | None = None, timings: dict | None = None, threads: int | None = None,
+                   task: Task | None = None, task_args: dict | None = None) -> tuple[list, str, str]:
+    """(one row per text, the engine used, a note saying how it ran): `task` (default: the head
+    statistics) over the texts on Ray, or in this process when asked or when Ray fails."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    texts = list(texts)
     if not texts:
         raise ValueError("the corpus has no sentences.")
     name = model.name if isinstance(model, LoadedModel) else str(model)
     note = ""
-    rows = None
-    used = "local"
     if engine == "ray":
         try:
             session = ray_session(address, workers or default_workers())
             count = workers or (default_workers() if session.get("local") else cluster_cpus())
-            rows = run_ray(name, texts, count, batch_size, progress, cancelled, timings)
-            used = "ray"
-            note = (f"Ray, {count} workers on " + ("a local instance" if session.get("local")
-                                                   else f"the cluster at {session['address']}"))
+            rows = run_ray(name, texts, count, batch_size, progress, cancelled, timings, task, task_args)
+            return rows, "ray", (f"Ray, {count} workers on " + ("a local instance" if session.get("local")
+                                                                else f"the cluster at {session['address']}"))
         except JobCancelled:
             raise
         except RayUnavailable as exc:
@@ -64,12 +77,6 @@ def corpus_head_stats(model: str | LoadedModel, texts: Sequence[str], engine: st
         except Exception as exc:   # a worker that failed (model missing on a node, a lost node)
             note = (f"The Ray job failed ({type(exc).__name__}: {str(exc)[:300]}); ran in this process "
                     "instead, with the same results.")
-    if rows is None:
-        loaded = model if isinstance(model, LoadedModel) else load_model(name)
-        rows = run_local(loaded, texts, progress, cancelled, batch_size, threads)
-        note = note or "in this process"
-    kept = [(text, row) for text, row in zip(texts, rows) if row is not None]
-    skipped = len(texts) - len(kept)
-    if skipped:
-        note += f" {skipped} passage(s) had nothing the model reads and were left out."
-    return combine(name, [t for t, _ in kept], [r for _, r in kept], engine=used, note=note.strip())
+    loaded = model if isinstance(model, LoadedModel) else load_model(name)
+    rows = run_local(loaded, texts, progress, cancelled, batch_size, threads, task, task_args)
+    return rows, "local", note or "in this process"

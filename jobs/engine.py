@@ -29,6 +29,8 @@ WORKER_MEMORY_BYTES = 1 * 2**30      # reserved per worker: Ray places no more w
 IN_FLIGHT = 2                        # batches queued per worker, so none waits for the driver
 
 Row = tuple[np.ndarray, int] | None  # (statistics (S, L, H), tokens), None: nothing the model reads
+Task = Callable                      # task(model, texts, **args) -> one row per text; module-level, so
+                                     # Ray sends it to a worker by name (stats_of_texts, corpus_qk.qk_of_texts)
 Progress = Callable[[int, int], None]
 Cancelled = Callable[[], bool]
 
@@ -71,8 +73,8 @@ class StatsWorker:
         torch.set_num_threads(threads)   # one core each: two workers fill two cores without fighting
         self.model = load_model(model_name)
 
-    def run(self, texts: list[str]) -> list[Row]:
-        return stats_of_texts(self.model, texts)
+    def run(self, texts: list[str], task: Task | None = None, args: dict | None = None) -> list:
+        return (task or stats_of_texts)(self.model, texts, **(args or {}))
 
     def peak_memory_bytes(self) -> int:
         import resource
@@ -133,9 +135,10 @@ def cluster_cpus() -> int:
 
 def run_ray(model_name: str, texts: Sequence[str], workers: int, batch_size: int = 16,
             progress: Progress | None = None, cancelled: Cancelled | None = None,
-            stats: dict | None = None) -> list[Row]:
+            stats: dict | None = None, task: Task | None = None, task_args: dict | None = None) -> list:
     """Rows for every text, in order, computed by `workers` actors (Ray must be running).
-    `stats`, if given, receives the workers' start-up seconds and peak memory."""
+    `stats`, if given, receives the workers' start-up seconds and peak memory. task(model, texts,
+    **task_args): what a worker computes per batch (default: the head statistics)."""
     import ray
 
     Worker = ray.remote(num_cpus=1, memory=WORKER_MEMORY_BYTES, max_restarts=0)(StatsWorker)
@@ -148,7 +151,7 @@ def run_ray(model_name: str, texts: Sequence[str], workers: int, batch_size: int
 
     def submit(actor) -> None:
         start = queue.popleft()
-        pending[actor.run.remote(list(texts[start:start + batch_size]))] = (start, actor)
+        pending[actor.run.remote(list(texts[start:start + batch_size]), task, task_args)] = (start, actor)
 
     try:
         ray.get([a.node.remote() for a in actors])            # every model is loaded: errors surface here
@@ -181,7 +184,8 @@ def run_ray(model_name: str, texts: Sequence[str], workers: int, batch_size: int
 
 
 def run_local(model, texts: Sequence[str], progress: Progress | None = None,
-              cancelled: Cancelled | None = None, batch_size: int = 16, threads: int | None = None) -> list[Row]:
+              cancelled: Cancelled | None = None, batch_size: int = 16, threads: int | None = None,
+              task: Task | None = None, task_args: dict | None = None) -> list:
     """Rows for every text in this process, with the same progress and cancel as on Ray.
     threads: torch's threads for this job (restored after); None keeps the process's setting.
     A Ray worker uses 1: the same count gives the same float32 rounding, bit for bit."""
@@ -195,7 +199,7 @@ def run_local(model, texts: Sequence[str], progress: Progress | None = None,
         for start in range(0, len(texts), batch_size):
             if cancelled is not None and cancelled():
                 raise JobCancelled()
-            rows += stats_of_texts(model, texts[start:start + batch_size])
+            rows += (task or stats_of_texts)(model, texts[start:start + batch_size], **(task_args or {}))
             if progress is not None:
                 progress(len(rows), len(texts))
     finally:

@@ -17,7 +17,7 @@ from analysis.corpus import NAMES, CorpusStats
 
 STORE_ENV = "ATTENTION_EXPLORER_CORPUS_DIR"
 MAX_STORE_BYTES = 512 * 2**20
-VERSION = 1          # bump when the statistics change meaning: old files stop matching
+VERSION = 2          # bump when the statistics change meaning: old files stop matching (2: detectors)
 META = b"attention_explorer"
 HEAD_STATS = {"statistics": "head_stats"}   # the settings of a head-statistics job (all it has today)
 

@@ -1,7 +1,8 @@
-"""Search the corpus by head (after exBERT): the corpus contexts where a head asks what it asks here."""
+"""Search the corpus by head (after exBERT): the corpus contexts where a head asks what it asks here,
+or looks where it looks here."""
 import streamlit as st
 
-from analysis.corpus_search import head_queries
+from analysis.corpus_search import NEAR, head_profiles, head_queries
 from ui.corpus import MAX_SEARCH_SENTENCES, choose_corpus, query_index, search_hit
 from ui.frame import require_frame
 from ui.head_choice import pick_head, pick_layer
@@ -25,14 +26,24 @@ if chosen is None:
     st.stop()
 texts, described = chosen
 texts = texts[:MAX_SEARCH_SENTENCES]
+SEARCH_BY = {"query": "what the head asks (query vectors)", "pattern": "where the head looks (attention pattern)"}
+kind = st.radio("Search by", list(SEARCH_BY), format_func=SEARCH_BY.get, horizontal=True, **linked("by"))
+if kind == "pattern":
+    st.caption(f"Each attention row is pooled by where the key sits relative to the token: the **sink** (the first "
+               f"token and special tokens), each offset from −{NEAR} to +{NEAR}, and further back / further ahead. "
+               "Two rows are compared by their **overlap** Σ min(p, q) over those places: the share of attention "
+               "both put in the same place (1 = the same pattern, 0 = nothing in common), whatever the words.")
 k = st.slider("Contexts to show", 1, 10, 5, **linked("k"))
 if not st.toggle(f"Search {len(texts)} passages", **linked("go"),
                  help=f"Reads every passage at this head (at most {MAX_SEARCH_SENTENCES}); kept for the next search."):
     st.caption(f"Corpus: {described}.")
     st.stop()
-index, covered = query_index(model_name, texts, layer, head)
-hits = index.nearest(head_queries(trace, layer, head)[position], k=k)
+index, covered = query_index(model_name, texts, layer, head, kind)
+mine = (head_queries if kind == "query" else head_profiles)(trace, layer, head)[position]
+hits = index.nearest(mine, k=k)
+meaning = "Cosine 1 = the same question" if kind == "query" else "Overlap 1 = the same pattern"
 st.caption(f"Layer {layer}, head {head}: {len(index):,} corpus tokens from {len(covered)} passages. "
-           "Cosine 1 = the same question; the bars show where the head looked from the found token (orange).")
+           f"{meaning}; the bars show where the head looked from the found token (orange).")
 for rank, hit in enumerate(hits):
-    search_hit(model_name, texts[covered[hit.sentence]], hit.position, layer, head, hit.cosine, PAGE, rank)
+    search_hit(model_name, texts[covered[hit.sentence]], hit.position, layer, head,
+               f"{index.measure} {hit.similarity:.3f}", PAGE, rank)

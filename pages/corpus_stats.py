@@ -1,7 +1,7 @@
 """Corpus head statistics: what each head does on many sentences, as mean ± spread over a corpus."""
 import streamlit as st
 
-from analysis.head_stats import STATISTICS
+from analysis.corpus import CORPUS_STATISTICS as STATISTICS, DETECTORS
 from jobs.store import to_table
 from ui.corpus import choose_corpus, job_key, pick_corpus_head, run_job, sentence_rows, stored
 from ui.frame import require_frame
@@ -38,6 +38,9 @@ name = st.selectbox("Statistic", list(STATISTICS), index=list(STATISTICS).index(
                     format_func={n: f"{label}: {meaning}" for n, (label, meaning) in STATISTICS.items()}.get,
                     **linked("stat"))
 label = STATISTICS[name][0]
+if name in DETECTORS:
+    st.caption(f"{STATISTICS[name][1].capitalize()}: the Head detectors page's score, measured on each sentence; "
+               "1 = the head only ever looks there.")
 mean, spread = result.mean(name), result.spread(name)
 plot(mean_spread_heatmap(mean, spread, label, f"{label}: mean ± spread over {result.n_sentences} sentences"),
      f"corpus_{name}")

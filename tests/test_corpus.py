@@ -66,6 +66,24 @@ def test_passages_with_nothing_to_read_are_left_out_and_counted(minilm):
     assert "1 passage(s)" in result.note
 
 
+def test_the_detectors_are_measured_on_every_sentence_as_the_detectors_page_does(minilm):
+    """Each detector's per-sentence score is the Head detectors page's score for that sentence; a
+    sentence where no token repeats has no duplicate or induction target, so both are exactly 0."""
+    from analysis import detectors
+
+    texts = ["The cat sat on the mat and the cat sat on the mat again.", "Dogs bark at night."]
+    result = corpus_head_stats(minilm, texts, engine="local")
+    trace = minilm.trace(texts[0])
+    np.testing.assert_allclose(result.per_sentence("induction")[0], detectors.sentence_induction_scores(trace),
+                               atol=1e-5)
+    np.testing.assert_allclose(result.per_sentence("previous_token")[0], detectors.previous_token_scores(trace),
+                               atol=1e-5)
+    np.testing.assert_allclose(result.per_sentence("sink")[0], detectors.sink_scores(trace, "first"), atol=1e-5)
+    assert result.per_sentence("induction")[0].max() > 0.05                 # the repeat is read by some head
+    assert not result.per_sentence("induction")[1].any() and not result.per_sentence("duplicate_token")[1].any()
+    assert result.mean("induction").shape == result.spread("sink").shape == (6, 12)
+
+
 def test_mean_spread_and_typical_sentences():
     # head (0, 1): sentences at 0.1, 0.5, 0.52, 0.9 -> mean 0.505; 0.5 and 0.52 are typical, 0.1 and 0.9 not
     values = np.zeros((4, 2, 3), dtype=np.float32)

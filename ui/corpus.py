@@ -232,19 +232,20 @@ def sentence_rows(stats: CorpusStats, indices: list[int], name: str, layer: int,
 MAX_SEARCH_SENTENCES = 500    # one head's index is read in this process, a few seconds per hundred
 
 
-def query_index(model_name: str, texts: list[str], layer: int, head: int):
-    """(QueryIndex, covered) for one head of the corpus, once per server (bounded in bytes)."""
+def query_index(model_name: str, texts: list[str], layer: int, head: int, kind: str = "query"):
+    """(QueryIndex or PatternIndex, covered) for one head of the corpus, once per server (bounded in bytes)."""
     from jobs.corpus_search import corpus_query_index
 
-    return run_queued(("corpus_queries", model_name, corpus_hash(texts), layer, head),
-                      lambda progress: corpus_query_index(get_model(model_name), texts, layer, head,
+    return run_queued(("corpus_" + kind, model_name, corpus_hash(texts), layer, head),
+                      lambda progress: corpus_query_index(get_model(model_name), texts, layer, head, kind=kind,
                                                           progress=lambda done, total: progress(done / max(total, 1))),
                       f"Reading {len(texts)} passages at layer {layer}, head {head}")
 
 
-def search_hit(model_name: str, text: str, position: int, layer: int, head: int, cosine: float, page: str,
+def search_hit(model_name: str, text: str, position: int, layer: int, head: int, similarity: str, page: str,
                rank: int) -> None:
-    """One context: the sentence, what the head's query at that token looks at, and a way to open it."""
+    """One context: the sentence, what the head's query at that token looks at, and a way to open it.
+    similarity: how it matched, e.g. "cosine 0.981" or "overlap 0.950"."""
     from ui.state import trace_for
     from ui.widgets import plot
     from viz.corpus import attention_strip
@@ -252,7 +253,7 @@ def search_hit(model_name: str, text: str, position: int, layer: int, head: int,
     trace = trace_for(model_name, text)
     row = trace.layers[layer].weights[head][position]                  # (T,) where that token looks
     cols = st.columns([6, 2], vertical_alignment="center")
-    cols[0].text(f"{rank + 1}. cosine {cosine:.3f} · token {position} “{trace.tokens[position]}” in: {text}")
+    cols[0].text(f"{rank + 1}. {similarity} · token {position} “{trace.tokens[position]}” in: {text}")
     if cols[1].button("Open in One head", key=f"{page}_hit_{rank}", on_click=_use_sentence, args=(text,),
                       icon=":material/open_in_new:"):
         open_head(layer, head)

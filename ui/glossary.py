@@ -100,6 +100,7 @@ PAGE_TERMS: dict[str, list[str]] = {
     "pages/seq2seq.py": ["attention head", "causal mask", "query, key, value (Q, K, V)"],
     "pages/corpus_stats.py": ["corpus", "attention head", "sink"],
     "pages/corpus_search.py": ["corpus", "query, key, value (Q, K, V)", "cosine similarity"],
+    "pages/corpus_qk.py": ["corpus", "query, key, value (Q, K, V)", "PCA"],
     "pages/patching.py": ["activation patching", "residual stream", "logit"],
     "pages/logit_attribution.py": ["direct logit attribution", "logit", "residual stream", "LayerNorm / RMSNorm"],
     "pages/head_detectors.py": ["induction head", "attention head", "sink"],

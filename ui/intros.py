@@ -45,19 +45,28 @@ HEADERS: dict[str, tuple[str, str | None]] = {
         'The same word starts from the same embedding in any sentence; attention then mixes in its context. '
         'Follow one word through two sentences and watch its two vectors drift apart.',
     ),
+    "corpus_qk": (
+        '🌌 Corpus query–key space',
+        "The **Query–key space** page draws one sentence. Here one head's queries and keys come from **a whole "
+        "corpus** at once, as in AttentionViz's main view: a sample of its tokens, normalised together (the move "
+        "that changes no attention weight) and projected by one PCA. Groups that recur across sentences — every "
+        "determiner's query, every first key — show up as clusters.",
+    ),
     "corpus_search": (
         '🔎 Search the corpus by head',
         "At one head, each token's **query** says what it is looking for. Pick a token of your sentence and a "
-        'head: the corpus tokens whose queries point the **same way** (cosine) are listed, each with where the '
-        'head looked from there — e.g. *where else does this head look from a verb to its object?* (after exBERT, '
-        'Hoover et al. 2020). Special tokens are left out of the corpus.',
+        "head: the corpus tokens whose queries point the **same way** (cosine) are listed, each with where the "
+        "head looked from there — e.g. *where else does this head look from a verb to its object?* (after "
+        "exBERT, Hoover et al. 2020). Or search by **where the head looks**: the contexts whose attention row is "
+        "most like your token's. Special tokens are left out of the corpus.",
     ),
     "corpus_stats": (
         '📚 Corpus head statistics',
-        "One sentence can make a head look like a previous-token head by chance. Here every head's statistics are "
-        'measured on **many sentences** and shown as **mean ± spread** (the standard deviation over the '
-        'sentences), as Clark et al. (2019) did over a thousand segments. The job runs on **Ray** (two workers on '
-        'this server, or a cluster) or in this process.',
+        "One sentence can make a head look like a previous-token head by chance. Here every head's statistics "
+        "are measured on **many sentences** and shown as **mean ± spread** (the standard deviation over the "
+        "sentences), as Clark et al. (2019) did over a thousand segments, and so are the **head detectors** "
+        "(previous-token, duplicate-token, induction, sink). The job runs on **Ray** (two workers on this server, "
+        "or a cluster) or in this process.",
     ),
     "embeddings": (
         '🗺️ Embedding space',

@@ -34,7 +34,10 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
          "the sentences where a head is most and least typical."),
         ("pages/corpus_search.py", "Search the corpus by head", "🔎",
          "Pick a token and a head: the corpus contexts whose queries at that head point the same way "
-         "(exBERT), each with where the head looked."),
+         "(exBERT), or whose attention rows look the same way, each with where the head looked."),
+        ("pages/corpus_qk.py", "Corpus query–key space", "🌌",
+         "One head's queries and keys for thousands of corpus tokens in one picture (AttentionViz), coloured by "
+         "position or token."),
     ],
     "Inside the model": [
         ("pages/step_tokens.py", "1 · Tokenization", "✂️",

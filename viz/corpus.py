@@ -1,6 +1,8 @@
 """Figures of a corpus's head statistics: the L×H map of mean ± spread, and one head's sentences."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -58,4 +60,47 @@ def attention_strip(tokens, weights, focus: int, title: str | None = None) -> go
     base_layout(fig, title, height=190)
     fig.update_xaxes(type="category", tickangle=-45, tickfont=dict(size=11))
     fig.update_yaxes(title="weight", range=[0, max(1e-9, float(weights.max())) * 1.1])
+    return fig
+
+
+def corpus_qk_figure(space, colour_by: str = "kind", top_tokens: Sequence[str] = (),
+                     title: str | None = None, height: int = 640) -> go.Figure:
+    """A corpus's sampled queries (circles) and keys (diamonds) at one head, in one projection
+    (analysis/corpus_qk.CorpusQK). colour_by: "kind" (queries one colour, keys another), "position"
+    (a colour scale by the token's position in its passage) or "token" (each of top_tokens its own
+    colour, the rest grey). WebGL markers: thousands of points stay light in the browser."""
+    from .qk_space import KEY_COLOUR, QUERY_COLOUR
+
+    if colour_by not in ("kind", "position", "token"):
+        raise ValueError(f"colour_by must be kind, position or token, got {colour_by!r}")
+    names = np.asarray([safe(t) for t in space.tokens], dtype=object)
+    hover = [f"{n} · passage {s} · position {p}" for n, s, p in zip(names, space.sentence, space.position)]
+    fig = go.Figure()
+    for kind, plural, xy, symbol, colour in (("query", "queries", space.query_xy, "circle", QUERY_COLOUR),
+                                             ("key", "keys", space.key_xy, "diamond", KEY_COLOUR)):
+        groups = [(plural, np.ones(len(names), dtype=bool), colour)]
+        if colour_by == "token":
+            palette = ["#1971c2", "#e8590c", "#2f9e44", "#9c36b5", "#f08c00", "#0c8599", "#c2255c", "#5c940d",
+                       "#364fc7", "#862e9c"]
+            chosen = list(top_tokens)[:len(palette)]
+            rest = ~np.isin(np.asarray(space.tokens, dtype=object), chosen)
+            groups = [(f"{plural}: other tokens", rest, "#ced4da")] + [
+                (f"{plural}: {safe(t)}", np.asarray(space.tokens, dtype=object) == t, c) for t, c in zip(chosen, palette)]
+        for name, inside, group_colour in groups:
+            if not inside.any():
+                continue
+            marker = dict(size=6, symbol=symbol, opacity=0.75, color=group_colour)
+            if colour_by == "position":
+                marker.update(color=space.position[inside], colorscale="Viridis", cmin=0,
+                              cmax=int(space.position.max()) if len(space.position) else 1,
+                              showscale=kind == "query", colorbar=dict(title=dict(text="position", side="right")))
+            fig.add_trace(go.Scattergl(
+                x=xy[inside, 0], y=xy[inside, 1], mode="markers", name=name, marker=marker,
+                customdata=[hover[i] for i in np.flatnonzero(inside)],
+                hovertemplate=f"{kind} %{{customdata}}<extra></extra>"))
+    base_layout(fig, title, height=height)
+    axes = [f"PC {i + 1} ({space.explained[i]:.0%} of the spread)" for i in range(2)]
+    fig.update_xaxes(title=axes[0], zeroline=False)
+    fig.update_yaxes(title=axes[1], zeroline=False, scaleanchor="x", scaleratio=1)
+    fig.update_layout(legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
     return fig
