@@ -66,9 +66,9 @@ if rows > MAX_THUMB:
                "to 1. Open a head to see every token.")
 event = plot(heads_grid(grid, zmax=zmax), "attention_all_heads", key=f"{PAGE}_chart",
              on_select="rerun", selection_mode="points")
-# The clickable markers are the figure's last trace, one per head in layer-major order.
-markers = trace.n_layers * trace.n_heads
-picked = [p["point_index"] for p in (event.selection.points if event else []) if p.get("curve_number") == markers]
+# The clickable markers are the figure's second trace (after the thumbnails), one per head in layer-major order.
+MARKERS = 1
+picked = [p["point_index"] for p in (event.selection.points if event else []) if p.get("curve_number") == MARKERS]
 if picked:
     open_head(*divmod(int(picked[0]), trace.n_heads))
 

@@ -1,7 +1,7 @@
 """Every head at once: a layers × heads grid of thumbnails, and one statistic per head.
 
-The grid is one figure: a small heatmap per head on one shared colour axis, laid out
-row = layer, column = head, and a clickable marker at each thumbnail's centre (Plotly
+The grid is one figure: a small heatmap per head (one mosaic trace) on one shared colour axis, laid
+out row = layer, column = head, and a clickable marker at each thumbnail's centre (Plotly
 cannot select heatmap cells; Streamlit can report a clicked marker).
 """
 from __future__ import annotations
@@ -40,6 +40,12 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
                max_thumb: int = MAX_THUMB, log_colour: bool | None = None) -> go.Figure:
     """attentions (L, H, T, T) -> one figure of L × H thumbnails, one colour scale.
 
+    The thumbnails are one heatmap (a mosaic with empty rows and columns between them), not one
+    heatmap per head: a browser draws one trace of 72 × 64² cells far sooner than 72 traces, and the
+    hover's layer, head and positions ride on the axes' category names instead of a copy of the
+    positions per head (issue 26: All heads in a new tab under 1.5 s). grid_thumbnail() reads a
+    head's thumbnail back.
+
     log_colour (default: more than LOG_FROM tokens): colours follow log10 of the weight, one scale
     for every head, with a log key instead of the colour bar; hover still shows the weight.
     """
@@ -49,26 +55,30 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
     n_layers, n_heads, t, _ = attentions.shape
     thumbs, starts = block_pool(attentions, max_thumb)              # (L, H, s, s)
     side = thumbs.shape[-1]
-    step = side * 1.12                                               # thumbnail + gap
+    gap = max(1, round(side * 0.12))                                 # empty cells between thumbnails
+    step = side + gap
     zmax = float(max(thumbs.max(), 1e-6)) if zmax is None else zmax
     log = t > LOG_FROM if log_colour is None else log_colour
     note = "" if side == t else f"<br>blocks of ~{t / side:.0f} tokens from there: queries averaged, keys summed"
-    # Positions in customdata (small ints, sent as binary); no user text in the grid.
-    custom = np.stack(np.broadcast_arrays(starts[:, None], starts[None, :]), axis=-1).astype(np.uint16)
-    local = np.arange(side, dtype=np.float32)
-    fig = go.Figure()
+    mosaic = np.full((n_layers * step - gap, n_heads * step - gap), np.nan, dtype=np.float32)
     for layer in range(n_layers):
         for head in range(n_heads):
-            fig.add_trace(go.Heatmap(
-                z=thumbs[layer, head], x=head * step + local, y=layer * step + local,
-                customdata=custom, coloraxis="coloraxis",
-                hovertemplate=(f"layer {layer} · head {head}<br>query #%{{customdata[0]}} → "
-                               f"key #%{{customdata[1]}}: %{{z:.3f}}{note}<extra></extra>"),
-            ))
-    centre = (side - 1) / 2
+            mosaic[layer * step:layer * step + side, head * step:head * step + side] = thumbs[layer, head]
+    # One category per row and column: the hover reads them ("layer 3 · query #17", "head 7 · key #40");
+    # the empty ones between thumbnails get names nobody sees (no hover on gaps, no tick there).
+    columns = [f"head {c // step} · key #{starts[c % step]}" if c % step < side else f"gap {c}"
+               for c in range(mosaic.shape[1])]
+    rows = [f"layer {r // step} · query #{starts[r % step]}" if r % step < side else f"gap {r}"
+            for r in range(mosaic.shape[0])]
+    fig = go.Figure(go.Heatmap(
+        z=mosaic, x=columns, y=rows, coloraxis="coloraxis", hoverongaps=False,
+        hovertemplate=f"%{{y}}<br>%{{x}}: %{{z:.3f}}{note}<extra></extra>",
+    ))
+    centre = side // 2                                               # the category nearest the thumbnail's middle
     heads, layers = np.meshgrid(np.arange(n_heads), np.arange(n_layers))
     fig.add_trace(go.Scatter(
-        x=(heads * step + centre).ravel(), y=(layers * step + centre).ravel(), mode="markers",
+        x=[columns[h * step + centre] for h in heads.ravel()], y=[rows[la * step + centre] for la in layers.ravel()],
+        mode="markers",
         marker=dict(size=18, color="rgba(0,0,0,0.004)", line=dict(width=0)),   # invisible, still clickable
         customdata=np.stack([layers.ravel(), heads.ravel()], axis=-1).astype(np.uint8),
         hovertemplate="layer %{customdata[0]} · head %{customdata[1]}: click to open<extra></extra>",
@@ -84,15 +94,26 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
     base_layout(fig, title, height=int(150 + 820 * (KEY_SHARE if log else 1.0) * height_units / width_units))
     # "head 7" under each column while it fits a thumbnail's width, else the number under an axis title
     named = text_width("head 00", 13) * 1.2 < PLOT_WIDTH * KEY_SHARE / n_heads
-    fig.layout.xaxis.update(tickmode="array", tickvals=[h * step + centre for h in range(n_heads)],
+    fig.layout.xaxis.update(type="category", tickmode="array",
+                            tickvals=[columns[h * step + centre] for h in range(n_heads)],
                             ticktext=[f"head {h}" if named else str(h) for h in range(n_heads)],
                             title=None if named else "head", side="top", showgrid=False,
-                            zeroline=False, range=[-1, width_units])
-    fig.layout.yaxis.update(tickmode="array", tickvals=[layer * step + centre for layer in range(n_layers)],
+                            zeroline=False, range=[-1, width_units - gap])
+    fig.layout.yaxis.update(type="category", tickmode="array",
+                            tickvals=[rows[layer * step + centre] for layer in range(n_layers)],
                             ticktext=[f"layer {layer}" for layer in range(n_layers)], autorange="reversed",
                             showgrid=False, zeroline=False, scaleanchor="x", constrain="domain")
     fig.update_layout(clickmode="event+select")
     return fig
+
+
+def grid_thumbnail(fig: go.Figure, layer: int, head: int) -> np.ndarray:
+    """The thumbnail of (layer, head) as heads_grid drew it: (side, side)."""
+    mosaic = np.asarray(fig.data[0].z, dtype=np.float32)
+    columns = list(fig.data[0].x)
+    side = sum(1 for c in columns if c.startswith("head 0 · "))
+    step = next((i for i, c in enumerate(columns) if c.startswith("head 1 · ")), side)   # thumbnail + gap
+    return mosaic[layer * step:layer * step + side, head * step:head * step + side]
 
 
 def percent_free_ticks(top: float, target: int = 5) -> dict:

@@ -1,0 +1,130 @@
+"""A cached page opened in a new browser tab: how long until its figure is drawn, and where the time goes.
+
+    python bench/new_tab.py [--page attention_grid] [--tokens 141] [--repeat 5] [--port 8671]
+
+Starts `streamlit run app.py`, opens the page once with the sentence in the link (the trace is computed
+and cached, Plotly's code is in the browser's cache), then opens it again `--repeat` times, each in a
+fresh tab of the same browser (what a person does with a shared link or a middle click), and times:
+
+  * html      the page's HTML and Streamlit's code loaded (DOMContentLoaded);
+  * socket    Streamlit's websocket open;
+  * figure    the figure's message arrived (the largest websocket frame: its size is printed);
+  * drawn     every heatmap of the first Plotly figure painted (the grid is drawn): the time reported.
+
+Between "socket" and "figure" the server runs the script (the frame, the page, the figure's JSON);
+between "figure" and "drawn" the browser parses the message and Plotly draws. The target (issue 26):
+All heads at 141 tokens drawn in under 1.5 s. Median of the repeats; the machine may be shared
+(the load average is printed), so compare runs made one after the other.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.screenshots import PARAGRAPH, SETTLED, SHORT  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+# The first visible Plotly figure has painted every heatmap it holds (Plotly draws each as an <image>).
+DRAWN = """() => {
+  const plot = Array.from(document.querySelectorAll(".js-plotly-plot")).find(p => p.getClientRects().length);
+  if (!plot || !plot._fullData || !plot.querySelector(".main-svg")) return false;
+  const heatmaps = plot._fullData.filter(t => t.type === "heatmap" && t.visible !== false).length;
+  return plot.querySelectorAll(".hm image").length >= Math.max(heatmaps, 1);
+}"""
+
+
+def start_server(port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=dict(os.environ, ATTENTION_EXPLORER_THREADS="2"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.3)
+    server.terminate()
+    raise SystemExit("the server did not start")
+
+
+def one_new_tab(context, url: str) -> dict:
+    """Open url in a fresh tab and time its milestones (seconds from the click)."""
+    tab = context.new_page()
+    frames: list[tuple[float, int]] = []
+    marks: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def on_socket(socket) -> None:
+        marks.setdefault("socket", time.perf_counter() - start)
+        socket.on("framereceived", lambda payload: frames.append((time.perf_counter() - start, len(payload))))
+
+    tab.on("websocket", on_socket)
+    tab.on("domcontentloaded", lambda _: marks.setdefault("html", time.perf_counter() - start))
+    tab.goto(url, wait_until="commit")
+    tab.wait_for_function(DRAWN, timeout=120_000, polling="raf")
+    marks["drawn"] = time.perf_counter() - start
+    biggest = max(frames, key=lambda f: f[1]) if frames else (float("nan"), 0)
+    marks["figure"], marks["figure_bytes"] = biggest
+    marks["all_bytes"] = sum(size for _, size in frames)
+    tab.wait_for_function(SETTLED, timeout=120_000, polling=400)       # let the run end before the tab closes
+    tab.close()
+    return marks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--page", default="attention_grid")
+    parser.add_argument("--tokens", type=int, default=141, choices=(8, 141))
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--port", type=int, default=8671)
+    parser.add_argument("--query", default="", help="extra query string, e.g. 'cb=1'")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    sentence = PARAGRAPH if args.tokens == 141 else SHORT
+    url = (f"http://127.0.0.1:{args.port}/{args.page}?sentence={urllib.parse.quote(sentence)}"
+           + (f"&{args.query}" if args.query else ""))
+    server = start_server(args.port)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            context = browser.new_context(viewport={"width": 1440, "height": 1000})
+            first = context.new_page()
+            first.goto(url)                                    # computes and caches the trace; warms the HTTP cache
+            first.wait_for_function(SETTLED, timeout=300_000, polling=400)
+            first.close()
+            runs = []
+            for i in range(args.repeat):
+                marks = one_new_tab(context, url)
+                runs.append(marks)
+                print(f"run {i + 1}: " + ", ".join(
+                    f"{k} {v / 1e6:.2f} MB" if k.endswith("bytes") else f"{k} {v:.2f} s" for k, v in marks.items()),
+                    flush=True)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    print(f"{args.page}, {args.tokens} tokens, new tab, median of {len(runs)}: "
+          f"html {median['html']:.2f} s, socket {median['socket']:.2f} s, figure message {median['figure']:.2f} s "
+          f"({median['figure_bytes'] / 1e6:.2f} MB of {median['all_bytes'] / 1e6:.2f} MB), "
+          f"drawn {median['drawn']:.2f} s  (load average {os.getloadavg()[0]:.1f})")
+
+
+if __name__ == "__main__":
+    main()
