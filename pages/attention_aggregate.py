@@ -82,7 +82,7 @@ with tab_sum:
     if source == "one head":
         head = st.selectbox("Head", range(trace.n_heads), **linked("head"),
                             index=chosen("head", trace.n_heads, trace))
-    matrix = {"one head": trace.layers[layer].weights[head], "the layer's mean head": mean,
+    matrix = {"one head": trace.head(layer, head).weights, "the layer's mean head": mean,
               "the rollout": rolled}[source]
     if not queries:
         st.info("Pick at least one query token.")
