@@ -33,7 +33,7 @@ def pooled_overview(weights: np.ndarray, positions: Sequence[int] | None = None,
     n = weights.shape[-1]
     pooled, starts = block_pool(weights, side)                                   # (S, S), (S,)
     positions = np.arange(n) if positions is None else np.asarray(positions)
-    labels = np.array(block_labels(positions[starts] if len(positions) == n else starts, n), dtype=object)
+    labels = np.array(block_labels(positions[starts], int(positions[-1]) + 1), dtype=object)
     custom = np.stack(np.broadcast_arrays(labels[:, None], labels[None, :]), axis=-1)   # (S, S, 2)
     zmax = float(max(pooled.max(), 1e-6))
     scale = log_colourscale(WEIGHT_SCALE)
