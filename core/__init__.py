@@ -22,11 +22,11 @@ from .config import TransformerConfig
 from .embeddings import Embeddings, sinusoidal_encoding
 from .model import Transformer, from_state_dict
 from .rotary import apply_rotary, rotary_angles
-from .trace import AttentionRecord, AttentionSummary, AttentionTrace, BlockRecord, LayerTrace, Trace
+from .trace import AttentionRecord, AttentionSummary, AttentionTrace, BlockRecord, HeadTrace, LayerTrace, Trace
 
 __all__ = [
     "AttentionRecord", "AttentionSummary", "AttentionTrace", "BlockRecord", "DecoderBlock", "Embeddings",
-    "EncoderBlock", "FeedForward",
+    "EncoderBlock", "FeedForward", "HeadTrace",
     "LayerTrace", "MultiHeadAttention", "RMSNorm", "Trace", "Transformer", "TransformerConfig",
     "apply_rotary", "attend", "causal_mask", "count_parameters", "estimate_model_bytes",
     "estimate_trace_bytes", "from_state_dict", "merge_heads", "rotary_angles",

@@ -283,3 +283,37 @@ class MultiHeadAttention(nn.Module):
             head_out = patch.apply("head_out", head_out)
         attn_out = self.output(merge_heads(head_out))         # (B, T_q, d_model)
         return AttentionResult(q, k, v, scores, weights, head_out, attn_out, q_raw, k_raw)
+
+    def one_head(self, x: torch.Tensor, head: int, allowed: Optional[torch.Tensor] = None,
+                 positions: Optional[torch.Tensor] = None, knock_out: Optional["KnockOut"] = None,
+                 patch: Optional[Patch] = None) -> AttentionResult:
+        """Self-attention of query head `head` alone, as `forward` computes it: a page that shows one
+        head of a long text pays for one T×T matrix instead of H. Each field has one head, (B, 1, …);
+        attn_out is None (W_O reads every head).
+
+        The projections run whole, by the same kernels on the same shapes as `forward`, and are then
+        sliced: q, k, v equal the forward pass's bit for bit; RoPE and the q/k norms act row by row."""
+        kv = head // (self.n_heads // self.n_kv_heads)        # the key/value head this query head reads
+        one, kv_one = slice(head, head + 1), slice(kv, kv + 1)
+        q, k = self.query(x), self.key(x)                     # (B, T, H*d_head), (B, T, H_kv*d_head)
+        if self.qk_norm == "full":                            # OLMo 2 normalises every head together
+            q, k = self.q_norm(q), self.k_norm(k)
+        q = split_heads(q, self.n_heads)[:, one]              # (B, 1, T, d_head)
+        k = split_heads(k, self.n_kv_heads)[:, kv_one]        # (B, 1, T, d_head)
+        if self.qk_norm == "head":
+            q, k = self.q_norm(q), self.k_norm(k)
+        v = split_heads(self.value(x), self.n_kv_heads)[:, kv_one]   # (B, 1, T, d_head)
+        q_raw = k_raw = None
+        if self.rope_theta is not None:
+            if positions is None:
+                positions = torch.arange(x.shape[1], device=x.device)
+            q_raw, k_raw = q, k
+            angles = rotary_angles(positions, self.rotary_dims, self.rope_theta, self.rope_scaling)
+            q, k = rotate(q_raw, angles), rotate(k_raw, angles)          # (B, 1, T, d_head)
+        scores, weights, head_out = attend(q, k, v, allowed)
+        if knock_out is not None:
+            head_out = KnockOut(knock_out.heads[:, one], knock_out.mode).apply(head_out)
+        if patch is not None and "head_out" in patch.where:
+            mask = patch.where["head_out"][:, one, :, None].to(head_out.device)       # (B, 1, T, 1)
+            head_out = torch.where(mask, patch.clean["head_out"][:, one].to(head_out.dtype), head_out)
+        return AttentionResult(q, k, v, scores, weights, head_out, None, q_raw, k_raw)

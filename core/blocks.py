@@ -135,6 +135,31 @@ class EncoderBlock(nn.Module):
                                        mlp_hidden, mlp_out, resid_post, mlp_up)
 
 
+    def one_head(self, x: torch.Tensor, head: int, allowed: Optional[torch.Tensor] = None,
+                 positions: Optional[torch.Tensor] = None, knock_out: Optional[KnockOut] = None,
+                 patch: Optional[Patch] = None) -> AttentionRecord:
+        """Query head `head` of this block's self-attention alone, from the block's input x (see
+        MultiHeadAttention.one_head): the norm before attention as `forward` runs it, then one head."""
+        if patch is not None:
+            x = patch.apply("resid_pre", x)
+        attn_in = self.attn_norm(x) if self.pre_ln else x
+        a = self.attention.one_head(attn_in, head, allowed=allowed, positions=positions, knock_out=knock_out,
+                                    patch=patch)
+        return attention_record(attn_in, a)
+
+
+class OneHead(nn.Module):
+    """A block's `one_head` as a module's forward, so that core.model.in_float32 can run it with a
+    bf16/fp16 block's weights in float32 (the block is this module's only child: same parameters)."""
+
+    def __init__(self, block: EncoderBlock, head: int):
+        super().__init__()
+        self.block, self.head = block, head
+
+    def forward(self, x: torch.Tensor, *args, **kwargs) -> AttentionRecord:
+        return self.block.one_head(x, self.head, *args, **kwargs)
+
+
 class DecoderBlock(nn.Module):
     """Decoder block: masked self-attention, cross-attention to the encoder, feed-forward; pre-LN (the
     toy, T5) or post-LN (BART, Marian) by `config.norm`."""

@@ -19,10 +19,10 @@ from torch import nn
 from torch.func import functional_call
 
 from .attention import KnockOut, Patch, causal_mask, soft_cap
-from .blocks import EncoderBlock, make_norm
+from .blocks import EncoderBlock, OneHead, make_norm
 from .config import TransformerConfig
 from .embeddings import Embeddings, sinusoidal_encoding
-from .trace import BlockRecord, SummaryBuilder, Trace, to_numpy
+from .trace import AttentionRecord, BlockRecord, SummaryBuilder, Trace, to_numpy
 
 TOP_K = 20            # next tokens kept per position in a language model's trace
 LOGIT_ROWS = 256      # positions unembedded at once: (LOGIT_ROWS, vocab) floats at a time
@@ -129,6 +129,15 @@ class BlockRerun:
         resid_pre = self.stream[layer].to(self.device)                         # (1, T, d_model)
         _, record = in_float32(self.blocks[layer], resid_pre, *self.make_args(), **extra)
         return record
+
+    @torch.inference_mode()
+    def head(self, layer: int, head: int) -> AttentionRecord:
+        """Query head `head` of block `layer` alone (q, k, v, scores, weights, head_out of that head),
+        from the same stored input, masks, knock-outs and patches as `block`."""
+        self.check()
+        extra = block_extras(layer, self.knock_outs, self.patches)
+        resid_pre = self.stream[layer].to(self.device)                         # (1, T, d_model)
+        return in_float32(OneHead(self.blocks[layer], head), resid_pre, *self.make_args(), **extra)
 
     @torch.inference_mode()
     def logits(self, final: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -126,6 +126,35 @@ class LayerTrace:
 
 
 
+@dataclass(frozen=True)
+class HeadTrace:
+    """One query head of one layer's self-attention: `trace.head(layer, head)`, the same numbers as
+    `trace.layers[layer]` holds for that head, computed without the other heads."""
+    layer: int
+    head: int
+    kv_head: int             # the key/value head it reads (== head without grouped-query attention)
+    q: np.ndarray            # (T, d_head)  rotated by position in RoPE models
+    k: np.ndarray            # (T, d_head)  key/value head kv_head
+    v: np.ndarray            # (T, d_head)
+    scores: np.ndarray       # (T, T)  -inf where the mask hides a key
+    weights: np.ndarray      # (T, T)  each row sums to 1
+    head_out: np.ndarray     # (T, d_head)  weights·v (after a knock-out or patch of this head)
+    q_raw: Optional[np.ndarray] = None       # (T, d_head)  RoPE models: before the rotation
+    k_raw: Optional[np.ndarray] = None       # (T, d_head)
+
+    @staticmethod
+    def of_layer(layer: LayerTrace, index: int, head: int) -> "HeadTrace":
+        """The head's slice of an already recomputed layer (views, no copy)."""
+        kv = layer.kv_head_of(head)
+        raw = (None, None) if layer.q_raw is None else (layer.q_raw[head], layer.k_raw[kv])
+        return HeadTrace(index, head, kv, layer.q[head], layer.k[kv], layer.v[kv], layer.scores[head],
+                         layer.weights[head], layer.head_out[head], *raw)
+
+
+def head_bytes(head: HeadTrace) -> int:
+    return sum(v.nbytes for v in vars(head).values() if isinstance(v, np.ndarray))
+
+
 # -- streamed while the forward pass runs --------------------------------------------------------
 THUMB_SIDE = 64        # the all-heads thumbnails are block-pooled down to this many rows and columns
 MEAN_SIDE = 512        # the per-layer mean attention is exact up to this many tokens, pooled beyond
@@ -285,6 +314,7 @@ class Rerun(Protocol):
     """What a trace needs from its model to recompute a layer (core/model.py's BlockRerun). It holds
     the residual stream as the torch tensor the forward pass wrote (trace.resid is a view of it)."""
     def block(self, layer: int) -> BlockRecord: ...
+    def head(self, layer: int, head: int) -> AttentionRecord: ...
     def logits(self, final: np.ndarray) -> torch.Tensor: ...
 
 
@@ -355,6 +385,16 @@ class LayerCache:
             while len(self._entries) > 1 and sum(e[2] for e in self._entries.values()) > self.budget:
                 self._entries.popitem(last=False)
         return value
+
+    def peek(self, owner, key):
+        """The cached value, or None; counts as a use (it moves to the newest end)."""
+        slot = (id(owner), key)
+        with self._lock:
+            hit = self._entries.get(slot)
+            if hit is None or hit[0]() is not owner:
+                return None
+            self._entries.move_to_end(slot)
+            return hit[1]
 
     def clear(self) -> None:
         with self._lock:
@@ -444,6 +484,29 @@ class Trace:
         with torch.inference_mode():
             record = self.rerun.block(layer)
         return layer_trace(record, self.resid[layer], self.resid_mid[layer], self.resid[layer + 1])
+
+    def head(self, layer: int, head: int) -> HeadTrace:
+        """One head of one layer: q, k, v, scores, weights and head_out of that head only, recomputed
+        from the stored layer input (one layer's projections and one T×T matrix, not H of them) in
+        the same byte-bounded cache as `layers`. A layer already in the cache is sliced instead.
+        The numbers equal `layers[layer]`'s for the head bit for bit on the CPU (tests/test_lean_trace.py)."""
+        if not -self.n_layers <= layer < self.n_layers:
+            raise IndexError(f"layer {layer} out of range: this model has {self.n_layers} layers.")
+        layer %= self.n_layers
+        kv = self.kv_head_of(head)
+        whole = LAYER_CACHE.peek(self, layer)
+        if whole is not None:
+            return HeadTrace.of_layer(whole, layer, head)
+        if self.rerun is None:
+            raise ValueError("this trace keeps no model to recompute its layers from.")
+
+        def compute() -> HeadTrace:
+            with torch.inference_mode():
+                a = self.rerun.head(layer, head)
+            one = [None if t is None else to_numpy(t)[0] for t in (a.q, a.k, a.v, a.scores, a.weights,
+                                                                  a.head_out, a.q_raw, a.k_raw)]  # (T, …)
+            return HeadTrace(layer, head, kv, *one)
+        return LAYER_CACHE.get(self, ("head", layer, head), compute, head_bytes)
 
     @property
     def hidden_states(self) -> np.ndarray:

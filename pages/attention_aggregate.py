@@ -4,7 +4,8 @@ import streamlit as st
 
 from analysis.flow import FULL_LIMIT
 from analysis.rollout import mean_over_heads, summed_rows
-from ui.attention import attention_window, colour_max, rollout_for
+from ui.attention import attention_window, colour_max, is_long, mean_starts, rollout_for
+from viz.long_context import pooled_overview
 from ui.faithfulness import flow_into_token, flow_matrix_for
 from ui.family import specials_text
 from ui.frame import require_frame
@@ -55,7 +56,16 @@ with tab_roll:   # each control on the tab it steers: the skip share belongs to 
                f"({residual:.2f}·I), multiplied layer after layer. Row *i* estimates how much of token *i*'s "
                "vector after this layer comes from each input token. Rows sum to 1. It is an estimate: it "
                "ignores the values, W_O and the feed-forward.")
-    heatmap(rolled, f"Rollout through layer {layer} (skip share {residual:.2f})", "rollout")
+    if is_long(trace):   # rollout is T×T per layer: exact up to MEAN_SIDE tokens, an overview of blocks beyond
+        starts = mean_starts(trace)
+        st.caption(f"Rollout is exact up to {len(starts)} tokens. This text has {len(trace)}, so it is rolled "
+                   f"out on each layer's mean head pooled into {len(starts)} blocks of about "
+                   f"{len(trace) / len(starts):.0f} tokens (keys summed, queries averaged) and drawn as an overview "
+                   "of blocks; the hover names each block's positions.")
+        plot(pooled_overview(rolled, starts, title=f"Rollout through layer {layer}, blocks of tokens"),
+             f"attention_rollout_L{layer}")
+    else:
+        heatmap(rolled, f"Rollout through layer {layer} (skip share {residual:.2f})", "rollout")
 with tab_flow:
     st.caption(f"Attention flow (Abnar & Zuidema 2020) uses the same pipes as rollout, {1 - residual:.2f}·A + "
                f"{residual:.2f}·I per layer (the slider on the Rollout tab), "
@@ -79,7 +89,7 @@ with tab_sum:
     if source == "one head":
         head = st.selectbox("Head", range(trace.n_heads), **linked("head"),
                             index=chosen("head", trace.n_heads, trace))
-    matrix = {"one head": trace.layers[layer].weights[head], "the layer's mean head": mean,
+    matrix = {"one head": trace.head(layer, head).weights, "the layer's mean head": mean,
               "the rollout": rolled}[source]
     if not queries:
         st.info("Pick at least one query token.")

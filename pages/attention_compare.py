@@ -34,12 +34,12 @@ hide = bool(specials) and cols[0].toggle(f"Hide {specials}", **linked("hide"),
 whole_words = word_toggle(PAGE, cols[0])
 with cols[1]:
     zmax = colour_max(PAGE)
-kept = attention_view(trace.layers[0].weights[0], trace, hide, whole_words)[1]
+kept = attention_view(trace.head(0, 0).weights, trace, hide, whole_words)[1]
 window = attention_window(kept, trace, window_key(PAGE, whole_words), limit=96)
 positions = kept[window]
 names_of = units(trace, whole_words).names
 tokens = [names_of[i] for i in positions]
-shown = [attention_view(trace.layers[layer].weights[head], trace, hide, whole_words)[0][window, window]
+shown = [attention_view(trace.head(layer, head).weights, trace, hide, whole_words)[0][window, window]
          for layer, head in pairs]
 names = [f"{'ABCD'[i]}: layer {layer}, head {head}" for i, (layer, head) in enumerate(pairs)]
 if hide:

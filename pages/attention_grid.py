@@ -2,7 +2,7 @@
 import streamlit as st
 
 from analysis.recognisable import heads_with
-from ui.attention import colour_max, export_all_heads, head_opener, open_head
+from ui.attention import colour_max, export_all_heads, head_opener, is_long, open_head
 from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.defaults import fixed_scale_note, stretch_changes_nothing
@@ -10,7 +10,7 @@ from ui.head_choice import head_stats_of, special_names, suggested_head
 from ui.state import cached, current_model_name, current_trace
 from ui.widgets import plot
 from ui.words import all_heads_in_words, word_toggle, words_caption
-from viz.heads import MAX_THUMB, block_pool, heads_grid
+from viz.heads import MAX_THUMB, heads_grid
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
 trace = current_trace()
@@ -47,24 +47,32 @@ if found:
 else:
     st.caption("No head gives half of its attention to a neighbour, itself or a special token in this sentence: "
                "the patterns are spread out. A longer sentence, or a trained model, shows more.")
-whole_words = word_toggle(PAGE)
-grid = all_heads_in_words(current_model_name(), trace.text) if whole_words else trace.attentions  # (L, H, n, n)
-if whole_words:
+long = is_long(trace)   # beyond 512 tokens: the thumbnails streamed during the forward pass, no layer recomputed
+whole_words = word_toggle(PAGE) and not long
+if long:
+    st.caption("At this length each thumbnail block holds dozens of tokens, so the grid is drawn from the "
+               "thumbnails kept while the model ran (pieces, not words).")
+if long:
+    grid, starts = trace.summary.thumbnails, trace.summary.thumb_starts                # (L, H, S, S)
+elif whole_words:
+    grid, starts = all_heads_in_words(current_model_name(), trace.text), None          # (L, H, W, W)
     words_caption(trace, False)
+else:
+    grid, starts = trace.attentions, None                                              # (L, H, T, T)
 largest = cached(("largest thumbnail weight", current_model_name(), trace.text),
-                 lambda: float(block_pool(trace.attentions, MAX_THUMB)[0].max()), "Drawing every head…")
+                 lambda: float(trace.summary.thumbnails.max()), "Drawing every head…")
 if stretch_changes_nothing(largest):
     zmax = 1.0
     fixed_scale_note(largest)
 else:
     zmax = colour_max(PAGE)
-rows, unit = grid.shape[-1], "words" if whole_words else "tokens"
+rows, unit = (n if long else grid.shape[-1]), "words" if whole_words else "tokens"
 if rows > MAX_THUMB:
     st.caption(f"This sentence has {rows} {unit}, so each thumbnail is pooled down to {MAX_THUMB} × {MAX_THUMB}: "
                f"a cell is the attention that a block of about {rows / MAX_THUMB:.1f} query {unit} gives, on "
                f"average, to a block of about {rows / MAX_THUMB:.1f} key {unit} (summed), so rows still sum "
                "to 1. Open a head to see every token.")
-event = plot(heads_grid(grid, zmax=zmax), "attention_all_heads", key=f"{PAGE}_chart",
+event = plot(heads_grid(grid, zmax=zmax, starts=starts, n_tokens=n if long else None), "attention_all_heads", key=f"{PAGE}_chart",
              on_select="rerun", selection_mode="points")
 # The clickable markers are the figure's second trace (after the thumbnails), one per head in layer-major order.
 MARKERS = 1

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui.attention import attention_window, colour_max, head_csv
+from ui.attention import attention_window, colour_max, head_csv, head_overview
 from ui.family import kv_note, specials_text
 from ui.defaults import fixed_scale_note, pick_layer_and_head, stretch_changes_nothing
 from ui.frame import require_frame
@@ -35,13 +35,13 @@ hide = bool(specials) and cols[0].toggle(f"Hide {specials}", **linked("hide"),
                                          help=f"Many heads park most of their weight on {specials}; hiding "
                                               "them shows how the rest is shared out.")
 whole_words = word_toggle(PAGE, cols[0])
-largest = float(trace.layers[layer].weights[head].max())   # hiding specials only raises it
+weights = trace.head(layer, head).weights                          # (T, T): this head alone
+largest = float(weights.max())   # hiding specials only raises it
 with cols[1]:
     zmax = 1.0 if stretch_changes_nothing(largest) else colour_max(PAGE)
     if stretch_changes_nothing(largest):
         fixed_scale_note(largest)
 
-weights = trace.layers[layer].weights[head]                        # (T, T)
 matrix, kept = attention_view(weights, trace, hide, whole_words)   # (rows, rows): pieces or words
 names = units(trace, whole_words)
 if hide:
@@ -56,6 +56,7 @@ tokens = [names.names[i] for i in positions]
 title = (f"Layer {layer}, head {head}" + (f" · {specials} hidden" if hide else "")
          + (" · whole words" if whole_words else ""))
 with answer_fold(waiting, "This head's heatmap and strongest links"):
+    head_overview(matrix, kept, window, title, f"attention_L{layer}_H{head}")
     interactive_heatmap(shown, tokens, positions, title, zmax, key=f"{PAGE}_view")
     with st.expander("Zoom, pan or save as PNG: the same head as a Plotly figure"):
         plot(attention_heatmap(shown, tokens, title, zmax=zmax, positions=positions), f"attention_L{layer}_H{head}")

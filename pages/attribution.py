@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from analysis.attribution import BASELINE
-from ui.attribution import KINDS, SIMILARITY, STATE, explain, next_token_choices, targets
+from ui.attribution import KINDS, SIMILARITY, STATE, explain, next_token_choices, stop_if_too_long, targets
 from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, current_model_name
@@ -19,6 +19,7 @@ st.markdown(f"Pick one number the model computes, then ask which input tokens pu
             "to the change in the number. **Attention rollout** is shown beside them: where attention and "
             "gradients disagree, attention alone does not explain the output.")
 model, trace = current_model_and_trace()
+stop_if_too_long(trace, "Which tokens drove it")
 model_name, key = current_model_name(), sentence_key(trace.text)
 offered, missing = targets(model)
 choice = st.radio("Explain", offered, horizontal=True, **linked("target"))

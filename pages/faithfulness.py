@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis.faithfulness import RANDOM
+from ui.attribution import stop_if_too_long
 from ui.faithfulness import IG_STEPS, curves_for, explanations_for, n_ranked, summary
 from ui.frame import require_frame
 from ui.state import current_model_and_trace, current_model_name
@@ -15,6 +16,7 @@ STEPS, BINS = "k = 1, 2, 3 … tokens", "ERASER's bins: 1, 5, 10, 20 and 50 % of
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
 model, trace = current_model_and_trace()
+stop_if_too_long(trace, "The faithfulness test")
 model_name = current_model_name()
 words = sum(not special for special in trace.special_mask)
 if words < 2:

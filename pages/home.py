@@ -24,7 +24,7 @@ st.caption(f"{model.description} · {len(trace.tokens)} tokens: " + " | ".join(t
 choice = suggested_head(trace, keep_choices=False)
 st.subheader(f"One attention head reading your sentence: layer {choice.layer}, head {choice.head}")
 window = range(min(len(trace.tokens), SHOWN))     # a long text: its first tokens, readable
-plot(attention_heatmap(trace.layers[choice.layer].weights[choice.head][:len(window), :len(window)],
+plot(attention_heatmap(trace.head(choice.layer, choice.head).weights[:len(window), :len(window)],
                        trace.tokens[:len(window)], f"Layer {choice.layer}, head {choice.head}"
                        + (f" · first {len(window)} of {len(trace.tokens)} tokens" if len(window) < len(trace.tokens)
                           else "")), "home_attention")

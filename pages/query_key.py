@@ -28,7 +28,7 @@ text = trace.text
 space = cached(("qk space", model_name, text, layer, head),
                lambda: qk_space(*head_qk(trace_for(model_name, text), layer, head)),
                "Projecting queries and keys…")
-weights = trace.layers[layer].weights[head]                           # (T, T)
+weights = trace.head(layer, head).weights                           # (T, T)
 
 cols = st.columns([3, 2])
 mode = cols[0].radio("Lines", ["each query's strongest key", "the strongest weights overall"],
@@ -62,7 +62,7 @@ st.caption(f"● queries, ◆ keys. A query attends most to the keys with the la
            f"{space.explained.sum():.0%} of the spread of the {2 * n} points.")
 
 st.subheader("The move changes the picture, not the head")
-allowed = np.isfinite(trace.layers[layer].scores[head])                # (T, T)  False where the mask hides a key
+allowed = np.isfinite(trace.head(layer, head).scores)                # (T, T)  False where the mask hides a key
 redone = weights_from(space.queries, space.keys, allowed)              # (T, T)
 change = float(np.abs(redone - weights).max())
 q_len, k_len = np.linalg.norm(space.queries, axis=1).mean(), np.linalg.norm(space.keys, axis=1).mean()

@@ -5,6 +5,7 @@ import streamlit as st
 from analysis.recompute import head_steps
 from analysis.recognisable import HeadChoice, best_head
 from training.demo import fold_ids, untrained_causal_model
+from ui.attention import is_long
 from ui.defaults import head_reason
 from ui.family import model_family
 from ui.frame import require_frame
@@ -75,8 +76,8 @@ else:
     note = f" (tokens {rows.start}–{rows.stop - 1})" if len(rows) < t else ""
     above = (f"{later[layer, head]:.0%} of the weight is above the diagonal" if t > 1
              else "one token: nothing to mask")
-    hidden = ~np.isfinite(trace.layers[layer].scores[head][ws, ws])      # (window, window): True where masked
-    plot(weights_with_mask(trace.layers[layer].weights[head][ws, ws], hidden, [trace.tokens[i] for i in rows],
+    hidden = ~np.isfinite(trace.head(layer, head).scores[ws, ws])      # (window, window): True where masked
+    plot(weights_with_mask(trace.head(layer, head).weights[ws, ws], hidden, [trace.tokens[i] for i in rows],
                            f"Layer {layer}, head {head}: {above}{note}", rows.start, room_px=FULL_ROOM),
          "mask_minilm")
     st.caption(f"Above the diagonal: a query looking at a token that comes *after* it. {family} does it in every "
@@ -109,11 +110,11 @@ ctokens = [ctrace.tokens[i] for i in crows]
 cnote = f" (tokens {crows.start}–{crows.stop - 1})" if len(crows) < n_causal else ""
 left, right = st.columns(2)
 with left:
-    plot(scores_with_mask(ctrace.layers[clayer].scores[chead][causal_span, causal_span], ctokens,
+    plot(scores_with_mask(ctrace.head(clayer, chead).scores[causal_span, causal_span], ctokens,
                           f"Scores q·kᵀ/√d_head, the future set to −∞{cnote}", crows.start), "mask_scores")
 with right:
-    plot(weights_with_mask(ctrace.layers[clayer].weights[chead][causal_span, causal_span],
-                           ~np.isfinite(ctrace.layers[clayer].scores[chead][causal_span, causal_span]), ctokens,
+    plot(weights_with_mask(ctrace.head(clayer, chead).weights[causal_span, causal_span],
+                           ~np.isfinite(ctrace.head(clayer, chead).scores[causal_span, causal_span]), ctokens,
                            f"After the softmax: the upper triangle is exactly 0{cnote}", crows.start), "mask_weights")
 chain = head_steps(net, ctrace, clayer, chead, query)
 keys = window_at(n_causal, WINDOW, max(0, query - WINDOW + 4))
@@ -124,8 +125,11 @@ plot(step_bars(chain.scaled[span], ktokens, "One row: scaled scores, −∞ for 
                colour="#7048e8"), "mask_row_scores")
 plot(step_bars(chain.weights[span], ktokens, "The same row after the softmax: later tokens get exactly 0", keys.start,
                query, fmt="{:.3f}", colour="#2b8a3e"), "mask_row_weights")
-upper = float(np.triu(ctrace.attentions, k=1).max()) if n_causal > 1 else 0.0
-st.caption(f"Largest weight on a later token, over every layer, head and query of the decoder: {upper:.1e}. "
+every = not is_long(ctrace)   # a long text: the shown head only (every layer's T×T at once would not fit)
+later_weights = np.triu(ctrace.attentions if every else ctrace.head(clayer, chead).weights, k=1)
+upper = float(later_weights.max()) if n_causal > 1 else 0.0
+where = "every layer, head and query of the decoder" if every else f"every query of layer {clayer}, head {chead}"
+st.caption(f"Largest weight on a later token, over {where}: {upper:.1e}. "
            "The first token can only look at itself, so its row is a single 1.")
 
 gemma_mask_sections(net.config, ctrace, chain, clayer, chead, query, crows)

@@ -16,10 +16,13 @@ from analysis.rollout import hide_tokens, rollout
 from ui import url
 from ui.head_choice import choose, head_stats_of
 from ui.state import cached, current_model_name, trace_for
-from ui.widgets import MAX_WINDOW, WINDOW, pick_window, sentence_key
+from ui.widgets import MAX_WINDOW, WINDOW, pick_window, plot, sentence_key
+from viz.long_context import OVERVIEW_SIDE, pooled_overview
 
 SHOW_ALL = 80        # sentences up to this many tokens are shown whole
-JSON_LIMIT = 128     # all-heads JSON above this many tokens gets too large; NPZ has no limit
+JSON_LIMIT = 128     # all-heads JSON above this many tokens gets too large
+NPZ_LIMIT = 1024     # every head at full resolution up to this many tokens; beyond, the streamed summary
+OVERVIEW_FROM = 512  # longer views get a pooled overview of the whole matrix above the exact window
 ONE_HEAD_PAGE = "pages/attention_head.py"
 MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")   # characters markdown could read as markup
 
@@ -36,10 +39,21 @@ def rollout_for(model_name: str, text: str, residual: float) -> np.ndarray:
 
 
 def mean_attention(trace) -> np.ndarray:
-    """(L, 1, T, T) each layer's mean over heads, as rollout reads it: streamed during the forward pass
-    (core.trace.AttentionSummary) while it is exact, recomputed from every layer beyond."""
-    summary = trace.summary
-    return summary.mean_weights[:, None] if summary.mean_is_exact else trace.attentions
+    """(L, 1, P, P) each layer's mean over heads, as rollout reads it, streamed during the forward pass
+    (core.trace.AttentionSummary): every token's own row up to MEAN_SIDE tokens (P = T), block-pooled
+    to P = MEAN_SIDE beyond (is_long): the rollout of a long text is then an overview of blocks."""
+    return trace.summary.mean_weights[:, None]
+
+
+def is_long(trace: Trace) -> bool:
+    """True beyond MEAN_SIDE tokens: pages then read the streamed summary and one head at a time
+    (trace.head), never every layer's T×T weights at once."""
+    return not trace.summary.mean_is_exact
+
+
+def mean_starts(trace: Trace) -> np.ndarray:
+    """First token of each row of mean_attention (every token when it is exact)."""
+    return trace.summary.mean_starts
 
 
 def colour_max(page: str) -> float | None:
@@ -96,6 +110,28 @@ def opening_window(attentions: np.ndarray, positions: list[int], special_mask, s
     return busiest_window(attentions, positions, special_mask, size, keep), keep
 
 
+def summary_window(trace: Trace, positions: list[int], size: int) -> tuple[int, int]:
+    """opening_window from the streamed summary, so no layer is recomputed: the mean attention over
+    layers and heads (exact up to MEAN_SIDE tokens), and beyond it the busiest stretch of the pooled
+    mean, with the most-attended token from the summary's `received` (each key's share, exact)."""
+    summary = trace.summary
+    mean = summary.mean_weights.mean(axis=0)                                  # (P, P) over layers and heads
+    if summary.mean_is_exact:
+        return opening_window(mean[None, None], positions, trace.special_mask, size)
+    received = summary.received.mean(axis=(0, 1))[positions]                 # (n,) each kept key's share
+    keep = int(np.argmax(received))
+    starts = summary.mean_starts                                             # (P,) each block's first token
+    block_of = np.searchsorted(starts, positions, side="right") - 1          # (n,) block of each kept token
+    specials = np.zeros(len(starts), dtype=bool)
+    np.logical_or.at(specials, block_of, np.asarray(trace.special_mask, dtype=bool)[positions])
+    width = max(1, int(round(size * len(starts) / len(trace))))              # the window, in blocks
+    start_block = busiest_window(mean[None, None], list(range(len(starts))), specials, width,
+                                 int(block_of[keep]))
+    first = int(np.searchsorted(block_of, start_block))                      # first kept token in that block
+    start = min(max(first, keep - size + 1), keep)                          # the window holds `keep`
+    return max(0, min(start, len(positions) - size)), keep
+
+
 def attention_window(positions: list[int], trace: Trace, page: str, limit: int = MAX_WINDOW) -> slice:
     """The part of `positions` a heatmap shows: all of a short sentence, a chosen window of a long one
     (opening on its busiest stretch that still holds the token most attention goes to, see
@@ -103,8 +139,7 @@ def attention_window(positions: list[int], trace: Trace, page: str, limit: int =
     around, keep = 0, None
     if len(positions) > SHOW_ALL:
         start, keep = cached(("opening window", current_model_name(), trace.text, tuple(positions), WINDOW),
-                             lambda: opening_window(trace.attentions, positions, trace.special_mask, WINDOW),
-                             "Finding where the attention is…")
+                             lambda: summary_window(trace, positions, WINDOW), "Finding where the attention is…")
         around = start + WINDOW // 2
     shown = pick_window(len(positions), f"{page}_window_{sentence_key(trace.text)}", limit=limit,
                         show_all=SHOW_ALL, around=around)
@@ -127,6 +162,23 @@ def window_note(trace: Trace, positions: list[int], shown: range, keep: int | No
     return note
 
 
+def head_overview(matrix: np.ndarray, positions: list[int], window: slice, title: str, name: str,
+                  where=st) -> None:
+    """A long text's whole (n, n) matrix, block-pooled to at most OVERVIEW_SIDE × OVERVIEW_SIDE, with the
+    exact window outlined, and a line saying how it is pooled (nothing for n ≤ OVERVIEW_FROM)."""
+    n = len(positions)
+    if n <= OVERVIEW_FROM:
+        return
+    block = n / min(n, OVERVIEW_SIDE)
+    where.caption(f"**Overview of all {n} positions**, pooled into blocks of about {block:.0f}: a cell is the "
+                  "share of attention a block of queries gives, on average, to a block of keys (keys summed, "
+                  "queries averaged, so rows still sum to 1 and a sink column or a diagonal stays visible). "
+                  "Log colours. The outlined square is the window drawn exactly below: move the token window "
+                  "to read any part.")
+    shown = range(window.start, window.stop)
+    plot(pooled_overview(matrix, positions, shown, f"{title} · overview"), f"{name}_overview", where)
+
+
 def head_csv(weights: np.ndarray, trace: Trace) -> str:
     """One head as a table: a row per query token, a column per key token."""
     labels = [f"{i} {t}" for i, t in enumerate(trace.tokens)]
@@ -141,6 +193,16 @@ def all_heads_npz(trace: Trace, model_name: str) -> bytes:
     return buffer.getvalue()
 
 
+def summary_npz(trace: Trace, model_name: str) -> bytes:
+    """A long text's streamed summary: head statistics, each key's share, thumbnails, pooled means."""
+    summary = trace.summary
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: getattr(summary, name) for name in vars(summary)},
+                        tokens=np.array(trace.tokens), ids=np.array(trace.ids), model=np.array(model_name),
+                        text=np.array(trace.text))
+    return buffer.getvalue()
+
+
 def all_heads_json(trace: Trace, model_name: str) -> str:
     return json.dumps({
         "model": model_name, "text": trace.text, "tokens": trace.tokens,
@@ -152,6 +214,17 @@ def all_heads_json(trace: Trace, model_name: str) -> str:
 def export_all_heads(trace: Trace, model_name: str, page: str) -> None:
     """NPZ always (built on click); JSON for sentences small enough to open in an editor."""
     cols = st.columns(2)
+    if len(trace.tokens) > NPZ_LIMIT:
+        cols[0].download_button(
+            "Head summaries (NPZ)", lambda: summary_npz(trace, model_name), file_name="attention_summary.npz",
+            mime="application/octet-stream", key=f"{page}_summary_npz", on_click="ignore",
+            icon=":material/download:",
+            help="entropy, distance, previous, next, self (layers, heads); received (layers, heads, key); "
+                 "thumbnails and mean_weights pooled by blocks starting at thumb_starts / mean_starts.")
+        cols[1].caption(f"Every head at full resolution is offered up to {NPZ_LIMIT:,} tokens (this text has "
+                        f"{len(trace.tokens):,}: {trace.n_layers * trace.n_heads * len(trace) ** 2 * 4 / 1e9:.1f} "
+                        "GB); one head's CSV is on the One head page.")
+        return
     cols[0].download_button(
         "All heads (NPZ)", lambda: all_heads_npz(trace, model_name), file_name="attention_all_heads.npz",
         mime="application/octet-stream", key=f"{page}_npz", on_click="ignore", icon=":material/download:",

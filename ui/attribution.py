@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import streamlit as st
 
 from core import Trace
 from analysis.attribution import Attribution, Target, grad_times_input, integrated_gradients, rollout_share
@@ -15,6 +16,21 @@ from ui.state import cached, get_model, trace_for
 
 SIMILARITY, STATE, NEXT = "Similarity to a second sentence", "A token's final state", "The next token"
 KINDS = {SIMILARITY: "similarity", STATE: "token state", NEXT: "next token"}
+
+
+# Attribution and the faithfulness test read every layer's full T × T attention at once (rollout, flow) and
+# run a backward pass per integrated-gradients step: beyond this many tokens they take minutes and gigabytes.
+EXPLAINED_TOKENS = 512
+
+
+def stop_if_too_long(trace: Trace, what: str) -> None:
+    """A text longer than EXPLAINED_TOKENS: say so plainly and stop the page (no work is started)."""
+    if len(trace.tokens) > EXPLAINED_TOKENS:
+        st.info(f"{what} runs on texts of up to {EXPLAINED_TOKENS} tokens: rollout and flow need every layer's "
+                "whole attention matrix at once, and integrated gradients a backward pass per step. This text has "
+                f"{len(trace.tokens):,} tokens: shorten it, or read it on One head, All heads and the long-text "
+                "views, which work at any length.", icon="📏")
+        st.stop()
 
 
 def targets(model: LoadedModel) -> tuple[list[str], list[str]]:

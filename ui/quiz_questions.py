@@ -130,8 +130,8 @@ def pick_query(trace: Trace, layer: int, head: int, rng: np.random.Generator,
     tokens do not). With `shown` (the positions a page draws), a query and answer among them first,
     then a query among them.
     None when no query sees three keys."""
-    scores = trace.layers[layer].scores[head]                        # (T, T), -inf where hidden
-    weights = np.asarray(trace.layers[layer].weights[head], dtype=np.float64)
+    scores = trace.head(layer, head).scores                        # (T, T), -inf where hidden
+    weights = np.asarray(trace.head(layer, head).weights, dtype=np.float64)
     visible = np.isfinite(scores)                                    # (T, T)
     row = np.where(visible, weights, -1.0)                           # hidden keys sort last
     ordered = np.sort(row, axis=1)                                   # (T, T) ascending
@@ -165,8 +165,8 @@ def attention_question(trace: Trace, layer: int, head: int, n_choices: int = N_C
     if picked is None:
         return None
     query = picked[0]
-    weights = np.asarray(trace.layers[layer].weights[head][query], dtype=np.float64)   # (T,)
-    visible = np.flatnonzero(np.isfinite(trace.layers[layer].scores[head][query]))
+    weights = np.asarray(trace.head(layer, head).weights[query], dtype=np.float64)   # (T,)
+    visible = np.flatnonzero(np.isfinite(trace.head(layer, head).scores[query]))
     ranked = [int(k) for k in visible[np.argsort(-weights[visible], kind="stable")]]   # strongest first
     answer = ranked[0]
     # The runner-up, and the query itself (looking at itself is a learner's first guess), then any others:
@@ -208,7 +208,7 @@ def pick_head(trace: Trace, layers: Sequence[int], salt: str, avoid: Collection[
     for layer, head in order:
         picked = pick_query(trace, layer, head, rng_for(trace.text, f"attention {layer} {head}"))
         if picked is not None and picked[1] == 0:
-            answer = int(np.argmax(trace.layers[layer].weights[head][picked[0]]))
+            answer = int(np.argmax(trace.head(layer, head).weights[picked[0]]))
             if answer not in avoid:
                 return layer, head
             fair.append((layer, head))

@@ -75,7 +75,7 @@ def spread_query(trace: Trace, layer: int, head: int) -> int:
     often all on [CLS] (a sum of zeros), and a decoder's position 0 sees only itself."""
     import numpy as np
 
-    weights = np.asarray(trace.layers[layer].weights[head], dtype=np.float64)        # (T, T)
+    weights = np.asarray(trace.head(layer, head).weights, dtype=np.float64)        # (T, T)
     entropy = -(weights * np.log(np.where(weights > 0, weights, 1.0))).sum(axis=-1)   # (T,)
     words = [i for i, special in enumerate(trace.special_mask) if not special] or list(range(len(entropy)))
     return int(max(words, key=lambda i: (round(float(entropy[i]), 9), -i)))

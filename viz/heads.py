@@ -37,7 +37,8 @@ def block_pool(matrix: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | None = None,
-               max_thumb: int = MAX_THUMB, log_colour: bool | None = None) -> go.Figure:
+               max_thumb: int = MAX_THUMB, log_colour: bool | None = None, starts: np.ndarray | None = None,
+               n_tokens: int | None = None) -> go.Figure:
     """attentions (L, H, T, T) -> one figure of L × H thumbnails, one colour scale.
 
     The thumbnails are one heatmap (a mosaic with empty rows and columns between them), not one
@@ -46,6 +47,9 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
     positions per head (issue 26: All heads in a new tab under 1.5 s). grid_thumbnail() reads a
     head's thumbnail back.
 
+
+    starts, n_tokens: the thumbnails are already pooled (core.trace.AttentionSummary.thumbnails), their
+    blocks starting at these positions of an n_tokens-long text.
     log_colour (default: more than LOG_FROM tokens): colours follow log10 of the weight, one scale
     for every head, with a log key instead of the colour bar; hover still shows the weight.
     """
@@ -53,7 +57,10 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
     if attentions.ndim != 4:
         raise ValueError(f"attentions must be (layers, heads, T, T), got {attentions.shape}")
     n_layers, n_heads, t, _ = attentions.shape
-    thumbs, starts = block_pool(attentions, max_thumb)              # (L, H, s, s)
+    if starts is None:
+        thumbs, starts = block_pool(attentions, max_thumb)          # (L, H, s, s)
+    else:   # already pooled (a trace's streamed thumbnails): blocks start at `starts` of n_tokens
+        thumbs, t = attentions, int(n_tokens)
     side = thumbs.shape[-1]
     gap = max(1, round(side * 0.12))                                 # empty cells between thumbnails
     step = side + gap

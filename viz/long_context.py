@@ -1,0 +1,124 @@
+"""Figures for long texts: a pooled overview of one head's whole matrix, attention sinks across layers,
+how far each head looks against position, and where in the text one head's attention goes.
+
+Each figure draws a fixed number of cells or points whatever the length of the text (blocks of
+tokens beyond it), so a 4,096-token text sends the browser about as much as a 512-token one.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .common import PALETTE, WEIGHT_SCALE, base_layout, log_colourscale, log_key, place_log_key, safe, shorten
+from .heads import KEY_SHARE, block_pool
+
+OVERVIEW_SIDE = 256   # an overview of one head has at most this many rows and columns of blocks
+PROFILE_POINTS = 256  # a curve along the text has at most this many points
+
+
+def block_labels(starts: np.ndarray, t: int) -> list[str]:
+    """"#16–31" for each block of positions (or "#16" when a block is one token)."""
+    ends = np.append(starts[1:], t) - 1
+    return [f"#{a}" if a == b else f"#{a}–{b}" for a, b in zip(starts.tolist(), ends.tolist())]
+
+
+def pooled_overview(weights: np.ndarray, positions: Sequence[int] | None = None, window: range | None = None,
+                    title: str | None = None, side: int = OVERVIEW_SIDE) -> go.Figure:
+    """One head's whole (n, n) matrix, block-pooled to at most side × side: a block's query rows are
+    averaged and its key columns summed (viz.heads.block_pool), so rows still sum to 1 and a sink
+    column or a diagonal keeps its strength. Log colours; `window` (indices into the matrix) is outlined."""
+    weights = np.asarray(weights, dtype=np.float32)
+    n = weights.shape[-1]
+    pooled, starts = block_pool(weights, side)                                   # (S, S), (S,)
+    positions = np.arange(n) if positions is None else np.asarray(positions)
+    labels = np.array(block_labels(positions[starts], int(positions[-1]) + 1), dtype=object)
+    custom = np.stack(np.broadcast_arrays(labels[:, None], labels[None, :]), axis=-1)   # (S, S, 2)
+    zmax = float(max(pooled.max(), 1e-6))
+    scale = log_colourscale(WEIGHT_SCALE)
+    fig = go.Figure(go.Heatmap(
+        z=pooled, x=starts, y=starts, customdata=custom, colorscale=scale, zmin=0.0, zmax=zmax, showscale=False,
+        hovertemplate="queries %{customdata[0]} → keys %{customdata[1]}: %{z:.3f}<extra></extra>"))
+    if window is not None and len(window) < n:
+        edge = dict(color="#e8590c", width=2)
+        fig.add_shape(type="rect", x0=window.start - 0.5, x1=window.stop - 0.5, y0=window.start - 0.5,
+                      y1=window.stop - 0.5, line=edge)
+    fig.add_trace(log_key(zmax, "weight (log scale)", scale))
+    place_log_key(fig, zmax, "weight (log scale)", main=KEY_SHARE)
+    base_layout(fig, title, height=560)
+    fig.update_xaxes(title="key position (attended to)", side="top", range=[-0.5, n - 0.5])
+    fig.update_yaxes(title="query position (attending)", autorange="reversed", range=[n - 0.5, -0.5])
+    return fig
+
+
+def sink_heatmap(first_share: np.ndarray, first_token: str, title: str | None = None) -> go.Figure:
+    """(L, H) share of each head's attention on the first token: layers down, heads across."""
+    first_share = np.asarray(first_share, dtype=np.float32)
+    n_layers, n_heads = first_share.shape
+    fig = go.Figure(go.Heatmap(
+        z=first_share, x=list(range(n_heads)), y=list(range(n_layers)), colorscale=WEIGHT_SCALE, zmin=0.0,
+        zmax=1.0, colorbar=dict(title="share", tickformat=".0%"), text=np.round(first_share * 100).astype(int),
+        texttemplate="%{text}" if first_share.size <= 400 else None,
+        hovertemplate="layer %{y} · head %{x}: %{z:.1%} of its attention on the first token<extra></extra>"))
+    base_layout(fig, title, height=int(min(900, 140 + 26 * n_layers)))
+    fig.update_xaxes(title=f"head (share on the first token, {safe(shorten(first_token, 12))})", dtick=1,
+                     side="top")
+    fig.update_yaxes(title="layer", dtick=1, autorange="reversed")
+    return fig
+
+
+def binned(values: np.ndarray, points: int = PROFILE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """(…, T) -> (…, B) means over B bins of consecutive positions, and each bin's middle position."""
+    values = np.asarray(values, dtype=np.float64)
+    t = values.shape[-1]
+    if t <= points:
+        return values, np.arange(t, dtype=np.float64)
+    starts = np.linspace(0, t, points + 1).astype(int)
+    widths = np.diff(starts)
+    sums = np.add.reduceat(values, starts[:-1], axis=-1)                    # (…, B)
+    return sums / widths, (starts[:-1] + (widths - 1) / 2)
+
+
+def distance_profile(distances: np.ndarray, heads: Sequence[int], layer: int,
+                     title: str | None = None) -> go.Figure:
+    """(H, T) each head's mean attention distance Σ_k w_ik |i − k| at each query position i, one line per
+    head of `layer`, averaged over bins of positions; the diagonal y = x is a head that looks at the start."""
+    curves, middle = binned(distances)                                       # (H, B), (B,)
+    fig = go.Figure()
+    for i, head in enumerate(heads):
+        fig.add_trace(go.Scatter(x=middle, y=curves[i], mode="lines", name=f"head {head}",
+                                 line=dict(color=PALETTE[head % len(PALETTE)], width=1.6),
+                                 hovertemplate=f"head {head}<br>query ≈ #%{{x:.0f}}: looks %{{y:.1f}} "
+                                               "positions away<extra></extra>"))
+    top = float(middle[-1]) if len(middle) else 1.0
+    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="all on the first token",
+                             line=dict(color="#868e96", dash="dot", width=1), hoverinfo="skip"))
+    base_layout(fig, title, height=420)
+    fig.update_xaxes(title="query position")
+    fig.update_yaxes(title=f"mean distance looked back (layer {layer})", rangemode="tozero")
+    return fig
+
+
+def received_profile(received: np.ndarray, marks: Sequence[tuple[int, str]], title: str | None = None
+                     ) -> go.Figure:
+    """(T,) the share of one head's attention each key position receives (averaged over queries), summed
+    over bins of positions, with the strongest keys marked by their tokens (`marks`: position, token)."""
+    received = np.asarray(received, dtype=np.float64)
+    t = received.shape[-1]
+    means, middle = binned(received)
+    width = t / len(means)
+    fig = go.Figure(go.Scatter(x=middle, y=means * width, mode="lines", fill="tozeroy", name="share",
+                               line=dict(color="#1c7ed6", width=1.4),
+                               hovertemplate="keys ≈ #%{x:.0f}: %{y:.2%} of the attention<extra></extra>"))
+    if marks:
+        xs = [p for p, _ in marks]
+        fig.add_trace(go.Scatter(x=xs, y=[received[p] for p in xs], mode="markers+text",
+                                 text=[f"#{p} {safe(shorten(token, 14))}" for p, token in marks], textposition="top center",
+                                 marker=dict(color="#e8590c", size=8), name="strongest keys",
+                                 hovertemplate="%{text}: %{y:.2%}<extra></extra>"))
+    base_layout(fig, title, height=380)
+    fig.update_xaxes(title="key position in the text", range=[-0.5, t - 0.5])
+    fig.update_yaxes(title="share of the attention" + (f" (per {width:.0f} positions)" if width > 1 else ""),
+                     tickformat=".0%", rangemode="tozero")
+    return fig
