@@ -59,6 +59,8 @@ class Snapshot:
     step: int
     attentions: np.ndarray          # (L, H, T_q, T_k) the probe's attention at this step
     embeddings: np.ndarray          # (W, d_model) rows of the token table for the probe's words
+    scores: Optional[np.ndarray] = None   # (L, H) the statistic, when measured on more than the drawn probe
+    loss: Optional[float] = None          # a loss the task follows (induction: on the repeated tokens)
 
     @property
     def nbytes(self) -> int:
@@ -125,7 +127,12 @@ class ProbeRecorder:
 
     def statistic(self) -> np.ndarray:
         """(N, L, H): the probe's statistic (previous-token or anti-diagonal share) at each kept step."""
-        return np.stack([self._measure(s.attentions) for s in self.snapshots])
+        return np.stack([self._measure(s.attentions) if s.scores is None else s.scores for s in self.snapshots])
+
+    def losses(self) -> Optional[np.ndarray]:
+        """(N,) the followed loss at each kept step, or None when the task follows none."""
+        values = [s.loss for s in self.snapshots]
+        return None if any(v is None for v in values) else np.asarray(values, dtype=np.float64)
 
     def embedding_map(self) -> tuple[np.ndarray, np.ndarray]:
         """Every kept step's embedding rows in ONE 2-D basis, that of the last step (N, W, 2), and

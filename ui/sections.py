@@ -101,5 +101,8 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
          "Logits → softmax → cross-entropy with numbers, gradient norms, how far one update moves."),
         ("pages/seq2seq.py", "Encoder–decoder", "🔁",
          "A model that learns to reverse strings; scrub through training as its cross-attention turns anti-diagonal."),
+        ("pages/induction.py", "Induction head forming", "🧲",
+         "A 2-layer attention-only model trained on repeated random segments: scrub through training as an "
+         "induction head forms and the loss on the repeat drops suddenly (the phase change)."),
     ],
 }

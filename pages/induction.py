@@ -1,0 +1,68 @@
+"""Watch an induction head form: a 2-layer attention-only decoder trained on repeated random segments."""
+import streamlit as st
+
+from training.cost import cost_problem, duration, training_cost
+from training.induction import InductionTask, InductionTrainConfig, induction_config, new_attention_only
+from training.lm import TrainConfig
+from training.weights import snapshot
+from ui.frame import require_frame
+from ui.induction import KIND, SCORE_GOAL, induction_scrubber, train_induction_run
+from ui.training import calibration, estimate_note
+from ui.widgets import linked
+
+require_frame()
+st.title("🧲 Watch an induction head form")
+st.markdown("Each training sequence is random tokens, with one segment **repeated** later on: `… 17 4 [8 31 2] 40 "
+            "… 23 [8 31 2] 5 …`. Only the repeat can be predicted, and only one way: find the earlier copy of the "
+            "current token and copy the token that followed it. That is what an **induction head** does (Olsson et "
+            "al., 2022). The tokens, the segment's length and where both copies sit are drawn afresh for every "
+            "sequence, so no shortcut (such as always looking a fixed distance back) works.")
+st.markdown("The model has **2 layers of attention and nothing else** (its feed-forward is zeroed and frozen): an "
+            "induction head needs a head in layer 0 that passes each token's predecessor along, and a head in "
+            "layer 1 that finds it. For a while the loss barely moves, then it drops **suddenly** as the head "
+            "forms: the *phase change*.")
+
+c1, c2, c3, c4 = st.columns(4)
+n_symbols = c1.select_slider("Symbols", [16, 32, 64, 128, 256], 64, **linked("symbols"))
+context = c2.select_slider("Sequence length", [16, 24, 32, 48, 64], 32, **linked("context"))
+longest = c3.slider("Longest segment", 2, 31, 15, **linked("longest"))
+shortest = c4.slider("Shortest segment", 2, 31, 3, **linked("shortest"))
+c1, c2, c3, c4 = st.columns(4)
+d_model = c1.selectbox("d_model", [32, 64, 96, 128], index=1, **linked("d_model"))
+n_heads = c2.selectbox("Heads per layer", [1, 2, 4, 8], index=2, **linked("heads"))
+steps = c3.number_input("Steps", 50, 5_000, 1_200, step=100, **linked("steps"))
+seed = c4.number_input("Seed", 0, 10_000, 0, **linked("seed"))
+lr = st.select_slider("Peak learning rate", [1e-3, 3e-3, 1e-2], 3e-3, **linked("lr"))
+try:
+    task = InductionTask(int(n_symbols), int(context), int(shortest), int(longest))
+    config = induction_config(task, int(d_model), int(n_heads))
+    cfg = InductionTrainConfig(steps=int(steps), lr=float(lr), seed=int(seed))
+except ValueError as exc:
+    st.error(f"These settings cannot be trained: {exc}")
+    st.stop()
+# The probe runs at about every thirtieth step: roughly one small validation batch per report.
+cost = training_cost(config, TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, report_every=cfg.report_every,
+                                         eval_batches=1))
+promised, problem = calibration(KIND).seconds(cost), cost_problem(cost)
+if problem:
+    st.error(problem)
+
+run = st.session_state.get("induction_run")
+go_col, stop_col = st.columns(2)
+if go_col.button("Train", type="primary", key="induction_start", width="stretch", disabled=bool(problem),
+                 help=f"About {duration(promised)} ({estimate_note(KIND)})."):
+    net = new_attention_only(config, cfg.seed)
+    run = dict(config=config, task=task, cfg=cfg, weights=snapshot(net), history=[], status="running", probe=None,
+               estimate_s=cost.seconds, promised_s=promised, chance=None)
+    st.session_state["induction_run"] = run
+    stop_col.button("Stop", key="induction_stop", width="stretch")
+    train_induction_run(run, net, task, cfg)
+    st.rerun()
+
+if run is None:
+    st.info(f"Press **Train**: these settings take about **{duration(promised)}** here ({estimate_note(KIND)}). "
+            f"With the defaults one head passes an induction score of {SCORE_GOAL:.0%} within the run.")
+    st.stop()
+(st.success if run["status"].startswith("Done") else st.warning)(run["status"])
+st.subheader("How it formed: scrub through training")
+induction_scrubber(run.get("probe"), "induction_probe_step", run.get("chance"))
