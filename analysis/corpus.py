@@ -1,6 +1,7 @@
 """Head statistics over a corpus: each head's numbers on many sentences, then mean ± spread.
 
-One sentence's statistics (analysis/head_stats.py, and the detectors of analysis/detectors.py) can make a head look like a previous-token
+One sentence's statistics (analysis/head_stats.py, and the detectors of analysis/detectors.py) can make a head
+look like a previous-token
 head by chance; Clark et al. (2019) averaged them over a thousand segments. Here every sentence's
 (layers, heads) statistics are kept, so each cell of the L×H map has a distribution behind it:
 

@@ -180,7 +180,8 @@ def main() -> None:
         print(f"cluster (ray start --head + ray start --address, 1 CPU each; load {load:.1f}): up in "
               f"{run['cluster_up_s']:.1f} s, {run['nodes']} nodes used, workers up {run['worker_start_s']:.1f} s, "
               f"then {run['rate']:7.1f} sentences/s; peak memory per worker "
-              f"{', '.join(f'{m:.0f}' for m in run['peak_mb'])} MB; max |diff| {np.abs(run['values'] - reference).max():.1e}")
+              f"{', '.join(f'{m:.0f}' for m in run['peak_mb'])} MB; "
+              f"max |diff| {np.abs(run['values'] - reference).max():.1e}")
         growth = run["rate"] / np.median(rates[1])
         print(f"cluster 2 workers / local 1 worker (median): {growth:.2f}x")
 

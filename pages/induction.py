@@ -10,13 +10,7 @@ from ui.induction import KIND, SCORE_GOAL, induction_scrubber, train_induction_r
 from ui.training import calibration, estimate_note
 from ui.widgets import linked
 
-require_frame()
-st.title("🧲 Watch an induction head form")
-st.markdown("Each training sequence is random tokens, with one segment **repeated** later on: `… 17 4 [8 31 2] 40 "
-            "… 23 [8 31 2] 5 …`. Only the repeat can be predicted, and only one way: find the earlier copy of the "
-            "current token and copy the token that followed it. That is what an **induction head** does (Olsson et "
-            "al., 2022). The tokens, the segment's length and where both copies sit are drawn afresh for every "
-            "sequence, so no shortcut (such as always looking a fixed distance back) works.")
+PAGE = require_frame()   # this file's name: its controls' keys start with it
 st.markdown("The model has **2 layers of attention and nothing else** (its feed-forward is zeroed and frozen): an "
             "induction head needs a head in layer 0 that passes each token's predecessor along, and a head in "
             "layer 1 that finds it. For a while the loss barely moves, then it drops **suddenly** as the head "

@@ -47,7 +47,8 @@ elif parts.score != parts.trace_score:
     st.warning(f"The recomputed score differs from the traced one ({parts.trace_score:.6f}).")
 else:
     cap = config.attn_softcap
-    capped = "" if cap is None else f", soft-capped to {cap:g} · tanh(… / {cap:g}) = {cap * math.tanh(parts.dot / parts.scale / cap):.6f}"
+    capped = ("" if cap is None else
+              f", soft-capped to {cap:g} · tanh(… / {cap:g}) = {cap * math.tanh(parts.dot / parts.scale / cap):.6f}")
     st.caption(f"Σ q⊙k ÷ √{parts.scale ** 2:g} = {parts.dot / parts.scale:.6f} (summed in float64){capped}; the "
                f"traced score is {parts.trace_score:.6f}, identical to the model's float32 arithmetic.")
 if trace.n_kv_heads != trace.n_heads:

@@ -92,6 +92,14 @@ HEADERS: dict[str, tuple[str, str | None]] = {
         "1; the definitions follow TransformerLens's head_detector.",
     ),
     "head_stats": ('📊 Head statistics', None),
+    "induction": (
+        '🧲 Watch an induction head form',
+        "Each training sequence is random tokens, with one segment **repeated** later on: `… 17 4 [8 31 2] 40 … 23 "
+        "[8 31 2] 5 …`. Only the repeat can be predicted, and only one way: find the earlier copy of the current "
+        "token and copy the token that followed it. That is what an **induction head** does (Olsson et al., "
+        "2022). The tokens, the segment's length and where both copies sit are drawn afresh for every sequence, "
+        "so no shortcut (such as always looking a fixed distance back) works.",
+    ),
     "home": (
         '🔎 Attention Explorer',
         "Type a sentence in the sidebar and watch a real transformer read it. Every number is the real model's "

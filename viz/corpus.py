@@ -85,7 +85,8 @@ def corpus_qk_figure(space, colour_by: str = "kind", top_tokens: Sequence[str] =
             chosen = list(top_tokens)[:len(palette)]
             rest = ~np.isin(np.asarray(space.tokens, dtype=object), chosen)
             groups = [(f"{plural}: other tokens", rest, "#ced4da")] + [
-                (f"{plural}: {safe(t)}", np.asarray(space.tokens, dtype=object) == t, c) for t, c in zip(chosen, palette)]
+                (f"{plural}: {safe(t)}", np.asarray(space.tokens, dtype=object) == t, c)
+                for t, c in zip(chosen, palette)]
         for name, inside, group_colour in groups:
             if not inside.any():
                 continue

@@ -114,7 +114,8 @@ def received_profile(received: np.ndarray, marks: Sequence[tuple[int, str]], tit
     if marks:
         xs = [p for p, _ in marks]
         fig.add_trace(go.Scatter(x=xs, y=[received[p] for p in xs], mode="markers+text",
-                                 text=[f"#{p} {safe(shorten(token, 14))}" for p, token in marks], textposition="top center",
+                                 text=[f"#{p} {safe(shorten(token, 14))}" for p, token in marks],
+                                 textposition="top center",
                                  marker=dict(color="#e8590c", size=8), name="strongest keys",
                                  hovertemplate="%{text}: %{y:.2%}<extra></extra>"))
     base_layout(fig, title, height=380)
