@@ -13,24 +13,17 @@ from __future__ import annotations
 from typing import Sequence
 
 from analysis.corpus_qk import DEFAULT_POINTS, CorpusQK, SentenceQK, corpus_qk_space, per_sentence_budget, sentence_qk
-from models import EmptyTextError, LoadedModel
+from models import LoadedModel
 
 from .corpus_stats import run_corpus_job
-from .engine import Cancelled, Progress
+from .engine import Cancelled, Progress, traces_of
 
 
 def qk_of_texts(model, texts: Sequence[str], layer: int, head: int, keep: int, seed: int = 0,
                 skip_special: bool = True) -> list[SentenceQK | None]:
     """The work inside a worker (and locally): each text's sampled queries and keys at one head."""
-    rows: list[SentenceQK | None] = []
-    for text in texts:
-        try:
-            trace = model.trace(text)
-        except EmptyTextError:
-            rows.append(None)
-            continue
-        rows.append(sentence_qk(trace, layer, head, keep, seed, skip_special))
-    return rows
+    return [None if trace is None else sentence_qk(trace, layer, head, keep, seed, skip_special)
+            for trace in traces_of(model, texts)]
 
 
 def corpus_qk(model: str | LoadedModel, texts: Sequence[str], layer: int, head: int, engine: str = "local",

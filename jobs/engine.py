@@ -46,20 +46,23 @@ class RayUnavailable(RuntimeError):
     """Ray could not start or join a cluster here; the message says why."""
 
 
+def traces_of(model, texts: Sequence[str]):
+    """Each text's trace, or None for a text with no tokens (it keeps its place in the corpus)."""
+    from models import EmptyTextError
+
+    for text in texts:
+        try:
+            yield model.trace(text)
+        except EmptyTextError:
+            yield None
+
+
 def stats_of_texts(model, texts: Sequence[str]) -> list[Row]:
     """Each text's head statistics with one loaded model (the work inside a worker, and locally)."""
     from analysis.corpus import sentence_values
-    from models import EmptyTextError
 
-    rows: list[Row] = []
-    for text in texts:
-        try:
-            trace = model.trace(text)
-        except EmptyTextError:
-            rows.append(None)
-            continue
-        rows.append((sentence_values(trace), len(trace.tokens)))
-    return rows
+    return [None if trace is None else (sentence_values(trace), len(trace.tokens))
+            for trace in traces_of(model, texts)]
 
 
 class StatsWorker:

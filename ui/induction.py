@@ -15,7 +15,7 @@ from training.induction import (PROBE_SEQUENCES, InductionProbeSet, InductionTas
                                 chance_score, induction_recorder, phase_change, train_induction)
 from training.probe import ProbeRecorder
 from training.weights import snapshot
-from ui.training import calibration, every_step, step_progress, training_slot
+from ui.training import every_step, recorded_run, step_progress, training_slot
 from ui.training_probe import step_slider
 from ui.widgets import plot
 from viz.attention import attention_heatmap
@@ -32,7 +32,7 @@ def train_induction_run(run: dict, net, task: InductionTask, cfg: InductionTrain
     bar, status = box.empty(), box.empty()
     probe = InductionProbeSet.of(task)
     run["chance"] = chance_score(probe)
-    try:
+    with recorded_run(run, KIND):
         with training_slot(status):
             run["probe"] = induction_recorder(net, task, probe, cfg.steps)
             show = step_progress(bar, cfg.steps, KIND, run["estimate_s"])
@@ -41,16 +41,6 @@ def train_induction_run(run: dict, net, task: InductionTask, cfg: InductionTrain
                 run["weights"] = snapshot(net)
                 status.markdown(f"loss on the repeat **{p.repeat_loss:.2f}** nats · best head's induction score "
                                 f"**{p.best_score:.0%}** · {p.elapsed:.0f} s")
-    except BaseException:   # Stop, a closed tab or another click: the weights of the last report stay
-        run["status"] = (f"Stopped at step {run['history'][-1].step if run['history'] else 0}; the model keeps "
-                         "the weights of that step.")
-        raise
-    finally:
-        if run["probe"] is not None:
-            run["probe"].close()        # the session keeps the snapshots, not the training model
-        h = run["history"]
-        if h:
-            calibration(KIND).record(run["estimate_s"], h[-1].elapsed, h[-1].step, h[-1].total)
     last = run["history"][-1]
     run["status"] = (f"Done: {last.step:,} steps in {last.elapsed:.0f} s (estimated before the start: "
                      f"{duration(run['promised_s'])}); best head's induction score {last.best_score:.0%}.")

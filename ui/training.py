@@ -186,6 +186,24 @@ def start_weights(net: Transformer) -> dict:
     return snapshot(net)
 
 
+@contextlib.contextmanager
+def recorded_run(run: dict, kind: str):
+    """Around a training run that reports into `run`: a Stop, a closed tab or another click keeps the
+    weights of the last report and says so; the probe closes; the measured pace calibrates the next estimate."""
+    try:
+        yield
+    except BaseException:
+        run["status"] = (f"Stopped at step {run['history'][-1].step if run['history'] else 0}; the model keeps "
+                         "the weights of that step.")
+        raise
+    finally:
+        if run["probe"] is not None:
+            run["probe"].close()        # the session keeps the snapshots, not the training model
+        h = run["history"]
+        if h:
+            calibration(kind).record(run["estimate_s"], h[-1].elapsed, h[-1].step, h[-1].total)
+
+
 # -- time: estimates that learn this server's pace, and progress where the person is looking ---------------
 @st.cache_resource
 def calibration(kind: str) -> Calibration:
@@ -267,7 +285,7 @@ def train_reversal(run: dict, net, task: ReversalTask, steps: int, lr: float, se
     """Train the encoder–decoder of `run` (this session's), with progress under the Train button."""
     box = st.container()
     bar, status, chart = box.empty(), box.empty(), box.empty()
-    try:
+    with recorded_run(run, "seq2seq"):
         with training_slot(status, "Training the reversal model") as report:
             run["probe"] = reversal_recorder(net, task, steps)
             show = step_progress(bar, steps, "seq2seq", run["estimate_s"])
@@ -279,16 +297,6 @@ def train_reversal(run: dict, net, task: ReversalTask, steps: int, lr: float, se
                 h = run["history"]
                 chart.plotly_chart(accuracy_curve([x.step for x in h], [x.loss for x in h], [x.accuracy for x in h]),
                                    width="stretch")
-    except BaseException:   # Stop, a closed tab or another click: the weights of the last report stay
-        run["status"] = (f"Stopped at step {run['history'][-1].step if run['history'] else 0}; the model keeps "
-                         "the weights of that step.")
-        raise
-    finally:
-        if run["probe"] is not None:
-            run["probe"].close()        # the session keeps the snapshots, not the training model
-        h = run["history"]
-        if h:
-            calibration("seq2seq").record(run["estimate_s"], h[-1].elapsed, h[-1].step, h[-1].total)
     last = run["history"][-1]
     run["status"] = (f"Done: {last.accuracy:.1%} of 200 held-out strings reversed exactly, in {last.elapsed:.0f} s "
                      f"(estimated before the start: {duration(run['promised_s'])}).")
