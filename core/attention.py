@@ -286,7 +286,7 @@ class MultiHeadAttention(nn.Module):
 
     def one_head(self, x: torch.Tensor, head: int, allowed: Optional[torch.Tensor] = None,
                  positions: Optional[torch.Tensor] = None, knock_out: Optional["KnockOut"] = None,
-                 patch: Optional[Patch] = None) -> AttentionResult:
+                 patch: Optional[Patch] = None, bias: Optional[torch.Tensor] = None) -> AttentionResult:
         """Self-attention of query head `head` alone, as `forward` computes it: a page that shows one
         head of a long text pays for one T×T matrix instead of H. Each field has one head, (B, 1, …);
         attn_out is None (W_O reads every head).
@@ -310,7 +310,13 @@ class MultiHeadAttention(nn.Module):
             q_raw, k_raw = q, k
             angles = rotary_angles(positions, self.rotary_dims, self.rope_theta, self.rope_scaling)
             q, k = rotate(q_raw, angles), rotate(k_raw, angles)          # (B, 1, T, d_head)
-        scores, weights, head_out = attend(q, k, v, allowed)
+        if self.window is not None:                           # Gemma's sliding layers, as in forward
+            band = window_mask(q.shape[2], k.shape[2], self.window, q.device)   # (T_q, T_k)
+            allowed = band if allowed is None else allowed & band
+        if bias is not None and bias.shape[1] > 1:            # T5's relative bias: this head's row
+            bias = bias[:, one]                                # (1, 1, T, T)
+        scores, weights, head_out = attend(q, k, v, allowed, bias, scaled=self.scaled, scale=self.scale,
+                                           softcap=self.softcap)
         if knock_out is not None:
             head_out = KnockOut(knock_out.heads[:, one], knock_out.mode).apply(head_out)
         if patch is not None and "head_out" in patch.where:

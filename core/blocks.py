@@ -136,15 +136,15 @@ class EncoderBlock(nn.Module):
 
 
     def one_head(self, x: torch.Tensor, head: int, allowed: Optional[torch.Tensor] = None,
-                 positions: Optional[torch.Tensor] = None, knock_out: Optional[KnockOut] = None,
-                 patch: Optional[Patch] = None) -> AttentionRecord:
+                 positions: Optional[torch.Tensor] = None, position_bias: Optional[torch.Tensor] = None,
+                 knock_out: Optional[KnockOut] = None, patch: Optional[Patch] = None) -> AttentionRecord:
         """Query head `head` of this block's self-attention alone, from the block's input x (see
         MultiHeadAttention.one_head): the norm before attention as `forward` runs it, then one head."""
         if patch is not None:
             x = patch.apply("resid_pre", x)
         attn_in = self.attn_norm(x) if self.pre_ln else x
         a = self.attention.one_head(attn_in, head, allowed=allowed, positions=positions, knock_out=knock_out,
-                                    patch=patch)
+                                    patch=patch, bias=position_bias)
         return attention_record(attn_in, a)
 
 

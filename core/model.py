@@ -371,7 +371,8 @@ class Transformer(nn.Module):
         patches = patches_for(self.config, patch_from, sites, len(ids)) if patch_from is not None else None
         emb = in_float32(self.embeddings, id_tensor)
         rerun = BlockRerun(self.blocks, lambda: self.block_args(len(ids), mask_tensor, device), knock_outs,
-                           self.unembedding if self.config.lm_head else None, patches, self.config.final_softcap)
+                           self.unembedding if self.config.lm_head else None, patches,
+                           final_softcap=self.config.final_softcap)
         x, kept = trace_blocks(self.blocks, self.config.n_heads, self.config.causal, emb.embed.cpu(),
                                *self.block_args(len(ids), mask_tensor, device), knock_outs=knock_outs,
                                patches=patches)

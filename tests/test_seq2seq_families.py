@@ -164,7 +164,7 @@ def test_core_switches_of_the_encoder_decoders():
     np.testing.assert_array_equal(halves[:, 4:], interleaved[:, 1::2])
     q, k, v = torch.randn(3, 1, 2, 5, 4).unbind(0)
     bias = torch.randn(1, 2, 5, 5)
-    scores = attend(q, k, v, None, bias, scale=False)[0]
+    scores = attend(q, k, v, None, bias, scaled=False)[0]
     torch.testing.assert_close(scores, q @ k.transpose(-2, -1) + bias)        # T5: no ÷ √d_head
     with pytest.raises(ValueError, match="encoder–decoders only"):
         TransformerConfig(vocab_size=10, d_model=8, n_heads=2, n_layers=1, d_ff=8, max_positions=8,
