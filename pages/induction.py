@@ -55,7 +55,7 @@ if go_col.button("Train", type="primary", key="induction_start", width="stretch"
 
 if run is None:
     st.info(f"Press **Train**: these settings take about **{duration(promised)}** here ({estimate_note(KIND)}). "
-            f"With the defaults one head passes an induction score of {SCORE_GOAL:.0%} within the run.")
+            f"The scrubber then shows whether a head passes an induction score of {SCORE_GOAL:.0%} and when.")
     st.stop()
 (st.success if run["status"].startswith("Done") else st.warning)(run["status"])
 st.subheader("How it formed: scrub through training")
