@@ -1,6 +1,8 @@
 """Shared fixtures: one MiniLM per test process (loading takes about a second)."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -32,3 +34,32 @@ def tiny_folders(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     return {family: str(save_checkpoint(hf_model(family), tokenizer_for(family), root / family))
             for family in ("gpt2", "llama")}
+
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long tests first on every worker: browser walks, then other slow tests, then the rest.
+
+    With `-n N` and work stealing (pytest.ini) xdist hands each worker a contiguous share of the list, in order, and
+    an idle worker steals from the end of the other's queue. So the long tests are dealt round-robin to the heads of
+    the N shares, and the short ones fill the shares to equal counts: both workers start on long work at once and the
+    short tests balance the end, instead of the multi-minute browser walks arriving last on one worker."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+
+    def weight(item) -> int:
+        if item.get_closest_marker("browser"):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+    ordered = sorted(items, key=weight)            # stable: pytest's order within each group
+    heavy = [item for item in ordered if weight(item) < 2]
+    light = [item for item in ordered if weight(item) == 2]
+    shares = [heavy[k::workers] for k in range(workers)]
+    left = len(items)
+    for k, share in enumerate(shares):             # the scheduler's own split: len(pending) // workers remaining
+        size = left // (workers - k)
+        take = max(0, size - len(share))
+        share.extend(light[:take])
+        light = light[take:]
+        left -= len(share)
+    shares[-1].extend(light)
+    items[:] = [item for share in shares for item in share]
