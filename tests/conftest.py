@@ -6,6 +6,19 @@ import os
 import pytest
 
 
+def _scan_installed_components_once() -> None:
+    """Every AppTest run rescans the metadata of every installed distribution (about 400 of them) for Streamlit
+    components: about 1.8 s per page run, over a thousand runs. The installed packages cannot change during a test
+    session, so the scan is done once per process and its answer reused; the running app scans once at start-up."""
+    from streamlit.components.v2 import manifest_scanner
+
+    found = manifest_scanner.scan_component_manifests()
+    manifest_scanner.scan_component_manifests = lambda max_workers=None: list(found)
+
+
+_scan_installed_components_once()
+
+
 @pytest.fixture(scope="session")
 def minilm():
     from models import load_model
