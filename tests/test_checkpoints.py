@@ -162,3 +162,44 @@ def test_an_empty_cache_says_how_to_get_checkpoints(tmp_path, monkeypatch):
     at = run_page("checkpoints", sentence=TEXT)
     assert not at.exception
     assert any("step1000" in i.value for i in at.info)
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch, checkpoints):
+    """A fake Hub (tests/fake_hub.py) holding step3000; the cache holds step1000 and step2000."""
+    from fake_hub import FakeHub
+    from huggingface_hub import constants
+
+    from models import hub_download
+
+    root = tmp_path / "hub"
+    for step in STEPS[:2]:
+        add_revision(root, REPO, checkpoints[step], (step,))
+    with FakeHub() as fake:
+        fake.add(REPO, checkpoints[STEPS[0]])
+        fake.add_revision(REPO, "step3000", checkpoints["step3000"])
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        monkeypatch.setenv("HF_HUB_CACHE", str(root))
+        monkeypatch.setenv("ATTENTION_EXPLORER_ALLOW_DOWNLOADS", "1")
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)   # tests/hf_tiny.py sets it for transformers
+        monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+        monkeypatch.setattr(hub_download, "TIMEOUT", 5)
+        yield fake
+
+
+def test_another_checkpoint_is_downloaded_on_request_after_its_size_is_shown(hub, checkpoints):
+    at = run_page("checkpoints", sentence=TEXT)
+    assert list(at.select_slider(key="checkpoints_revision").options) == list(STEPS[:2])
+    at.text_input(key="checkpoints_get_revision").input("step3000")
+    at.button(key="checkpoints_get_check").click().run()
+    size = sum(len(checkpoints["step3000"][name]) for name in ("config.json", "model.safetensors", "tokenizer.json"))
+    summary = " ".join(str(c.value) for c in at.caption)
+    assert f"{size / 1e6:,.1f} MB" in summary and hub.gets("model.safetensors") == 0   # metadata only so far
+    at.button(key="checkpoints_get_go").click().run()
+    assert not at.exception and not at.error
+    assert list(at.select_slider(key="checkpoints_revision").options) == list(STEPS)
+
+    at.text_input(key="checkpoints_get_revision").input("step9")
+    at.button(key="checkpoints_get_check").click().run()
+    assert any("no revision 'step9'" in e.value for e in at.error)

@@ -26,6 +26,7 @@ from models.hub_revisions import Revision
 from models.registry import split_revision
 from ui.get_model import plain
 from ui.state import cached, current_model_name, shared_cache
+from ui.widgets import linked
 
 MAX_CURVE = 32     # checkpoints loaded for the curve at most (evenly chosen, first and last kept)
 
@@ -146,13 +147,11 @@ def download_box(repo_id: str, page: str) -> None:
             st.caption(plain(why))
             return
         plan_key = f"{page}_plan"
-        with st.form(f"{page}_get_form", border=False):
-            revision = st.text_input("Revision", key=f"{page}_get_revision", placeholder="step1000",
-                                     help="A branch, a tag or a commit hash of this repo. Pythia's "
-                                          "checkpoints are the branches step0, step1, step2, step4 … step512, "
-                                          "step1000, step2000 … step143000.")
-            checked = st.form_submit_button("Check its size", icon=":material/search:")
-        if checked:
+        revision = st.text_input("Revision", placeholder="step1000", max_chars=200, **linked("get_revision"),
+                                 help="A branch, a tag or a commit hash of this repo. Pythia's checkpoints are "
+                                      "the branches step0, step1, step2, step4 … step512, step1000, step2000 … "
+                                      "step143000.")
+        if st.button("Check its size", key=f"{page}_get_check", icon=":material/search:"):
             st.session_state.pop(plan_key, None)
             if not revision.strip():
                 st.warning("Type a revision first, for example step1000.")
