@@ -4,7 +4,7 @@ import streamlit as st
 
 from models import EmptyTextError
 from models.hub_revisions import cached_revisions, openable, repos_with_checkpoints
-from ui.checkpoints import (MAX_CURVE, SCORES, best_head, download_box, rise, scores_across, sidebar_repo,
+from ui.checkpoints import (MAX_CURVE, SCORE_LABELS, SCORES, best_head, download_box, rise, scores_across, sidebar_repo,
                             thinned)
 from ui.frame import require_frame
 from ui.get_model import plain
@@ -25,9 +25,13 @@ if not repos:
     st.stop()
 names = list(repos)
 start = sidebar_repo()
-repo = st.selectbox("Model repository", names, index=names.index(start) if start in names else 0,
-                    format_func=lambda r: f"{r} — {repos[r]} checkpoint{'s' * (repos[r] != 1)} cached",
-                    **linked("repo"))
+repo_labels = {r: f"{r} — {n} checkpoint{'s' * (n != 1)} cached" for r, n in repos.items()}
+if len(names) > 1:
+    repo = st.selectbox("Model repository", names, index=names.index(start) if start in names else 0,
+                        format_func=repo_labels.__getitem__, **linked("repo"))
+else:
+    repo = names[0]
+    st.caption(f"Model repository: **{plain(repo_labels[repo])}** (the only one this server's cache holds).")
 revisions = cached_revisions(repo)
 usable = openable(revisions)
 for revision in revisions:
@@ -43,8 +47,7 @@ if not text.strip():
     st.info("The sentence is empty: type a few words for the checkpoints to read.")
     st.stop()
 show_text(text)
-score = st.selectbox("Score to follow", list(SCORES), format_func=lambda s: f"{SCORES[s][0]}: {SCORES[s][1]}",
-                     **linked("score"))
+score = st.selectbox("Score to follow", list(SCORES), format_func=SCORE_LABELS.__getitem__, **linked("score"))
 label = SCORES[score][0]
 
 shown = thinned(usable)

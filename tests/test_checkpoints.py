@@ -203,3 +203,10 @@ def test_another_checkpoint_is_downloaded_on_request_after_its_size_is_shown(hub
     at.text_input(key="checkpoints_get_revision").input("step9")
     at.button(key="checkpoints_get_check").click().run()
     assert any("no revision 'step9'" in e.value for e in at.error)
+
+
+def test_every_control_of_the_page_reopens_from_a_link(cache):
+    """tests/test_page_links.py runs where no repo is cached (the page then draws no control): here, with one."""
+    from tests.test_page_links import test_every_page_reopens_from_a_link_with_its_controls as reopens
+
+    reopens("checkpoints")

@@ -42,6 +42,8 @@ SCORES: dict[str, tuple[str, str, Callable[[Trace], np.ndarray]]] = {
               lambda trace: sink_scores(trace, "first")),
 }
 
+SCORE_LABELS = {name: f"{label}: {meaning}" for name, (label, meaning, _) in SCORES.items()}
+
 
 @dataclass(frozen=True)
 class CheckpointScores:
