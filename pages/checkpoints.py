@@ -10,7 +10,7 @@ from ui.frame import require_frame
 from ui.get_model import plain
 from ui.head_choice import pick_head, pick_layer
 from ui.state import current_sentence, trace_for
-from ui.widgets import linked, pick_window, plot, show_text
+from ui.widgets import linked, pick_window, plot
 from viz.attention import attention_heatmap
 from viz.checkpoints import checkpoint_curve
 from viz.common import PLOT_WIDTH
@@ -46,7 +46,6 @@ if not usable:
 if not text.strip():
     st.info("The sentence is empty: type a few words for the checkpoints to read.")
     st.stop()
-show_text(text)
 score = st.selectbox("Score to follow", list(SCORES), format_func=SCORE_LABELS.__getitem__, **linked("score"))
 label = SCORES[score][0]
 

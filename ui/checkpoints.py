@@ -138,7 +138,7 @@ def rise(values: np.ndarray, names: list[str]) -> str:
     i = int(np.argmax(np.abs(jumps)))
     word = "rise" if jumps[i] > 0 else "drop"
     return (f"{values[0]:.0%} at {names[0]}, {values[-1]:.0%} at {names[-1]}; the largest {word} "
-            f"({jumps[i]:+.0%}) comes between {names[i]} and {names[i + 1]}.")
+            f"({100 * jumps[i]:+.0f} percentage points) comes between {names[i]} and {names[i + 1]}.")
 
 
 def download_box(repo_id: str, page: str) -> None:
