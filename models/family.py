@@ -39,7 +39,7 @@ STEP_PAGES = ("step_embeddings", "step_head", "step_layer")
 # so instead for these models.
 ENCODER_PAGES = ("step_tokens", "attention_head", "attention_grid", "attention_compare", "attention_lines",
                  "attention_aggregate", "head_stats", "query_key")
-ENCODER_DECODER_PAGES = ("seq2seq",) + ENCODER_PAGES
+ENCODER_DECODER_PAGES = ("seq2seq", "step_mask") + ENCODER_PAGES   # step_mask: T5's bias, cross-attention
 
 ConfigMapping = Callable[[dict], TransformerConfig]
 WeightMap = Callable[[TransformerConfig, dict, str], tuple[NameMap, list[str]]]

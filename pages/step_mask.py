@@ -4,12 +4,14 @@ import streamlit as st
 
 from analysis.recompute import head_steps
 from analysis.recognisable import HeadChoice, best_head
+from models import LoadedSeq2Seq
 from training.demo import fold_ids, untrained_causal_model
 from ui.attention import is_long
 from ui.defaults import head_reason
 from ui.family import model_family
 from ui.frame import require_frame
 from ui.head_choice import explicit, pick_head, pick_layer
+from ui.relative_positions import encoder_decoder_masks
 from ui.steps import gemma_mask_sections
 from ui.state import current_model_and_trace, current_model_name, current_trace, get_model, model_choices
 from ui.widgets import linked, pick_window, plot, token_labels, window_at
@@ -83,6 +85,9 @@ else:
     st.caption(f"Above the diagonal: a query looking at a token that comes *after* it. {family} does it in every "
                "layer, which is why it understands a word from both sides but cannot generate text left to right.")
 
+if isinstance(model, LoadedSeq2Seq):   # T5's bias, BART's and Marian's positions, the decoder's two attentions
+    encoder_decoder_masks(model, trace, layer, head, rows)
+    st.stop()
 st.subheader("A decoder: the causal mask")
 found = causal_decoder(model)
 if found:

@@ -22,7 +22,7 @@ PAGES = [path for entries in SECTIONS.values() for path, *_ in entries]
 # strings): they must survive every case, but owe no message about the sentence.
 OWN_INPUT = {"pages/embeddings.py", "pages/train.py", "pages/train_results.py", "pages/seq2seq.py",
              "pages/context_pair.py", "pages/sentence_meaning.py", "pages/patching.py", "pages/corpus_stats.py",
-             "pages/induction.py"}
+             "pages/induction.py", "pages/checkpoints.py"}
 HOSTILE = {
     "empty": "",
     "html": "<script>alert(1)</script> and <b>bold</b> **markdown**",

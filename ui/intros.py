@@ -35,6 +35,15 @@ HEADERS: dict[str, tuple[str, str | None]] = {
         'colour per head.',
     ),
     "attribution": ('🎯 Which tokens drove it', None),
+    "checkpoints": (
+        '🕰️ Across training checkpoints',
+        "Some models are published at many moments of their training: Pythia has 154 checkpoints, the branches "
+        "`step0` … `step143000` of its Hub repository. Pick a repository this server holds at several "
+        "checkpoints and a sentence, then **scrub through training**: one head's attention at the checkpoint "
+        "you pick, every head's score there, and the chosen head's score as a line across all of them, where a "
+        "previous-token or induction head shows up as the step its line climbs. The Train pages do this for "
+        "the tiny models trained here; this is the same scrubber on a real model's training.",
+    ),
     "context": (
         '🧭 Context at work',
         "Attention mixes each token's vector with the vectors of its context, so the vector **moves** from layer "

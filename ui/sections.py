@@ -104,5 +104,8 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
         ("pages/induction.py", "Induction head forming", "🧲",
          "A 2-layer attention-only model trained on repeated random segments: scrub through training as an "
          "induction head forms and the loss on the repeat drops suddenly (the phase change)."),
+        ("pages/checkpoints.py", "Across training checkpoints", "🕰️",
+         "A real model's training checkpoints (Pythia's step1000 … step143000 revisions): scrub through them "
+         "and watch one head's attention and every head's previous-token or induction score change."),
     ],
 }
