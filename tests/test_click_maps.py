@@ -94,7 +94,7 @@ def click(at, key: str, layer: int, head: int):
     """Run `at` again as if the person clicked the cell of (layer, head) on the chart keyed `key`."""
     chart = next(c for c in at.get("plotly_chart") if c.key == key)
     figure = json.loads(chart.proto.spec)
-    assert "points" in [str(m) for m in chart.proto.selection_mode] or chart.proto.selection_mode
+    assert chart.proto.id and list(chart.proto.selection_mode), f"{key} answers no click"
     curve = next(i for i, trace in enumerate(figure["data"]) if trace.get("name") == OPEN_HEAD)
     custom = spec_array(figure["data"][curve]["customdata"])
     index = next(i for i, row in enumerate(custom) if (int(row[0]), int(row[1])) == (layer, head))
