@@ -242,10 +242,13 @@ def export_all_heads(trace: Trace, model_name: str, page: str) -> None:
 
 
 def open_head(layer: int, head: int) -> None:
-    """Show (layer, head) on the one-head page: the person's choice, then the page itself."""
+    """Show (layer, head) on the one-head page: the person's choice, then the page itself. The link
+    keeps the frame's parameters only: Streamlit refuses to clear a link that holds this page's
+    bound controls (the patching page's prompts), so the switch names what to keep."""
     choose(layer, head)
+    shared = {name: st.query_params[name] for name in url.SHARED if name in st.query_params}
     try:
-        st.switch_page(ONE_HEAD_PAGE)
+        st.switch_page(ONE_HEAD_PAGE, query_params=shared)
     except StreamlitAPIException:  # this page runs alone (tests): there is no page to go to
         st.info(f"Layer {layer}, head {head} is now chosen: open the *One head* page to see it.")
 
