@@ -14,8 +14,10 @@ import json
 import numpy as np
 import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetStates
+from streamlit.testing.v1 import AppTest
 
-from page_helpers import run_page, spec_array, texts
+from page_helpers import ROOT, run_page, spec_array, texts
+from test_pages_smoke import frame_errors
 from ui.attention import clicked_head
 from viz.causal import layer_head_map
 from viz.common import OPEN_HEAD
@@ -118,6 +120,11 @@ def gpt2(tmp_path_factory) -> str:
     return str(save_checkpoint(hf_model("gpt2"), tokenizer_for("gpt2"), tmp_path_factory.mktemp("click") / "gpt2"))
 
 
+def test_clicking_a_thumbnail_of_all_heads_opens_that_head():
+    at = run_page("attention_grid", "The cat sat on the mat because it was warm.")
+    assert_opened(click(at, "attention_grid_chart", 3, 7), 3, 7)
+
+
 def test_clicking_the_head_statistics_map_opens_that_head():
     at = run_page("head_stats", "The cat sat on the mat because it was warm.")
     assert "Click a cell to open that head" in texts(at.caption)
@@ -143,3 +150,24 @@ def test_clicking_the_patching_map_opens_that_head_on_the_clean_prompt(gpt2):
     # the head opens on the prompt the map was drawn for (with the answers' shared start, if any)
     assert at.session_state["sentence"].startswith("the cat sat on the mat")
     assert at.session_state["sentence_box"] == at.session_state["sentence"]
+
+
+def test_in_the_app_a_click_on_the_patching_map_lands_on_one_head(gpt2):
+    """The whole app: the patching page with prompts of the person's own (bound to the link), a click,
+    and the One head page on that layer and head, on the clean prompt."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.session_state["extra_models"] = {gpt2: "gpt2-tiny"}
+    at.query_params["model"] = gpt2          # a session's first run takes the model from the link
+    at.run()
+    at.switch_page("pages/patching.py").run()
+    at.text_area(key="patching_clean").set_value("the cat sat on the mat")
+    at.text_area(key="patching_corrupted").set_value("the dog sat on the mat")
+    at.text_input(key="patching_answer").set_value(" mat")
+    at.text_input(key="patching_other").set_value(" dog")
+    at.radio(key="patching_kind").set_value("head").run()
+    assert not at.exception, at.exception
+    at = click(at, "patching_head_map", 2, 3)
+    assert not at.exception and not frame_errors(at), at.exception
+    assert at.title[0].value.endswith("One head")
+    assert [s.value for s in at.slider][:2] == [2, 3]
+    assert at.session_state["sentence"].startswith("the cat sat on the mat")
