@@ -85,7 +85,7 @@ with tab_sentence:
         st.info("A single token has no previous token or earlier copies: type a longer sentence.")
     else:
         head_map(layer_head_map(scores, f"{title} score of every head on your sentence", "score", diverging=False,
-                                zmax=1.0, clickable=True), f"{PAGE}_{choice}", key=f"{PAGE}_{choice}_map")
+                                zmax=1.0, clickable=True), f"{PAGE}_{choice}", key=f"{PAGE}_sentence_{choice}_map")
         name_top(scores, title.lower())
         st.caption(f"Score: {meaning}, over all queries of your sentence. **Click a cell to open that head** "
                    "on the *One head* page.")

@@ -136,7 +136,7 @@ def test_clicking_a_detector_map_opens_that_head(gpt2):
     at = run_page("head_detectors", sentence, gpt2)
     assert_opened(click(at, "head_detectors_induction_map", 2, 1), 2, 1)
     at = run_page("head_detectors", sentence, gpt2)
-    assert_opened(click(at, "head_detectors_previous_map", 1, 3), 1, 3)
+    assert_opened(click(at, "head_detectors_sentence_previous_map", 1, 3), 1, 3)
     assert at.session_state["sentence"] == sentence
 
 
