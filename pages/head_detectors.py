@@ -48,7 +48,7 @@ with tab_probe:
     head_map(layer_head_map(probe.scores, "Induction score of every head", "induction score", diverging=False,
                             zmax=1.0, clickable=True), f"{PAGE}_induction", key=f"{PAGE}_induction_map")
     name_top(probe.scores, "induction")
-    st.caption("Click a cell to open that head on the *One head* page, on your sentence.")
+    st.caption("**Click a cell to open that head** on the *One head* page, on your sentence.")
     st.caption(f"Chance (a head spreading its attention evenly over what it may see): {probe.chance:.3f}. A random "
                "model's heads all score about that; a trained model's induction heads score far above it.")
     if not model.config.causal:

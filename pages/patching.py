@@ -97,7 +97,8 @@ else:
          f"{PAGE}_{kind}")
 st.caption(f"{colour_words().up.capitalize()}: the patch moves the output towards the clean run (1 = all the way); "
            f"{colour_words().down}: away from it. "
-           f"The strongest single patch: {where} ({values[best]:+.2f}). Hover a cell for its value and token.")
+           f"The strongest single patch: {where} ({values[best]:+.2f}). Hover a cell for its value"
+           + ("." if kind == "head" else " and token."))
 if kind == "head":
     st.caption("**Click a cell to open that head** on the *One head* page, with the clean prompt as the sentence. "
                "No mouse handy? Pick a head here instead.")
