@@ -93,7 +93,8 @@ def test_a_click_elsewhere_opens_nothing():
 
 # -- the pages, given the selection a browser sends ----------------------------------------------------------
 def click(at, key: str, layer: int, head: int):
-    """Run `at` again as if the person clicked the cell of (layer, head) on the chart keyed `key`."""
+    """Run `at` again as if the person clicked the cell of (layer, head) on the chart keyed `key`. AppTest has
+    no API for a chart's selection, so the widget state a browser sends is added by hand (AppTest._run)."""
     chart = next(c for c in at.get("plotly_chart") if c.key == key)
     figure = json.loads(chart.proto.spec)
     assert chart.proto.id and list(chart.proto.selection_mode), f"{key} answers no click"
