@@ -2,13 +2,12 @@
 import streamlit as st
 
 from analysis.recognisable import heads_with
-from ui.attention import colour_max, export_all_heads, head_opener, is_long, open_head
+from ui.attention import colour_max, export_all_heads, head_map, head_opener, is_long
 from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.defaults import fixed_scale_note, stretch_changes_nothing
 from ui.head_choice import head_stats_of, special_names, suggested_head
 from ui.state import cached, current_model_name, current_trace
-from ui.widgets import plot
 from ui.words import all_heads_in_words, word_toggle, words_caption
 from viz.heads import MAX_THUMB, heads_grid
 
@@ -72,14 +71,8 @@ if rows > MAX_THUMB:
                f"a cell is the attention that a block of about {rows / MAX_THUMB:.1f} query {unit} gives, on "
                f"average, to a block of about {rows / MAX_THUMB:.1f} key {unit} (summed), so rows still sum "
                "to 1. Open a head to see every token.")
-event = plot(heads_grid(grid, zmax=zmax, starts=starts, n_tokens=n if long else None), "attention_all_heads",
-             key=f"{PAGE}_chart",
-             on_select="rerun", selection_mode="points")
-# The clickable markers are the figure's second trace (after the thumbnails), one per head in layer-major order.
-MARKERS = 1
-picked = [p["point_index"] for p in (event.selection.points if event else []) if p.get("curve_number") == MARKERS]
-if picked:
-    open_head(*divmod(int(picked[0]), trace.n_heads))
+head_map(heads_grid(grid, zmax=zmax, starts=starts, n_tokens=n if long else None), "attention_all_heads",
+         key=f"{PAGE}_chart")
 
 st.caption("No mouse handy? Pick a head here instead.")
 suggested = suggested_head(trace, keep_choices=False)

@@ -4,7 +4,7 @@ import streamlit as st
 
 from analysis.detectors import (duplicate_token_scores, previous_token_scores, sentence_induction_scores,
                                 sink_scores, top_heads)
-from ui.attention import head_opener
+from ui.attention import head_map, head_opener
 from ui.causal import detector_scores_for, does_not_apply, induction_for
 from ui.frame import require_frame
 from ui.predictions import token_texts
@@ -45,9 +45,10 @@ with tab_probe:
         probe = induction_for(name)
     except ValueError as exc:
         does_not_apply(f"The probe could not run on this model: {exc}")
-    plot(layer_head_map(probe.scores, "Induction score of every head", "induction score", diverging=False, zmax=1.0),
-         f"{PAGE}_induction")
+    head_map(layer_head_map(probe.scores, "Induction score of every head", "induction score", diverging=False,
+                            zmax=1.0, clickable=True), f"{PAGE}_induction", key=f"{PAGE}_induction_map")
     name_top(probe.scores, "induction")
+    st.caption("**Click a cell to open that head** on the *One head* page, on your sentence.")
     st.caption(f"Chance (a head spreading its attention evenly over what it may see): {probe.chance:.3f}. A random "
                "model's heads all score about that; a trained model's induction heads score far above it.")
     if not model.config.causal:
@@ -83,11 +84,13 @@ with tab_sentence:
     elif len(trace) < 2:
         st.info("A single token has no previous token or earlier copies: type a longer sentence.")
     else:
-        plot(layer_head_map(scores, f"{title} score of every head on your sentence", "score", diverging=False,
-                            zmax=1.0), f"{PAGE}_{choice}")
+        head_map(layer_head_map(scores, f"{title} score of every head on your sentence", "score", diverging=False,
+                                zmax=1.0, clickable=True), f"{PAGE}_{choice}", key=f"{PAGE}_sentence_{choice}_map")
         name_top(scores, title.lower())
-        st.caption(f"Score: {meaning}, over all queries of your sentence.")
+        st.caption(f"Score: {meaning}, over all queries of your sentence. **Click a cell to open that head** "
+                   "on the *One head* page.")
         repeats = (np.asarray(trace.ids)[:, None] == np.asarray(trace.ids)).sum() > len(trace)
         if choice in ("duplicate", "induction") and not repeats:
             st.caption("Your sentence repeats no token, so no head can score here: try one with a repeated word.")
+        st.caption("No mouse handy? Pick a head here instead.")
         head_opener(trace, PAGE, "Open this head", default=top_heads(scores, 1)[0][:2])

@@ -4,11 +4,11 @@ import math
 import pandas as pd
 import streamlit as st
 
-from ui.attention import head_opener, stats_for
+from ui.attention import head_map, head_opener, stats_for
 from ui.family import specials_text, statistic_names
 from ui.frame import require_frame
 from ui.state import current_model_name, current_trace
-from ui.widgets import linked, plot
+from ui.widgets import linked
 from viz.heads import statistic_heatmap
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
@@ -30,9 +30,11 @@ name = st.selectbox("Statistic for the grid", list(STATISTICS), index=list(STATI
                     **linked("stat"))
 label = STATISTICS[name][0]
 values = stats.get(name)
-plot(statistic_heatmap(values, label, f"{label} of every head"), f"head_stats_{name}")
+head_map(statistic_heatmap(values, label, f"{label} of every head", clickable=True), f"head_stats_{name}",
+         key=f"{PAGE}_map")
 best = divmod(int(values.argmax()), values.shape[1])
-st.caption(f"Highest {label}: **layer {best[0]}, head {best[1]}** ({values.max():.3f}). "
+st.caption(f"**Click a cell to open that head** on the *One head* page. Highest {label}: "
+           f"**layer {best[0]}, head {best[1]}** ({values.max():.3f}). "
            + ("A head with most of its weight on the previous token reads the word before — a "
               "*previous-token head*." if name == "previous" else
               f"Heads with most weight on {label[3:]} are often 'resting' there: a no-op sink." if name == "sep" else
@@ -55,4 +57,5 @@ st.dataframe(table, hide_index=True, width="stretch", height=420, key=f"{PAGE}_t
 st.download_button("This table (CSV)", table.to_csv(index=False, float_format="%.5f"), file_name="head_statistics.csv",
                    mime="text/csv", key=f"{PAGE}_csv", icon=":material/download:", on_click="ignore")
 st.subheader("Open a head")
+st.caption("No mouse handy? Pick a head here instead of clicking the grid.")
 head_opener(trace, PAGE, label="Show it", default=best)

@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from ui.attention import head_opener
+from ui.attention import head_map, head_opener
 from ui.colour_words import colour_words
 from ui.causal import DECODER_PAIR, ENCODER_PAIR, answers_for, does_not_apply, patch_grid_for
 from ui.frame import require_frame
@@ -86,20 +86,23 @@ if not np.isfinite(values).any():
     does_not_apply("The clean and corrupted runs score the same, so no patch can move the output towards the "
                    "clean one. Try answers the two prompts disagree on.")
 label = "share recovered"
+best = np.unravel_index(int(np.nanargmax(np.abs(values))), values.shape)
 if kind == "head":
-    fig = layer_head_map(values, "Patching each head's output (all positions)", label)
-    best = np.unravel_index(int(np.nanargmax(np.abs(values))), values.shape)
     where = f"layer {best[0]}, head {best[1]}"
+    head_map(layer_head_map(values, "Patching each head's output (all positions)", label, clickable=True),
+             f"{PAGE}_{kind}", key=f"{PAGE}_head_map", sentence=clean.text)
 else:
-    fig = layer_position_map(values, clean.tokens, f"Patching the {KINDS[kind].split(' · ')[0].lower()}", label)
-    best = np.unravel_index(int(np.nanargmax(np.abs(values))), values.shape)
     where = f"layer {best[0]}, position {best[1]}"
-plot(fig, f"{PAGE}_{kind}")
+    plot(layer_position_map(values, clean.tokens, f"Patching the {KINDS[kind].split(' · ')[0].lower()}", label),
+         f"{PAGE}_{kind}")
 st.caption(f"{colour_words().up.capitalize()}: the patch moves the output towards the clean run (1 = all the way); "
            f"{colour_words().down}: away from it. "
-           f"The strongest single patch: {where} ({values[best]:+.2f}). Hover a cell for its value and token.")
+           f"The strongest single patch: {where} ({values[best]:+.2f}). Hover a cell for its value"
+           + ("." if kind == "head" else " and token."))
 if kind == "head":
-    head_opener(clean, PAGE, "Open this head", default=(int(best[0]), int(best[1])))
+    st.caption("**Click a cell to open that head** on the *One head* page, with the clean prompt as the sentence. "
+               "No mouse handy? Pick a head here instead.")
+    head_opener(clean, PAGE, "Open this head", default=(int(best[0]), int(best[1])), sentence=clean.text)
 if kind == "resid_pre":
     st.caption("Read the residual-stream map from the top: at layer 0 only the changed tokens' own positions "
                "matter; lower down, the information moves to the positions that read it"

@@ -4,6 +4,8 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Mapping
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -15,8 +17,9 @@ from analysis.head_stats import HeadStats
 from analysis.rollout import hide_tokens, rollout
 from ui import url
 from ui.head_choice import choose, head_stats_of
-from ui.state import cached, current_model_name, trace_for
+from ui.state import cached, current_model_name, trace_for, use_sentence
 from ui.widgets import MAX_WINDOW, WINDOW, pick_window, plot, sentence_key
+from viz.common import OPEN_HEAD
 from viz.long_context import OVERVIEW_SIDE, pooled_overview
 
 SHOW_ALL = 80        # sentences up to this many tokens are shown whole
@@ -239,20 +242,61 @@ def export_all_heads(trace: Trace, model_name: str, page: str) -> None:
 
 
 def open_head(layer: int, head: int) -> None:
-    """Show (layer, head) on the one-head page: the person's choice, then the page itself."""
+    """Show (layer, head) on the one-head page: the person's choice, then the page itself. The link
+    keeps the frame's parameters only: Streamlit refuses to clear a link that holds this page's
+    bound controls (the patching page's prompts), so the switch names what to keep."""
     choose(layer, head)
+    shared = {name: st.query_params[name] for name in url.SHARED if name in st.query_params}
     try:
-        st.switch_page(ONE_HEAD_PAGE)
+        st.switch_page(ONE_HEAD_PAGE, query_params=shared)
     except StreamlitAPIException:  # this page runs alone (tests): there is no page to go to
         st.info(f"Layer {layer}, head {head} is now chosen: open the *One head* page to see it.")
 
 
-def head_opener(trace: Trace, page: str, label: str = "Open one head", default: tuple[int, int] = (0, 0)) -> None:
-    """Layer and head pickers with a button that opens the head on the one-head page."""
+def head_opener(trace: Trace, page: str, label: str = "Open one head", default: tuple[int, int] = (0, 0),
+                sentence: str | None = None) -> None:
+    """Layer and head pickers with a button that opens the head on the one-head page (on `sentence`,
+    which then becomes the app's sentence, when the page's figures were drawn for another text)."""
     cols = st.columns([1, 1, 1], vertical_alignment="bottom")
     layer = cols[0].selectbox("Layer", range(trace.n_layers), index=default[0], key=f"{page}_open_layer",
                               bind=url.bound(f"{page}_open_layer"))
     head = cols[1].selectbox("Head", range(trace.n_heads), index=default[1], key=f"{page}_open_head",
                              bind=url.bound(f"{page}_open_head"))
-    if cols[2].button(label, key=f"{page}_open", icon=":material/open_in_new:"):
+    if cols[2].button(label, key=f"{page}_open", icon=":material/open_in_new:",
+                      on_click=use_sentence if sentence else None, args=(sentence,) if sentence else None):
         open_head(layer, head)
+
+
+def clicked_head(fig, selection) -> tuple[int, int] | None:
+    """(layer, head) of the head marker a click selected on a map of heads (viz.common.OPEN_HEAD), read
+    back from the figure's own customdata; None when nothing, or a point of another trace, is selected.
+    selection: a chart's event (st.plotly_chart's return value), its .selection, or its dict."""
+    if not isinstance(selection, Mapping):
+        return None
+    points = (selection["selection"] if "selection" in selection else selection).get("points") or []
+    markers = {i for i, trace in enumerate(fig.data) if trace.name == OPEN_HEAD}
+    for point in points:
+        curve, index = point.get("curve_number"), point.get("point_index")
+        if curve in markers and index is not None and 0 <= int(index) < len(fig.data[curve].customdata):
+            layer, head = fig.data[curve].customdata[int(index)][:2]
+            return int(layer), int(head)
+    return None
+
+
+def _open_on(key: str, fig, sentence: str) -> None:
+    """A click on a map drawn for `sentence`: it becomes the app's sentence before the rerun draws the sidebar."""
+    if clicked_head(fig, st.session_state.get(key)) is not None:
+        use_sentence(sentence)
+
+
+def head_map(fig, name: str, key: str, sentence: str | None = None) -> None:
+    """A map of heads (one clickable marker per head, viz.common.OPEN_HEAD: layer_head_map(clickable=True),
+    statistic_heatmap(clickable=True), heads_grid) whose click opens that head on One head, on the
+    sidebar's sentence, or on `sentence` (then the app's sentence) when the map was drawn for another text."""
+    if not any(trace.name == OPEN_HEAD for trace in fig.data):
+        raise ValueError("head_map needs a figure with head markers (clickable=True)")
+    on_select = partial(_open_on, key, fig, sentence) if sentence else "rerun"
+    event = plot(fig, name, key=key, on_select=on_select, selection_mode="points")
+    picked = clicked_head(fig, event)
+    if picked is not None:
+        open_head(*picked)

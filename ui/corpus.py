@@ -32,7 +32,7 @@ from ui.head_choice import HEAD, LAYER, choose, explicit
 from ui.jobs import queue_place
 from ui.jobs import run_job as run_queued
 from ui.library import listed_models
-from ui.state import get_model
+from ui.state import get_model, use_sentence
 from ui.widgets import linked
 
 MAX_UPLOAD_BYTES = 1_000_000   # as every upload in the app (.streamlit/config.toml caps it too)
@@ -210,12 +210,6 @@ def _run_in_slot(model_name: str, texts: list[str], key: str, engine: str, repor
         job_lock().release()
 
 
-def _use_sentence(text: str) -> None:
-    """A sentence from the corpus becomes the app's sentence (before the sidebar's box is drawn)."""
-    st.session_state["sentence"] = text
-    st.session_state["sentence_box"] = text
-
-
 def sentence_rows(stats: CorpusStats, indices: list[int], name: str, layer: int, head: int, page: str,
                   tag: str) -> None:
     """Each sentence with its value for the head and a button that opens it on One head."""
@@ -224,7 +218,7 @@ def sentence_rows(stats: CorpusStats, indices: list[int], name: str, layer: int,
         cols = st.columns([1, 6, 2], vertical_alignment="center")
         cols[0].markdown(f"`{values[i]:.4f}`")
         cols[1].text(stats.texts[i])                # user text: plain text, never markdown or HTML
-        if cols[2].button("Open in One head", key=f"{page}_{tag}_{rank}", on_click=_use_sentence,
+        if cols[2].button("Open in One head", key=f"{page}_{tag}_{rank}", on_click=use_sentence,
                           args=(stats.texts[i],), icon=":material/open_in_new:"):
             open_head(layer, head)
 
@@ -254,7 +248,7 @@ def search_hit(model_name: str, text: str, position: int, layer: int, head: int,
     row = trace.layers[layer].weights[head][position]                  # (T,) where that token looks
     cols = st.columns([6, 2], vertical_alignment="center")
     cols[0].text(f"{rank + 1}. {similarity} · token {position} “{trace.tokens[position]}” in: {text}")
-    if cols[1].button("Open in One head", key=f"{page}_hit_{rank}", on_click=_use_sentence, args=(text,),
+    if cols[1].button("Open in One head", key=f"{page}_hit_{rank}", on_click=use_sentence, args=(text,),
                       icon=":material/open_in_new:"):
         open_head(layer, head)
     plot(attention_strip(trace.tokens, row, position), f"corpus_search_{rank}")

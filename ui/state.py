@@ -97,6 +97,13 @@ def current_sentence() -> str:
     return st.session_state.get("sentence", DEFAULT_SENTENCE)
 
 
+def use_sentence(text: str) -> None:
+    """`text` becomes the app's sentence, the sidebar's box included: a widget callback (it runs before
+    the box is drawn), as a corpus sentence's "Open in One head" or a click on the patching map."""
+    st.session_state["sentence"] = text
+    st.session_state["sentence_box"] = text
+
+
 def current_model(model_name: str | None = None) -> LoadedModel:
     """The sidebar's model (or `model_name`); a page that does not read this model's family stops, saying why."""
     name = model_name or current_model_name()

@@ -11,7 +11,8 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import DIVERGING_SCALE, WEIGHT_SCALE, base_layout, safe, token_axis, PLOT_WIDTH, label_depth
+from .common import (DIVERGING_SCALE, WEIGHT_SCALE, base_layout, clickable_cells, safe, token_axis, PLOT_WIDTH,
+                     label_depth)
 
 
 UP, DOWN = "#b2182b", "#2166ac"     # the ends of DIVERGING_SCALE (RdBu_r): red up, blue down
@@ -45,9 +46,10 @@ def layer_position_map(values: np.ndarray, tokens: Sequence[str], title: str, va
 
 
 def layer_head_map(values: np.ndarray, title: str, value_name: str, diverging: bool = True,
-                   zmax: float | None = None) -> go.Figure:
+                   zmax: float | None = None, clickable: bool = False) -> go.Figure:
     """(L, H) values, one per head, written in each cell (hover names the head). Scores that are
-    shares (0 to 1) pass zmax=1, so a map of small scores looks pale rather than stretched dark."""
+    shares (0 to 1) pass zmax=1, so a map of small scores looks pale rather than stretched dark.
+    clickable: a marker on every cell opens that head (common.clickable_cells; ui.attention.head_map)."""
     values = np.asarray(values, dtype=np.float32)
     n_layers, n_heads = values.shape
     if diverging:
@@ -67,7 +69,7 @@ def layer_head_map(values: np.ndarray, title: str, value_name: str, diverging: b
     fig.update_layout(title=dict(yref="container", y=0.98, yanchor="top"), margin=dict(t=80))
     fig.update_xaxes(title="head", tickmode="array", tickvals=list(range(n_heads)), side="top")
     fig.update_yaxes(title="layer", tickmode="array", tickvals=list(range(n_layers)), autorange="reversed")
-    return fig
+    return clickable_cells(fig, value_name) if clickable else fig
 
 
 def contribution_bars(names: Sequence[str], values: np.ndarray, title: str, value_name: str) -> go.Figure:

@@ -287,3 +287,36 @@ def base_layout(fig: go.Figure, title: str | None = None, height: int | None = N
         height=height,
     )
     return fig
+
+
+# -- maps of heads that open a head on a click ----------------------------------------------------------------
+# Plotly selects scatter points, never heatmap cells, and Streamlit reports only what Plotly selects; so a map of
+# heads (every layer × head) carries one invisible marker per head, named OPEN_HEAD, whose customdata starts with
+# (layer, head). ui.attention.head_map draws such a figure and opens the clicked head on One head.
+OPEN_HEAD = "open head"
+
+
+def head_markers(x: Sequence, y: Sequence, customdata: np.ndarray, hovertemplate: str,
+                 size: int = 18) -> go.Scatter:
+    """One invisible, clickable marker per head at (x, y); customdata rows start with (layer, head)."""
+    return go.Scatter(x=list(x), y=list(y), mode="markers", name=OPEN_HEAD, showlegend=False,
+                      marker=dict(size=size, color="rgba(0,0,0,0.004)", line=dict(width=0)),  # invisible, clickable
+                      customdata=customdata, hovertemplate=hovertemplate)
+
+
+def clickable_cells(fig: go.Figure, value_name: str, decimals: int = 3) -> go.Figure:
+    """An (L, H) heatmap (fig.data[0]: x = head, y = layer) whose every cell opens its head: a marker at
+    each cell's centre. The hover follows the nearest marker anywhere on the plot (hoverdistance -1), so
+    the cell under the mouse is the one its hover names and the one a click opens; the heatmap's own
+    hover is off, its value is in the marker's."""
+    heat = fig.data[0]
+    values = np.asarray(heat.z, dtype=np.float64)
+    n_layers, n_heads = values.shape
+    heads, layers = np.meshgrid(np.arange(n_heads), np.arange(n_layers))          # (L, H) each
+    custom = np.stack([layers.ravel(), heads.ravel(), values.ravel()], axis=-1)     # (L·H, 3), layer-major
+    heat.update(hoverinfo="skip", hovertemplate=None)
+    fig.add_trace(head_markers(heads.ravel(), layers.ravel(), custom,
+                               "layer %{customdata[0]} · head %{customdata[1]}<br>" + safe(value_name)
+                               + f": %{{customdata[2]:.{decimals}f}}<br>click to open this head<extra></extra>"))
+    fig.update_layout(hovermode="closest", hoverdistance=-1, clickmode="event+select")
+    return fig

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import PLOT_WIDTH, WEIGHT_SCALE, base_layout, log_colourscale, log_key, place_log_key, text_width
+from .common import (PLOT_WIDTH, WEIGHT_SCALE, base_layout, clickable_cells, head_markers, log_colourscale, log_key,
+                     place_log_key, text_width)
 
 MAX_THUMB = 64   # thumbnails larger than this are pooled down to it (block_pool)
 LOG_FROM = 32    # longer sentences get log colours: spread over 143 tokens a weight is ~0.007, white
@@ -83,14 +84,10 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
     ))
     centre = side // 2                                               # the category nearest the thumbnail's middle
     heads, layers = np.meshgrid(np.arange(n_heads), np.arange(n_layers))
-    fig.add_trace(go.Scatter(
-        x=[columns[h * step + centre] for h in heads.ravel()], y=[rows[la * step + centre] for la in layers.ravel()],
-        mode="markers",
-        marker=dict(size=18, color="rgba(0,0,0,0.004)", line=dict(width=0)),   # invisible, still clickable
-        customdata=np.stack([layers.ravel(), heads.ravel()], axis=-1).astype(np.uint8),
-        hovertemplate="layer %{customdata[0]} · head %{customdata[1]}: click to open<extra></extra>",
-        name="open", showlegend=False,
-    ))
+    fig.add_trace(head_markers(
+        [columns[h * step + centre] for h in heads.ravel()], [rows[la * step + centre] for la in layers.ravel()],
+        np.stack([layers.ravel(), heads.ravel()], axis=-1).astype(np.uint8),                 # (L·H, 2) layer-major
+        "layer %{customdata[0]} · head %{customdata[1]}: click to open<extra></extra>"))
     width_units, height_units = n_heads * step, n_layers * step
     colours = dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=zmax, colorbar=dict(title="weight", thickness=14))
     if log:
@@ -142,9 +139,10 @@ def cell_decimals(values: np.ndarray) -> int:
 
 
 def statistic_heatmap(values: np.ndarray, label: str, title: str | None = None,
-                      diverging: bool = False) -> go.Figure:
+                      diverging: bool = False, clickable: bool = False) -> go.Figure:
     """(L, H) numbers, one per head, written in each cell with enough decimals to read (effects of
-    knocking a head out are often 0.001–0.01); the colour bar starts at a labelled 0."""
+    knocking a head out are often 0.001–0.01); the colour bar starts at a labelled 0.
+    clickable: a marker on every cell opens that head (common.clickable_cells; ui.attention.head_map)."""
     values = np.asarray(values, dtype=np.float32)
     n_layers, n_heads = values.shape
     decimals = cell_decimals(values)
@@ -161,4 +159,4 @@ def statistic_heatmap(values: np.ndarray, label: str, title: str | None = None,
         fig.update_layout(title=dict(yref="container", y=0.98, yanchor="top"), margin=dict(t=80))
     fig.update_xaxes(title="head", tickmode="array", tickvals=list(range(n_heads)), side="top")
     fig.update_yaxes(title="layer", tickmode="array", tickvals=list(range(n_layers)), autorange="reversed")
-    return fig
+    return clickable_cells(fig, label, decimals=4) if clickable else fig
