@@ -3,6 +3,7 @@ import numpy as np
 import streamlit as st
 
 from analysis.recompute import cosine_matrix
+from ui.attention import head_map
 from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.heads import importance_for, map_on_load, most_important_head
@@ -61,6 +62,8 @@ if long_text:
     st.caption("Long text: the map is computed on demand, in the server's queue for expensive work.")
 if not long_text or st.button("Compute the map", key=f"{PAGE}_map"):
     effects = importance_for(name, trace.text, mode)
-    plot(statistic_heatmap(effects, "effect", title=f"Effect of knocking out each head ({mode})"), f"{PAGE}_map")
+    head_map(statistic_heatmap(effects, "effect", title=f"Effect of knocking out each head ({mode})", clickable=True),
+             f"{PAGE}_map", key=f"{PAGE}_map_click")
     layer, head = np.unravel_index(int(effects.argmax()), effects.shape)
-    st.caption(f"The head that matters most here: layer {layer}, head {head}.")
+    st.caption(f"The head that matters most here: layer {layer}, head {head}. **Click a cell to open that head** on "
+               "*One head*.")

@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from analysis.logit_attribution import applies, logit_attribution
-from ui.attention import head_opener
+from ui.attention import head_map, head_opener
 from ui.colour_words import colour_words
 from ui.causal import does_not_apply
 from ui.frame import require_frame
@@ -45,12 +45,13 @@ st.caption(f"Attributed: {what} after position {position}. Convention (as Transf
            f"{dla.scale:.3f}), so the norm acts on each part alone as a fixed linear map; its bias β and each "
            "attention layer's W_O bias are counted as bias terms.")
 
-plot(layer_head_map(dla.heads, f"Each head's direct contribution to {what}", "contribution"), f"{PAGE}_heads")
+head_map(layer_head_map(dla.heads, f"Each head's direct contribution to {what}", "contribution", clickable=True),
+         f"{PAGE}_heads", key=f"{PAGE}_heads_map")
 best = np.unravel_index(int(np.argmax(np.abs(dla.heads))), dla.heads.shape)
 st.caption(f"{colour_words().up.capitalize()} heads push the token up, {colour_words().down} heads push it down. "
            f"The largest: layer {best[0]}, head {best[1]} "
            f"({dla.heads[best]:+.3f}). A head's share is its output through its slice of W_O, then the frozen norm "
-           "and the unembedding.")
+           "and the unembedding. **Click a cell to open that head.**")
 head_opener(trace, PAGE, "Open this head", default=(int(best[0]), int(best[1])))
 names_by_layer, values = dla.by_layer
 bias = dla.final_bias

@@ -1,8 +1,9 @@
 """Click a cell of a map of heads and that head opens (issues 25 and 26).
 
-The patching map, the detector maps, the head-statistics map and the All heads grid each carry one
-invisible marker per head (Plotly selects scatter points, never heatmap cells). A click selects a
-marker; ui.attention.clicked_head reads back (layer, head), and the page opens that head on One head.
+The patching map, the detector maps, the head-statistics map, the direct-logit-attribution map, the
+knock-out map and the All heads grid each carry one invisible marker per head (Plotly selects scatter
+points, never heatmap cells). A click selects a marker; ui.attention.clicked_head reads back (layer, head),
+and the page opens that head on One head.
 Here: every marker sits on its own head's cell, a selection names that head, and each page, given the
 selection a browser sends, chooses that layer and head (the patching map with its clean prompt as
 the sentence). tests/test_click_maps_browser.py clicks a real cell in Chromium.
@@ -139,6 +140,18 @@ def test_clicking_a_detector_map_opens_that_head(gpt2):
     at = run_page("head_detectors", sentence, gpt2)
     assert_opened(click(at, "head_detectors_sentence_previous_map", 1, 3), 1, 3)
     assert at.session_state["sentence"] == sentence
+
+
+def test_clicking_the_direct_logit_attribution_map_opens_that_head(gpt2):
+    at = run_page("logit_attribution", "the cat sat on the mat and the cat", gpt2)
+    assert "Click a cell to open that head" in texts(at.caption)
+    assert_opened(click(at, "logit_attribution_heads_map", 1, 2), 1, 2)
+
+
+def test_clicking_the_knock_out_map_opens_that_head():
+    at = run_page("head_ablation", "The cat sat on the mat because it was warm.")
+    assert "Click a cell to open that head" in texts(at.caption)
+    assert_opened(click(at, "head_ablation_map_click", 2, 5), 2, 5)
 
 
 def test_clicking_the_patching_map_opens_that_head_on_the_clean_prompt(gpt2):
