@@ -7,7 +7,8 @@ learning rate 3e-3), with the page's probe recorder taking its snapshots. One ta
 - the step (and the seconds) at which the best head's induction score first passes 0.5;
 - the final best score, its head, and the chance score (a head spreading its attention evenly);
 - the phase change found from the recorded numbers (training/induction.phase_change);
-- the wall time of the whole run, beside the time the page promised before the start.
+- the wall time of the whole run, its CPU time (all threads; on a loaded machine the wall time also
+  counts the waits for a core, the CPU time does not), and the time the page promised before the start.
 
 Target (issue 25): a head above 0.5 within the default budget at every seed, in < 60 s on 2 threads.
 `--learned` adds the same runs with a learned position table instead of rotary positions (the setting
@@ -20,6 +21,8 @@ The machine may be shared: expect noise in the times (print the load), not in th
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +31,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")     # the page's calibration, read outside a server
 
 from training.cost import training_cost  # noqa: E402
 from training.induction import (InductionProbeSet, InductionTask, InductionTrainConfig, chance_score,  # noqa: E402
@@ -35,6 +39,8 @@ from training.induction import (InductionProbeSet, InductionTask, InductionTrain
                                 train_induction)
 from training.lm import TrainConfig  # noqa: E402
 from ui.training import calibration  # noqa: E402
+
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
 
 GOAL = 0.5          # an induction head: more than half of its attention on the token after the earlier copy
 SECONDS = 60.0      # the issue's budget for a run a visitor waits for
@@ -55,17 +61,17 @@ def one_run(seed: int, positional: str) -> dict:
     net = new_attention_only(config, seed)
     probe = InductionProbeSet.of(task)
     recorder = induction_recorder(net, task, probe, cfg.steps)
-    start, passed, last = time.perf_counter(), None, None
+    start, cpu, passed, last = time.perf_counter(), time.process_time(), None, None
     for p in train_induction(net, task, cfg, probe, on_step=recorder.on_step):
         last = p
         if passed is None and p.best_score > GOAL:
             passed = p
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     found = phase_change(recorder.steps, recorder.losses(), recorder.statistic())
     final = recorder.statistic()[-1]                                                 # (L, H)
     layer, head = divmod(int(final.argmax()), final.shape[1])
     return dict(seed=seed, positional=positional, passed=passed, score=float(final.max()), head=(layer, head),
-                chance=chance_score(probe), found=found, wall=wall, promised=calibration("induction").seconds(cost),
+                chance=chance_score(probe), found=found, wall=wall, cpu=cpu, promised=calibration("induction").seconds(cost),
                 loss=(recorder.losses()[0], last.repeat_loss), load=load())
 
 
@@ -75,7 +81,7 @@ def row(r: dict) -> str:
     phase = f"{f.start:>4}-{f.end:<4} L{f.layer}H{f.head} {f.score_before:.2f}->{f.score_after:.2f}" if f else "none"
     return (f"{r['positional']:<8}{r['seed']:>4}  {passed}  {r['score']:5.2f} L{r['head'][0]}H{r['head'][1]}"
             f"  {r['chance']:6.3f}  {r['loss'][0]:4.2f}->{r['loss'][1]:4.2f}  {phase:<26}"
-            f"{r['wall']:6.1f} s {r['promised']:6.1f} s  {r['load']}")
+            f"{r['wall']:6.1f} s {r['cpu']:6.1f} s {r['promised']:6.1f} s  {r['load']}")
 
 
 def main() -> None:
@@ -89,16 +95,18 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {cfg.steps} steps of {cfg.batch_size} "
           f"sequences, {InductionTask()}\n")
     print("positions seed  score > 0.5 at    final head  chance  repeat loss  phase change (steps, head)  "
-          "  wall   promised  load")
+          "  wall     CPU   promised  load")
     results = []
     for positional in ("rotary", "learned") if args.learned else ("rotary",):
         for seed in args.seeds:
             results.append(one_run(seed, positional))
             print(row(results[-1]), flush=True)
     rotary = [r for r in results if r["positional"] == "rotary"]
-    ok = all(r["passed"] and r["score"] > GOAL and r["found"] and r["wall"] < SECONDS for r in rotary)
-    print(f"\nTarget (a head > {GOAL} with a phase change named, each run < {SECONDS:.0f} s): "
-          f"{'met at every seed' if ok else 'MISSED'}")
+    formed = all(r["passed"] and r["score"] > GOAL and r["found"] for r in rotary)
+    in_time = all(r["wall"] < SECONDS for r in rotary)
+    print(f"\nA head > {GOAL} with a phase change named: {'at every seed' if formed else 'MISSED'}; "
+          f"every run < {SECONDS:.0f} s wall: {'met' if in_time else 'MISSED'} "
+          f"(CPU {min(r['cpu'] for r in rotary):.1f}-{max(r['cpu'] for r in rotary):.1f} s; load {load()})")
     learned = [r for r in results if r["positional"] == "learned"]
     if learned:
         steps = [r["passed"].step if r["passed"] else None for r in learned]
