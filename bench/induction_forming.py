@@ -71,8 +71,9 @@ def one_run(seed: int, positional: str) -> dict:
     final = recorder.statistic()[-1]                                                 # (L, H)
     layer, head = divmod(int(final.argmax()), final.shape[1])
     return dict(seed=seed, positional=positional, passed=passed, score=float(final.max()), head=(layer, head),
-                chance=chance_score(probe), found=found, wall=wall, cpu=cpu, promised=calibration("induction").seconds(cost),
-                loss=(recorder.losses()[0], last.repeat_loss), load=load())
+                chance=chance_score(probe), found=found, wall=wall, cpu=cpu,
+                promised=calibration("induction").seconds(cost), loss=(recorder.losses()[0], last.repeat_loss),
+                load=load())
 
 
 def row(r: dict) -> str:
