@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from training.induction import (InductionProbeSet, InductionTask, InductionTrainConfig, induction_config,
                                 induction_recorder, induction_targets, measure, new_attention_only, phase_change,
                                 train_induction)
+from training.probe import previous_token_share
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = InductionTask()                       # the page's defaults: 64 symbols, 32 tokens, segments of 3 to 15
@@ -62,12 +63,15 @@ def test_an_induction_head_forms_and_the_phase_change_is_named(formed):
     found = phase_change(steps, losses, scores)
     assert found is not None and found.layer == 1
     assert found.loss_after < found.loss_before - 0.5 and found.score_after > found.score_before + 0.2
-    # The named window is where the loss falls: before it the loss is still near its start, after it near its
-    # end, and the head's score passes one half inside the window, not elsewhere in the run.
+    # The named window is where the loss falls, suddenly: a plateau before it (less than a quarter of the whole
+    # fall), a short window (at most 15 % of the run), and the head's score passes one half inside it.
     fall = losses[0] - losses.min()
-    assert found.loss_before > losses.min() + 0.6 * fall and found.loss_after < losses[0] - 0.6 * fall
+    assert losses[0] - found.loss_before < 0.25 * fall
+    assert found.end - found.start <= 0.15 * steps[-1]
     passed = steps[np.argmax(scores[:, found.layer, found.head] > 0.5)]
     assert found.start < passed <= found.end
+    # The circuit the module describes: layer 0 holds a previous-token head (on the drawn probe sequence).
+    assert previous_token_share(recorder.snapshots[-1].attentions)[0].max() > 0.5
 
 
 def test_the_fixed_offset_shortcut_fails_on_the_real_task():
