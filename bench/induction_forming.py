@@ -21,17 +21,16 @@ The machine may be shared: expect noise in the times (print the load), not in th
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 import time
 from pathlib import Path
 
+import streamlit.logger
 import torch
 
+streamlit.logger.set_log_level("ERROR")      # the page's calibration is read outside a server: no warnings
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")     # the page's calibration, read outside a server
 
 from training.cost import training_cost  # noqa: E402
 from training.induction import (InductionProbeSet, InductionTask, InductionTrainConfig, chance_score,  # noqa: E402
@@ -39,8 +38,6 @@ from training.induction import (InductionProbeSet, InductionTask, InductionTrain
                                 train_induction)
 from training.lm import TrainConfig  # noqa: E402
 from ui.training import calibration  # noqa: E402
-
-logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
 
 GOAL = 0.5          # an induction head: more than half of its attention on the token after the earlier copy
 SECONDS = 60.0      # the budget for a run a visitor waits for
