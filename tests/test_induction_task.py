@@ -13,6 +13,7 @@ from training.induction import (InductionProbeSet, InductionTask, InductionTrain
                                 induction_recorder, induction_targets, measure, new_attention_only, phase_change,
                                 train_induction)
 from training.probe import previous_token_share
+from ui.induction import phase_words
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = InductionTask()                       # the page's defaults: 64 symbols, 32 tokens, segments of 3 to 15
@@ -72,6 +73,10 @@ def test_an_induction_head_forms_and_the_phase_change_is_named(formed):
     assert found.start < passed <= found.end
     # The circuit the module describes: layer 0 holds a previous-token head (on the drawn probe sequence).
     assert previous_token_share(recorder.snapshots[-1].attentions)[0].max() > 0.5
+    # The scrubber names it in words.
+    words = phase_words(recorder)
+    assert f"Phase change between step {found.start:,} and step {found.end:,}" in words
+    assert f"layer 1, head {found.head}" in words
 
 
 def test_the_fixed_offset_shortcut_fails_on_the_real_task():
