@@ -2,7 +2,8 @@
 import streamlit as st
 
 from training.cost import cost_problem, duration, training_cost
-from training.induction import InductionTask, InductionTrainConfig, induction_config, new_attention_only
+from training.induction import (POSITIONS, InductionTask, InductionTrainConfig, induction_config,
+                                new_attention_only)
 from training.lm import TrainConfig
 from training.weights import snapshot
 from ui.frame import require_frame
@@ -11,25 +12,34 @@ from ui.training import calibration, estimate_note
 from ui.widgets import linked
 
 PAGE = require_frame()   # this file's name: its controls' keys start with it
+DEFAULT, TRAIN = InductionTask(), InductionTrainConfig()
 st.markdown("The model has **2 layers of attention and nothing else** (its feed-forward is zeroed and frozen): an "
             "induction head needs a head in layer 0 that passes each token's predecessor along, and a head in "
-            "layer 1 that finds it. For a while the loss barely moves, then it drops **suddenly** as the head "
-            "forms: the *phase change*.")
+            "layer 1 that finds it. For a while the loss on the repeat barely moves, then it drops **suddenly** "
+            "as the head forms: the *phase change*. With these defaults a layer-1 head passes an induction score "
+            f"of {SCORE_GOAL:.0%} at about step 300 (seeds 0 to 4 tried), and the scrubber names the steps.")
 
 c1, c2, c3, c4 = st.columns(4)
-n_symbols = c1.select_slider("Symbols", [16, 32, 64, 128, 256], 64, **linked("symbols"))
-context = c2.select_slider("Sequence length", [16, 24, 32, 48, 64], 32, **linked("context"))
-longest = c3.slider("Longest segment", 2, 31, 15, **linked("longest"))
-shortest = c4.slider("Shortest segment", 2, 31, 3, **linked("shortest"))
+n_symbols = c1.select_slider("Symbols", [16, 32, 64, 128, 256], DEFAULT.n_symbols, **linked("symbols"))
+context = c2.select_slider("Sequence length", [16, 24, 32, 48, 64], DEFAULT.context, **linked("context"))
+longest = c3.slider("Longest segment", 2, 31, DEFAULT.max_len, **linked("longest"))
+shortest = c4.slider("Shortest segment", 2, 31, DEFAULT.min_len, **linked("shortest"))
 c1, c2, c3, c4 = st.columns(4)
 d_model = c1.selectbox("d_model", [32, 64, 96, 128], index=1, **linked("d_model"))
 n_heads = c2.selectbox("Heads per layer", [1, 2, 4, 8], index=2, **linked("heads"))
-steps = c3.number_input("Steps", 50, 5_000, 1_200, step=100, **linked("steps"))
-seed = c4.number_input("Seed", 0, 10_000, 0, **linked("seed"))
-lr = st.select_slider("Peak learning rate", [1e-3, 3e-3, 1e-2], 3e-3, **linked("lr"))
+steps = c3.number_input("Steps", 50, 5_000, TRAIN.steps, step=100, **linked("steps"))
+seed = c4.number_input("Seed", 0, 10_000, TRAIN.seed, **linked("seed"))
+c1, c2 = st.columns(2)
+lr = c1.select_slider("Peak learning rate", [1e-3, 3e-3, 1e-2], TRAIN.lr, **linked("lr"))
+positional = c2.radio("Positions", POSITIONS, horizontal=True, **linked("positions"),
+                      format_func={"rotary": "rotary (RoPE)", "learned": "a learned table"}.get,
+                      help="Rotary positions score a query against a key by their distance alone, so the "
+                           "previous-token head learned at one position holds at all of them. A learned table "
+                           "must learn 'one place back' for each position on its own: the head forms much later "
+                           "(at seed 0 about step 700; at seed 1 not within 1,200 steps).")
 try:
     task = InductionTask(int(n_symbols), int(context), int(shortest), int(longest))
-    config = induction_config(task, int(d_model), int(n_heads))
+    config = induction_config(task, int(d_model), int(n_heads), positional=positional)
     cfg = InductionTrainConfig(steps=int(steps), lr=float(lr), seed=int(seed))
 except ValueError as exc:
     st.error(f"These settings cannot be trained: {exc}")

@@ -42,8 +42,10 @@ def induction_forming(steps: Sequence[int], repeat_loss: Sequence[float], scores
     if phase is not None:
         for row in (1, 2):
             fig.add_vrect(x0=phase[0], x1=phase[1], fillcolor="#fab005", opacity=0.25, line_width=0, row=row, col=1)
-        fig.add_annotation(x=(phase[0] + phase[1]) / 2, y=1.0, yref="paper", text="phase change",
-                           showarrow=False, yanchor="bottom", font=dict(color="#e67700"))
+        # Inside the loss panel, right of the band (where the loss has already fallen): clear of the panel's title.
+        fig.add_annotation(x=phase[1], y=0.95, xref="x", yref="y domain", xanchor="left", yanchor="top",
+                           text=f" phase change: steps {phase[0]:,}–{phase[1]:,}", showarrow=False,
+                           font=dict(color="#e67700"))
     for row in (1, 2):
         fig.add_vline(x=current, line=dict(color="#e03131", width=2), row=row, col=1)
     base_layout(fig, safe(title) if title else None, height=560)
