@@ -19,6 +19,21 @@ def _scan_installed_components_once() -> None:
 _scan_installed_components_once()
 
 
+def _one_torch_thread_per_worker() -> None:
+    """Under `pytest -n N` the N workers already fill the cores; torch's own thread pool (one thread per core by
+    default) would put N × cores threads on them, and small tensor ops then spend their time waiting for each other.
+    Results do not depend on it. The app's frame (ui/frame.py) sets the count on its first page run from
+    ATTENTION_EXPLORER_THREADS, which app servers started by browser tests inherit too."""
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        import torch
+
+        os.environ.setdefault("ATTENTION_EXPLORER_THREADS", "1")
+        torch.set_num_threads(1)
+
+
+_one_torch_thread_per_worker()
+
+
 @pytest.fixture(scope="session")
 def minilm():
     from models import load_model
