@@ -70,6 +70,8 @@ def test_a_pooled_overview_keeps_a_sink_column_and_a_diagonal():
     assert z.shape == (256, 256)
     assert np.allclose(z[1:, 0], 0.5) and np.allclose(np.diag(z)[1:], 0.5)    # both at full strength
     assert np.allclose(z.sum(axis=1), 1.0)                    # rows still sum to 1
+    hover = np.asarray(pooled_overview(weights).data[0].customdata)   # each cell's query and key blocks
+    assert hover[0, 1].tolist() == [0, 3, 4, 7] and hover[255, 255].tolist() == [1020, 1023, 1020, 1023]
 
 
 def test_the_long_context_page_reads_the_whole_text_from_the_summary(long_model):
