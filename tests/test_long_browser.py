@@ -78,13 +78,16 @@ def test_one_head_all_heads_and_long_context_at_4096_tokens(page):
     assert page.locator(".js-plotly-plot .main-svg").count() >= 1               # the pooled overview, drawn
     assert page.locator(".attention-view svg").count() == 1                     # the exact window, drawn
     assert "4096 tokens" in page.inner_text("[data-testid=stMain]")
+    steps = {"One head (the trace included)": time.perf_counter() - start}
 
     open_from_menu(page, "Attention", "attention_grid")
     assert not problems(page), problems(page)
     assert page.locator(".js-plotly-plot .main-svg").count() >= 1
+    steps["All heads"] = time.perf_counter() - start - sum(steps.values())
 
     open_from_menu(page, "Attention", "long_context")
     assert not problems(page), problems(page)
     assert page.locator(".js-plotly-plot .main-svg").count() >= 4
     assert "evenly over the 4,096 tokens" in page.inner_text("[data-testid=stMain]")
-    print(f"three pages at 4,096 tokens in {time.perf_counter() - start:.0f} s (trace included)")
+    steps["Long context"] = time.perf_counter() - start - sum(steps.values())
+    print("; ".join(f"{name} {seconds:.0f} s" for name, seconds in steps.items()), f"load {os.getloadavg()[0]:.1f}")
