@@ -2,11 +2,12 @@
 import pandas as pd
 import streamlit as st
 
+from analysis.long_context import even_distance, even_first_share
 from ui.defaults import pick_layer_and_head
 from ui.frame import require_frame
-from analysis.long_context import even_distance, even_first_share
-from ui.long_context import (concentration_caption, distance_caption, distances_for, first_token_name,
-                             overall_distance_caption, sink_caption, sink_shares, stretch_rows, stretches_for)
+from ui.long_context import (STANDS_OUT, concentration_caption, distance_caption, distances_for,
+                             first_token_name, overall_distance_caption, sink_caption, sink_shares, stretch_rows,
+                             stretches_for)
 from ui.state import current_model_name, current_trace
 from ui.widgets import plot
 from viz.long_context import distance_profile, received_profile, sink_heatmap, sinks_by_layer
@@ -44,7 +45,8 @@ if len(trace) > 256:
 st.subheader(f"Where layer {layer}, head {head} looks in the whole text")
 stretches = stretches_for(trace, layer, head)
 st.markdown(concentration_caption(trace, layer, head, stretches))
-marks = [(s.start, s.stop, str(rank)) for rank, s in enumerate(stretches, start=1)]
+marks = [(s.start, s.stop, str(rank)) for rank, s in enumerate(stretches, start=1)
+         if s.share >= STANDS_OUT * s.even]                                  # only those that stand out
 plot(received_profile(trace.summary.received[layer, head], marks,
                       f"Layer {layer}, head {head}: attention each part of the text receives"),
      f"long_context_received_L{layer}_H{head}")
@@ -54,4 +56,5 @@ st.dataframe(pd.DataFrame(stretch_rows(trace, stretches)), hide_index=True, widt
                             "× even": st.column_config.NumberColumn(
                                 "× even", format="%.1f", help="the share over what even attention would give it")})
 st.caption(f"Model: {model_name}. The busiest stretches leave out the first token and the special tokens "
-           "(sinks that would win every time); the shaded bands in the figure are numbered as in the table.")
+           f"(sinks that would win every time); the figure shades those that get at least {STANDS_OUT}× what even "
+           "attention would give them, numbered as in the table.")

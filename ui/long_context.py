@@ -16,6 +16,7 @@ from ui.state import cached, trace_for
 
 NAMED_STRETCHES = 5   # how many of a head's busiest stretches are shaded and listed
 SINK = 0.5            # a head with at least this share on the first token is counted as a sink
+STANDS_OUT = 1.5     # a stretch with this many times its even share is shaded in the figure
 TEXT_LIMIT = 90       # characters of a stretch's text shown in the table
 
 
@@ -91,11 +92,17 @@ def stretches_for(trace: Trace, layer: int, head: int) -> list[Stretch]:
 
 
 def stretch_text(trace: Trace, stretch: Stretch) -> str:
-    """The piece of the text a stretch covers (cut from the text by the tokenizer's offsets), shortened."""
+    """The piece of the text a stretch covers (cut from the text by the tokenizer's offsets, widened to whole
+    words), shortened."""
     words = [i for i in range(stretch.start, stretch.stop) if not trace.special_mask[i]]
     spans = [trace.offsets[i] for i in words if trace.offsets[i][1] > trace.offsets[i][0]]
     if spans and trace.text:
-        piece = trace.text[spans[0][0]:spans[-1][1]]
+        start, stop = spans[0][0], spans[-1][1]
+        while start > 0 and not trace.text[start - 1].isspace() and start > spans[0][0] - 20:
+            start -= 1                                                        # out to whole words
+        while stop < len(trace.text) and not trace.text[stop].isspace() and stop < spans[-1][1] + 20:
+            stop += 1
+        piece = trace.text[start:stop]
     else:
         piece = " ".join(trace.tokens[stretch.start:stretch.stop])
     piece = " ".join(piece.split())

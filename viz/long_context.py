@@ -61,9 +61,8 @@ def sink_heatmap(first_share: np.ndarray, first_token: str, title: str | None = 
         zmax=1.0, colorbar=dict(title="share", tickformat=".0%"), text=np.round(first_share * 100).astype(int),
         texttemplate="%{text}" if first_share.size <= 400 else None,
         hovertemplate="layer %{y} · head %{x}: %{z:.1%} of its attention on the first token<extra></extra>"))
-    base_layout(fig, title, height=int(min(900, 140 + 26 * n_layers)))
-    fig.update_xaxes(title=f"head (share on the first token, {safe(shorten(first_token, 12))})", dtick=1,
-                     side="top")
+    base_layout(fig, title, height=int(min(900, 170 + 26 * n_layers)))
+    fig.update_xaxes(title=f"head (share on the first token, {safe(shorten(first_token, 12))})", dtick=1)
     fig.update_yaxes(title="layer", dtick=1, autorange="reversed")
     return fig
 
