@@ -37,10 +37,9 @@ distances = distances_for(model_name, trace.text, layer)                     # (
 st.markdown(distance_caption(distances, layer, head, trace))
 plot(distance_profile(distances, range(trace.n_heads), layer, f"Layer {layer}: mean distance looked, by position",
                       even=even_distance(len(trace), trace.causal), chosen=head), f"long_context_distance_L{layer}")
-if len(trace) > 256:
-    st.caption(f"Each point averages about {len(trace) / 256:.0f} neighbouring query positions "
-               "(hover for the numbers). A line on the dotted diagonal looks all the way back to the first token; "
-               "the dashed line is a head that spreads its attention evenly.")
+st.caption((f"Each point averages about {len(trace) / 256:.0f} neighbouring query positions. " if len(trace) > 256
+            else "") + "A line on the dotted diagonal looks all the way back to the first token; the dashed line is "
+           "a head that spreads its attention evenly over what it can see. Hover a line for its numbers.")
 
 st.subheader(f"Where layer {layer}, head {head} looks in the whole text")
 stretches = stretches_for(trace, layer, head)
