@@ -92,11 +92,13 @@ def stretches_for(trace: Trace, layer: int, head: int) -> list[Stretch]:
 
 
 def stretch_text(trace: Trace, stretch: Stretch) -> str:
-    """The piece of the text a stretch covers (cut from the text by the tokenizer's offsets, widened to whole
-    words), shortened."""
+    """The piece of the text a stretch covers (cut from the text by the tokenizer's offsets; a stretch of
+    several tokens widened to whole words), shortened."""
     words = [i for i in range(stretch.start, stretch.stop) if not trace.special_mask[i]]
     spans = [trace.offsets[i] for i in words if trace.offsets[i][1] > trace.offsets[i][0]]
-    if spans and trace.text:
+    if spans and trace.text and len(words) == 1:
+        piece = trace.text[spans[0][0]:spans[0][1]]                          # one token: itself
+    elif spans and trace.text:
         start, stop = spans[0][0], spans[-1][1]
         while start > 0 and not trace.text[start - 1].isspace() and start > spans[0][0] - 20:
             start -= 1                                                        # out to whole words

@@ -52,13 +52,20 @@ def pooled_overview(weights: np.ndarray, positions: Sequence[int] | None = None,
     return fig
 
 
+def percent_cells(shares: np.ndarray) -> list[list[str]]:
+    """Each share as a percent for the cell's text: whole percents, tenths when every share is under 10 %."""
+    digits = 0 if shares.max() >= 0.1 else 1
+    return [[f"{100 * v:.{digits}f}" for v in row] for row in np.asarray(shares, dtype=np.float64)]
+
+
 def sink_heatmap(first_share: np.ndarray, first_token: str, title: str | None = None) -> go.Figure:
     """(L, H) share of each head's attention on the first token: layers down, heads across."""
     first_share = np.asarray(first_share, dtype=np.float32)
     n_layers, n_heads = first_share.shape
     fig = go.Figure(go.Heatmap(
         z=first_share, x=list(range(n_heads)), y=list(range(n_layers)), colorscale=WEIGHT_SCALE, zmin=0.0,
-        zmax=1.0, colorbar=dict(title="share", tickformat=".0%"), text=np.round(first_share * 100).astype(int),
+        zmax=1.0, colorbar=dict(title="share", tickformat=".0%"),
+        text=percent_cells(first_share) if first_share.size <= 400 else None,
         texttemplate="%{text}" if first_share.size <= 400 else None,
         hovertemplate="layer %{y} · head %{x}: %{z:.1%} of its attention on the first token<extra></extra>"))
     base_layout(fig, title, height=int(min(900, 170 + 26 * n_layers)))
