@@ -70,3 +70,16 @@ def test_a_pooled_overview_keeps_a_sink_column_and_a_diagonal():
     assert z.shape == (256, 256)
     assert np.allclose(z[1:, 0], 0.5) and np.allclose(np.diag(z)[1:], 0.5)    # both at full strength
     assert np.allclose(z.sum(axis=1), 1.0)                    # rows still sum to 1
+    hover = np.asarray(pooled_overview(weights).data[0].customdata)   # each cell's query and key blocks
+    assert hover[0, 1].tolist() == [0, 3, 4, 7] and hover[255, 255].tolist() == [1020, 1023, 1020, 1023]
+
+
+def test_the_long_context_page_reads_the_whole_text_from_the_summary(long_model):
+    at = run_page("pages/long_context.py", TEXT, long_model, layer=1, head=2)
+    assert not at.exception and not frame_errors(at)
+    shown = texts(at.markdown)
+    assert "evenly over the 4,096 tokens" in shown and "Over the last 512 queries of layer 1" in shown
+    assert "Layer 1, head 2 puts" in shown and "busiest stretch of 32 tokens" in shown
+    table = at.dataframe[0].value
+    assert len(table) == 5 and all("river" in text or "cat" in text or "mat" in text for text in table["text"])
+    assert len(at.get("plotly_chart")) == 4 and max(figure_bytes(at)) <= 200_000   # curves pooled to 256 points

@@ -60,6 +60,8 @@ GLOSSARY: dict[str, str] = {
                             "scores add up to the change in the output.",
     "AOPC / comprehensiveness": "ERASER's faithfulness test: delete an explanation's top tokens and see how "
                                 "far the output drops (comprehensiveness), or keep only them (sufficiency).",
+    "attention distance": "How many positions away a head's attention lands, on average: Σ_k w_ik |i − k| for "
+                          "query i. Small for a head that reads its neighbours, large for one that looks far back.",
     "PCA": "A projection onto the few directions along which vectors vary most, to draw a high-dimensional "
            "space in 2-D or 3-D.",
     "cosine similarity": "How closely two vectors point the same way: 1 the same direction, 0 unrelated, −1 "
@@ -77,6 +79,7 @@ PAGE_TERMS: dict[str, list[str]] = {
     "pages/attention_aggregate.py": ["attention head", "residual stream", "rollout", "attention flow"],
     "pages/query_key.py": ["query, key, value (Q, K, V)", "÷√d_head", "PCA"],
     "pages/head_stats.py": ["attention head", "sink", "softmax"],
+    "pages/long_context.py": ["attention head", "sink", "attention distance"],
     "pages/step_tokens.py": ["token"],
     "pages/step_embeddings.py": ["token", "embedding", "RoPE (rotary positions)", "LayerNorm / RMSNorm",
                                  "cosine similarity"],

@@ -114,6 +114,12 @@ HEADERS: dict[str, tuple[str, str | None]] = {
         "Type a sentence in the sidebar and watch a real transformer read it. Every number is the real model's "
         'number.',
     ),
+    "long_context": (
+        '📜 Long context',
+        'A long text through every head at once: which heads park their attention on the **first token** (a '
+        '*sink*), how **far back** each head looks as the text goes on, and which **stretches of the text** one '
+        'head reads most. It works the same on a sentence and on 4,096 tokens.',
+    ),
     "logit_attribution": (
         '🧾 Direct logit attribution',
         'The last residual stream is a **sum** of what every part of the model wrote into it: the embeddings, '

@@ -29,6 +29,9 @@ SECTIONS: dict[str, list[tuple[str, str, str, str]]] = {
         ("pages/head_stats.py", "Head statistics", "📊",
          "Entropy, distance and where each head looks ([CLS], [SEP], previous, next, itself): find the "
          "previous-token heads and the sinks."),
+        ("pages/long_context.py", "Long context", "📜",
+         "For a whole long text: attention sinks on the first token, how far each head looks by position, and "
+         "the stretches of text one head reads most."),
         ("pages/corpus_stats.py", "Corpus head statistics", "📚",
          "Every head's statistics over many sentences (a corpus), as mean ± spread, on Ray or in-process; "
          "the sentences where a head is most and least typical."),
