@@ -133,16 +133,19 @@ def pick_query(trace: Trace, layer: int, head: int, rng: np.random.Generator,
     scores = trace.head(layer, head).scores                        # (T, T), -inf where hidden
     weights = np.asarray(trace.head(layer, head).weights, dtype=np.float64)
     visible = np.isfinite(scores)                                    # (T, T)
-    row = np.where(visible, weights, -1.0)                           # hidden keys sort last
-    ordered = np.sort(row, axis=1)                                   # (T, T) ascending
+    row = np.where(visible, weights, -1.0)                           # hidden keys rank last
     top = np.argmax(row, axis=1)                                     # (T,)
+    rows = np.arange(len(row))
+    first = row[rows, top]                                           # (T,) the strongest key's weight
+    row[rows, top] = -np.inf
+    second = row.max(axis=1)                                         # (T,) the runner-up (no full sort: 4,096² rows)
     sees_enough = visible.sum(axis=1) >= MIN_CHOICES
     if not sees_enough.any():
         return None
     word = whole_words(trace)
     word_query = sees_enough & word
     word_answer = word_query & word[top]
-    clear = word_answer & (ordered[:, -1] - ordered[:, -2] >= CLEAR_MARGIN)
+    clear = word_answer & (first - second >= CLEAR_MARGIN)
     in_view = np.ones(len(trace.tokens), dtype=bool)
     if shown is not None:
         in_view[:] = False
