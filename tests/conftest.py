@@ -5,18 +5,10 @@ import os
 
 import pytest
 
-
-def _scan_installed_components_once() -> None:
-    """Every AppTest run rescans the metadata of every installed distribution (about 400 of them) for Streamlit
-    components: about 1.8 s per page run, over a thousand runs. The installed packages cannot change during a test
-    session, so the scan is done once per process and its answer reused; the running app scans once at start-up."""
-    from streamlit.components.v2 import manifest_scanner
-
-    found = manifest_scanner.scan_component_manifests()
-    manifest_scanner.scan_component_manifests = lambda max_workers=None: list(found)
+from page_helpers import scan_components_once
 
 
-_scan_installed_components_once()
+scan_components_once()   # page_helpers: once per process, as a running server does
 
 
 def _one_torch_thread_per_worker() -> None:

@@ -9,6 +9,22 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def scan_components_once() -> None:
+    """Every AppTest run rescans the metadata of every installed distribution (about 400 of them) for Streamlit
+    components: about 1.8 s per page run on a loaded machine. A running server scans once at start-up; the installed
+    packages cannot change within one test or bench process, so the scan is done once and its answer reused."""
+    from streamlit.components.v2 import manifest_scanner
+
+    if getattr(manifest_scanner.scan_component_manifests, "scanned_once", False):
+        return
+    found = manifest_scanner.scan_component_manifests()
+
+    def scanned(max_workers=None):
+        return list(found)
+    scanned.scanned_once = True
+    manifest_scanner.scan_component_manifests = scanned
+
+
 def run_page(page: str, sentence: str | None = None, model: str | None = None, timeout: int = 300,
              **state) -> AppTest:
     """Run `page` ("step_head" or "pages/step_head.py"); `model`, a folder, is added to the picker and chosen."""

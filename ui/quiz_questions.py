@@ -131,14 +131,14 @@ def pick_query(trace: Trace, layer: int, head: int, rng: np.random.Generator,
     then a query among them.
     None when no query sees three keys."""
     scores = trace.head(layer, head).scores                        # (T, T), -inf where hidden
-    weights = np.asarray(trace.head(layer, head).weights, dtype=np.float64)
+    weights = np.asarray(trace.head(layer, head).weights)
     visible = np.isfinite(scores)                                    # (T, T)
-    row = np.where(visible, weights, -1.0)                           # hidden keys rank last
+    row = np.where(visible, weights, weights.dtype.type(-1))         # hidden keys rank last; one float32 copy
     top = np.argmax(row, axis=1)                                     # (T,)
     rows = np.arange(len(row))
-    first = row[rows, top]                                           # (T,) the strongest key's weight
+    first = row[rows, top].astype(np.float64)                        # (T,) the strongest key's weight
     row[rows, top] = -np.inf
-    second = row.max(axis=1)                                         # (T,) the runner-up (no full sort: 4,096² rows)
+    second = row.max(axis=1).astype(np.float64)                      # (T,) the runner-up (no full sort: 4,096² rows)
     sees_enough = visible.sum(axis=1) >= MIN_CHOICES
     if not sees_enough.any():
         return None
