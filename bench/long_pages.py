@@ -75,7 +75,8 @@ def main() -> None:
         longs.append(time.perf_counter() - start)
         sizes.append(largest_json(at))
     print(f"One head, head change (a rerun of the same session, new head): "
-          f"median {statistics.median(changes) * 1000:.0f} ms wall, {statistics.median(change_cpu) * 1000:.0f} ms CPU (target <= 300 ms)")
+          f"median {statistics.median(changes) * 1000:.0f} ms wall, "
+          f"{statistics.median(change_cpu) * 1000:.0f} ms CPU (target <= 300 ms)")
     print(f"All heads after the trace exists: median {statistics.median(grids) * 1000:.0f} ms (target <= 2 s)")
     print(f"Long context, head change (a layer's curves recomputed when new): median "
           f"{statistics.median(longs) * 1000:.0f} ms")
