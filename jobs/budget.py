@@ -46,10 +46,10 @@ class JobEstimate:
     def within_budget(self) -> bool:
         return self.peak_bytes <= self.budget_bytes
 
-    def describe(self) -> str:
-        """One sentence for the person about to start the job."""
+    def describe(self, where: str = "the server's memory") -> str:
+        """One sentence for the person about to start the job (`where` the memory is taken)."""
         mb = lambda n: f"{n / 1e6:,.0f} MB"                              # noqa: E731
-        text = (f"Needs about {mb(self.peak_bytes)} of the server's memory while it runs: one passage at a "
+        text = (f"Needs about {mb(self.peak_bytes)} of {where} while it runs: one passage at a "
                 f"time (up to {self.longest_tokens:,} tokens) and {self.passages:,} small results")
         if self.within_budget:
             return text + f", within the per-job budget of {mb(self.budget_bytes)}."

@@ -107,6 +107,8 @@ def test_the_page_draws_thousands_of_points_light_and_coloured_by_token():
     at = run_page("corpus_qk", corpus_qk_source="Paste text", corpus_qk_paste="\n".join(texts),
                   corpus_qk_go=True, corpus_qk_colour="token", corpus_qk_points=500)
     assert not at.exception, at.exception
+    said = " ".join(c.value for c in at.caption)                # its memory, said before the job started
+    assert "of the server's memory while it runs" in said and "within the per-job budget of 400 MB" in said
     charts = at.get("plotly_chart")
     assert len(charts) == 1
     spec = charts[0].proto.spec
