@@ -50,7 +50,8 @@ class JobEstimate:
         """One sentence for the person about to start the job (`where` the memory is taken)."""
         mb = lambda n: f"{n / 1e6:,.0f} MB"                              # noqa: E731
         text = (f"Needs about {mb(self.peak_bytes)} of {where} while it runs: one passage at a "
-                f"time (up to {self.longest_tokens:,} tokens) and {self.passages:,} small results")
+                f"time (up to {self.longest_tokens:,} tokens) and {self.passages:,} small result"
+                + ("" if self.passages == 1 else "s"))
         if self.within_budget:
             return text + f", within the per-job budget of {mb(self.budget_bytes)}."
         return text + (f", over the per-job budget of {mb(self.budget_bytes)} even one head at a time: "
