@@ -22,7 +22,8 @@ import numpy as np
 
 from core import Trace
 
-from .detectors import duplicate_token_scores, previous_token_scores, sentence_induction_scores, sink_scores
+from .budget import FLOAT32, batch_size, block_bytes, chunks, job_budget_bytes
+from .detectors import duplicate_token_pattern, induction_pattern, pattern_scores, previous_token_pattern
 from .head_stats import STATISTICS, special_masks, head_statistics
 
 # The head detectors (analysis/detectors.py), measured on every sentence like the statistics above:
@@ -51,19 +52,72 @@ def key_masks(tokens: Sequence[str], special_mask: Sequence[bool]) -> tuple[np.n
     return opening, special & ~opening
 
 
-def detector_values(trace: Trace) -> dict[str, np.ndarray]:
-    """Each detector's (layers, heads) score on one sentence: the head detectors page's measures."""
-    return {"previous_token": previous_token_scores(trace), "duplicate_token": duplicate_token_scores(trace),
-            "induction": sentence_induction_scores(trace), "sink": sink_scores(trace, "first")}
+def sentence_fixed_bytes(config, t: int, n_heads: int = 0, d_model: int = 0) -> int:
+    """Bytes one sentence's statistics need whatever the chunk: the layer recomputed from the trace
+    (every intermediate of one block: analysis/budget.block_bytes for `config`; without one, a
+    standard block of n_heads and d_model with d_ff = 4 d_model), the three detector patterns
+    (float64) with the transient tables that build them, and the |i - k| distances."""
+    if config is not None:
+        layer = block_bytes(config, t)
+    else:                                             # q, k, v, head_out; scores, weights, softmax; FFN
+        layer = (4 * t * d_model + 3 * n_heads * t * t + 8 * t * d_model + 8 * t * d_model) * FLOAT32
+    return layer + 6 * t * t * 8 + 2 * t * t * FLOAT32
 
 
-def sentence_values(trace: Trace) -> np.ndarray:
-    """(statistics, layers, heads) float32: every statistic and detector of every head on one sentence."""
-    weights = trace.attentions                                              # (L, H, T, T)
-    stats = head_statistics(weights, *key_masks(trace.tokens, trace.special_mask))
-    detectors = detector_values(trace)
-    return np.stack([detectors[name] if name in DETECTORS else stats.get(name)
-                     for name in NAMES]).astype(np.float32)                 # (S, L, H)
+def head_bytes(t: int) -> int:
+    """Bytes per head of a chunk: its weights as float64 for the detectors (8 T²) and the statistics'
+    float32 temporaries (at most two T × T at once, 8 T²), with room for one more float64 table."""
+    return 24 * t * t
+
+
+def statistics_chunk(config, t: int, budget: int | None = None, n_heads: int = 0, d_model: int = 0) -> int:
+    """Heads measured at once at t tokens so one sentence's work stays within the per-job budget
+    (default $ATTENTION_EXPLORER_JOB_MB); at least one head."""
+    budget = job_budget_bytes() if budget is None else int(budget)
+    heads = config.n_heads if config is not None else n_heads
+    fixed = sentence_fixed_bytes(config, t, n_heads, d_model)
+    return batch_size(head_bytes(t), max(1, budget - fixed), most=heads)
+
+
+def sentence_bytes(config, t: int, budget: int | None = None) -> int:
+    """Peak bytes of one sentence's statistics at t tokens with the chunk the budget allows: over the
+    budget only when one head at a time still does not fit (a very long text on a large model)."""
+    return sentence_fixed_bytes(config, t) + statistics_chunk(config, t, budget) * head_bytes(t)
+
+
+def sentence_values(trace: Trace, budget: int | None = None, config=None) -> np.ndarray:
+    """(statistics, layers, heads) float32: every statistic and detector of every head on one sentence
+    (the Head statistics and Head detectors pages' measures).
+
+    One layer at a time, recomputed from the trace and let go after (not kept in the layer cache), and
+    a chunk of heads at a time within the per-job budget (statistics_chunk): stacking every layer's
+    weights took L · H · T² floats and several temporaries of that size (about 0.4 GB for one 512-token
+    MiniLM sentence). The numbers do not depend on the chunks: every head is measured on its own.
+    config: the model's TransformerConfig, for the estimate (without it, a standard block's)."""
+    t, n_layers, n_heads = len(trace), trace.n_layers, trace.n_heads
+    opening, closing = key_masks(trace.tokens, trace.special_mask)
+    patterns = {"previous_token": previous_token_pattern(t), "duplicate_token": duplicate_token_pattern(trace.ids),
+                "induction": induction_pattern(trace.ids)}                    # (T, T) float64 each
+    first = np.zeros(t, dtype=bool)
+    first[0] = True
+    out = np.zeros((len(NAMES), n_layers, n_heads), dtype=np.float32)      # (S, L, H)
+    parts = chunks(n_heads, statistics_chunk(config, t, budget, n_heads, trace.resid.shape[-1]))
+    for layer in range(n_layers):
+        weights = trace.recompute_layer(layer).weights                     # (H, T, T) float32
+        for part in parts:
+            heads = slice(part.start, part.stop)
+            w = weights[heads]                                              # (h, T, T)
+            stats = head_statistics(w[None], opening, closing)              # each field (1, h)
+            for name in STATISTICS:
+                out[NAMES.index(name), layer, heads] = stats.get(name)[0]
+            w64 = np.asarray(w, dtype=np.float64)                           # (h, T, T)
+            for name, pattern in patterns.items():
+                out[NAMES.index(name), layer, heads] = pattern_scores(w64[None], pattern)[0]
+            if t >= 2:             # the sink: mean attention of each query but the first on the first token
+                out[NAMES.index("sink"), layer, heads] = w64[:, 1:][..., first].sum(-1).mean(-1)
+            del w64
+        del weights
+    return out
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,7 +22,7 @@ import numpy as np
 from core import Trace
 
 from .corpus_search import check_head
-from .qk_space import head_qk, qk_space
+from .qk_space import qk_space
 
 DEFAULT_POINTS = 2_000     # tokens drawn: 4,000 markers, a few hundred kB in the browser
 MAX_POINTS = 5_000         # beyond this a scatter of tokens is a blur and the page gets heavy
@@ -52,7 +52,8 @@ def sentence_qk(trace: Trace, layer: int, head: int, keep: int, seed: int = 0,
                 skip_special: bool = True) -> SentenceQK:
     """The queries and keys of up to `keep` sampled tokens of one sentence at (layer, head)."""
     check_head(trace, layer, head)
-    q, k = head_qk(trace, layer, head)                                   # (T, d_head) each
+    one = trace.head(layer, head)           # one head recomputed (not the layer's H): the corpus job's memory
+    q, k = one.q, one.k                                                  # (T, d_head) each, as head_qk gives
     positions = sample_positions(trace.text, len(trace.tokens), keep, seed,
                                  trace.special_mask if skip_special else None)
     return SentenceQK(positions, tuple(trace.tokens[i] for i in positions),

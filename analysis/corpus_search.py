@@ -34,7 +34,7 @@ from core import Trace
 def head_queries(trace: Trace, layer: int, head: int) -> np.ndarray:
     """(T, d_head): every token's query at one head, as the scores use it (rotated in RoPE models)."""
     check_head(trace, layer, head)
-    return np.asarray(trace.layers[layer].q[head], dtype=np.float32)
+    return np.asarray(trace.head(layer, head).q, dtype=np.float32)     # one head recomputed, not the layer
 
 
 NEAR = 8        # offsets −NEAR..+NEAR each keep their own bin; further ones are pooled
@@ -66,7 +66,7 @@ def sink_keys(trace: Trace) -> np.ndarray:
 def head_profiles(trace: Trace, layer: int, head: int) -> np.ndarray:
     """(T, len(BINS)): every token's attention row at one head, pooled by relative position."""
     check_head(trace, layer, head)
-    return pattern_profiles(trace.layers[layer].weights[head], sink_keys(trace))
+    return pattern_profiles(trace.head(layer, head).weights, sink_keys(trace))   # one head's T × T, not H
 
 
 def check_head(trace: Trace, layer: int, head: int) -> None:

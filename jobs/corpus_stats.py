@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from analysis.budget import job_budget_bytes
 from analysis.corpus import CorpusStats, combine
 from models import LoadedModel, load_model
 
@@ -31,7 +32,8 @@ def default_workers() -> int:
 def corpus_head_stats(model: str | LoadedModel, texts: Sequence[str], engine: str = "ray",
                       address: str | None = None, workers: int | None = None, batch_size: int = 16,
                       progress: Progress | None = None, cancelled: Cancelled | None = None,
-                      timings: dict | None = None, threads: int | None = None) -> CorpusStats:
+                      timings: dict | None = None, threads: int | None = None,
+                      budget: int | None = None) -> CorpusStats:
     """Per-head statistics (mean and spread, L×H) and per-sentence values for `texts`.
 
     model: a name load_model knows ("minilm", a folder) or a LoadedModel (Ray workers reload it by
@@ -39,11 +41,14 @@ def corpus_head_stats(model: str | LoadedModel, texts: Sequence[str], engine: st
     total) is called as sentences finish; cancelled() returning True stops the job (JobCancelled).
     threads: torch threads of an in-process run (None: the process's setting). Ray workers use one
     each; at equal thread counts the two engines agree bit for bit, else to float32 rounding (~2e-6).
+    budget: bytes one sentence's work may take, in this process or in each worker (default
+    $ATTENTION_EXPLORER_JOB_MB, read here and sent to the workers); see jobs/budget.py.
     """
     texts = list(texts)
     name = model.name if isinstance(model, LoadedModel) else str(model)
     rows, used, note = run_corpus_job(model, texts, engine, address, workers, batch_size, progress, cancelled,
-                                      timings, threads)
+                                      timings, threads, task_args={"budget": job_budget_bytes() if budget is None
+                                                                   else int(budget)})
     kept = [(text, row) for text, row in zip(texts, rows) if row is not None]
     skipped = len(texts) - len(kept)
     if skipped:

@@ -57,11 +57,17 @@ def traces_of(model, texts: Sequence[str]):
             yield None
 
 
-def stats_of_texts(model, texts: Sequence[str]) -> list[Row]:
-    """Each text's head statistics with one loaded model (the work inside a worker, and locally)."""
+def stats_of_texts(model, texts: Sequence[str], budget: int | None = None) -> list[Row]:
+    """Each text's head statistics with one loaded model (the work inside a worker, and locally),
+    one sentence at a time, each within `budget` bytes (default $ATTENTION_EXPLORER_JOB_MB)."""
+    from analysis.budget import job_budget_bytes
     from analysis.corpus import sentence_values
 
-    return [None if trace is None else (sentence_values(trace), len(trace.tokens))
+    from .budget import work_budget
+
+    budget = job_budget_bytes() if budget is None else int(budget)
+    return [None if trace is None else (sentence_values(trace, work_budget(model.config, len(trace), budget),
+                                                        model.config), len(trace.tokens))
             for trace in traces_of(model, texts)]
 
 

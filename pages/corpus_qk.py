@@ -2,11 +2,10 @@
 import streamlit as st
 
 from analysis.corpus_qk import DEFAULT_POINTS, MAX_POINTS
-from jobs import corpus_hash
-from ui.corpus import MAX_SEARCH_SENTENCES, choose_corpus
+from ui.corpus import MAX_SEARCH_SENTENCES, choose_corpus, qk_space
 from ui.defaults import pick_layer_and_head
 from ui.frame import require_frame
-from ui.state import cached, current_model_name, current_trace, get_model
+from ui.state import current_model_name, current_trace
 from ui.widgets import linked, plot
 from viz.corpus import corpus_qk_figure
 
@@ -29,15 +28,7 @@ if not st.toggle(f"Draw {len(texts)} passages", **linked("go"),
     st.caption(f"Corpus: {described}.")
     st.stop()
 
-
-def compute():
-    from jobs.corpus_qk import corpus_qk
-
-    return corpus_qk(get_model(model_name), texts, layer, head, engine="local", max_points=points)
-
-
-space, note = cached(("corpus_qk", model_name, corpus_hash(texts), layer, head, points), compute,
-                     f"Reading {len(texts)} passages at layer {layer}, head {head}…")
+space, note = qk_space(model_name, texts, layer, head, points)   # a job of the server's queue, once per server
 frequent = space.frequent_tokens(10)
 fig = corpus_qk_figure(space, colour_by, frequent, f"Layer {layer}, head {head}: {len(space):,} corpus tokens")
 plot(fig, f"corpus_qk_L{layer}_H{head}")

@@ -77,3 +77,45 @@ def test_detector_scores_do_not_depend_on_the_chunks_and_equal_every_layer_stack
     np.testing.assert_allclose(sink_scores(trace, budget=1), sinks, rtol=1e-6, atol=1e-9)
     assert detector_chunk(12, 512, 1) == 1 and detector_chunk(12, 512, 10 ** 12) == 12
     assert detector_chunk(12, 2048, 400_000_000) < 12                  # long texts: a few heads at a time
+
+
+def test_a_corpus_job_of_long_passages_stays_within_the_budget_and_says_so_before_it_starts(minilm):
+    """Corpus head statistics over 512-token MiniLM passages with a 120 MB budget: the estimate made
+    before the job fits the budget, the process's peak stays within it (every layer's weights stacked
+    with their temporaries took ~0.3 GB a passage), and the values equal those of unchunked heads."""
+    from analysis.corpus import sentence_values
+    from jobs import corpus_head_stats
+    from jobs.budget import estimate_for
+
+    budget = 120_000_000
+    passages = [" ".join([f"the {animal} sat on the mat near the old river and saw a friend."] * 45)
+                for animal in ("cat", "dog", "fox")]                       # each cut at 512 tokens
+    before = estimate_for(minilm, passages, "stats", budget)
+    assert before.longest_tokens == 512 and before.within_budget, before.describe()
+    assert "within the per-job budget of 120 MB" in before.describe()
+    assert 6 * 12 * 512 * 512 * 4 * 4 > 2 * budget                          # every layer stacked: > 2 budgets
+    minilm.trace("warm up")                                                 # first-call allocations not counted
+    growth = peak_growth(lambda: corpus_head_stats(minilm, passages, engine="local", budget=budget))
+    assert growth < budget, f"grew {growth / 1e6:.0f} MB for a {budget / 1e6:.0f} MB budget"
+    assert growth < 1.5 * before.peak_bytes                                 # the estimate is not far off
+    trace = minilm.trace(passages[0][:400])
+    np.testing.assert_allclose(sentence_values(trace, budget=1, config=minilm.config),
+                               sentence_values(trace, budget=10 ** 12, config=minilm.config), rtol=1e-6, atol=1e-7)
+
+
+def test_the_estimate_grows_with_the_passages_not_with_the_corpus(minilm):
+    """Ten times the passages add only their small result rows; a longer passage costs more; a corpus of
+    8,000-token passages on MiniLM is bounded by the 512 tokens it reads."""
+    from jobs.budget import estimate_for
+
+    short = ["The cat sat on the mat."] * 100
+    small, large = estimate_for(minilm, short, budget=400_000_000), estimate_for(minilm, short * 10,
+                                                                                budget=400_000_000)
+    assert large.passage_bytes == small.passage_bytes
+    assert large.result_bytes == 10 * small.result_bytes < 50_000_000
+    huge = estimate_for(minilm, ["word " * 2000], budget=400_000_000)
+    assert huge.longest_tokens == 512 and huge.passage_bytes > small.passage_bytes
+    one_head = estimate_for(minilm, ["word " * 2000], "head", budget=400_000_000, per_passage=10)
+    assert one_head.peak_bytes < huge.peak_bytes
+    tiny = estimate_for(minilm, ["word " * 2000], budget=1)
+    assert not tiny.within_budget and "even one head at a time" in tiny.describe()

@@ -29,7 +29,7 @@ from jobs.store import HEAD_STATS
 from ui import url
 from ui.attention import open_head
 from ui.head_choice import HEAD, LAYER, choose, explicit
-from ui.jobs import queue_place
+from ui.jobs import is_ready, queue_place
 from ui.jobs import run_job as run_queued
 from ui.library import listed_models
 from ui.state import get_model, use_sentence
@@ -178,8 +178,22 @@ def _run_child(model_name: str, texts: list[str], bar: Bar, engine: str = "ray")
                     child.kill()
 
 
+def memory_estimate(model_name: str, texts: list[str], kind: str = "stats", per_passage: int = 0,
+                    where: str = "the server's memory") -> str:
+    """What a corpus job will take in memory, said before it starts (jobs/budget.py): one passage at a
+    time within the per-job budget, plus the small results. '' for a model the estimate cannot read."""
+    from jobs.budget import estimate_for
+
+    model = get_model(model_name)
+    if not hasattr(model, "config") or not hasattr(model, "tokenizer"):
+        return ""
+    return estimate_for(model, texts, kind, per_passage=per_passage).describe(where)
+
+
 def run_job(model_name: str, texts: list[str], key: str, engine: str) -> CorpusStats | None:
     """Run the job with a progress bar, time left and Cancel; store the result. None: cancelled or failed."""
+    st.caption(memory_estimate(model_name, texts, where="each Ray worker's memory" if engine == "ray"
+                               else "the server's memory"))
     st.button("Cancel", key="corpus_cancel", icon=":material/stop:")   # a click stops this run (see top)
     with queue_place("Corpus head statistics", st.empty()) as report:    # the server's one line (ui/jobs.py)
         return _run_in_slot(model_name, texts, key, engine, report)
@@ -230,9 +244,27 @@ def query_index(model_name: str, texts: list[str], layer: int, head: int, kind: 
     """(QueryIndex or PatternIndex, covered) for one head of the corpus, once per server (bounded in bytes)."""
     from jobs.corpus_search import corpus_query_index
 
-    return run_queued(("corpus_" + kind, model_name, corpus_hash(texts), layer, head),
+    key = ("corpus_" + kind, model_name, corpus_hash(texts), layer, head)
+    if not is_ready(key):
+        st.caption(memory_estimate(model_name, texts, "head"))
+    return run_queued(key,
                       lambda progress: corpus_query_index(get_model(model_name), texts, layer, head, kind=kind,
                                                           progress=lambda done, total: progress(done / max(total, 1))),
+                      f"Reading {len(texts)} passages at layer {layer}, head {head}")
+
+
+def qk_space(model_name: str, texts: list[str], layer: int, head: int, points: int):
+    """(CorpusQK, note): one head's query–key space over the corpus, in this process, once per server, as a
+    job of the server's one queue (place in line, progress, Cancel), its memory said before it starts."""
+    from analysis.corpus_qk import per_sentence_budget
+    from jobs.corpus_qk import corpus_qk
+
+    key = ("corpus_qk", model_name, corpus_hash(texts), layer, head, points)
+    if not is_ready(key):
+        st.caption(memory_estimate(model_name, texts, "head", per_sentence_budget(len(texts), points)))
+    return run_queued(key, lambda progress: corpus_qk(get_model(model_name), texts, layer, head, engine="local",
+                                                      max_points=points,
+                                                      progress=lambda done, total: progress(done / max(total, 1))),
                       f"Reading {len(texts)} passages at layer {layer}, head {head}")
 
 
