@@ -8,11 +8,14 @@ fresh tab of the same browser (what a person does with a shared link or a middle
 
   * html      the page's HTML and Streamlit's code loaded (DOMContentLoaded);
   * socket    Streamlit's websocket open;
+  * run       the server started the script run (its first message; "runs" counts them: a rerun costs twice);
   * figure    the figure's message arrived (the largest websocket frame: its size is printed);
+  * finished  the script run ended (Streamlit's script_finished message);
+  * plotly_js Plotly's code (Streamlit loads it lazily, on the first chart) was read from the browser's cache;
   * drawn     every heatmap of the first Plotly figure painted (the grid is drawn): the time reported.
 
-Between "socket" and "figure" the server runs the script (the frame, the page, the figure's JSON);
-between "figure" and "drawn" the browser parses the message and Plotly draws. The target (issue 26):
+Between "run" and "figure" the server runs the script up to the chart (the frame, the page, the figure's
+JSON); between "figure" and "drawn" the browser loads Plotly's code, parses the message and Plotly draws. The target (issue 26):
 All heads at 141 tokens drawn in under 1.5 s. Median of the repeats; the machine may be shared
 (the load average is printed), so compare runs made one after the other.
 """
@@ -61,18 +64,44 @@ def start_server(port: int) -> subprocess.Popen:
     raise SystemExit("the server did not start")
 
 
+def message_kind(payload) -> str:
+    """The kind of one of Streamlit's websocket messages (a ForwardMsg): "new_session" starts a script
+    run, "script_finished" ends it, "delta" is an element."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    try:
+        return ForwardMsg.FromString(payload).WhichOneof("type") or ""
+    except Exception:          # a text frame or anything not a ForwardMsg
+        return ""
+
+
 def one_new_tab(context, url: str) -> dict:
     """Open url in a fresh tab and time its milestones (seconds from the click)."""
     tab = context.new_page()
     frames: list[tuple[float, int]] = []
-    marks: dict[str, float] = {}
+    marks: dict[str, float] = {"runs": 0}
     start = time.perf_counter()
+
+    def on_frame(payload) -> None:
+        now = time.perf_counter() - start
+        frames.append((now, len(payload)))
+        kind = message_kind(payload) if isinstance(payload, bytes) else ""
+        if kind == "new_session":
+            marks["runs"] += 1
+            marks.setdefault("run", now)
+        elif kind == "script_finished":
+            marks["finished"] = now
 
     def on_socket(socket) -> None:
         marks.setdefault("socket", time.perf_counter() - start)
-        socket.on("framereceived", lambda payload: frames.append((time.perf_counter() - start, len(payload))))
+        socket.on("framereceived", on_frame)
+
+    def on_script(request) -> None:
+        if "PlotlyChart" in request.url:
+            marks.setdefault("plotly_js", time.perf_counter() - start)
 
     tab.on("websocket", on_socket)
+    tab.on("requestfinished", on_script)
     tab.on("domcontentloaded", lambda _: marks.setdefault("html", time.perf_counter() - start))
     tab.goto(url, wait_until="commit")
     tab.wait_for_function(DRAWN, timeout=120_000, polling="raf")
@@ -81,6 +110,8 @@ def one_new_tab(context, url: str) -> dict:
     marks["figure"], marks["figure_bytes"] = biggest
     marks["all_bytes"] = sum(size for _, size in frames)
     tab.wait_for_function(SETTLED, timeout=120_000, polling=400)       # let the run end before the tab closes
+    marks.setdefault("plotly_js", float("nan"))
+    marks.setdefault("finished", float("nan"))
     tab.close()
     return marks
 
@@ -113,7 +144,8 @@ def main() -> None:
                 marks = one_new_tab(context, url)
                 runs.append(marks)
                 print(f"run {i + 1}: " + ", ".join(
-                    f"{k} {v / 1e6:.2f} MB" if k.endswith("bytes") else f"{k} {v:.2f} s" for k, v in marks.items()),
+                    f"{k} {v / 1e6:.2f} MB" if k.endswith("bytes") else f"{k} {v:.0f}" if k == "runs"
+                    else f"{k} {v:.2f} s" for k, v in marks.items()),
                     flush=True)
             browser.close()
     finally:
@@ -121,8 +153,10 @@ def main() -> None:
         server.wait(timeout=30)
     median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     print(f"{args.page}, {args.tokens} tokens, new tab, median of {len(runs)}: "
-          f"html {median['html']:.2f} s, socket {median['socket']:.2f} s, figure message {median['figure']:.2f} s "
+          f"html {median['html']:.2f} s, socket {median['socket']:.2f} s, run {median['run']:.2f} s "
+          f"({median['runs']:.0f} run(s)), figure message {median['figure']:.2f} s "
           f"({median['figure_bytes'] / 1e6:.2f} MB of {median['all_bytes'] / 1e6:.2f} MB), "
+          f"script finished {median['finished']:.2f} s, Plotly's code {median['plotly_js']:.2f} s, "
           f"drawn {median['drawn']:.2f} s  (load average {os.getloadavg()[0]:.1f})")
 
 
