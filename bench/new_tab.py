@@ -4,16 +4,22 @@
 
 Starts `streamlit run app.py`, opens the page once with the sentence in the link (the trace is computed
 and cached, Plotly's code is in the browser's cache), then opens it again `--repeat` times, each in a
-fresh tab of the same browser (what a person does with a shared link or a middle click), and times:
+fresh tab of the same browser (what a person does with a shared link or a middle click), in turn in a
+fresh private profile (Playwright's default) and in a profile kept on disk (a person's browser), and times:
 
   * html      the page's HTML and Streamlit's code loaded (DOMContentLoaded);
   * socket    Streamlit's websocket open;
+  * run       the server started the script run (its first message; "runs" counts them: a rerun costs twice);
   * figure    the figure's message arrived (the largest websocket frame: its size is printed);
-  * drawn     every heatmap of the first Plotly figure painted (the grid is drawn): the time reported.
+  * finished  the script run ended (Streamlit's script_finished message);
+  * plotly_js Plotly's code (Streamlit loads it lazily, on the first chart) was read from the browser's cache;
+  * drawn     every heatmap of the first Plotly figure painted (the grid is drawn): the time reported;
+  * server_cpu, browser_cpu  CPU seconds (user + system) each side spent until then: on a busy
+              machine these say what the page costs better than the wall time does.
 
-Between "socket" and "figure" the server runs the script (the frame, the page, the figure's JSON);
-between "figure" and "drawn" the browser parses the message and Plotly draws. The target (issue 26):
-All heads at 141 tokens drawn in under 1.5 s. Median of the repeats; the machine may be shared
+Between "run" and "figure" the server runs the script up to the chart (the frame, the page, the figure's
+JSON); between "figure" and "drawn" the browser loads Plotly's code, parses the message and Plotly draws.
+The target (issue 26): All heads at 141 tokens drawn in under 1.5 s. Median of the repeats; the machine may be shared
 (the load average is printed), so compare runs made one after the other.
 """
 from __future__ import annotations
@@ -23,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -31,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.screenshots import PARAGRAPH, SETTLED, SHORT  # noqa: E402
+from bench.screenshots import PARAGRAPH, SETTLED, SHORT, message_kind  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -43,6 +50,11 @@ DRAWN = """() => {
   const heatmaps = plot._fullData.filter(t => t.type === "heatmap" && t.visible !== false).length;
   return plot.querySelectorAll(".hm image").length >= Math.max(heatmaps, 1);
 }"""
+
+
+# Playwright's default context is a fresh, private profile (its caches in memory); a person's browser keeps
+# a profile on disk, where Chromium also keeps the compiled code of scripts it has run (Plotly's 4.7 MB).
+PROFILES = ("fresh private profile", "profile on disk")
 
 
 def start_server(port: int) -> subprocess.Popen:
@@ -61,28 +73,134 @@ def start_server(port: int) -> subprocess.Popen:
     raise SystemExit("the server did not start")
 
 
-def one_new_tab(context, url: str) -> dict:
-    """Open url in a fresh tab and time its milestones (seconds from the click)."""
+def tree_cpu_seconds(root: int, leave_out: int | None = None) -> float:
+    """CPU time (user + system) used so far by process `root` and its descendants, less the subtree of
+    `leave_out`: less sensitive than wall time to a machine shared with other work."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))   # ppid, utime+stime
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        if pid == leave_out or pid not in parents:
+            continue
+        total += parents[pid][1]
+        todo += children.get(pid, [])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def one_new_tab(context, url: str, server: int) -> dict:
+    """Open url in a fresh tab and time its milestones (seconds from the click), and the CPU time the
+    server and the browser spent until the figure was drawn."""
+    cpu_before = tree_cpu_seconds(server), tree_cpu_seconds(os.getpid(), leave_out=server)
     tab = context.new_page()
     frames: list[tuple[float, int]] = []
-    marks: dict[str, float] = {}
+    marks: dict[str, float] = {"runs": 0}
     start = time.perf_counter()
+
+    def on_frame(payload) -> None:
+        now = time.perf_counter() - start
+        frames.append((now, len(payload)))
+        kind = message_kind(payload)
+        if kind == "new_session":
+            marks["runs"] += 1
+            marks.setdefault("run", now)
+        elif kind == "script_finished":
+            marks["finished"] = now
 
     def on_socket(socket) -> None:
         marks.setdefault("socket", time.perf_counter() - start)
-        socket.on("framereceived", lambda payload: frames.append((time.perf_counter() - start, len(payload))))
+        socket.on("framereceived", on_frame)
+
+    def on_script(request) -> None:
+        if "PlotlyChart" in request.url:
+            marks.setdefault("plotly_js", time.perf_counter() - start)
 
     tab.on("websocket", on_socket)
+    tab.on("requestfinished", on_script)
     tab.on("domcontentloaded", lambda _: marks.setdefault("html", time.perf_counter() - start))
     tab.goto(url, wait_until="commit")
     tab.wait_for_function(DRAWN, timeout=120_000, polling="raf")
     marks["drawn"] = time.perf_counter() - start
+    marks["server_cpu"] = tree_cpu_seconds(server) - cpu_before[0]
+    marks["browser_cpu"] = tree_cpu_seconds(os.getpid(), leave_out=server) - cpu_before[1]   # and this script
     biggest = max(frames, key=lambda f: f[1]) if frames else (float("nan"), 0)
     marks["figure"], marks["figure_bytes"] = biggest
     marks["all_bytes"] = sum(size for _, size in frames)
     tab.wait_for_function(SETTLED, timeout=120_000, polling=400)       # let the run end before the tab closes
+    marks.setdefault("plotly_js", float("nan"))
+    marks.setdefault("finished", float("nan"))
     tab.close()
     return marks
+
+
+# Streamlit's theme step on every figure it receives (PlotlyChart's code): the figure as JSON, 40 colour
+# placeholders replaced, parsed again; done twice when the chart mounts. Its cost grows with the JSON's length.
+THEME_LIKE = """spec => { let f = JSON.parse(spec);
+  for (let i = 0; i < 2; i++) { let s = JSON.stringify(f);
+    for (let j = 1; j <= 40; j++) s = s.replaceAll("#0000" + String(j).padStart(2, "0"), "#abcdef");
+    f = JSON.parse(s); }
+  return f; }"""
+DRAW = """async spec => { const g = document.getElementById("grid"); Plotly.purge(g);
+  const start = performance.now(); const f = (%s)(spec); const themed = performance.now();
+  await Plotly.newPlot(g, f.data, f.layout);
+  return [themed - start, performance.now() - themed]; }""" % THEME_LIKE
+
+
+def compare_drawing(tokens: int, repeat: int) -> None:
+    """The browser's share alone, without a server: the All heads figure as the app builds it, against the
+    same figure with Plotly painting every cell (zsmooth off, the reference) and with z as uint8 (an option
+    not taken: the hover would show codes, not weights). Plotly.js from the plotly package; the same tab,
+    variants interleaved, medians."""
+    import numpy as np
+    import plotly
+    from playwright.sync_api import sync_playwright
+
+    from viz.heads import heads_grid
+
+    rng = np.random.default_rng(0)
+    attentions = rng.dirichlet(np.full(tokens, 0.3), size=(6, 12, tokens)).astype(np.float32)  # (L, H, T, T)
+    built = heads_grid(attentions)
+    reference = go_copy(built)
+    reference.data[0].zsmooth = False
+    quantised = go_copy(built)
+    z = np.asarray(quantised.data[0].z)
+    quantised.data[0].z = np.where(np.isnan(z), 0, np.round(z / np.nanmax(z) * 255)).astype(np.uint8)
+    specs = {"as built": built.to_json(), "zsmooth off (reference)": reference.to_json(),
+             "uint8 z": quantised.to_json()}
+    script = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text()
+    times: dict[str, list] = {name: [] for name in specs}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        tab = browser.new_page(viewport={"width": 1440, "height": 1000})
+        tab.set_content("<div id=grid style='width:1300px'></div>")
+        tab.add_script_tag(content=script)
+        for _ in range(repeat):
+            for name, spec in specs.items():
+                times[name].append(tab.evaluate(DRAW, spec))
+        browser.close()
+    ref = statistics.median(sum(t) for t in times["zsmooth off (reference)"])
+    for name, spec in specs.items():
+        theme = statistics.median(t[0] for t in times[name])                      # ms
+        draw = statistics.median(t[1] for t in times[name])
+        total = statistics.median(sum(t) for t in times[name])
+        print(f"{name:24s} {len(spec) / 1e6:5.2f} MB  theme step {theme:6.0f} ms  Plotly.newPlot "
+              f"{draw:6.0f} ms  together {total:6.0f} ms = {total / ref:.2f} × the reference")
+    print(f"({tokens} tokens, median of {repeat}; load average {os.getloadavg()[0]:.1f})")
+
+
+def go_copy(fig):
+    import plotly.graph_objects as go
+
+    return go.Figure(fig)
 
 
 def main() -> None:
@@ -92,7 +210,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--port", type=int, default=8671)
     parser.add_argument("--query", default="", help="extra query string, e.g. 'cb=1'")
+    parser.add_argument("--drawing", action="store_true",
+                        help="only the browser's drawing of the All heads figure, its variants side by side")
     args = parser.parse_args()
+    if args.drawing:
+        compare_drawing(args.tokens, args.repeat)
+        return
 
     from playwright.sync_api import sync_playwright
 
@@ -100,30 +223,41 @@ def main() -> None:
     url = (f"http://127.0.0.1:{args.port}/{args.page}?sentence={urllib.parse.quote(sentence)}"
            + (f"&{args.query}" if args.query else ""))
     server = start_server(args.port)
+    runs: dict[str, list[dict]] = {PROFILES[0]: [], PROFILES[1]: []}
     try:
-        with sync_playwright() as p:
+        with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            context = browser.new_context(viewport={"width": 1440, "height": 1000})
-            first = context.new_page()
-            first.goto(url)                                    # computes and caches the trace; warms the HTTP cache
-            first.wait_for_function(SETTLED, timeout=300_000, polling=400)
-            first.close()
-            runs = []
-            for i in range(args.repeat):
-                marks = one_new_tab(context, url)
-                runs.append(marks)
-                print(f"run {i + 1}: " + ", ".join(
-                    f"{k} {v / 1e6:.2f} MB" if k.endswith("bytes") else f"{k} {v:.2f} s" for k, v in marks.items()),
-                    flush=True)
+            viewport = {"width": 1440, "height": 1000}
+            contexts = {PROFILES[0]: browser.new_context(viewport=viewport),
+                        PROFILES[1]: p.chromium.launch_persistent_context(
+                            profile, executable_path=CHROMIUM, args=ARGS, viewport=viewport)}
+            for context in contexts.values():
+                first = context.new_page()
+                first.goto(url)                                # computes and caches the trace; warms the caches
+                first.wait_for_function(SETTLED, timeout=300_000, polling=400)
+                first.close()
+            for i in range(args.repeat):                       # the two kinds of browser one after the other
+                for kind, context in contexts.items():
+                    marks = one_new_tab(context, url, server.pid)
+                    runs[kind].append(marks)
+                    print(f"{kind}, run {i + 1}: " + ", ".join(
+                        f"{k} {v / 1e6:.2f} MB" if k.endswith("bytes") else f"{k} {v:.0f}" if k == "runs"
+                        else f"{k} {v:.2f} s" for k, v in marks.items()), flush=True)
+            for context in contexts.values():
+                context.close()
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
-    median = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-    print(f"{args.page}, {args.tokens} tokens, new tab, median of {len(runs)}: "
-          f"html {median['html']:.2f} s, socket {median['socket']:.2f} s, figure message {median['figure']:.2f} s "
-          f"({median['figure_bytes'] / 1e6:.2f} MB of {median['all_bytes'] / 1e6:.2f} MB), "
-          f"drawn {median['drawn']:.2f} s  (load average {os.getloadavg()[0]:.1f})")
+    for kind, kept in runs.items():
+        median = {k: statistics.median(r[k] for r in kept) for k in kept[0]}
+        print(f"{args.page}, {args.tokens} tokens, new tab of a {kind}, median of {len(kept)}: "
+              f"html {median['html']:.2f} s, socket {median['socket']:.2f} s, run {median['run']:.2f} s "
+              f"({median['runs']:.0f} run(s)), figure message {median['figure']:.2f} s "
+              f"({median['figure_bytes'] / 1e6:.2f} MB of {median['all_bytes'] / 1e6:.2f} MB), "
+              f"script finished {median['finished']:.2f} s, Plotly's code {median['plotly_js']:.2f} s, "
+              f"drawn {median['drawn']:.2f} s; CPU until drawn: server {median['server_cpu']:.2f} s, "
+              f"browser {median['browser_cpu']:.2f} s  (load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

@@ -40,24 +40,86 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# The script has finished and every figure is drawn: no status widget, spinner or skeleton, every visible
-# Plotly chart has its SVG (Plotly loads lazily), and the page's elements have not changed for 1.2 s.
+# Streamlit marks its root with the script's state ("initial" before the first run, then "running" or
+# "notRunning") and the connection's. Settled: connected, the script not running, no spinner or skeleton,
+# every visible Plotly chart and hover view drawn (Plotly loads lazily), and the page's elements unchanged
+# for QUIET_MS (a figure that Plotly lays out again, a component that asks for one more run).
+QUIET_MS = 400
 SETTLED = """() => {
-  const busy = document.querySelector(
-    "[data-testid=stStatusWidget], [data-testid=stSpinner], [data-testid=stSkeleton]");
+  const app = document.querySelector("[data-testid=stApp]");
+  const running = !app || app.dataset.testScriptState !== "notRunning"
+    || app.dataset.testConnectionState !== "CONNECTED";
+  const busy = running || document.querySelector("[data-testid=stSpinner], [data-testid=stSkeleton]");
   const undrawn = Array.from(document.querySelectorAll("[data-testid=stPlotlyChart]"))
     .some(c => c.getClientRects().length && !c.querySelector(".main-svg"))
     || Array.from(document.querySelectorAll(".attention-view")).some(v => !v.querySelector("svg"));
-  const count = document.querySelectorAll("[data-testid=stElementContainer], .main-svg, .attention-view svg").length;
+  const count = document.querySelectorAll(
+    "[data-testid=stElementContainer], .main-svg, .main-svg text, .attention-view svg").length;
   const now = Date.now(), last = window.__settled || {count: -1, since: now};
-  window.__settled = count === last.count ? last : {count, since: now};
-  return !busy && !undrawn && count > 0 && now - window.__settled.since > 1200;
-}"""
+  window.__settled = count === last.count && !busy ? last : {count, since: now};
+  return !busy && !undrawn && count > 0 && now - window.__settled.since >= %d;
+}""" % QUIET_MS
 
 
 def idle(page) -> None:
     """Until the script has finished (no status widget, no spinner) and the figures have drawn."""
-    page.wait_for_function(SETTLED, timeout=300_000, polling=400)
+    page.wait_for_function(SETTLED, timeout=300_000, polling=100)
+
+
+def message_kind(payload) -> str:
+    """The kind of one of Streamlit's websocket messages (a ForwardMsg): "new_session" starts a script
+    run, "script_finished" ends it, "delta" is an element."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    if not isinstance(payload, bytes):
+        return ""
+    try:
+        return ForwardMsg.FromString(payload).WhichOneof("type") or ""
+    except Exception:          # anything that is not a ForwardMsg
+        return ""
+
+
+class RunWatch:
+    """The script runs of one browser tab, read from Streamlit's own messages on its websocket: a run
+    starts with "new_session" and ends with "script_finished". After a link is opened or a page chosen
+    in the same session, `settle` waits until a run has started since, every run has ended, no message
+    came for QUIET_MS, and the page is drawn (SETTLED): no fixed sleep."""
+
+    def __init__(self, page):
+        self.page = page
+        self.socket = {"id": 0, "started": 0, "finished": 0, "last": time.monotonic()}
+        page.on("websocket", self._opened)
+
+    def _opened(self, websocket) -> None:
+        state = {"id": self.socket["id"] + 1, "started": 0, "finished": 0, "last": time.monotonic()}
+        self.socket = state          # a new document (a link opened): counts start again
+
+        def received(payload) -> None:
+            state["last"] = time.monotonic()
+            kind = message_kind(payload)
+            if kind == "new_session":
+                state["started"] += 1
+            elif kind == "script_finished":
+                state["finished"] += 1
+
+        websocket.on("framereceived", received)
+
+    def mark(self) -> tuple[int, int]:
+        """Where the runs stand now; pass it to settle() after a navigation."""
+        return self.socket["id"], self.socket["started"]
+
+    def settle(self, mark: tuple[int, int], timeout_s: float = 300) -> None:
+        """Until a run started after `mark` and the page has settled; TimeoutError after timeout_s."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            now = self.socket
+            ran = now["id"] != mark[0] and now["started"] > 0 or now["started"] > mark[1]
+            quiet = time.monotonic() - now["last"] >= QUIET_MS / 1000
+            if ran and quiet and now["finished"] >= now["started"] and self.page.evaluate(SETTLED):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the page did not settle within {timeout_s:.0f} s")
+            self.page.wait_for_timeout(100)
 
 
 def main() -> None:

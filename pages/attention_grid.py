@@ -71,8 +71,12 @@ if rows > MAX_THUMB:
                f"a cell is the attention that a block of about {rows / MAX_THUMB:.1f} query {unit} gives, on "
                f"average, to a block of about {rows / MAX_THUMB:.1f} key {unit} (summed), so rows still sum "
                "to 1. Open a head to see every token.")
-head_map(heads_grid(grid, zmax=zmax, starts=starts, n_tokens=n if long else None), "attention_all_heads",
-         key=f"{PAGE}_chart")
+# The figure is kept with the trace (one per model, text and view, read-only, shared by every session): a
+# new tab on a cached text skips building it (about two thirds of the server's time on this page).
+figure = cached(("all heads figure", current_model_name(), trace.text, whole_words, long, zmax),
+                lambda: heads_grid(grid, zmax=zmax, starts=starts, n_tokens=n if long else None),
+                "Drawing every head…")
+head_map(figure, "attention_all_heads", key=f"{PAGE}_chart")
 
 st.caption("No mouse handy? Pick a head here instead.")
 suggested = suggested_head(trace, keep_choices=False)

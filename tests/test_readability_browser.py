@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.screenshots import PARAGRAPH, SETTLED, SHORT
+from bench.screenshots import PARAGRAPH, SHORT, RunWatch
 from test_browser import ARGS, CHROMIUM, running_server, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -50,6 +50,7 @@ def page(tmp_path_factory):
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             tab = browser.new_page(viewport={"width": 1400, "height": 1100})
             tab.base, tab.decoder = url, str(folder)
+            tab.runs = RunWatch(tab)
             yield tab
             browser.close()
     finally:
@@ -169,17 +170,29 @@ def walk_pages() -> list[str]:
     return [Path(path).stem for entries in SECTIONS.values() for path, *_ in entries]
 
 
-def problems_on(page, name: str, query: str, palette: re.Pattern) -> list[str]:
-    """Everything unreadable on one page as the link opens it: an exception, overlapping labels,
-    labels under MIN_PX, a caption naming a colour the palette does not show."""
-    page.goto(f"{page.base}/{'' if name == 'home' else name}?{query}")
-    page.get_by_role("textbox", name="Sentence", exact=True).wait_for(timeout=180_000)
-    from playwright.sync_api import TimeoutError as Late
+# The browser's own history step, which Streamlit's frame follows: it runs the page at the new path with the
+# new query in the same session.
+CHOOSE_PAGE = "path => { history.pushState(null, '', path); window.dispatchEvent(new PopStateEvent('popstate')); }"
 
+
+def problems_on(page, name: str, query: str, palette: re.Pattern, same_session: bool) -> list[str]:
+    """Everything unreadable on one page as the link opens it: an exception, overlapping labels,
+    labels under MIN_PX, a caption naming a colour the palette does not show.
+
+    same_session: the page is chosen in the tab's open session, as the browser's back and forward
+    buttons do (Streamlit runs the page with the link's query; nothing is loaded again), instead of
+    the link opened in a new document. Either way the page waits on Streamlit's own "run finished"
+    message and a drawn, unchanging page (bench/screenshots.RunWatch), never a fixed sleep."""
+    path = f"/{'' if name == 'home' else name}?{query}"
+    mark = page.runs.mark()
+    if same_session:
+        page.evaluate(CHOOSE_PAGE, path)
+    else:
+        page.goto(page.base + path)
     found = []
     try:
-        page.wait_for_function(SETTLED, timeout=240_000, polling=400)   # integrated gradients on 141 tokens: slow
-    except Late:
+        page.runs.settle(mark, timeout_s=240)     # integrated gradients on 141 tokens: slow
+    except TimeoutError:
         found.append("the page did not finish within 240 s")
     found += [f"exception: {t[:200]}" for t in page.locator("[data-testid=stException]").all_inner_texts()]
     for figure in page.evaluate(FIGURE_LABELS):
@@ -196,17 +209,19 @@ def problems_on(page, name: str, query: str, palette: re.Pattern) -> list[str]:
     return [f"{name}: {p}" for p in found]
 
 
-@pytest.mark.slow           # 2 × 2 × 28 page loads: minutes, more on a busy machine
+@pytest.mark.slow           # 2 × 2 × 35 pages: minutes, more on a busy machine
 @pytest.mark.parametrize("model", ["minilm", DECODER])
 def test_every_page_is_readable_at_8_and_141_tokens(page, model):
     """Issue 26: every page, at 8 and 141 tokens, for MiniLM and a decoder. The short MiniLM pass has the
-    colour-blind palette on, so captions are held to its words as well as to the usual ones."""
+    colour-blind palette on, so captions are held to its words as well as to the usual ones.
+    One session per model and length: the link opens the first page (Home), the others are chosen in it."""
     chosen = page.decoder if model == DECODER else "minilm"
     found = []
     for sentence, safe_colours in ((SHORT, model == "minilm"), (PARAGRAPH, False)):
         # Integrated gradients with few steps: the figures are the same figures, the walk minutes shorter.
         query = (f"model={urllib.parse.quote(chosen)}&sentence={urllib.parse.quote(sentence)}&attribution_steps=4"
                  + ("&cb=1" if safe_colours else ""))
-        for name in walk_pages():
-            found += problems_on(page, name, query, NOT_IN_SAFE if safe_colours else NOT_IN_USUAL)
+        for i, name in enumerate(walk_pages()):
+            palette = NOT_IN_SAFE if safe_colours else NOT_IN_USUAL
+            found += problems_on(page, name, query, palette, same_session=i > 0)
     assert not found, "\n".join(found)

@@ -83,6 +83,9 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
             for r in range(mosaic.shape[0])]
     fig = go.Figure(go.Heatmap(
         z=mosaic, x=columns, y=rows, coloraxis="coloraxis", hoverongaps=False,
+        # one pixel per cell, scaled by the browser with sharp edges: the same picture without Plotly painting
+        # every cell at screen size (bench/new_tab.py --drawing compares the two)
+        zsmooth="fast",
         hovertemplate=f"%{{y}}<br>%{{x}}: %{{z:.3f}}{note}<extra></extra>",
     ))
     centre = side // 2                                               # the category nearest the thumbnail's middle
