@@ -25,7 +25,7 @@ from .embeddings import Embeddings, sinusoidal_encoding
 from .trace import AttentionRecord, BlockRecord, SummaryBuilder, Trace, to_numpy
 
 TOP_K = 20            # next tokens kept per position in a language model's trace
-LOGIT_ROWS = 256      # positions unembedded at once: (LOGIT_ROWS, vocab) floats at a time
+LOGIT_ROWS = 64       # positions unembedded at once: (LOGIT_ROWS, vocab) floats, about the L3 cache
 
 
 def device_from_env() -> torch.device:
@@ -139,15 +139,26 @@ class BlockRerun:
         resid_pre = self.stream[layer].to(self.device)                         # (1, T, d_model)
         return in_float32(OneHead(self.blocks[layer], head), resid_pre, *self.make_args(), **extra)
 
+    def table(self) -> torch.Tensor:
+        """(vocab, d_model) the unembedding as computed: float32 (a bf16/fp16 table copied)."""
+        return computed(self.unembedding())
+
     @torch.inference_mode()
-    def logits(self, final: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """(N, d_model) final-norm rows -> (N, vocab) next-token scores, in float32."""
+    def logits(self, final: np.ndarray | torch.Tensor, out: Optional[torch.Tensor] = None,
+               table: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(N, d_model) final-norm rows -> (N, vocab) next-token scores, in float32.
+        out: an (N, vocab) float32 buffer to write them into (the bias and soft-cap act in place);
+        table: self.table(), when the caller already holds it (next_tokens: once per trace)."""
         self.check()
         final = torch.tensor(final) if isinstance(final, np.ndarray) else final   # a copy: T × d_model only
-        table = computed(self.unembedding())
-        logits = final.to(self.device, table.dtype) @ table.T                   # (N, vocab)
+        table = self.table() if table is None else table
+        logits = torch.matmul(final.to(self.device, table.dtype), table.T, out=out)   # (N, vocab)
         bias = self.logits_bias() if self.logits_bias is not None else None
-        return soft_cap(logits if bias is None else logits + computed(bias), self.final_softcap)
+        if bias is not None:
+            logits = logits.add_(computed(bias))
+        if self.final_softcap is not None:       # soft_cap's operations, in place: cap · tanh(x / cap)
+            logits = logits.div_(self.final_softcap).tanh_().mul_(self.final_softcap)
+        return logits
 
 
 class Streamed:
@@ -161,7 +172,7 @@ class Streamed:
 
     def keep(self, layer: int, record: BlockRecord) -> None:
         self.mid[layer] = record.resid_mid
-        self.summary.add(layer, record.attention.weights[0], record.attention.scores[0])     # (H, T, T) each
+        self.summary.add(layer, record.attention.weights[0])     # (H, T, T)
 
 
 def trace_blocks(blocks, n_heads: int, causal: bool, x: torch.Tensor, *args,
@@ -177,16 +188,27 @@ def trace_blocks(blocks, n_heads: int, causal: bool, x: torch.Tensor, *args,
 
 def next_tokens(final: torch.Tensor, rerun: BlockRerun, k: int = TOP_K):
     """final (T, d_model) -> top ids (T, k), their log-probabilities (T, k), log-sum-exp (T,).
-    LOGIT_ROWS positions at a time, so the (T, vocab) logits never exist whole."""
-    ids, logprobs, lse = [], [], []
-    for start in range(0, final.shape[0], LOGIT_ROWS):
-        logits = rerun.logits(final[start:start + LOGIT_ROWS])           # (rows, vocab)
-        total = torch.logsumexp(logits, dim=-1)                         # (rows,)
-        top = logits.topk(min(k, logits.shape[-1]), dim=-1)
-        ids.append(top.indices.cpu())
-        logprobs.append((top.values - total[:, None]).cpu())
-        lse.append(total.cpu())
-    frozen = [torch.cat(parts).numpy() for parts in (ids, logprobs, lse)]
+
+    LOGIT_ROWS positions at a time into one reused (LOGIT_ROWS, vocab) buffer, so the (T, vocab)
+    logits never exist whole and no second copy of a chunk is made: the top k are read first, then
+    the chunk is turned in place into exp(logit - max), whose row sums give the log-sum-exp
+    (max + log Σ exp(logit - max), stable; the max is the top-1 logit, so no pass looks for it)."""
+    t = final.shape[0]
+    table = rerun.table()                                         # once per trace, not per chunk
+    k = min(k, table.shape[0])
+    buffer = torch.empty(min(t, LOGIT_ROWS), table.shape[0], dtype=table.dtype, device=rerun.device)  # (rows, vocab)
+    ids = torch.empty(t, k, dtype=torch.long)
+    logprobs, lse = torch.empty(t, k, dtype=table.dtype), torch.empty(t, dtype=table.dtype)
+    for start in range(0, t, LOGIT_ROWS):
+        stop = min(t, start + LOGIT_ROWS)
+        logits = rerun.logits(final[start:stop], out=buffer[:stop - start], table=table)   # (rows, vocab)
+        top = logits.topk(k, dim=-1)                                                      # sorted: top-1 first
+        largest = top.values[:, :1]                                                       # (rows, 1)
+        total = logits.sub_(largest).exp_().sum(-1).log_().add_(largest[:, 0])            # (rows,)
+        ids[start:stop] = top.indices.cpu()
+        logprobs[start:stop] = (top.values - total[:, None]).cpu()
+        lse[start:stop] = total.cpu()
+    frozen = [part.numpy() for part in (ids, logprobs, lse)]
     for array in frozen:
         array.flags.writeable = False
     return frozen
