@@ -41,15 +41,22 @@ def computed(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.dtype in HALF else t
 
 
-def in_float32(module: nn.Module, *args, **kwargs):
+def computed_dtype(t: torch.Tensor) -> torch.dtype:
+    """The dtype a weight is computed in: float32 for bf16/fp16, else its own."""
+    return torch.float32 if t.dtype in HALF else t.dtype
+
+
+def in_float32(module: nn.Module, *args, as_stored: Sequence[str] = (), **kwargs):
     """module(*args, **kwargs) with weights stored in bf16/fp16 computed in float32: copied to float32
     for this call only (one block at a time: a bf16 model never needs a float32 copy of itself).
-    Other weights (float32, or float64 in the attribution checks) are used as they are."""
+    Other weights (float32, or float64 in the attribution checks) are used as they are, and so are
+    those named in `as_stored` (ones this call does not read: no copy is made of them)."""
     tensors = dict(module.named_parameters())
     tensors.update(module.named_buffers())
     if not any(t.dtype in HALF for t in tensors.values()):
         return module(*args, **kwargs)
-    return functional_call(module, {name: computed(t) for name, t in tensors.items()}, args, kwargs)
+    return functional_call(module, {name: t if name in as_stored else computed(t) for name, t in tensors.items()},
+                           args, kwargs)
 
 
 def block_extras(i: int, knock_outs: Optional[dict[int, KnockOut]],
@@ -328,14 +335,37 @@ class Transformer(nn.Module):
         self.unembed = nn.Linear(config.d_model, config.vocab_size, bias=False) if untied else None
 
     # -- the weights a learner asks about ---------------------------------------------
+    # Code outside core reads weights through these (or copies them to float64), never a bf16/fp16
+    # parameter directly: a model loaded in its checkpoint's dtype is computed in float32 everywhere.
     @property
     def token_table(self) -> torch.Tensor:
-        """(vocab, d_model): the embedding matrix; tied LMs also use it as the unembedding."""
+        """(vocab, d_model): the embedding matrix as stored (bf16/fp16 stays so: `computed` upcasts it);
+        tied LMs also use it as the unembedding."""
         return self.embeddings.token.weight
 
     def unembedding(self) -> torch.Tensor:
-        """(vocab, d_model) matrix whose rows score each next token."""
-        return self.token_table if self.unembed is None else self.unembed.weight
+        """(vocab, d_model) matrix whose rows score each next token, as computed: float32 (a copy for
+        this call) when stored in bf16/fp16, else the parameter itself."""
+        return computed(self.token_table if self.unembed is None else self.unembed.weight)
+
+    def apply_final_norm(self, x: torch.Tensor) -> torch.Tensor:
+        """(…, d_model) -> (…, d_model): the final norm, computed in float32 (language models only)."""
+        return in_float32(self.final_norm, x)
+
+    def next_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(…, d_model) residual stream -> (…, vocab) next-token scores: final norm, unembedding and
+        (Gemma 2) the soft cap, as the model's own last layer computes them."""
+        return soft_cap(self.apply_final_norm(hidden) @ self.unembedding().T, self.config.final_softcap)
+
+    def embed(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
+              token_embed: Optional[torch.Tensor] = None):
+        """The embeddings in float32. A bf16/fp16 token table is not copied whole: only the rows of
+        `ids` are read and upcast (the same numbers as upcasting the table, then reading them)."""
+        table = self.embeddings.token.weight
+        if token_embed is None and table.dtype in HALF:
+            token_embed = computed(table[ids])                              # (B, T, d_model)
+        return in_float32(self.embeddings, ids, type_ids, token_embed=token_embed,
+                          as_stored=("token.weight",) if token_embed is not None else ())
 
     # -- running ----------------------------------------------------------------------
     def run(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
@@ -345,13 +375,13 @@ class Transformer(nn.Module):
         knock_outs: layer -> heads knocked out there (see analysis/ablation.py).
         patches: layer -> another run's activations written there (see analysis/patching.py).
         token_embed: (B, T, d_model) token rows to use instead of the table's (see analysis/attribution.py)."""
-        emb = in_float32(self.embeddings, ids, type_ids, token_embed=token_embed)
+        emb = self.embed(ids, type_ids, token_embed)
         allowed, positions = self.block_args(ids.shape[1], key_mask, ids.device)
         x, records = run_blocks(self.blocks, emb.embed, allowed, positions, knock_outs=knock_outs, patches=patches)
         final = logits = None
         if self.config.lm_head:
-            final = in_float32(self.final_norm, x)
-            logits = soft_cap(final @ computed(self.unembedding()).T, self.config.final_softcap)  # (B, T, vocab)
+            final = self.apply_final_norm(x)
+            logits = soft_cap(final @ self.unembedding().T, self.config.final_softcap)  # (B, T, vocab)
         return emb, records, final, logits
 
     def block_args(self, t: int, key_mask: Optional[torch.Tensor], device=None) -> tuple:
@@ -391,14 +421,14 @@ class Transformer(nn.Module):
         if sites and patch_from is None:
             raise ValueError("sites to patch need patch_from, the clean trace their values come from.")
         patches = patches_for(self.config, patch_from, sites, len(ids)) if patch_from is not None else None
-        emb = in_float32(self.embeddings, id_tensor)
+        emb = self.embed(id_tensor)
         rerun = BlockRerun(self.blocks, lambda: self.block_args(len(ids), mask_tensor, device), knock_outs,
                            self.unembedding if self.config.lm_head else None, patches,
                            final_softcap=self.config.final_softcap)
         x, kept = trace_blocks(self.blocks, self.config.n_heads, self.config.causal, emb.embed.cpu(),
                                *self.block_args(len(ids), mask_tensor, device), knock_outs=knock_outs,
                                patches=patches)
-        final = in_float32(self.final_norm, x) if self.config.lm_head else None
+        final = self.apply_final_norm(x) if self.config.lm_head else None
         return build_trace(ids, emb, kept, rerun, causal=self.config.causal, n_heads=self.config.n_heads,
                            n_kv_heads=self.config.kv_heads, tokens=tokens, offsets=offsets,
                            special_mask=special_mask, truncated=truncated, text=text,
