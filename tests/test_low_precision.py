@@ -8,8 +8,8 @@ directly (lens, ablation, patching, faithfulness, attribution, logit attribution
 embedding table) equal the float32 model's: each block's weights are upcast before use, so the
 same float32 kernels run on the same float32 numbers. The trace is equal bit for bit, except a
 single row's logits (`logits_at`, a matrix-vector kernel: within 1e-6); the analyses within 1e-5
-relative (their few-row products, likewise), where a bf16 rounding would show as 1e-3. Against transformers, which computes
-on a float32 copy of the same weights, the trace stays within 1e-4.
+relative (their few-row products, likewise), where a bf16 rounding would show as 1e-3. Against
+transformers, which computes on a float32 copy of the same weights, the trace stays within 1e-4.
 """
 from __future__ import annotations
 
