@@ -22,7 +22,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from core.attention import KnockOut, soft_cap
+from core.attention import KnockOut
 from core.model import Transformer
 
 from .budget import batch_size, block_inputs, chunks, forward_bytes, last_hidden
@@ -50,8 +50,7 @@ def next_token_shift(intact: Outputs, ablated: Outputs) -> torch.Tensor:
 def _outputs(net: Transformer, hidden: torch.Tensor) -> Outputs:
     if not net.config.lm_head:
         return Outputs(hidden, None)
-    final = net.final_norm(hidden[:, -1])                                            # (B, d_model)
-    return Outputs(hidden, soft_cap(final @ net.unembedding().T, net.config.final_softcap))   # (B, vocab)
+    return Outputs(hidden, net.next_logits(hidden[:, -1]))                               # (B, vocab)
 
 
 def importance_chunk(config, t: int, budget: Optional[int] = None) -> int:

@@ -33,6 +33,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
+from core.model import computed, computed_dtype
+
 from .budget import batch_size, gradient_bytes
 from .sentence import mean_pooled
 
@@ -86,7 +88,7 @@ def target_function(net, ids: Sequence[int], target: Target) -> Callable[[torch.
     """f: token rows (B, T, d_model) -> (B,) the target for each row of the batch."""
     _check(net, ids, target)
     ids_1 = torch.tensor([list(ids)], dtype=torch.long)                  # (1, T)
-    dtype = net.embeddings.token.weight.dtype
+    dtype = computed_dtype(net.token_table)
     other = None if target.other is None else torch.as_tensor(np.asarray(target.other), dtype=dtype)
     direction = None
     if target.kind == "token state":
@@ -114,7 +116,7 @@ def _last_hidden(net, ids: torch.Tensor, rows: Optional[torch.Tensor]) -> torch.
 def token_rows(net, ids: Sequence[int]) -> torch.Tensor:
     """(1, T, d_model) the token embedding rows of ids, detached (a copy, never the table)."""
     with torch.no_grad():
-        return net.embeddings.token.weight[torch.tensor([list(ids)])].detach().clone()
+        return computed(net.token_table[torch.tensor([list(ids)])]).detach().clone()   # float32 for a bf16 table
 
 
 def _describe(target: Target) -> str:

@@ -95,7 +95,7 @@ def block_inputs(net, ids: torch.Tensor) -> tuple[list, torch.Tensor, torch.Tens
     t = ids.shape[1]
     allowed = build_allowed(net.config, t, None)
     positions = torch.arange(t) if net.config.positional == "rotary" else None
-    inputs, x = [], net.embeddings(ids).embed                                      # (1, T, d_model)
+    inputs, x = [], net.embed(ids).embed                                      # (1, T, d_model)
     for block in net.blocks:
         inputs.append(x)
         x = last_hidden(net, x, [block], allowed, positions)
@@ -109,4 +109,4 @@ def final_hidden(net, ids: torch.Tensor) -> torch.Tensor:
 
     t = ids.shape[1]
     positions = torch.arange(t) if net.config.positional == "rotary" else None
-    return last_hidden(net, net.embeddings(ids).embed, None, build_allowed(net.config, t, None), positions)
+    return last_hidden(net, net.embed(ids).embed, None, build_allowed(net.config, t, None), positions)

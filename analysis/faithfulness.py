@@ -36,7 +36,6 @@ from typing import Callable, Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from core.attention import soft_cap
 
 from .budget import batch_size, chunks, final_hidden, forward_bytes
 from .sentence import mean_pooled
@@ -201,8 +200,7 @@ def next_token_scorer(net, ids: Sequence[int], budget: Optional[int] = None) -> 
         raise ValueError("this model has no next-token logits (no unembedding)")
 
     def last_logits(rows: torch.Tensor) -> torch.Tensor:
-        final = net.final_norm(final_hidden(net, rows)[:, -1])              # (b, d_model)
-        return soft_cap(final @ net.unembedding().T, net.config.final_softcap)   # (b, vocab)
+        return net.next_logits(final_hidden(net, rows)[:, -1])              # (b, vocab)
 
     def probabilities(batch: list[list[int]]) -> torch.Tensor:
         logits = _in_budget(net, batch, last_logits, budget)                # (B, vocab)

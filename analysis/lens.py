@@ -57,7 +57,7 @@ def logit_lens(net, trace: Trace, k: int = 5, chunk: int = 64,
     for layer in range(n_rows):
         for start in range(0, t, chunk):
             h = torch.from_numpy(hidden[layer, start:start + chunk].copy())   # (c, d_model), a writable copy
-            logits = soft_cap(net.final_norm(h) @ unembedding.T, net.config.final_softcap)   # (c, vocab)
+            logits = soft_cap(net.apply_final_norm(h) @ unembedding.T, net.config.final_softcap)   # (c, vocab)
             full = torch.softmax(logits, dim=-1)                      # (c, vocab)
             top = full.topk(k, dim=-1)                                # (c, k) each
             ids[layer, start:start + chunk] = top.indices.numpy()

@@ -89,7 +89,7 @@ def make_metric(model, clean_ids: Sequence[int], corrupted_ids: Sequence[int], a
         direction = unembed[int(answer)] - (unembed[int(other)] if other is not None else 0)   # (d_model,)
 
         def score(hidden: torch.Tensor) -> torch.Tensor:
-            final = net.final_norm(hidden[:, position])                                        # (B, d_model)
+            final = net.apply_final_norm(hidden[:, position])                                  # (B, d_model)
             cap = net.config.final_softcap
             if cap is None:
                 return final @ direction                                                       # (B,)

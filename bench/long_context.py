@@ -18,6 +18,11 @@ the transformers peak; at 4,096 tokens the resident trace ≤ 1 GB and the peak 
 
     python bench/long_context.py                 # 512 1024 2048 4096
     python bench/long_context.py 512 1024        # chosen lengths
+    python bench/long_context.py --rounds 5 512  # time only: ours and transformers without attentions
+                                                 # alternating in one process, median of 5 rounds each
+
+On a shared machine the alternating rounds are the fairer time ratio: both sides see the same
+neighbours, round by round (memory is measured only in the fresh processes of the default mode).
 """
 from __future__ import annotations
 
@@ -101,6 +106,46 @@ def measure(kind: str, t: int) -> dict:
             "peak_added": status("VmHWM") - before, "kept": type(kept).__name__}
 
 
+def interleaved(t: int, rounds: int) -> dict:
+    """Seconds of ours and of transformers eager without attentions, alternating in this process."""
+    reference = hf_model()
+    net = our_model(reference)
+    ids = torch.randint(3, SHAPE["vocab_size"], (t,), generator=torch.Generator().manual_seed(t)).tolist()
+
+    def plain():
+        with torch.no_grad():
+            return reference(torch.tensor([ids]))
+    runs = {"ours": lambda: net.trace(ids), "hf_plain": plain}
+    for run in runs.values():
+        run()                                                  # warm up at full length
+    times = {name: {"wall": [], "cpu": []} for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            gc.collect()
+            start, cpu = time.perf_counter(), time.process_time()
+            run()
+            times[name]["wall"].append(time.perf_counter() - start)
+            times[name]["cpu"].append(time.process_time() - cpu)
+    return times
+
+
+def main_interleaved(lengths, rounds: int) -> None:
+    import statistics
+    print(f"SmolLM2-135M-shaped Llama, random weights; torch threads {torch.get_num_threads()}; "
+          f"{rounds} alternating rounds, medians")
+    for t in lengths:
+        times = interleaved(t, rounds)
+        med = {name: {kind: statistics.median(v) for kind, v in d.items()} for name, d in times.items()}
+        per_round = [o / p for o, p in zip(times["ours"]["wall"], times["hf_plain"]["wall"])]
+        print(f"T={t:5d} | ours {med['ours']['wall']:.2f} s wall, {med['ours']['cpu']:.2f} s CPU | transformers "
+              f"eager, no attentions {med['hf_plain']['wall']:.2f} s wall, {med['hf_plain']['cpu']:.2f} s CPU")
+        print(f"        time ratio ours / transformers: {med['ours']['wall'] / med['hf_plain']['wall']:.2f} wall "
+              f"(rounds: {', '.join(f'{r:.2f}' for r in per_round)}), "
+              f"{med['ours']['cpu'] / med['hf_plain']['cpu']:.2f} CPU (target ≤ 1.10); "
+              f"load {Path('/proc/loadavg').read_text().split()[0]}")
+        sys.stdout.flush()
+
+
 def available_bytes() -> int:
     for line in Path("/proc/meminfo").read_text().splitlines():
         if line.startswith("MemAvailable:"):
@@ -156,5 +201,7 @@ def main(lengths) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--one"]:
         print(json.dumps(measure(sys.argv[2], int(sys.argv[3]))))
+    elif sys.argv[1:2] == ["--rounds"]:
+        main_interleaved([int(a) for a in sys.argv[3:]] or LENGTHS[:3], int(sys.argv[2]))
     else:
         main([int(a) for a in sys.argv[1:]] or LENGTHS)

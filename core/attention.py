@@ -32,7 +32,7 @@ from torch import nn
 
 from .config import TransformerConfig
 from .norms import RMSNorm
-from .rotary import RopeScaling, rotary_angles, rotate
+from .rotary import RopeScaling, rotary_angles, turn
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -159,12 +159,11 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     if allowed is not None:
         scores = scores.masked_fill_(~allowed, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
-    if allowed is not None:
-        # A query that may see nothing (all keys padding) would give NaN; give it zeros. Such rows are
-        # found on the small bool mask, so a causal mask alone (every query sees itself) costs no pass.
+    # A query that may see nothing (all keys padding) would give NaN; give it zeros. Its row is NaN from
+    # the first key on, so one column says whether to look at the mask at all (a causal mask: never).
+    if allowed is not None and bool(weights[..., :1].isnan().any()):
         blind = ~allowed.any(dim=-1, keepdim=True)                             # (…, T_q, 1)
-        if blind.any():
-            weights = weights.masked_fill_(blind, 0.0)
+        weights = weights.masked_fill_(blind, 0.0)
     if h_kv != h:
         head_out = torch.matmul(weights.view(b, h_kv, h // h_kv, t_q, -1), v)  # (B, H_kv, group, T_q, d_head)
         return scores, weights, head_out.view(b, h, t_q, d_head)              # (B, H, T_q, d_head)
@@ -270,8 +269,9 @@ class MultiHeadAttention(nn.Module):
             q_raw, k_raw = q, k
             angles = rotary_angles(positions, self.rotary_dims, self.rope_theta,
                                    self.rope_scaling)                  # (T, d_rot/2), once for q and k
-            q = rotate(q_raw, angles)                                  # (B, H, T, d_head)
-            k = rotate(k_raw, angles)                                  # (B, H_kv, T, d_head)
+            cos, sin = angles.cos(), angles.sin()
+            q = turn(q_raw, cos, sin)                                  # (B, H, T, d_head)
+            k = turn(k_raw, cos, sin)                                  # (B, H_kv, T, d_head)
         if self.window is not None:
             band = window_mask(q.shape[2], k.shape[2], self.window, q.device)   # (T_q, T_k)
             allowed = band if allowed is None else allowed & band
@@ -309,7 +309,8 @@ class MultiHeadAttention(nn.Module):
                 positions = torch.arange(x.shape[1], device=x.device)
             q_raw, k_raw = q, k
             angles = rotary_angles(positions, self.rotary_dims, self.rope_theta, self.rope_scaling)
-            q, k = rotate(q_raw, angles), rotate(k_raw, angles)          # (B, 1, T, d_head)
+            cos, sin = angles.cos(), angles.sin()
+            q, k = turn(q_raw, cos, sin), turn(k_raw, cos, sin)          # (B, 1, T, d_head)
         if self.window is not None:                           # Gemma's sliding layers, as in forward
             band = window_mask(q.shape[2], k.shape[2], self.window, q.device)   # (T_q, T_k)
             allowed = band if allowed is None else allowed & band

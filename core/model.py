@@ -25,7 +25,7 @@ from .embeddings import Embeddings, sinusoidal_encoding
 from .trace import AttentionRecord, BlockRecord, SummaryBuilder, Trace, to_numpy
 
 TOP_K = 20            # next tokens kept per position in a language model's trace
-LOGIT_ROWS = 256      # positions unembedded at once: (LOGIT_ROWS, vocab) floats at a time
+LOGIT_ROWS = 64       # positions unembedded at once: (LOGIT_ROWS, vocab) floats, about the L3 cache
 
 
 def device_from_env() -> torch.device:
@@ -41,15 +41,22 @@ def computed(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.dtype in HALF else t
 
 
-def in_float32(module: nn.Module, *args, **kwargs):
+def computed_dtype(t: torch.Tensor) -> torch.dtype:
+    """The dtype a weight is computed in: float32 for bf16/fp16, else its own."""
+    return torch.float32 if t.dtype in HALF else t.dtype
+
+
+def in_float32(module: nn.Module, *args, as_stored: Sequence[str] = (), **kwargs):
     """module(*args, **kwargs) with weights stored in bf16/fp16 computed in float32: copied to float32
     for this call only (one block at a time: a bf16 model never needs a float32 copy of itself).
-    Other weights (float32, or float64 in the attribution checks) are used as they are."""
+    Other weights (float32, or float64 in the attribution checks) are used as they are, and so are
+    those named in `as_stored` (ones this call does not read: no copy is made of them)."""
     tensors = dict(module.named_parameters())
     tensors.update(module.named_buffers())
     if not any(t.dtype in HALF for t in tensors.values()):
         return module(*args, **kwargs)
-    return functional_call(module, {name: computed(t) for name, t in tensors.items()}, args, kwargs)
+    return functional_call(module, {name: t if name in as_stored else computed(t) for name, t in tensors.items()},
+                           args, kwargs)
 
 
 def block_extras(i: int, knock_outs: Optional[dict[int, KnockOut]],
@@ -139,15 +146,26 @@ class BlockRerun:
         resid_pre = self.stream[layer].to(self.device)                         # (1, T, d_model)
         return in_float32(OneHead(self.blocks[layer], head), resid_pre, *self.make_args(), **extra)
 
+    def table(self) -> torch.Tensor:
+        """(vocab, d_model) the unembedding as computed: float32 (a bf16/fp16 table copied)."""
+        return computed(self.unembedding())
+
     @torch.inference_mode()
-    def logits(self, final: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """(N, d_model) final-norm rows -> (N, vocab) next-token scores, in float32."""
+    def logits(self, final: np.ndarray | torch.Tensor, out: Optional[torch.Tensor] = None,
+               table: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(N, d_model) final-norm rows -> (N, vocab) next-token scores, in float32.
+        out: an (N, vocab) float32 buffer to write them into (the bias and soft-cap act in place);
+        table: self.table(), when the caller already holds it (next_tokens: once per trace)."""
         self.check()
         final = torch.tensor(final) if isinstance(final, np.ndarray) else final   # a copy: T × d_model only
-        table = computed(self.unembedding())
-        logits = final.to(self.device, table.dtype) @ table.T                   # (N, vocab)
+        table = self.table() if table is None else table
+        logits = torch.matmul(final.to(self.device, table.dtype), table.T, out=out)   # (N, vocab)
         bias = self.logits_bias() if self.logits_bias is not None else None
-        return soft_cap(logits if bias is None else logits + computed(bias), self.final_softcap)
+        if bias is not None:
+            logits = logits.add_(computed(bias))
+        if self.final_softcap is not None:       # soft_cap's operations, in place: cap · tanh(x / cap)
+            logits = logits.div_(self.final_softcap).tanh_().mul_(self.final_softcap)
+        return logits
 
 
 class Streamed:
@@ -161,7 +179,7 @@ class Streamed:
 
     def keep(self, layer: int, record: BlockRecord) -> None:
         self.mid[layer] = record.resid_mid
-        self.summary.add(layer, record.attention.weights[0], record.attention.scores[0])     # (H, T, T) each
+        self.summary.add(layer, record.attention.weights[0])     # (H, T, T)
 
 
 def trace_blocks(blocks, n_heads: int, causal: bool, x: torch.Tensor, *args,
@@ -177,16 +195,27 @@ def trace_blocks(blocks, n_heads: int, causal: bool, x: torch.Tensor, *args,
 
 def next_tokens(final: torch.Tensor, rerun: BlockRerun, k: int = TOP_K):
     """final (T, d_model) -> top ids (T, k), their log-probabilities (T, k), log-sum-exp (T,).
-    LOGIT_ROWS positions at a time, so the (T, vocab) logits never exist whole."""
-    ids, logprobs, lse = [], [], []
-    for start in range(0, final.shape[0], LOGIT_ROWS):
-        logits = rerun.logits(final[start:start + LOGIT_ROWS])           # (rows, vocab)
-        total = torch.logsumexp(logits, dim=-1)                         # (rows,)
-        top = logits.topk(min(k, logits.shape[-1]), dim=-1)
-        ids.append(top.indices.cpu())
-        logprobs.append((top.values - total[:, None]).cpu())
-        lse.append(total.cpu())
-    frozen = [torch.cat(parts).numpy() for parts in (ids, logprobs, lse)]
+
+    LOGIT_ROWS positions at a time into one reused (LOGIT_ROWS, vocab) buffer, so the (T, vocab)
+    logits never exist whole and no second copy of a chunk is made: the top k are read first, then
+    the chunk is turned in place into exp(logit - max), whose row sums give the log-sum-exp
+    (max + log Σ exp(logit - max), stable; the max is the top-1 logit, so no pass looks for it)."""
+    t = final.shape[0]
+    table = rerun.table()                                         # once per trace, not per chunk
+    k = min(k, table.shape[0])
+    buffer = torch.empty(min(t, LOGIT_ROWS), table.shape[0], dtype=table.dtype, device=rerun.device)  # (rows, vocab)
+    ids = torch.empty(t, k, dtype=torch.long)
+    logprobs, lse = torch.empty(t, k, dtype=table.dtype), torch.empty(t, dtype=table.dtype)
+    for start in range(0, t, LOGIT_ROWS):
+        stop = min(t, start + LOGIT_ROWS)
+        logits = rerun.logits(final[start:stop], out=buffer[:stop - start], table=table)   # (rows, vocab)
+        top = logits.topk(k, dim=-1)                                                      # sorted: top-1 first
+        largest = top.values[:, :1]                                                       # (rows, 1)
+        total = logits.sub_(largest).exp_().sum(-1).log_().add_(largest[:, 0])            # (rows,)
+        ids[start:stop] = top.indices.cpu()
+        logprobs[start:stop] = (top.values - total[:, None]).cpu()
+        lse[start:stop] = total.cpu()
+    frozen = [part.numpy() for part in (ids, logprobs, lse)]
     for array in frozen:
         array.flags.writeable = False
     return frozen
@@ -306,14 +335,37 @@ class Transformer(nn.Module):
         self.unembed = nn.Linear(config.d_model, config.vocab_size, bias=False) if untied else None
 
     # -- the weights a learner asks about ---------------------------------------------
+    # Code outside core reads weights through these (or copies them to float64), never a bf16/fp16
+    # parameter directly: a model loaded in its checkpoint's dtype is computed in float32 everywhere.
     @property
     def token_table(self) -> torch.Tensor:
-        """(vocab, d_model): the embedding matrix; tied LMs also use it as the unembedding."""
+        """(vocab, d_model): the embedding matrix as stored (bf16/fp16 stays so: `computed` upcasts it);
+        tied LMs also use it as the unembedding."""
         return self.embeddings.token.weight
 
     def unembedding(self) -> torch.Tensor:
-        """(vocab, d_model) matrix whose rows score each next token."""
-        return self.token_table if self.unembed is None else self.unembed.weight
+        """(vocab, d_model) matrix whose rows score each next token, as computed: float32 (a copy for
+        this call) when stored in bf16/fp16, else the parameter itself."""
+        return computed(self.token_table if self.unembed is None else self.unembed.weight)
+
+    def apply_final_norm(self, x: torch.Tensor) -> torch.Tensor:
+        """(…, d_model) -> (…, d_model): the final norm, computed in float32 (language models only)."""
+        return in_float32(self.final_norm, x)
+
+    def next_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(…, d_model) residual stream -> (…, vocab) next-token scores: final norm, unembedding and
+        (Gemma 2) the soft cap, as the model's own last layer computes them."""
+        return soft_cap(self.apply_final_norm(hidden) @ self.unembedding().T, self.config.final_softcap)
+
+    def embed(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
+              token_embed: Optional[torch.Tensor] = None):
+        """The embeddings in float32. A bf16/fp16 token table is not copied whole: only the rows of
+        `ids` are read and upcast (the same numbers as upcasting the table, then reading them)."""
+        table = self.embeddings.token.weight
+        if token_embed is None and table.dtype in HALF:
+            token_embed = computed(table[ids])                              # (B, T, d_model)
+        return in_float32(self.embeddings, ids, type_ids, token_embed=token_embed,
+                          as_stored=("token.weight",) if token_embed is not None else ())
 
     # -- running ----------------------------------------------------------------------
     def run(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
@@ -323,13 +375,13 @@ class Transformer(nn.Module):
         knock_outs: layer -> heads knocked out there (see analysis/ablation.py).
         patches: layer -> another run's activations written there (see analysis/patching.py).
         token_embed: (B, T, d_model) token rows to use instead of the table's (see analysis/attribution.py)."""
-        emb = in_float32(self.embeddings, ids, type_ids, token_embed=token_embed)
+        emb = self.embed(ids, type_ids, token_embed)
         allowed, positions = self.block_args(ids.shape[1], key_mask, ids.device)
         x, records = run_blocks(self.blocks, emb.embed, allowed, positions, knock_outs=knock_outs, patches=patches)
         final = logits = None
         if self.config.lm_head:
-            final = in_float32(self.final_norm, x)
-            logits = soft_cap(final @ computed(self.unembedding()).T, self.config.final_softcap)  # (B, T, vocab)
+            final = self.apply_final_norm(x)
+            logits = soft_cap(final @ self.unembedding().T, self.config.final_softcap)  # (B, T, vocab)
         return emb, records, final, logits
 
     def block_args(self, t: int, key_mask: Optional[torch.Tensor], device=None) -> tuple:
@@ -369,14 +421,14 @@ class Transformer(nn.Module):
         if sites and patch_from is None:
             raise ValueError("sites to patch need patch_from, the clean trace their values come from.")
         patches = patches_for(self.config, patch_from, sites, len(ids)) if patch_from is not None else None
-        emb = in_float32(self.embeddings, id_tensor)
+        emb = self.embed(id_tensor)
         rerun = BlockRerun(self.blocks, lambda: self.block_args(len(ids), mask_tensor, device), knock_outs,
                            self.unembedding if self.config.lm_head else None, patches,
                            final_softcap=self.config.final_softcap)
         x, kept = trace_blocks(self.blocks, self.config.n_heads, self.config.causal, emb.embed.cpu(),
                                *self.block_args(len(ids), mask_tensor, device), knock_outs=knock_outs,
                                patches=patches)
-        final = in_float32(self.final_norm, x) if self.config.lm_head else None
+        final = self.apply_final_norm(x) if self.config.lm_head else None
         return build_trace(ids, emb, kept, rerun, causal=self.config.causal, n_heads=self.config.n_heads,
                            n_kv_heads=self.config.kv_heads, tokens=tokens, offsets=offsets,
                            special_mask=special_mask, truncated=truncated, text=text,

@@ -79,9 +79,14 @@ def rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     """x: (..., T, d_head); angles: (T, d_rot/2). Each pair (x1, x2) of the first d_rot dimensions
     becomes (x1·cos − x2·sin, x2·cos + x1·sin): a 2-D rotation, so lengths are unchanged; the
     dimensions after d_rot (partial rotary) pass as they are."""
-    half = angles.shape[-1]
+    return turn(x, angles.cos(), angles.sin())
+
+
+def turn(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """`rotate` with the angles' cosines and sines (T, d_rot/2) given: a layer turns q and k by the same
+    angles, so it takes them once."""
+    half = cos.shape[-1]
     x1, x2 = x[..., :half], x[..., half:2 * half]        # (..., T, d_rot/2) each
-    cos, sin = angles.cos(), angles.sin()                # (T, d_rot/2)
     turned = (x1 * cos - x2 * sin, x2 * cos + x1 * sin)
     if 2 * half == x.shape[-1]:
         return torch.cat(turned, dim=-1)                 # (..., T, d_head)

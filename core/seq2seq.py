@@ -52,10 +52,11 @@ class EncoderDecoder(nn.Module):
         self.logits_bias = nn.Parameter(torch.zeros(config.vocab_size)) if config.logits_bias else None
 
     def unembedding(self) -> torch.Tensor:
-        """(vocab, d_model) matrix whose rows score each next token; with the original T5's output
-        scale folded in (final · s) · Eᵀ = final · (s · E)ᵀ, a scaled copy made for this call."""
-        table = self.target_embed.token.weight if self.unembed is None else self.unembed.weight
-        return table if self.config.output_scale == 1.0 else computed(table) * self.config.output_scale
+        """(vocab, d_model) matrix whose rows score each next token, in float32 for a bf16/fp16 model;
+        with the original T5's output scale folded in (final · s) · Eᵀ = final · (s · E)ᵀ, a scaled
+        copy made for this call."""
+        table = computed(self.target_embed.token.weight if self.unembed is None else self.unembed.weight)
+        return table if self.config.output_scale == 1.0 else table * self.config.output_scale
 
     def output_bias(self) -> Optional[torch.Tensor]:
         """(vocab,) added to every logit (BART, Marian), or None."""
@@ -78,7 +79,7 @@ class EncoderDecoder(nn.Module):
         return in_float32(norm, x) if norm is not None else x
 
     def logits_of(self, final: torch.Tensor) -> torch.Tensor:
-        logits = final @ computed(self.unembedding()).T                    # (B, T, vocab)
+        logits = final @ self.unembedding().T                              # (B, T, vocab)
         return logits if self.logits_bias is None else logits + computed(self.logits_bias)
 
     def encode(self, source: torch.Tensor):

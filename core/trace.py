@@ -158,7 +158,7 @@ def head_bytes(head: HeadTrace) -> int:
 # -- streamed while the forward pass runs --------------------------------------------------------
 THUMB_SIDE = 64        # the all-heads thumbnails are block-pooled down to this many rows and columns
 MEAN_SIDE = 512        # the per-layer mean attention is exact up to this many tokens, pooled beyond
-ROWS_AT_ONCE = 2**18   # weights read per step while summarising a layer: 1 MB bands stay in the cache
+ROWS_AT_ONCE = 2**20   # weights read per step while summarising a layer: 4 MB bands
 STACK_LIMIT_BYTES = 2 * 2**30   # trace.attentions (every layer stacked) is refused beyond this
 
 
@@ -213,30 +213,34 @@ class SummaryBuilder:
         # |i - k| for every query and key; a causal model needs no T × T table (see add).
         self.gap = None if causal else (self.position[:, None] - self.position[None, :]).abs_()   # (T, T)
 
-    def add(self, layer: int, weights: torch.Tensor, scores: Optional[torch.Tensor] = None) -> None:
-        """weights, scores: (H, T, T) of one layer (scores optional: they make the entropy cheaper),
-        read in bands of query rows so temporaries stay small and in the processor's cache."""
+    def add(self, layer: int, weights: torch.Tensor) -> None:
+        """weights: (H, T, T) of one layer, read in bands of query rows so temporaries stay small.
+
+        Few, large operations per band: each one is a pass over memory and, on a busy machine, a
+        wait for the second thread, so a pass saved counts more than the arithmetic inside it."""
         weights = weights.detach().to("cpu", torch.float32)
-        scores = None if scores is None else scores.detach().to("cpu", torch.float32)
         h, t, _ = weights.shape
         # Sums over many rows are kept in float64, so the order of the bands does not show.
-        entropy, distance = torch.zeros(h, dtype=torch.float64), torch.zeros(h, dtype=torch.float64)
+        entropy = torch.zeros(h, dtype=torch.float64)
         received = torch.zeros(h, t, dtype=torch.float64)
+        row_sums = torch.empty(h, t, dtype=torch.float32)                         # (H, T)  Σ_k w_ik
+        distance = torch.zeros(h, dtype=torch.float64)
         band = max(1, ROWS_AT_ONCE // (h * t))
         for start in range(0, t, band):
             stop = min(t, start + band)
             # A causal query i reads keys k ≤ i: the rest of its row is 0 and is not read at all.
             keys = stop if self.causal else t
             w = weights[:, start:stop, :keys]                                     # (H, rows, keys)
-            entropy += row_entropy(w, None if scores is None else scores[:, start:stop, :keys])
+            # -Σ_k w_ik ln w_ik (entr counts 0·ln 0 as 0, as analysis/head_stats.py does)
+            entropy += torch.special.entr(w).sum(-1).sum(-1, dtype=torch.float64)
             received[:, :keys] += w.sum(-2)
-            if self.causal:    # Σ_k w_ik (i - k) = i·Σ_k w_ik - Σ_k w_ik·k; the second part, summed
-                rows = torch.arange(start, stop, dtype=torch.float64)    # over i, is Σ_k k·received_k
-                distance += (w.sum(-1).double() * rows).sum(-1)
+            if self.causal:
+                torch.sum(w, -1, out=row_sums[:, start:stop])
             else:
-                distance += (w * self.gap[start:stop]).sum(-1).sum(-1)
-        if self.causal:
-            distance -= received @ self.position.double()
+                distance += (w * self.gap[start:stop]).sum(-1).sum(-1, dtype=torch.float64)
+        if self.causal:     # Σ_ik w_ik (i - k) = Σ_i i·Σ_k w_ik - Σ_k k·Σ_i w_ik: no T × T table of gaps
+            position = self.position.double()
+            distance = row_sums.double() @ position - received @ position
         self.per_head["entropy"][layer] = (entropy / t / np.log(2.0)).numpy()
         self.per_head["distance"][layer] = (distance / t).numpy()
         self.received[layer] = (received / t).numpy()
@@ -253,23 +257,6 @@ class SummaryBuilder:
         for value in arrays.values():
             value.flags.writeable = False
         return AttentionSummary(**arrays)
-
-
-def row_entropy(w: torch.Tensor, scores: Optional[torch.Tensor]) -> torch.Tensor:
-    """(H, rows, T) weights -> (H,) Σ over the rows of each row's entropy -Σ_k w_k ln w_k, in nats
-    (0·ln 0 counts as 0, as in analysis/head_stats.py), float64.
-
-    With the scores s the weights came from (w = softmax(s)): ln w_k = (s_k - m) - ln Z, where m is
-    the row's largest score and 1/Z its largest weight, so the entropy is ln Z - Σ_k w_k (s_k - m):
-    one subtraction, one product and a sum per weight instead of a logarithm, and no cancellation
-    (both terms ≥ 0). Hidden keys (s = -inf, w = 0) give NaN in the product and are left out of
-    the sum; a row that sees nothing (padding) has entropy 0."""
-    if scores is None:
-        return torch.special.entr(w).sum(-1).sum(-1, dtype=torch.float64)
-    largest = w.amax(-1)                                                    # (H, rows)  1/Z
-    below = (scores - scores.amax(-1, keepdim=True)).mul_(w)                # (H, rows, T)  w·(s - m) ≤ 0
-    rows = torch.where(largest > 0, -torch.log(largest) - below.nansum(-1), 0.0)   # (H, rows)
-    return rows.sum(-1, dtype=torch.float64)
 
 
 def pool(w, starts: np.ndarray) -> np.ndarray:

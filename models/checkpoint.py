@@ -3,10 +3,11 @@
 Shared by the family files (models/<family>.py), which build their name maps with the
 helpers at the end (`linears`: the weight/bias loops; `unembedding`: tied or untied). Weights are
 read with safetensors only (one model.safetensors, or shards listed in
-model.safetensors.index.json), never with pickle, and are converted to float32 whatever
-the file stores (bf16, fp16). Every tensor of the file must be used by the name map or be
-listed as ignored by the family; every tensor the map needs must be there, with the shape
-our module expects. Each error names the tensor.
+model.safetensors.index.json), never with pickle. bf16 and fp16 weights stay as the file stores
+them (half the bytes of float32); every block still computes in float32, upcasting one block's
+weights at a time (core.model.in_float32); any other dtype is read as float32. Every tensor of
+the file must be used by the name map or be listed as ignored by the family; every tensor the
+map needs must be there, with the shape our module expects. Each error names the tensor.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from .files import weight_files  # paths checked inside the folder, the shard in
 # Our parameter name -> (their tensor name, optional conversion of that tensor).
 Conversion = Callable[[torch.Tensor], torch.Tensor]
 NameMap = dict[str, tuple[str, Optional[Conversion]]]
+# The dtypes a weight keeps in memory as the file stores it; any other is read as float32.
+STORED = (torch.float32, torch.bfloat16, torch.float16)
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:
     """Every tensor of the checkpoint by its Hugging Face name, as stored (dtype unchanged)."""
@@ -60,7 +63,7 @@ def expected_shapes(config: TransformerConfig) -> dict[str, tuple[int, ...]]:
 
 def convert(theirs: dict[str, torch.Tensor], mapping: NameMap, ignored: Iterable[str],
             config: TransformerConfig, where: str) -> dict[str, torch.Tensor]:
-    """Apply a family's name map strictly; return our state dict in float32.
+    """Apply a family's name map strictly; return our state dict (bf16/fp16 kept, else float32).
 
     ignored: regular expressions (full match) for tensors the file may hold that we do not
     use (buffers such as causal-mask tables, task heads on top of the model).
@@ -90,8 +93,8 @@ def convert(theirs: dict[str, torch.Tensor], mapping: NameMap, ignored: Iterable
         if tensor is None or tuple(tensor.shape) != shapes[ours]:
             raise ValueError(f"{where}: tensor {source!r} has shape {tuple(theirs[source].shape)}, "
                              f"which does not give {ours} the shape {shapes[ours]} the config needs")
-        # float32 whatever the file holds: bf16 would round every intermediate we show.
-        state[ours] = tensor.to(torch.float32).contiguous()
+        # bf16/fp16 kept as stored: computing upcasts them exactly, so nothing we show is rounded.
+        state[ours] = (tensor if tensor.dtype in STORED else tensor.to(torch.float32)).contiguous()
     return state
 
 

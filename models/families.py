@@ -4,13 +4,16 @@ Each family file (models/<family>.py) describes itself in one `FAMILY` record (m
 its model types and their names, config.json -> TransformerConfig refusing by name what our core
 does not implement, the strict weight map, its own token limit, the step pages that apply).
 FAMILY_LIST below is the one list of them; nothing else in the app names a family. Before any
-weight is read, the model's float32 size plus one traced sentence is checked against a limit, so
-a model too large for the server is refused with its size instead of swapping.
+weight is read, the model's size (2 bytes a weight for a bf16/fp16 checkpoint, kept so in memory;
+4 otherwise) plus one traced sentence is checked against a limit, so a model too large for the
+server is refused with its size instead of swapping.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+import torch
 
 from core import TransformerConfig, from_state_dict
 from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
@@ -36,8 +39,9 @@ SUPPORTED = tuple(FAMILIES)
 # time, so long inputs fit; rotary models allow 32k+ positions, so every family is still cut at this
 # many tokens (the text is flagged `truncated`). BERT-style models stop at their own 512 positions.
 DEFAULT_MAX_TOKENS = 4096
-# The weights in float32 plus one trace at the token limit must fit in this many bytes.
+# The weights (in their checkpoint's dtype) plus one trace at the token limit must fit in this many bytes.
 DEFAULT_MAX_MODEL_BYTES = 4 * 2**30
+HALF_NAMES = ("bfloat16", "float16")     # config.json's torch_dtype (or dtype) of a half-precision checkpoint
 
 
 def token_limit() -> int:
@@ -73,22 +77,39 @@ def max_tokens(config: TransformerConfig, hf: dict) -> int:
     return min(limit, own) if own else limit
 
 
-def fitting_tokens(config: TransformerConfig, n_tokens: int) -> int:
+def weight_bytes(hf: dict) -> int:
+    """Bytes a weight takes in memory: 2 for a checkpoint whose config.json says bf16 or fp16 (kept as
+    stored, computed in float32 one block at a time), else 4 (float32)."""
+    declared = hf.get("torch_dtype", hf.get("dtype"))
+    return 2 if declared in HALF_NAMES else 4
+
+
+def stored_weight_bytes(tensors: dict[str, torch.Tensor]) -> int:
+    """Bytes per weight as a checkpoint's tensors will be held (models/checkpoint.py's STORED rule):
+    2 when every floating tensor is bf16/fp16, else 4."""
+    floating = [t for t in tensors.values() if t.is_floating_point()]
+    return 2 if floating and all(t.dtype in (torch.bfloat16, torch.float16) for t in floating) else 4
+
+
+def fitting_tokens(config: TransformerConfig, n_tokens: int, bytes_per_weight: int = 4) -> int:
     """The token limit, halved (not below 512) until the weights and one trace fit the byte limit:
     a larger model reads shorter texts instead of being refused."""
-    while n_tokens > 512 and estimate_model_bytes(config) + estimate_trace_bytes(config, n_tokens) > max_model_bytes():
+    while n_tokens > 512 and estimate_model_bytes(config, bytes_per_weight) + \
+            estimate_trace_bytes(config, n_tokens) > max_model_bytes():
         n_tokens = max(512, n_tokens // 2)
     return n_tokens
 
 
-def check_size(config: TransformerConfig, n_tokens: int, where: str) -> None:
-    """Refuse, before reading weights, a model whose float32 weights and one trace exceed the limit."""
-    model, trace = estimate_model_bytes(config), estimate_trace_bytes(config, n_tokens)
+def check_size(config: TransformerConfig, n_tokens: int, where: str, bytes_per_weight: int = 4) -> None:
+    """Refuse, before reading weights, a model whose weights (bytes_per_weight each: 2 for a bf16/fp16
+    checkpoint, see weight_bytes) and one trace exceed the limit."""
+    model, trace = estimate_model_bytes(config, bytes_per_weight), estimate_trace_bytes(config, n_tokens)
     limit = max_model_bytes()
     if model + trace > limit:
+        held = "in bf16/fp16 (as the checkpoint stores them)" if bytes_per_weight == 2 else "in float32"
         raise ValueError(
             f"{where} is too large for this server: {count_parameters(config) / 1e6:,.0f}M parameters are "
-            f"{model / 1e9:.2f} GB in float32, and one traced sentence of {n_tokens} tokens about "
+            f"{model / 1e9:.2f} GB {held}, and one traced sentence of {n_tokens} tokens about "
             f"{trace / 1e9:.2f} GB more; the limit is {limit / 1e9:.2f} GB "
             "(ATTENTION_EXPLORER_MAX_MODEL_BYTES, ATTENTION_EXPLORER_MAX_TOKENS).")
 
@@ -143,18 +164,23 @@ def load_family(folder: Path, name: str, hf: dict | None = None):
     if model_type not in FAMILIES:
         raise unsupported(model_type)
     config = config_for(hf)
-    n_tokens = fitting_tokens(config, max_tokens(config, hf))
-    check_size(config, n_tokens, name)
+    declared = weight_bytes(hf)
+    n_tokens = fitting_tokens(config, max_tokens(config, hf), declared)
+    check_size(config, n_tokens, name, declared)
     tokenizer = TextTokenizer(folder / "tokenizer.json", max_tokens=n_tokens)
     if tokenizer.vocab_size > config.vocab_size:
         raise ValueError(f"{folder / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but the model's "
                          f"vocabulary has {config.vocab_size} rows: they do not belong together")
     theirs = read_weights(folder)
+    held = stored_weight_bytes(theirs)
+    if held > declared:         # config.json says bf16 but the file is float32: check with the real size
+        check_size(config, n_tokens, name, held)
     mapping, ignored = FAMILIES[model_type].weight_map(config, theirs, str(folder))
     state = convert(theirs, mapping, ignored, config, str(folder))
     del theirs
     require_finite(state, folder / "model.safetensors")
     info = {"family": model_type, "n_parameters": count_parameters(config), "max_tokens": n_tokens,
+            "weight_dtypes": sorted({str(t.dtype).removeprefix("torch.") for t in state.values()}),
             "sentence": sentence_pooling(folder)}
     if config.encoder_decoder:
         net = seq2seq_from_state_dict(config, state).to(device_from_env())

@@ -33,7 +33,7 @@ from core import TransformerConfig
 from core.budget import count_parameters
 
 from .checkpoint import convert
-from .families import FAMILIES, SUPPORTED, check_size, config_for, fitting_tokens, max_tokens
+from .families import FAMILIES, SUPPORTED, check_size, config_for, fitting_tokens, max_tokens, weight_bytes
 from .files import (MAX_TOKENIZER_BYTES, allowed_root, check_hf_fields, inside, read_config,
                     safetensors_header, weight_files)
 
@@ -99,7 +99,7 @@ def snapshot_folder(repo_id: str, revision: str = "main") -> Optional[Path]:
 class CachedModel:
     repo_id: str                 # "org/name", what load_model() takes
     family: str                  # config.json's model_type
-    n_parameters: int            # as our core would hold them (float32: 4 bytes each)
+    n_parameters: int            # as our core counts them
     folder: Path                 # the snapshot folder
     problem: Optional[str] = None  # why it cannot be opened (too large, no tokenizer.json, ...), or None
 
@@ -158,7 +158,8 @@ def _problem(folder: Path, hf: dict) -> tuple[int, Optional[str]]:
         return 0, str(exc)
     n = count_parameters(config)
     try:
-        check_size(config, fitting_tokens(config, max_tokens(config, hf)), hf.get("model_type", "model"))
+        held = weight_bytes(hf)            # 2 for a bf16/fp16 checkpoint (kept so in memory), else 4
+        check_size(config, fitting_tokens(config, max_tokens(config, hf), held), hf.get("model_type", "model"), held)
         _check_shapes(hf["model_type"], config, _check_files(folder), str(folder))
     except (ValueError, OSError) as exc:
         return n, str(exc)

@@ -43,7 +43,7 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
 
 from .files import INDEX, SINGLE
-from .families import check_size, config_for, max_model_bytes, max_tokens
+from .families import check_size, config_for, max_model_bytes, max_tokens, weight_bytes
 from .files import MAX_CONFIG_BYTES
 from .hub_cache import cache_dir, repo_folder_name
 
@@ -131,10 +131,10 @@ class DownloadPlan:
     revision: Optional[str]          # as asked; None: the default branch
     commit: str                      # every file is fetched at this commit
     family: Optional[str]            # config.json's model_type
-    n_parameters: Optional[int]      # as our core holds them (float32), else the Hub's count
+    n_parameters: Optional[int]      # as our core counts them, else the Hub's count
     files: tuple[HubFile, ...]       # in download order, config.json last
     new_bytes: int                   # what is not in the cache yet
-    memory_bytes: Optional[int]      # float32 weights plus one traced sentence
+    memory_bytes: Optional[int]      # weights (bf16/fp16 as stored, else float32) plus one traced sentence
     memory_limit: int                # ATTENTION_EXPLORER_MAX_MODEL_BYTES
     cache_used: int                  # bytes in the Hugging Face cache now
     budget: int                      # ATTENTION_EXPLORER_DOWNLOAD_MAX_MB, in bytes
@@ -165,7 +165,7 @@ class DownloadPlan:
             lines.append("Download: none of its files is one this app reads")
         if self.memory_bytes is not None:
             fits = "fits" if self.memory_bytes <= self.memory_limit else "does NOT fit"
-            lines.append(f"Memory: {human(self.memory_bytes)} (float32 weights + one traced sentence) {fits} "
+            lines.append(f"Memory: {human(self.memory_bytes)} (weights + one traced sentence) {fits} "
                          f"this server's {human(self.memory_limit)}")
         lines.append(f"Disk: the Hugging Face cache holds {human(self.cache_used)} of the "
                      f"{human(self.budget)} allowed for downloads")
@@ -246,10 +246,11 @@ def plan_download(repo_id: str, revision: Optional[str] = None) -> DownloadPlan:
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return refused(f"This app cannot open it: {exc}", family=family, files=files)
     n_tokens = max_tokens(config, hf)
-    memory = estimate_model_bytes(config) + estimate_trace_bytes(config, n_tokens)
+    held = weight_bytes(hf)                # 2 for a bf16/fp16 checkpoint (kept so in memory), else 4
+    memory = estimate_model_bytes(config, held) + estimate_trace_bytes(config, n_tokens)
     n = count_parameters(config)
     try:
-        check_size(config, n_tokens, repo_id)
+        check_size(config, n_tokens, repo_id, held)
     except ValueError as exc:
         return refused(str(exc), family=family, n=n, memory=memory, files=files)
     new = sum(f.size for f in files if not blob_path(repo_id, f).is_file())

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from core import Trace, TransformerConfig
+from core.model import computed
 
 from .text import TextTokenizer
 
@@ -74,8 +75,9 @@ class LoadedModel(Loaded):
         return enc.tokens, hidden[0].numpy()
 
     def embedding_table(self) -> np.ndarray:
-        """(vocab, d_model) input embedding matrix, read-only (shares memory with the model)."""
-        table = self.net.token_table.detach().numpy()
+        """(vocab, d_model) input embedding matrix in float32, read-only (shares memory with the model;
+        a float32 copy when the model keeps its checkpoint's bf16/fp16)."""
+        table = computed(self.net.token_table.detach()).numpy()
         table.flags.writeable = False
         return table
 
