@@ -246,9 +246,8 @@ def open_head(layer: int, head: int) -> None:
     keeps the frame's parameters only: Streamlit refuses to clear a link that holds this page's
     bound controls (the patching page's prompts), so the switch names what to keep."""
     choose(layer, head)
-    shared = {name: st.query_params[name] for name in url.SHARED if name in st.query_params}
     try:
-        st.switch_page(ONE_HEAD_PAGE, query_params=shared)
+        url.switch_page(ONE_HEAD_PAGE)
     except StreamlitAPIException:  # this page runs alone (tests): there is no page to go to
         st.info(f"Layer {layer}, head {head} is now chosen: open the *One head* page to see it.")
 

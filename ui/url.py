@@ -125,6 +125,12 @@ def write_shared() -> None:
     _put("cb", "1" if st.session_state.get(COLOUR_BLIND) else None)
 
 
+def switch_page(page: str) -> None:
+    """Go to `page` with the frame's parameters in the link (model, sentence, layer, head, colours) and not this
+    page's own controls: Streamlit refuses to clear a link that holds bound controls (the patching page's prompts)."""
+    st.switch_page(page, query_params={name: st.query_params[name] for name in SHARED if name in st.query_params})
+
+
 def write_choice(layer: int | None, head: int | None) -> None:
     """The person's layer and head in the link now (None: dropped, back to the suggestion)."""
     _put("layer", None if layer is None else str(int(layer)))
