@@ -129,10 +129,10 @@ def decoder_sections(model: LoadedSeq2Seq, trace: Trace, layer: int, head: int) 
     own = decoder.layers[layer]                                              # masked self-attention
     scores, weights = own.scores[head], own.weights[head]                    # (T, T) each
     left, right = st.columns(2)
-    plot(scores_with_mask(scores[ws, ws], tokens, f"Decoder self-attention scores, layer {layer}, head "
-                          f"{head}: the future set to −∞", rows.start), "decoder_scores", left)
+    plot(scores_with_mask(scores[ws, ws], tokens, f"Self-attention scores (layer {layer}, head {head}): "
+                          "future = −∞", rows.start), "decoder_scores", left)   # a half-width title: short
     plot(weights_with_mask(weights[ws, ws], ~np.isfinite(scores[ws, ws]), tokens,
-                           "After the softmax: the upper triangle is exactly 0", rows.start), "decoder_weights", right)
+                           "After the softmax: the future is exactly 0", rows.start), "decoder_weights", right)
     cross = decoder.layers[layer].cross.weights[head]                        # (T_target, S)
     source = window_at(cross.shape[1], 64, 0)
     plot(attention_heatmap(cross[ws, source.start:source.stop], tokens,
