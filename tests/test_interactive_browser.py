@@ -5,6 +5,7 @@ tooltip; hovering a token in the lines view draws only that token's lines, as st
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -15,6 +16,17 @@ pytestmark = pytest.mark.browser
 SENTENCE = "Time+flies+like+an+arrow."
 TOKENS = ["[CLS]", "time", "flies", "like", "an", "arrow", ".", "[SEP]"]
 WEIGHT = re.compile(r": (\d\.\d{3})$")
+
+
+def tooltip_naming(tooltip, part: str, timeout: float = 5.0) -> str:
+    """The tooltip's text once it names `part` (on a busy machine it may still show the previous cell)."""
+    deadline = time.time() + timeout
+    text = tooltip.text_content()
+    while part not in text and time.time() < deadline:
+        time.sleep(0.05)
+        text = tooltip.text_content()
+    assert part in text, text
+    return text
 
 
 def centre(box: dict) -> tuple[float, float]:
@@ -47,7 +59,8 @@ def hover_heatmap(page, url: str) -> None:
     for k in range(len(TOKENS)):
         page.mouse.move(grid["x"] + (k + 0.5) * column_width, grid["y"] + 3.5 * cell)
         assert view.get_attribute("data-key") == str(k)
-        row_weights.append(float(WEIGHT.search(tooltip.text_content()).group(1)))
+        text = tooltip_naming(tooltip, f"→ #{k} ")      # the tooltip is redrawn a frame after the attribute
+        row_weights.append(float(WEIGHT.search(text).group(1)))
     assert abs(sum(row_weights) - 1) < 0.01, row_weights
 
     # A token's label lights up the same token's row and column; leaving clears everything.
