@@ -122,6 +122,11 @@ def test_projector_with_the_sentence_tokens(page):
     page.get_by_text("Place the tokens of the current sentence").click()
     wait_idle(page)
     boxes = labels_of(page, -1)                                # the projector, in the tab now shown
+    for _ in range(120):                                       # the click's rerun may redraw it after idle
+        if len(boxes) >= 20:
+            break
+        page.wait_for_timeout(500)
+        boxes = labels_of(page, -1)
     words = [b for b in boxes if b["text"] not in ("",) and not b["text"].replace(".", "").replace("−", "")
              .replace("-", "").isdigit()]
     assert_readable(boxes, at_least=20)
