@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
 from pathlib import Path
 
@@ -249,3 +250,19 @@ def sentence_pooling(folder: Path) -> dict | None:
     max_tokens = settings.get("max_seq_length")
     return {"pooling": "mean", "normalize": "Normalize" in kinds,
             "max_tokens": max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else None}
+
+
+def folder_signature(folder: Path, limit: int = 2_000) -> tuple:
+    """What a folder's files look like now: (name, size, mtime) of each of its first `limit` entries, read
+    through links (None where one cannot be read). A finished or repaired download changes it."""
+    stats = []
+    try:
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name)[:limit]:
+            try:
+                st = entry.stat()
+                stats.append((entry.name, st.st_size, st.st_mtime_ns))
+            except OSError:
+                stats.append((entry.name, None))
+    except OSError:
+        pass
+    return tuple(stats)

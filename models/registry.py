@@ -24,7 +24,7 @@ from core import TransformerConfig
 from core.budget import count_parameters
 
 from .families import config_for, display_name, load_family
-from .files import MAX_TOKENIZER_BYTES, check_hf_fields, read_config
+from .files import MAX_TOKENIZER_BYTES, check_hf_fields, folder_signature, read_config
 from .hub_cache import (_snapshot_inside, available_hf_models, cache_dir, cache_problem, repo_folder_name,
                         snapshot_folder, without_paths)
 from .loaded import LoadedModel
@@ -65,17 +65,7 @@ def files_signature(name: str) -> tuple:
     folder = _folder_of(name)
     if folder is None:
         return ()
-    stats = [str(folder)]
-    try:
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name)[:2_000]:
-            try:
-                st = entry.stat()
-                stats.append((entry.name, st.st_size, st.st_mtime_ns))
-            except OSError:
-                stats.append((entry.name, None))
-    except OSError:
-        pass
-    return tuple(stats)
+    return (str(folder), *folder_signature(folder))
 
 
 _failed_lock = threading.Lock()

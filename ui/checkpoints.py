@@ -20,11 +20,12 @@ from analysis.detectors import duplicate_token_scores, previous_token_scores, se
 from analysis.recognisable import HeadChoice
 from core import Trace
 from models import EmptyTextError, load_model
+from models.files import folder_signature
 from models.hub_cache import cache_dir, repo_folder_name
-from models.hub_download import DownloadError, download, downloads_allowed, plan_download
+from models.hub_download import DownloadError, downloads_allowed, plan_download
 from models.hub_revisions import Revision
 from models.registry import split_revision
-from ui.get_model import plain
+from ui.get_model import download_with_bar, plain
 from ui.state import cached, current_model_name, shared_cache
 from ui.widgets import linked
 
@@ -60,18 +61,7 @@ class CheckpointScores:
 def snapshot_signature(revision: Revision) -> tuple:
     """The snapshot's files (name, size, mtime through links): a finished or repaired download
     changes it, so a checkpoint that failed is read again."""
-    folder = cache_dir() / repo_folder_name(revision.repo_id) / "snapshots" / revision.commit
-    stats = []
-    try:
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name)[:200]:
-            try:
-                st_ = entry.stat()
-                stats.append((entry.name, st_.st_size, st_.st_mtime_ns))
-            except OSError:
-                stats.append((entry.name, None))
-    except OSError:
-        pass
-    return tuple(stats)
+    return folder_signature(cache_dir() / repo_folder_name(revision.repo_id) / "snapshots" / revision.commit, 200)
 
 
 def read_checkpoint(revision: Revision, text: str) -> CheckpointScores:
@@ -173,18 +163,7 @@ def download_box(repo_id: str, page: str) -> None:
         if not st.button(f"Download {plan.revision}: {plan.new_bytes / 1e6:,.1f} MB", key=f"{page}_get_go",
                          type="primary", icon=":material/download:"):
             return
-        bar = st.progress(0.0, text="Starting…")
-
-        def progress(done: int, total: int, name: str) -> None:
-            bar.progress(min(1.0, done / total) if total else 1.0,
-                         text=f"{plain(name)}: {done / 1e6:,.1f} of {total / 1e6:,.1f} MB")
-
-        try:
-            download(plan, progress)
-        except DownloadError as exc:
-            bar.empty()
-            st.error(plain(str(exc)))
+        if not download_with_bar(plan):
             return
-        bar.empty()
         st.session_state.pop(plan_key, None)
         st.rerun()      # the new checkpoint joins the slider

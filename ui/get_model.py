@@ -66,15 +66,9 @@ def check(repo: str, revision: str) -> None:
         st.error(plain(str(exc)))
 
 
-def offer(plan: DownloadPlan) -> None:
-    """The summary; then either the reason it will not be downloaded or the Download button."""
-    st.caption("  \n".join(plain(line) for line in plan.summary()))
-    if plan.problem:
-        st.error(plain(plan.problem))
-        return
-    if not st.button(f"Download {plan.new_bytes / 1e6:,.1f} MB", key="get_model_go", type="primary",
-                     icon=":material/download:", width="stretch"):
-        return
+def download_with_bar(plan: DownloadPlan) -> bool:
+    """Download `plan` under a progress bar (file, MB done of MB, redrawn once per percent); False, with the
+    reason shown, when it failed. A cut download resumes the next time (models/hub_download.py)."""
     bar = st.progress(0.0, text="Starting…")
     shown = {"percent": -1}
 
@@ -89,8 +83,22 @@ def offer(plan: DownloadPlan) -> None:
     except DownloadError as exc:
         bar.empty()
         st.error(plain(str(exc)))
-        return
+        return False
     bar.empty()
+    return True
+
+
+def offer(plan: DownloadPlan) -> None:
+    """The summary; then either the reason it will not be downloaded or the Download button."""
+    st.caption("  \n".join(plain(line) for line in plan.summary()))
+    if plan.problem:
+        st.error(plain(plan.problem))
+        return
+    if not st.button(f"Download {plan.new_bytes / 1e6:,.1f} MB", key="get_model_go", type="primary",
+                     icon=":material/download:", width="stretch"):
+        return
+    if not download_with_bar(plan):
+        return
     label = f"🤗 {plan.repo_id}" + (f" @ {plan.revision}" if plan.key != plan.repo_id else "")
     st.session_state.setdefault("extra_models", {})[plan.key] = label
     st.session_state.pop(PLAN, None)
