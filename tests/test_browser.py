@@ -81,6 +81,28 @@ def running_server():
             proc.kill()
 
 
+@contextlib.contextmanager
+def tab_with_models(root):
+    """A fresh server whose model picker also lists the model folders under `root`
+    (ATTENTION_EXPLORER_MODEL_DIRS, restored afterwards), and one Chromium tab on it (tab.base: its address)."""
+    from playwright.sync_api import sync_playwright
+
+    before = os.environ.get("ATTENTION_EXPLORER_MODEL_DIRS")
+    os.environ["ATTENTION_EXPLORER_MODEL_DIRS"] = str(root)
+    try:
+        with running_server() as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            tab = browser.new_page(viewport={"width": 1400, "height": 1100})
+            tab.base = url
+            yield tab
+            browser.close()
+    finally:
+        if before is None:
+            os.environ.pop("ATTENTION_EXPLORER_MODEL_DIRS", None)
+        else:
+            os.environ["ATTENTION_EXPLORER_MODEL_DIRS"] = before
+
+
 @pytest.fixture(scope="module")
 def server():
     with running_server() as url:

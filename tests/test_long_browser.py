@@ -14,7 +14,7 @@ import urllib.parse
 import pytest
 
 from bench.screenshots import SETTLED
-from test_browser import ARGS, CHROMIUM, running_server
+from test_browser import tab_with_models
 from test_long_pages import TEXT
 
 pytestmark = pytest.mark.browser
@@ -25,26 +25,13 @@ PAGE_SECONDS = 120_000   # ms a page may take to settle (the first one computes 
 def page(tmp_path_factory):
     """One server whose picker lists the tiny long Llama (ATTENTION_EXPLORER_MODEL_DIRS), one browser tab."""
     pytest.importorskip("transformers")
-    from playwright.sync_api import sync_playwright
-
     from bench.long_pages import build
 
     root = tmp_path_factory.mktemp("models")
     folder = build(root / "llama4k")
-    before = os.environ.get("ATTENTION_EXPLORER_MODEL_DIRS")
-    os.environ["ATTENTION_EXPLORER_MODEL_DIRS"] = str(root)
-    try:
-        with running_server() as url, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            tab = browser.new_page(viewport={"width": 1400, "height": 1100})
-            tab.base, tab.model = url, folder
-            yield tab
-            browser.close()
-    finally:
-        if before is None:
-            os.environ.pop("ATTENTION_EXPLORER_MODEL_DIRS", None)
-        else:
-            os.environ["ATTENTION_EXPLORER_MODEL_DIRS"] = before
+    with tab_with_models(root) as tab:
+        tab.model = folder
+        yield tab
 
 
 def settle(page) -> None:

@@ -9,7 +9,6 @@ One server and one browser page for the whole file.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import urllib.parse
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.screenshots import PARAGRAPH, SHORT, RunWatch
-from test_browser import ARGS, CHROMIUM, running_server, wait_idle
+from test_browser import tab_with_models, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -37,27 +36,14 @@ def page(tmp_path_factory):
     """One server for the whole file, whose picker lists a tiny GPT-2 (tests/hf_tiny.py) through
     ATTENTION_EXPLORER_MODEL_DIRS, and one browser tab."""
     pytest.importorskip("transformers")
-    from playwright.sync_api import sync_playwright
-
     from hf_tiny import hf_model, save_checkpoint, tokenizer_for
 
     root = tmp_path_factory.mktemp("models")
     folder = save_checkpoint(hf_model("gpt2"), tokenizer_for("gpt2"), root / DECODER)
-    before = os.environ.get("ATTENTION_EXPLORER_MODEL_DIRS")
-    os.environ["ATTENTION_EXPLORER_MODEL_DIRS"] = str(root)
-    try:
-        with running_server() as url, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            tab = browser.new_page(viewport={"width": 1400, "height": 1100})
-            tab.base, tab.decoder = url, str(folder)
-            tab.runs = RunWatch(tab)
-            yield tab
-            browser.close()
-    finally:
-        if before is None:
-            os.environ.pop("ATTENTION_EXPLORER_MODEL_DIRS", None)
-        else:
-            os.environ["ATTENTION_EXPLORER_MODEL_DIRS"] = before
+    with tab_with_models(root) as tab:
+        tab.decoder = str(folder)
+        tab.runs = RunWatch(tab)
+        yield tab
 
 
 def open_page(page, name: str) -> None:
