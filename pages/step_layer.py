@@ -111,7 +111,8 @@ with right:
     plot(top_neurons_figure(top_neurons(block.mlp_hidden[token], 10), "Most active neurons",
                             "value W_down reads" if gated else f"activation after {act}"), "step_layer_top")
 active = float((block.mlp_hidden[token] > 0.1).mean())
-st.caption(f"{ACT.split()[0]} lets positive values through and squashes negative ones to nearly zero"
+squash = "exactly" if act == "ReLU" else "nearly"   # GELU and SiLU dip a little below zero
+st.caption(f"{act} lets positive values through and squashes negative ones to {squash} zero"
            + (" (then the gate's value is multiplied by W_up's)" if gated else "")
            + f": {100 * active:.0f}% of the {dff} neurons are clearly on (> 0.1) for this token.")
 
