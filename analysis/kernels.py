@@ -5,7 +5,8 @@ redo a stretch of the forward pass by hand use these functions, so each piece of
 written twice in all (here and in core/), not once per page. tests/test_kernels.py feeds the same
 inputs through both and checks they agree.
 
-    scaled_scores  q · kᵀ / √d_head (or ÷ √attn_scale, soft-capped), hidden keys −∞   core/attention.py attend
+    scaled_scores  q · kᵀ / √d_head (or ÷ √attn_scale, soft-capped; T5: unscaled,     core/attention.py attend
+                   + its relative position bias), hidden keys −∞
     soft_cap       cap · tanh(x / cap)                        core/attention.py soft_cap
     allowed_keys   causal triangle, sliding-window band       core/attention.py causal_mask, window_mask
     softmax        exp(s − max) / Σ exp(s − max)             torch.softmax
@@ -54,13 +55,20 @@ def shared_kv(k: np.ndarray, n_heads: int) -> np.ndarray:
 
 
 def scaled_scores(q: np.ndarray, k: np.ndarray, allowed: Optional[np.ndarray] = None,
-                  scale: Optional[float] = None, softcap: Optional[float] = None) -> np.ndarray:
+                  scale: Optional[float] = None, softcap: Optional[float] = None, *, scaled: bool = True,
+                  bias: Optional[np.ndarray] = None) -> np.ndarray:
     """q (..., [H,] T_q, d_head), k (..., [H_kv,] T_k, d_head) -> (..., [H,] T_q, T_k) q·kᵀ/√d_head
-    (÷ √scale when given), soft-capped when softcap is given, −∞ where `allowed` (broadcastable) is False."""
+    (÷ √scale when given; not divided at all when scaled is False, as T5), plus `bias` (broadcastable:
+    T5's relative positions), soft-capped when softcap is given, −∞ where `allowed` (broadcastable) is
+    False. The same order as core's attend: scale, bias, cap, mask."""
     q, k = _f64(q), _f64(k)
     if q.ndim >= 3 and k.ndim >= 3:
         k = shared_kv(k, q.shape[-3])
-    scores = q @ np.swapaxes(k, -1, -2) / math.sqrt(q.shape[-1] if scale is None else scale)   # (..., T_q, T_k)
+    scores = q @ np.swapaxes(k, -1, -2)                                                     # (..., T_q, T_k)
+    if scaled:
+        scores = scores / math.sqrt(q.shape[-1] if scale is None else scale)
+    if bias is not None:
+        scores = scores + _f64(bias)
     scores = soft_cap(scores, softcap)
     return scores if allowed is None else np.where(allowed, scores, -np.inf)
 
@@ -84,11 +92,13 @@ class Attention(NamedTuple):
 
 
 def attend(q: np.ndarray, k: np.ndarray, v: np.ndarray, allowed: Optional[np.ndarray] = None,
-           scale: Optional[float] = None, softcap: Optional[float] = None) -> Attention:
+           scale: Optional[float] = None, softcap: Optional[float] = None, *, scaled: bool = True,
+           bias: Optional[np.ndarray] = None) -> Attention:
     """Scaled dot-product attention, as core/attention.py `attend`: q (..., H, T_q, d_head);
     k, v (..., H_kv, T_k, d_head) with H_kv dividing H; allowed broadcastable to the scores;
-    scale, softcap: Gemma 2's divisor √scale and soft-capping (see scaled_scores)."""
-    scores = scaled_scores(q, k, allowed, scale, softcap)
+    scale, softcap: Gemma 2's divisor √scale and soft-capping; scaled, bias: T5's undivided scores
+    and its relative position bias (see scaled_scores)."""
+    scores = scaled_scores(q, k, allowed, scale, softcap, scaled=scaled, bias=bias)
     _, weights = softmax(scores)
     v = _f64(v)
     if v.ndim >= 3 and scores.ndim >= 3:

@@ -9,6 +9,7 @@ the trace's own input of that stretch:
     q/k norm models: q and k RMS-normalised, per head (Qwen3) or over the whole projection (OLMo 2)
     RoPE models: q and k turned by position (pairs of dimensions rotated)
     dots_j = q_i · k_j;  scaled_j = dots_j / √d_head;  weights = softmax(scaled)
+        (T5: scaled_j = dots_j + bias[bucket(j − i)], no ÷√d_head; the bias table is the stack's first layer's)
     head_out_i = Σ_j weights_j · v_j
     concat (T, d_model) · W_O + b_O = attn_out
     residual add, norm -> resid_mid;  feed-forward up (and gate), activation, down;  add, norm -> resid_post
@@ -16,7 +17,9 @@ the trace's own input of that stretch:
 Every family's switches are followed: LayerNorm or RMSNorm, pre-, post-norm, parallel or post-sublayer
 (OLMo 2), q/k norm (Qwen3, OLMo 2), grouped-query
 attention (query head h reads key/value head config.kv_head_of(h)), rotary positions (full or partial), a gated
-(SwiGLU) feed-forward, GELU (exact or tanh), ReLU or SiLU, with or without biases.
+(SwiGLU) feed-forward, GELU (exact or tanh), ReLU or SiLU, with or without biases. For an encoder–decoder
+(T5) the pages' trace is its encoder's, so the blocks recomputed are the encoder's (pages_stack), with
+T5's unscaled scores and relative position bias.
 
 The mathematics itself (attention, rotation, norms, activations) is analysis/kernels.py, the
 numpy twin of core/ that every recomputation shares; this file reads the weights and wires the
@@ -33,9 +36,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.attention import MultiHeadAttention
+from core.attention import MultiHeadAttention, RelativePositionBias, relative_bucket
 from core.config import TransformerConfig
 from core.model import Transformer
+from core.seq2seq import EncoderDecoder
 from core.trace import Trace
 from . import kernels
 from .kernels import rotate  # noqa: F401  (the rotary figure's test turns vectors with it, from here)
@@ -96,6 +100,40 @@ def rope_angles(config: TransformerConfig, t: int, attention: Optional[MultiHead
     return kernels.rope_angles(np.arange(t), config.rotated_dims, theta, factor)
 
 
+# -- which blocks: a single stack's, or an encoder–decoder's encoder ---------------------------------
+class Stack(NamedTuple):
+    """The blocks the step pages recompute and what their self-attention reads besides its input."""
+    blocks: nn.ModuleList
+    bias: Optional[RelativePositionBias]   # T5: the stack's relative-position table (its first layer's)
+    pad_id: Optional[int]                  # an encoder–decoder's encoder hides padding keys; None: no key hidden
+
+
+def pages_stack(net: Transformer | EncoderDecoder) -> Stack:
+    """A single-stack model's blocks; for an encoder–decoder (T5) its encoder's, whose Trace the pages
+    read (ui/state.py trace_for): the encoder's self-attention sees every source token but padding."""
+    if isinstance(net, EncoderDecoder):
+        return Stack(net.encoder, net.encoder_bias, net.config.pad_id)
+    return Stack(net.blocks, None, None)
+
+
+def visible_keys(stack: Stack, trace: Trace, attention: MultiHeadAttention) -> np.ndarray:
+    """(T, T) True where query i may look at key j: the causal triangle, a sliding window, padding."""
+    allowed = kernels.allowed_keys(trace.causal, len(trace.tokens), attention.window)
+    if stack.pad_id is not None:
+        allowed = allowed & (np.asarray(trace.ids) != stack.pad_id)[None, :]
+    return allowed
+
+
+def relative_bias(table: RelativePositionBias, queries: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """T5's position bias for the given query positions and keys 0..T-1, read from the stack's table:
+    (the bucket of each distance key − query (Q, T), each head's learned number for it (H, Q, T)). The
+    buckets are cut by core's relative_bucket, the one copy of T5's rule."""
+    distance = torch.arange(t)[None, :] - torch.as_tensor(np.asarray(queries))[:, None]        # (Q, T)
+    buckets = relative_bucket(distance, table.bidirectional, table.n_buckets, table.max_distance).numpy()
+    numbers = _array(table.buckets.weight)                                                      # (buckets, H)
+    return buckets, numbers[buckets].transpose(2, 0, 1)                                         # (Q, T), (H, Q, T)
+
+
 # -- one head, one query token -------------------------------------------------------------------
 @dataclass(frozen=True)
 class HeadSteps:
@@ -111,8 +149,8 @@ class HeadSteps:
     v: np.ndarray              # (T, d_head)
     allowed: np.ndarray        # (T,)  keys the query may see
     dots: np.ndarray           # (T,)  q_i · k_j
-    scale: float               # √d_head
-    scaled: np.ndarray         # (T,)  dots / √d_head, -inf where hidden
+    scale: float               # √d_head (1.0 in T5, which does not divide)
+    scaled: np.ndarray         # (T,)  dots / √d_head (T5: dots + bias), -inf where hidden
     exps: np.ndarray           # (T,)  exp(scaled - max(scaled))
     weights: np.ndarray        # (T,)  exps / Σ exps
     head_out: np.ndarray       # (d_head,)  Σ_j weights_j · v_j
@@ -120,6 +158,8 @@ class HeadSteps:
     q_raw: Optional[np.ndarray] = None    # (T, d_head)  RoPE models: q before the rotation
     k_raw: Optional[np.ndarray] = None    # (T, d_head)  RoPE models: k before the rotation
     angles: Optional[np.ndarray] = None   # (T, d_rot/2)  RoPE models: the angle of each turned pair at each position
+    bias: Optional[np.ndarray] = None     # (T,)  T5: this head's relative position bias for each key
+    buckets: Optional[np.ndarray] = None  # (T,)  T5: the bucket of each key's distance key − query
 
     @property
     def d_head(self) -> int:
@@ -140,7 +180,8 @@ def head_steps(net: Transformer, trace: Trace, layer: int, head: int, query: int
     t, dh = len(trace.tokens), config.d_head
     kv = config.kv_head_of(head)
     rows, kv_rows = slice(head * dh, (head + 1) * dh), slice(kv * dh, (kv + 1) * dh)
-    attention = net.blocks[layer].attention
+    stack = pages_stack(net)
+    attention = stack.blocks[layer].attention
     x = np.asarray(trace.layers[layer].attn_in, dtype=np.float64)       # (T, d_model)
     w_q = Affine.of(attention.query, rows)
     w_k, w_v = Affine.of(attention.key, kv_rows), Affine.of(attention.value, kv_rows)
@@ -155,15 +196,19 @@ def head_steps(net: Transformer, trace: Trace, layer: int, head: int, query: int
         angles = rope_angles(config, t, attention)                         # (T, d_head/2)
         q_raw, k_raw = q, k
         q, k = kernels.rotate(q_raw, angles), kernels.rotate(k_raw, angles)
-    allowed = kernels.allowed_keys(trace.causal, t, attention.window)[query]
+    allowed = visible_keys(stack, trace, attention)[query]
     dots = k @ q[query]                                                    # (T,)  q_i · k_j for every j
-    scale = math.sqrt(dh if config.attn_scale is None else config.attn_scale)
-    scaled = kernels.scaled_scores(q[query], k, allowed, config.attn_scale,
-                                   config.attn_softcap)                    # (T,)  dots / √d_head, -inf where hidden
+    buckets = bias = None
+    if stack.bias is not None:                                             # T5: the same table in every layer
+        buckets, all_heads = relative_bias(stack.bias, np.array([query]), t)   # (1, T), (H, 1, T)
+        buckets, bias = buckets[0], all_heads[head, 0]                     # (T,), (T,)
+    scale = math.sqrt(dh if config.attn_scale is None else config.attn_scale) if attention.scaled else 1.0
+    scaled = kernels.scaled_scores(q[query], k, allowed, config.attn_scale, config.attn_softcap,
+                                   scaled=attention.scaled, bias=bias)     # (T,)  dots / √d_head, -inf where hidden
     exps, weights = kernels.softmax(scaled)
     head_out = weights @ v                                                 # (d_head,)
     return HeadSteps(layer, head, query, x, w_q, w_k, w_v, q, k, v, allowed, dots, scale,
-                     scaled, exps, weights, head_out, kv, q_raw, k_raw, angles)
+                     scaled, exps, weights, head_out, kv, q_raw, k_raw, angles, bias, buckets)
 
 
 def softmax_formula(steps: HeadSteps, key: int, limit: int = 6) -> str:
@@ -187,7 +232,7 @@ class LayerSteps:
     q: np.ndarray              # (H, T, d_head)  rotated in RoPE models
     k: np.ndarray              # (H_kv, T, d_head)  one per key/value head; rotated in RoPE models
     v: np.ndarray              # (H_kv, T, d_head)
-    scores: np.ndarray         # (H, T, T)  q·kᵀ/√d_head, -inf where hidden
+    scores: np.ndarray         # (H, T, T)  q·kᵀ/√d_head (T5: q·kᵀ + bias), -inf where hidden
     weights: np.ndarray        # (H, T, T)
     head_out: np.ndarray       # (H, T, d_head)
     heads_concat: np.ndarray   # (T, d_model)  heads side by side
@@ -231,8 +276,9 @@ class AttentionSteps(NamedTuple):
 
 
 def attention_steps(attention: MultiHeadAttention, attn_in: np.ndarray, config: TransformerConfig,
-                    causal: bool) -> AttentionSteps:
-    """Every head of one attention layer on attn_in (T, d_model), with the numpy kernels."""
+                    allowed: np.ndarray, bias: Optional[np.ndarray] = None) -> AttentionSteps:
+    """Every head of one attention layer on attn_in (T, d_model), with the numpy kernels; allowed (T, T):
+    the keys each query may see; bias (H, T, T): T5's relative positions, added to the scores."""
     t = attn_in.shape[0]
     q, k, v = (Affine.of(lin)(attn_in) for lin in (attention.query, attention.key, attention.value))
     if config.qk_norm == "full":                                           # OLMo 2: before the split into heads
@@ -244,8 +290,8 @@ def attention_steps(attention: MultiHeadAttention, attn_in: np.ndarray, config: 
     if config.positional == "rotary":
         angles = rope_angles(config, t, attention)
         q, k = kernels.rotate(q, angles), kernels.rotate(k, angles)
-    scores, weights, head_out = kernels.attend(q, k, v, kernels.allowed_keys(causal, t, attention.window),
-                                               config.attn_scale, config.attn_softcap)   # (H, T, T), (H, T, d_head)
+    scores, weights, head_out = kernels.attend(q, k, v, allowed, config.attn_scale, config.attn_softcap,
+                                               scaled=attention.scaled, bias=bias)   # (H, T, T), (H, T, d_head)
     heads_concat = head_out.transpose(1, 0, 2).reshape(t, config.d_attention)  # (T, H*d_head)
     return AttentionSteps(q, k, v, scores, weights, head_out, heads_concat, Affine.of(attention.output)(heads_concat))
 
@@ -269,9 +315,11 @@ def feed_forward_steps(mlp: nn.Module, mlp_in: np.ndarray, activation: str) -> F
 
 
 def layer_steps(net: Transformer, trace: Trace, layer: int) -> LayerSteps:
-    """Recompute block `layer` from its input trace.layers[layer].resid_pre."""
+    """Recompute block `layer` from its input trace.layers[layer].resid_pre (an encoder–decoder's: its
+    encoder's block, see pages_stack)."""
     config = net.config
-    block = net.blocks[layer]
+    stack = pages_stack(net)
+    block = stack.blocks[layer]
     pre_ln = config.norm in ("pre", "parallel", "sandwich")   # these normalise before each sublayer
     sublayer = config.norm == "post_sublayer"            # OLMo 2: the norm on each sublayer's output
     # Sandwich (Gemma 2, 3): a second norm on each sublayer's output, besides the one on its input.
@@ -280,7 +328,9 @@ def layer_steps(net: Transformer, trace: Trace, layer: int) -> LayerSteps:
     # The block's wiring: where the norms sit and what the residual adds; the attention and the
     # feed-forward stay as they are whatever the layout.
     attn_in = apply_norm(x, block.attn_norm) if pre_ln else x
-    a = attention_steps(block.attention, attn_in, config, trace.causal)
+    t = len(trace.tokens)
+    bias = relative_bias(stack.bias, np.arange(t), t)[1] if stack.bias is not None else None   # (H, T, T)
+    a = attention_steps(block.attention, attn_in, config, visible_keys(stack, trace, block.attention), bias)
     attn_sum = x + (apply_norm(a.attn_out, block.attn_norm) if sublayer else
                     apply_norm(a.attn_out, attn_out_norm) if attn_out_norm is not None else a.attn_out)
     resid_mid = attn_sum if pre_ln or sublayer else apply_norm(attn_sum, block.attn_norm)
@@ -367,7 +417,7 @@ class ParamCount:
 def layer_parameter_counts(net: Transformer, layer: int = 0) -> list[ParamCount]:
     """Every weight of one block, counted from the tensors themselves, in the order the block uses them."""
     config = net.config
-    block = net.blocks[layer]
+    block = pages_stack(net).blocks[layer]
     a = block.attention
     norm = norm_name(config)
     where = {"post": "after", "post_sublayer": "on the output of"}.get(config.norm, "before")

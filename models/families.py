@@ -131,6 +131,12 @@ def step_pages(model_type) -> tuple[str, ...]:
     return family.step_pages if family is not None else STEP_PAGES
 
 
+def checkpoint_names(model_type, config: TransformerConfig) -> dict[str, str]:
+    """The step pages' weight names -> this family's names in its checkpoints ({} when none are given)."""
+    family = family_of(model_type)
+    return dict(family.checkpoint_names(config)) if family is not None else {}
+
+
 def page_applies(model_type, page: str) -> bool:
     """Whether a page reads models of this type (every page reads ours and the single-stack families)."""
     family = family_of(model_type)

@@ -15,13 +15,17 @@ all read these fields.
                    (a sliding window), or None; the server's own limit applies on top
     step_pages     the "inside the model" step pages whose numpy recomputation (analysis/recompute.py)
                    follows this family's mathematics; the others say plainly that they do not apply
+                   (default: all of them, or none for an encoder–decoder)
     encoder_decoder  an encoder–decoder (T5, BART, Marian): loaded as core/seq2seq.py's EncoderDecoder
                    (models/seq2seq.py), traced as a source and a target; only the pages in
-                   ENCODER_DECODER_PAGES apply (ENCODER_PAGES on its encoder), the others say why not
+                   ENCODER_DECODER_PAGES apply (ENCODER_PAGES on its encoder) and the step pages it lists
+                   (on its encoder's blocks: T5), the others say why not
+    checkpoint_names  config -> our weight names ("W_gate") -> the checkpoint's ("wi_0"), for the step
+                   pages to show beside ours; empty when the family's names need no translation
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 
 from core import TransformerConfig
@@ -42,12 +46,17 @@ ENCODER_PAGES = ("step_tokens", "attention_head", "attention_grid", "attention_c
 ENCODER_DECODER_PAGES = ("seq2seq", "step_mask") + ENCODER_PAGES   # step_mask: T5's bias, cross-attention
 
 ConfigMapping = Callable[[dict], TransformerConfig]
+CheckpointNames = Callable[[TransformerConfig], Mapping[str, str]]
 WeightMap = Callable[[TransformerConfig, dict, str], tuple[NameMap, list[str]]]
 
 
 def no_token_limit(config: TransformerConfig, hf: dict) -> Optional[int]:
     """Most families attend to the whole past: only the positions and the server's limit cap a trace."""
     return None
+
+
+def no_checkpoint_names(config: TransformerConfig) -> Mapping[str, str]:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -57,12 +66,13 @@ class Family:
     config: ConfigMapping
     weight_map: WeightMap
     token_limit: Callable[[TransformerConfig, dict], Optional[int]] = no_token_limit
-    step_pages: tuple[str, ...] = field(default=STEP_PAGES)
+    step_pages: Optional[tuple[str, ...]] = None
     encoder_decoder: bool = False
+    checkpoint_names: CheckpointNames = no_checkpoint_names
 
     def __post_init__(self) -> None:
-        if self.encoder_decoder:   # the step pages recompute one stack's blocks: not an encoder–decoder's
-            object.__setattr__(self, "step_pages", ())
+        if self.step_pages is None:   # an encoder–decoder's step pages are opted into, one family at a time
+            object.__setattr__(self, "step_pages", () if self.encoder_decoder else STEP_PAGES)
         if not self.model_types:
             raise ValueError(f"family {self.name!r} names no model_type")
         unknown = set(self.step_pages) - set(STEP_PAGES)
@@ -71,7 +81,7 @@ class Family:
 
     def page_applies(self, page: str) -> bool:
         """Whether the page (its file name, "attention_head") reads models of this family."""
-        return page in ENCODER_DECODER_PAGES if self.encoder_decoder else True
+        return page in ENCODER_DECODER_PAGES or page in self.step_pages if self.encoder_decoder else True
 
     def display_name(self, model_type: str) -> str:
         """"GPT-NeoX", "Mistral", ...: the name headings use for a model of this type."""

@@ -109,4 +109,23 @@ def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[Na
     return m, ignored
 
 
-FAMILY = Family("t5", {"t5": "T5"}, config_from_hf, hf_name_map, encoder_decoder=True)
+# The step pages' names for the block's weights (analysis/recompute.py) -> ours in the block.
+PAGE_NAMES = {"attention.query": "W_Q", "attention.key": "W_K", "attention.value": "W_V", "attention.output": "W_O",
+              "attn_norm": "norm before attention", "mlp_norm": "norm before feed-forward",
+              "mlp.gate": "W_gate", "mlp.up": "W_up", "mlp.down": "W_down"}
+
+
+def checkpoint_names(config: TransformerConfig) -> dict[str, str]:
+    """The step pages' names of an encoder block's weights -> the checkpoint's, within the block
+    ("W_gate" -> "layer.1.DenseReluDense.wi_0"), read from the weight map itself."""
+    names = {}
+    for ours, (theirs, _) in stack("encoder.", "encoder", 1, False, config.mlp).items():
+        part = ours.removeprefix("encoder.0.").removesuffix(".weight")
+        names[PAGE_NAMES[part]] = theirs.removeprefix("encoder.block.0.").removesuffix(".weight")
+    return names
+
+
+# Steps 3 and 4 recompute the encoder's blocks (the pages' trace is the encoder's): unscaled scores plus
+# the relative bias, RMSNorm, ReLU or gated GELU, all followed by analysis/recompute.py.
+FAMILY = Family("t5", {"t5": "T5"}, config_from_hf, hf_name_map, encoder_decoder=True,
+                step_pages=("step_head", "step_layer"), checkpoint_names=checkpoint_names)

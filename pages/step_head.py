@@ -5,9 +5,10 @@ import streamlit as st
 
 from analysis.recompute import head_steps, softmax_formula
 from ui.defaults import head_reason
-from ui.family import kv_note, require_step_page
+from ui.family import checkpoint_caption, kv_note, require_step_page
 from ui.frame import require_frame
 from ui.head_choice import pick_head, pick_layer
+from ui.relative_positions import score_with_bias
 from ui.state import current_model_and_trace
 from ui.steps import spread_query
 from ui.widgets import linked, pick_window, plot, token_labels
@@ -45,6 +46,7 @@ st.markdown(f"X ({t} × {d}) · W_Q ({d} × {dh}){bias} → **Q** ({t} × {dh});
                if kv_note(trace, head) else "."))
 if kv_note(trace, head):
     st.caption(kv_note(trace, head))
+checkpoint_caption(model, ("W_Q", "W_K", "W_V"), layer)
 if model.config.qk_norm:                     # Qwen3 (per head), OLMo 2 (all heads together)
     over = (f"each head's {dh} dimensions" if model.config.qk_norm == "head" else
             f"the whole projection, all heads together ({d} query and {model.config.kv_heads * dh} key dimensions)")
@@ -80,10 +82,13 @@ st.subheader("② Scores of the query against every key")
 st.text(f"query: {trace.tokens[query]} (position {query})")
 plot(step_bars(chain.dots[span], key_tokens, f"Dot products q_{query} · k_j{window_note} — orange: the query token "
                "itself", keys.start, query), "step_head_dots")
-plot(step_bars(chain.scaled[span], key_tokens, f"Divided by √d_head = √{dh} = {chain.scale:.3f}{window_note}",
-               keys.start, query, colour="#7048e8"), "step_head_scaled")
-st.caption("Why divide: a dot product of two random d-dimensional vectors grows like √d; without the scaling the "
-           "softmax would put nearly all weight on one key and its gradients would vanish.")
+if chain.bias is not None:   # T5: a learned bias per distance added, nothing divided
+    score_with_bias(model, trace, chain, keys, window_note)
+else:
+    plot(step_bars(chain.scaled[span], key_tokens, f"Divided by √d_head = √{dh} = {chain.scale:.3f}{window_note}",
+                   keys.start, query, colour="#7048e8"), "step_head_scaled")
+    st.caption("Why divide: a dot product of two random d-dimensional vectors grows like √d; without the scaling the "
+               "softmax would put nearly all weight on one key and its gradients would vanish.")
 plot(step_bars(chain.weights[span], key_tokens,
                f"Softmax: the attention weights (they sum to {chain.weights.sum():.4f})"
                f"{window_note}", keys.start, query, fmt="{:.3f}", colour="#2b8a3e"), "step_head_softmax")
@@ -103,7 +108,9 @@ plot(weighted_sum_figure(chain.weights[span], chain.v[span], chain.head_out, key
 gaps = chain.agreement(trace)
 st.caption("Recomputed on this page from X and the weights; the model's own forward pass agrees to "
            + ", ".join(f"{v:.1e} ({k})" for k, v in gaps.items()) + ".")
-table = pd.DataFrame({"position": range(t), "key": trace.tokens, "q·k": chain.dots, "scaled": chain.scaled,
-                      "e^(scaled - max)": chain.exps, "weight": chain.weights})
+score = "score" if chain.bias is not None else "scaled"
+table = pd.DataFrame({"position": range(t), "key": trace.tokens, "q·k": chain.dots,
+                      **({"bucket": chain.buckets, "bias": chain.bias} if chain.bias is not None else {}),
+                      score: chain.scaled, f"e^({score} - max)": chain.exps, "weight": chain.weights})
 st.download_button("Download this query's numbers (CSV)", table.to_csv(index=False),
                    f"layer{layer}_head{head}_query{query}.csv", "text/csv", key="step_head_csv")

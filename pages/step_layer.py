@@ -5,11 +5,13 @@ import streamlit as st
 
 from analysis.recompute import ACTIVATION_NAMES, attention_parameters, layer_parameter_counts, layer_steps, norm_name, \
     top_neurons
-from ui.family import require_step_page
+from models import LoadedSeq2Seq
+from ui.family import checkpoint_caption, require_step_page
 from ui.frame import require_frame
 from ui.head_choice import pick_layer
 from ui.state import current_model_and_trace
-from ui.steps import layout_caption, parameters_text
+from ui.steps import encoder_block_caption, feed_forward_text, layout_caption, parameters_text, rms_norm_caption, \
+    shared_bias_text
 from ui.widgets import linked, pick_window, plot, token_labels
 from viz.steps import activation_histogram, matrix_heatmap, strip_dims, strip_note, top_neurons_figure, vector_strip
 
@@ -41,6 +43,9 @@ st.markdown("Every head returns a small vector per token. The block glues them t
                "input, and both outputs are added to it." if config.norm == "parallel" else ""))
 t, d, h, dh, dff = len(trace.tokens), config.d_model, config.n_heads, config.d_head, config.d_ff
 layer = pick_layer(trace, "step_layer")
+encoder_decoder = isinstance(model, LoadedSeq2Seq)   # T5: the pages' trace is its encoder's
+if encoder_decoder:
+    encoder_block_caption(model, layer, NORM)
 words = [i for i, s in enumerate(trace.special_mask) if not s] or [0]
 token = st.selectbox("Token (for the feed-forward)", range(t), index=words[0], **linked(f"token_{t}"),
                      format_func=token_labels(trace).__getitem__)
@@ -60,6 +65,7 @@ st.subheader("① Concatenate the heads, then W_O")
 st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {h * dh}) · W_O ({h * dh} × {d})"
             f"{' + b' if config.bias else ''} → "
             f"**attention output** ({t} × {d}). W_O lets each output dimension draw on every head.")
+checkpoint_caption(model, ("norm before attention", "W_O"), layer)
 layout_caption(block.norm, parallel, post, NORM)
 # One figure in view per step, the others a tab away: the page once ran 4,400–6,300 px tall.
 concat_tab, out_tab = st.tabs(["Heads concatenated", "· W_O → attention output"])
@@ -90,13 +96,10 @@ with every_tab:
 
 st.subheader(f"③ Feed-forward: {d} → {dff} → {d}")
 b = " + b" if config.bias else ""
-st.markdown((f"A **gated** feed-forward (SwiGLU): W_gate, W_up, W_down. mlp_in ({t} × {d}) · W_gate ({d} × {dff}) → "
-             f"**{ACT}**, times mlp_in · W_up ({d} × {dff}) element by element → · W_down ({dff} × {d}) → mlp_out "
-             f"({t} × {d}): the gate decides, per neuron, how much of W_up's value passes." if gated else
-             f"mlp_in ({t} × {d}) · W_up ({d} × {dff}){b} → **{ACT}** → · W_down ({dff} × {d}){b} → mlp_out "
-             f"({t} × {d}).") + " Each token goes through alone: no mixing between tokens here, that was "
-            "attention's job." + (f" Here mlp_in = {NORM}₂(layer input): the feed-forward never sees what attention "
-                                  "added." if parallel else ""))
+st.markdown(feed_forward_text(config, t, parallel))
+checkpoint_caption(model, ("norm before feed-forward", "W_gate", "W_up", "W_down"), layer)
+if NORM == "RMSNorm" and block.norm == "pre":   # the norm the feed-forward reads through, with this token's numbers
+    rms_norm_caption(block.resid_mid[token], token)
 left, right = st.columns([3, 2])
 with left:
     act = ACT.split()[0]
@@ -108,7 +111,8 @@ with right:
     plot(top_neurons_figure(top_neurons(block.mlp_hidden[token], 10), "Most active neurons",
                             "value W_down reads" if gated else f"activation after {act}"), "step_layer_top")
 active = float((block.mlp_hidden[token] > 0.1).mean())
-st.caption(f"{ACT.split()[0]} lets positive values through and squashes negative ones to nearly zero"
+squash = "exactly" if act == "ReLU" else "nearly"   # GELU and SiLU dip a little below zero
+st.caption(f"{act} lets positive values through and squashes negative ones to {squash} zero"
            + (" (then the gate's value is multiplied by W_up's)" if gated else "")
            + f": {100 * active:.0f}% of the {dff} neurons are clearly on (> 0.1) for this token.")
 
@@ -137,6 +141,7 @@ with st.expander(f"Parameters of one block: {total:,}"):
     table = pd.DataFrame([(c.step, c.shape, c.count) for c in counts], columns=["step", "weights", "parameters"])
     st.dataframe(table, hide_index=True,
                  column_config={"parameters": st.column_config.NumberColumn(format="localized")})
-    st.markdown(f"**{total:,}** parameters per block × {config.n_layers} blocks = {total * config.n_layers:,}. "
-                f"The feed-forward holds {100 * ffn / total:.0f}% of them.")
+    blocks = "blocks of the encoder" if encoder_decoder else "blocks"
+    st.markdown(f"**{total:,}** parameters per block × {config.n_layers} {blocks} = {total * config.n_layers:,}. "
+                f"The feed-forward holds {100 * ffn / total:.0f}% of them." + shared_bias_text(model.net))
     st.markdown(parameters_text(attention_parameters(config), config))

@@ -11,7 +11,7 @@ import streamlit as st
 
 from core import Trace
 from models import LoadedModel
-from models.families import display_name, step_pages
+from models.families import checkpoint_names, display_name, step_pages
 
 
 def model_family(model: LoadedModel) -> str:
@@ -28,6 +28,16 @@ def require_step_page(model: LoadedModel, page: str) -> None:
                 "numbers by hand, and that recomputation does not follow this family's mathematics. "
                 "Every other page works as usual.")
         st.stop()
+
+
+def checkpoint_caption(model: LoadedModel, names: tuple[str, ...], layer: int) -> None:
+    """A caption "… checkpoint's block 2: W_gate = layer.1.DenseReluDense.wi_0, …" for a family whose weight
+    names differ from the pages' (T5), so a reader can find them in the model's own code; nothing for the others."""
+    theirs = checkpoint_names(model.info.get("family"), model.config)
+    shown = [f"{name} = {theirs[name]}" for name in names if name in theirs]
+    if shown:
+        st.caption(f"The same weights in the {model_family(model)} checkpoint's block {layer}: " + ", ".join(shown)
+                   + ".")
 
 
 def special_tokens(trace: Trace) -> list[str]:

@@ -8,6 +8,9 @@ layer owns. BART and Marian add their positions to the token rows instead (learn
 
 Then the decoder: its self-attention has the causal mask, and its cross-attention none: every output
 token may read every source token.
+
+Step 3 (One head with numbers) reuses the bucket table for T5: the query's bias row added to q·k, and
+why nothing is divided by √d_head (score_with_bias).
 """
 from __future__ import annotations
 
@@ -106,6 +109,49 @@ def relative_bias(model: LoadedSeq2Seq, trace: Trace, layer: int, head: int, row
                    colour="#2b8a3e"), "t5_score_row")
     gap = float(np.abs(dot + bias[query] - one.scores[query]).max())
     st.caption(f"q·k + bias equals the model's own score for every key of this row (largest difference {gap:.1e}).")
+
+
+def unscaled_caption(chain) -> str:
+    """Why T5's scores are not divided by √d_head, with this head's own weights and this query's scores:
+    T5 draws W_Q at initialisation with a standard deviation √d_head times smaller than W_K's (transformers'
+    and Mesh TensorFlow's (d_model·d_head)^−½ against d_model^−½), so the division is in the weights."""
+    root = float(np.sqrt(chain.d_head))
+    sq, sk = float(np.std(chain.w_q.w)), float(np.std(chain.w_k.w))
+    ratio = sk / sq if sq else float("inf")
+    seen = chain.dots[chain.allowed]
+    near = 1 / 1.5 < ratio / root < 1.5
+    return (f"No ÷√d_head = √{chain.d_head} = {root:.2f} here: T5 folds that factor into its initialisation. It draws "
+            f"W_Q with a standard deviation √d_head times smaller than W_K's ((d_model·d_head)^−½ against "
+            f"d_model^−½), so q·k starts out the size that q·k/√d_head has in other models, and training learns "
+            f"the scale it needs with no division. This head's W_Q has standard deviation {sq:.3g} and W_K "
+            f"{sk:.3g}: {ratio:.2f} times smaller, "
+            + ("still about √d_head. " if near else f"not the {root:.2f} of that start: these weights have moved "
+               "away from it, and the softmax reads whatever scale they give. ")
+            + f"This query's q·k run from {seen.min():.2f} to {seen.max():.2f}; divided by {root:.2f} they "
+            f"would run from {seen.min() / root:.2f} to {seen.max() / root:.2f}, and the weights would be flatter.")
+
+
+def score_with_bias(model: LoadedSeq2Seq, trace: Trace, chain, keys: range, window_note: str) -> None:
+    """3 · One head with numbers, T5: this query's bias row (the head's bucket table, the same in every layer)
+    added to q·k, their sum the score the softmax reads, and why nothing is divided by √d_head."""
+    config = model.config
+    span = slice(keys.start, keys.stop)
+    key_tokens = [trace.tokens[i] for i in keys]
+    query, head = chain.query, chain.head
+    plot(step_bars(chain.bias[span], key_tokens, f"+ the position bias of each key's bucket (head {head}){window_note}",
+                   keys.start, query, colour="#f76707"), "step_head_bias")
+    shown = chain.buckets[span]
+    st.caption(f"T5 adds no position vectors: the bias depends only on the distance key − query, cut into "
+               f"{config.relative_buckets} buckets (here buckets {int(shown.min())}–{int(shown.max())}; "
+               f"every distance beyond {config.relative_max_distance} shares the last). The table belongs to layer 0 "
+               "and every layer of the encoder adds the same one; step 5 draws it whole.")
+    with st.expander(f"Head {head}'s bucket table (encoder: keys before and after the query)"):
+        table = model.net.encoder_bias.buckets.weight.detach().float().cpu().numpy()      # (buckets, H)
+        st.dataframe(bucket_table(True, config.relative_buckets, config.relative_max_distance, table[:, head]),
+                     hide_index=True, column_config={"bias of this head": st.column_config.NumberColumn(format="%.3f")})
+    plot(step_bars(chain.scaled[span], key_tokens, f"= the score: q·k + bias, not divided by √d_head{window_note}",
+                   keys.start, query, colour="#7048e8"), "step_head_scaled")
+    st.caption(unscaled_caption(chain))
 
 
 def decoder_sections(model: LoadedSeq2Seq, trace: Trace, layer: int, head: int) -> None:

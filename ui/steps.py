@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from core import Trace
-from analysis.recompute import head_steps, rope_angles
+from analysis.recompute import ACTIVATION_NAMES, head_steps, norm_name, pages_stack, rope_angles
 from models import LoadedModel
 from ui.family import model_family
 from ui.widgets import plot
@@ -148,6 +148,52 @@ def gemma_mask_sections(config, ctrace: Trace, chain, clayer: int, chead: int, q
         st.markdown(f"The next-token logits are capped the same way at the very end: "
                     f"**{config.final_softcap:g} · tanh(logit / {config.final_softcap:g})**, which keeps their order "
                     "(the likeliest token stays the likeliest) but flattens the extremes.")
+
+
+def encoder_block_caption(model: LoadedModel, layer: int, NORM: str) -> None:
+    """4 · Heads to the next layer, for an encoder–decoder (T5): which block this is, and the decoder's extra piece."""
+    st.caption(f"This is block {layer} of {model_family(model)}'s encoder, on the sidebar's sentence as the source. "
+               "A decoder block has the same pieces and one more between them: a **cross-attention** (with its own "
+               f"{NORM}), through which each output token reads the encoder's output.")
+
+
+GATED = {"silu": "SwiGLU", "gelu": "GeGLU", "gelu_tanh": "GeGLU", "relu": "ReGLU"}   # by the gate's activation
+
+
+def feed_forward_text(config, t: int, parallel: bool) -> str:
+    """4 · Heads to the next layer: the feed-forward's weights and shapes, gated (SwiGLU, GeGLU) or not."""
+    d, dff, act, norm = config.d_model, config.d_ff, ACTIVATION_NAMES[config.activation], norm_name(config)
+    b = " + b" if config.bias else ""
+    if config.mlp == "gated":
+        text = (f"A **gated** feed-forward ({GATED[config.activation]}): W_gate, W_up, W_down. mlp_in ({t} × {d}) · "
+                f"W_gate ({d} × {dff}) → **{act}**, times mlp_in · W_up ({d} × {dff}) element by element → · W_down "
+                f"({dff} × {d}) → mlp_out ({t} × {d}): the gate decides, per neuron, how much of W_up's value passes.")
+    else:
+        text = (f"mlp_in ({t} × {d}) · W_up ({d} × {dff}){b} → **{act}** → · W_down ({dff} × {d}){b} → mlp_out "
+                f"({t} × {d}).")
+    return (text + " Each token goes through alone: no mixing between tokens here, that was attention's job."
+            + (f" Here mlp_in = {norm}₂(layer input): the feed-forward never sees what attention added."
+               if parallel else ""))
+
+
+def rms_norm_caption(row: np.ndarray, token: int) -> None:
+    """4 · Heads to the next layer: what RMSNorm does to one token's resid_mid, with its numbers."""
+    rms = float(np.sqrt(np.mean(np.asarray(row, dtype=np.float64) ** 2)))
+    st.caption(f"mlp_in = RMSNorm(resid_mid): for the token at position {token}, resid_mid's root mean square is "
+               f"{rms:.3f} and its mean {float(np.mean(row)):.3f} is **not** subtracted; each of its {len(row)} "
+               "numbers is divided by the root mean square (plus a tiny ε) and multiplied by its own learned γ — "
+               "no β, no bias.")
+
+
+def shared_bias_text(net) -> str:
+    """" Besides the blocks, the encoder's relative-position table: …" for T5 (one table for the stack, kept in
+    block 0 and added by every block); "" for every other model."""
+    table = pages_stack(net).bias
+    if table is None:
+        return ""
+    return (f" Besides the blocks, the encoder's relative-position table: {table.n_buckets} buckets × "
+            f"{table.buckets.weight.shape[1]} heads = {table.buckets.weight.numel():,} numbers, stored in block 0 and "
+            "added by every block.")
 
 
 def layout_caption(norm: str, parallel: bool, post: bool, NORM: str) -> None:
