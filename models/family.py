@@ -18,6 +18,8 @@ all read these fields.
     encoder_decoder  an encoder–decoder (T5, BART, Marian): loaded as core/seq2seq.py's EncoderDecoder
                    (models/seq2seq.py), traced as a source and a target; only the pages in
                    ENCODER_DECODER_PAGES apply (ENCODER_PAGES on its encoder), the others say why not
+    spm_tokenizer  its repos may ship a SentencePiece pair instead of tokenizer.json (Marian's source.spm,
+                   target.spm and vocab.json: models/spm_text.py); tokenizer.json wins where both are
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from typing import Callable, Mapping, Optional
 from core import TransformerConfig
 
 from .checkpoint import NameMap
+from .files import SPM_FILES
 
 # The step pages that recompute the picked model's own numbers in numpy (analysis/recompute.py);
 # the tokens and mask steps do not depend on the family. A family whose mathematics recompute.py
@@ -59,6 +62,7 @@ class Family:
     token_limit: Callable[[TransformerConfig, dict], Optional[int]] = no_token_limit
     step_pages: tuple[str, ...] = field(default=STEP_PAGES)
     encoder_decoder: bool = False
+    spm_tokenizer: bool = False
 
     def __post_init__(self) -> None:
         if self.encoder_decoder:   # the step pages recompute one stack's blocks: not an encoder–decoder's
@@ -68,6 +72,22 @@ class Family:
         unknown = set(self.step_pages) - set(STEP_PAGES)
         if unknown:
             raise ValueError(f"family {self.name!r} lists unknown step pages {sorted(unknown)}")
+
+    def tokenizer_files(self, names) -> tuple[str, ...]:
+        """The files of a folder or repo (`names`: the file names it has) its tokenizer is read from:
+        tokenizer.json, else this family's SentencePiece files; () when it has neither."""
+        if "tokenizer.json" in names:
+            return ("tokenizer.json",)
+        if self.spm_tokenizer and all(name in names for name in SPM_FILES):
+            return SPM_FILES
+        return ()
+
+    def missing_tokenizer(self, where: str) -> str:
+        """Why a folder or repo (`where`) without the files above cannot be opened."""
+        if self.spm_tokenizer:
+            return (f"{where} has no tokenizer.json, nor the SentencePiece files {', '.join(SPM_FILES)}: the app "
+                    "reads a Marian model's tokenizer from one or the other")
+        return f"{where} has no tokenizer.json (the app reads a {self.name} model's tokenizer from that file only)"
 
     def page_applies(self, page: str) -> bool:
         """Whether the page (its file name, "attention_head") reads models of this family."""
