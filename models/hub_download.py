@@ -7,8 +7,9 @@
 1. `model_info` lists the files at the revision with their sizes and the commit they belong to;
    config.json (and a shard index) are read into memory, bounded. Nothing touches the disk.
 2. The plan refuses, before anything is written: pickle-only weights (never opened here), no
-   tokenizer.json (a Marian repo may have source.spm, target.spm and vocab.json instead), a family the core does not implement, a model beyond the server's size
-   limit (models/families.py), a download beyond the disk budget for downloads.
+   tokenizer.json (a Marian repo may have source.spm, target.spm and vocab.json instead), a family
+   the core does not implement, a model beyond the server's size limit (models/families.py), a
+   download beyond the disk budget for downloads.
 3. Every file is fetched pinned to that commit into the cache huggingface_hub uses, where
    models/hub_cache.py lists it. config.json comes last: a snapshot without config.json is
    never offered, so a cut download leaves nothing half-usable. Finished files stay in the

@@ -127,8 +127,7 @@ class SentencePieceNormalizer:
         return self._processor.normalize(text)
 
     def __str__(self) -> str:
-        return ("SentencePiece(source.spm's own rule, NFKC for opus-mt models; runs of spaces become one, "
-                "every space is written ▁)")
+        return "SentencePiece(source.spm's rule: NFKC in opus-mt; spaces as ▁)"
 
 
 class SentencePieceWords:

@@ -46,7 +46,8 @@ SOURCE_CORPUS = [
 ]
 TARGET_CORPUS = [
     "le renard brun rapide saute par-dessus le chien paresseux", "l'attention est tout ce dont vous avez besoin",
-    "Le temps file comme une flèche.", "un petit modèle lit de petites phrases", "bonjour le monde, comment allez-vous ?",
+    "Le temps file comme une flèche.", "un petit modèle lit de petites phrases",
+    "bonjour le monde, comment allez-vous ?",
     "le chat était assis sur le tapis", "我爱東京和北京", "东京的春天很美", "où est la gare, s'il vous plaît ?",
     "chaque mot est découpé en morceaux",
 ]
@@ -191,7 +192,8 @@ def test_the_written_output_is_transformers_greedy_generate(built, ours):
     for name in ("plain", "emoji_cjk"):
         source = theirs(TEXTS[name]).input_ids
         with torch.no_grad():
-            written = model.generate(torch.tensor([source]), max_new_tokens=12, do_sample=False, num_beams=1)[0].tolist()
+            written = model.generate(torch.tensor([source]), max_new_tokens=12, do_sample=False,
+                                     num_beams=1)[0].tolist()
         trace = ours.trace(TEXTS[name], max_new=12)
         assert trace.output == theirs.decode(written, skip_special_tokens=True, use_source_tokenizer=False)
         assert_matches(model, trace, pre_ln=False)
@@ -305,3 +307,21 @@ def test_repos_without_a_tokenizer_the_app_reads_are_refused_before_download(hub
     pickled = plan_download("tiny-org/marian-pickled")
     assert "pickle" in pickled.problem and not pickled.files
     assert hub.gets("source.spm") == 0 and hub.gets("model.safetensors") == 0
+
+
+@pytest.mark.parametrize("page", ["pages/step_tokens.py", "pages/seq2seq.py"])
+def test_the_tokenization_and_translation_pages_read_the_sentencepiece_pair(page, built, ours):
+    """The pages show the pieces and ids the model reads (MarianTokenizer's), and the translation."""
+    from page_helpers import run_page, texts
+    from test_pages_smoke import frame_errors
+
+    at = run_page(page, TEXTS["emoji_cjk"], str(built[2]))
+    assert not at.exception and not frame_errors(at)
+    if page == "pages/step_tokens.py":
+        ids = [t for t in at.dataframe if "position" in t.value][0].value["id"]
+        assert list(ids) == built[1](TEXTS["emoji_cjk"]).input_ids
+        assert "SentencePiece" in texts(at.markdown)
+    else:
+        expected = ours.trace(TEXTS["emoji_cjk"])
+        assert list(at.dataframe[0].value["decoder input"]) == expected.decoder.tokens
+        assert expected.output and expected.output in [t.value for t in at.text]
