@@ -54,8 +54,8 @@ DEFAULT_BUDGET_MB = 10_000           # the whole Hugging Face cache may hold thi
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TIMEOUT = 20                         # seconds for one metadata request
 MAX_INDEX_BYTES = 10_000_000         # a shard index is a few tens of KB
-TOKENIZER_FILES = ("tokenizer_config.json", "special_tokens_map.json")   # beside tokenizer.json, when there
-SPM_SIDE_FILES = ("tokenizer_config.json",)      # beside a Marian repo's SentencePiece files (its special tokens)
+BESIDE_TOKENIZER_JSON = ("tokenizer_config.json", "special_tokens_map.json")   # fetched when there
+BESIDE_SPM_FILES = ("tokenizer_config.json",)   # a Marian repo's special tokens, beside source.spm etc.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9._-]{1,96}")
 REVISION = re.compile(r"[A-Za-z0-9._-][A-Za-z0-9._/-]{0,199}")
@@ -245,7 +245,7 @@ def plan_download(repo_id: str, revision: Optional[str] = None) -> DownloadPlan:
     tokenizer = known.tokenizer_files(sizes) if known else tuple(n for n in ("tokenizer.json",) if n in sizes)
     if known and not tokenizer:        # SentencePiece files alone, in a family that reads tokenizer.json only
         return refused(known.missing_tokenizer(repo_id) + ".", family=family)
-    extra = TOKENIZER_FILES if tokenizer != SPM_FILES else SPM_SIDE_FILES
+    extra = BESIDE_SPM_FILES if tokenizer == SPM_FILES else BESIDE_TOKENIZER_JSON
     shards = [SINGLE] if SINGLE in sizes else [INDEX] + shard_names(repo_id, commit, sizes)
     names = list(tokenizer) + [n for n in extra if n in sizes] + shards + ["config.json"]
     files = [hub_file(sizes[name]) for name in names]

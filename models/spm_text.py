@@ -265,8 +265,8 @@ class SentencePieceTokenizer(TextTokenizer):
     """A Marian folder's tokenizer from source.spm, target.spm and vocab.json (no tokenizer.json):
     the same methods as TextTokenizer; `backend` is a MarianPieces."""
 
-    def __init__(self, folder: Path | str, max_tokens: int):   # noqa: super().__init__ reads a tokenizer.json
-        folder = Path(folder)
+    def __init__(self, folder: Path | str, max_tokens: int):
+        folder = Path(folder)       # not super().__init__, which reads a tokenizer.json
         self._tok = MarianPieces(folder)
         self.path = folder / "vocab.json"
         self.max_tokens = max_tokens
