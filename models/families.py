@@ -23,9 +23,11 @@ from core.seq2seq import seq2seq_from_state_dict
 from . import bart, bert, distilbert, gemma, gemma2, gpt2, gpt_neox, llama, marian, olmo2, phi3, qwen3, roberta, t5
 from .checkpoint import convert, read_weights
 from .family import STEP_PAGES, Family
-from .files import MAX_CONFIG_BYTES, inside, read_config, read_json_capped, require_finite, sentence_pooling
+from .files import (MAX_CONFIG_BYTES, SPM_FILES, inside, read_config, read_json_capped, require_finite,
+                    sentence_pooling)
 from .loaded import LoadedModel
 from .seq2seq import LoadedSeq2Seq, generation_of
+from .spm_text import SentencePieceTokenizer
 from .text import TextTokenizer
 
 # The family list: adding a family is its own file, and one entry here (and in the import above).
@@ -162,6 +164,17 @@ def generation_config(folder: Path) -> dict:
     return raw if isinstance(raw, dict) else {}
 
 
+def open_tokenizer(folder: Path, family: Family, n_tokens: int) -> TextTokenizer:
+    """The folder's tokenizer: tokenizer.json, or the family's SentencePiece files (a Marian repo)."""
+    names = {name for name in ("tokenizer.json", *SPM_FILES) if (folder / name).is_file()}
+    files = family.tokenizer_files(names)
+    if not files:
+        raise FileNotFoundError(family.missing_tokenizer(str(folder)))
+    if files == SPM_FILES:
+        return SentencePieceTokenizer(folder, max_tokens=n_tokens)
+    return TextTokenizer(folder / "tokenizer.json", max_tokens=n_tokens)
+
+
 def load_family(folder: Path, name: str, hf: dict | None = None):
     """A LoadedModel from a Hugging Face checkpoint folder of a family in FAMILIES."""
     folder = Path(folder)
@@ -173,9 +186,9 @@ def load_family(folder: Path, name: str, hf: dict | None = None):
     declared = weight_bytes(hf)
     n_tokens = fitting_tokens(config, max_tokens(config, hf), declared)
     check_size(config, n_tokens, name, declared)
-    tokenizer = TextTokenizer(folder / "tokenizer.json", max_tokens=n_tokens)
+    tokenizer = open_tokenizer(folder, FAMILIES[model_type], n_tokens)
     if tokenizer.vocab_size > config.vocab_size:
-        raise ValueError(f"{folder / 'tokenizer.json'} has {tokenizer.vocab_size} tokens but the model's "
+        raise ValueError(f"{tokenizer.path} has {tokenizer.vocab_size} tokens but the model's "
                          f"vocabulary has {config.vocab_size} rows: they do not belong together")
     theirs = read_weights(folder)
     held = stored_weight_bytes(theirs)

@@ -22,6 +22,8 @@ all read these fields.
                    (on its encoder's blocks: T5), the others say why not
     checkpoint_names  config -> our weight names ("W_gate") -> the checkpoint's ("wi_0"), for the step
                    pages to show beside ours; empty when the family's names need no translation
+    spm_tokenizer  its repos may ship a SentencePiece pair instead of tokenizer.json (Marian's source.spm,
+                   target.spm and vocab.json: models/spm_text.py); tokenizer.json wins where both are
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from typing import Callable, Mapping, Optional
 from core import TransformerConfig
 
 from .checkpoint import NameMap
+from .files import SPM_FILES
 
 # The step pages that recompute the picked model's own numbers in numpy (analysis/recompute.py);
 # the tokens and mask steps do not depend on the family. A family whose mathematics recompute.py
@@ -69,6 +72,7 @@ class Family:
     step_pages: Optional[tuple[str, ...]] = None
     encoder_decoder: bool = False
     checkpoint_names: CheckpointNames = no_checkpoint_names
+    spm_tokenizer: bool = False
 
     def __post_init__(self) -> None:
         if self.step_pages is None:   # an encoder–decoder's step pages are opted into, one family at a time
@@ -78,6 +82,22 @@ class Family:
         unknown = set(self.step_pages) - set(STEP_PAGES)
         if unknown:
             raise ValueError(f"family {self.name!r} lists unknown step pages {sorted(unknown)}")
+
+    def tokenizer_files(self, names) -> tuple[str, ...]:
+        """The files of a folder or repo (`names`: the file names it has) its tokenizer is read from:
+        tokenizer.json, else this family's SentencePiece files; () when it has neither."""
+        if "tokenizer.json" in names:
+            return ("tokenizer.json",)
+        if self.spm_tokenizer and all(name in names for name in SPM_FILES):
+            return SPM_FILES
+        return ()
+
+    def missing_tokenizer(self, where: str) -> str:
+        """Why a folder or repo (`where`) without the files above cannot be opened."""
+        if self.spm_tokenizer:
+            return (f"{where} has no tokenizer.json, nor the SentencePiece files {', '.join(SPM_FILES)}: the app "
+                    "reads a Marian model's tokenizer from one or the other")
+        return f"{where} has no tokenizer.json (the app reads a {self.name} model's tokenizer from that file only)"
 
     def page_applies(self, page: str) -> bool:
         """Whether the page (its file name, "attention_head") reads models of this family."""

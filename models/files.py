@@ -26,6 +26,9 @@ MAX_INDEX_BYTES = 4_000_000     # a shard index of a model this server can hold 
 MAX_SHARDS = 256
 MAX_HEADER_BYTES = 16_000_000   # a safetensors header lists names and shapes: a few hundred KB at most
 MAX_TOKENIZER_BYTES = 20_000_000  # Llama 3's tokenizer.json is 9 MB; a bigger one is refused unread
+# A Marian (opus-mt) repo may ship its tokenizer as two SentencePiece models and the shared id map
+# instead of tokenizer.json (models/spm_text.py); each is read with the limit above.
+SPM_FILES = ("source.spm", "target.spm", "vocab.json")
 SINGLE = "model.safetensors"
 INDEX = "model.safetensors.index.json"
 

@@ -5,7 +5,8 @@ The cache is the folder `huggingface_hub` writes to: HF_HUB_CACHE, else HF_HOME/
 
     models--org--name/
         refs/main                 the commit hash the "main" branch pointed to when fetched
-        snapshots/<hash>/         config.json, model.safetensors, tokenizer.json (links into blobs/)
+        snapshots/<hash>/         config.json, model.safetensors, tokenizer.json (links into blobs/);
+                                  a Marian repo may have source.spm, target.spm, vocab.json instead
 
 We read this layout directly rather than through `scan_cache_dir`: the environment is read
 at each call (so a test or a server can point it elsewhere), a half-downloaded or odd repo
@@ -112,20 +113,24 @@ def without_paths(message: str, folder: Path, repo_id: str) -> str:
     return re.sub(r"(?<![\w.-])([\w.-]+): \1(?![\w.-])", r"\1", message)   # "x.json: x.json is" -> "x.json is"
 
 
-def _check_files(folder: Path) -> dict[str, tuple[int, ...]]:
-    """Every file of the snapshot resolves inside the repo; the weights' headers are safetensors.
-    Returns every tensor's shape, read from the headers."""
+def _check_files(folder: Path, family: str) -> dict[str, tuple[int, ...]]:
+    """Every file of the snapshot resolves inside the repo; the tokenizer's files (tokenizer.json, or a
+    Marian repo's SentencePiece files) are there and not too large; the weights' headers are
+    safetensors. Returns every tensor's shape, read from the headers."""
     entries = list(os.scandir(folder))
     if len(entries) > MAX_SNAPSHOT_FILES:
         raise ValueError(f"{folder} holds {len(entries):,} files; a model has a few")
     for entry in entries:
         inside(folder, entry.name)        # a link out of the repo (to /etc, to another disk) refuses it
-    if not (folder / "tokenizer.json").is_file():
-        raise ValueError(f"no tokenizer.json in {folder}")
-    size = (folder / "tokenizer.json").stat().st_size
-    if size > MAX_TOKENIZER_BYTES:
-        raise ValueError(f"tokenizer.json is {size / 1e6:,.0f} MB; at most {MAX_TOKENIZER_BYTES / 1e6:,.0f} MB "
-                         "are read")
+    names = {entry.name for entry in entries if (folder / entry.name).is_file()}
+    tokenizer_files = FAMILIES[family].tokenizer_files(names)
+    if not tokenizer_files:
+        raise ValueError(FAMILIES[family].missing_tokenizer(str(folder)))
+    for name in tokenizer_files:
+        size = (folder / name).stat().st_size
+        if size > MAX_TOKENIZER_BYTES:
+            raise ValueError(f"{name} is {size / 1e6:,.0f} MB; at most {MAX_TOKENIZER_BYTES / 1e6:,.0f} MB "
+                             "are read")
     shapes: dict[str, tuple[int, ...]] = {}
     for path in weight_files(folder):
         shard = safetensors_header(path)
@@ -160,7 +165,7 @@ def _problem(folder: Path, hf: dict) -> tuple[int, Optional[str]]:
     try:
         held = weight_bytes(hf)            # 2 for a bf16/fp16 checkpoint (kept so in memory), else 4
         check_size(config, fitting_tokens(config, max_tokens(config, hf), held), hf.get("model_type", "model"), held)
-        _check_shapes(hf["model_type"], config, _check_files(folder), str(folder))
+        _check_shapes(hf["model_type"], config, _check_files(folder, hf["model_type"]), str(folder))
     except (ValueError, OSError) as exc:
         return n, str(exc)
     return n, None

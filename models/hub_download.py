@@ -7,8 +7,9 @@
 1. `model_info` lists the files at the revision with their sizes and the commit they belong to;
    config.json (and a shard index) are read into memory, bounded. Nothing touches the disk.
 2. The plan refuses, before anything is written: pickle-only weights (never opened here), no
-   tokenizer.json, a family the core does not implement, a model beyond the server's size
-   limit (models/families.py), a download beyond the disk budget for downloads.
+   tokenizer.json (a Marian repo may have source.spm, target.spm and vocab.json instead), a family
+   the core does not implement, a model beyond the server's size limit (models/families.py), a
+   download beyond the disk budget for downloads.
 3. Every file is fetched pinned to that commit into the cache huggingface_hub uses, where
    models/hub_cache.py lists it. config.json comes last: a snapshot without config.json is
    never offered, so a cut download leaves nothing half-usable. Finished files stay in the
@@ -43,8 +44,8 @@ from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_st
 from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
 
 from .files import INDEX, SINGLE
-from .families import check_size, config_for, max_model_bytes, max_tokens, weight_bytes
-from .files import MAX_CONFIG_BYTES
+from .families import FAMILIES, check_size, config_for, max_model_bytes, max_tokens, weight_bytes
+from .files import MAX_CONFIG_BYTES, SPM_FILES
 from .hub_cache import cache_dir, repo_folder_name
 
 ALLOW_ENV = "ATTENTION_EXPLORER_ALLOW_DOWNLOADS"
@@ -53,7 +54,8 @@ DEFAULT_BUDGET_MB = 10_000           # the whole Hugging Face cache may hold thi
 DEFAULT_ENDPOINT = "https://huggingface.co"
 TIMEOUT = 20                         # seconds for one metadata request
 MAX_INDEX_BYTES = 10_000_000         # a shard index is a few tens of KB
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+BESIDE_TOKENIZER_JSON = ("tokenizer_config.json", "special_tokens_map.json")   # fetched when there
+BESIDE_SPM_FILES = ("tokenizer_config.json",)   # a Marian repo's special tokens, beside source.spm etc.
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9._-]{1,96}")
 REVISION = re.compile(r"[A-Za-z0-9._-][A-Za-z0-9._/-]{0,199}")
@@ -230,17 +232,23 @@ def plan_download(repo_id: str, revision: Optional[str] = None) -> DownloadPlan:
         return refused(f"{repo_id} has no {SINGLE} or {INDEX}{found}: there are no weights this app can read.")
     if "config.json" not in sizes:
         return refused(f"{repo_id} has no config.json: it is not a transformers model this app can open.")
-    if "tokenizer.json" not in sizes:
-        return refused(f"{repo_id} has no tokenizer.json (the app reads tokenizers from that file only).")
+    if "tokenizer.json" not in sizes and not all(name in sizes for name in SPM_FILES):
+        return refused(f"{repo_id} has no tokenizer.json (nor a Marian model's {', '.join(SPM_FILES)}): the app "
+                       "reads tokenizers from those files only.")
     if (sizes["config.json"].size or 0) > MAX_CONFIG_BYTES:
         return refused(f"{repo_id}'s config.json is {sizes['config.json'].size:,} bytes; a model config is "
                        f"at most {MAX_CONFIG_BYTES:,} bytes.")
 
     hf = read_json(repo_id, "config.json", commit, MAX_CONFIG_BYTES)
-    shards = [SINGLE] if SINGLE in sizes else [INDEX] + shard_names(repo_id, commit, sizes)
-    names = [n for n in TOKENIZER_FILES if n in sizes] + shards + ["config.json"]
-    files = [hub_file(sizes[name]) for name in names]
     family = hf.get("model_type") if isinstance(hf.get("model_type"), str) else None
+    known = FAMILIES.get(family)        # an unknown family is refused by config_for below, by name
+    tokenizer = known.tokenizer_files(sizes) if known else tuple(n for n in ("tokenizer.json",) if n in sizes)
+    if known and not tokenizer:        # SentencePiece files alone, in a family that reads tokenizer.json only
+        return refused(known.missing_tokenizer(repo_id) + ".", family=family)
+    extra = BESIDE_SPM_FILES if tokenizer == SPM_FILES else BESIDE_TOKENIZER_JSON
+    shards = [SINGLE] if SINGLE in sizes else [INDEX] + shard_names(repo_id, commit, sizes)
+    names = list(tokenizer) + [n for n in extra if n in sizes] + shards + ["config.json"]
+    files = [hub_file(sizes[name]) for name in names]
     try:
         config = config_for(hf)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -7,6 +7,8 @@ unembedding, final_logits_bias) with two differences:
   (older checkpoints store the table: ignored, it is computed);
 - token rows × √d_model (scale_embedding, true in the released models) and no LayerNorm on the embeddings.
 Separate source and target vocabularies (share_encoder_decoder_embeddings false) are refused by name.
+The released repos have no tokenizer.json: their source.spm, target.spm and vocab.json are read by
+models/spm_text.py, as transformers' MarianTokenizer reads them.
 """
 from __future__ import annotations
 
@@ -31,4 +33,5 @@ def hf_name_map(config: TransformerConfig, theirs: dict, where: str):
     return m, ignored + [rf"{p}(encoder|decoder)\.embed_positions\.weight"]
 
 
-FAMILY = Family("marian", {"marian": "Marian"}, config_from_hf, hf_name_map, encoder_decoder=True)
+FAMILY = Family("marian", {"marian": "Marian"}, config_from_hf, hf_name_map, encoder_decoder=True,
+                spm_tokenizer=True)   # opus-mt repos ship source.spm, target.spm, vocab.json

@@ -93,7 +93,7 @@ class LoadedSeq2Seq(Loaded):
         if target is not None:
             if not target.strip():
                 raise EmptyTextError("The target is empty: type the output to read, or let the model write it.")
-            written = list(self.tokenizer.backend.encode(target).ids)[:MAX_OUTPUT]
+            written = self.tokenizer.encode_target(target)[:MAX_OUTPUT]
         else:
             written = self.write(enc.ids, max_new or self.output_limit(len(enc.ids)))
         if written and written[-1] == self.generation.stop_id:

@@ -63,6 +63,11 @@ class TextTokenizer:
     def token_to_id(self, token: str):
         return self._tok.token_to_id(token)
 
+    def encode_target(self, text: str) -> list[int]:
+        """Ids of a typed output for an encoder–decoder's decoder (its end token included): the same
+        tokenizer here; a Marian SentencePiece pair spells it with its target model (models/spm_text.py)."""
+        return list(self._tok.encode(text).ids)
+
     def encode(self, text: str, max_tokens: int | None = None) -> Encoded:
         """Tokens of `text`, cut at `max_tokens` (default: the model's limit) keeping the closing specials."""
         max_tokens = self.max_tokens if max_tokens is None else min(max_tokens, self.max_tokens)

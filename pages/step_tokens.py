@@ -28,6 +28,9 @@ def how_words_split(stages) -> str:
     if stages.model_kind == "WordPiece":
         return ("the vocabulary has no entry for the whole word, so WordPiece takes the longest piece it knows "
                 "from the left, then continues with `##` pieces.")
+    if stages.model_kind == "SentencePiece":
+        return ("the vocabulary has no entry for the whole word, so SentencePiece picks the most likely split of "
+                "it into pieces it knows (each piece has a learned score).")
     return (f"the vocabulary has no entry for the whole word, so {stages.model_kind} spells it with the merges it "
             "learned in training, from characters (or bytes) up to the longest pieces it knows.")
 

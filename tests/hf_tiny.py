@@ -140,13 +140,13 @@ def tokenizer_for(family: str) -> Tokenizer:
 
 
 def hf_model(family: str, *, tied: bool = True, seed: int = 0, parallel: bool = True, rotary_pct: float = 0.25,
-             head_dim: int = D // HEADS, scale: bool = False):
+             head_dim: int = D // HEADS, scale: bool = False, vocab: int = VOCAB):
     """A transformers model of the family with random weights large enough to make attention uneven.
     parallel, rotary_pct: GPT-NeoX's use_parallel_residual and share of each head turned by RoPE;
-    head_dim: Qwen3's and Gemma's head width (D // HEADS, or wider)."""
+    head_dim: Qwen3's and Gemma's head width (D // HEADS, or wider); vocab: its rows (a tokenizer's size)."""
     import transformers as tf
 
-    common = dict(vocab_size=VOCAB, attn_implementation="eager")
+    common = dict(vocab_size=vocab, attn_implementation="eager")
     rope = {"rope_type": "default", "rope_theta": 5000.0}
     if family == "bert":  # saved from the masked-LM model: names under "bert.", a "cls." head
         config = tf.BertConfig(hidden_size=D, num_hidden_layers=LAYERS, num_attention_heads=HEADS,

@@ -195,9 +195,9 @@ HEADERS: dict[str, tuple[str, str | None]] = {
     ),
     "step_tokens": (
         '✂️ 1 · Tokenization',
-        'Before any attention, the text becomes a list of **token ids**. The `tokenizers` library does it in '
-        'stages — normalise, pre-tokenise, split into vocabulary pieces, look up ids — and each stage below is '
-        "the library's own output on your sentence.",
+        'Before any attention, the text becomes a list of **token ids**. The tokenizer does it in stages — '
+        'normalise, pre-tokenise, split into vocabulary pieces, look up ids — and each stage below is its own '
+        "output on your sentence (the `tokenizers` library's; SentencePiece's for a Marian translation model).",
     ),
     "train": (
         '🏋️ Train a tiny transformer',
