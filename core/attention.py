@@ -144,19 +144,19 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     b, h, t_q, d_head = q.shape
     h_kv = k.shape[1]
     if h_kv != h:
-        # Group the query heads by the key/value head they share; broadcasting in matmul then
-        # reuses each k and v for its whole group without copying them H / H_kv times.
+        # Group the query heads by the key/value head they share. For q·kᵀ each key head is copied
+        # to its group (T_k × d_head numbers, as transformers' repeat_kv): matmul then reads k
+        # transposed in place, which is faster than the contiguous kᵀ a broadcast would build. The
+        # weights read v by broadcasting, without a copy.
         group = h // h_kv
-        k = k[:, :, None]                                   # (B, H_kv, 1, T_k, d_head)
+        k = k[:, :, None].expand(b, h_kv, group, *k.shape[2:]).reshape(b, h, *k.shape[2:])   # (B, H, T_k, d_head)
         v = v[:, :, None]                                   # (B, H_kv, 1, T_k, d_head)
-        q = q.view(b, h_kv, group, t_q, d_head)             # (B, H_kv, group, T_q, d_head)
     # The scale goes on q (T_q × d_head numbers) rather than on the scores (T_q × T_k): at 4,096
     # tokens a pass over one head's scores costs more than the whole of q. Equal to dividing the
     # product within rounding (exactly, when √d_head is a power of two).
     if scaled:                               # Gemma 2's scale as the reference: a product by scale^-0.5
         q = q * (d_head ** -0.5 if scale is None else scale ** -0.5)
-    scores = torch.matmul(q, k.transpose(-2, -1))                           # (B, H_kv, [group,] T_q, T_k)
-    scores = scores.view(b, h, t_q, -1)                                     # (B, H, T_q, T_k)
+    scores = torch.matmul(q, k.transpose(-2, -1))                           # (B, H, T_q, T_k)
     if bias is not None:
         scores = scores.add_(bias)
     scores = soft_cap(scores, softcap)
