@@ -6,9 +6,10 @@ import streamlit as st
 from core import Trace
 from analysis.lens import LogitLens, logit_lens
 from models import LoadedModel
-from ui.family import model_family
 from models.registry import is_decoder
-from ui.state import cached, current_model_and_trace, get_model, model_choices, trace_for
+from models.shipped import EXAMPLE_PROMPTS, GRAMMAR_LM, known_words, unknown_words
+from ui.family import model_family
+from ui.state import cached, current_model_and_trace, get_model, model_choices, trace_for, use_sentence
 
 LENS_K = 5
 
@@ -38,7 +39,26 @@ def decoder_and_trace() -> tuple[LoadedModel, Trace]:
     when the model is an encoder."""
     model, trace = current_model_and_trace()
     require_unembedding(model, trace)
+    grammar_words_note(model, trace.text)
     return model, trace
+
+
+def grammar_words_note(model: LoadedModel, text: str) -> None:
+    """The Grammar LM knows only the built-in corpus's words: name the sentence's words it never saw
+    (it reads them as pieces it never saw together, so what it predicts after them is a guess) and
+    offer sentences of its grammar, one click each."""
+    if model.name != GRAMMAR_LM:
+        return
+    unknown = unknown_words(model, text)
+    if not unknown:
+        return
+    named = ", ".join(f"*{w}*" for w in unknown[:6]) + (", …" if len(unknown) > 6 else "")
+    st.info(f"The Grammar LM knows only the {len(known_words(model))} words of the built-in corpus (kings and "
+            f"queens, animals and their food, capitals): {named} {'is' if len(unknown) == 1 else 'are'} not among "
+            "them, so its predictions here are guesses. Try a sentence of its grammar:")
+    for col, prompt in zip(st.columns(len(EXAMPLE_PROMPTS)), EXAMPLE_PROMPTS):
+        col.button(f"“{prompt} …”", key=f"grammar_example_{prompt}", on_click=use_sentence, args=(prompt,),
+                   width="stretch")
 
 
 def use_model(key: str) -> None:
