@@ -65,7 +65,8 @@ def load_shipped_lm(name: str = GRAMMAR_LM) -> LoadedModel:
     """The Grammar LM (or its random start), named by its key, described for a newcomer."""
     model = load_saved(shipped_folder(name))
     config = model.config
-    shape = f"{config.n_layers} layers × {config.n_heads} heads, d_model {config.d_model}, context {config.max_positions}"
+    shape = (f"{config.n_layers} layers × {config.n_heads} heads, d_model {config.d_model}, "
+             f"context {config.max_positions}")
     description = GRAMMAR_LM_DESCRIPTION.format(words=len(known_words(model)), shape=shape, vocab=config.vocab_size)
     if name == GRAMMAR_LM_UNTRAINED:
         description = "The Grammar LM before training: the same shape and tokenizer, its random starting weights."

@@ -63,12 +63,12 @@ def trained_models(choices: dict[str, str]) -> dict[str, str]:
 def try_choices(choices: dict[str, str], picked: str) -> tuple[dict[str, str], str]:
     """Try your model's list, and the model it opens on: the Grammar LM that ships with the app first, then
     every model trained in this app; it opens on the sidebar's pick when that is one of them, else on this
-    session's latest trained model, else on the Grammar LM (never an empty page)."""
+    session's latest trained (or opened) model, else on the Grammar LM (never an empty page)."""
     listed = {GRAMMAR_LM: choices[GRAMMAR_LM]} if GRAMMAR_LM in choices else {}
     listed.update(trained_models(choices))
     if picked in listed:
         return listed, picked
-    mine = [key for key in own_models() if key in listed]
+    mine = [key for key in st.session_state.get("extra_models", {}) if key in listed]
     return listed, mine[-1] if mine else next(iter(listed), "")
 
 
