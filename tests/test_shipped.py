@@ -137,7 +137,7 @@ def test_prediction_pages_switch_from_minilm_to_the_grammar_lm(page, fresh_serve
     assert not at.exception and at.session_state["sentence"] == "paris is the capital of"
     assert "only the" not in texts(at.info)          # every word known now: no note
     if page == "next_token":
-        assert at.dataframe[0].value["token"][0].lstrip("␣") == "france"
+        assert at.dataframe[0].value["token"][0] == "␣france"       # a word start, shown as GPT-2's are
     else:
         assert "france" in json.dumps(json.loads(at.get("plotly_chart")[0].proto.spec)["data"])
 
@@ -163,3 +163,24 @@ def test_encoder_decoder_opens_on_the_trained_toy_without_training():
     mirror = next(c.value for c in at.caption if c.value.startswith("Weight on the mirror position"))
     assert int(re.search(r"(\d+)%", mirror).group(1)) >= 50
     assert any("✅" in m.value for m in at.markdown if m.value.startswith("Input"))
+
+
+
+def _sidebar_pages() -> list[str]:
+    from ui.sections import SECTIONS
+
+    return [path for entries in SECTIONS.values() for path, *_ in entries]
+
+
+@pytest.mark.parametrize("page", _sidebar_pages())
+def test_every_page_runs_with_the_grammar_lm(page):
+    """Picked by its name ("grammar-lm", not a folder path), the shipped decoder works on every page."""
+    from streamlit.testing.v1 import AppTest
+
+    from page_helpers import ROOT
+
+    at = AppTest.from_file(str(ROOT / page), default_timeout=300)
+    at.session_state["model"] = GRAMMAR_LM
+    at.session_state["sentence"] = "the king rules his kingdom . the queen rules her"
+    at.run()
+    assert not at.exception, f"{page} raised with the Grammar LM: {at.exception}"

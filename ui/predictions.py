@@ -84,6 +84,11 @@ def token_text(model: LoadedModel, token_id: int) -> str:
     """A vocabulary entry as text ("Ġthe" becomes " the"); the raw entry when it decodes to nothing or to
     part of a character (a byte-level piece of an emoji)."""
     text = model.tokenizer.backend.decode([int(token_id)], skip_special_tokens=False)
+    entry = model.tokenizer.id_to_token(int(token_id)) or ""
     if not text or "\ufffd" in text:   # part of a multi-byte character: show the vocabulary entry itself
-        text = model.tokenizer.id_to_token(int(token_id)) or f"<{int(token_id)}>"
+        return entry or f"<{int(token_id)}>"
+    if entry.startswith("▁") and not text.startswith(" "):
+        # A word-start piece of a SentencePiece-style vocabulary (the Grammar LM's, Llama's): its decoder drops
+        # the space of a text's first token, and a token decoded alone is always first. Kept, as GPT-2's "Ġthe".
+        text = " " + text
     return text
