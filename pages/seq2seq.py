@@ -1,5 +1,6 @@
-"""Encoder–decoder: a real one picked in the sidebar (T5, BART, Marian: ui/seq2seq.py), or train a model to
-reverse letters, then watch its cross-attention align output with input."""
+"""Encoder–decoder: a real one picked in the sidebar (T5, BART, Marian: ui/seq2seq.py), or a model that reverses
+letters (the pre-trained one that ships with the app until you train your own, ui/reversal.py), whose
+cross-attention aligns output with input."""
 import streamlit as st
 
 from training.cost import cost_problem, duration, seq2seq_cost
