@@ -8,6 +8,7 @@ family.py       the Family protocol each family file fills in (names, config map
 <family>.py     one file per Hugging Face family, listed in families.py (bert.py: MiniLM is a BERT)
 checkpoint.py   safetensors read strictly, a family's name map applied, the shared map builders
 saved.py        models trained in the app: save_model / load_saved
+shipped.py      the models that ship with the app ("grammar-lm", the reversal toy), files in shipped_models/
 files.py        config.json read once (bounded, an object) and weights checked finite
 text.py         text -> tokens with the `tokenizers` library; stages.py: each tokenizer stage shown
 vectors.py      word-vector tables: GloVe, and any loaded model's input embeddings (vectors_from_model)

@@ -1,5 +1,6 @@
 """Named models: `load_model("minilm")`, `load_model("/path/to/folder")` or `load_model("org/name")`.
 
+"grammar-lm" opens the Grammar LM that ships with the app (models/shipped.py), listed beside MiniLM.
 A folder's config.json is read once (bounded, models/files.py); its `model_type` picks the
 loader: a model trained in this app (models/saved.py) or a Hugging Face family (models/families.py,
 whose family list names the supported types), which refuses any other type by name. "org/name" opens a snapshot
@@ -30,6 +31,7 @@ from .hub_cache import (_snapshot_inside, available_hf_models, cache_dir, cache_
 from .loaded import LoadedModel
 from .saved import MODEL_TYPE as SAVED_MODEL_TYPE
 from .saved import load_saved
+from .shipped import GRAMMAR_LM, grammar_lm_label, is_shipped_lm, load_shipped_lm, shipped_folder
 
 MINILM_LABEL = "MiniLM — BERT encoder · 6 × 12 heads · 23 M (all-MiniLM-L6-v2)"
 MAX_LISTED = 200     # folders listed per root: a huge folder cannot flood the picker
@@ -55,6 +57,8 @@ def _folder_of(name: str) -> Optional[Path]:
     """The folder a model name opens (None for MiniLM or a name that opens nothing)."""
     if name == "minilm":
         return None
+    if is_shipped_lm(name):
+        return shipped_folder(name)
     folder = Path(name)
     return folder if folder.is_dir() else snapshot_folder(name)
 
@@ -73,8 +77,9 @@ _failed: dict[str, tuple] = {}       # model name -> its files' signature when i
 
 
 def mark_failed(name: str) -> None:
-    """A model broke a page: leave it out of every listing, for every session, until its files change."""
-    if name == "minilm":
+    """A model broke a page: leave it out of every listing, for every session, until its files change.
+    MiniLM and the Grammar LM ship with the app and stay listed: a newcomer's two ways in."""
+    if name in ("minilm", GRAMMAR_LM):
         return
     signature = files_signature(name)
     with _failed_lock:
@@ -150,11 +155,16 @@ def _folders_in(root: Path | str) -> dict[str, str]:
 
 
 def available_models(roots: Sequence[Path | str] = ()) -> dict[str, str]:
-    """What can be opened, name -> label: MiniLM, the models in the local Hugging Face cache that
-    open here, and every model folder (one holding config.json) directly inside `roots`.
-    Never raises: a root or cache that cannot be read adds nothing. (The app's picker also leaves
-    out models that failed on a page, `has_failed`, at once: this listing is cached for a while.)"""
+    """What can be opened, name -> label: MiniLM and the Grammar LM (both ship with the app), the models
+    in the local Hugging Face cache that open here, and every model folder (one holding config.json)
+    directly inside `roots`. Never raises: a root or cache that cannot be read adds nothing. (The app's
+    picker also leaves out models that failed on a page, `has_failed`, at once: this listing is cached
+    for a while.)"""
     found = {"minilm": MINILM_LABEL}
+    try:
+        found[GRAMMAR_LM] = grammar_lm_label()
+    except (OSError, ValueError):
+        log.warning("the shipped Grammar LM could not be read (rebuild it: python -m jobs.shipped)", exc_info=True)
     try:
         for repo_id in available_hf_models():
             folder = snapshot_folder(repo_id)
@@ -203,11 +213,14 @@ def cached_revision(repo_id: str, revision: str) -> Path:
 
 
 def load_model(name: str, revision: Optional[str] = None) -> LoadedModel:
-    """"minilm" (the packaged all-MiniLM-L6-v2), a folder holding a model, or a Hub id in the local
-    cache: "org/name", "org/name@revision" or ("org/name", revision="step1000")."""
+    """"minilm" (the packaged all-MiniLM-L6-v2), "grammar-lm" (the decoder that ships with the app), a
+    folder holding a model, or a Hub id in the local cache: "org/name", "org/name@revision" or
+    ("org/name", revision="step1000")."""
     if name == "minilm":
         model = load_family(minilm_folder(), "minilm")
         return replace(model, description=MINILM_DESCRIPTION)
+    if is_shipped_lm(name) and revision is None:
+        return _named(shipped_folder(name), name, label=name, load=load_shipped_lm)
     if revision is None and not Path(name).is_dir():
         name, revision = split_revision(name)
     if revision is not None:   # one revision of a cached Hub model, exactly that one
@@ -227,10 +240,11 @@ def load_model(name: str, revision: Optional[str] = None) -> LoadedModel:
     return _named(folder, name, label=name)
 
 
-def _named(folder: Path, name: str, label: str) -> LoadedModel:
-    """Load `folder` as `name`; a refusal names the model (`label`), never the server path it was read from."""
+def _named(folder: Path, name: str, label: str, load=None) -> LoadedModel:
+    """Load `folder` as `name` (with `load(name)` when given); a refusal names the model (`label`), never the
+    server path it was read from."""
     try:
-        return _load_folder(folder, name)
+        return load(name) if load is not None else _load_folder(folder, name)
     except (OSError, ValueError) as exc:
         kind = FileNotFoundError if isinstance(exc, FileNotFoundError) else ValueError
         raise kind(without_paths(str(exc), folder, label)) from exc

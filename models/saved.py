@@ -122,7 +122,8 @@ def saved_config(raw: dict, path: Path) -> tuple[TransformerConfig, dict]:
     return config, info
 
 
-def read_weights(path: Path, config: TransformerConfig) -> Transformer:
+def read_state(path: Path) -> dict[str, torch.Tensor]:
+    """model.safetensors as float32 tensors, every value finite; errors name the file."""
     if not path.is_file():
         raise FileNotFoundError(f"model.safetensors is missing from {path.parent}")
     try:
@@ -131,6 +132,11 @@ def read_weights(path: Path, config: TransformerConfig) -> Transformer:
         raise ValueError(f"{path}: model.safetensors is damaged or truncated ({exc})") from exc
     state = {k: v.to(torch.float32) for k, v in state.items()}
     require_finite(state, path)
+    return state
+
+
+def read_weights(path: Path, config: TransformerConfig) -> Transformer:
+    state = read_state(path)
     try:
         return from_state_dict(config, state)
     except ValueError as exc:

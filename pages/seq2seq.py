@@ -1,13 +1,14 @@
-"""Encoder–decoder: a real one picked in the sidebar (T5, BART, Marian: ui/seq2seq.py), or train a model to
-reverse letters, then watch its cross-attention align output with input."""
+"""Encoder–decoder: a real one picked in the sidebar (T5, BART, Marian: ui/seq2seq.py), or a model that reverses
+letters (the pre-trained one that ships with the app until you train your own, ui/reversal.py), whose
+cross-attention aligns output with input."""
 import streamlit as st
 
-from core.seq2seq import EncoderDecoder
 from training.cost import cost_problem, duration, seq2seq_cost
 from training.reversal import ReversalTask, new_seq2seq, predictions, seq2seq_config, trace_reversal
 from training.weights import snapshot
 from models import LoadedSeq2Seq
 from ui.frame import require_frame
+from ui.reversal import current_reversal_run, decoder_rows, model_of, run_banner
 from ui.seq2seq import encoder_decoder_page
 from ui.state import current_model
 from ui.training import calibration, estimate_note, train_reversal
@@ -15,21 +16,14 @@ from ui.training_probe import letters_heatmap, show_letters, training_scrubber
 from ui.widgets import linked, plot
 from viz.training import accuracy_curve
 
-
-def model_of(run: dict, trained: bool = True) -> EncoderDecoder:
-    net = EncoderDecoder(run["config"])
-    net.load_state_dict(run["weights"] if trained else run["initial"])
-    return net.eval()
-
-
 require_frame()
 picked = current_model()
 if isinstance(picked, LoadedSeq2Seq):    # a real encoder–decoder in the sidebar: its own source and output
     encoder_decoder_page(picked)
     st.stop()
 st.subheader("Reversing letters: a translation model in miniature")
-st.markdown("Train one here. To reverse `abcd` it must look at `d` first, then `c`…: a trained model's "
-            "cross-attention draws an anti-diagonal.")
+st.markdown("To reverse `abcd` a model must look at `d` first, then `c`…: a trained model's cross-attention "
+            "draws an anti-diagonal. A trained one is shown below; train your own with these settings.")
 
 c1, c2, c3, c4 = st.columns(4)
 n_letters = c1.slider("Letters (a, b, …)", 3, 26, 10, **linked("letters"))
@@ -52,7 +46,7 @@ promised, problem = calibration("seq2seq").seconds(cost), cost_problem(cost)
 if problem:
     st.error(problem)
 
-run = st.session_state.get("seq2seq_run")
+run = current_reversal_run()       # this session's run, else the pre-trained toy that ships with the app
 go_col, stop_col = st.columns(2)
 if go_col.button("Train", type="primary", key="seq2seq_start", width="stretch", disabled=bool(problem),
                  help=f"About {duration(promised)} ({estimate_note('seq2seq')})."):
@@ -71,7 +65,7 @@ if run is None:
     net, task, history = new_seq2seq(config, int(seed)).eval(), task, []
 else:
     task, history = run["task"], run["history"]
-    (st.success if run["status"].startswith("Done") else st.warning)(run["status"])
+    run_banner(run, duration(promised))
     state = st.radio("Model", ["after training", "before training (random)"], horizontal=True, **linked("state"))
     net = model_of(run, trained=state == "after training")
     if history:
@@ -102,19 +96,6 @@ heads = ["mean of all heads"] + [f"head {h}" for h in range(n_heads)]
 head = c2.selectbox("Head", range(len(heads)), format_func=heads.__getitem__, **linked("head")) - 1
 
 
-def decoder_rows(source: str, rows: list[str]) -> str:
-    """Why the decoder has more rows than the input has letters: its start token, the letters it
-    wrote, and letters past the end when it has not learnt to stop."""
-    n, written = len(source), len(rows) - 1
-    note = (f"The decoder has {len(rows)} rows for {n} input letters: row 0 is {rows[0]}, the start signal "
-            f"(it writes the first letter), and rows 1–{written} are the {written} letters the model wrote, each fed "
-            "back in to write the next. The last row writes the end marker, so it has no letter of its own.")
-    if written > n:
-        note += (f" This model wrote {written - n} letter(s) more than the input has: it has not learnt to stop "
-                 "(an untrained model never has), so the writing was cut off at input length + 1.")
-    return note
-
-
 def pick(weights):
     return weights.mean(axis=0) if head < 0 else weights[min(head, len(weights) - 1)]
 
@@ -128,7 +109,11 @@ show_letters(letters_heatmap(pick(dec.layers[layer].cross.weights), dec.tokens, 
                              "decoder input (query)", "encoder letter (key)"), "cross_attention")
 if run is not None:
     st.subheader("How it formed: the cross-attention while training")
-    training_scrubber(run.get("probe"), "seq2seq_probe_step", layer, None if head < 0 else head, letters=True)
+    if run.get("shipped"):
+        st.info("Snapshots of training are kept for runs trained in this session: press **Train** to watch the "
+                "anti-diagonal form step by step.")
+    else:
+        training_scrubber(run.get("probe"), "seq2seq_probe_step", layer, None if head < 0 else head, letters=True)
 c1, c2 = st.columns(2)
 c1.subheader("Encoder self-attention")
 show_letters(letters_heatmap(pick(enc.layers[layer].weights), enc.tokens, enc.tokens, "letter (query)",

@@ -97,8 +97,8 @@ if found:
     net = decoder.net
 else:
     net = untrained_decoder()
-    st.info(f"{family} is an encoder and no decoder is open in this session (pick GPT-2 or a Llama-family model "
-            "in the sidebar, or train one on the **Train** page), so this is a small decoder "
+    st.info(f"{family} is an encoder and no decoder is open in this session (pick one in the sidebar: the Grammar "
+            "LM ships with the app; or train one on the **Train** page), so this is a small decoder "
             "with **random, untrained weights — only to show the mask**. It reads MiniLM's token ids folded into its "
             f"{net.config.vocab_size:,}-entry vocabulary; its attention patterns mean nothing, its mask is real.")
     ctrace = net.trace(fold_ids(trace.ids, net.config.vocab_size), trace.tokens, trace.offsets, trace.special_mask,

@@ -1,6 +1,4 @@
 """Try your model: next-token probabilities, generated text, before vs after training, the analogy."""
-from pathlib import Path
-
 import streamlit as st
 
 from analysis.pca import fit_pca
@@ -10,7 +8,7 @@ from training.lm import generate, next_token_probs
 from training.probe import WORD_GROUPS
 from ui.frame import require_frame
 from ui.head_choice import pick_head, pick_layer
-from ui.library import model_opener, trained_models
+from ui.library import model_opener, shipped_note, try_choices, untrained_twin
 from ui.state import current_model_name, get_model, model_choices
 from ui.training import current_run
 from ui.training_probe import training_scrubber
@@ -22,15 +20,14 @@ from viz.training import embedding_map, probability_axis_end, token_probabilitie
 require_frame()
 with st.expander("Where are saved models?"):
     model_opener()
-# Every model trained in this app, by this session or saved by another; the sidebar's pick first.
-choices = trained_models(model_choices())
+# The Grammar LM that ships with the app, and every model trained in this app (by this session or another).
+choices, opened = try_choices(model_choices(), current_model_name())
 if not choices:
     st.info("No model trained in this app is open or saved yet: train one on **Train a tiny transformer** "
             "(the page estimates the time before you start), or open a saved model above.")
     st.stop()
-picked = current_model_name()
 key = st.selectbox("Model", list(choices), format_func=choices.get, **linked("model"),
-                   index=list(choices).index(picked) if picked in choices else len(choices) - 1)
+                   index=list(choices).index(opened))
 try:
     model = get_model(key)
 except (OSError, ValueError) as exc:
@@ -39,9 +36,9 @@ except (OSError, ValueError) as exc:
 if not model.config.lm_head:
     st.info("This model has no next-token head (it is an encoder): pick a model trained in this app.")
     st.stop()
-before_path = Path(key + "-untrained")
-before = get_model(str(before_path)) if (before_path / "config.json").is_file() else None
-st.caption(model.description)
+twin = untrained_twin(key)
+before = get_model(twin) if twin else None
+shipped_note(key, model)
 
 prefix = st.text_input("Prefix", "the queen rules", **linked("prefix"), max_chars=2000)
 temperature = st.slider("Temperature", 0.1, 3.0, 1.0, 0.1, **linked("temperature"),

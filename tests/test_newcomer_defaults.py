@@ -67,12 +67,14 @@ def test_one_training_step_opens_on_predicting_a_word():
 
 
 def test_the_encoder_decoders_extra_rows_are_explained():
-    at = run_page("seq2seq")
+    at = run_page("seq2seq")              # the pre-trained toy that ships with the app
     assert not at.exception
     source = at.text_input(key=next(k for k in at.session_state if str(k).startswith("seq2seq_text_"))).value
     note = next(c.value for c in at.caption if c.value.startswith("The decoder has"))
-    cross = figures(at)[0]["data"][0]                         # rows: the decoder; columns: the input letters
-    assert len(cross["x"]) == len(source) < len(cross["y"])
+    cross = next(f for f in figures(at) if f["data"][0]["type"] == "heatmap")["data"][0]   # the first: cross-attention
+    assert len(cross["x"]) == len(source) == len(cross["y"]) - 1   # trained: one row per letter + the start
     assert note.startswith(f"The decoder has {len(cross['y'])} rows for {len(source)} input letters")
-    assert "start signal" in note
-    assert "not learnt to stop" in note                       # the untrained default writes past the end
+    assert "start signal" in note and "not learnt to stop" not in note
+    at.radio(key="seq2seq_state").set_value("before training (random)").run()
+    note = next(c.value for c in at.caption if c.value.startswith("The decoder has"))
+    assert "not learnt to stop" in note                       # its random start writes past the end

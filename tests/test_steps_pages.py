@@ -65,7 +65,8 @@ def test_tokens_page_shows_each_stage_and_the_special_tokens():
     assert "30,522" in texts(at.metric)
     specials = at.dataframe[-1].value
     assert {"[CLS]", "[SEP]", "[UNK]"} <= set(specials["special token"])
-    assert "Train" in texts(at.info)                                       # no BPE model yet: says where to get one
+    # the Grammar LM ships with the app: its BPE splits the same sentence beside MiniLM's WordPiece
+    assert any(t.value.startswith("Grammar LM") for t in at.text) and "BPE" in texts(at.markdown)
 
 
 def test_tokens_page_compares_with_another_models_tokenizer(tmp_path):
@@ -84,7 +85,7 @@ def test_tokens_page_compares_with_another_models_tokenizer(tmp_path):
              "/no/such/model": "gone"}
     at = run("step_tokens", "Time flies like an arrow.", extra_models=extra)
     assert not at.exception
-    assert charts(at) == 3                       # the pieces; this model's and the one BPE tokenizer's rows
+    assert charts(at) == 4       # the pieces; rows: this model's, the one tiny BPE's (twins share it), the Grammar LM's
     assert "could not be loaded" in texts(at.warning)
     assert "BPE" in " ".join(m.value for m in at.markdown)
 
@@ -93,7 +94,7 @@ def test_tokens_page_windows_long_text():
     at = run("step_tokens", BAD["long"])
     slider = at.slider(key="step_tokens_window")
     slider.set_value((300, 390)).run()
-    assert not at.exception and charts(at) == 1
+    assert not at.exception and charts(at) == 3     # the window's pieces; this model's and the Grammar LM's rows
 
 
 def test_head_page_follows_layer_head_query_and_key():

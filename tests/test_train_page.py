@@ -115,10 +115,13 @@ def test_the_time_promised_is_the_estimate_shown(trained_session):
     assert "estimated before the start" in finished
 
 
-def test_try_page_without_model_says_what_to_do(tmp_path, monkeypatch):
+def test_try_page_without_a_trained_model_opens_on_the_shipped_one(tmp_path, monkeypatch):
+    """Issue 26: with nothing trained yet the page was empty; it opens on the Grammar LM that ships with the
+    app, says so, and says how to train one's own."""
     monkeypatch.setenv("ATTENTION_EXPLORER_MODELS_DIR", str(tmp_path))      # an empty models folder
     at = page("train_results.py").run()
-    assert not at.exception and any("No model trained in this app" in m for m in messages(at))
+    assert not at.exception and at.selectbox(key="train_results_model").value == "grammar-lm"
+    assert any("ships with the app" in m and "Train a tiny transformer" in m for m in messages(at))
 
 
 def test_try_page_opens_a_saved_model_picked_in_another_session(trained_session):

@@ -177,7 +177,7 @@ HEADERS: dict[str, tuple[str, str | None]] = {
         'everyone); the **decoder** writes the output one token at a time with *masked* self-attention (only '
         "what it has written) and **cross-attention** to the encoder's output: each output token's row says "
         'which input tokens it read. A T5, BART or Marian model picked in the sidebar is shown here; otherwise, '
-        'train a small one below.',
+        'a small one that reverses letters: a trained one ships with the app, and you can train your own.',
     ),
     "step_embeddings": ('📍 2 · Embeddings and positions', None),
     "step_head": (

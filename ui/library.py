@@ -19,6 +19,9 @@ from models.files import read_config
 from models.hub_cache import cache_dir
 from models.registry import has_failed
 from models.saved import MODEL_TYPE as TRAINED_HERE, models_dir
+from models.loaded import LoadedModel
+from models.shipped import GRAMMAR_LM, GRAMMAR_LM_UNTRAINED, known_words
+from ui.paths import link
 
 def allowed_roots() -> list[Path]:
     extra = [Path(p) for p in os.environ.get("ATTENTION_EXPLORER_MODEL_DIRS", "").split(os.pathsep) if p.strip()]
@@ -55,6 +58,41 @@ def trained_models(choices: dict[str, str]) -> dict[str, str]:
         except (OSError, ValueError):
             continue
     return found
+
+
+def try_choices(choices: dict[str, str], picked: str) -> tuple[dict[str, str], str]:
+    """Try your model's list, and the model it opens on: the Grammar LM that ships with the app first, then
+    every model trained in this app; it opens on the sidebar's pick when that is one of them, else on this
+    session's latest trained (or opened) model, else on the Grammar LM (never an empty page)."""
+    listed = {GRAMMAR_LM: choices[GRAMMAR_LM]} if GRAMMAR_LM in choices else {}
+    listed.update(trained_models(choices))
+    if picked in listed:
+        return listed, picked
+    mine = [key for key in st.session_state.get("extra_models", {}) if key in listed]
+    return listed, mine[-1] if mine else next(iter(listed), "")
+
+
+def untrained_twin(key: str) -> str | None:
+    """The random start saved beside a trained model ("<folder>-untrained"), when there is one."""
+    if key == GRAMMAR_LM:
+        return GRAMMAR_LM_UNTRAINED
+    twin = key + "-untrained"
+    return twin if (Path(twin) / "config.json").is_file() else None
+
+
+def shipped_note(key: str, model: LoadedModel) -> None:
+    """What the model is; for the Grammar LM, plainly that it ships with the app, and how to train your own."""
+    if key != GRAMMAR_LM:
+        st.caption(model.description)
+        return
+    recipe, info = model.info.get("recipe", {}), model.info
+    st.info(f"This is the **Grammar LM**, the small decoder that ships with the app: trained here, with this app's "
+            f"own code, on the built-in grammar corpus ({recipe.get('n_sentences', 0):,} sentences, "
+            f"{info.get('steps', 0):,} steps, validation loss {info.get('val_loss', float('nan')):.2f}). It knows "
+            f"only that corpus's {len(known_words(model))} words: try *the king rules*, *paris is the capital of* or "
+            "*cows eat*. To try a model of your own, train one on **Train a tiny transformer** (about a minute): "
+            "it opens here when it is done.")
+    link(st, "pages/train.py", "Train your own")
 
 
 def open_model(path: str, label: str) -> None:

@@ -6,9 +6,10 @@ import streamlit as st
 from core import Trace
 from analysis.lens import LogitLens, logit_lens
 from models import LoadedModel
-from ui.family import model_family
 from models.registry import is_decoder
-from ui.state import cached, current_model_and_trace, get_model, model_choices, trace_for
+from models.shipped import EXAMPLE_PROMPTS, GRAMMAR_LM, known_words, unknown_words
+from ui.family import model_family
+from ui.state import cached, current_model_and_trace, get_model, model_choices, trace_for, use_sentence
 
 LENS_K = 5
 
@@ -38,7 +39,26 @@ def decoder_and_trace() -> tuple[LoadedModel, Trace]:
     when the model is an encoder."""
     model, trace = current_model_and_trace()
     require_unembedding(model, trace)
+    grammar_words_note(model, trace.text)
     return model, trace
+
+
+def grammar_words_note(model: LoadedModel, text: str) -> None:
+    """The Grammar LM knows only the built-in corpus's words: name the sentence's words it never saw
+    (it reads them as pieces it never saw together, so what it predicts after them is a guess) and
+    offer sentences of its grammar, one click each."""
+    if model.name != GRAMMAR_LM:
+        return
+    unknown = unknown_words(model, text)
+    if not unknown:
+        return
+    named = ", ".join(f"*{w}*" for w in unknown[:6]) + (", …" if len(unknown) > 6 else "")
+    st.info(f"The Grammar LM knows only the {len(known_words(model))} words of the built-in corpus (kings and "
+            f"queens, animals and their food, capitals): {named} {'is' if len(unknown) == 1 else 'are'} not among "
+            "them, so its predictions here are guesses. Try a sentence of its grammar:")
+    for col, prompt in zip(st.columns(len(EXAMPLE_PROMPTS)), EXAMPLE_PROMPTS):
+        col.button(f"“{prompt} …”", key=f"grammar_example_{prompt}", on_click=use_sentence, args=(prompt,),
+                   width="stretch")
 
 
 def use_model(key: str) -> None:
@@ -64,6 +84,11 @@ def token_text(model: LoadedModel, token_id: int) -> str:
     """A vocabulary entry as text ("Ġthe" becomes " the"); the raw entry when it decodes to nothing or to
     part of a character (a byte-level piece of an emoji)."""
     text = model.tokenizer.backend.decode([int(token_id)], skip_special_tokens=False)
+    entry = model.tokenizer.id_to_token(int(token_id)) or ""
     if not text or "\ufffd" in text:   # part of a multi-byte character: show the vocabulary entry itself
-        text = model.tokenizer.id_to_token(int(token_id)) or f"<{int(token_id)}>"
+        return entry or f"<{int(token_id)}>"
+    if entry.startswith("▁") and not text.startswith(" "):
+        # A word-start piece of a SentencePiece-style vocabulary (the Grammar LM's, Llama's): its decoder drops
+        # the space of a text's first token, and a token decoded alone is always first. Kept, as GPT-2's "Ġthe".
+        text = " " + text
     return text
