@@ -5,6 +5,7 @@ import streamlit as st
 from analysis.recompute import head_steps
 from analysis.recognisable import HeadChoice, best_head
 from models import LoadedSeq2Seq
+from models.shipped import GRAMMAR_LM
 from training.demo import fold_ids, untrained_causal_model
 from ui.attention import is_long
 from ui.defaults import head_reason
@@ -29,11 +30,13 @@ def untrained_decoder():
 
 def causal_decoder(picked_model):
     """The decoder to show the mask with, as (key, label, model), or None: the sidebar's model when it
-    is causal (GPT-2, Llama, a trained one), else the first causal model this session opened."""
+    is causal (GPT-2, Llama, a trained one), else the first causal model this session opened, else
+    the Grammar LM that ships with the app (a trained decoder, so its patterns mean something)."""
     picked = current_model_name()
     if picked_model.config.causal:
         return picked, model_choices().get(picked, picked), picked_model
-    for key, label in st.session_state.get("extra_models", {}).items():
+    offered = {**st.session_state.get("extra_models", {}), GRAMMAR_LM: model_choices().get(GRAMMAR_LM, GRAMMAR_LM)}
+    for key, label in offered.items():
         try:
             other = get_model(key)
         except (OSError, ValueError):
@@ -92,7 +95,9 @@ st.subheader("A decoder: the causal mask")
 found = causal_decoder(model)
 if found:
     key, label, decoder = found
-    st.text(f"Causal model: {label}" + (" (the one picked in the sidebar)" if decoder is model else ""))
+    st.text(f"Causal model: {label}" + (" (the one picked in the sidebar)" if decoder is model else
+                                         " (ships with the app; pick another decoder in the sidebar)"
+                                         if key == GRAMMAR_LM else ""))
     ctrace = current_trace(trace.text, key, notice=False)
     net = decoder.net
 else:

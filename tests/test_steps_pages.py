@@ -124,9 +124,12 @@ def test_layer_page_counts_parameters_and_shows_the_ffn():
 
 
 def test_mask_page_explains_both_directions():
+    """With MiniLM picked and no decoder opened, the causal mask is shown on the Grammar LM that ships
+    with the app (trained, so its patterns mean something), not on random weights."""
     at = run("step_mask", "The early bird eats the worm.", extra_models={"/no/such/model": "gone"})
     assert not at.exception
-    assert "untrained" in texts(at.info)
+    assert "untrained" not in texts(at.info)
+    assert any("Causal model: Grammar LM" in str(t.value) and "ships with the app" in str(t.value) for t in at.text)
     assert any("%" in str(m.value) for m in at.metric)
     assert "0.0e+00" in texts(at.caption)        # no weight at all on a later token in the decoder
     at.slider(key="step_mask_dhead").set_value(3).run()
