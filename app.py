@@ -9,7 +9,7 @@ from ui.get_model import get_model_box
 from ui.glossary import terms_box
 from ui.paths import path_progress
 from ui.sections import SECTIONS
-from ui.state import COLOUR_BLIND, EXAMPLES, MAX_CHARS, current_model_name, model_choices
+from ui.state import COLOUR_BLIND, MAX_CHARS, current_model_name, examples_for, model_choices
 
 st.set_page_config(page_title="Attention Explorer", page_icon="🔎", layout="wide")
 start()
@@ -35,7 +35,7 @@ def sidebar() -> None:
     if missing and FAILED_MODEL not in st.session_state:
         st.sidebar.warning("The link names a model that is not open in this session, so MiniLM is shown. "
                            "Models trained in the app belong to the browser session that trained them.")
-    st.sidebar.selectbox("Example sentences", EXAMPLES, index=None, key="example_choice",
+    st.sidebar.selectbox("Example sentences", examples_for(st.session_state["model"]), index=None, key="example_choice",
                          placeholder="Pick an example…", on_change=use_example)
     st.session_state.setdefault("sentence_box", st.session_state["sentence"])
     # The sentence runs on Run, Ctrl+Enter, or when the box loses focus (a click on a menu or another

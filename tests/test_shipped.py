@@ -184,3 +184,23 @@ def test_every_page_runs_with_the_grammar_lm(page):
     at.session_state["sentence"] = "the king rules his kingdom . the queen rules her"
     at.run()
     assert not at.exception, f"{page} raised with the Grammar LM: {at.exception}"
+
+
+def test_the_sidebar_offers_sentences_of_its_grammar_when_the_grammar_lm_is_picked():
+    """Its examples are sentences it knows every word of; MiniLM keeps the English examples."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    app = str(Path(__file__).resolve().parents[1] / "app.py")
+    at = AppTest.from_file(app, default_timeout=120)
+    at.query_params["model"] = GRAMMAR_LM          # a link naming it, as a first run reads it
+    at.run()
+    assert not at.exception and at.session_state["model"] == GRAMMAR_LM
+    offered = at.selectbox(key="example_choice").options
+    lm = load_model(GRAMMAR_LM)
+    assert offered and all(not unknown_words(lm, sentence) for sentence in offered)
+    at.selectbox(key="example_choice").set_value(offered[1]).run()
+    assert not at.exception and at.session_state["sentence"] == offered[1]
+    english = AppTest.from_file(app, default_timeout=120).run()
+    assert "Time flies like an arrow." in english.selectbox(key="example_choice").options

@@ -16,6 +16,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from core import Trace
 from models import EmptyTextError, LoadedModel, LoadedSeq2Seq, load_model
 from models.families import display_name, page_applies
+from models.shipped import EXAMPLE_PROMPTS, GRAMMAR_LM
 from ui.cache import ByteCache, budget_from_env
 from ui.paths import link
 from ui.library import listed_models
@@ -29,6 +30,18 @@ EXAMPLES = [
     "He created a miniature Eiffel tower lego model.",
     "I sat on the bank of the river.",
 ]
+# The Grammar LM knows only the built-in corpus's words: its examples are sentences of that grammar.
+GRAMMAR_EXAMPLES = list(EXAMPLE_PROMPTS) + [
+    "the dogs near the bird run .",
+    "she is the queen and she rides her horse .",
+]
+
+
+def examples_for(model_name: str) -> list[str]:
+    """The sidebar's example sentences for the picked model."""
+    return GRAMMAR_EXAMPLES if model_name == GRAMMAR_LM else EXAMPLES
+
+
 MAX_CHARS = 20_000   # more than 512 tokens' worth; the text box refuses beyond this
 URL_SENTENCE_LIMIT = 2_000  # longer sentences stay in the session but not in the link (ui/url.py)
 COLOUR_BLIND = "colour_blind"  # the sidebar's "Colour-blind-safe colours" (cb=1 in the link)
