@@ -56,6 +56,7 @@ TIMEOUT = 20                         # seconds for one metadata request
 MAX_INDEX_BYTES = 10_000_000         # a shard index is a few tens of KB
 BESIDE_TOKENIZER_JSON = ("tokenizer_config.json", "special_tokens_map.json")   # fetched when there
 BESIDE_SPM_FILES = ("tokenizer_config.json",)   # a Marian repo's special tokens, beside source.spm etc.
+GENERATION = "generation_config.json"   # fetched for an encoder–decoder: how it writes (models/seq2seq.py)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9._-]{1,96}")
 REVISION = re.compile(r"[A-Za-z0-9._-][A-Za-z0-9._/-]{0,199}")
@@ -247,6 +248,10 @@ def plan_download(repo_id: str, revision: Optional[str] = None) -> DownloadPlan:
         return refused(known.missing_tokenizer(repo_id) + ".", family=family)
     extra = BESIDE_SPM_FILES if tokenizer == SPM_FILES else BESIDE_TOKENIZER_JSON
     shards = [SINGLE] if SINGLE in sizes else [INDEX] + shard_names(repo_id, commit, sizes)
+    # How an encoder–decoder writes (its start token, the tokens it never writes: opus-mt bans <pad>)
+    # may be only in generation_config.json; a decoder's pages never read it.
+    if known and known.encoder_decoder and GENERATION in sizes:
+        extra = (*extra, GENERATION)
     names = list(tokenizer) + [n for n in extra if n in sizes] + shards + ["config.json"]
     files = [hub_file(sizes[name]) for name in names]
     try:

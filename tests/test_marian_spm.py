@@ -283,17 +283,20 @@ def hub(tmp_path, monkeypatch, built):
 def test_a_marian_repo_without_tokenizer_json_downloads_and_opens(hub, built):
     model, theirs, _, files = built
     plan = plan_download(REPO)
-    wanted = ["source.spm", "target.spm", "vocab.json", "tokenizer_config.json", "model.safetensors", "config.json"]
+    wanted = ["source.spm", "target.spm", "vocab.json", "tokenizer_config.json", "generation_config.json",
+              "model.safetensors", "config.json"]
     assert plan.problem is None and plan.family == "marian"
     assert [f.name for f in plan.files] == wanted
     assert plan.new_bytes == plan.total_bytes == sum(len(files[name]) for name in wanted)
-    assert f"Download: {plan.new_bytes / 1e6:,.1f} MB, 6 files" in "\n".join(plan.summary())
+    assert f"Download: {plan.new_bytes / 1e6:,.1f} MB, 7 files" in "\n".join(plan.summary())
     assert not cache_dir().exists() or not any(cache_dir().rglob("*.spm"))    # nothing written before
     seen = []
     folder = download(plan, lambda done, total, name: seen.append((done, name)))
     assert seen[-1][0] == plan.total_bytes and {name for _, name in seen} == set(wanted)
-    assert sorted(p.name for p in folder.iterdir()) == sorted(wanted)      # no pickle, no generation_config
+    assert sorted(p.name for p in folder.iterdir()) == sorted(wanted)      # no pickle
     assert available_hf_models() == [REPO]
+    # how it writes came with it: opus-mt bans <pad> in generation_config.json only
+    assert load_model(REPO).generation.banned == tuple(w[0] for w in model.generation_config.bad_words_ids)
     trace = load_model(REPO).trace(TEXTS["emoji_cjk"], TARGETS["emoji_cjk"])
     assert trace.encoder.ids == theirs(TEXTS["emoji_cjk"]).input_ids
     assert_matches(model, trace, pre_ln=False)
