@@ -184,5 +184,7 @@ def test_statistic_map_reads_small_effects_and_labels_zero():
     heat = fig.data[0]
     assert heat.texttemplate == "%{z:.4f}"          # 0.004 reads as 0.0040 (two significant digits), not 0.00
     assert heat.zmin == 0.0 and heat.colorbar.tick0 == 0.0 and 0 < heat.colorbar.dtick <= 0.05
+    # Plotly honours zmin only with zmax beside it: otherwise the bar began at the smallest value, above 0
+    assert heat.zmax == pytest.approx(0.05)
     shares = np.linspace(0, 0.9, 72, dtype=np.float32).reshape(6, 12)
     assert statistic_heatmap(shares, "share").data[0].texttemplate == "%{z:.2f}"
