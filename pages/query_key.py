@@ -62,7 +62,8 @@ if mode == LINES[0]:
 else:
     links = strongest_links(local, count)
 tokens = [trace.tokens[i] for i in positions]
-labelled = None if len(positions) <= LABELLED else sorted(
+# Every label goes where it covers no other label or point (viz.qk_space): a short text asks for all of them.
+labelled = list(range(len(positions))) if len(positions) <= LABELLED else sorted(
     {int(i) for i in links[0][:TOP_LABELS]} | {int(i) for i in links[1][:TOP_LABELS]})
 fig = qk_figure(space.query_xy[positions], space.key_xy[positions], tokens, links, positions=positions,
                 labelled=labelled, explained=space.explained, focus=focus,
@@ -73,7 +74,8 @@ if focus is not None:
                " Only its lines and labels are drawn; every other point is faded (hover any point for its token).")
     label_note = ""
 else:
-    label_note = ("Every point is labelled. " if labelled is None else
+    label_note = ("Every point is labelled where its label fits; hover any point for its token. "
+                  if len(positions) <= LABELLED else
                   f"Labels on the ends of the {min(TOP_LABELS, len(links[0]))} strongest lines; hover any point "
                   "for its token. ")
 st.caption(f"● queries, ◆ keys. A query attends most to the keys with the largest dot product: keys far out "

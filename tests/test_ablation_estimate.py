@@ -23,10 +23,12 @@ def test_the_estimate_ranks_heads_like_the_knock_outs(minilm, mode):
     assert exact[top] / 3 < estimate[top] < exact[top] * 3
 
 
-def test_a_decoder_estimates_the_kl_and_nothing_changes_the_model(tiny_folders):
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_a_decoder_estimates_the_kl_and_nothing_changes_the_model(tiny_folders, family):
+    """GPT-2, and Llama's grouped-query heads with rotary positions: the same units and order as the knock-outs."""
     from models import load_model
 
-    model = load_model(tiny_folders["gpt2"])
+    model = load_model(tiny_folders[family])
     ids = model.tokenizer.encode("the queen rules her kingdom and the king").ids
     before = {k: v.clone() for k, v in model.net.state_dict().items()}
     estimate, exact = estimated_importance(model.net, ids), head_importance(model.net, ids)

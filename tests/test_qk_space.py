@@ -192,3 +192,22 @@ def test_a_long_text_opens_on_one_query_followed_with_the_rest_faded(minilm):
     figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     hovers = " ".join(figure["data"][-1]["customdata"])
     assert "[CLS]" not in hovers and "[SEP]" not in hovers and " ." not in hovers
+
+
+def test_one_querys_lines_keep_its_strongest_keys_above_the_floor():
+    from analysis.qk_space import query_links
+
+    weights = np.array([[0.7, 0.25, 0.04, 0.01, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]])
+    q, k, w = query_links(weights, 0, count=3, least=0.03)
+    assert q.tolist() == [0, 0, 0] and k.tolist() == [0, 1, 2] and w.tolist() == [0.7, 0.25, 0.04]
+    assert query_links(weights, 1, count=5, least=0.01)[1].tolist() == [4]     # only the key with any weight
+    with pytest.raises(ValueError):
+        query_links(weights, 2)
+
+
+def test_the_projection_caption_follows_the_share_it_holds():
+    from ui.query_key import projection_caption
+
+    low = projection_caption(np.array([0.19, 0.19]), 286, 32)
+    assert "38% of the spread of the 286 points" in low and "62% of it lies in the other 30 directions" in low
+    assert "fair guide" in projection_caption(np.array([0.6, 0.3]), 16, 32)

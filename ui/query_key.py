@@ -13,6 +13,7 @@ from core import Trace
 
 FOCUS_KEYS = 5       # lines from the followed query: its strongest keys …
 MIN_WEIGHT = 0.01    # … with at least this weight (always the strongest one)
+WELL_HELD = 0.8      # share of the spread on the two axes above which distances in the picture can be trusted
 
 
 def is_word(token: str, special: bool) -> bool:
@@ -55,8 +56,8 @@ def projection_caption(explained: np.ndarray, n_points: int, d_head: int) -> str
     """How much the two axes hold, and what that means for reading distances."""
     held = float(np.sum(explained))
     text = f"The axes hold {held:.0%} of the spread of the {n_points} points"
-    if held < 0.5:
-        return (text + f": most of it lies in the other {max(d_head - 2, 0)} directions, so two points close "
-                "together here may be far apart in the head's own space. Trust the lines (the head's real "
+    if held < WELL_HELD:
+        return (text + f": {1 - held:.0%} of it lies in the other {max(d_head - 2, 0)} directions, so two points "
+                "close together here may be far apart in the head's own space. Trust the lines (the head's real "
                 "weights) more than the distances.")
     return text + ": distances here are a fair guide to the dot products the head computes."
