@@ -76,7 +76,8 @@ def draw_full(result: Explained, window: range, page: str, d_model: int) -> None
             f"{shown}: {words.up} raises f, {words.down} lowers it", f"attribution_{page}")
     matrix = np.stack([m[window.start:window.stop] for m in methods.values()])
     plot(methods_heatmap(matrix, list(methods), tokens, positions=list(window),
-                         title="The three methods side by side (each row ÷ its largest |value|)"), "attribution_methods")
+                         title="The three methods side by side (each row ÷ its largest |value|)"),
+         "attribution_methods")
     agree = np.corrcoef(np.abs(ig.scores), result.rollout)[0, 1] if len(ig.scores) > 1 else float("nan")
     quick = np.corrcoef(ig.scores, gxi.scores)[0, 1] if len(ig.scores) > 1 else float("nan")
     st.caption("Rollout is a share of attention, never negative: it says where information *could* flow, not "
