@@ -126,3 +126,15 @@ def strongest_links(weights: np.ndarray, count: int | None = None) -> tuple[np.n
     values = weights[queries, keys]
     order = np.argsort(-values, kind="stable")
     return queries[order], keys[order], values[order]
+
+
+def query_links(weights: np.ndarray, query: int, count: int = 5,
+                least: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query, key, weight) arrays of one query's `count` strongest keys, strongest first: those with more
+    than `least` weight, and always the strongest (keys the causal mask hides have none)."""
+    weights = np.asarray(weights)
+    if weights.ndim != 2 or not 0 <= query < weights.shape[0]:
+        raise ValueError(f"query must index a row of the (T_q, T_k) weights, got {query} for {weights.shape}")
+    keys = np.argsort(-weights[query], kind="stable")[:max(0, int(count))]
+    keys = keys[(weights[query, keys] > least) | (np.arange(len(keys)) == 0)]
+    return np.full(len(keys), query), keys, weights[query, keys]

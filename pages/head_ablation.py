@@ -3,14 +3,11 @@ import numpy as np
 import streamlit as st
 
 from analysis.recompute import cosine_matrix
-from ui.attention import head_map
-from ui.colour_words import colour_words
+from ui.ablation import first_head, importance_section
 from ui.frame import require_frame
-from ui.heads import importance_for, map_on_load, most_important_head
 from ui.state import cached, current_model_and_trace, current_model_name
 from ui.widgets import head_label, linked, plot
 from viz.attention import key_bar
-from viz.heads import statistic_heatmap
 from viz.training import token_probabilities
 
 MODES = {"zero": "zero (the head says nothing)", "mean": "mean (the head says its average, for every token)"}
@@ -20,7 +17,7 @@ model, trace = current_model_and_trace()
 name = current_model_name()
 all_heads = [(layer, head) for layer in range(trace.n_layers) for head in range(trace.n_heads)]
 cols = st.columns([3, 2])
-heads = cols[0].multiselect("Heads to knock out", all_heads, default=[most_important_head(name, trace)],
+heads = cols[0].multiselect("Heads to knock out", all_heads, default=[first_head(name, trace)],
                             format_func=head_label, **linked("heads"))
 mode = cols[1].radio("Replace each output with", list(MODES), format_func=MODES.get, **linked("mode"))
 if not heads:
@@ -54,16 +51,4 @@ else:
                  value_name="1 − cosine"), f"{PAGE}_token_change")
     measure = "1 − cosine of the sentence vector to the intact one"
 
-st.subheader("Which heads matter for this sentence")
-st.caption(f"Every head knocked out alone, one at a time ({trace.n_layers * trace.n_heads} runs, batched): "
-           f"the colour is the {measure}. {colour_words().more.capitalize()} heads change the output most.")
-long_text = not map_on_load(name, trace, mode)
-if long_text:
-    st.caption("Long text: the map is computed on demand, in the server's queue for expensive work.")
-if not long_text or st.button("Compute the map", key=f"{PAGE}_map"):
-    effects = importance_for(name, trace.text, mode)
-    head_map(statistic_heatmap(effects, "effect", title=f"Effect of knocking out each head ({mode})", clickable=True),
-             f"{PAGE}_map", key=f"{PAGE}_map_click")
-    layer, head = np.unravel_index(int(effects.argmax()), effects.shape)
-    st.caption(f"The head that matters most here: layer {layer}, head {head}. **Click a cell to open that head** on "
-               "*One head*.")
+importance_section(name, trace, mode, measure, PAGE)

@@ -100,3 +100,25 @@ def test_pages_on_a_small_decoder(page, decoder_model):
         box.set_value(len(box.options) - 1).run()   # the last token: after the first-word query
         assert not at.exception
         assert "causal mask" in texts(at.info)
+
+
+def test_a_long_text_draws_gradient_x_input_at_once_labelled_as_a_first_view():
+    """Issue 26: at 141 tokens the page spent tens of seconds on integrated gradients before drawing anything.
+    It now draws gradient × input (one backward pass) at once, titled as the first view, and integrated
+    gradients, with their completeness check, are one click away."""
+    import json
+
+    from bench.screenshots import PARAGRAPH
+
+    at = run("attribution", PARAGRAPH, attribution_steps=4)
+    assert not at.exception and not at.error
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert titles and titles[0].startswith("First view, gradient × input")
+    assert "A first view, from one backward pass" in texts(at.caption)
+    assert "Σ integrated gradients" not in [m.label for m in at.metric]
+    at.button(key="attribution_ig").click().run()
+    assert not at.exception and not at.error
+    assert {"Σ integrated gradients", "Convergence delta"} <= {m.label for m in at.metric}
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert not any(t.startswith("First view") for t in titles)      # the full result took its place
+    assert "the first view correlates" in texts(at.caption)

@@ -161,3 +161,53 @@ def test_a_long_text_writes_only_labels_that_cover_nothing():
             u0, v0, u1, v1 = boxes[b]
             overlap_x, overlap_y = min(x1, u1) - max(x0, u0), min(y1, v1) - max(y0, v0)
             assert overlap_x <= 9 or overlap_y <= 9, (a, b)      # label boxes (with their offset) stay apart
+
+
+def test_a_long_text_opens_on_one_query_followed_with_the_rest_faded(minilm):
+    """Issue 26: at 141 tokens the picture was a ring of 141 lines. It opens on one word query followed: lines
+    only to its strongest keys, labels only on it and them, every other point faded, and a caption that names
+    the weights from the head itself."""
+    import json
+
+    from bench.screenshots import PARAGRAPH
+    from ui.query_key import FOCUS_KEYS
+
+    at = run_page("query_key", sentence=PARAGRAPH)
+    assert not at.exception, at.exception
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    lines = [t for t in figure["data"] if t.get("mode") == "lines"]
+    segments = sum(sum(1 for x in t["x"] if x is None) for t in lines)
+    assert 1 <= segments <= FOCUS_KEYS
+    queries, keys = figure["data"][-2], figure["data"][-1]
+    assert sum(bool(t) for t in queries["text"]) == 1 and 1 <= sum(bool(t) for t in keys["text"]) <= FOCUS_KEYS
+    opacity = queries["marker"]["opacity"]
+    assert sorted(set(opacity)) == [0.18, 1.0] and opacity.count(1.0) == 1
+    query = at.selectbox(key=next(s.key for s in at.selectbox if "_query_" in s.key))
+    token = minilm.trace(PARAGRAPH).tokens[query.value]
+    assert f"Query “{token}” (#{query.value}) gives its weight to" in texts(at.caption)
+    assert "of the spread of the" in texts(at.caption)
+
+    at.toggle(key="query_key_words").set_value(True).run()
+    assert not at.exception
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    hovers = " ".join(figure["data"][-1]["customdata"])
+    assert "[CLS]" not in hovers and "[SEP]" not in hovers and " ." not in hovers
+
+
+def test_one_querys_lines_keep_its_strongest_keys_above_the_floor():
+    from analysis.qk_space import query_links
+
+    weights = np.array([[0.7, 0.25, 0.04, 0.01, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]])
+    q, k, w = query_links(weights, 0, count=3, least=0.03)
+    assert q.tolist() == [0, 0, 0] and k.tolist() == [0, 1, 2] and w.tolist() == [0.7, 0.25, 0.04]
+    assert query_links(weights, 1, count=5, least=0.01)[1].tolist() == [4]     # only the key with any weight
+    with pytest.raises(ValueError):
+        query_links(weights, 2)
+
+
+def test_the_projection_caption_follows_the_share_it_holds():
+    from ui.query_key import projection_caption
+
+    low = projection_caption(np.array([0.19, 0.19]), 286, 32)
+    assert "38% of the spread of the 286 points" in low and "62% of it lies in the other 30 directions" in low
+    assert "fair guide" in projection_caption(np.array([0.6, 0.3]), 16, 32)

@@ -65,6 +65,15 @@ def sentence_trace(model_name: str, text: str) -> Trace:
 
 
 @dataclass(frozen=True)
+class FirstView:
+    """What one backward pass gives at once: gradient × input, and the rollout share beside it."""
+    tokens: list[str]
+    grad_input: Attribution
+    rollout: np.ndarray          # (T,) the rollout share of each input token in what the target reads
+    target: str                  # a sentence saying what f is
+
+
+@dataclass(frozen=True)
 class Explained:
     tokens: list[str]
     grad_input: Attribution
@@ -73,21 +82,44 @@ class Explained:
     target: str                  # a sentence saying what f is
 
 
+def _target(model_name: str, text: str, kind: str, position: int, other_text: str, token_id: int):
+    """(model, the trace attributed, the Target): a sentence encoder's trace is cut at its own limit."""
+    model = get_model(model_name)
+    trace = sentence_trace(model_name, text) if kind == "similarity" else trace_for(model_name, text)
+    other = model.sentence_embedding(other_text) if kind == "similarity" else None
+    return model, trace, Target(kind, position=position, other=other, token_id=token_id)
+
+
+def first_view(model_name: str, text: str, kind: str, position: int = -1, other_text: str = "",
+               token_id: int = -1) -> FirstView:
+    """Gradient × input and the rollout share: one forward and one backward pass, for the whole server,
+    a job of the server's queue (its one kept forward fits the per-job memory budget at 512 tokens)."""
+    def compute(progress) -> FirstView:
+        model, trace, target = _target(model_name, text, kind, position, other_text, token_id)
+        gxi = grad_times_input(model.net, trace.ids, target)
+        progress(0.9)
+        share = rollout_share(rollout(trace.attentions)[-1], target) if trace.n_layers else np.ones(len(trace))
+        return FirstView(list(trace.tokens), gxi, share, gxi.target)
+    return run_job(("attribution first view", model_name, text, kind, position, other_text, token_id), compute,
+                   "Taking one gradient")
+
+
+def explain_key(model_name: str, text: str, kind: str, position: int, other_text: str, token_id: int,
+                steps: int) -> tuple:
+    return ("attribution", model_name, text, kind, position, other_text, token_id, steps)
+
+
 def explain(model_name: str, text: str, kind: str, position: int = -1, other_text: str = "",
             token_id: int = -1, steps: int = 32) -> Explained:
     """Every method on one target: computed once for the whole server, as a job of the server's
     queue (integrated gradients are most of it, and report their progress)."""
+    quick = first_view(model_name, text, kind, position, other_text, token_id)
+
     def compute(progress) -> Explained:
-        model = get_model(model_name)
-        trace = sentence_trace(model_name, text) if kind == "similarity" else trace_for(model_name, text)
-        other = model.sentence_embedding(other_text) if kind == "similarity" else None
-        target = Target(kind, position=position, other=other, token_id=token_id)
-        gxi = grad_times_input(model.net, trace.ids, target)
-        ig = integrated_gradients(model.net, trace.ids, target, n_steps=steps,
-                                  progress=lambda fraction: progress(0.05 + 0.9 * fraction))
-        share = rollout_share(rollout(trace.attentions)[-1], target) if trace.n_layers else np.ones(len(trace))
-        return Explained(list(trace.tokens), gxi, ig, share, gxi.target)
-    return run_job(("attribution", model_name, text, kind, position, other_text, token_id, steps), compute,
+        model, trace, target = _target(model_name, text, kind, position, other_text, token_id)
+        ig = integrated_gradients(model.net, trace.ids, target, n_steps=steps, progress=progress)
+        return Explained(quick.tokens, quick.grad_input, ig, quick.rollout, quick.target)
+    return run_job(explain_key(model_name, text, kind, position, other_text, token_id, steps), compute,
                    "Taking gradients along the path from the baseline")
 
 

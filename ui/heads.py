@@ -70,13 +70,3 @@ MAP_ON_LOAD = 128   # tokens: up to here the knock-out map is computed when the 
 def map_on_load(model_name: str, trace, mode: str) -> bool:
     """Whether the knock-out map is shown without a click: a short text, or a map the server already has."""
     return len(trace.tokens) <= MAP_ON_LOAD or is_ready(importance_key(model_name, trace.text, mode))
-
-
-def most_important_head(model_name: str, trace) -> tuple[int, int]:
-    """The head to knock out first: the one whose loss changes the output most (zeroed), when the map is
-    at hand; otherwise layer 0, head 2 (a long text whose map waits for a click)."""
-    if not map_on_load(model_name, trace, "zero"):
-        return 0, min(2, trace.n_heads - 1)
-    effects = importance_for(model_name, trace.text, "zero")                     # (layers, heads)
-    layer, head = np.unravel_index(int(effects.argmax()), effects.shape)
-    return int(layer), int(head)
