@@ -158,7 +158,8 @@ def head_bytes(head: HeadTrace) -> int:
 # -- streamed while the forward pass runs --------------------------------------------------------
 THUMB_SIDE = 64        # the all-heads thumbnails are block-pooled down to this many rows and columns
 MEAN_SIDE = 512        # the per-layer mean attention is exact up to this many tokens, pooled beyond
-ROWS_AT_ONCE = 2**20   # weights read per step while summarising a layer: 4 MB bands
+ROWS_AT_ONCE = 2**17   # weights read per step while summarising a layer: 512 KB bands, in the L2 cache,
+MIN_ROWS = 32          # but never fewer query rows than this (at 4,096 tokens, fewer bands of more bytes)
 STACK_LIMIT_BYTES = 2 * 2**30   # trace.attentions (every layer stacked) is refused beyond this
 TINY = torch.finfo(torch.float32).tiny   # the smallest normal float32
 
@@ -226,7 +227,7 @@ class SummaryBuilder:
         received = torch.zeros(h, t, dtype=torch.float64)
         row_sums = torch.empty(h, t, dtype=torch.float32)                         # (H, T)  Σ_k w_ik
         distance = torch.zeros(h, dtype=torch.float64)
-        band = max(1, ROWS_AT_ONCE // (h * t))
+        band = max(MIN_ROWS, ROWS_AT_ONCE // (h * t))
         for start in range(0, t, band):
             stop = min(t, start + band)
             # A causal query i reads keys k ≤ i: the rest of its row is 0 and is not read at all.
@@ -252,7 +253,10 @@ class SummaryBuilder:
             diag = torch.diagonal(weights, offset=offset, dim1=-2, dim2=-1)     # (H, T - |offset|)
             self.per_head[name][layer] = diag.mean(-1).numpy() if diag.shape[-1] else 0.0
         self.thumbnails[layer] = pool(weights, self.thumb_starts)
-        self.mean_weights[layer] = pool(weights.mean(0), self.mean_starts)
+        if len(self.mean_starts) == t:     # exact: the mean written in place, no (T, T) temporary
+            torch.mean(weights, 0, out=torch.from_numpy(self.mean_weights[layer]))
+        else:
+            self.mean_weights[layer] = pool(weights.mean(0), self.mean_starts)
 
     def result(self) -> AttentionSummary:
         arrays = dict(**self.per_head, received=self.received, thumbnails=self.thumbnails,
