@@ -157,7 +157,8 @@ def statistic_heatmap(values: np.ndarray, label: str, title: str | None = None,
     fig = go.Figure(go.Heatmap(
         z=values, x=list(range(n_heads)), y=list(range(n_layers)), colorscale=WEIGHT_SCALE,
         # Both ends, or Plotly ignores zmin (zauto stays on) and the bar starts at the smallest value: no 0.
-        zmin=0.0 if not diverging else None, zmax=top if not diverging and top > 0 else None, texttemplate=f"%{{z:.{decimals}f}}", textfont=dict(size=11),
+        zmin=0.0 if not diverging else None, zmax=top if not diverging and top > 0 else None,
+        texttemplate=f"%{{z:.{decimals}f}}", textfont=dict(size=11),
         colorbar=dict(title=dict(text=label, side="right"), **ticks),
         hovertemplate=f"layer %{{y}} · head %{{x}}<br>{label}: %{{z:.4f}}<extra></extra>",
     ))
