@@ -339,9 +339,19 @@ function drawLines(root, data, width) {
 // bytes then all low bytes, zlib, base64. The tooltip reads the exact weight; colours come from it too.
 let lastDecoded = { encoded: null, codes: null };   // a rerun with the same figure does not decode again
 
+// Base64 to bytes: the browser's own decoder where it has one (Chrome 140, Firefox 133, Safari 18.2), else a loop
+// (Uint8Array.from with a function per character took 300 ms for the 0.4 MB of 141 tokens on a busy machine).
+function fromBase64(text) {
+  if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text);
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
 async function decodeGrid(data) {
   if (lastDecoded.encoded === data.encoded) return lastDecoded.codes;
-  const packed = Uint8Array.from(atob(data.encoded), c => c.charCodeAt(0));
+  const packed = fromBase64(data.encoded);
   const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("deflate"));
   const planes = new Uint8Array(await new Response(stream).arrayBuffer());
   const half = planes.length / 2;
