@@ -199,7 +199,7 @@ def test_type_a_sentence_share_the_link_and_open_a_head(server, browser):
     box = thumbs.nth(3 * 12 + 7).bounding_box()
     page.mouse.move(box["x"] + 2, box["y"] + 2)                          # the first query's row, its first key
     tooltip = page.locator(".attention-view .tooltip")
-    assert re.match(r"layer 3 · head 7\n#0 \[CLS\] → #0 \[CLS\]: \d\.\d{3}", tooltip.text_content())
+    assert re.match(r"layer 3 · head 7\n#0 \[CLS\] → #0 \[CLS\]: \d\.\d{3,4}\nclick", tooltip.text_content())
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_function("() => location.pathname.endsWith('/attention_head')", timeout=60_000)
     wait_for_ticks(page, "mat")

@@ -311,6 +311,7 @@ def all_heads_map(picture: GridPicture, tokens, unit: str, zmax: float | None, k
     the tokens and the weight; a click, or Enter on the keyboard, opens that head on One head. The menu
     under it prints `figure()` (viz.heads.heads_grid), built only when the files are asked for."""
     picked = interactive_grid(grid_data(picture, tokens, unit, zmax), key)
-    export_menu(lambda: recolour(figure(), SAFE) if st.session_state.get(COLOUR_BLIND) else figure(), name)
+    export_menu(lambda: recolour(figure(), SAFE) if st.session_state.get(COLOUR_BLIND) else figure(), name,
+                camera=False)
     if picked is not None:
         open_head(*picked)

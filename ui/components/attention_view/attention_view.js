@@ -494,6 +494,8 @@ function drawGrid(root, data, width, codes, setTriggerValue) {
     const word = i => shorten(tokens[i], 16);
     return first === last ? `#${first} ${word(first)}` : `#${first}–#${last} ${word(first)} … ${word(last)}`;
   };
+  // 3 decimals, 4 under 0.01 (the weights travel to 4): a log colour tells 0.0003 from 0.0001, so does the tooltip
+  const weightText = w => w.toFixed(w < 0.01 ? 4 : 3);
   const weightAt = (layer, head, q, k) => codes[((layer * heads + head) * side + q) * side + k] * data.step;
   const note = pooled ? `\n(blocks of ~${(tokens.length / side).toFixed(0)} ${data.unit}s: queries averaged, keys summed)` : "";
 
@@ -537,7 +539,7 @@ function drawGrid(root, data, width, codes, setTriggerValue) {
     }
     stage.style.cursor = "pointer";
     tooltip.textContent = `layer ${layer} · head ${head}\n${blockName(q)} → ${blockName(k)}: ` +
-                          `${weightAt(layer, head, q, k).toFixed(3)}${note}\nclick to open this head`;
+                          `${weightText(weightAt(layer, head, q, k))}${note}\nclick to open this head`;
     const box = stage.getBoundingClientRect();
     place(event.clientX - box.left, event.clientY - box.top);
   });
