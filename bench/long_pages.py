@@ -5,7 +5,7 @@ does) reads a 4,096-token text once; then, under AppTest (the whole Streamlit sc
   * One head, then a change of head (a head not seen before: recomputed alone, trace.head);
   * All heads, after the trace exists;
   * Long context with that head (its layer's distance curves recomputed the first time the layer is seen);
-and the largest plotly figure each page sends. Targets (issue 23): head change <= 300 ms,
+and the largest figure each page sends (Plotly's JSON, or an attention view's data). Targets (issue 23): head change <= 300 ms,
 All heads <= 2 s, figure JSON <= 5 MB.
 
     python bench/long_pages.py [--repeat 3]
@@ -41,7 +41,9 @@ def build(folder: Path) -> str:
 
 
 def largest_json(at) -> int:
-    return max((len(chart.proto.spec) for chart in at.get("plotly_chart")), default=0)
+    """The largest figure the page sends: a Plotly figure's JSON, or an attention view's data (All heads' canvas)."""
+    return max([len(chart.proto.spec) for chart in at.get("plotly_chart")]
+               + [len(view.proto.json) for view in at.get("bidi_component")], default=0)
 
 
 def main() -> None:

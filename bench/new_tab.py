@@ -12,8 +12,10 @@ fresh private profile (Playwright's default) and in a profile kept on disk (a pe
   * run       the server started the script run (its first message; "runs" counts them: a rerun costs twice);
   * figure    the figure's message arrived (the largest websocket frame: its size is printed);
   * finished  the script run ended (Streamlit's script_finished message);
-  * plotly_js Plotly's code (Streamlit loads it lazily, on the first chart) was read from the browser's cache;
-  * drawn     every heatmap of the first Plotly figure painted (the grid is drawn): the time reported;
+  * plotly_js Plotly's code (Streamlit loads it lazily, on the first chart) was read from the browser's cache
+              (nan: the page loaded none; All heads draws its grid on a canvas);
+  * drawn     All heads' canvas painted every thumbnail, or every heatmap of the first Plotly figure
+              painted (the figure is drawn): the time reported;
   * server_cpu, browser_cpu  CPU seconds (user + system) each side spent until then: on a busy
               machine these say what the page costs better than the wall time does.
 
@@ -43,8 +45,10 @@ from bench.screenshots import PARAGRAPH, SETTLED, SHORT, message_kind  # noqa: E
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
-# The first visible Plotly figure has painted every heatmap it holds (Plotly draws each as an <image>).
+# The figure is drawn: All heads' canvas has painted every thumbnail (ui/components/attention_view), or the
+# first visible Plotly figure has painted every heatmap it holds (Plotly draws each as an <image>).
 DRAWN = """() => {
+  if (document.querySelector(".attention-view[data-mode=grid] canvas[data-drawn]")) return true;
   const plot = Array.from(document.querySelectorAll(".js-plotly-plot")).find(p => p.getClientRects().length);
   if (!plot || !plot._fullData || !plot.querySelector(".main-svg")) return false;
   const heatmaps = plot._fullData.filter(t => t.type === "heatmap" && t.visible !== false).length;

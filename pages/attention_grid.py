@@ -2,11 +2,13 @@
 import streamlit as st
 
 from analysis.recognisable import heads_with
-from ui.attention import colour_max, export_all_heads, head_map, head_opener, is_long
+from analysis.words import words_of
+from ui.attention import all_heads_map, colour_max, export_all_heads, head_opener, is_long
 from ui.colour_words import colour_words
 from ui.frame import require_frame
 from ui.defaults import fixed_scale_note, stretch_changes_nothing
 from ui.head_choice import head_stats_of, special_names, suggested_head
+from ui.interactive import pack_grid
 from ui.state import cached, current_model_name, current_trace
 from ui.words import all_heads_in_words, word_toggle, words_caption
 from viz.heads import MAX_THUMB, heads_grid
@@ -71,18 +73,22 @@ if rows > MAX_THUMB:
                f"a cell is the attention that a block of about {rows / MAX_THUMB:.1f} query {unit} gives, on "
                f"average, to a block of about {rows / MAX_THUMB:.1f} key {unit} (summed), so rows still sum "
                "to 1. Open a head to see every token.")
-# The figure is kept with the trace (one per model, text and view, read-only, shared by every session): a
-# new tab on a cached text skips building it (about two thirds of the server's time on this page).
-figure = cached(("all heads figure", current_model_name(), trace.text, whole_words, long, zmax),
-                lambda: heads_grid(grid, zmax=zmax, starts=starts, n_tokens=n if long else None),
-                "Drawing every head…")
-head_map(figure, "attention_all_heads", key=f"{PAGE}_chart")
+# Drawn on a canvas from the thumbnails packed once per text (ui.interactive.pack_grid, kept with the trace and
+# shared by every session): a new tab sends 0.4 MB and loads no Plotly (issue 26). The Plotly figure is built
+# only for the print files.
+picture = cached(("all heads picture", current_model_name(), trace.text, whole_words, long),
+                 lambda: pack_grid(grid, starts, n if long else None), "Drawing every head…")
+tokens = words_of(trace).labels if whole_words else trace.tokens
+all_heads_map(picture, tokens, unit[:-1], zmax, key=f"{PAGE}_chart", name="attention_all_heads",
+              figure=lambda: cached(("all heads figure", current_model_name(), trace.text, whole_words, long, zmax),
+                                    lambda: heads_grid(grid, zmax=zmax, starts=starts, n_tokens=n if long else None),
+                                    "Drawing every head…"))
 
-st.caption("No mouse handy? Pick a head here instead.")
+st.caption("No mouse handy? Tab to the grid and use the arrow keys and Enter, or pick a head here.")
 suggested = suggested_head(trace, keep_choices=False)
 head_opener(trace, PAGE, default=(suggested.layer, suggested.head))
 
 st.subheader("Export")
-st.caption("PNG of the grid: the camera icon above it. The attention of the whole sentence, every layer "
-           "and head, at full resolution:")
+st.caption("The grid as SVG, PDF or PNG: the menu under it. The attention of the whole sentence, every "
+           "layer and head, at full resolution:")
 export_all_heads(trace, current_model_name(), PAGE)

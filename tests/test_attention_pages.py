@@ -35,6 +35,11 @@ def page_test(page: str, sentence: str | None = None) -> AppTest:
     return at.run()
 
 
+def figures(at: AppTest) -> list:
+    """The page's figures: Plotly charts, and the attention views drawn by the app's component (All heads' canvas)."""
+    return list(at.get("plotly_chart")) + list(at.get("bidi_component"))
+
+
 def messages(at: AppTest) -> list[str]:
     return [str(m.value) for m in list(at.info) + list(at.warning) + list(at.error)]
 
@@ -43,7 +48,7 @@ def messages(at: AppTest) -> list[str]:
 def test_page_runs_with_defaults(page):
     at = page_test(page)
     assert not at.exception and not frame_errors(at)
-    assert at.get("plotly_chart"), f"{page} draws no figure"
+    assert figures(at), f"{page} draws no figure"
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -51,7 +56,7 @@ def test_page_runs_with_defaults(page):
 def test_page_survives_sentences(page, case):
     at = page_test(page, SENTENCES[case])
     assert not at.exception, f"{page} on {case}: {at.exception}"
-    assert at.get("plotly_chart")
+    assert figures(at)
     if case == "long":
         assert any("512" in m for m in messages(at)), "no truncation notice"
     # Nothing of the user's text reaches markdown: no element renders the raw tags.

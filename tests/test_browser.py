@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -188,14 +189,17 @@ def test_type_a_sentence_share_the_link_and_open_a_head(server, browser):
     assert sentence_box.input_value() == "The cat sat on the <b>mat</b> today"
     copy.close()
 
-    # 4. All heads: clicking the thumbnail of layer 3, head 7 opens that head.
+    # 4. All heads: hovering a thumbnail names its head, tokens and weight; clicking layer 3, head 7 opens it.
     page.get_by_role("button", name="Attention", exact=True).click()     # the top bar's menu
     page.locator("a[href$='/attention_grid']").first.click()
-    page.wait_for_selector(".js-plotly-plot .scatterlayer .point", timeout=90_000)
+    page.wait_for_selector(".attention-view[data-mode=grid] canvas[data-drawn]", timeout=90_000)
     wait_idle(page)
-    points = page.locator(".js-plotly-plot .scatterlayer .point")
-    assert points.count() == 72
-    box = points.nth(3 * 12 + 7).bounding_box()
+    thumbs = page.locator(".attention-view .thumbs rect")
+    assert thumbs.count() == 72                                          # every head drawn
+    box = thumbs.nth(3 * 12 + 7).bounding_box()
+    page.mouse.move(box["x"] + 2, box["y"] + 2)                          # the first query's row, its first key
+    tooltip = page.locator(".attention-view .tooltip")
+    assert re.match(r"layer 3 · head 7\n#0 \[CLS\] → #0 \[CLS\]: \d\.\d{3,4}\nclick", tooltip.text_content())
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_function("() => location.pathname.endsWith('/attention_head')", timeout=60_000)
     wait_for_ticks(page, "mat")
@@ -203,6 +207,25 @@ def test_type_a_sentence_share_the_link_and_open_a_head(server, browser):
     assert slider_values(page)[:2] == [3, 7]
     query = parse_qs(urlparse(page.url).query)
     assert query["layer"] == ["3"] and query["head"] == ["7"]
+    page.close()
+
+
+def test_all_heads_opens_a_head_from_the_keyboard(server, browser):
+    """No mouse: Tab reaches the grid, the arrows walk over the heads (the tooltip names the one chosen),
+    Enter opens it on One head."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(f"{server}/attention_grid?sentence=The+cat+sat+on+the+mat+today")
+    page.wait_for_selector(".attention-view[data-mode=grid] canvas[data-drawn]", timeout=90_000)
+    wait_idle(page)
+    page.locator(".attention-view .grid-stage").focus()
+    for key in ["ArrowDown", "ArrowDown", "ArrowRight", "ArrowRight", "ArrowRight", "ArrowUp", "ArrowDown"]:
+        page.keyboard.press(key)
+    assert page.locator(".attention-view .tooltip").text_content().startswith("layer 2 · head 3")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => location.pathname.endsWith('/attention_head')", timeout=60_000)
+    wait_for_ticks(page, "mat")
+    wait_idle(page)
+    assert slider_values(page)[:2] == [2, 3]
     page.close()
 
 

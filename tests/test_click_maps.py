@@ -1,9 +1,10 @@
 """Click a cell of a map of heads and that head opens (issues 25 and 26).
 
 The patching map, the detector maps, the head-statistics map, the direct-logit-attribution map, the
-knock-out map and the All heads grid each carry one invisible marker per head (Plotly selects scatter
-points, never heatmap cells). A click selects a marker; ui.attention.clicked_head reads back (layer, head),
-and the page opens that head on One head.
+knock-out map and the All heads grid (heads_grid, for print) each carry one invisible marker per head (Plotly
+selects scatter points, never heatmap cells). A click selects a marker; ui.attention.clicked_head reads back
+(layer, head), and the page opens that head on One head. All heads on the page is a canvas (the attention
+view component) whose click sends (layer, head) as its "open" trigger.
 Here: every marker sits on its own head's cell, a selection names that head, and each page, given the
 selection a browser sends, chooses that layer and head (the patching map with its clean prompt as
 the sentence). tests/test_click_maps_browser.py clicks a real cell in Chromium.
@@ -122,9 +123,27 @@ def gpt2(tmp_path_factory) -> str:
     return str(save_checkpoint(hf_model("gpt2"), tokenizer_for("gpt2"), tmp_path_factory.mktemp("click") / "gpt2"))
 
 
+def open_from_grid(at, layer: int, head: int) -> AppTest:
+    """What the browser sends when a thumbnail of All heads' canvas is clicked (or chosen with Enter): the
+    attention view's "open" trigger with (layer, head) (ui/components/attention_view, drawGrid)."""
+    from streamlit.components.v2.bidi_component.main import _make_trigger_id
+
+    views = [v for v in at.get("bidi_component") if json.loads(v.proto.json).get("mode") == "grid"]
+    assert len(views) == 1, "All heads should mount one grid view"
+    states = at._tree.get_widget_states()
+    state = states.widgets.add()
+    state.id = _make_trigger_id(views[0].proto.id, "events")
+    state.json_trigger_value = json.dumps([{"event": "open", "value": [layer, head]}])
+    return at._run(WidgetStates(widgets=list(states.widgets)))
+
+
 def test_clicking_a_thumbnail_of_all_heads_opens_that_head():
     at = run_page("attention_grid", "The cat sat on the mat because it was warm.")
-    assert_opened(click(at, "attention_grid_chart", 3, 7), 3, 7)
+    assert not at.get("plotly_chart"), "All heads draws on a canvas: no Plotly code for a new tab to load"
+    assert_opened(open_from_grid(at, 3, 7), 3, 7)
+    at = run_page("attention_grid", "The cat sat on the mat because it was warm.")
+    after = open_from_grid(at, 9, 0)                           # no layer 9 in MiniLM: nothing opens
+    assert not after.exception and "is now chosen" not in texts(after.info)
 
 
 def test_clicking_the_head_statistics_map_opens_that_head():

@@ -105,3 +105,14 @@ def test_the_menu_makes_three_files_named_after_the_figure():
     buttons = at.get("download_button")
     assert sorted(b.proto.label for b in buttons) == ["PDF", "PNG", "SVG"]
     assert all(b.proto.ignore_rerun for b in buttons)       # saving a file does not rerun the page
+
+
+@needs_chromium
+def test_all_heads_prints_its_grid_though_the_page_draws_a_canvas():
+    """All heads draws on a canvas; its menu still makes SVG, PDF and PNG of the Plotly grid (built only then)
+    as the other figures do."""
+    at = run_page("attention_grid", "The cat sat on the mat.")
+    at.button(key="export_attention_all_heads").click().run(timeout=240)
+    assert not at.exception
+    files = {b.proto.label: b for b in at.get("download_button")}
+    assert {"SVG", "PDF", "PNG"} <= set(files)

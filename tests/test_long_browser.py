@@ -69,7 +69,8 @@ def test_one_head_all_heads_and_long_context_at_4096_tokens(page):
 
     open_from_menu(page, "Attention", "attention_grid")
     assert not problems(page), problems(page)
-    assert page.locator(".js-plotly-plot .main-svg").count() >= 1
+    page.wait_for_selector(".attention-view[data-mode=grid] canvas[data-drawn]", timeout=PAGE_SECONDS)
+    assert page.locator(".attention-view .thumbs rect").count() == 2 * 4      # every head of the tiny Llama
     steps["All heads"] = time.perf_counter() - start - sum(steps.values())
 
     open_from_menu(page, "Attention", "long_context")

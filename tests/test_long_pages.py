@@ -35,7 +35,9 @@ def long_model(tmp_path_factory) -> str:
 
 
 def figure_bytes(at) -> list[int]:
-    return [len(chart.proto.spec) for chart in at.get("plotly_chart")]
+    """Bytes of each figure the page sends: Plotly's JSON, and the hover views' data (All heads' canvas)."""
+    return ([len(chart.proto.spec) for chart in at.get("plotly_chart")]
+            + [len(view.proto.json) for view in at.get("bidi_component")])
 
 
 @pytest.mark.parametrize("page", PAGES)

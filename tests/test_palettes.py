@@ -113,9 +113,14 @@ def test_every_figure_on_a_page_is_safe_with_the_setting_on(page):
     at = run_page(page, colour_blind=True)
     assert not at.exception
     specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    assert specs
+    # the hover views (All heads' canvas, One head's heatmap) draw from their own colour scale
+    views = [json.loads(view.proto.json) for view in at.get("bidi_component")]
+    assert specs or views
     for spec in specs:
         assert unsafe_in(spec) == []
+    for view in views:
+        if "scale" in view:
+            assert [c for _, c in view["scale"] if not is_safe(c)] == []
 
 
 def test_the_setting_off_leaves_figures_as_they_were():

@@ -46,9 +46,9 @@ def page(tmp_path_factory):
         yield tab
 
 
-def open_page(page, name: str) -> None:
+def open_page(page, name: str, figure: str = ".js-plotly-plot") -> None:
     page.goto(f"{page.base}/{name}?sentence={urllib.parse.quote(PARAGRAPH)}")
-    page.wait_for_selector(".js-plotly-plot", state="attached", timeout=180_000)   # shown, or in an expander
+    page.wait_for_selector(figure, state="attached", timeout=180_000)   # shown, or in an expander
     wait_idle(page)
 
 
@@ -95,10 +95,11 @@ def test_one_head_and_all_heads_at_143_tokens(page):
     assert_readable(boxes, at_least=20)
     assert any(b["text"] == "0.001" for b in boxes)          # the log colour key, for a long paragraph
 
-    open_page(page, "attention_grid")
-    boxes = labels_of(page)
+    open_page(page, "attention_grid", ".attention-view[data-mode=grid] canvas[data-drawn]")   # a canvas, no Plotly
+    boxes = page.locator(".attention-view[data-mode=grid]").evaluate(BOXES, "svg text")
     assert_readable(boxes, at_least=6 + 12)                   # every layer and head named
-    assert any(b["text"] == "0.001" for b in boxes)
+    assert {f"layer {i}" for i in range(6)} | {f"head {i}" for i in range(12)} <= {b["text"] for b in boxes}
+    assert any(b["text"] == "0.001" for b in boxes)           # the log colour key
 
 
 def test_projector_with_the_sentence_tokens(page):

@@ -4,11 +4,12 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
@@ -16,11 +17,14 @@ from core import Trace
 from analysis.head_stats import HeadStats
 from analysis.rollout import hide_tokens, rollout
 from ui import url
+from ui.export import export_menu
 from ui.head_choice import choose, head_stats_of
-from ui.state import cached, current_model_name, trace_for, use_sentence
+from ui.interactive import GridPicture, grid_data, interactive_grid
+from ui.state import COLOUR_BLIND, cached, current_model_name, trace_for, use_sentence
 from ui.widgets import MAX_WINDOW, WINDOW, pick_window, plot, sentence_key
 from viz.common import OPEN_HEAD
 from viz.long_context import OVERVIEW_SIDE, pooled_overview
+from viz.palettes import SAFE, recolour
 
 SHOW_ALL = 80        # sentences up to this many tokens are shown whole
 JSON_LIMIT = 128     # all-heads JSON above this many tokens gets too large
@@ -297,5 +301,17 @@ def head_map(fig, name: str, key: str, sentence: str | None = None) -> None:
     on_select = partial(_open_on, key, fig, sentence) if sentence else "rerun"
     event = plot(fig, name, key=key, on_select=on_select, selection_mode="points")
     picked = clicked_head(fig, event)
+    if picked is not None:
+        open_head(*picked)
+
+
+def all_heads_map(picture: GridPicture, tokens, unit: str, zmax: float | None, key: str,
+                  figure: Callable[[], go.Figure], name: str) -> None:
+    """Every head as a thumbnail on a canvas (ui.interactive.interactive_grid): the hover names the head,
+    the tokens and the weight; a click, or Enter on the keyboard, opens that head on One head. The menu
+    under it prints `figure()` (viz.heads.heads_grid), built only when the files are asked for."""
+    picked = interactive_grid(grid_data(picture, tokens, unit, zmax), key)
+    export_menu(lambda: recolour(figure(), SAFE) if st.session_state.get(COLOUR_BLIND) else figure(), name,
+                camera=False)
     if picked is not None:
         open_head(*picked)

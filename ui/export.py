@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -127,21 +128,23 @@ def _button(label: str, key: str, **kwargs) -> bool:
     return False
 
 
-def export_menu(fig: go.Figure, name: str, where=st) -> None:
-    """A small "SVG · PDF" menu under a figure: print-size files, drawn when asked for."""
+def export_menu(fig: go.Figure | Callable[[], go.Figure], name: str, where=st, camera: bool = True) -> None:
+    """A small "SVG · PDF" menu under a figure: print-size files, drawn when asked for. `fig` may be a
+    function that builds the figure: then it is built only when the files are asked for (All heads
+    draws a canvas on the page and keeps its Plotly figure for print: camera=False, it has no camera icon)."""
     with where.popover("SVG · PDF", icon=":material/download:", type="tertiary",
                        help="This figure as SVG, PDF and a 300 dpi PNG, "
                             f"{PRINT_WIDTH_MM} mm wide, with the colours and labels shown here."):
         reason = unavailable_reason()
         if reason:
-            st.caption(reason + " The camera icon above the figure still saves it as a PNG.")
+            st.caption(reason + (" The camera icon above the figure still saves it as a PNG." if camera else ""))
             return
         st.caption(f"{PRINT_WIDTH_MM} mm wide; fonts as on screen; PNG at {PRINT_DPI} dpi. "
                    "Drawing takes a few seconds.")
         if not _button("Make the files", key=f"export_{name}", icon=":material/print:"):
             return
         try:
-            files = figure_files(fig)
+            files = figure_files(fig() if callable(fig) else fig)
         except ExportUnavailable as exc:
             st.warning(str(exc))
             return

@@ -40,6 +40,26 @@ def block_pool(matrix: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
     return (both / heights[:, None]).astype(np.float32), starts     # queries averaged
 
 
+def grid_thumbnails(attentions: np.ndarray, max_thumb: int = MAX_THUMB, starts: np.ndarray | None = None,
+                    n_tokens: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """attentions (L, H, T, T) -> (thumbnails (L, H, s, s), the blocks' first positions (s,), T): every head
+    pooled to at most max_thumb² cells, or, given `starts` and `n_tokens`, already pooled (a trace's streamed
+    thumbnails, core.trace.AttentionSummary) and passed through. What heads_grid and the page's canvas draw."""
+    attentions = np.asarray(attentions, dtype=np.float32)
+    if attentions.ndim != 4:
+        raise ValueError(f"attentions must be (layers, heads, T, T), got {attentions.shape}")
+    if starts is None:
+        thumbs, starts = block_pool(attentions, max_thumb)          # (L, H, s, s)
+        return thumbs, starts, attentions.shape[-1]
+    return attentions, np.asarray(starts), int(n_tokens)
+
+
+def grid_colours(n_tokens: int, log_colour: bool | None = None) -> tuple[list, bool]:
+    """(colour stops over 0..1 of the scale's top, log?): log colours beyond LOG_FROM tokens unless told."""
+    log = n_tokens > LOG_FROM if log_colour is None else log_colour
+    return (log_colourscale(WEIGHT_SCALE) if log else WEIGHT_SCALE), log
+
+
 def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | None = None,
                max_thumb: int = MAX_THUMB, log_colour: bool | None = None, starts: np.ndarray | None = None,
                n_tokens: int | None = None) -> go.Figure:
@@ -57,19 +77,12 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
     log_colour (default: more than LOG_FROM tokens): colours follow log10 of the weight, one scale
     for every head, with a log key instead of the colour bar; hover still shows the weight.
     """
-    attentions = np.asarray(attentions, dtype=np.float32)
-    if attentions.ndim != 4:
-        raise ValueError(f"attentions must be (layers, heads, T, T), got {attentions.shape}")
-    n_layers, n_heads, t, _ = attentions.shape
-    if starts is None:
-        thumbs, starts = block_pool(attentions, max_thumb)          # (L, H, s, s)
-    else:   # already pooled (a trace's streamed thumbnails): blocks start at `starts` of n_tokens
-        thumbs, t = attentions, int(n_tokens)
-    side = thumbs.shape[-1]
+    thumbs, starts, t = grid_thumbnails(attentions, max_thumb, starts, n_tokens)   # (L, H, s, s)
+    n_layers, n_heads, side, _ = thumbs.shape
     gap = max(1, round(side * 0.12))                                 # empty cells between thumbnails
     step = side + gap
     zmax = float(max(thumbs.max(), 1e-6)) if zmax is None else zmax
-    log = t > LOG_FROM if log_colour is None else log_colour
+    scale, log = grid_colours(t, log_colour)
     note = "" if side == t else f"<br>blocks of ~{t / side:.0f} tokens from there: queries averaged, keys summed"
     mosaic = np.full((n_layers * step - gap, n_heads * step - gap), np.nan, dtype=np.float32)
     for layer in range(n_layers):
@@ -95,9 +108,9 @@ def heads_grid(attentions: np.ndarray, zmax: float | None = 1.0, title: str | No
         np.stack([layers.ravel(), heads.ravel()], axis=-1).astype(np.uint8),                 # (L·H, 2) layer-major
         "layer %{customdata[0]} · head %{customdata[1]}: click to open<extra></extra>"))
     width_units, height_units = n_heads * step, n_layers * step
-    colours = dict(colorscale=WEIGHT_SCALE, cmin=0.0, cmax=zmax, colorbar=dict(title="weight", thickness=14))
+    colours = dict(colorscale=scale, cmin=0.0, cmax=zmax, colorbar=dict(title="weight", thickness=14))
     if log:
-        colours = dict(colorscale=log_colourscale(WEIGHT_SCALE), cmin=0.0, cmax=zmax, showscale=False)
+        colours = dict(colorscale=scale, cmin=0.0, cmax=zmax, showscale=False)
         fig.add_trace(log_key(zmax, "weight (log scale)", colours["colorscale"], coloraxis="coloraxis"))
         place_log_key(fig, zmax, "weight (log scale)", main=KEY_SHARE, span=(0.3, 0.85))
     fig.update_layout(coloraxis=colours)
