@@ -158,7 +158,7 @@ def head_bytes(head: HeadTrace) -> int:
 # -- streamed while the forward pass runs --------------------------------------------------------
 THUMB_SIDE = 64        # the all-heads thumbnails are block-pooled down to this many rows and columns
 MEAN_SIDE = 512        # the per-layer mean attention is exact up to this many tokens, pooled beyond
-ROWS_AT_ONCE = 2**17   # weights read per step while summarising a layer: 512 KB bands, in the L2 cache,
+ROWS_AT_ONCE = 2**18   # weights read per step while summarising a layer: 1 MB bands, in the L2 cache,
 MIN_ROWS = 32          # but never fewer query rows than this (at 4,096 tokens, fewer bands of more bytes)
 STACK_LIMIT_BYTES = 2 * 2**30   # trace.attentions (every layer stacked) is refused beyond this
 TINY = torch.finfo(torch.float32).tiny   # the smallest normal float32
