@@ -3,7 +3,7 @@ or looks where it looks here."""
 import streamlit as st
 
 from analysis.corpus_search import NEAR, head_profiles, head_queries
-from ui.corpus import MAX_SEARCH_SENTENCES, choose_corpus, query_index, search_hit
+from ui.corpus import MAX_SEARCH_SENTENCES, choose_corpus, query_index, read_now, search_finding, search_hit
 from ui.frame import require_frame
 from ui.head_choice import pick_head, pick_layer
 from ui.state import current_model_name, current_trace
@@ -34,9 +34,7 @@ if kind == "pattern":
                "Two rows are compared by their **overlap** Σ min(p, q) over those places: the share of attention "
                "both put in the same place (1 = the same pattern, 0 = nothing in common), whatever the words.")
 k = st.slider("Contexts to show", 1, 10, 5, **linked("k"))
-if not st.toggle(f"Search {len(texts)} passages", **linked("go"),
-                 help=f"Reads every passage at this head (at most {MAX_SEARCH_SENTENCES}); kept for the next search."):
-    st.caption(f"Corpus: {described}.")
+if not read_now(model_name, texts, described, "Search"):     # the built-in corpus: by itself; yours: a switch
     st.stop()
 index, covered = query_index(model_name, texts, layer, head, kind)
 mine = (head_queries if kind == "query" else head_profiles)(trace, layer, head)[position]
@@ -44,6 +42,8 @@ hits = index.nearest(mine, k=k)
 meaning = "Cosine 1 = the same question" if kind == "query" else "Overlap 1 = the same pattern"
 st.caption(f"Layer {layer}, head {head}: {len(index):,} corpus tokens from {len(covered)} passages. "
            f"{meaning}; the bars show where the head looked from the found token (orange).")
+st.caption(search_finding(model_name, [texts[covered[hit.sentence]] for hit in hits], hits,
+                          trace.tokens[position], index.measure))
 for rank, hit in enumerate(hits):
     search_hit(model_name, texts[covered[hit.sentence]], hit.position, layer, head,
                f"{index.measure} {hit.similarity:.3f}", PAGE, rank)
