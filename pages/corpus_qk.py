@@ -2,7 +2,7 @@
 import streamlit as st
 
 from analysis.corpus_qk import DEFAULT_POINTS, MAX_POINTS
-from ui.corpus import MAX_SEARCH_SENTENCES, choose_corpus, qk_finding, qk_space, read_now
+from ui.corpus import choose_corpus, distinct_passages, qk_finding, qk_space, read_now
 from ui.defaults import pick_layer_and_head
 from ui.frame import require_frame
 from ui.state import current_model_name, current_trace
@@ -16,8 +16,7 @@ layer, head = pick_layer_and_head(trace, PAGE)
 chosen = choose_corpus()
 if chosen is None:
     st.stop()
-texts, described = chosen
-texts = texts[:MAX_SEARCH_SENTENCES]
+texts, described = distinct_passages(*chosen)      # each passage once, at most MAX_SEARCH_SENTENCES
 cols = st.columns(2)
 points = cols[0].slider("Tokens drawn (each a query and a key)", 500, MAX_POINTS, DEFAULT_POINTS, step=500,
                         **linked("points"), help="A seeded sample: about the same number from each passage.")

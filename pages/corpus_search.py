@@ -3,7 +3,7 @@ or looks where it looks here."""
 import streamlit as st
 
 from analysis.corpus_search import NEAR, head_profiles, head_queries
-from ui.corpus import MAX_SEARCH_SENTENCES, choose_corpus, query_index, read_now, search_finding, search_hit
+from ui.corpus import choose_corpus, distinct_passages, query_index, read_now, search_finding, search_hit
 from ui.frame import require_frame
 from ui.head_choice import pick_head, pick_layer
 from ui.state import current_model_name, current_trace
@@ -24,8 +24,7 @@ position = cols[2].selectbox("Your token", range(len(trace)), index=words[0],
 chosen = choose_corpus()
 if chosen is None:
     st.stop()
-texts, described = chosen
-texts = texts[:MAX_SEARCH_SENTENCES]
+texts, described = distinct_passages(*chosen)      # each passage once, at most MAX_SEARCH_SENTENCES
 SEARCH_BY = {"query": "what the head asks (query vectors)", "pattern": "where the head looks (attention pattern)"}
 kind = st.radio("Search by", list(SEARCH_BY), format_func=SEARCH_BY.get, horizontal=True, **linked("by"))
 if kind == "pattern":

@@ -48,9 +48,12 @@ def test_each_page_opens_on_a_figure_without_a_click_and_computes_it_once_for_tw
     assert not first.exception, first.exception
     assert charts(first) >= 1                                   # a figure at once: nothing to press
     shown = texts(first.caption)
-    assert f"the built-in corpus ({SMALL} sentences)" in shown and "once for this server" in shown
+    assert f"the built-in corpus ({SMALL} sentences" in shown and "once for this server" in shown
     assert not [b for b in first.button if b.key and b.key.endswith("_run")]    # no Run to press first
     assert sum(fresh_server.values()) == 1                      # one corpus job
+    if page == "corpus_search":                                 # contexts, each from a different passage
+        found = [t.value.split(" in: ", 1)[1] for t in first.text]
+        assert len(found) == 5 and len(set(found)) == 5
 
     second = run_page(page)                                     # another person, another session
     assert not second.exception and charts(second) == charts(first)
@@ -122,6 +125,15 @@ def test_only_the_built_in_corpus_with_a_shipped_model_opens_by_itself():
     assert not opens_by_itself("gpt2", builtin_corpus(50))                      # another model: the person's Run
     assert not opens_by_itself("minilm", ["The cat sat on the mat."])
     assert not opens_by_itself("minilm", [])
+    assert opens_by_itself("minilm", list(dict.fromkeys(builtin_corpus(OPEN_SENTENCES))))   # each passage once
+
+
+def test_a_share_of_attention_is_drawn_on_its_whole_axis():
+    """A head at 99.92–99.99 % on every sentence is one bar at 100 %, not a histogram that looks spread."""
+    from viz.corpus import head_distribution
+
+    fig = head_distribution(np.linspace(0.9992, 0.9999, 50), "on previous", share=True)
+    assert list(fig.layout.xaxis.range) == [0, 1] and fig.data[0].xbins.size == pytest.approx(1 / 40)
 
 
 def test_captions_say_what_the_numbers_say():

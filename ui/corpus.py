@@ -45,6 +45,7 @@ SOURCES = ("Built-in corpus", "Upload a file", "Paste text")
 # one of OPEN_MODELS, computed once per server on the first visit (seconds, one job of the server's queue)
 # and shared by every session after. Anything larger, or the person's own corpus, waits for their Run.
 OPEN_SENTENCES = 200
+MAX_SEARCH_SENTENCES = 500    # one head's index is read in this process, a few seconds per hundred
 OPEN_MODELS = (DEFAULT_MODEL, GRAMMAR_LM)
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,23 +94,32 @@ def choose_corpus() -> tuple[list[str], str] | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _builtin_hash(count: int) -> str:
-    return corpus_hash(builtin_corpus(count))
+def _builtin(count: int) -> frozenset[str]:
+    return frozenset(builtin_corpus(count))
 
 
 def opens_by_itself(model_name: str, texts: list[str]) -> bool:
-    """The built-in corpus, up to OPEN_SENTENCES sentences, with one of OPEN_MODELS: small enough to compute
-    on a first visit (a few seconds, once per server), so the page opens on a result instead of a button."""
+    """Up to OPEN_SENTENCES passages, each from the built-in corpus's first OPEN_SENTENCES, with one of
+    OPEN_MODELS: small enough to compute on a first visit (seconds, once per server), so the page opens on a
+    result instead of a button. (The built-in corpus's first n sentences are the same for every n.)"""
     return (model_name in OPEN_MODELS and 0 < len(texts) <= OPEN_SENTENCES
-            and corpus_hash(texts) == _builtin_hash(len(texts)))
+            and _builtin(OPEN_SENTENCES).issuperset(texts))
+
+
+def distinct_passages(texts: list[str], described: str) -> tuple[list[str], str]:
+    """A passage that repeats (the built-in corpus has some) gives the very same queries and keys again: a
+    search would list it twice and a cloud would stack its points. Each passage once, at most
+    MAX_SEARCH_SENTENCES of them, and the description says so."""
+    kept = list(dict.fromkeys(texts))[:MAX_SEARCH_SENTENCES]
+    return kept, (described if len(kept) == len(texts) else f"{described}; {len(kept)} of them distinct")
 
 
 def read_now(model_name: str, texts: list[str], described: str, verb: str) -> bool:
     """Whether the page reads the corpus now: by itself for a corpus that opens by itself (said so), else
     when the person turns the switch on (`verb`: "Search", "Draw"), kept in the link."""
     if opens_by_itself(model_name, texts):
-        st.caption(f"Corpus: {described}, read by itself (small enough: once for this server, then shared). "
-                   "Upload or paste your own corpus, or take more sentences, to read it at your request.")
+        st.caption(f"Corpus: {described}. Read by itself: small enough to compute once for this server, then "
+                   "shared. Upload or paste your own corpus, or take more sentences, to read it at your request.")
         return True
     if st.toggle(f"{verb} {len(texts)} passages", **linked("go"), help=f"Reads every passage at this head "
                  f"(at most {MAX_SEARCH_SENTENCES}); kept for the next visit, for everyone on this server."):
@@ -168,7 +178,7 @@ def opening_result(model_name: str, texts: list[str]) -> CorpusStats | None:
 def result_caption(result: CorpusStats, described: str, model_name: str, texts: list[str]) -> str:
     """Where the shown numbers come from: which corpus, model and size, and how they were computed."""
     if opens_by_itself(model_name, texts):
-        return (f"{described} with **{model_name}**: measured once for this server on the first visit "
+        return (f"{described[:1].upper()}{described[1:]} with **{model_name}**: measured once for this server on the first visit "
                 f"({result.note}) and shared by everyone. For your own corpus, upload or paste it, or take more "
                 "sentences, and press Run.")
     return f"{described} with **{model_name}**: saved result ({result.note})."
@@ -331,9 +341,6 @@ def sentence_rows(stats: CorpusStats, indices: list[int], name: str, layer: int,
         if cols[2].button("Open in One head", key=f"{page}_{tag}_{rank}", on_click=use_sentence,
                           args=(stats.texts[i],), icon=":material/open_in_new:"):
             open_head(layer, head)
-
-
-MAX_SEARCH_SENTENCES = 500    # one head's index is read in this process, a few seconds per hundred
 
 
 def query_index(model_name: str, texts: list[str], layer: int, head: int, kind: str = "query"):
