@@ -47,7 +47,7 @@ def test_each_page_opens_on_a_figure_without_a_click_and_computes_it_once_for_tw
     first = run_page(page)
     assert not first.exception, first.exception
     assert charts(first) >= 1                                   # a figure at once: nothing to press
-    shown = texts(first.caption)
+    shown = texts(first.caption).lower()
     assert f"the built-in corpus ({SMALL} sentences" in shown and "once for this server" in shown
     assert not [b for b in first.button if b.key and b.key.endswith("_run")]    # no Run to press first
     assert sum(fresh_server.values()) == 1                      # one corpus job
