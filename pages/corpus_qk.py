@@ -29,7 +29,7 @@ space, note = qk_space(model_name, texts, layer, head, points)   # a job of the 
 frequent = space.frequent_tokens(10)
 fig = corpus_qk_figure(space, colour_by, frequent, f"Layer {layer}, head {head}: {len(space):,} corpus tokens")
 plot(fig, f"corpus_qk_L{layer}_H{head}")
-st.caption(qk_finding(space))
+st.caption(qk_finding(space, layer))
 st.caption(f"● queries, ◆ keys: {len(space):,} tokens from {len(set(space.sentence.tolist()))} passages "
            f"(special tokens left out), {note}. The axes hold {space.explained.sum():.0%} of the spread. "
            + ("Coloured: the 10 most frequent tokens, the rest grey. " if colour_by == "token" else "")

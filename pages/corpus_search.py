@@ -17,7 +17,8 @@ with cols[0]:
     layer = pick_layer(trace, PAGE)
 with cols[1]:
     head = pick_head(trace, PAGE)
-words = [i for i, special in enumerate(trace.special_mask) if not special] or [0]
+words = [i for i, (token, special) in enumerate(zip(trace.tokens, trace.special_mask))   # a word, not "▁" or "."
+         if not special and any(c.isalnum() for c in token)] or [0]
 position = cols[2].selectbox("Your token", range(len(trace)), index=words[0],
                              format_func=token_labels(trace).__getitem__,
                              **linked(f"token_{sentence_key(trace.text)}"))

@@ -371,7 +371,7 @@ def qk_space(model_name: str, texts: list[str], layer: int, head: int, points: i
                       f"Reading {len(texts)} passages at layer {layer}, head {head}")
 
 
-def qk_finding(space) -> str:
+def qk_finding(space, layer: int) -> str:
     """What the picture shows, from its numbers: the frequent token whose queries cluster the most."""
     found = space.tightest()
     if found is None:
@@ -379,8 +379,10 @@ def qk_finding(space) -> str:
     token, count, ratio = found
     verdict = (f": this head asks nearly the same question at every “{token}”" if ratio < 0.35
                else ": no frequent token's queries form a tight group here")
+    why = (" (in layer 0 a query is made from the token and its position alone: no context has been mixed in yet)"
+           if layer == 0 and ratio < 0.35 else "")
     return (f"Of the 10 most frequent tokens, “{token}” has the tightest queries: its {count} queries spread "
-            f"{ratio:.0%} as far as all the queries do{verdict}.")
+            f"{f'{ratio:.0%}' if ratio >= 0.01 else 'under 1 %'} as far as all the queries do{verdict}{why}.")
 
 
 def search_finding(model_name: str, found: list[str], hits: list, token: str, measure: str) -> str:
