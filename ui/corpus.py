@@ -178,8 +178,8 @@ def opening_result(model_name: str, texts: list[str]) -> CorpusStats | None:
 def result_caption(result: CorpusStats, described: str, model_name: str, texts: list[str]) -> str:
     """Where the shown numbers come from: which corpus, model and size, and how they were computed."""
     if opens_by_itself(model_name, texts):
-        return (f"{described[:1].upper()}{described[1:]} with **{model_name}**: measured once for this server on the first visit "
-                f"({result.note}) and shared by everyone. For your own corpus, upload or paste it, or take more "
+        return (f"{described[:1].upper()}{described[1:]} with **{model_name}**: measured once for this server "
+                f"on the first visit ({result.note}) and shared by everyone. For your own corpus, upload or paste it, or take more "
                 "sentences, and press Run.")
     return f"{described} with **{model_name}**: saved result ({result.note})."
 
