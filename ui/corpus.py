@@ -179,8 +179,8 @@ def result_caption(result: CorpusStats, described: str, model_name: str, texts: 
     """Where the shown numbers come from: which corpus, model and size, and how they were computed."""
     if opens_by_itself(model_name, texts):
         return (f"{described[:1].upper()}{described[1:]} with **{model_name}**: measured once for this server "
-                f"on the first visit ({result.note}) and shared by everyone. For your own corpus, upload or paste it, or take more "
-                "sentences, and press Run.")
+                f"on the first visit ({result.note}) and shared by everyone. For your own corpus, upload or paste "
+                "it, or take more sentences, and press Run.")
     return f"{described} with **{model_name}**: saved result ({result.note})."
 
 
