@@ -58,6 +58,12 @@ def test_each_page_opens_on_a_figure_without_a_click_and_computes_it_once_for_tw
     second = run_page(page)                                     # another person, another session
     assert not second.exception and charts(second) == charts(first)
     assert sum(fresh_server.values()) == 1                      # read from the shared cache, not computed again
+    if page == "corpus_stats":                                  # a restarted server: read from the result store
+        from ui.state import shared_cache
+
+        shared_cache().clear()
+        third = run_page(page)
+        assert not third.exception and charts(third) == charts(first) and sum(fresh_server.values()) == 1
 
 
 @pytest.mark.slow

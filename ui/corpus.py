@@ -35,7 +35,7 @@ from ui.head_choice import HEAD, LAYER, choose, explicit
 from ui.jobs import is_ready, queue_place
 from ui.jobs import run_job as run_queued
 from ui.library import listed_models
-from ui.state import DEFAULT_MODEL, get_model, use_sentence
+from ui.state import DEFAULT_MODEL, get_model, shared_cache, use_sentence
 from ui.widgets import linked
 
 MAX_UPLOAD_BYTES = 1_000_000   # as every upload in the app (.streamlit/config.toml caps it too)
@@ -162,6 +162,11 @@ def opening_result(model_name: str, texts: list[str]) -> CorpusStats | None:
     key = job_key(model_name, texts)
     if not opens_by_itself(model_name, texts):
         return stored(key)
+    shared = ("corpus_stats", key)
+    if not is_ready(shared):                   # a restarted server: a file read, not a place in the queue
+        found = stored(key)
+        if found is not None:
+            return shared_cache().get_or_compute(shared, lambda: found)
 
     def compute(progress) -> CorpusStats:
         found = stored(key)
@@ -171,7 +176,7 @@ def opening_result(model_name: str, texts: list[str]) -> CorpusStats | None:
                                    progress=lambda done, total: progress(done / max(total, 1)))
         result_store().put(key, result, {"corpus_hash": corpus_hash(texts)})
         return result
-    return run_queued(("corpus_stats", key), compute, f"Measuring every head on {len(texts)} sentences "
+    return run_queued(shared, compute, f"Measuring every head on {len(texts)} sentences "
                                                       "(once for this server)")
 
 
