@@ -61,7 +61,7 @@ def attention_strip(tokens, weights, focus: int, title: str | None = None) -> go
     fig = go.Figure(go.Bar(x=labels, y=weights, marker_color=colours,
                            hovertemplate="%{x}<br>weight %{y:.3f}<extra></extra>"))
     base_layout(fig, title, height=190)
-    fig.update_xaxes(type="category", tickangle=0 if len(tokens) <= 10 else -45, tickfont=dict(size=11))
+    fig.update_xaxes(type="category", tickangle=0 if len(tokens) <= 12 else -45, tickfont=dict(size=11))
     fig.update_yaxes(title="weight", range=[0, max(1e-9, float(weights.max())) * 1.1])
     return fig
 
