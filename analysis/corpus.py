@@ -38,6 +38,12 @@ DETECTORS: dict[str, tuple[str, str]] = {
 }
 CORPUS_STATISTICS = {**STATISTICS, **DETECTORS}    # what a corpus result holds per head
 NAMES = tuple(CORPUS_STATISTICS)                   # the order of the statistic axis
+# Where a share-of-attention statistic looks, for a sentence a person reads ("puts 63 % of its attention ...").
+WHERE: dict[str, str] = {
+    "cls": "on [CLS]", "sep": "on [SEP]", "previous": "on the token just before", "next": "on the token just after",
+    "self": "on itself", "previous_token": "on the token just before", "duplicate_token": "on earlier copies of "
+    "its own token", "induction": "on the token after an earlier copy of its own", "sink": "on the first token",
+}
 
 
 def key_masks(tokens: Sequence[str], special_mask: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
@@ -174,6 +180,26 @@ class CorpusStats:
                 if len(kept) == k:
                     break
         return kept
+
+
+@dataclass(frozen=True)
+class Strongest:
+    """The head with the highest mean of one statistic over a corpus, and how many heads pass half."""
+    layer: int
+    head: int
+    mean: float
+    spread: float
+    over_half: int       # heads whose mean is above 0.5 (for a share of attention: most of it)
+    heads: int           # every head of the model
+    sentences: int
+
+
+def strongest(stats: CorpusStats, name: str) -> Strongest:
+    """The head with the highest mean `name` (ties: the first in layer, head order)."""
+    mean, spread = stats.mean(name), stats.spread(name)
+    layer, head = divmod(int(mean.argmax()), mean.shape[1])
+    return Strongest(layer, head, float(mean[layer, head]), float(spread[layer, head]), int((mean > 0.5).sum()),
+                     int(mean.size), stats.n_sentences)
 
 
 def combine(model: str, texts: Sequence[str], rows: Sequence[tuple[np.ndarray, int]],

@@ -86,6 +86,22 @@ class CorpusQK:
             seen[token] = seen.get(token, 0) + 1
         return sorted(seen, key=lambda t: -seen[t])[:count]
 
+    def tightest(self, count: int = 10, least: int = 5) -> tuple[str, int, float] | None:
+        """Among the `count` most frequent tokens drawn at least `least` times, the one whose queries sit
+        closest together in the picture: (token, times drawn, the root-mean-square distance of its queries
+        to their centre ÷ that of every query to theirs; 1 = as spread as the whole cloud). None: no such token."""
+        tokens = np.asarray(self.tokens, dtype=object)
+        whole = np.sqrt(((self.query_xy - self.query_xy.mean(axis=0)) ** 2).sum(axis=1).mean())
+        best = None
+        for token in self.frequent_tokens(count):
+            points = self.query_xy[tokens == token]                        # (n, 2) this token's queries
+            if len(points) < least:
+                continue
+            ratio = float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).mean()) / max(whole, 1e-12))
+            if best is None or ratio < best[2]:
+                best = (token, len(points), ratio)
+        return best
+
 
 def corpus_qk_space(rows: Sequence[SentenceQK | None], max_points: int = DEFAULT_POINTS,
                     seed: int = 0) -> CorpusQK:

@@ -1,9 +1,10 @@
 """Corpus head statistics: what each head does on many sentences, as mean ± spread over a corpus."""
 import streamlit as st
 
-from analysis.corpus import CORPUS_STATISTICS as STATISTICS, DETECTORS
+from analysis.corpus import CORPUS_STATISTICS as STATISTICS, DETECTORS, WHERE
 from jobs.store import to_table
-from ui.corpus import choose_corpus, job_key, pick_corpus_head, run_job, sentence_rows, stored
+from ui.corpus import (choose_corpus, finding, job_key, one_head_finding, opening_result, pick_corpus_head,
+                       result_caption, run_job, sentence_rows)
 from ui.frame import require_frame
 from ui.state import current_model_name
 from ui.widgets import linked, plot
@@ -16,12 +17,12 @@ if chosen is None:
     st.stop()
 texts, described = chosen
 key = job_key(model_name, texts)
-result = stored(key)
-engine = st.radio("Run on", ["ray", "local"], horizontal=True, **linked("engine"),
-                  format_func={"ray": "Ray (2 workers)", "local": "this process"}.get,
-                  help="The numbers are the same; Ray uses both cores and, with ATTENTION_EXPLORER_RAY_ADDRESS, "
-                       "a cluster. If Ray cannot start, the job runs here and says so.")
+result = opening_result(model_name, texts)    # the default corpus: computed once per server, no click
 if result is None:
+    engine = st.radio("Run on", ["ray", "local"], horizontal=True, **linked("engine"),
+                      format_func={"ray": "Ray (2 workers)", "local": "this process"}.get,
+                      help="The numbers are the same; Ray uses both cores and, with ATTENTION_EXPLORER_RAY_ADDRESS, "
+                           "a cluster. If Ray cannot start, the job runs here and says so.")
     st.caption(f"{described} with **{model_name}**: not computed yet.")
     if st.session_state.get("corpus_cancel"):
         st.warning("Cancelled: nothing was saved.")
@@ -32,7 +33,7 @@ if result is None:
         st.stop()
     st.rerun()                       # the page again, reading the saved result
 else:
-    st.caption(f"{described} with **{model_name}**: saved result ({result.note}).")
+    st.caption(result_caption(result, described, model_name, texts))
 
 name = st.selectbox("Statistic", list(STATISTICS), index=list(STATISTICS).index("previous"),
                     format_func={n: f"{label}: {meaning}" for n, (label, meaning) in STATISTICS.items()}.get,
@@ -45,13 +46,14 @@ mean, spread = result.mean(name), result.spread(name)
 plot(mean_spread_heatmap(mean, spread, label, f"{label}: mean ± spread over {result.n_sentences} sentences"),
      f"corpus_{name}")
 best = divmod(int(mean.argmax()), mean.shape[1])
-st.caption(f"Highest mean {label}: **layer {best[0]}, head {best[1]}** ({mean[best]:.3f} ± {spread[best]:.3f}). "
-           "A small spread says the head does this on every sentence, not on a few.")
+st.caption(finding(result, name))
 
 st.subheader("One head across the corpus")
 layer, head = pick_corpus_head(result.shape, best)    # the person's head if they chose one, else the best
 plot(head_distribution(result.per_sentence(name)[:, layer, head], label,
-                       f"Layer {layer}, head {head}: {label} on each sentence"), f"corpus_{name}_{layer}_{head}")
+                       f"Layer {layer}, head {head}: {label} on each sentence", share=name in WHERE),
+     f"corpus_{name}_{layer}_{head}")
+st.caption(one_head_finding(result, name, layer, head))
 most, least = result.typical(name, layer, head, k=5)
 st.markdown("**Most typical sentences** (closest to the head's mean)")
 sentence_rows(result, most, name, layer, head, PAGE, "most")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
@@ -25,6 +26,8 @@ def _one_torch_thread_per_worker() -> None:
 
 
 _one_torch_thread_per_worker()
+# The corpus pages save what they compute on a first visit (ui/corpus.py): tests keep it out of ~/.cache.
+os.environ.setdefault("ATTENTION_EXPLORER_CORPUS_DIR", tempfile.mkdtemp(prefix="corpus_results_"))
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ Results are kept as Parquet in the server's result store (jobs/store.py), bounde
 """
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import subprocess
@@ -20,24 +21,32 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
-from analysis.corpus import CorpusStats
+from analysis.corpus import CORPUS_STATISTICS, WHERE, CorpusStats, strongest
 from jobs import (CorpusError, JobCancelled, ResultStore, builtin_corpus, corpus_hash, corpus_head_stats, read_corpus,
                   result_key)
 from jobs.store import HEAD_STATS
+from models.shipped import GRAMMAR_LM
 from ui import url
 from ui.attention import open_head
 from ui.head_choice import HEAD, LAYER, choose, explicit
 from ui.jobs import is_ready, queue_place
 from ui.jobs import run_job as run_queued
 from ui.library import listed_models
-from ui.state import get_model, use_sentence
+from ui.state import DEFAULT_MODEL, get_model, shared_cache, use_sentence
 from ui.widgets import linked
 
 MAX_UPLOAD_BYTES = 1_000_000   # as every upload in the app (.streamlit/config.toml caps it too)
 MAX_SENTENCES = 2_000          # a job from the page: minutes at most on two workers
 SOURCES = ("Built-in corpus", "Upload a file", "Paste text")
+# What a corpus page opens on without a click: the built-in corpus's first OPEN_SENTENCES sentences with
+# one of OPEN_MODELS, computed once per server on the first visit (seconds, one job of the server's queue)
+# and shared by every session after. Anything larger, or the person's own corpus, waits for their Run.
+OPEN_SENTENCES = 200
+MAX_SEARCH_SENTENCES = 500    # one head's index is read in this process, a few seconds per hundred
+OPEN_MODELS = (DEFAULT_MODEL, GRAMMAR_LM)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -75,11 +84,48 @@ def choose_corpus() -> tuple[list[str], str] | None:
                 st.info("Paste some passages, one per line.")
                 return None
             return texts, f"pasted text ({len(texts)} passages)"
-        count = st.slider("Sentences of the built-in corpus", 50, MAX_SENTENCES, 200, step=50, **linked("count"))
+        count = st.slider("Sentences of the built-in corpus", 50, MAX_SENTENCES, OPEN_SENTENCES, step=50,
+                          **linked("count"), help=f"Up to {OPEN_SENTENCES} with MiniLM or the Grammar LM: computed "
+                                               "by itself, once for this server. More: press Run.")
         return builtin_corpus(count), f"the built-in corpus ({count} sentences)"
     except CorpusError as exc:
         st.error(str(exc))
         return None
+
+
+@functools.lru_cache(maxsize=8)
+def _builtin(count: int) -> frozenset[str]:
+    return frozenset(builtin_corpus(count))
+
+
+def opens_by_itself(model_name: str, texts: list[str]) -> bool:
+    """Up to OPEN_SENTENCES passages, each from the built-in corpus's first OPEN_SENTENCES, with one of
+    OPEN_MODELS: small enough to compute on a first visit (seconds, once per server), so the page opens on a
+    result instead of a button. (The built-in corpus's first n sentences are the same for every n.)"""
+    return (model_name in OPEN_MODELS and 0 < len(texts) <= OPEN_SENTENCES
+            and _builtin(OPEN_SENTENCES).issuperset(texts))
+
+
+def distinct_passages(texts: list[str], described: str) -> tuple[list[str], str]:
+    """A passage that repeats (the built-in corpus has some) gives the very same queries and keys again: a
+    search would list it twice and a cloud would stack its points. Each passage once, at most
+    MAX_SEARCH_SENTENCES of them, and the description says so."""
+    kept = list(dict.fromkeys(texts))[:MAX_SEARCH_SENTENCES]
+    return kept, (described if len(kept) == len(texts) else f"{described}; {len(kept)} of them distinct")
+
+
+def read_now(model_name: str, texts: list[str], described: str, verb: str) -> bool:
+    """Whether the page reads the corpus now: by itself for a corpus that opens by itself (said so), else
+    when the person turns the switch on (`verb`: "Search", "Draw"), kept in the link."""
+    if opens_by_itself(model_name, texts):
+        st.caption(f"Corpus: {described}. Read by itself: small enough to compute once for this server, then "
+                   "shared. Upload or paste your own corpus, or take more sentences, to read it at your request.")
+        return True
+    if st.toggle(f"{verb} {len(texts)} passages", **linked("go"), help=f"Reads every passage at this head "
+                 f"(at most {MAX_SEARCH_SENTENCES}); kept for the next visit, for everyone on this server."):
+        return True
+    st.caption(f"Corpus: {described}.")
+    return False
 
 
 def _head_chosen(layer_key: str, head_key: str) -> None:
@@ -106,6 +152,71 @@ def job_key(model_name: str, texts: list[str]) -> str:
 
 def stored(key: str) -> CorpusStats | None:
     return result_store().get(key)
+
+
+def opening_result(model_name: str, texts: list[str]) -> CorpusStats | None:
+    """The result to show without a click: for a corpus that opens by itself, computed once per server
+    (the shared cache, one job of the server's queue with progress and Cancel; sessions asking at the same
+    moment wait for that one job) and saved in the result store, so a restarted server reads it from disk.
+    Any other corpus: its saved result, or None (the person presses Run)."""
+    key = job_key(model_name, texts)
+    if not opens_by_itself(model_name, texts):
+        return stored(key)
+    shared = ("corpus_stats", key)
+    if not is_ready(shared):                   # a restarted server: a file read, not a place in the queue
+        found = stored(key)
+        if found is not None:
+            return shared_cache().get_or_compute(shared, lambda: found)
+
+    def compute(progress) -> CorpusStats:
+        found = stored(key)
+        if found is not None:
+            return found
+        result = corpus_head_stats(get_model(model_name), texts, engine="local",
+                                   progress=lambda done, total: progress(done / max(total, 1)))
+        result_store().put(key, result, {"corpus_hash": corpus_hash(texts)})
+        return result
+    return run_queued(shared, compute, f"Measuring every head on {len(texts)} sentences "
+                                                      "(once for this server)")
+
+
+def result_caption(result: CorpusStats, described: str, model_name: str, texts: list[str]) -> str:
+    """Where the shown numbers come from: which corpus, model and size, and how they were computed."""
+    if opens_by_itself(model_name, texts):
+        return (f"{described[:1].upper()}{described[1:]} with **{model_name}**: measured once for this server "
+                f"on the first visit ({result.note}) and shared by everyone. For your own corpus, upload or paste "
+                "it, or take more sentences, and press Run.")
+    return f"{described} with **{model_name}**: saved result ({result.note})."
+
+
+def finding(result: CorpusStats, name: str) -> str:
+    """The map's headline, computed from its numbers: the strongest head, how much, and how many others."""
+    top = strongest(result, name)
+    head = f"**Layer {top.layer}, head {top.head}**"
+    across = f"across {top.sentences} sentences"
+    if name in WHERE:
+        others = {0: "no head puts more than half there", 1: "it is the only head that puts more than half there"}
+        return (f"{head} puts **{top.mean:.0%}** of its attention {WHERE[name]} on average {across} "
+                f"(± {top.spread:.0%}), the most of the {top.heads} heads; "
+                f"{others.get(top.over_half, f'{top.over_half} heads put more than half there')}. "
+                "A small ± says the head does this on every sentence, not on a few.")
+    mean = result.mean(name)
+    low = divmod(int(mean.argmin()), mean.shape[1])
+    unit, most, least = ((" bits", "spreads its attention the widest", "the most focused")
+                         if name == "entropy" else (" positions", "looks the farthest", "the nearest-looking"))
+    return (f"{head} {most}: **{top.mean:.2f}{unit}** on average {across} (± {top.spread:.2f}); "
+            f"{least} head is layer {low[0]}, head {low[1]} at {mean[low]:.2f}{unit}.")
+
+
+def one_head_finding(result: CorpusStats, name: str, layer: int, head: int) -> str:
+    """What one head's histogram says, in numbers: how often it does it, or its range."""
+    values = result.per_sentence(name)[:, layer, head]                       # (sentences,)
+    if name in WHERE:
+        return (f"On {int((values > 0.5).sum())} of {len(values)} sentences, layer {layer}, head {head} puts more "
+                f"than half of its attention {WHERE[name]}; the median sentence, {np.median(values):.0%}.")
+    label = CORPUS_STATISTICS[name][0]
+    return (f"Layer {layer}, head {head}'s {label}: from {values.min():.2f} to {values.max():.2f}, "
+            f"median {np.median(values):.2f} over {len(values)} sentences.")
 
 
 @st.cache_resource
@@ -237,9 +348,6 @@ def sentence_rows(stats: CorpusStats, indices: list[int], name: str, layer: int,
             open_head(layer, head)
 
 
-MAX_SEARCH_SENTENCES = 500    # one head's index is read in this process, a few seconds per hundred
-
-
 def query_index(model_name: str, texts: list[str], layer: int, head: int, kind: str = "query"):
     """(QueryIndex or PatternIndex, covered) for one head of the corpus, once per server (bounded in bytes)."""
     from jobs.corpus_search import corpus_query_index
@@ -266,6 +374,32 @@ def qk_space(model_name: str, texts: list[str], layer: int, head: int, points: i
                                                       max_points=points,
                                                       progress=lambda done, total: progress(done / max(total, 1))),
                       f"Reading {len(texts)} passages at layer {layer}, head {head}")
+
+
+def qk_finding(space, layer: int) -> str:
+    """What the picture shows, from its numbers: the frequent token whose queries cluster the most."""
+    found = space.tightest()
+    if found is None:
+        return "No token is drawn often enough (5 times) to say whether its queries cluster."
+    token, count, ratio = found
+    verdict = (f": this head asks nearly the same question at every “{token}”" if ratio < 0.35
+               else ": no frequent token's queries form a tight group here")
+    why = (" (in layer 0 a query is made from the token and its position alone: no context has been mixed in yet)"
+           if layer == 0 and ratio < 0.35 else "")
+    return (f"Of the 10 most frequent tokens, “{token}” has the tightest queries: its {count} queries spread "
+            f"{f'{ratio:.0%}' if ratio >= 0.01 else 'under 1 %'} as far as all the queries do{verdict}{why}.")
+
+
+def search_finding(model_name: str, found: list[str], hits: list, token: str, measure: str) -> str:
+    """The list in one sentence, from the numbers: which tokens were found, how close, and how many are
+    the person's own word (found: each hit's passage)."""
+    from ui.state import trace_for
+
+    words = [trace_for(model_name, text).tokens[hit.position] for text, hit in zip(found, hits)]
+    listed = ", ".join(f"“{word}” {hit.similarity:.2f}" for word, hit in zip(words, hits))
+    same = sum(word == token for word in words)
+    return (f"Closest to your “{token}” ({measure}): {listed}. "
+            + (f"{same} of the {len(hits)} are “{token}” itself." if same else f"None is “{token}” itself."))
 
 
 def search_hit(model_name: str, text: str, position: int, layer: int, head: int, similarity: str, page: str,

@@ -32,17 +32,20 @@ def mean_spread_heatmap(mean: np.ndarray, spread: np.ndarray, label: str, title:
     return fig
 
 
-def head_distribution(values: np.ndarray, label: str, title: str | None = None, bins: int = 40) -> go.Figure:
+def head_distribution(values: np.ndarray, label: str, title: str | None = None, bins: int = 40,
+                      share: bool = False) -> go.Figure:
     """One head's statistic on every sentence (a histogram), its mean marked: the distribution behind
-    one cell of the map."""
+    one cell of the map. share: the statistic is a share of attention, drawn on its whole 0–100 % axis,
+    so sentences between 99.92 % and 99.99 % read as the one bar they are, not as a wide spread."""
     values = np.asarray(values, dtype=np.float64).ravel()
-    fig = go.Figure(go.Histogram(x=values, nbinsx=bins, marker_color="#4c6ef5",
+    fixed = dict(xbins=dict(start=0.0, end=1.0 + 1e-9, size=1.0 / bins)) if share else dict(nbinsx=bins)
+    fig = go.Figure(go.Histogram(x=values, marker_color="#4c6ef5", **fixed,
                                  hovertemplate=f"{label} %{{x}}<br>%{{y}} sentences<extra></extra>"))
     mean = float(values.mean()) if values.size else 0.0
-    fig.add_vline(x=mean, line=dict(color="#e03131", dash="dash"),
-                  annotation_text=f"mean {mean:.3f}", annotation_position="top right")
+    fig.add_vline(x=mean, line=dict(color="#e03131", dash="dash"), annotation_text=f"mean {mean:.3f}",
+                  annotation_position="top left" if share and mean > 0.5 else "top right")
     base_layout(fig, title, height=300)
-    fig.update_xaxes(title=label)
+    fig.update_xaxes(title=label, **(dict(range=[0, 1.0], tickformat=".0%") if share else {}))
     fig.update_yaxes(title="sentences")
     return fig
 
@@ -58,7 +61,7 @@ def attention_strip(tokens, weights, focus: int, title: str | None = None) -> go
     fig = go.Figure(go.Bar(x=labels, y=weights, marker_color=colours,
                            hovertemplate="%{x}<br>weight %{y:.3f}<extra></extra>"))
     base_layout(fig, title, height=190)
-    fig.update_xaxes(type="category", tickangle=-45, tickfont=dict(size=11))
+    fig.update_xaxes(type="category", tickangle=0 if len(tokens) <= 12 else -45, tickfont=dict(size=11))
     fig.update_yaxes(title="weight", range=[0, max(1e-9, float(weights.max())) * 1.1])
     return fig
 
