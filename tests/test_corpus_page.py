@@ -46,6 +46,8 @@ def test_the_map_writes_mean_and_spread_in_every_cell():
 
     fig = mean_spread_heatmap(np.array([[0.5, 0.25]]), np.array([[0.1, 0.0]]), "on previous", "t")
     assert fig.data[0].text[0] == ["0.50<br>±0.10", "0.25<br>±0.00"]
+    # the colour bar starts at 0: Plotly honours zmin only with a zmax beside it (issue 26)
+    assert fig.data[0].zmin == 0.0 and fig.data[0].zmax == 0.5
 
 
 def test_search_finds_your_own_context_first_in_a_corpus_that_holds_it():

@@ -18,7 +18,9 @@ def mean_spread_heatmap(mean: np.ndarray, spread: np.ndarray, label: str, title:
     n_layers, n_heads = mean.shape
     cells = [[f"{m:.2f}<br>±{s:.2f}" for m, s in zip(row_m, row_s)] for row_m, row_s in zip(mean, spread)]
     fig = go.Figure(go.Heatmap(
+        # zmax beside zmin, or Plotly ignores zmin and the colour bar starts at the smallest mean, not at 0
         z=mean, x=list(range(n_heads)), y=list(range(n_layers)), colorscale=WEIGHT_SCALE, zmin=0.0,
+        zmax=max(float(np.nanmax(mean)), 1e-9) if np.isfinite(mean).any() else 1.0,
         text=cells, texttemplate="%{text}", textfont=dict(size=10), customdata=spread,
         colorbar=dict(title=dict(text=f"mean {label}", side="right")),
         hovertemplate=f"layer %{{y}} · head %{{x}}<br>mean {label}: %{{z:.3f}}<br>"
