@@ -5,8 +5,8 @@ does) reads a 4,096-token text once; then, under AppTest (the whole Streamlit sc
   * One head, then a change of head (a head not seen before: recomputed alone, trace.head);
   * All heads, after the trace exists;
   * Long context with that head (its layer's distance curves recomputed the first time the layer is seen);
-and the largest figure each page sends (Plotly's JSON, or an attention view's data). Targets (issue 23): head change <= 300 ms,
-All heads <= 2 s, figure JSON <= 5 MB.
+and the largest figure each page sends (Plotly's JSON, or an attention view's data). Targets (issue 23):
+head change <= 300 ms, All heads <= 2 s, figure JSON <= 5 MB.
 
     python bench/long_pages.py [--repeat 3]
 """

@@ -26,8 +26,12 @@ if not choices:
     st.info("No model trained in this app is open or saved yet: train one on **Train a tiny transformer** "
             "(the page estimates the time before you start), or open a saved model above.")
     st.stop()
-key = st.selectbox("Model", list(choices), format_func=choices.get, **linked("model"),
-                   index=list(choices).index(opened))
+if len(choices) > 1:
+    key = st.selectbox("Model", list(choices), format_func=choices.get, **linked("model"),
+                       index=list(choices).index(opened))
+else:   # one model to try: named, not offered as a choice of one
+    key = opened
+    st.text(f"Model: {choices[key]}")        # a name, shown as plain text
 try:
     model = get_model(key)
 except (OSError, ValueError) as exc:

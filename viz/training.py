@@ -150,7 +150,9 @@ def embedding_map(points: np.ndarray, words: Sequence[str], groups: Sequence[str
     ranges: fixed (x, y) axis ranges, so maps of several training steps can be compared."""
     points = np.asarray(points, dtype=np.float64)
     spans = ranges if ranges is not None else (_span(points[:, 0]), _span(points[:, 1]))
-    written = labels_that_fit(points, words, spans)
+    # The plot area of a half-width column (two maps side by side), the smallest this map is drawn at:
+    # a label kept there never touches another at any width.
+    written = labels_that_fit(points, words, spans, width_px=340, height_px=280)
     fig = go.Figure()
     for g_index, group in enumerate(dict.fromkeys(groups)):
         idx = [i for i, g in enumerate(groups) if g == group]
@@ -186,7 +188,7 @@ def labels_that_fit(points: np.ndarray, words: Sequence[str], spans, width_px: f
     kept = set()
     for i, (x, y) in enumerate(points[:, :2]):
         half = len(str(words[i])) * char_px / 2
-        box = (x * sx - half, y * sy + 6, x * sx + half, y * sy + 6 + line_px)
+        box = (x * sx - half - 2, y * sy + 6, x * sx + half + 2, y * sy + 6 + line_px)   # 2 px apart at least
         if all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3] for b in placed):
             placed.append(box)
             kept.add(i)
