@@ -25,7 +25,9 @@ from .embeddings import Embeddings, sinusoidal_encoding
 from .trace import AttentionRecord, BlockRecord, SummaryBuilder, Trace, to_numpy
 
 TOP_K = 20            # next tokens kept per position in a language model's trace
-LOGIT_ROWS = 64       # positions unembedded at once: (LOGIT_ROWS, vocab) floats, about the L3 cache
+LOGIT_BYTES = 64 * 2**20   # positions unembedded at once: as many as fill this (at least 16, at most 256).
+                           # Each chunk reads the whole (vocab, d) table: 64-row chunks made a 128-token
+                           # GPT-2 trace read it twice, 8 ms more than one product of all the rows.
 
 
 def device_from_env() -> torch.device:
@@ -193,21 +195,27 @@ def trace_blocks(blocks, n_heads: int, causal: bool, x: torch.Tensor, *args,
     return x, kept
 
 
+def logit_rows(vocab: int) -> int:
+    """How many positions are unembedded at once for a vocabulary of this size (LOGIT_BYTES of float32)."""
+    return int(min(256, max(16, LOGIT_BYTES // (4 * vocab))))
+
+
 def next_tokens(final: torch.Tensor, rerun: BlockRerun, k: int = TOP_K):
     """final (T, d_model) -> top ids (T, k), their log-probabilities (T, k), log-sum-exp (T,).
 
-    LOGIT_ROWS positions at a time into one reused (LOGIT_ROWS, vocab) buffer, so the (T, vocab)
+    logit_rows(vocab) positions at a time into one reused (rows, vocab) buffer, so the (T, vocab)
     logits never exist whole and no second copy of a chunk is made: the top k are read first, then
     the chunk is turned in place into exp(logit - max), whose row sums give the log-sum-exp
     (max + log Σ exp(logit - max), stable; the max is the top-1 logit, so no pass looks for it)."""
     t = final.shape[0]
     table = rerun.table()                                         # once per trace, not per chunk
     k = min(k, table.shape[0])
-    buffer = torch.empty(min(t, LOGIT_ROWS), table.shape[0], dtype=table.dtype, device=rerun.device)  # (rows, vocab)
+    rows = logit_rows(table.shape[0])
+    buffer = torch.empty(min(t, rows), table.shape[0], dtype=table.dtype, device=rerun.device)  # (rows, vocab)
     ids = torch.empty(t, k, dtype=torch.long)
     logprobs, lse = torch.empty(t, k, dtype=table.dtype), torch.empty(t, dtype=table.dtype)
-    for start in range(0, t, LOGIT_ROWS):
-        stop = min(t, start + LOGIT_ROWS)
+    for start in range(0, t, rows):
+        stop = min(t, start + rows)
         logits = rerun.logits(final[start:stop], out=buffer[:stop - start], table=table)   # (rows, vocab)
         top = logits.topk(k, dim=-1)                                                      # sorted: top-1 first
         largest = top.values[:, :1]                                                       # (rows, 1)
