@@ -219,3 +219,34 @@ def _handler(hub: FakeHub):
             self.wfile.write(data[start:])
 
     return Handler
+
+
+def use_fake_hub(hub: FakeHub, monkeypatch, tmp_path, cache=None, chunk: int | None = None) -> None:
+    """Point huggingface_hub and the app at `hub` for one test: its endpoint, a cache under tmp_path (or
+    `cache`), no token and no download budget from the environment, short timeouts, and every connection
+    that is not to 127.0.0.1 an error (nothing may leave the machine). chunk: the client's read size."""
+    import socket
+
+    from huggingface_hub import constants
+
+    from models import hub_download
+    from models.hub_download import BUDGET_ENV
+
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache if cache is not None else tmp_path / "hub"))
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", BUDGET_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)   # tests/hf_tiny.py sets it for transformers
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
+    if chunk is not None:
+        monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", chunk)
+    for name in ("HF_HUB_DOWNLOAD_TIMEOUT", "HF_HUB_ETAG_TIMEOUT"):    # a hung request fails in seconds
+        monkeypatch.setattr(constants, name, 5)
+    monkeypatch.setattr(hub_download, "TIMEOUT", 5)
+    connect = socket.socket.connect
+
+    def loopback_only(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] != "127.0.0.1":
+            raise AssertionError(f"a connection to {address} left the fake Hub")
+        return connect(sock, address)
+    monkeypatch.setattr(socket.socket, "connect", loopback_only)

@@ -167,10 +167,7 @@ def test_an_empty_cache_says_how_to_get_checkpoints(tmp_path, monkeypatch):
 @pytest.fixture
 def hub(tmp_path, monkeypatch, checkpoints):
     """A fake Hub (tests/fake_hub.py) holding step3000; the cache holds step1000 and step2000."""
-    from fake_hub import FakeHub
-    from huggingface_hub import constants
-
-    from models import hub_download
+    from fake_hub import FakeHub, use_fake_hub
 
     root = tmp_path / "hub"
     for step in STEPS[:2]:
@@ -178,13 +175,8 @@ def hub(tmp_path, monkeypatch, checkpoints):
     with FakeHub() as fake:
         fake.add(REPO, checkpoints[STEPS[0]])
         fake.add_revision(REPO, "step3000", checkpoints["step3000"])
-        monkeypatch.setenv("HF_ENDPOINT", fake.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(root))
+        use_fake_hub(fake, monkeypatch, tmp_path, cache=root)
         monkeypatch.setenv("ATTENTION_EXPLORER_ALLOW_DOWNLOADS", "1")
-        monkeypatch.delenv("HF_TOKEN", raising=False)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)   # tests/hf_tiny.py sets it for transformers
-        monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
-        monkeypatch.setattr(hub_download, "TIMEOUT", 5)
         yield fake
 
 

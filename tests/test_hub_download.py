@@ -16,12 +16,11 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from fake_hub import FakeHub  # noqa: E402
+from fake_hub import FakeHub, use_fake_hub  # noqa: E402
 from hf_tiny import SENTENCES, hf_model, save_checkpoint, tokenizer_for  # noqa: E402
 from huggingface_hub import constants  # noqa: E402
 
 from models import load_model  # noqa: E402
-from models import hub_download  # noqa: E402
 from models.hub_cache import available_hf_models, cache_dir  # noqa: E402
 from models.hub_download import (BUDGET_ENV, DownloadError, download, download_model, downloads_allowed,  # noqa: E402
                                  plan_download)
@@ -58,24 +57,7 @@ def hub(tmp_path, monkeypatch, checkpoints):
         hub.add("big-org/sharded-gpt2", checkpoints["sharded"])
         mbart = dict(main, **{"config.json": b'{"model_type": "mbart", "d_model": 64}'})
         hub.add("other-org/tiny-mbart", mbart, parameters={"F32": 123_456})
-        monkeypatch.setenv("HF_ENDPOINT", hub.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-        monkeypatch.delenv("HF_TOKEN", raising=False)
-        monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
-        monkeypatch.delenv(BUDGET_ENV, raising=False)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)   # tests/hf_tiny.py sets it for transformers
-        monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
-        monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", CHUNK)
-        for name in ("HF_HUB_DOWNLOAD_TIMEOUT", "HF_HUB_ETAG_TIMEOUT"):    # a hung request fails in seconds
-            monkeypatch.setattr(constants, name, 5)
-        monkeypatch.setattr(hub_download, "TIMEOUT", 5)
-        connect = socket.socket.connect
-
-        def loopback_only(sock, address):
-            if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] != "127.0.0.1":
-                raise AssertionError(f"a connection to {address} left the fake Hub")
-            return connect(sock, address)
-        monkeypatch.setattr(socket.socket, "connect", loopback_only)
+        use_fake_hub(hub, monkeypatch, tmp_path, chunk=CHUNK)
         yield hub
 
 

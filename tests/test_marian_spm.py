@@ -14,7 +14,6 @@ beside them with transformers' own MarianTokenizer.save_pretrained. What a perso
 from __future__ import annotations
 
 import json
-import socket
 
 import numpy as np
 import pytest
@@ -23,16 +22,14 @@ import torch
 transformers = pytest.importorskip("transformers")
 sentencepiece = pytest.importorskip("sentencepiece")
 
-from fake_hub import FakeHub  # noqa: E402
+from fake_hub import FakeHub, use_fake_hub  # noqa: E402
 from hf_tiny import LAYERS, hf_model  # noqa: E402
-from huggingface_hub import constants  # noqa: E402
 from test_hub_cache import add_to_cache  # noqa: E402
 from test_seq2seq_families import assert_matches  # noqa: E402
 
 from models import load_model  # noqa: E402
-from models import hub_download  # noqa: E402
 from models.hub_cache import available_hf_models, cache_dir, cached_models  # noqa: E402
-from models.hub_download import BUDGET_ENV, download, plan_download  # noqa: E402
+from models.hub_download import download, plan_download  # noqa: E402
 from models.seq2seq import LoadedSeq2Seq  # noqa: E402
 from models.spm_text import SentencePieceTokenizer  # noqa: E402
 from models.text import EmptyTextError  # noqa: E402
@@ -263,20 +260,7 @@ def hub(tmp_path, monkeypatch, built):
         gpt2_config = json.dumps({"model_type": "gpt2", "n_embd": 64, "n_layer": 2, "n_head": 4,
                                   "vocab_size": 100, "n_positions": 64}).encode()
         hub.add("tiny-org/gpt2-with-spm", dict(files, **{"config.json": gpt2_config}))
-        monkeypatch.setenv("HF_ENDPOINT", hub.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-        monkeypatch.delenv("HF_TOKEN", raising=False)
-        monkeypatch.delenv(BUDGET_ENV, raising=False)
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)   # tests/hf_tiny.py sets it for transformers
-        monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
-        monkeypatch.setattr(hub_download, "TIMEOUT", 5)
-        connect = socket.socket.connect
-
-        def loopback_only(sock, address):
-            if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] != "127.0.0.1":
-                raise AssertionError(f"a connection to {address} left the fake Hub")
-            return connect(sock, address)
-        monkeypatch.setattr(socket.socket, "connect", loopback_only)
+        use_fake_hub(hub, monkeypatch, tmp_path)
         yield hub
 
 
