@@ -5,7 +5,7 @@ import streamlit as st
 from analysis.recompute import head_steps
 from analysis.recognisable import HeadChoice, best_head
 from models import LoadedSeq2Seq
-from models.shipped import GRAMMAR_LM
+from models.shipped import GRAMMAR_LM, unknown_words
 from training.demo import fold_ids, untrained_causal_model
 from ui.attention import is_long
 from ui.defaults import head_reason
@@ -20,6 +20,7 @@ from viz.common import PLOT_WIDTH
 from viz.steps import scores_with_mask, step_bars, weights_with_mask
 
 WINDOW = 24
+MASK_SENTENCE = "the queen rules her kingdom and the king rides his horse ."   # every word the Grammar LM knows
 FULL_ROOM = PLOT_WIDTH - 160   # px: the full-width grid's cells, its labels and colour bar aside
 
 
@@ -98,7 +99,11 @@ if found:
     st.text(f"Causal model: {label}" + (" (the one picked in the sidebar)" if decoder is model else
                                          " (ships with the app; pick another decoder in the sidebar)"
                                          if key == GRAMMAR_LM else ""))
-    ctrace = current_trace(trace.text, key, notice=False)
+    text = trace.text
+    if key == GRAMMAR_LM and unknown_words(decoder, text):   # its words only: else pieces of letters
+        text = MASK_SENTENCE
+        st.caption(f"The Grammar LM knows only its corpus's words, so its mask is drawn on “{text}”, not yours.")
+    ctrace = current_trace(text, key, notice=False)
     net = decoder.net
 else:
     net = untrained_decoder()

@@ -130,6 +130,8 @@ def test_mask_page_explains_both_directions():
     assert not at.exception
     assert "untrained" not in texts(at.info)
     assert any("Causal model: Grammar LM" in str(t.value) and "ships with the app" in str(t.value) for t in at.text)
+    # its words only: the mask is drawn on a sentence of its grammar, whole words, not letters of "early"
+    assert "knows only its corpus's words" in texts(at.caption)
     assert any("%" in str(m.value) for m in at.metric)
     assert "0.0e+00" in texts(at.caption)        # no weight at all on a later token in the decoder
     at.slider(key="step_mask_dhead").set_value(3).run()
