@@ -7,7 +7,7 @@ from models.hub_revisions import cached_revisions, openable, repos_with_checkpoi
 from ui.checkpoints import (MAX_CURVE, SCORE_LABELS, SCORES, best_head, download_box, rise, scores_across, sidebar_repo,
                             thinned)
 from ui.frame import require_frame
-from ui.get_model import plain
+from ui.plain import plain
 from ui.head_choice import pick_head, pick_layer
 from ui.state import current_sentence, trace_for
 from ui.widgets import linked, pick_window, plot

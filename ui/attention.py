@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from collections.abc import Callable, Mapping
 from functools import partial
 
@@ -20,6 +19,7 @@ from ui import url
 from ui.export import export_menu
 from ui.head_choice import choose, head_stats_of
 from ui.interactive import GridPicture, grid_data, interactive_grid
+from ui.plain import plain
 from ui.state import COLOUR_BLIND, cached, current_model_name, trace_for, use_sentence
 from ui.widgets import MAX_WINDOW, WINDOW, pick_window, plot, sentence_key
 from viz.common import OPEN_HEAD
@@ -31,7 +31,6 @@ JSON_LIMIT = 128     # all-heads JSON above this many tokens gets too large
 NPZ_LIMIT = 1024     # every head at full resolution up to this many tokens; beyond, the streamed summary
 OVERVIEW_FROM = 512  # longer views get a pooled overview of the whole matrix above the exact window
 ONE_HEAD_PAGE = "pages/attention_head.py"
-MARKUP = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])")   # characters markdown could read as markup
 
 
 def stats_for(model_name: str, text: str) -> HeadStats:
@@ -159,7 +158,7 @@ def window_note(trace: Trace, positions: list[int], shown: range, keep: int | No
     """"Showing positions 0–63 of 141, from “[CLS]” to “river”; …": which part of a long text is drawn.
     `words`: the positions are words (ui.words), named by number only."""
     def name(i: int) -> str:
-        return f"word {i}" if words else MARKUP.sub(r"\\\1", trace.tokens[positions[i]])   # the token, literally
+        return f"word {i}" if words else plain(trace.tokens[positions[i]])   # the token, literally
     note = (f"Showing positions {shown.start}–{shown.stop - 1} of {len(positions)}, from “{name(shown.start)}” "
             f"to “{name(shown.stop - 1)}”; move the token window to see the rest.")
     if keep is not None:

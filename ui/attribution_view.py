@@ -15,6 +15,7 @@ import streamlit as st
 from analysis.attribution import BASELINE
 from ui.attribution import Explained, FirstView
 from ui.colour_words import colour_words
+from ui.plain import plain
 from ui.widgets import linked, plot
 from viz.attribution import methods_heatmap, shaded_tokens
 
@@ -24,7 +25,7 @@ IG_ON_LOAD = 128     # tokens: up to here integrated gradients start when the pa
 def _names(tokens: list[str], scores: np.ndarray, positions, sign: int, k: int = 3) -> str:
     """The k tokens with the largest score of that sign, as “token” (#position)."""
     order = [i for i in np.argsort(-sign * scores) if sign * scores[i] > 0][:k]
-    return ", ".join(f"“{tokens[i]}” (#{positions[i]})" for i in order) or "none"
+    return ", ".join(f"“{plain(tokens[i])}” (#{positions[i]})" for i in order) or "none"
 
 
 def _shaded(tokens, scores, full_scores, name: str, positions, title: str, file: str) -> None:

@@ -25,7 +25,8 @@ from models.hub_cache import cache_dir, repo_folder_name
 from models.hub_download import DownloadError, downloads_allowed, plan_download
 from models.hub_revisions import Revision
 from models.registry import split_revision
-from ui.get_model import download_with_bar, plain
+from ui.get_model import download_with_bar
+from ui.plain import plain
 from ui.state import cached, current_model_name, shared_cache
 from ui.widgets import linked
 

@@ -35,6 +35,7 @@ from ui.head_choice import HEAD, LAYER, choose, explicit
 from ui.jobs import is_ready, queue_place
 from ui.jobs import run_job as run_queued
 from ui.library import listed_models
+from ui.plain import plain
 from ui.state import DEFAULT_MODEL, get_model, shared_cache, use_sentence
 from ui.widgets import linked
 
@@ -382,6 +383,7 @@ def qk_finding(space, layer: int) -> str:
     if found is None:
         return "No token is drawn often enough (5 times) to say whether its queries cluster."
     token, count, ratio = found
+    token = plain(token)
     verdict = (f": this head asks nearly the same question at every “{token}”" if ratio < 0.35
                else ": no frequent token's queries form a tight group here")
     why = (" (in layer 0 a query is made from the token and its position alone: no context has been mixed in yet)"
@@ -396,8 +398,9 @@ def search_finding(model_name: str, found: list[str], hits: list, token: str, me
     from ui.state import trace_for
 
     words = [trace_for(model_name, text).tokens[hit.position] for text, hit in zip(found, hits)]
-    listed = ", ".join(f"“{word}” {hit.similarity:.2f}" for word, hit in zip(words, hits))
+    listed = ", ".join(f"“{plain(word)}” {hit.similarity:.2f}" for word, hit in zip(words, hits))
     same = sum(word == token for word in words)
+    token = plain(token)
     return (f"Closest to your “{token}” ({measure}): {listed}. "
             + (f"{same} of the {len(hits)} are “{token}” itself." if same else f"None is “{token}” itself."))
 

@@ -9,20 +9,16 @@ to others, unless its operator says otherwise (models/hub_download.downloads_all
 """
 from __future__ import annotations
 
-import re
 
 import streamlit as st
 
 from models.hub_download import DownloadError, DownloadPlan, download, downloads_allowed, plan_download
+from ui.plain import plain
 
 PLAN = "get_model_plan"        # session state: the last checked plan
 DONE = "get_model_done"        # session state: the picker key of the last finished download
-MARKDOWN = re.compile(r"([\\`*_{}\[\]<>#|~$])")
 
 
-def plain(text: str) -> str:
-    """Text shown literally in Markdown (model ids hold underscores; messages hold brackets)."""
-    return MARKDOWN.sub(r"\\\1", text)
 
 
 def get_model_box() -> None:

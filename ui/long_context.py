@@ -11,7 +11,7 @@ import numpy as np
 from core import Trace
 from analysis.long_context import (Stretch, busiest_stretches, distance_by_query, even_distance,
                                    even_first_share, first_token_share, stretch_width)
-from ui.attention import MARKUP
+from ui.plain import plain
 from ui.state import cached, trace_for
 
 NAMED_STRETCHES = 5   # how many of a head's busiest stretches are shaded and listed
@@ -133,6 +133,3 @@ def concentration_caption(trace: Trace, layer: int, head: int, stretches: list[S
     return words
 
 
-def plain(text: str) -> str:
-    """User text inside Markdown, shown literally (no links, emphasis or code from it)."""
-    return MARKUP.sub(r"\\\1", text)

@@ -9,6 +9,7 @@ from models import LoadedModel
 from models.registry import is_decoder
 from models.shipped import EXAMPLE_PROMPTS, GRAMMAR_LM, known_words, unknown_words
 from ui.family import model_family
+from ui.plain import plain
 from ui.state import cached, current_model_and_trace, get_model, model_choices, trace_for, use_sentence
 
 LENS_K = 5
@@ -52,7 +53,7 @@ def grammar_words_note(model: LoadedModel, text: str) -> None:
     unknown = unknown_words(model, text)
     if not unknown:
         return
-    named = ", ".join(f"*{w}*" for w in unknown[:6]) + (", …" if len(unknown) > 6 else "")
+    named = ", ".join(f"*{plain(w)}*" for w in unknown[:6]) + (", …" if len(unknown) > 6 else "")
     st.info(f"The Grammar LM knows only the {len(known_words(model))} words of the built-in corpus (kings and "
             f"queens, animals and their food, capitals): {named} {'is' if len(unknown) == 1 else 'are'} not among "
             "them, so its predictions here are guesses. Try a sentence of its grammar:")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from core import Trace
+from ui.plain import plain
 
 FOCUS_KEYS = 5       # lines from the followed query: its strongest keys …
 MIN_WEIGHT = 0.01    # … with at least this weight (always the strongest one)
@@ -45,9 +46,9 @@ def default_query(trace: Trace, weights: np.ndarray, positions: list[int]) -> in
 def focus_caption(trace: Trace, weights: np.ndarray, query: int, keys: list[int]) -> str:
     """What the followed query's lines say, with the weights from the head itself."""
     row = weights[query]
-    parts = [f"“{trace.tokens[k]}” (#{k}) {row[k]:.0%}" for k in keys]
+    parts = [f"“{plain(trace.tokens[k])}” (#{k}) {row[k]:.0%}" for k in keys]
     rest = 1 - float(row[keys].sum())
-    return (f"Query “{trace.tokens[query]}” (#{query}) gives its weight to " + ", ".join(parts) +
+    return (f"Query “{plain(trace.tokens[query])}” (#{query}) gives its weight to " + ", ".join(parts) +
             (f"; {rest:.0%} is spread over the other keys, none of which gets {MIN_WEIGHT:.0%}."
              if rest >= 0.005 else "."))
 
