@@ -53,13 +53,25 @@ whole_words = word_toggle(PAGE) and not long
 if long:
     st.caption("At this length each thumbnail block holds dozens of tokens, so the grid is drawn from the "
                "thumbnails kept while the model ran (pieces, not words).")
-if long:
-    grid, starts = trace.summary.thumbnails, trace.summary.thumb_starts                # (L, H, S, S)
-elif whole_words:
-    grid, starts = all_heads_in_words(current_model_name(), trace.text), None          # (L, H, W, W)
+if whole_words:
     words_caption(trace, False)
-else:
-    grid, starts = trace.attentions, None                                              # (L, H, T, T)
+
+
+def grid_and_starts():
+    """What the grid is drawn from, read only when the picture or the print figure is built: every layer's
+    attention is recomputed for it, which a rerun with both already cached must not pay."""
+    if long:
+        return trace.summary.thumbnails, trace.summary.thumb_starts                    # (L, H, S, S)
+    if whole_words:
+        return all_heads_in_words(current_model_name(), trace.text), None              # (L, H, W, W)
+    return trace.attentions, None                                                      # (L, H, T, T)
+
+
+def print_figure(zmax):
+    grid, starts = grid_and_starts()
+    return heads_grid(grid, zmax=zmax, starts=starts, n_tokens=n if long else None)
+
+
 largest = cached(("largest thumbnail weight", current_model_name(), trace.text),
                  lambda: float(trace.summary.thumbnails.max()), "Drawing every head…")
 if stretch_changes_nothing(largest):
@@ -67,7 +79,8 @@ if stretch_changes_nothing(largest):
     fixed_scale_note(largest)
 else:
     zmax = colour_max(PAGE)
-rows, unit = (n if long else grid.shape[-1]), "words" if whole_words else "tokens"
+tokens = words_of(trace).labels if whole_words else trace.tokens
+rows, unit = len(tokens), "words" if whole_words else "tokens"
 if rows > MAX_THUMB:
     st.caption(f"This sentence has {rows} {unit}, so each thumbnail is pooled down to {MAX_THUMB} × {MAX_THUMB}: "
                f"a cell is the attention that a block of about {rows / MAX_THUMB:.1f} query {unit} gives, on "
@@ -77,11 +90,10 @@ if rows > MAX_THUMB:
 # shared by every session): a new tab sends 0.4 MB and loads no Plotly (issue 26). The Plotly figure is built
 # only for the print files.
 picture = cached(("all heads picture", current_model_name(), trace.text, whole_words, long),
-                 lambda: pack_grid(grid, starts, n if long else None), "Drawing every head…")
-tokens = words_of(trace).labels if whole_words else trace.tokens
+                 lambda: pack_grid(*grid_and_starts(), n if long else None), "Drawing every head…")
 all_heads_map(picture, tokens, unit[:-1], zmax, key=f"{PAGE}_chart", name="attention_all_heads",
               figure=lambda: cached(("all heads figure", current_model_name(), trace.text, whole_words, long, zmax),
-                                    lambda: heads_grid(grid, zmax=zmax, starts=starts, n_tokens=n if long else None),
+                                    lambda: print_figure(zmax),
                                     "Drawing every head…"))
 
 st.caption("No mouse handy? Tab to the grid and use the arrow keys and Enter, or pick a head here.")
