@@ -79,16 +79,16 @@ def estimated_importance(net: Transformer, ids: Sequence[int], mode: str = "zero
         if config.lm_head:
             output = logits[0, -1]                                         # (vocab,)
         else:
-            hidden = records[-1].resid_post if records else None
-            output = hidden[0].mean(0)                                     # (d_model,) before unit length
+            output = records[-1].resid_post[0].mean(0)                                     # (d_model,) before unit length
         directions = _probes(output, bool(config.lm_head), probes).to(output.dtype)
         zeros = [spies[layer].zero for layer in range(config.n_layers)]
+        # What a knock-out changes in each head's output, the same for every probe: once per layer.
+        deltas = [(-out if mode == "zero" else out.mean(dim=2, keepdim=True) - out).detach()
+                  for out in (spies[layer].head_out for layer in range(config.n_layers))]   # (1, H, T, d_head)
         changes = np.zeros((probes, config.n_layers, config.n_heads))
         for j, r in enumerate(directions):
             grads = torch.autograd.grad(output @ r, zeros, retain_graph=j < probes - 1)
-            for layer, grad in enumerate(grads):                           # (1, H, T, d_head) each
-                out = spies[layer].head_out
-                delta = -out if mode == "zero" else out.mean(dim=2, keepdim=True) - out
+            for layer, (grad, delta) in enumerate(zip(grads, deltas)):    # (1, H, T, d_head) each
                 changes[j, layer] = (grad * delta).sum(dim=(0, 2, 3)).double().numpy()   # (H,)
             if progress is not None:
                 progress((j + 1) / probes)

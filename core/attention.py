@@ -53,8 +53,10 @@ def causal_mask(t_q: int, t_k: int, device=None) -> torch.Tensor:
     """(T_q, T_k) bool, True where a query may look: itself and the past.
 
     Shared between calls (every layer and every recomputed head of a text reads the same triangle;
-    building it took longer than one head's masking at 4,096 tokens): never write into it."""
-    return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
+    building it took longer than one head's masking at 4,096 tokens): never write into it. Made outside
+    inference mode, so a training step or a gradient may read the mask a trace made first."""
+    with torch.inference_mode(False):
+        return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
 
 
 def window_mask(t_q: int, t_k: int, window: int, device=None) -> torch.Tensor:

@@ -23,7 +23,7 @@ from typing import Sequence
 
 from analysis.budget import FLOAT32, forward_bytes, job_budget_bytes
 from analysis.corpus import NAMES, sentence_bytes
-from core.trace import MEAN_SIDE, THUMB_SIDE
+from core.budget import estimate_stored_bytes
 
 KINDS = ("stats", "head")    # every head's statistics; one head's queries and keys (qk space, search)
 SPECIAL_TOKENS = 4           # [CLS] … [SEP], <s> … </s>: added tokens a passage may get beyond its bytes
@@ -65,13 +65,9 @@ def longest_tokens(texts: Sequence[str], max_tokens: int) -> int:
 
 
 def trace_bytes(config, t: int) -> int:
-    """What one passage's trace keeps (core/trace.py): the residual stream, the embedding's pieces and
-    the summary streamed during the forward pass."""
-    layers, heads, d = config.n_layers, config.n_heads, config.d_model
-    resid = (2 * layers + 1 + 3) * t * d
-    thumb, mean = min(t, THUMB_SIDE), min(t, MEAN_SIDE)
-    summary = layers * heads * (t + thumb * thumb + 5) + layers * mean * mean
-    return (resid + summary) * FLOAT32
+    """What one passage's trace keeps (core.budget.estimate_stored_bytes: the residual stream, the
+    embedding's pieces, a language model's next tokens and the summary streamed during the forward pass)."""
+    return estimate_stored_bytes(config, t)
 
 
 def work_budget(config, t: int, budget: int) -> int:

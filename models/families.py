@@ -17,7 +17,7 @@ import torch
 
 from core import TransformerConfig, from_state_dict
 from core.budget import count_parameters, estimate_model_bytes, estimate_trace_bytes
-from core.model import device_from_env
+from core.model import HALF, device_from_env
 from core.seq2seq import seq2seq_from_state_dict
 
 from . import bart, bert, distilbert, gemma, gemma2, gpt2, gpt_neox, llama, marian, olmo2, phi3, qwen3, roberta, t5
@@ -90,7 +90,7 @@ def stored_weight_bytes(tensors: dict[str, torch.Tensor]) -> int:
     """Bytes per weight as a checkpoint's tensors will be held (models/checkpoint.py's STORED rule):
     2 when every floating tensor is bf16/fp16, else 4."""
     floating = [t for t in tensors.values() if t.is_floating_point()]
-    return 2 if floating and all(t.dtype in (torch.bfloat16, torch.float16) for t in floating) else 4
+    return 2 if floating and all(t.dtype in HALF for t in floating) else 4
 
 
 def fitting_tokens(config: TransformerConfig, n_tokens: int, bytes_per_weight: int = 4) -> int:
@@ -191,12 +191,13 @@ def load_family(folder: Path, name: str, hf: dict | None = None):
         raise ValueError(f"{tokenizer.path} has {tokenizer.vocab_size} tokens but the model's "
                          f"vocabulary has {config.vocab_size} rows: they do not belong together")
     theirs = read_weights(folder)
-    held = stored_weight_bytes(theirs)
-    if held > declared:         # config.json says bf16 but the file is float32: check with the real size
-        check_size(config, n_tokens, name, held)
     mapping, ignored = FAMILIES[model_type].weight_map(config, theirs, str(folder))
     state = convert(theirs, mapping, ignored, config, str(folder))
     del theirs
+    # The weights as held: float32 buffers the name map ignores (masked_bias, inv_freq) do not count.
+    held = stored_weight_bytes(state)
+    if held > declared:         # config.json says bf16 but the file is float32: check with the real size
+        check_size(config, n_tokens, name, held)
     require_finite(state, folder / "model.safetensors")
     info = {"family": model_type, "n_parameters": count_parameters(config), "max_tokens": n_tokens,
             "weight_dtypes": sorted({str(t.dtype).removeprefix("torch.") for t in state.values()}),
