@@ -79,12 +79,12 @@ def estimated_importance(net: Transformer, ids: Sequence[int], mode: str = "zero
         if config.lm_head:
             output = logits[0, -1]                                         # (vocab,)
         else:
-            output = records[-1].resid_post[0].mean(0)                                     # (d_model,) before unit length
+            output = records[-1].resid_post[0].mean(0)                     # (d_model,) before unit length
         directions = _probes(output, bool(config.lm_head), probes).to(output.dtype)
         zeros = [spies[layer].zero for layer in range(config.n_layers)]
         # What a knock-out changes in each head's output, the same for every probe: once per layer.
-        deltas = [(-out if mode == "zero" else out.mean(dim=2, keepdim=True) - out).detach()
-                  for out in (spies[layer].head_out for layer in range(config.n_layers))]   # (1, H, T, d_head)
+        outs = [spies[layer].head_out for layer in range(config.n_layers)]                 # (1, H, T, d_head)
+        deltas = [(-out if mode == "zero" else out.mean(dim=2, keepdim=True) - out).detach() for out in outs]
         changes = np.zeros((probes, config.n_layers, config.n_heads))
         for j, r in enumerate(directions):
             grads = torch.autograd.grad(output @ r, zeros, retain_graph=j < probes - 1)

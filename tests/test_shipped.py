@@ -143,8 +143,12 @@ def test_prediction_pages_switch_from_minilm_to_the_grammar_lm(page, fresh_serve
 
 
 def test_try_your_model_opens_on_the_shipped_decoder(fresh_server):
+    """Issue 26: with nothing trained yet the page was empty; it opens on the Grammar LM that ships with the
+    app, says so, and says how to train one's own."""
     at = run_page("train_results")
     assert not at.exception, at.exception
+    # the one model to try is named, not offered as a choice of one
+    assert not [s for s in at.selectbox if s.key == "train_results_model"]
     assert any(t.value.startswith("Model: Grammar LM") for t in at.text)     # the only one: named
     note = texts(at.info)
     assert "ships with the app" in note and "Train a tiny transformer" in note

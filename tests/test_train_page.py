@@ -115,18 +115,6 @@ def test_the_time_promised_is_the_estimate_shown(trained_session):
     assert "estimated before the start" in finished
 
 
-def test_try_page_without_a_trained_model_opens_on_the_shipped_one(tmp_path, monkeypatch):
-    """Issue 26: with nothing trained yet the page was empty; it opens on the Grammar LM that ships with the
-    app, says so, and says how to train one's own."""
-    monkeypatch.setenv("ATTENTION_EXPLORER_MODELS_DIR", str(tmp_path))      # an empty models folder
-    at = page("train_results.py").run()
-    assert not at.exception
-    # the one model to try is named, not offered as a choice of one
-    assert not [s for s in at.selectbox if s.key == "train_results_model"]
-    assert any(t.value.startswith("Model: Grammar LM") for t in at.text)
-    assert any("ships with the app" in m and "Train a tiny transformer" in m for m in messages(at))
-
-
 def test_try_page_opens_a_saved_model_picked_in_another_session(trained_session):
     """Issue 26: a trained model picked in the sidebar of a fresh session (no extra_models) was
     "No trained model in this session yet". A saved model is a model: the page opens on it."""
