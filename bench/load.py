@@ -22,9 +22,10 @@ start until Streamlit is idle (no status widget) and the expected content is vis
 on the page the session is on, then the session switches between One head and Context at work. The
 server's resident memory is printed after every 20 texts so a person can see whether it levels off.
 
---expensive: N sessions, each with its own ~512-token text (cut at 512 by MiniLM), open Knock heads out,
-press "Compute the map" at the same moment, then open Which tokens drove it (integrated gradients) and
-Is the explanation faithful? (both compute on opening), Head detectors (the sentence's detector and the
+--expensive: N sessions, each with its own ~512-token text (cut at 512 by MiniLM), open Knock heads out
+(its gradient estimate computes on opening), press "Compute the exact map" at the same moment, then open
+Which tokens drove it (gradient × input on opening) and press "Compute integrated gradients", open
+Is the explanation faithful? (computes on opening), Head detectors (the sentence's detector and the
 induction probe) and Activation patching (its default prompts); meanwhile one more session (the bystander) types
 short sentences on One head without a pause. Reported: each expensive action's time, how long it
 waited in the server's job queue (from the first "number N in line" message to its progress bar), the
@@ -350,7 +351,7 @@ class Run:
             if self.args.expensive and i < self.args.sessions:     # a student: straight to Knock heads out
                 await self.act(page, "open-512", lambda: page.goto(
                     f"{self.url}/head_ablation?sentence={quote(text)}", wait_until="commit"),
-                    "figure:final vector turned", marker, text, i)
+                    "figure:ESTIMATED effect of knocking out each head", marker, text, i)
                 self.queue_waits.pop("open-512", None)
             else:
                 await self.act(page, "open", lambda: page.goto(
@@ -383,9 +384,12 @@ class Run:
         if not self.expensive_window:
             self.expensive_window.append(time.time())
         try:
-            await self.act(page, "map", lambda: page.get_by_role("button", name="Compute the map").click(),
+            await self.act(page, "map", lambda: page.get_by_role("button", name="Compute the exact map").click(),
                            "figure:Effect of knocking out each head", marker, text, i)
-            await self.act(page, "attribution", lambda: self.menu(page, "What heads do", "attribution"),
+            await self.act(page, "attribution-first", lambda: self.menu(page, "What heads do", "attribution"),
+                           "figure:Gradient × input beside attention rollout", marker, text, i)
+            await self.act(page, "attribution", lambda: page.get_by_role(
+                               "button", name="Compute integrated gradients").click(),
                            "figure:The three methods side by side", marker, text, i)
             await self.act(page, "faithfulness", lambda: self.menu(page, "What heads do", "faithfulness"),
                            "figure:Deleting (left)", marker, text, i)
