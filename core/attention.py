@@ -130,9 +130,32 @@ class AttentionResult(NamedTuple):
     k_raw: Optional[torch.Tensor] = None   # (B, H_kv, T_k, d_head)  before the rotation (RoPE only)
 
 
+class Scratch:
+    """Memory that one forward pass's layers reuse for their scores and weights, (B, H, T_q, T_k) each.
+
+    A fresh T × T tensor per layer costs the kernel a page fault for every 4 KB it first writes (at 512
+    tokens that made softmax three times slower than on memory already touched), while one layer's
+    scores and weights are let go before the next layer runs anyway. Only for a pass that keeps no
+    layer's scores or weights once the layer is done (a trace's forward keeps summaries of them);
+    made for one call, never stored on a module (one cached model serves every session)."""
+
+    def __init__(self):
+        self.scores: Optional[torch.Tensor] = None
+        self.weights: Optional[torch.Tensor] = None
+
+    def buffers(self, shape: tuple, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two buffers of this shape, like `like`'s dtype and device: the last ones when they fit."""
+        if self.scores is None or self.scores.shape != shape or self.scores.dtype != like.dtype \
+                or self.scores.device != like.device:
+            self.scores = self.weights = None                 # let the old pair go before the new one
+            self.scores = torch.empty(shape, dtype=like.dtype, device=like.device)
+            self.weights = torch.empty(shape, dtype=like.dtype, device=like.device)
+        return self.scores, self.weights
+
+
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
            allowed: Optional[torch.Tensor] = None, bias: Optional[torch.Tensor] = None, *, scaled: bool = True,
-           scale: Optional[float] = None, softcap: Optional[float] = None):
+           scale: Optional[float] = None, softcap: Optional[float] = None, scratch: Optional[Scratch] = None):
     """Scaled dot-product attention: q (B, H, T_q, d_head); k, v (B, H_kv, T_k, d_head).
     scale: the scores' divisor's square (Gemma 2's query_pre_attn_scalar), d_head when None;
     softcap: scores <- cap · tanh(scores / cap) before the mask (Gemma 2), none when None.
@@ -141,6 +164,7 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     allowed: bool, broadcastable to (B, H, T_q, T_k); False hides a key from a query.
     bias: broadcastable to (B, H, T_q, T_k), added to the scores (T5's relative positions).
     scale: divide q·kᵀ by √d_head (every family but T5).
+    scratch: the scores and weights are written into its buffers (a trace's forward pass), not new ones.
     Returns (scores, weights, head_out), each with all H query heads.
     """
     b, h, t_q, d_head = q.shape
@@ -158,13 +182,16 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     # product within rounding (exactly, when √d_head is a power of two).
     if scaled:                               # Gemma 2's scale as the reference: a product by scale^-0.5
         q = q * (d_head ** -0.5 if scale is None else scale ** -0.5)
-    scores = torch.matmul(q, k.transpose(-2, -1))                           # (B, H, T_q, T_k)
+    scores_out = weights_out = None
+    if scratch is not None:
+        scores_out, weights_out = scratch.buffers((b, h, t_q, k.shape[2]), q)
+    scores = torch.matmul(q, k.transpose(-2, -1), out=scores_out)           # (B, H, T_q, T_k)
     if bias is not None:
         scores = scores.add_(bias)
     scores = soft_cap(scores, softcap)
     if allowed is not None:
         scores = scores.masked_fill_(~allowed, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)
+    weights = torch.softmax(scores, dim=-1, out=weights_out)
     # A query that may see nothing (all keys padding) would give NaN; give it zeros. Its row is NaN from
     # the first key on, so one column says whether to look at the mask at all (a causal mask: never).
     if allowed is not None and bool(weights[..., :1].isnan().any()):
@@ -251,13 +278,15 @@ class MultiHeadAttention(nn.Module):
                 allowed: Optional[torch.Tensor] = None,
                 positions: Optional[torch.Tensor] = None,
                 knock_out: Optional["KnockOut"] = None,
-                patch: Optional[Patch] = None, bias: Optional[torch.Tensor] = None) -> AttentionResult:
+                patch: Optional[Patch] = None, bias: Optional[torch.Tensor] = None,
+                scratch: Optional[Scratch] = None) -> AttentionResult:
         """x: (B, T_q, d_model) queries; source: (B, T_k, d_model) keys/values (x itself if None).
 
         positions: (T,) token positions, used only by rotary models (self-attention).
         bias: (1, H, T_q, T_k) added to the scores (T5's relative positions), or None.
         knock_out: heads whose output is replaced (zero or its mean) before W_O reads it.
         patch: heads' outputs replaced by another run's before W_O reads them ("head_out").
+        scratch: reusable memory for the scores and weights (see Scratch), or None for new tensors.
         """
         source = x if source is None else source
         q, k = self.query(x), self.key(source)                # (B, T_q, H*d_head), (B, T_k, H_kv*d_head)
@@ -282,7 +311,7 @@ class MultiHeadAttention(nn.Module):
             band = window_mask(q.shape[2], k.shape[2], self.window, q.device)   # (T_q, T_k)
             allowed = band if allowed is None else allowed & band
         scores, weights, head_out = attend(q, k, v, allowed, bias, scaled=self.scaled, scale=self.scale,
-                                           softcap=self.softcap)
+                                           softcap=self.softcap, scratch=scratch)
         if knock_out is not None:
             head_out = knock_out.apply(head_out)
         if patch is not None:

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .attention import KnockOut, MultiHeadAttention, Patch
+from .attention import KnockOut, MultiHeadAttention, Patch, Scratch
 from .config import TransformerConfig
 from .norms import RMSNorm
 from .trace import AttentionRecord, BlockRecord
@@ -99,16 +99,18 @@ class EncoderBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, allowed: Optional[torch.Tensor] = None,
                 positions: Optional[torch.Tensor] = None, position_bias: Optional[torch.Tensor] = None,
-                knock_out: Optional[KnockOut] = None, patch: Optional[Patch] = None):
+                knock_out: Optional[KnockOut] = None, patch: Optional[Patch] = None,
+                scratch: Optional[Scratch] = None):
         """x: (B, T, d_model); allowed: bool mask broadcastable to (B, H, T, T);
         positions: (T,) for rotary models; position_bias: (1, H, T, T) added to the scores (T5);
         knock_out: heads of this block to knock out;
-        patch: another run's activations written into this block (resid_pre, head_out, attn_out, mlp_out)."""
+        patch: another run's activations written into this block (resid_pre, head_out, attn_out, mlp_out);
+        scratch: memory the attention's scores and weights reuse (a trace's forward pass; see Scratch)."""
         if patch is not None:
             x = patch.apply("resid_pre", x)
         attn_in = self.attn_norm(x) if self.pre_ln else x
         a = self.attention(attn_in, allowed=allowed, positions=positions, knock_out=knock_out, patch=patch,
-                           bias=position_bias)
+                           bias=position_bias, scratch=scratch)
         if patch is not None:
             a = a._replace(attn_out=patch.apply("attn_out", a.attn_out))
         if self.layout == "post_sublayer":
@@ -177,15 +179,16 @@ class DecoderBlock(nn.Module):
     def forward(self, x: torch.Tensor, memory: torch.Tensor,
                 self_allowed: Optional[torch.Tensor] = None,
                 cross_allowed: Optional[torch.Tensor] = None,
-                position_bias: Optional[torch.Tensor] = None):
+                position_bias: Optional[torch.Tensor] = None, scratch: Optional[Scratch] = None):
         """x: (B, T_target, d_model); memory: the encoder's output (B, T_source, d_model).
 
         self_allowed should include the causal mask; cross_allowed hides padded source keys;
-        position_bias: (1, H, T_target, T_target) added to the self-attention's scores (T5).
+        position_bias: (1, H, T_target, T_target) added to the self-attention's scores (T5);
+        scratch: memory the self-attention's scores and weights reuse (a trace's forward pass).
         """
         if self.pre_ln:
             attn_in = self.self_norm(x)
-            a = self.self_attention(attn_in, allowed=self_allowed, bias=position_bias)
+            a = self.self_attention(attn_in, allowed=self_allowed, bias=position_bias, scratch=scratch)
             after_self = x + a.attn_out
             cross_in = self.cross_norm(after_self)
             c = self.cross_attention(cross_in, source=memory, allowed=cross_allowed)
@@ -193,7 +196,7 @@ class DecoderBlock(nn.Module):
             mlp_in = self.mlp_norm(resid_mid)
         else:   # post-LN: each sublayer reads the stream as it is, and the sum is normalised
             attn_in = x
-            a = self.self_attention(attn_in, allowed=self_allowed, bias=position_bias)
+            a = self.self_attention(attn_in, allowed=self_allowed, bias=position_bias, scratch=scratch)
             cross_in = self.self_norm(x + a.attn_out)
             c = self.cross_attention(cross_in, source=memory, allowed=cross_allowed)
             resid_mid = mlp_in = self.cross_norm(cross_in + c.attn_out)

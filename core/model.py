@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .attention import KnockOut, Patch, causal_mask, soft_cap
+from .attention import KnockOut, Patch, Scratch, causal_mask, soft_cap
 from .blocks import EncoderBlock, OneHead, make_norm
 from .config import TransformerConfig
 from .embeddings import Embeddings, sinusoidal_encoding
@@ -75,7 +75,7 @@ def block_extras(i: int, knock_outs: Optional[dict[int, KnockOut]],
 def run_blocks(blocks, x: torch.Tensor, *args, knock_outs: Optional[dict[int, KnockOut]] = None,
                patches: Optional[dict[int, Patch]] = None,
                keep: Optional[Callable[[int, BlockRecord], Any]] = None,
-               stream: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, list]:
+               stream: Optional[torch.Tensor] = None, scratch: Optional[Scratch] = None) -> tuple[torch.Tensor, list]:
     """x through every block in turn; returns the last output and what was kept of each block's record.
 
     knock_outs: block index -> the heads knocked out in that block (for this call only).
@@ -85,6 +85,8 @@ def run_blocks(blocks, x: torch.Tensor, *args, knock_outs: Optional[dict[int, Kn
     stream: (n_blocks + 1, *x.shape) CPU buffer of x's dtype: x goes to stream[0], block i's output to
       stream[i + 1], and each block reads its input from there. A layer recomputed later from the
       stored stream then reads the very same memory as the forward pass did.
+    scratch: memory every block's self-attention writes its scores and weights into (see Scratch): only
+      with a `keep` that lets them go, since the next block writes over them.
     """
     kept = []
     if stream is not None:
@@ -92,7 +94,10 @@ def run_blocks(blocks, x: torch.Tensor, *args, knock_outs: Optional[dict[int, Kn
     for i, block in enumerate(blocks):
         if stream is not None:
             x = stream[i].to(x.device)          # the buffer itself on the CPU (no copy)
-        x, record = in_float32(block, x, *args, **block_extras(i, knock_outs, patches))
+        extra = block_extras(i, knock_outs, patches)
+        if scratch is not None:
+            extra["scratch"] = scratch
+        x, record = in_float32(block, x, *args, **extra)
         kept.append(record if keep is None else keep(i, record))
         del record
         if stream is not None:
@@ -190,8 +195,10 @@ def trace_blocks(blocks, n_heads: int, causal: bool, x: torch.Tensor, *args,
     """The forward pass of a trace: every block once, keeping the stream, middles and summaries.
     causal: the blocks' self-attention hides the future (the summary then measures distance faster)."""
     kept = Streamed(len(blocks), n_heads, x, causal)
+    # Each layer's scores and weights are summarised and let go before the next layer runs, so
+    # every layer writes them into the same memory.
     x, _ = run_blocks(blocks, x, *args, knock_outs=knock_outs, patches=patches, keep=kept.keep,
-                      stream=kept.stream)
+                      stream=kept.stream, scratch=Scratch())
     return x, kept
 
 

@@ -219,33 +219,36 @@ class SummaryBuilder:
         """weights: (H, T, T) of one layer, read in bands of query rows so temporaries stay small.
 
         Few, large operations per band: each one is a pass over memory and, on a busy machine, a
-        wait for the second thread, so a pass saved counts more than the arithmetic inside it."""
+        wait for the second thread, so a pass saved counts more than the arithmetic inside it. Per-row
+        results are kept in float32 and summed once, in float64, at the end (the order of the bands
+        does not show)."""
         weights = weights.detach().to("cpu", torch.float32)
         h, t, _ = weights.shape
-        # Sums over many rows are kept in float64, so the order of the bands does not show.
-        entropy = torch.zeros(h, dtype=torch.float64)
-        received = torch.zeros(h, t, dtype=torch.float64)
-        row_sums = torch.empty(h, t, dtype=torch.float32)                         # (H, T)  Σ_k w_ik
-        distance = torch.zeros(h, dtype=torch.float64)
         band = max(MIN_ROWS, ROWS_AT_ONCE // (h * t))
+        scratch = torch.empty(h * min(band, t) * t)        # one band's products, reused by every band
+        received = torch.zeros(h, t, dtype=torch.float64)
+        entropy_rows, distance_rows = [], []                # per band: (H, rows)
         for start in range(0, t, band):
             stop = min(t, start + band)
             # A causal query i reads keys k ≤ i: the rest of its row is 0 and is not read at all.
             keys = stop if self.causal else t
             w = weights[:, start:stop, :keys]                                     # (H, rows, keys)
+            work = scratch[:w.numel()].view(w.shape)                              # (H, rows, keys)
             # -Σ_k w_ik log₂ w_ik. A hidden key's w = 0 is read as the smallest normal float, so
             # 0·log 0 counts as 0 (as analysis/head_stats.py does): log₂ and a product are vectorised,
             # five times faster than torch.special.entr, which is not.
-            log_w = torch.clamp_min(w, TINY).log2_()                                # (H, rows, keys)
-            entropy -= log_w.mul_(w).sum(-1).sum(-1, dtype=torch.float64)
+            entropy_rows.append(torch.clamp_min(w, TINY, out=work).log2_().mul_(w).sum(-1))
             received[:, :keys] += w.sum(-2)
-            if self.causal:
-                torch.sum(w, -1, out=row_sums[:, start:stop])
+            if self.causal:     # Σ_k w_ik, for the distance below
+                distance_rows.append(w.sum(-1))
             else:
-                distance += (w * self.gap[start:stop]).sum(-1).sum(-1, dtype=torch.float64)
+                distance_rows.append(torch.mul(w, self.gap[start:stop], out=work).sum(-1))
+        entropy = -torch.cat(entropy_rows, 1).sum(-1, dtype=torch.float64)          # (H,)
         if self.causal:     # Σ_ik w_ik (i - k) = Σ_i i·Σ_k w_ik - Σ_k k·Σ_i w_ik: no T × T table of gaps
             position = self.position.double()
-            distance = row_sums.double() @ position - received @ position
+            distance = torch.cat(distance_rows, 1).double() @ position - received @ position
+        else:
+            distance = torch.cat(distance_rows, 1).sum(-1, dtype=torch.float64)
         self.per_head["entropy"][layer] = (entropy / t).numpy()
         self.per_head["distance"][layer] = (distance / t).numpy()
         self.received[layer] = (received / t).numpy()
@@ -270,13 +273,19 @@ class SummaryBuilder:
 def pool(w, starts: np.ndarray) -> np.ndarray:
     """(…, T, T) -> (…, S, S): keys summed over each block, queries averaged (viz.heads.block_pool's
     arithmetic, so a thumbnail drawn from the summary equals one pooled from the full attention).
-    w: a numpy array or a float32 CPU tensor (read as numpy without a copy)."""
-    w = w.numpy() if isinstance(w, torch.Tensor) else w
+    w: a numpy array or a float32 CPU tensor."""
     t, side = w.shape[-1], len(starts)
     if side == t:
         return np.array(w, dtype=np.float32)
+    if t % side == 0 and isinstance(w, torch.Tensor):
+        # Equal blocks (T = 512, 1024, 4096 ...): two sums over split axes, in torch's threads.
+        width, lead = t // side, w.shape[:-2]
+        rows = w.contiguous().view(*lead, side, width, t).sum(-2)                 # (…, S, T)  queries summed
+        both = rows.view(*lead, side, side, width).sum(-1)                       # (…, S, S)  keys summed
+        return both.div_(width).numpy()
+    w = w.numpy() if isinstance(w, torch.Tensor) else w
     heights = np.diff(np.append(starts, t)).astype(np.float32)                  # (S,)  positions per block
-    if t % side == 0:   # equal blocks (T = 512, 1024, 4096 ...): strided sums, no gather
+    if t % side == 0:   # equal blocks: strided sums, no gather
         width = t // side
         rows = w.reshape(*w.shape[:-2], side, width, t).sum(axis=-2)             # (…, S, T)  queries summed
         # Keys summed as `width` strided slices: a reshape to (…, S, S, width) would make numpy loop
