@@ -214,18 +214,28 @@ class SummaryBuilder:
         self.position = torch.arange(t, dtype=torch.float32)                      # (T,)
         # |i - k| for every query and key; a causal model needs no T × T table (see add).
         self.gap = None if causal else (self.position[:, None] - self.position[None, :]).abs_()   # (T, T)
+        self._scratch: Optional[torch.Tensor] = None      # one band's products, reused by every layer
 
     def add(self, layer: int, weights: torch.Tensor) -> None:
         """weights: (H, T, T) of one layer, read in bands of query rows so temporaries stay small.
 
         Few, large operations per band: each one is a pass over memory and, on a busy machine, a
-        wait for the second thread, so a pass saved counts more than the arithmetic inside it. Per-row
-        results are kept in float32 and summed once, in float64, at the end (the order of the bands
-        does not show)."""
+        wait for the second thread, so a pass saved counts more than the arithmetic inside it. While a
+        band is in the cache it gives every result it feeds: entropy, received, distance, and where
+        the blocks allow, its rows of the thumbnails and of the mean. Per-row results are kept in
+        float32 and summed once, in float64, at the end (the order of the bands does not show)."""
         weights = weights.detach().to("cpu", torch.float32)
         h, t, _ = weights.shape
         band = max(MIN_ROWS, ROWS_AT_ONCE // (h * t))
-        scratch = torch.empty(h * min(band, t) * t)        # one band's products, reused by every band
+        side = len(self.thumb_starts)
+        width = t // side                                   # thumbnail block height and width, if equal
+        in_band = t % side == 0 and band >= width           # thumbnail rows made band by band
+        if in_band:
+            band -= band % width                            # whole blocks of rows in every band
+        if self._scratch is None or self._scratch.numel() < h * min(band, t) * t:
+            self._scratch = torch.empty(h * min(band, t) * t)     # one band's products, reused
+        thumbs = torch.from_numpy(self.thumbnails[layer])                         # (H, S, S)
+        mean = torch.from_numpy(self.mean_weights[layer]) if len(self.mean_starts) == t else None   # (T, T)
         received = torch.zeros(h, t, dtype=torch.float64)
         entropy_rows, distance_rows = [], []                # per band: (H, rows)
         for start in range(0, t, band):
@@ -233,7 +243,7 @@ class SummaryBuilder:
             # A causal query i reads keys k ≤ i: the rest of its row is 0 and is not read at all.
             keys = stop if self.causal else t
             w = weights[:, start:stop, :keys]                                     # (H, rows, keys)
-            work = scratch[:w.numel()].view(w.shape)                              # (H, rows, keys)
+            work = self._scratch[:w.numel()].view(w.shape)                        # (H, rows, keys)
             # -Σ_k w_ik log₂ w_ik. A hidden key's w = 0 is read as the smallest normal float, so
             # 0·log 0 counts as 0 (as analysis/head_stats.py does): log₂ and a product are vectorised,
             # five times faster than torch.special.entr, which is not.
@@ -243,6 +253,12 @@ class SummaryBuilder:
                 distance_rows.append(w.sum(-1))
             else:
                 distance_rows.append(torch.mul(w, self.gap[start:stop], out=work).sum(-1))
+            if mean is not None:        # exact: the band's rows of the mean, written in place
+                torch.mean(w, 0, out=mean[start:stop, :keys])
+            if in_band:     # queries summed over whole blocks, then keys (a causal band's later keys stay 0)
+                rows = w.view(h, (stop - start) // width, width, keys).sum(-2)   # (H, blocks, keys)
+                thumbs[:, start // width:stop // width, :keys // width] = \
+                    rows.view(h, -1, keys // width, width).sum(-1)                # (H, blocks, key blocks)
         entropy = -torch.cat(entropy_rows, 1).sum(-1, dtype=torch.float64)          # (H,)
         if self.causal:     # Σ_ik w_ik (i - k) = Σ_i i·Σ_k w_ik - Σ_k k·Σ_i w_ik: no T × T table of gaps
             position = self.position.double()
@@ -255,10 +271,11 @@ class SummaryBuilder:
         for name, offset in (("previous", -1), ("next", 1), ("self", 0)):
             diag = torch.diagonal(weights, offset=offset, dim1=-2, dim2=-1)     # (H, T - |offset|)
             self.per_head[name][layer] = diag.mean(-1).numpy() if diag.shape[-1] else 0.0
-        self.thumbnails[layer] = pool(weights, self.thumb_starts)
-        if len(self.mean_starts) == t:     # exact: the mean written in place, no (T, T) temporary
-            torch.mean(weights, 0, out=torch.from_numpy(self.mean_weights[layer]))
+        if in_band:
+            thumbs.div_(width)                                                    # queries averaged
         else:
+            self.thumbnails[layer] = pool(weights, self.thumb_starts)
+        if mean is None:
             self.mean_weights[layer] = pool(weights.mean(0), self.mean_starts)
 
     def result(self) -> AttentionSummary:

@@ -155,6 +155,12 @@ def test_a_causal_summary_equals_the_statistics_of_the_full_attention():
     stats = head_statistics(trace.attentions, none, none)
     for name in ("entropy", "distance", "previous", "next", "self"):
         np.testing.assert_allclose(getattr(trace.summary, name), stats.get(name), rtol=1e-5, atol=1e-5, err_msg=name)
+    # T a multiple of 64: the thumbnails and the exact mean are made band by band, reading only the
+    # keys a causal band can see; they equal the full attention pooled.
+    even = model(**LLAMA_LIKE).trace(ids_of(128))
+    np.testing.assert_allclose(even.summary.thumbnails, block_pool(even.attentions, 64)[0], atol=1e-6)
+    assert even.summary.mean_is_exact
+    np.testing.assert_allclose(even.summary.mean_weights, even.attentions.mean(1), atol=1e-7)
 
 
 def test_next_tokens_are_stored_and_any_probability_is_one_row_away():
