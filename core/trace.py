@@ -215,6 +215,7 @@ class SummaryBuilder:
         # |i - k| for every query and key; a causal model needs no T × T table (see add).
         self.gap = None if causal else (self.position[:, None] - self.position[None, :]).abs_()   # (T, T)
         self._scratch: Optional[torch.Tensor] = None      # one band's products, reused by every layer
+        self._blocks: Optional[torch.Tensor] = None       # the thumbnails' 0/1 key-block matrix
 
     def add(self, layer: int, weights: torch.Tensor) -> None:
         """weights: (H, T, T) of one layer, read in bands of query rows so temporaries stay small.
@@ -257,8 +258,10 @@ class SummaryBuilder:
                 torch.mean(w, 0, out=mean[start:stop, :keys])
             if in_band:     # queries summed over whole blocks, then keys (a causal band's later keys stay 0)
                 rows = w.view(h, (stop - start) // width, width, keys).sum(-2)   # (H, blocks, keys)
+                # Keys summed by a product with the 0/1 block matrix: one matmul, where a sum over
+                # a short last axis (2 keys a block at 128 tokens) is a slow reduction.
                 thumbs[:, start // width:stop // width, :keys // width] = \
-                    rows.view(h, -1, keys // width, width).sum(-1)                # (H, blocks, key blocks)
+                    rows @ self._key_blocks(t, width)[:keys, :keys // width]      # (H, blocks, key blocks)
         entropy = -torch.cat(entropy_rows, 1).sum(-1, dtype=torch.float64)          # (H,)
         if self.causal:     # Σ_ik w_ik (i - k) = Σ_i i·Σ_k w_ik - Σ_k k·Σ_i w_ik: no T × T table of gaps
             position = self.position.double()
@@ -277,6 +280,12 @@ class SummaryBuilder:
             self.thumbnails[layer] = pool(weights, self.thumb_starts)
         if mean is None:
             self.mean_weights[layer] = pool(weights.mean(0), self.mean_starts)
+
+    def _key_blocks(self, t: int, width: int) -> torch.Tensor:
+        """(T, T / width) 0/1: column b is 1 on the keys of block b."""
+        if self._blocks is None:
+            self._blocks = (torch.arange(t)[:, None] // width == torch.arange(t // width)[None, :]).float()
+        return self._blocks
 
     def result(self) -> AttentionSummary:
         arrays = dict(**self.per_head, received=self.received, thumbnails=self.thumbnails,
