@@ -216,6 +216,7 @@ class SummaryBuilder:
         self.gap = None if causal else (self.position[:, None] - self.position[None, :]).abs_()   # (T, T)
         self._scratch: Optional[torch.Tensor] = None      # one band's products, reused by every layer
         self._blocks: Optional[torch.Tensor] = None       # the thumbnails' 0/1 key-block matrix
+        self._block_rows: Optional[torch.Tensor] = None   # (H, S, T): each block of query rows summed
 
     def add(self, layer: int, weights: torch.Tensor) -> None:
         """weights: (H, T, T) of one layer, read in bands of query rows so temporaries stay small.
@@ -235,9 +236,16 @@ class SummaryBuilder:
             band -= band % width                            # whole blocks of rows in every band
         if self._scratch is None or self._scratch.numel() < h * min(band, t) * t:
             self._scratch = torch.empty(h * min(band, t) * t)     # one band's products, reused
-        thumbs = torch.from_numpy(self.thumbnails[layer])                         # (H, S, S)
         mean = torch.from_numpy(self.mean_weights[layer]) if len(self.mean_starts) == t else None   # (T, T)
-        received = torch.zeros(h, t, dtype=torch.float64)
+        if in_band:
+            # Each block of `width` query rows summed: the thumbnails and `received` both come from it.
+            if self._block_rows is None:
+                self._block_rows = torch.zeros(h, side, t)                        # (H, S, T)
+            elif self.causal:
+                self._block_rows.zero_()                 # a causal band leaves its later keys untouched
+            block_rows = self._block_rows
+        else:
+            received = torch.zeros(h, t, dtype=torch.float64)
         entropy_rows, distance_rows = [], []                # per band: (H, rows)
         for start in range(0, t, band):
             stop = min(t, start + band)
@@ -249,19 +257,24 @@ class SummaryBuilder:
             # 0·log 0 counts as 0 (as analysis/head_stats.py does): log₂ and a product are vectorised,
             # five times faster than torch.special.entr, which is not.
             entropy_rows.append(torch.clamp_min(w, TINY, out=work).log2_().mul_(w).sum(-1))
-            received[:, :keys] += w.sum(-2)
             if self.causal:     # Σ_k w_ik, for the distance below
                 distance_rows.append(w.sum(-1))
             else:
                 distance_rows.append(torch.mul(w, self.gap[start:stop], out=work).sum(-1))
             if mean is not None:        # exact: the band's rows of the mean, written in place
                 torch.mean(w, 0, out=mean[start:stop, :keys])
-            if in_band:     # queries summed over whole blocks, then keys (a causal band's later keys stay 0)
-                rows = w.view(h, (stop - start) // width, width, keys).sum(-2)   # (H, blocks, keys)
-                # Keys summed by a product with the 0/1 block matrix: one matmul, where a sum over
-                # a short last axis (2 keys a block at 128 tokens) is a slow reduction.
-                thumbs[:, start // width:stop // width, :keys // width] = \
-                    rows @ self._key_blocks(t, width)[:keys, :keys // width]      # (H, blocks, key blocks)
+            if in_band:
+                torch.sum(w.view(h, (stop - start) // width, width, keys), -2,
+                          out=block_rows[:, start // width:stop // width, :keys])   # (H, blocks, keys)
+            else:
+                received[:, :keys] += w.sum(-2)
+        if in_band:
+            received = block_rows.sum(1, dtype=torch.float64)                     # (H, T)
+            # Keys summed by a product with the 0/1 block matrix: one matmul, where a sum over a
+            # short last axis (2 keys a block at 128 tokens) is a slow reduction. Queries averaged.
+            self.thumbnails[layer] = (block_rows @ self._key_blocks(t, width)).div_(width).numpy()
+        else:
+            self.thumbnails[layer] = pool(weights, self.thumb_starts)
         entropy = -torch.cat(entropy_rows, 1).sum(-1, dtype=torch.float64)          # (H,)
         if self.causal:     # Σ_ik w_ik (i - k) = Σ_i i·Σ_k w_ik - Σ_k k·Σ_i w_ik: no T × T table of gaps
             position = self.position.double()
@@ -274,10 +287,6 @@ class SummaryBuilder:
         for name, offset in (("previous", -1), ("next", 1), ("self", 0)):
             diag = torch.diagonal(weights, offset=offset, dim1=-2, dim2=-1)     # (H, T - |offset|)
             self.per_head[name][layer] = diag.mean(-1).numpy() if diag.shape[-1] else 0.0
-        if in_band:
-            thumbs.div_(width)                                                    # queries averaged
-        else:
-            self.thumbnails[layer] = pool(weights, self.thumb_starts)
         if mean is None:
             self.mean_weights[layer] = pool(weights.mean(0), self.mean_starts)
 
