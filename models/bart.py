@@ -57,18 +57,31 @@ def config_from_hf(hf: dict) -> TransformerConfig:
     return seq2seq_config(hf, "BART", positional="learned", embed_norm=True)
 
 
+ATTENTION = {"q_proj": "query", "k_proj": "key", "v_proj": "value", "out_proj": "output"}
+# An encoder block's modules: theirs -> ours.
+ENCODER_BLOCK = {**{f"self_attn.{x}": f"attention.{y}" for x, y in ATTENTION.items()},
+                 "self_attn_layer_norm": "attn_norm", "fc1": "mlp.up", "fc2": "mlp.down", "final_layer_norm": "mlp_norm"}
+# The step pages' names for them (post-LN: each norm comes after its sublayer's residual add).
+PAGE_NAMES = {"attention.query": "W_Q", "attention.key": "W_K", "attention.value": "W_V", "attention.output": "W_O",
+              "attn_norm": "norm after attention", "mlp_norm": "norm after feed-forward",
+              "mlp.up": "W_up", "mlp.down": "W_down"}
+
+
+def checkpoint_names(config: TransformerConfig) -> dict[str, str]:
+    """The step pages' names of an encoder block's weights -> the checkpoint's, within the block
+    ("W_Q" -> "self_attn.q_proj"), read from the weight map itself (BART's and Marian's)."""
+    return {PAGE_NAMES[ours]: theirs for theirs, ours in ENCODER_BLOCK.items()}
+
+
 def layers(p: str, config: TransformerConfig) -> NameMap:
     """Both stacks' blocks (post-LN: each norm after its sublayer's residual add)."""
     m: NameMap = {}
-    attention = {"q_proj": "query", "k_proj": "key", "v_proj": "value", "out_proj": "output"}
     for i in range(config.n_layers):
         e, d = f"{p}encoder.layers.{i}.", f"{p}decoder.layers.{i}."
-        m.update(linears(e, f"encoder.{i}.", {**{f"self_attn.{x}": f"attention.{y}" for x, y in attention.items()},
-                                              "self_attn_layer_norm": "attn_norm", "fc1": "mlp.up", "fc2": "mlp.down",
-                                              "final_layer_norm": "mlp_norm"}))
+        m.update(linears(e, f"encoder.{i}.", ENCODER_BLOCK))
         m.update(linears(d, f"decoder.{i}.", {
-            **{f"self_attn.{x}": f"self_attention.{y}" for x, y in attention.items()},
-            **{f"encoder_attn.{x}": f"cross_attention.{y}" for x, y in attention.items()},
+            **{f"self_attn.{x}": f"self_attention.{y}" for x, y in ATTENTION.items()},
+            **{f"encoder_attn.{x}": f"cross_attention.{y}" for x, y in ATTENTION.items()},
             "self_attn_layer_norm": "self_norm", "encoder_attn_layer_norm": "cross_norm",
             "fc1": "mlp.up", "fc2": "mlp.down", "final_layer_norm": "mlp_norm"}))
     return m
@@ -109,4 +122,7 @@ def hf_name_map(config: TransformerConfig, theirs: dict, where: str) -> tuple[Na
     return m, ignored
 
 
-FAMILY = Family("bart", {"bart": "BART"}, config_from_hf, hf_name_map, encoder_decoder=True)
+# Steps 3 and 4 recompute the encoder's blocks (the pages' trace is the encoder's): post-LN, scaled
+# scores, biases and GELU, all followed by analysis/recompute.py.
+FAMILY = Family("bart", {"bart": "BART"}, config_from_hf, hf_name_map, encoder_decoder=True,
+                step_pages=("step_head", "step_layer"), checkpoint_names=checkpoint_names)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from core import TransformerConfig
 
-from .bart import embeddings_and_head, seq2seq_config
+from .bart import checkpoint_names, embeddings_and_head, seq2seq_config
 from .family import Family
 
 
@@ -33,5 +33,7 @@ def hf_name_map(config: TransformerConfig, theirs: dict, where: str):
     return m, ignored + [rf"{p}(encoder|decoder)\.embed_positions\.weight"]
 
 
+# Steps 3 and 4 on the encoder's blocks, as BART's (the same block; the weights under the same names).
 FAMILY = Family("marian", {"marian": "Marian"}, config_from_hf, hf_name_map, encoder_decoder=True,
-                spm_tokenizer=True)   # opus-mt repos ship source.spm, target.spm, vocab.json
+                spm_tokenizer=True,   # opus-mt repos ship source.spm, target.spm, vocab.json
+                step_pages=("step_head", "step_layer"), checkpoint_names=checkpoint_names)

@@ -65,7 +65,7 @@ st.subheader("① Concatenate the heads, then W_O")
 st.markdown(f"{h} heads × ({t} × {dh}) side by side → **concat** ({t} × {h * dh}) · W_O ({h * dh} × {d})"
             f"{' + b' if config.bias else ''} → "
             f"**attention output** ({t} × {d}). W_O lets each output dimension draw on every head.")
-checkpoint_caption(model, ("norm before attention", "W_O"), layer)
+checkpoint_caption(model, ("norm before attention", "W_O", "norm after attention"), layer)
 layout_caption(block.norm, parallel, post, NORM)
 # One figure in view per step, the others a tab away: the page once ran 4,400–6,300 px tall.
 concat_tab, out_tab = st.tabs(["Heads concatenated", "· W_O → attention output"])
@@ -97,7 +97,8 @@ with every_tab:
 st.subheader(f"③ Feed-forward: {d} → {dff} → {d}")
 b = " + b" if config.bias else ""
 st.markdown(feed_forward_text(config, t, parallel))
-checkpoint_caption(model, ("norm before feed-forward", "W_gate", "W_up", "W_down"), layer)
+checkpoint_caption(model, ("norm before feed-forward", "W_gate", "W_up", "W_down", "norm after feed-forward"),
+                   layer)
 if NORM == "RMSNorm" and block.norm == "pre":   # the norm the feed-forward reads through, with this token's numbers
     rms_norm_caption(block.resid_mid[token], token)
 left, right = st.columns([3, 2])

@@ -50,9 +50,10 @@ def built(tmp_path_factory):
 
 def test_the_encoder_decoder_families_are_registered():
     assert set(SEQ2SEQ) == {"t5", "bart", "marian"}
-    # Steps 3 and 4 recompute T5's encoder blocks (tests/test_t5_steps.py); BART's and Marian's not yet.
+    # Steps 3 and 4 recompute the encoder blocks of all three (tests/test_t5_steps.py); step 2 does not apply.
     assert FAMILIES["t5"].step_pages == ("step_head", "step_layer") and FAMILIES["t5"].page_applies("step_layer")
-    assert all(FAMILIES[f].step_pages == () and not FAMILIES[f].page_applies("step_head") for f in ("bart", "marian"))
+    assert all(FAMILIES[f].step_pages == ("step_head", "step_layer") and not FAMILIES[f].page_applies("step_embeddings")
+               for f in ("bart", "marian"))
     assert all(FAMILIES[f].page_applies("attention_head") for f in SEQ2SEQ)     # on the encoder
 
 

@@ -3,8 +3,8 @@
 T5 scores are q·k plus a learned bias per bucket of the distance key − query (layer 0's table, added
 by every layer), not divided by √d_head; its norms are RMSNorm without β and its feed-forward is ReLU
 (T5) or gated GELU (v1.1, Flan-T5). The pages recompute the encoder's head and block by hand: these
-tests check that the numbers they show are the trace's, for both feed-forwards, and that BART and
-Marian, whose recomputation the pages do not follow, still say so.
+tests check that the numbers they show are the trace's, for both feed-forwards, and that BART's and
+Marian's post-LN encoder blocks are recomputed too.
 """
 from __future__ import annotations
 
@@ -126,7 +126,8 @@ def test_one_head_page_shows_the_bias_and_the_traces_numbers(variant, folders, l
     with torch.inference_mode():
         bias = loaded[variant].net.encoder_bias(len(trace), len(trace))[0, head, query].numpy()
     assert_bars(at, "position bias", bias)
-    assert not [c for c in at.get("plotly_chart") if "Divided by √d_head" in c.proto.spec]
+    assert not [f for f in map(json.loads, (c.proto.spec for c in at.get("plotly_chart")))
+                if "Divided by √d_head" in f["layout"].get("title", {}).get("text", "")]
     agreement = gaps(next(c.value for c in at.caption if c.value.startswith("Recomputed")))
     assert set(agreement) == {"scores", "weights", "output"} and max(agreement.values()) < 1e-5, agreement
     why = next(c.value for c in at.caption if c.value.startswith("No ÷√d_head"))
@@ -157,8 +158,32 @@ def test_layer_page_names_t5s_norm_and_feed_forward_and_agrees(variant, folders,
 
 
 @pytest.mark.parametrize("family", ["bart", "marian"])
-def test_other_encoder_decoders_still_say_the_steps_do_not_apply(family, tmp_path):
-    folder = save_checkpoint(hf_model(family, **CASES[family][0]), tokenizer_for(family), tmp_path / family)
-    for page in ("pages/step_head.py", "pages/step_layer.py"):
-        at = run_page(page, SENTENCE, str(folder))
-        assert not at.exception and "does not apply to it" in texts(at.info) and not at.get("plotly_chart")
+def test_bart_and_marian_steps_recompute_their_encoder_blocks(family, tmp_path):
+    """Post-LN blocks with biases, scaled scores and GELU: both step pages show the encoder's own numbers,
+    name the checkpoint's weights, and the embeddings step still says it does not apply."""
+    folder = str(save_checkpoint(hf_model(family, **CASES[family][0]), tokenizer_for(family), tmp_path / family))
+    trace = load_model(folder).encoder_trace(SENTENCE)
+    at = run_page("pages/step_head.py", SENTENCE, folder)
+    assert not at.exception, at.exception
+    assert not any(words in texts(at.info) for words in NOT_SHOWN)
+    layer, head = at.slider(key="step_head_layer").value, at.slider(key="step_head_head").value
+    query = next(s for s in at.selectbox if s.key.startswith("step_head_query_")).value
+    own = trace.layers[layer]
+    assert_bars(at, "Dot products", own.q[head, query] @ own.k[head].T)
+    assert_bars(at, "Softmax", own.weights[head, query])
+    assert figure(at, "Divided by √d_head")
+    agreement = gaps(next(c.value for c in at.caption if c.value.startswith("Recomputed")))
+    assert set(agreement) == {"scores", "weights", "output"} and max(agreement.values()) < 1e-5, agreement
+    assert "W_Q = self_attn.q_proj" in texts(at.caption)
+
+    at = run_page("pages/step_layer.py", SENTENCE, folder)
+    assert not at.exception, at.exception
+    shown = texts(at.markdown) + texts(at.caption) + texts(at.subheader)
+    assert "LayerNorm" in shown and "RMSNorm" not in shown and "cross-attention" in shown
+    assert "W_up = fc1" in shown and "W_down = fc2" in shown and "self_attn_layer_norm" in shown
+    agreement = gaps(next(c.value for c in at.caption if c.value.startswith("Recomputed")))
+    assert set(agreement) == {"concat", "attn_out", "resid_mid", "mlp_out", "resid_post"}
+    assert max(agreement.values()) < 1e-5, agreement
+
+    at = run_page("pages/step_embeddings.py", SENTENCE, folder)
+    assert not at.exception and "does not apply to it" in texts(at.info) and not at.get("plotly_chart")
