@@ -85,8 +85,8 @@ def logit_attribution(model, trace: Trace, position: int, token: int, other: Opt
     for tok in (token, other):
         if tok is not None and not 0 <= int(tok) < config.vocab_size:
             raise ValueError(f"token id {tok} is outside the vocabulary (0 to {config.vocab_size - 1}).")
-    unembed = net.unembedding().double()
-    direction = unembed[int(token)] - (unembed[int(other)] if other is not None else 0)    # (d_model,)
+    rows = net.unembedding_rows([token] if other is None else [token, other]).double()     # (1 or 2, d_model)
+    direction = rows[0] - (rows[1] if other is not None else 0)                            # (d_model,)
     norm = net.final_norm
     rms = config.norm_kind == "rmsnorm"
     last = trace.layers[-1].resid_post[position] if trace.layers else trace.embed[position]

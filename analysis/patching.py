@@ -85,8 +85,8 @@ def make_metric(model, clean_ids: Sequence[int], corrupted_ids: Sequence[int], a
         for token in (answer, other):
             if token is not None and not 0 <= int(token) < vocab:
                 raise ValueError(f"token id {token} is outside the vocabulary (0 to {vocab - 1}).")
-        unembed = net.unembedding()
-        direction = unembed[int(answer)] - (unembed[int(other)] if other is not None else 0)   # (d_model,)
+        rows = net.unembedding_rows([answer] if other is None else [answer, other])          # (1 or 2, d_model)
+        direction = rows[0] - (rows[1] if other is not None else 0)                          # (d_model,)
 
         def score(hidden: torch.Tensor) -> torch.Tensor:
             final = net.apply_final_norm(hidden[:, position])                                  # (B, d_model)
@@ -94,8 +94,8 @@ def make_metric(model, clean_ids: Sequence[int], corrupted_ids: Sequence[int], a
             if cap is None:
                 return final @ direction                                                       # (B,)
             # Soft-capped logits (Gemma 2): each logit capped before the difference, as the model does.
-            capped = soft_cap(final @ unembed[int(answer)], cap)
-            return capped - (soft_cap(final @ unembed[int(other)], cap) if other is not None else 0)
+            capped = soft_cap(final @ rows[0], cap)
+            return capped - (soft_cap(final @ rows[1], cap) if other is not None else 0)
         name = "logit difference" if other is not None else "logit of the answer"
     else:
         target = mean_pooled(clean_hidden)                                                     # (1, d_model)

@@ -43,6 +43,23 @@ def computed(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.dtype in HALF else t
 
 
+UPCAST_BYTES = 64 * 2**20   # a bf16/fp16 unembedding is upcast to float32 this many bytes at a time
+
+
+def unembed(final: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """(…, d_model) float32 rows · tableᵀ -> (…, vocab) float32 scores. A float32 table is read as it is;
+    a bf16/fp16 one a slice of its rows at a time, upcast for that product only: never a float32 copy of
+    the whole vocabulary (1 GB for Llama 3.2 1B's 128,256 × 2,048 table)."""
+    if table.dtype not in HALF:
+        return final @ table.T
+    vocab, d = table.shape
+    out = torch.empty(*final.shape[:-1], vocab, dtype=torch.float32, device=final.device)   # (…, vocab)
+    step = max(1, UPCAST_BYTES // (4 * d))
+    for start in range(0, vocab, step):
+        out[..., start:start + step] = final @ table[start:start + step].float().T
+    return out
+
+
 def computed_dtype(t: torch.Tensor) -> torch.dtype:
     """The dtype a weight is computed in: float32 for bf16/fp16, else its own."""
     return torch.float32 if t.dtype in HALF else t.dtype
@@ -154,25 +171,37 @@ class BlockRerun:
         return in_float32(OneHead(self.blocks[layer], head), resid_pre, *self.make_args(), **extra)
 
     def table(self) -> torch.Tensor:
-        """(vocab, d_model) the unembedding as computed: float32 (a bf16/fp16 table copied)."""
-        return computed(self.unembedding())
+        """(vocab, d_model) the unembedding: float32, or a language model's bf16/fp16 table as stored (the
+        products upcast it a slice at a time: core.model.unembed)."""
+        return self.unembedding()
+
+    def finish(self, logits: torch.Tensor, start: int = 0, stop: Optional[int] = None) -> torch.Tensor:
+        """Scores of the vocabulary's columns start:stop -> the model's logits there, in place: BART's and
+        Marian's bias on every logit, Gemma 2's soft cap (cap · tanh(x / cap))."""
+        bias = self.logits_bias() if self.logits_bias is not None else None
+        if bias is not None:
+            logits = logits.add_(computed(bias[start:stop]))
+        if self.final_softcap is not None:
+            logits = logits.div_(self.final_softcap).tanh_().mul_(self.final_softcap)
+        return logits
 
     @torch.inference_mode()
     def logits(self, final: np.ndarray | torch.Tensor, out: Optional[torch.Tensor] = None,
                table: Optional[torch.Tensor] = None) -> torch.Tensor:
         """(N, d_model) final-norm rows -> (N, vocab) next-token scores, in float32.
-        out: an (N, vocab) float32 buffer to write them into (the bias and soft-cap act in place);
-        table: self.table(), when the caller already holds it (next_tokens: once per trace)."""
+        out: an (N, vocab) float32 buffer to write them into (the bias and soft-cap act in place; a
+        float32 table only); table: self.table(), when the caller already holds it."""
         self.check()
         final = torch.tensor(final) if isinstance(final, np.ndarray) else final   # a copy: T × d_model only
         table = self.table() if table is None else table
-        logits = torch.matmul(final.to(self.device, table.dtype), table.T, out=out)   # (N, vocab)
-        bias = self.logits_bias() if self.logits_bias is not None else None
-        if bias is not None:
-            logits = logits.add_(computed(bias))
-        if self.final_softcap is not None:       # soft_cap's operations, in place: cap · tanh(x / cap)
-            logits = logits.div_(self.final_softcap).tanh_().mul_(self.final_softcap)
-        return logits
+        final = final.to(self.device, computed_dtype(table))
+        if table.dtype in HALF or out is None:
+            logits = unembed(final, table)                                                  # (N, vocab)
+            if out is not None:
+                logits = out.copy_(logits)
+        else:
+            logits = torch.matmul(final, table.T, out=out)                                  # (N, vocab)
+        return self.finish(logits)
 
 
 class Streamed:
@@ -238,6 +267,8 @@ def next_tokens(final: torch.Tensor, rerun: BlockRerun, k: int = TOP_K):
     t = final.shape[0]
     table = rerun.table()                                         # once per trace, not per chunk
     k = min(k, table.shape[0])
+    if table.dtype in HALF:
+        return freeze(*next_tokens_by_slices(final, rerun, table, k))
     rows = logit_rows(table.shape[0])
     buffer = torch.empty(min(t, rows), table.shape[0], dtype=table.dtype, device=rerun.device)  # (rows, vocab)
     ids = torch.empty(t, k, dtype=torch.long)
@@ -251,10 +282,45 @@ def next_tokens(final: torch.Tensor, rerun: BlockRerun, k: int = TOP_K):
         ids[start:stop] = indices.cpu()
         logprobs[start:stop] = (values - total[:, None]).cpu()
         lse[start:stop] = total.cpu()
-    frozen = [part.numpy() for part in (ids, logprobs, lse)]
+    return freeze(ids, logprobs, lse)
+
+
+def freeze(*parts: torch.Tensor) -> list[np.ndarray]:
+    frozen = [part.numpy() for part in parts]
     for array in frozen:
         array.flags.writeable = False
     return frozen
+
+
+def next_tokens_by_slices(final: torch.Tensor, rerun: BlockRerun, table: torch.Tensor, k: int):
+    """next_tokens for a bf16/fp16 table, read a slice of the vocabulary at a time (each slice upcast
+    once, for every position), so no float32 copy of the whole table is made. Each position keeps its
+    best k so far and a running log-sum-exp: the running maximum m and Σ exp(logit - m), rescaled
+    when a later slice raises m."""
+    t, (vocab, d) = final.shape[0], table.shape
+    cols = max(k, UPCAST_BYTES // (4 * d))                       # vocabulary rows upcast at once
+    rows = max(1, min(t, LOGIT_BYTES // (4 * min(cols, vocab))))  # positions scored at once
+    final = final.to(rerun.device, torch.float32)
+    best = torch.full((t, k), float("-inf"))                     # (T, k)  the best logits so far
+    ids = torch.zeros(t, k, dtype=torch.long)
+    top, total = torch.full((t,), float("-inf")), torch.zeros(t)   # running max, Σ exp(logit - max)
+    for start in range(0, vocab, cols):
+        stop = min(vocab, start + cols)
+        piece = table[start:stop].float()                        # (cols, d_model), upcast once
+        for first in range(0, t, rows):
+            last = min(t, first + rows)
+            logits = rerun.finish(final[first:last] @ piece.T, start, stop).cpu()   # (rows, cols)
+            values, indices = logits.topk(min(k, stop - start), dim=-1)
+            merged = torch.cat((best[first:last], values), -1)                        # (rows, k + k')
+            merged_ids = torch.cat((ids[first:last], indices + start), -1)
+            keep = merged.topk(k, dim=-1)
+            best[first:last], ids[first:last] = keep.values, merged_ids.gather(-1, keep.indices)
+            new_top = torch.maximum(top[first:last], values[:, 0])                    # (rows,)
+            total[first:last] = (total[first:last] * torch.exp(top[first:last] - new_top)
+                                 + logits.sub_(new_top[:, None]).exp_().sum(-1))
+            top[first:last] = new_top
+    lse = top + total.log()
+    return ids, best - lse[:, None], lse
 
 
 def build_trace(ids: Sequence[int], emb, kept: Streamed, rerun: BlockRerun, *, causal: bool,
@@ -382,7 +448,15 @@ class Transformer(nn.Module):
     def unembedding(self) -> torch.Tensor:
         """(vocab, d_model) matrix whose rows score each next token, as computed: float32 (a copy for
         this call) when stored in bf16/fp16, else the parameter itself."""
-        return computed(self.token_table if self.unembed is None else self.unembed.weight)
+        return computed(self.stored_unembedding())
+
+    def stored_unembedding(self) -> torch.Tensor:
+        """(vocab, d_model) the unembedding as stored (bf16/fp16 stays so: `unembed` upcasts a slice at a time)."""
+        return self.token_table if self.unembed is None else self.unembed.weight
+
+    def unembedding_rows(self, ids: Sequence[int]) -> torch.Tensor:
+        """(len(ids), d_model) the unembedding's rows of these tokens, as computed (only they are upcast)."""
+        return computed(self.stored_unembedding()[torch.as_tensor(list(ids), dtype=torch.long)])
 
     def apply_final_norm(self, x: torch.Tensor) -> torch.Tensor:
         """(…, d_model) -> (…, d_model): the final norm, computed in float32 (language models only)."""
@@ -391,7 +465,7 @@ class Transformer(nn.Module):
     def next_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(…, d_model) residual stream -> (…, vocab) next-token scores: final norm, unembedding and
         (Gemma 2) the soft cap, as the model's own last layer computes them."""
-        return soft_cap(self.apply_final_norm(hidden) @ self.unembedding().T, self.config.final_softcap)
+        return soft_cap(unembed(self.apply_final_norm(hidden), self.stored_unembedding()), self.config.final_softcap)
 
     def embed(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
               token_embed: Optional[torch.Tensor] = None):
@@ -459,7 +533,7 @@ class Transformer(nn.Module):
         patches = patches_for(self.config, patch_from, sites, len(ids)) if patch_from is not None else None
         emb = self.embed(id_tensor)
         rerun = BlockRerun(self.blocks, lambda: self.block_args(len(ids), mask_tensor, device), knock_outs,
-                           self.unembedding if self.config.lm_head else None, patches,
+                           self.stored_unembedding if self.config.lm_head else None, patches,
                            final_softcap=self.config.final_softcap)
         x, kept = trace_blocks(self.blocks, self.config.n_heads, self.config.causal, emb.embed.cpu(),
                                *self.block_args(len(ids), mask_tensor, device), knock_outs=knock_outs,

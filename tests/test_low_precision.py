@@ -31,6 +31,7 @@ from analysis.logit_attribution import logit_attribution  # noqa: E402
 from analysis.patching import make_metric, patch_grid  # noqa: E402
 from analysis.score_parts import value_norms  # noqa: E402
 from core import count_parameters, estimate_model_bytes, estimate_trace_bytes  # noqa: E402
+from core import model as core_model  # noqa: E402
 from models import load_model  # noqa: E402
 from models.families import check_size, weight_bytes  # noqa: E402
 
@@ -100,6 +101,37 @@ def test_the_trace_matches_transformers_on_a_float32_copy(pair, sentence):
     np.testing.assert_allclose(trace.attentions, np.stack([a[0].numpy() for a in out.attentions]), atol=1e-4, rtol=0)
     np.testing.assert_allclose(trace.logits, out.logits[0].numpy(), atol=1e-4, rtol=0)
     np.testing.assert_allclose(trace.final, out.hidden_states[-1][0].numpy(), atol=1e-4, rtol=0)
+
+
+def test_a_half_unembedding_is_never_copied_whole_to_float32(pair, monkeypatch):
+    """A bf16/fp16 vocabulary is scored a slice at a time (Llama 3.2 1B's table would be a 1 GB float32
+    copy at every trace): the trace's next tokens and log-sum-exp, its logits, the next-token logits
+    the analyses read and the rows of a logit difference equal the float32 model's, with the slices
+    made small enough here that the vocabulary takes several."""
+    _, half, full, _ = pair
+    d = half.config.d_model
+    monkeypatch.setattr(core_model, "UPCAST_BYTES", 4 * d * 37)          # 37 vocabulary rows a slice
+    monkeypatch.setattr(type(half.net), "unembedding",
+                        lambda self: pytest.fail("a float32 copy of the whole unembedding was made"))
+    text = SENTENCES["long"]
+    a, b = half.trace(text), full.trace(text)
+    assert half.config.vocab_size > 3 * 37
+    np.testing.assert_array_equal(a.top_ids, b.top_ids)
+    np.testing.assert_allclose(a.top_logprobs, b.top_logprobs, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(a.log_sum_exp, b.log_sum_exp, rtol=1e-6)
+    np.testing.assert_allclose(a.logits, b.logits, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(a.logits_at(3), b.logits_at(3), rtol=0, atol=1e-6)
+    hidden = torch.tensor(np.asarray(a.resid[-1][:4]))
+    with torch.inference_mode():
+        np.testing.assert_allclose(half.net.next_logits(hidden), full.net.next_logits(hidden), rtol=0, atol=1e-6)
+    answer, other = int(a.top_ids[-1, 0]), int(a.top_ids[-1, 1])
+    np.testing.assert_allclose(logit_attribution(half, a, -1, answer, other).heads,
+                               logit_attribution(full, b, -1, answer, other).heads, rtol=1e-5, atol=1e-7)
+    ids = a.ids
+    corrupted = ids[:2] + [ids[3]] + ids[3:]
+    grids = [patch_grid(model, trace, corrupted, "resid_pre", make_metric(model, ids, corrupted, answer=answer)).values
+             for model, trace in ((half, a), (full, b))]
+    np.testing.assert_allclose(grids[0], grids[1], rtol=1e-5, atol=1e-7)
 
 
 def test_every_analysis_that_reads_weights_computes_in_float32(pair):
