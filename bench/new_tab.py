@@ -146,67 +146,6 @@ def one_new_tab(context, url: str, server: int) -> dict:
     return marks
 
 
-# Streamlit's theme step on every figure it receives (PlotlyChart's code): the figure as JSON, 40 colour
-# placeholders replaced, parsed again; done twice when the chart mounts. Its cost grows with the JSON's length.
-THEME_LIKE = """spec => { let f = JSON.parse(spec);
-  for (let i = 0; i < 2; i++) { let s = JSON.stringify(f);
-    for (let j = 1; j <= 40; j++) s = s.replaceAll("#0000" + String(j).padStart(2, "0"), "#abcdef");
-    f = JSON.parse(s); }
-  return f; }"""
-DRAW = """async spec => { const g = document.getElementById("grid"); Plotly.purge(g);
-  const start = performance.now(); const f = (%s)(spec); const themed = performance.now();
-  await Plotly.newPlot(g, f.data, f.layout);
-  return [themed - start, performance.now() - themed]; }""" % THEME_LIKE
-
-
-def compare_drawing(tokens: int, repeat: int) -> None:
-    """The browser's share alone, without a server: the All heads figure as the app builds it, against the
-    same figure with Plotly painting every cell (zsmooth off, the reference) and with z as uint8 (an option
-    not taken: the hover would show codes, not weights). Plotly.js from the plotly package; the same tab,
-    variants interleaved, medians."""
-    import numpy as np
-    import plotly
-    from playwright.sync_api import sync_playwright
-
-    from viz.heads import heads_grid
-
-    rng = np.random.default_rng(0)
-    attentions = rng.dirichlet(np.full(tokens, 0.3), size=(6, 12, tokens)).astype(np.float32)  # (L, H, T, T)
-    built = heads_grid(attentions)
-    reference = go_copy(built)
-    reference.data[0].zsmooth = False
-    quantised = go_copy(built)
-    z = np.asarray(quantised.data[0].z)
-    quantised.data[0].z = np.where(np.isnan(z), 0, np.round(z / np.nanmax(z) * 255)).astype(np.uint8)
-    specs = {"as built": built.to_json(), "zsmooth off (reference)": reference.to_json(),
-             "uint8 z": quantised.to_json()}
-    script = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text()
-    times: dict[str, list] = {name: [] for name in specs}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        tab = browser.new_page(viewport={"width": 1440, "height": 1000})
-        tab.set_content("<div id=grid style='width:1300px'></div>")
-        tab.add_script_tag(content=script)
-        for _ in range(repeat):
-            for name, spec in specs.items():
-                times[name].append(tab.evaluate(DRAW, spec))
-        browser.close()
-    ref = statistics.median(sum(t) for t in times["zsmooth off (reference)"])
-    for name, spec in specs.items():
-        theme = statistics.median(t[0] for t in times[name])                      # ms
-        draw = statistics.median(t[1] for t in times[name])
-        total = statistics.median(sum(t) for t in times[name])
-        print(f"{name:24s} {len(spec) / 1e6:5.2f} MB  theme step {theme:6.0f} ms  Plotly.newPlot "
-              f"{draw:6.0f} ms  together {total:6.0f} ms = {total / ref:.2f} × the reference")
-    print(f"({tokens} tokens, median of {repeat}; load average {os.getloadavg()[0]:.1f})")
-
-
-def go_copy(fig):
-    import plotly.graph_objects as go
-
-    return go.Figure(fig)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--page", default="attention_grid")
@@ -214,12 +153,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--port", type=int, default=8671)
     parser.add_argument("--query", default="", help="extra query string, e.g. 'cb=1'")
-    parser.add_argument("--drawing", action="store_true",
-                        help="only the browser's drawing of the All heads figure, its variants side by side")
     args = parser.parse_args()
-    if args.drawing:
-        compare_drawing(args.tokens, args.repeat)
-        return
 
     from playwright.sync_api import sync_playwright
 
