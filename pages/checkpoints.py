@@ -7,6 +7,7 @@ from models.hub_revisions import cached_revisions, openable, repos_with_checkpoi
 from ui.checkpoints import (MAX_CURVE, SCORE_LABELS, SCORES, best_head, download_box, rise, scores_across, sidebar_repo,
                             thinned)
 from ui.frame import require_frame
+from ui.paths import link
 from ui.plain import plain
 from ui.head_choice import pick_head, pick_layer
 from ui.state import current_sentence, trace_for
@@ -22,6 +23,11 @@ if not repos:
     st.info("No model in this server's Hugging Face cache can be read here yet. Get one in the sidebar's "
             "**Get a model from the Hub** box, once per checkpoint: for example EleutherAI/pythia-70m with the "
             "revisions step1000, step8000 and step143000 (each about 160 MB).")
+    st.markdown("Without the Hub, heads forming during training can be watched on a model trained here: train "
+                "one (about half a minute) and scrub through its steps under *Heads forming during training*; "
+                "*Try your model* also sets the Grammar LM that ships with the app beside its random start.")
+    link(st, "pages/train.py")
+    link(st, "pages/train_results.py")
     st.stop()
 names = list(repos)
 start = sidebar_repo()

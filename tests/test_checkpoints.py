@@ -162,6 +162,8 @@ def test_an_empty_cache_says_how_to_get_checkpoints(tmp_path, monkeypatch):
     at = run_page("checkpoints", sentence=TEXT)
     assert not at.exception
     assert any("step1000" in i.value for i in at.info)
+    # Offline, the page still leads somewhere: heads forming on a model trained here.
+    assert any("Heads forming during training" in m.value for m in at.markdown)
 
 
 @pytest.fixture
