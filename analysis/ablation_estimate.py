@@ -75,7 +75,7 @@ def estimated_importance(net: Transformer, ids: Sequence[int], mode: str = "zero
     ids_t = torch.tensor([list(ids)], dtype=torch.long)                    # (1, T)
     spies = {layer: _Probe() for layer in range(config.n_layers)}
     with torch.enable_grad():
-        _, records, _, logits = net.run(ids_t, knock_outs=spies)
+        _, records, _, logits = net.run(ids_t, knock_outs=spies, last_only=True)   # logits (1, 1, vocab)
         if config.lm_head:
             output = logits[0, -1]                                         # (vocab,)
         else:

@@ -99,7 +99,7 @@ def target_function(net, ids: Sequence[int], target: Target) -> Callable[[torch.
     def f(rows: torch.Tensor) -> torch.Tensor:
         batch_ids = ids_1.expand(rows.shape[0], -1)                      # (B, T)
         if target.kind == "next token":
-            logits = net.run(batch_ids, token_embed=rows)[3]              # (B, T, vocab)
+            logits = net.run(batch_ids, token_embed=rows, last_only=True)[3]   # (B, 1, vocab)
             return torch.log_softmax(logits[:, -1], dim=-1)[:, target.token_id]
         hidden = _last_hidden(net, batch_ids, rows)                      # (B, T, d_model)
         if target.kind == "similarity":
@@ -109,7 +109,7 @@ def target_function(net, ids: Sequence[int], target: Target) -> Callable[[torch.
 
 
 def _last_hidden(net, ids: torch.Tensor, rows: Optional[torch.Tensor]) -> torch.Tensor:
-    emb, records, _, _ = net.run(ids, token_embed=rows)
+    emb, records, _, _ = net.run(ids, token_embed=rows, last_only=True)   # no (B, T, vocab) logits
     return records[-1].resid_post if records else emb.embed        # (B, T, d_model)
 
 

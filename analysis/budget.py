@@ -55,8 +55,9 @@ def forward_bytes(config: TransformerConfig, t: int) -> int:
 
 def gradient_bytes(config: TransformerConfig, t: int) -> int:
     """One sequence through the whole stack with its autograd graph (every block's intermediates
-    are kept for the backward pass), plus the backward pass's own block."""
-    logits = 2 * t * config.vocab_size * FLOAT32 if config.lm_head else 0
+    are kept for the backward pass), plus the backward pass's own block and the last position's
+    logits (the gradients' targets read no other: Transformer.run(..., last_only=True))."""
+    logits = 2 * config.vocab_size * FLOAT32 if config.lm_head else 0
     return (config.n_layers + 1) * block_bytes(config, t) + logits
 
 

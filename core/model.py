@@ -480,8 +480,11 @@ class Transformer(nn.Module):
     # -- running ----------------------------------------------------------------------
     def run(self, ids: torch.Tensor, type_ids: Optional[torch.Tensor] = None,
             key_mask: Optional[torch.Tensor] = None, knock_outs: Optional[dict[int, KnockOut]] = None,
-            token_embed: Optional[torch.Tensor] = None, patches: Optional[dict[int, Patch]] = None):
+            token_embed: Optional[torch.Tensor] = None, patches: Optional[dict[int, Patch]] = None,
+            last_only: bool = False):
         """ids: (B, T). Returns (embedding result, layer records, final, logits).
+        last_only: logits of the last position only, (B, 1, vocab): what a next-token target reads, without
+        the (B, T, vocab) product and its gradient graph.
         knock_outs: layer -> heads knocked out there (see analysis/ablation.py).
         patches: layer -> another run's activations written there (see analysis/patching.py).
         token_embed: (B, T, d_model) token rows to use instead of the table's (see analysis/attribution.py)."""
@@ -491,7 +494,8 @@ class Transformer(nn.Module):
         final = logits = None
         if self.config.lm_head:
             final = self.apply_final_norm(x)
-            logits = soft_cap(final @ self.unembedding().T, self.config.final_softcap)  # (B, T, vocab)
+            rows = final[:, -1:] if last_only else final
+            logits = soft_cap(rows @ self.unembedding().T, self.config.final_softcap)   # (B, T or 1, vocab)
         return emb, records, final, logits
 
     def block_args(self, t: int, key_mask: Optional[torch.Tensor], device=None) -> tuple:
