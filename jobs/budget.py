@@ -25,7 +25,8 @@ from analysis.budget import FLOAT32, forward_bytes, job_budget_bytes
 from analysis.corpus import NAMES, sentence_bytes
 from core.budget import estimate_stored_bytes
 
-KINDS = ("stats", "head")    # every head's statistics; one head's queries and keys (qk space, search)
+KINDS = ("stats", "head", "layer")   # every head's statistics; one head's queries and keys (qk space);
+                                     # every head of one layer (the search index)
 SPECIAL_TOKENS = 4           # [CLS] … [SEP], <s> … </s>: added tokens a passage may get beyond its bytes
 
 
@@ -84,11 +85,13 @@ def head_work_bytes(config, t: int) -> int:
 
 def row_bytes(config, kind: str, t: int, per_passage: int = 0) -> int:
     """One passage's result row: every statistic of every head ("stats"), or the head's vectors of
-    the tokens it keeps ("head": `per_passage` tokens, all of them when 0), a query and a key each."""
+    the tokens it keeps ("head": `per_passage` tokens, all of them when 0), a query and a key each;
+    "layer": those of every head of one layer."""
     if kind == "stats":
         return len(NAMES) * config.n_layers * config.n_heads * FLOAT32
     kept = per_passage or t
-    return kept * (2 * config.d_head * FLOAT32 + 2 * 8 + 64)      # q and k, position, the token's text
+    heads = config.n_heads if kind == "layer" else 1
+    return heads * kept * (2 * config.d_head * FLOAT32 + 2 * 8 + 64)      # q and k, position, the token's text
 
 
 def estimate(config, max_tokens: int, texts: Sequence[str], kind: str = "stats", budget: int | None = None,

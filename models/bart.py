@@ -60,7 +60,8 @@ def config_from_hf(hf: dict) -> TransformerConfig:
 ATTENTION = {"q_proj": "query", "k_proj": "key", "v_proj": "value", "out_proj": "output"}
 # An encoder block's modules: theirs -> ours.
 ENCODER_BLOCK = {**{f"self_attn.{x}": f"attention.{y}" for x, y in ATTENTION.items()},
-                 "self_attn_layer_norm": "attn_norm", "fc1": "mlp.up", "fc2": "mlp.down", "final_layer_norm": "mlp_norm"}
+                 "self_attn_layer_norm": "attn_norm", "fc1": "mlp.up", "fc2": "mlp.down",
+                 "final_layer_norm": "mlp_norm"}
 # The step pages' names for them (post-LN: each norm comes after its sublayer's residual add).
 PAGE_NAMES = {"attention.query": "W_Q", "attention.key": "W_K", "attention.value": "W_V", "attention.output": "W_O",
               "attn_norm": "norm after attention", "mlp_norm": "norm after feed-forward",

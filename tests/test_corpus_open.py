@@ -35,7 +35,7 @@ def fresh_server(tmp_path, monkeypatch):
             return real(*args, **kwargs)
         monkeypatch.setattr(module, name, wrapper)
     counted(ui.corpus, "corpus_head_stats")
-    counted(jobs.corpus_search, "corpus_query_index")
+    counted(jobs.corpus_search, "corpus_layer_indexes")
     counted(jobs.corpus_qk, "corpus_qk")
     yield calls
     shared_cache().clear()
@@ -64,6 +64,20 @@ def test_each_page_opens_on_a_figure_without_a_click_and_computes_it_once_for_tw
         shared_cache().clear()
         third = run_page(page)
         assert not third.exception and charts(third) == charts(first) and sum(fresh_server.values()) == 1
+
+
+@pytest.mark.slow
+def test_another_head_of_the_same_layer_searches_without_reading_the_corpus_again(fresh_server):
+    """Reading the corpus is the search's cost: one job keeps every head of the layer, so picking a
+    neighbouring head (or one in another session) shows its contexts at once."""
+    first = run_page("corpus_search")
+    assert not first.exception and sum(fresh_server.values()) == 1
+    head = next(s for s in first.slider if s.label == "Head")
+    other = int(head.value + 1) % int(head.max + 1)
+    second = head.set_value(other).run()
+    assert not second.exception and charts(second) >= 1
+    assert f"head {other}:" in texts(second.caption)
+    assert sum(fresh_server.values()) == 1                      # no second job: the layer's index had it
 
 
 @pytest.mark.slow

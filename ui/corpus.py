@@ -350,16 +350,25 @@ def sentence_rows(stats: CorpusStats, indices: list[int], name: str, layer: int,
 
 
 def query_index(model_name: str, texts: list[str], layer: int, head: int, kind: str = "query"):
-    """(QueryIndex or PatternIndex, covered) for one head of the corpus, once per server (bounded in bytes)."""
-    from jobs.corpus_search import corpus_query_index
+    """(QueryIndex or PatternIndex, covered) for one head of the corpus, once per server (bounded in bytes).
+    The job that reads the corpus keeps every head of the layer, each under its own key: another head
+    of the same layer then opens at once."""
+    from jobs.corpus_search import corpus_layer_indexes
 
-    key = ("corpus_" + kind, model_name, corpus_hash(texts), layer, head)
-    if not is_ready(key):
-        st.caption(memory_estimate(model_name, texts, "head"))
-    return run_queued(key,
-                      lambda progress: corpus_query_index(get_model(model_name), texts, layer, head, kind=kind,
-                                                          progress=lambda done, total: progress(done / max(total, 1))),
-                      f"Reading {len(texts)} passages at layer {layer}, head {head}")
+    def key_of(h: int) -> tuple:
+        return ("corpus_" + kind, model_name, corpus_hash(texts), layer, h)
+
+    def compute(progress):
+        indexes = corpus_layer_indexes(get_model(model_name), texts, layer, kind=kind,
+                                       progress=lambda done, total: progress(done / max(total, 1)))
+        for other, found in indexes.items():
+            if other != head:
+                shared_cache().get_or_compute(key_of(other), lambda found=found: found)
+        return indexes[head]
+
+    if not is_ready(key_of(head)):
+        st.caption(memory_estimate(model_name, texts, "layer"))
+    return run_queued(key_of(head), compute, f"Reading {len(texts)} passages at layer {layer} (every head)")
 
 
 def qk_space(model_name: str, texts: list[str], layer: int, head: int, points: int):
