@@ -316,7 +316,12 @@ def pool(w, starts: np.ndarray) -> np.ndarray:
         # Equal blocks (T = 512, 1024, 4096 ...): two sums over split axes, in torch's threads.
         width, lead = t // side, w.shape[:-2]
         rows = w.contiguous().view(*lead, side, width, t).sum(-2)                 # (…, S, T)  queries summed
-        both = rows.view(*lead, side, side, width).sum(-1)                       # (…, S, S)  keys summed
+        if width <= 4:      # a sum over a last axis this short is a slow reduction: strided adds instead
+            both = rows[..., 0::width].clone()                                   # (…, S, S)
+            for offset in range(1, width):
+                both += rows[..., offset::width]
+        else:
+            both = rows.view(*lead, side, side, width).sum(-1)                   # (…, S, S)  keys summed
         return both.div_(width).numpy()
     w = w.numpy() if isinstance(w, torch.Tensor) else w
     heights = np.diff(np.append(starts, t)).astype(np.float32)                  # (S,)  positions per block
