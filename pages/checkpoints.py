@@ -24,8 +24,8 @@ if not repos:
             "**Get a model from the Hub** box, once per checkpoint: for example EleutherAI/pythia-70m with the "
             "revisions step1000, step8000 and step143000 (each about 160 MB).")
     st.markdown("Without the Hub, heads forming during training can be watched on a model trained here: train "
-                "one (about half a minute) and scrub through its steps under *Heads forming during training*; "
-                "*Try your model* also sets the Grammar LM that ships with the app beside its random start.")
+                "one (about half a minute) and scrub through its steps under *Heads forming during training*. "
+                "*Try your model* shows the Grammar LM that ships with the app before and after its training.")
     link(st, "pages/train.py")
     link(st, "pages/train_results.py")
     st.stop()

@@ -138,9 +138,16 @@ def wait_for_ticks(page, wanted: str, timeout: float = 90) -> list[str]:
     raise AssertionError(f"{wanted!r} never appeared on the heatmap's axis; last ticks: {heatmap_ticks(page)}")
 
 
-def slider_values(page) -> list[int]:
-    return [int(v) for v in page.locator("[data-testid=stSlider] input[type=range]").evaluate_all(
-        "els => els.map(e => e.value)")]
+def slider_values(page, timeout: float = 30) -> list[int]:
+    """The page's sliders' values, waiting until they are drawn (a rerun that has just begun can leave
+    the page without them for a moment after the status widget went away)."""
+    deadline = time.time() + timeout
+    while True:
+        values = [int(v) for v in page.locator("[data-testid=stSlider] input[type=range]").evaluate_all(
+            "els => els.map(e => e.value)")]
+        if values or time.time() > deadline:
+            return values
+        time.sleep(0.3)
 
 
 def wait_idle(page) -> None:
