@@ -51,8 +51,8 @@ with tab_analogy:
         if len({vecs.row(w) for w in (a, b, c)}) < 3:
             st.warning("Two of a, b and c are the same word. If a = b the offset b − a is zero and the answers "
                        "are simply c's neighbours; the three inputs themselves are never answers.")
-        st.markdown(f"3CosAdd: the words whose unit vectors point closest to **b − a + c**, leaving out "
-                    f"a, b and c (as gensim's `most_similar`).")
+        st.markdown("3CosAdd: the words whose unit vectors point closest to **b − a + c**, leaving out "
+                    "a, b and c (as gensim's `most_similar`).")
         if expected and rank == 1:
             st.success(f"The expected answer is the top answer (cosine {cos:.3f}).")
         elif expected:

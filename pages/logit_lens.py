@@ -29,7 +29,7 @@ fig = logit_lens_grid(top, lens.probs, [visible_token(names[trace.ids[i]]) for i
 plot(fig, PAGE)
 own = trace.top_ids[shown.start:shown.stop, 0]                  # the model's own first choice
 agree = int((lens.ids[-1, :, 0] == own).sum())
-st.caption(f"Cell text: the most likely next token at that layer (␣ = a leading space); colour: "
+st.caption("Cell text: the most likely next token at that layer (␣ = a leading space); colour: "
            + ("the probability of the token that really follows; " if actual else "its probability; ")
            + "hover for the top 5. The top row is the model's own output: its top token equals the argmax of "
            f"the model's logits at {agree} of {len(shown)} positions shown.")
