@@ -17,8 +17,8 @@ from pathlib import Path
 
 from core import from_state_dict
 from models.saved import TEMP_SUFFIX, folder_bytes, save_model
-from models.shipped import (GRAMMAR_LM, GRAMMAR_LM_UNTRAINED, REVERSAL, SHIPPED_DIR, replace_folder,
-                            save_reversal)
+from models.shipped import (GRAMMAR_LM, GRAMMAR_LM_STEPS, GRAMMAR_LM_UNTRAINED, REVERSAL, SHIPPED_DIR,
+                            replace_folder, save_reversal)
 from training.shipped import (GRAMMAR_LM as LM_RECIPE, REVERSAL as REVERSAL_RECIPE, lm_top_next, one_thread,
                               train_grammar_lm, train_reversal_toy)
 
@@ -29,7 +29,8 @@ MIN_REVERSAL_ACCURACY = 0.95
 
 
 def build_grammar_lm(root: Path) -> list[str]:
-    """Train, save the model and its random start under `root`; returns the checks that failed."""
+    """Train, save the model, its random start and its weights at CHECKPOINT_STEPS under `root`; returns the
+    checks that failed."""
     print(f"Grammar LM: {LM_RECIPE}", flush=True)
     lm = train_grammar_lm(report=lambda p: print(f"  step {p.step:5,} / {p.total:,}  loss {p.loss:.3f}  "
                                                  f"validation {p.val_loss:.3f}  {p.elapsed:4.0f} s", flush=True))
@@ -45,6 +46,12 @@ def build_grammar_lm(root: Path) -> list[str]:
                  GRAMMAR_LM_UNTRAINED: save_model(start, lm.tokenizer_json, tmp, GRAMMAR_LM_UNTRAINED, info={
                      "label": "Grammar LM (untrained, random weights)", "steps": 0, "shipped": True,
                      "recipe": asdict(LM_RECIPE)})}
+        steps = Path(tmp) / GRAMMAR_LM_STEPS          # its weights during the build (Across training checkpoints)
+        for step, state in sorted(lm.checkpoints.items()):
+            save_model(from_state_dict(lm.net.config, state), lm.tokenizer_json, steps, f"step{step}", info={
+                "label": f"Grammar LM at step {step:,}", "steps": step, "shipped": True,
+                "recipe": asdict(LM_RECIPE)})
+        built[GRAMMAR_LM_STEPS] = steps
         for name, folder in built.items():
             replace_folder(folder, root / name)
     return failed
@@ -75,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         failed += build_grammar_lm(args.dir)
     if args.only in (None, REVERSAL):
         failed += build_reversal(args.dir)
-    for name in (GRAMMAR_LM, GRAMMAR_LM_UNTRAINED, REVERSAL):
+    for name in (GRAMMAR_LM, GRAMMAR_LM_UNTRAINED, GRAMMAR_LM_STEPS, REVERSAL):
         if (args.dir / name).is_dir():
             print(f"{args.dir / name}: {folder_bytes(args.dir / name) / 1e6:.2f} MB")
     print(f"{time.perf_counter() - started:.0f} s")

@@ -31,7 +31,8 @@ from .hub_cache import (_snapshot_inside, available_hf_models, cache_dir, cache_
 from .loaded import LoadedModel
 from .saved import MODEL_TYPE as SAVED_MODEL_TYPE
 from .saved import load_saved
-from .shipped import GRAMMAR_LM, grammar_lm_label, is_shipped_lm, load_shipped_lm, shipped_folder
+from .shipped import (GRAMMAR_LM, grammar_lm_label, is_shipped_lm, load_grammar_lm_step, load_shipped_lm,
+                      shipped_folder)
 
 MINILM_LABEL = "MiniLM — BERT encoder · 6 × 12 heads · 23 M (all-MiniLM-L6-v2)"
 MAX_LISTED = 200     # folders listed per root: a huge folder cannot flood the picker
@@ -223,6 +224,8 @@ def load_model(name: str, revision: Optional[str] = None) -> LoadedModel:
         return _named(shipped_folder(name), name, label=name, load=load_shipped_lm)
     if revision is None and not Path(name).is_dir():
         name, revision = split_revision(name)
+    if name == GRAMMAR_LM and revision is not None:   # a state of its build: "grammar-lm@step400"
+        return load_grammar_lm_step(revision)
     if revision is not None:   # one revision of a cached Hub model, exactly that one
         folder = cached_revision(name, revision)
         label = name if revision == "main" else f"{name}@{revision}"

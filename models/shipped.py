@@ -2,6 +2,8 @@
 
     models/shipped_models/grammar-lm/             Grammar LM: a small decoder trained on the built-in grammar
     models/shipped_models/grammar-lm-untrained/   its random start (Try your model's "before training")
+    models/shipped_models/grammar-lm-steps/       its weights at steps 100, 200, 400 and 800 of the build
+                                                  (Across training checkpoints: "grammar-lm@step400")
     models/shipped_models/reversal/               the Encoder–decoder page's trained reversal toy
 
 The two Grammar LM folders are saved models (models/saved.py's format) opened by name, "grammar-lm":
@@ -76,6 +78,42 @@ def load_shipped_lm(name: str = GRAMMAR_LM) -> LoadedModel:
 def known_words(model: LoadedModel) -> set[str]:
     """Every word the model was trained on: the Grammar LM's build lists its corpus's words (each one token)."""
     return set(model.info.get("words") or ())
+
+
+# -- the Grammar LM's training checkpoints -------------------------------------------------------------
+GRAMMAR_LM_STEPS = "grammar-lm-steps"     # step100, step200 … : its weights kept during its build
+STEP_NAME = re.compile(r"step(\d+)")
+
+
+def grammar_lm_checkpoints() -> list[tuple[int, str]]:
+    """(training step, revision name) of every shipped state of the Grammar LM, in training order: its
+    random start (step 0), the steps kept during its build, and the trained model."""
+    kept = []
+    folder = shipped_folder(GRAMMAR_LM_STEPS)
+    if folder.is_dir():
+        for child in folder.iterdir():
+            match = STEP_NAME.fullmatch(child.name)
+            if match and (child / "model.safetensors").is_file():
+                kept.append((int(match.group(1)), child.name))
+    last = int(read_config(shipped_folder(GRAMMAR_LM)).get("info", {}).get("steps", 0) or 0)
+    return [(0, "step0"), *sorted(kept), (last, f"step{last}")]
+
+
+def load_grammar_lm_step(revision: str) -> LoadedModel:
+    """"step0", "step400", … (grammar_lm_checkpoints): the Grammar LM as it was at that step of its build."""
+    steps = dict((name, step) for step, name in grammar_lm_checkpoints())
+    if revision not in steps:
+        raise ValueError(f"the Grammar LM has no checkpoint {revision!r}: it ships "
+                         + ", ".join(name for _, name in grammar_lm_checkpoints()))
+    step = steps[revision]
+    if step == 0:
+        model = load_shipped_lm(GRAMMAR_LM_UNTRAINED)
+    elif revision == grammar_lm_checkpoints()[-1][1]:
+        model = load_shipped_lm(GRAMMAR_LM)
+    else:
+        model = replace(load_saved(shipped_folder(GRAMMAR_LM_STEPS) / revision),
+                        description=f"The Grammar LM after {step:,} of its training steps.")
+    return replace(model, name=f"{GRAMMAR_LM}@{revision}")
 
 
 def unknown_words(model: LoadedModel, text: str) -> list[str]:

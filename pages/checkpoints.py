@@ -4,10 +4,10 @@ import streamlit as st
 
 from models import EmptyTextError
 from models.hub_revisions import cached_revisions, openable, repos_with_checkpoints
-from ui.checkpoints import (MAX_CURVE, SCORE_LABELS, SCORES, best_head, download_box, rise, scores_across, sidebar_repo,
-                            thinned)
+from models.shipped import GRAMMAR_LM, load_shipped_lm, unknown_words
+from ui.checkpoints import (MAX_CURVE, SCORE_LABELS, SCORES, best_head, download_box, rise, scores_across,
+                            shipped_revisions, sidebar_repo, thinned)
 from ui.frame import require_frame
-from ui.paths import link
 from ui.plain import plain
 from ui.head_choice import pick_head, pick_layer
 from ui.state import current_sentence, trace_for
@@ -18,33 +18,40 @@ from viz.common import PLOT_WIDTH
 from viz.heads import statistic_heatmap
 
 PAGE = require_frame()
+# A sentence of the Grammar LM's corpus with repeated words, so its induction and duplicate-token scores
+# have something to find.
+GRAMMAR_SENTENCE = "the queen rules her kingdom . the king rules his castle . the queen rules her kingdom ."
 repos = repos_with_checkpoints()
+shipped = shipped_revisions()
 if not repos:
-    st.info("No model in this server's Hugging Face cache can be read here yet. Get one in the sidebar's "
-            "**Get a model from the Hub** box, once per checkpoint: for example EleutherAI/pythia-70m with the "
-            "revisions step1000, step8000 and step143000 (each about 160 MB).")
-    st.markdown("Without the Hub, heads forming during training can be watched on a model trained here: train "
-                "one (about half a minute) and scrub through its steps under *Heads forming during training*. "
-                "*Try your model* shows the Grammar LM that ships with the app before and after its training.")
-    link(st, "pages/train.py")
-    link(st, "pages/train_results.py")
-    st.stop()
-names = list(repos)
+    st.info("No model in this server's Hugging Face cache can be read here yet, so the page opens on the Grammar LM "
+            "that ships with the app, at steps of its own training here. For a model people study, get one in the "
+            "sidebar's **Get a model from the Hub** box, once per checkpoint: for example EleutherAI/pythia-70m "
+            "with the revisions step1000, step8000 and step143000 (each about 160 MB).")
+names = [*repos, GRAMMAR_LM]
 start = sidebar_repo()
 repo_labels = {r: f"{r} — {n} checkpoint{'s' * (n != 1)} cached" for r, n in repos.items()}
+repo_labels[GRAMMAR_LM] = f"Grammar LM (trained here; ships with the app) — {len(shipped)} states of its training"
 if len(names) > 1:
     repo = st.selectbox("Model repository", names, index=names.index(start) if start in names else 0,
                         format_func=repo_labels.__getitem__, **linked("repo"))
 else:
     repo = names[0]
-    st.caption(f"Model repository: **{plain(repo_labels[repo])}** (the only one this server's cache holds).")
-revisions = cached_revisions(repo)
+    st.caption(f"Model: **{plain(repo_labels[repo])}**.")
+revisions = shipped if repo == GRAMMAR_LM else cached_revisions(repo)
 usable = openable(revisions)
 for revision in revisions:
     if revision.problem:
         st.warning(f"Not offered: {plain(revision.problem)}.")
-text = st.text_input("Sentence", current_sentence()[:2000], max_chars=2000, **linked("text"),
+sentence = current_sentence()
+if repo == GRAMMAR_LM and unknown_words(load_shipped_lm(), sentence):   # it would read other words as letters
+    sentence = GRAMMAR_SENTENCE
+text = st.text_input("Sentence every checkpoint reads", sentence[:2000], max_chars=2000, **linked("text"),
                      help="Every checkpoint reads this sentence. The induction score needs a word that comes twice.")
+if repo == GRAMMAR_LM and unknown_words(load_shipped_lm(), text):
+    st.caption("The Grammar LM knows only the words of its corpus; it reads "
+               + ", ".join(f"“{plain(w)}”" for w in unknown_words(load_shipped_lm(), text)[:8])
+               + " in pieces it never saw together.")
 if not usable:
     st.info(f"No checkpoint of {plain(repo)} opens here: download one below.")
     download_box(repo, PAGE)
@@ -56,7 +63,9 @@ score = st.selectbox("Score to follow", list(SCORES), format_func=SCORE_LABELS._
 label = SCORES[score][0]
 
 shown = thinned(usable)
-st.caption(f"{len(usable)} checkpoint{'s' * (len(usable) != 1)} of {plain(repo)} in this server's cache"
+where = ("the Grammar LM shipped with the app (saved while it was trained here)" if repo == GRAMMAR_LM
+         else f"{plain(repo)} in this server's cache")
+st.caption(f"{len(usable)} checkpoint{'s' * (len(usable) != 1)} of {where}"
            + (f"; {len(shown)} of them, evenly spread over training, are read here (at most {MAX_CURVE})"
               if len(shown) < len(usable) else "")
            + ": " + ", ".join(plain(r.label) for r in shown) + ".")
@@ -80,7 +89,8 @@ if read and any(s.shape != read[-1][1].shape for _, s in read):
     read = [(r, s) for r, s in read if s.shape == last_shape]
 if not read:
     st.error("None of the cached checkpoints could be read; see the messages above.")
-    download_box(repo, PAGE)
+    if repo != GRAMMAR_LM:
+        download_box(repo, PAGE)
     st.stop()
 
 options = [r.name for r, _ in read]
@@ -129,4 +139,5 @@ plot(attention_heatmap(weights[window.start:window.stop, window.start:window.sto
                        width_px=PLOT_WIDTH / 2), f"{PAGE}_attention", left)
 plot(statistic_heatmap(at.scores[score], label, f"{label.capitalize()} of every head at {revision.name}"),
      f"{PAGE}_grid", right)
-download_box(repo, PAGE)
+if repo != GRAMMAR_LM:
+    download_box(repo, PAGE)

@@ -9,6 +9,7 @@ import socket
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("transformers")
 
@@ -157,13 +158,36 @@ def test_a_checkpoint_with_broken_weights_is_named_and_the_others_still_shown(ca
     assert list(at.select_slider(key="checkpoints_revision").options) == list(STEPS)
 
 
-def test_an_empty_cache_says_how_to_get_checkpoints(tmp_path, monkeypatch):
+def test_an_empty_cache_opens_on_the_grammar_lms_own_training(tmp_path, monkeypatch):
+    """With no Hub checkpoint (offline, a fresh install) the page still shows heads forming: the Grammar LM's
+    states saved during its build ship with the app. The curve has one point per state, the scores at the
+    last one are the shipped model's, and the page says how to get a real model's checkpoints."""
+    from analysis.detectors import previous_token_scores
+    from models.shipped import grammar_lm_checkpoints
+
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
     at = run_page("checkpoints", sentence=TEXT)
     assert not at.exception
-    assert any("step1000" in i.value for i in at.info)
-    # Offline, the page still leads somewhere: heads forming on a model trained here.
-    assert any("Heads forming during training" in m.value for m in at.markdown)
+    assert any("step1000" in i.value for i in at.info)                  # how to get Pythia's
+    states = [name for _, name in grammar_lm_checkpoints()]
+    assert states[0] == "step0" and states[-1] == "step2000" and len(states) == 6
+    assert at.select_slider(key="checkpoints_revision").options == states
+    text = at.text_input(key="checkpoints_text").value                    # a sentence of its grammar
+    assert "queen" in text and "Time flies" not in text
+    grid = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if "of every head at step2000" in json.loads(c.proto.spec)["layout"]["title"]["text"])
+    expected = previous_token_scores(load_model("grammar-lm").trace(text))
+    np.testing.assert_allclose(np.asarray(spec_array(grid["data"][0]["z"]), dtype=float), expected, atol=1e-6)
+
+
+def test_the_grammar_lms_training_states_open_by_name():
+    first, middle, last = (load_model(f"grammar-lm@step{n}") for n in (0, 400, 2000))
+    assert middle.name == "grammar-lm@step400" and "400" in middle.description
+    assert first.description.startswith("The Grammar LM before training")
+    for a, b in ((first, middle), (middle, last)):                        # three different sets of weights
+        assert not torch.equal(a.net.embeddings.token.weight, b.net.embeddings.token.weight)
+    with pytest.raises(ValueError, match="no checkpoint 'step300'"):
+        load_model("grammar-lm@step300")
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from page_helpers import run_page, texts
 
 from models import available_models, load_model
 from models.saved import folder_bytes
-from models.shipped import (GRAMMAR_LM, GRAMMAR_LM_UNTRAINED, REVERSAL, load_reversal, shipped_folder,
+from models.shipped import (GRAMMAR_LM, GRAMMAR_LM_STEPS, GRAMMAR_LM_UNTRAINED, REVERSAL, load_reversal, shipped_folder,
                             unknown_words)
-from training.shipped import GRAMMAR_LM as LM_RECIPE, REVERSAL as REVERSAL_RECIPE
+from training.shipped import CHECKPOINT_STEPS, GRAMMAR_LM as LM_RECIPE, REVERSAL as REVERSAL_RECIPE
 
 PREDICTION_PAGES = ["next_token", "logit_lens"]
 
@@ -55,7 +55,8 @@ def test_the_grammar_lm_is_listed_beside_minilm_and_opens_by_name(grammar_lm, tm
     assert "ships with the app" in grammar_lm.description
 
 
-@pytest.mark.parametrize("name", [GRAMMAR_LM, GRAMMAR_LM_UNTRAINED, REVERSAL])
+@pytest.mark.parametrize("name", [GRAMMAR_LM, GRAMMAR_LM_UNTRAINED, REVERSAL, *(
+    f"{GRAMMAR_LM_STEPS}/step{step}" for step in CHECKPOINT_STEPS)])
 def test_shipped_folders_are_small_safetensors(name):
     folder = shipped_folder(name)
     assert (folder / "model.safetensors").is_file() and not list(folder.glob("*.bin"))

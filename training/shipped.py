@@ -77,12 +77,16 @@ class ReversalRecipe:
 
 GRAMMAR_LM = GrammarLMRecipe()
 REVERSAL = ReversalRecipe()
+# The Grammar LM's weights kept at these steps of its build, besides its random start (step 0) and its last
+# step: Across training checkpoints shows its heads forming with no Hub (models/shipped.py).
+CHECKPOINT_STEPS = (100, 200, 400, 800)
 
 
 @dataclass(frozen=True, eq=False)
 class TrainedLM:
     net: Transformer              # trained, in eval mode
     initial: dict                 # the random weights it started from (Try your model's "before")
+    checkpoints: dict             # step -> the weights after that many steps (CHECKPOINT_STEPS)
     tokenizer_json: str
     history: list[Progress]
     info: dict                    # what config.json's "info" says about the run
@@ -108,16 +112,18 @@ def train_grammar_lm(recipe: GrammarLMRecipe = GRAMMAR_LM,
     stream = make_stream(tokenizer.encode_lines(lines), recipe.context)
     net = new_model(recipe.model_config(tokenizer.vocab_size), seed=recipe.seed)
     initial = snapshot(net)
-    history = []
+    history, checkpoints = [], {}
     for progress in train_lm(net, stream, recipe.train_config()):
         history.append(progress)
+        if progress.step in CHECKPOINT_STEPS:     # kept between steps: the run itself is not touched
+            checkpoints[progress.step] = snapshot(net)
         if report:
             report(progress)
     last = history[-1]
     info = {"label": "Grammar LM", "steps": last.step, "val_loss": round(last.val_loss, 4), "status": "done",
             "shipped": True, "recipe": asdict(recipe),
             "words": sorted({word for line in lines for word in line.split()})}   # all it knows (119)
-    return TrainedLM(net.eval(), initial, tokenizer.to_json(), history, info)
+    return TrainedLM(net.eval(), initial, checkpoints, tokenizer.to_json(), history, info)
 
 
 def train_reversal_toy(recipe: ReversalRecipe = REVERSAL,

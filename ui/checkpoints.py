@@ -1,6 +1,7 @@
 """Across training checkpoints: a repo's revisions in the local cache, a score per head at each, one head.
 
-A revision is one snapshot of the repo (models/hub_revisions.py), opened as "org/name@<commit>".
+A revision is one snapshot of the repo (models/hub_revisions.py), opened as "org/name@<commit>"; the
+Grammar LM's states during its build ship with the app and are offered the same way ("grammar-lm@step400").
 For the curve every checkpoint shown is loaded once, traced on the sentence, scored by the head
 detectors (analysis/detectors.py) and let go: only its (layers, heads) scores stay, in the shared
 byte-budgeted cache, keyed by the snapshot's files and the sentence. The revision on the slider is
@@ -25,6 +26,7 @@ from models.hub_cache import cache_dir, repo_folder_name
 from models.hub_download import DownloadError, downloads_allowed, plan_download
 from models.hub_revisions import Revision
 from models.registry import split_revision
+from models.shipped import GRAMMAR_LM, grammar_lm_checkpoints
 from ui.get_model import download_with_bar
 from ui.plain import plain
 from ui.state import cached, current_model_name, shared_cache
@@ -59,9 +61,17 @@ class CheckpointScores:
         return next(iter(self.scores.values())).shape if self.scores else ()
 
 
+def shipped_revisions() -> list[Revision]:
+    """The Grammar LM's states during its build, which ship with the app (models/shipped.py), as revisions
+    opened by "grammar-lm@step400": the page works with no Hub and an empty cache."""
+    return [Revision(GRAMMAR_LM, (name,), name, step) for step, name in grammar_lm_checkpoints()]
+
+
 def snapshot_signature(revision: Revision) -> tuple:
     """The snapshot's files (name, size, mtime through links): a finished or repaired download
-    changes it, so a checkpoint that failed is read again."""
+    changes it, so a checkpoint that failed is read again. A shipped state never changes."""
+    if revision.repo_id == GRAMMAR_LM:
+        return ("shipped", revision.commit)
     return folder_signature(cache_dir() / repo_folder_name(revision.repo_id) / "snapshots" / revision.commit, 200)
 
 
