@@ -195,12 +195,7 @@ class BlockRerun:
         final = torch.tensor(final) if isinstance(final, np.ndarray) else final   # a copy: T × d_model only
         table = self.table() if table is None else table
         final = final.to(self.device, computed_dtype(table))
-        if table.dtype in HALF or out is None:
-            logits = unembed(final, table)                                                  # (N, vocab)
-            if out is not None:
-                logits = out.copy_(logits)
-        else:
-            logits = torch.matmul(final, table.T, out=out)                                  # (N, vocab)
+        logits = unembed(final, table) if out is None else torch.matmul(final, table.T, out=out)   # (N, vocab)
         return self.finish(logits)
 
 

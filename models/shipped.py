@@ -101,14 +101,15 @@ def grammar_lm_checkpoints() -> list[tuple[int, str]]:
 
 def load_grammar_lm_step(revision: str) -> LoadedModel:
     """"step0", "step400", … (grammar_lm_checkpoints): the Grammar LM as it was at that step of its build."""
-    steps = dict((name, step) for step, name in grammar_lm_checkpoints())
+    states = grammar_lm_checkpoints()
+    steps = {name: step for step, name in states}
     if revision not in steps:
         raise ValueError(f"the Grammar LM has no checkpoint {revision!r}: it ships "
-                         + ", ".join(name for _, name in grammar_lm_checkpoints()))
+                         + ", ".join(name for _, name in states))
     step = steps[revision]
     if step == 0:
         model = load_shipped_lm(GRAMMAR_LM_UNTRAINED)
-    elif revision == grammar_lm_checkpoints()[-1][1]:
+    elif revision == states[-1][1]:
         model = load_shipped_lm(GRAMMAR_LM)
     else:
         model = replace(load_saved(shipped_folder(GRAMMAR_LM_STEPS) / revision),

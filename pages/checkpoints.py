@@ -4,13 +4,13 @@ import streamlit as st
 
 from models import EmptyTextError
 from models.hub_revisions import cached_revisions, openable, repos_with_checkpoints
-from models.shipped import GRAMMAR_LM, load_shipped_lm, unknown_words
+from models.shipped import GRAMMAR_LM, unknown_words
 from ui.checkpoints import (MAX_CURVE, SCORE_LABELS, SCORES, best_head, download_box, rise, scores_across,
                             shipped_revisions, sidebar_repo, thinned)
 from ui.frame import require_frame
 from ui.plain import plain
 from ui.head_choice import pick_head, pick_layer
-from ui.state import current_sentence, trace_for
+from ui.state import current_sentence, get_model, trace_for
 from ui.widgets import linked, pick_window, plot
 from viz.attention import attention_heatmap
 from viz.checkpoints import checkpoint_curve
@@ -43,15 +43,16 @@ usable = openable(revisions)
 for revision in revisions:
     if revision.problem:
         st.warning(f"Not offered: {plain(revision.problem)}.")
+grammar = get_model(GRAMMAR_LM) if repo == GRAMMAR_LM else None     # the app's cached copy: its word list
 sentence = current_sentence()
-if repo == GRAMMAR_LM and unknown_words(load_shipped_lm(), sentence):   # it would read other words as letters
+if grammar is not None and unknown_words(grammar, sentence):      # it would read other words as letters
     sentence = GRAMMAR_SENTENCE
 text = st.text_input("Sentence every checkpoint reads", sentence[:2000], max_chars=2000, **linked("text"),
                      help="Every checkpoint reads this sentence. The induction score needs a word that comes twice.")
-if repo == GRAMMAR_LM and unknown_words(load_shipped_lm(), text):
+unknown = unknown_words(grammar, text) if grammar is not None else []
+if unknown:
     st.caption("The Grammar LM knows only the words of its corpus; it reads "
-               + ", ".join(f"“{plain(w)}”" for w in unknown_words(load_shipped_lm(), text)[:8])
-               + " in pieces it never saw together.")
+               + ", ".join(f"“{plain(w)}”" for w in unknown[:8]) + " in pieces it never saw together.")
 if not usable:
     st.info(f"No checkpoint of {plain(repo)} opens here: download one below.")
     download_box(repo, PAGE)
